@@ -1,0 +1,1 @@
+//! Runnable forkline examples live beside this crate; see `quickstart.rs`.

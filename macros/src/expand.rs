@@ -1,0 +1,220 @@
+//! Generates the registration of a hook: a descriptor in the runtime's registry holding the
+//! checked arguments and a wrapper that runs the user's function after forkline's own setup.
+
+use crate::attr::{DsnArg, HookArgs, Spanned};
+use crate::kind::{HookKind, Param};
+use crate::signature::Signature;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{ItemFn, LitStr};
+
+pub(crate) fn expand(
+    kind: HookKind,
+    args: &HookArgs,
+    sig: &Signature,
+    item: &ItemFn,
+) -> TokenStream {
+    let fn_name = &item.sig.ident;
+    let fn_name_str = fn_name.to_string();
+    let (registry, descriptor) = kind.registry();
+    let registry = Ident::new(registry, Span::call_site());
+    let descriptor = Ident::new(descriptor, Span::call_site());
+    let static_name = format_ident!(
+        "__FORKLINE_{}_HOOK_{}",
+        kind.attr_name().to_uppercase(),
+        fn_name_str.to_uppercase()
+    );
+
+    let call_args = sig.params.iter().map(|param| match param {
+        Param::Master => quote!(__forkline_master),
+        Param::Worker => quote!(__forkline_worker),
+        Param::WorkerExit => quote!(__forkline_exit),
+    });
+    let call = quote!(#fn_name(#(#call_args),*));
+    let wrapper = match kind {
+        HookKind::OnStarting | HookKind::PreFork | HookKind::WhenReady | HookKind::OnExit => {
+            quote! {
+                fn __forkline_run(__forkline_master: &::forkline::Master) -> ::forkline::__private::HookResult {
+                    ::forkline::__private::IntoHookResult::into_hook_result(#call)
+                }
+            }
+        }
+        HookKind::ChildExit => quote! {
+            fn __forkline_run(
+                __forkline_master: &::forkline::Master,
+                __forkline_exit: &::forkline::WorkerExit,
+            ) -> ::forkline::__private::HookResult {
+                ::forkline::__private::IntoHookResult::into_hook_result(#call)
+            }
+        },
+        HookKind::PostFork | HookKind::WorkerInit | HookKind::WorkerExit => {
+            let body = if sig.is_async {
+                quote!(::forkline::__private::block_on_hook(__forkline_worker, #call))
+            } else {
+                call
+            };
+            quote! {
+                fn __forkline_run(__forkline_worker: &::forkline::Worker) -> ::forkline::__private::HookResult {
+                    ::forkline::__private::IntoHookResult::into_hook_result(#body)
+                }
+            }
+        }
+    };
+
+    let extra_fields = match kind {
+        HookKind::PostFork => {
+            let otel = otel_args(args);
+            quote!(otel: #otel,)
+        }
+        HookKind::WorkerInit => {
+            let sentry = sentry_args(args);
+            let propagators = opt_str(args.propagators.as_ref());
+            quote!(sentry: #sentry, propagators: #propagators,)
+        }
+        HookKind::WorkerExit => {
+            let deadline = match &args.deadline_ms {
+                Some(d) => {
+                    let v = d.value;
+                    quote!(::core::option::Option::Some(#v))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(deadline_ms: #deadline,)
+        }
+        _ => TokenStream::new(),
+    };
+
+    // One `post_fork` / `worker_init` / `worker_exit` per binary. Two `#[macro_export]` macros of
+    // one name in a crate are a name clash at the crate root, so a second hook in the same crate
+    // fails to compile, pointing at its function name. (Across crates, the runtime checks at start.)
+    let singleton = if kind.is_singleton() {
+        let marker = format_ident!(
+            "forkline_allows_one_{}_hook_per_binary__merge_the_two_into_one_function",
+            kind.attr_name(),
+            span = fn_name.span()
+        );
+        quote_spanned! {fn_name.span()=>
+            #[doc(hidden)]
+            #[macro_export]
+            macro_rules! #marker { () => {}; }
+        }
+    } else {
+        TokenStream::new()
+    };
+
+    quote! {
+        #item
+
+        #singleton
+
+        #[::forkline::__private::linkme::distributed_slice(::forkline::__private::#registry)]
+        #[linkme(crate = ::forkline::__private::linkme)]
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        static #static_name: ::forkline::__private::#descriptor = {
+            #wrapper
+            ::forkline::__private::#descriptor {
+                site: ::forkline::__private::HookSite {
+                    function: #fn_name_str,
+                    module: ::core::module_path!(),
+                    file: ::core::file!(),
+                    line: ::core::line!(),
+                    crate_name: ::core::env!("CARGO_PKG_NAME"),
+                    crate_version: ::core::env!("CARGO_PKG_VERSION"),
+                },
+                #extra_fields
+                run: __forkline_run,
+            }
+        };
+    }
+}
+
+fn opt_str(value: Option<&Spanned<LitStr>>) -> TokenStream {
+    match value {
+        Some(s) => {
+            let lit = &s.value;
+            quote!(::core::option::Option::Some(#lit))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn opt_f64(value: Option<&Spanned<f64>>) -> TokenStream {
+    match value {
+        Some(v) => {
+            let v = v.value;
+            quote!(::core::option::Option::Some(#v))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn opt_bool(value: Option<&Spanned<bool>>) -> TokenStream {
+    match value {
+        Some(v) => {
+            let v = v.value;
+            quote!(::core::option::Option::Some(#v))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn otel_args(args: &HookArgs) -> TokenStream {
+    let o = &args.otel;
+    let service_name = opt_str(o.service_name.as_ref());
+    let service_version = opt_str(o.service_version.as_ref());
+    let environment = opt_str(o.environment.as_ref());
+    let sampler = opt_str(o.sampler.as_ref());
+    let ratio = opt_f64(o.ratio.as_ref());
+    let exporter = opt_str(o.exporter.as_ref());
+    let endpoint = opt_str(o.endpoint.as_ref());
+    quote! {
+        ::forkline::__private::OtelArgs {
+            service_name: #service_name,
+            service_version: #service_version,
+            environment: #environment,
+            sampler: #sampler,
+            ratio: #ratio,
+            exporter: #exporter,
+            endpoint: #endpoint,
+        }
+    }
+}
+
+fn sentry_args(args: &HookArgs) -> TokenStream {
+    let Some(s) = &args.sentry else {
+        return quote!(::forkline::__private::SentryArgs::DEFAULT);
+    };
+    let enabled = opt_bool(s.enabled.as_ref());
+    let dsn = match &s.dsn {
+        Some(Spanned {
+            value: DsnArg::Literal(lit),
+            ..
+        }) => {
+            quote!(::core::option::Option::Some(::forkline::__private::DsnArg::Literal(#lit)))
+        }
+        Some(Spanned {
+            value: DsnArg::Env(var),
+            ..
+        }) => {
+            quote!(::core::option::Option::Some(::forkline::__private::DsnArg::Env(#var)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let environment = opt_str(s.environment.as_ref());
+    let release = opt_str(s.release.as_ref());
+    let traces_sample_rate = opt_f64(s.traces_sample_rate.as_ref());
+    let sample_rate = opt_f64(s.sample_rate.as_ref());
+    let debug = opt_bool(s.debug.as_ref());
+    quote! {
+        ::forkline::__private::SentryArgs {
+            enabled: #enabled,
+            dsn: #dsn,
+            environment: #environment,
+            release: #release,
+            traces_sample_rate: #traces_sample_rate,
+            sample_rate: #sample_rate,
+            debug: #debug,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The lifecycle points a hook can attach to, and what each one accepts.
+
+/// A context type a hook may take by shared reference.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Param {
+    Master,
+    Worker,
+    WorkerExit,
+}
+
+impl Param {
+    pub(crate) fn from_ident(name: &str) -> Option<Self> {
+        match name {
+            "Master" => Some(Self::Master),
+            "Worker" => Some(Self::Worker),
+            "WorkerExit" => Some(Self::WorkerExit),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Self::Master => "Master",
+            Self::Worker => "Worker",
+            Self::WorkerExit => "WorkerExit",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum HookKind {
+    OnStarting,
+    PreFork,
+    WhenReady,
+    PostFork,
+    WorkerInit,
+    WorkerExit,
+    ChildExit,
+    OnExit,
+}
+
+impl HookKind {
+    pub(crate) fn attr_name(self) -> &'static str {
+        match self {
+            Self::OnStarting => "on_starting",
+            Self::PreFork => "pre_fork",
+            Self::WhenReady => "when_ready",
+            Self::PostFork => "post_fork",
+            Self::WorkerInit => "worker_init",
+            Self::WorkerExit => "worker_exit",
+            Self::ChildExit => "child_exit",
+            Self::OnExit => "on_exit",
+        }
+    }
+
+    /// Where the hook runs, for error messages.
+    pub(crate) fn runs_in(self) -> &'static str {
+        match self {
+            Self::OnStarting | Self::PreFork | Self::WhenReady | Self::ChildExit | Self::OnExit => {
+                "the master process"
+            }
+            Self::PostFork | Self::WorkerInit | Self::WorkerExit => "a worker process",
+        }
+    }
+
+    /// The context types this hook may take, in any order, each at most once.
+    pub(crate) fn allowed_params(self) -> &'static [Param] {
+        match self {
+            Self::OnStarting | Self::PreFork | Self::WhenReady | Self::OnExit => &[Param::Master],
+            Self::ChildExit => &[Param::Master, Param::WorkerExit],
+            Self::PostFork | Self::WorkerInit | Self::WorkerExit => &[Param::Worker],
+        }
+    }
+
+    /// Master hooks and `post_fork` run before any async runtime exists in their process.
+    pub(crate) fn allows_async(self) -> bool {
+        matches!(self, Self::WorkerInit | Self::WorkerExit)
+    }
+
+    /// Hooks that carry the process's telemetry configuration: one per binary.
+    pub(crate) fn is_singleton(self) -> bool {
+        matches!(self, Self::PostFork | Self::WorkerInit | Self::WorkerExit)
+    }
+
+    /// The runtime's registry (a `linkme` distributed slice) and descriptor type.
+    pub(crate) fn registry(self) -> (&'static str, &'static str) {
+        match self {
+            Self::OnStarting => ("ON_STARTING", "MasterHook"),
+            Self::PreFork => ("PRE_FORK", "MasterHook"),
+            Self::WhenReady => ("WHEN_READY", "MasterHook"),
+            Self::OnExit => ("ON_EXIT", "MasterHook"),
+            Self::ChildExit => ("CHILD_EXIT", "ChildExitHook"),
+            Self::PostFork => ("POST_FORK", "PostForkHook"),
+            Self::WorkerInit => ("WORKER_INIT", "WorkerInitHook"),
+            Self::WorkerExit => ("WORKER_EXIT", "WorkerExitHook"),
+        }
+    }
+}

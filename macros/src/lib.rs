@@ -1,0 +1,109 @@
+//! Attribute macros for [forkline](https://docs.rs/forkline): lifecycle hooks for pre-fork
+//! servers that generate a correctly ordered OpenTelemetry + Sentry setup.
+//!
+//! Use them through the `forkline` crate (`#[forkline::post_fork(...)]`); this crate's paths
+//! assume it.
+
+mod args;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+mod kind;
+mod signature;
+mod suggest;
+
+use kind::HookKind;
+use proc_macro::TokenStream;
+use quote::ToTokens;
+
+/// Master, once, before the listening socket is bound. No telemetry threads or sockets here.
+#[proc_macro_attribute]
+pub fn on_starting(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::OnStarting, args, item)
+}
+
+/// Master, after the listening socket is bound and before the first fork.
+#[proc_macro_attribute]
+pub fn when_ready(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::WhenReady, args, item)
+}
+
+/// Master, right before each fork (`Master::forking_worker` tells which worker).
+#[proc_macro_attribute]
+pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::PreFork, args, item)
+}
+
+/// Worker, right after fork, single-threaded: builds the OTel base from its arguments
+/// (`service_name`, `service_version`, `environment`, `sampler`, `ratio`, `exporter`,
+/// `endpoint`), then runs the function.
+#[proc_macro_attribute]
+pub fn post_fork(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::PostFork, args, item)
+}
+
+/// Worker main thread, after its runtime starts: `sentry::init` (from `sentry(...)`), the Sentry
+/// span processor into the late-bound slot, then the propagators; then runs the function.
+#[proc_macro_attribute]
+pub fn worker_init(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::WorkerInit, args, item)
+}
+
+/// Worker, on graceful stop: runs the function, then flushes and shuts down all telemetry
+/// within one total `deadline_ms`.
+#[proc_macro_attribute]
+pub fn worker_exit(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::WorkerExit, args, item)
+}
+
+/// Master, after a worker has been reaped.
+#[proc_macro_attribute]
+pub fn child_exit(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::ChildExit, args, item)
+}
+
+/// Master, just before it exits.
+#[proc_macro_attribute]
+pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook(HookKind::OnExit, args, item)
+}
+
+fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = ctxt::Ctxt::default();
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let func = match syn::parse::<syn::ItemFn>(item) {
+        Ok(func) => func,
+        Err(_) => {
+            let message = format!(
+                "#[{}] goes on a function: `fn name(worker: &forkline::Worker) {{ ... }}`",
+                kind.attr_name()
+            );
+            // Point at the item's first tokens (its keyword), where the fix happens.
+            let span = item2.clone().into_iter().next().map(|t| t.span());
+            let error = syn::Error::new(span.unwrap_or_else(proc_macro2::Span::call_site), message);
+            let mut out = item2;
+            out.extend(error.to_compile_error());
+            return out.into();
+        }
+    };
+
+    let raw = match syn::parse::<args::RawArgs>(args) {
+        Ok(raw) => raw.0,
+        Err(e) => {
+            cx.push(e);
+            Vec::new()
+        }
+    };
+    let parsed = attr::parse(&cx, kind, raw);
+    check::check(&cx, &parsed);
+    let sig = signature::check(&cx, kind, &func);
+
+    if cx.has_errors() {
+        // Keep the item so the rest of the crate (and the IDE) still sees the function.
+        let mut out = func.into_token_stream();
+        out.extend(cx.into_compile_errors());
+        return out.into();
+    }
+    expand::expand(kind, &parsed, &sig, &func).into()
+}

@@ -1,0 +1,175 @@
+//! What a hook function may look like: checked token by token so every error points at the
+//! piece of the signature to change.
+
+use crate::ctxt::Ctxt;
+use crate::kind::{HookKind, Param};
+use syn::{FnArg, GenericParam, ItemFn, ReturnType, Type};
+
+pub(crate) struct Signature {
+    /// The context each parameter receives, in the user's order.
+    pub(crate) params: Vec<Param>,
+    pub(crate) is_async: bool,
+}
+
+pub(crate) fn check(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Signature {
+    let sig = &item.sig;
+    let hook = kind.attr_name();
+
+    if let Some(constness) = &sig.constness {
+        cx.error_spanned(
+            constness,
+            format!("#[{hook}] hooks cannot be `const fn`: they run at {}'s lifecycle points; remove `const`", kind.runs_in()),
+        );
+    }
+    if let Some(asyncness) = &sig.asyncness {
+        if !kind.allows_async() {
+            cx.error_spanned(
+                asyncness,
+                format!(
+                    "#[{hook}] hooks cannot be `async`: they run in {} before any async runtime exists \
+                     there; remove `async` (async setup belongs in #[worker_init], which may be async)",
+                    kind.runs_in()
+                ),
+            );
+        }
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        cx.error_spanned(unsafety, format!("#[{hook}] hooks cannot be `unsafe fn`: forkline calls them with no way to uphold a safety contract"));
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned(
+            abi,
+            format!("#[{hook}] hooks use the Rust ABI; remove the `extern` qualifier"),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        cx.error_spanned(variadic, format!("#[{hook}] hooks cannot be variadic"));
+    }
+    for param in &sig.generics.params {
+        let what = match param {
+            GenericParam::Lifetime(_) => "lifetime parameters",
+            GenericParam::Type(_) => "type parameters",
+            GenericParam::Const(_) => "const parameters",
+        };
+        cx.error_spanned(param, format!("#[{hook}] hooks cannot have {what}: forkline calls one concrete function; remove it"));
+    }
+    if let Some(where_clause) = &sig.generics.where_clause {
+        cx.error_spanned(
+            where_clause,
+            format!("#[{hook}] hooks cannot have a `where` clause"),
+        );
+    }
+
+    let params = parameters(cx, kind, item);
+    return_type(cx, kind, &sig.output);
+    Signature {
+        params,
+        is_async: sig.asyncness.is_some(),
+    }
+}
+
+fn allowed_list(kind: HookKind) -> String {
+    kind.allowed_params()
+        .iter()
+        .map(|p| format!("`&forkline::{}`", p.type_name()))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+fn parameters(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Vec<Param> {
+    let hook = kind.attr_name();
+    let mut params = Vec::new();
+    for input in &item.sig.inputs {
+        let ty = match input {
+            FnArg::Receiver(receiver) => {
+                cx.error_spanned(receiver, format!("#[{hook}] must be on a free function, not a method; move it out of the `impl`"));
+                continue;
+            }
+            FnArg::Typed(pat_type) => &*pat_type.ty,
+        };
+        match context_param(ty) {
+            Some((param, false)) if kind.allowed_params().contains(&param) => {
+                if params.contains(&param) {
+                    cx.error_spanned(
+                        ty,
+                        format!("`&{}` is taken twice; take it once", param.type_name()),
+                    );
+                } else {
+                    params.push(param);
+                }
+            }
+            Some((param, true)) if kind.allowed_params().contains(&param) => cx.error_spanned(
+                ty,
+                format!(
+                    "take `&{}` (a shared reference), not `&mut {}`, `{}` by value or `Box<…>`",
+                    param.type_name(),
+                    param.type_name(),
+                    param.type_name()
+                ),
+            ),
+            Some((param, _)) => cx.error_spanned(
+                ty,
+                format!(
+                    "#[{hook}] runs in {} and does not receive `{}`; it may take {}",
+                    kind.runs_in(),
+                    param.type_name(),
+                    allowed_list(kind)
+                ),
+            ),
+            None => cx.error_spanned(
+                ty,
+                format!(
+                    "#[{hook}] hooks take only lifecycle context: {} (or nothing)",
+                    allowed_list(kind)
+                ),
+            ),
+        }
+    }
+    params
+}
+
+/// Recognises `&Worker`, `&forkline::Worker`, ... The bool is true when the shape is wrong
+/// (`&mut`, by value). The generated call checks the real type; this gives the better message.
+fn context_param(ty: &Type) -> Option<(Param, bool)> {
+    match ty {
+        Type::Reference(reference) => {
+            let (param, _) = context_param(&reference.elem)?;
+            Some((param, reference.mutability.is_some()))
+        }
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            Param::from_ident(&last.ident.to_string()).map(|p| (p, true))
+        }
+        Type::Paren(paren) => context_param(&paren.elem),
+        Type::Group(group) => context_param(&group.elem),
+        _ => None,
+    }
+}
+
+fn return_type(cx: &Ctxt, kind: HookKind, output: &ReturnType) {
+    let ReturnType::Type(_, ty) = output else {
+        return;
+    };
+    let ok = match &**ty {
+        Type::Tuple(tuple) => tuple.elems.is_empty(),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
+        _ => false,
+    };
+    if !ok {
+        cx.error_spanned(
+            ty,
+            format!(
+                "#[{}] hooks return `()` or `Result<(), E>` (E: Display); an `Err` stops {} with that message",
+                kind.attr_name(),
+                match kind.runs_in() {
+                    "a worker process" => "the worker's boot",
+                    _ => "the master",
+                }
+            ),
+        );
+    }
+}
