@@ -1,1 +1,67 @@
-pub fn x() {}
+//! # forkline
+//!
+//! OpenTelemetry and Sentry that are correct in pre-fork servers.
+//!
+//! Telemetry SDKs start background threads, and threads do not survive `fork()`. forkline runs
+//! a Gunicorn-style master that binds one socket and forks workers, and its lifecycle macros
+//! generate the telemetry setup at the right point of each worker's life:
+//!
+//! | point | process | generated setup, then your function |
+//! |---|---|---|
+//! | [`on_starting`], [`when_ready`], [`pre_fork`] | master | none: no telemetry threads or sockets in the master |
+//! | [`post_fork`] | worker, single-threaded | OTel base: resource, sampler, exporter, provider with a late-bound slot |
+//! | [`worker_init`] | worker main thread, runtime started | `sentry::init`, Sentry span processor into the slot, propagators |
+//! | [`worker_exit`] | worker, on stop | your function first, then flush + shutdown under one deadline |
+//! | [`child_exit`], [`on_exit`] | master | none |
+//!
+//! ```no_run
+//! #[forkline::post_fork(service_name = "checkout", sampler = "parentbased_traceidratio", ratio = 0.25)]
+//! fn otel(worker: &forkline::Worker) {}
+//!
+//! #[forkline::worker_init(sentry(dsn = env("SENTRY_DSN"), traces_sample_rate = 1.0))]
+//! fn telemetry(worker: &forkline::Worker) {}
+//!
+//! #[forkline::worker_exit(deadline_ms = 2000)]
+//! fn bye(worker: &forkline::Worker) {}
+//!
+//! # #[cfg(feature = "axum")]
+//! fn main() -> forkline::Result<()> {
+//!     let app = axum::Router::new();
+//!     forkline::Server::from_env()?.workers(4).bind("127.0.0.1:8000")?.serve_axum(app)
+//! }
+//! # #[cfg(not(feature = "axum"))] fn main() {}
+//! ```
+//!
+//! With no `OTEL_EXPORTER_OTLP_ENDPOINT` and no `SENTRY_DSN`, spans (OTLP JSON) and Sentry
+//! events are written to files in the run folder, printed at start.
+
+#![warn(missing_docs)]
+
+mod config;
+mod diag;
+mod error;
+mod lifecycle;
+mod server;
+mod sink;
+pub mod telemetry;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use config::{
+    BatchSettings, Env, ExporterConfig, OtelConfig, Profile, PropagatorKind, SamplerConfig,
+    SentryConfig, Telemetry, TelemetryConfig,
+};
+pub use error::{Error, Result};
+pub use forkline_macros::{
+    child_exit, on_exit, on_starting, post_fork, pre_fork, when_ready, worker_exit, worker_init,
+};
+pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
+pub use server::{App, Serve, Server, Shutdown, StopKind};
+pub use sink::report::{read_reports, WorkerReport};
+pub use telemetry::fork_guard::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
+pub use telemetry::{stats, Stats};
+
+/// Re-exported so generated code and users agree on the versions.
+pub use opentelemetry;
+pub use sentry;

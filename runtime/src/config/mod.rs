@@ -1,0 +1,105 @@
+//! Configuration: standard `OTEL_*` / `SENTRY_*` variables, hook arguments as defaults, explicit
+//! code over both, and development / production profiles underneath. Resolved once, in the
+//! master, before any fork: a bad value stops start-up with an error naming its source.
+
+pub(crate) mod env;
+pub(crate) mod otel;
+pub(crate) mod overrides;
+pub(crate) mod profile;
+pub(crate) mod propagators;
+pub(crate) mod sentry;
+
+use crate::error::Result;
+use crate::lifecycle::hooks::SentryArgs;
+use crate::lifecycle::plan::Plan;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use env::Env;
+pub use otel::{BatchSettings, ExporterConfig, OtelConfig, SamplerConfig};
+pub use overrides::Telemetry;
+pub use profile::Profile;
+pub use propagators::PropagatorKind;
+pub use sentry::SentryConfig;
+
+/// Everything a worker needs to set up its telemetry, resolved in the master.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// The profile in force.
+    pub profile: Profile,
+    /// The OTel base.
+    pub otel: OtelConfig,
+    /// Sentry.
+    pub sentry: SentryConfig,
+    /// The propagators installed in `worker_init`.
+    pub propagators: Vec<PropagatorKind>,
+    /// One total deadline for a worker's telemetry flush and shutdown.
+    pub worker_exit_deadline: Duration,
+    /// Where telemetry files and worker reports go.
+    pub run_dir: PathBuf,
+}
+
+impl TelemetryConfig {
+    /// Resolves the configuration of this binary's hooks against `env` and `code`.
+    pub(crate) fn resolve(env: &Env, plan: &Plan, code: &Telemetry) -> Result<Self> {
+        let profile = match code.profile {
+            Some(p) => p,
+            None => Profile::from_env(env)?,
+        };
+        let user_crate = plan.user_crate();
+        let otel_args = plan.post_fork.map(|h| h.otel).unwrap_or_default();
+        let sentry_args = plan
+            .worker_init
+            .map(|h| h.sentry)
+            .unwrap_or(SentryArgs::DEFAULT);
+        let otel = otel::OtelConfig::resolve(env, &otel_args, code, profile, user_crate)?;
+        let sentry = sentry::SentryConfig::resolve(
+            env,
+            &sentry_args,
+            code,
+            profile,
+            &otel.environment,
+            user_crate,
+        )?;
+        let propagators = propagators::resolve(env, plan.worker_init.and_then(|h| h.propagators))?;
+        let worker_exit_deadline = code
+            .worker_exit_deadline
+            .or(plan
+                .worker_exit
+                .and_then(|h| h.deadline_ms)
+                .map(Duration::from_millis))
+            .unwrap_or(profile.default_worker_exit_deadline());
+        let run_dir = match (&code.run_dir, env.get("FORKLINE_DIR")) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(dir)) => PathBuf::from(dir),
+            (None, None) => default_run_dir(),
+        };
+        Ok(Self {
+            profile,
+            otel,
+            sentry,
+            propagators,
+            worker_exit_deadline,
+            run_dir,
+        })
+    }
+
+    /// Resolves with no hooks, for code that does not use the lifecycle macros.
+    pub fn from_env(env: &Env, code: &Telemetry) -> Result<Self> {
+        Self::resolve(env, &Plan::empty(), code)
+    }
+
+    /// Whether spans or events go to local files.
+    pub fn uses_embedded_sink(&self) -> bool {
+        (self.otel.enabled && self.otel.exporter == ExporterConfig::Embedded)
+            || (self.sentry.enabled && self.sentry.dsn.is_none())
+    }
+}
+
+fn default_run_dir() -> PathBuf {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!("forkline-{}-{started}", std::process::id()))
+}

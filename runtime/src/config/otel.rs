@@ -1,0 +1,498 @@
+//! The OpenTelemetry base: resource, sampler, exporter and batching, resolved from code,
+//! `OTEL_*` variables, `post_fork` arguments and the profile, in that order of precedence.
+
+use crate::config::env::Env;
+use crate::config::overrides::Telemetry;
+use crate::config::profile::Profile;
+use crate::error::{Error, Result};
+use crate::lifecycle::hooks::OtelArgs;
+use std::fmt;
+use std::time::Duration;
+
+/// The resolved OTel configuration of every worker.
+#[derive(Debug, Clone)]
+pub struct OtelConfig {
+    /// `false` when `OTEL_SDK_DISABLED=true`: no provider is installed.
+    pub enabled: bool,
+    /// `service.name`.
+    pub service_name: String,
+    /// `service.version`.
+    pub service_version: String,
+    /// `deployment.environment.name`.
+    pub environment: String,
+    /// Other resource attributes from `OTEL_RESOURCE_ATTRIBUTES`.
+    pub extra_resource: Vec<(String, String)>,
+    /// The sampler.
+    pub sampler: SamplerConfig,
+    /// Where spans go.
+    pub exporter: ExporterConfig,
+    /// Batching of the span processor.
+    pub batch: BatchSettings,
+}
+
+/// A sampler by its `OTEL_TRACES_SAMPLER` name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplerConfig {
+    /// `always_on`
+    AlwaysOn,
+    /// `always_off`
+    AlwaysOff,
+    /// `traceidratio`
+    TraceIdRatio(f64),
+    /// `parentbased_always_on`
+    ParentBasedAlwaysOn,
+    /// `parentbased_always_off`
+    ParentBasedAlwaysOff,
+    /// `parentbased_traceidratio`
+    ParentBasedTraceIdRatio(f64),
+}
+
+const SAMPLER_NAMES: &str = "always_on, always_off, traceidratio, parentbased_always_on, \
+                             parentbased_always_off, parentbased_traceidratio";
+
+impl SamplerConfig {
+    /// From a name and an optional ratio (ratio samplers default to 1.0, as the spec says).
+    pub fn from_name(name: &str, ratio: Option<f64>) -> Option<Self> {
+        let r = ratio.unwrap_or(1.0);
+        Some(match name {
+            "always_on" => Self::AlwaysOn,
+            "always_off" => Self::AlwaysOff,
+            "traceidratio" => Self::TraceIdRatio(r),
+            "parentbased_always_on" => Self::ParentBasedAlwaysOn,
+            "parentbased_always_off" => Self::ParentBasedAlwaysOff,
+            "parentbased_traceidratio" => Self::ParentBasedTraceIdRatio(r),
+            _ => return None,
+        })
+    }
+
+    fn takes_ratio(name: &str) -> bool {
+        name.ends_with("traceidratio")
+    }
+}
+
+/// Where spans are exported.
+#[derive(Clone, PartialEq)]
+pub enum ExporterConfig {
+    /// OTLP over HTTP (protobuf).
+    Otlp {
+        /// The full traces URL (`.../v1/traces`).
+        traces_url: String,
+        /// Extra request headers (often credentials: never logged).
+        headers: Vec<(String, String)>,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
+    /// OTLP JSON files in the run folder.
+    Embedded,
+    /// Spans are not exported.
+    None,
+}
+
+impl fmt::Debug for ExporterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Otlp {
+                traces_url,
+                headers,
+                timeout,
+            } => f
+                .debug_struct("Otlp")
+                .field("traces_url", &redact_url(traces_url))
+                .field(
+                    "headers",
+                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                )
+                .field("timeout", timeout)
+                .finish(),
+            Self::Embedded => f.write_str("Embedded"),
+            Self::None => f.write_str("None"),
+        }
+    }
+}
+
+/// Batch span processor settings (`OTEL_BSP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`
+    pub max_queue_size: usize,
+    /// `OTEL_BSP_SCHEDULE_DELAY`
+    pub scheduled_delay: Duration,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`
+    pub max_export_batch_size: usize,
+    /// `OTEL_BSP_EXPORT_TIMEOUT`
+    pub export_timeout: Duration,
+}
+
+impl OtelConfig {
+    pub(crate) fn resolve(
+        env: &Env,
+        args: &OtelArgs,
+        code: &Telemetry,
+        profile: Profile,
+        user_crate: Option<(&str, &str)>,
+    ) -> Result<Self> {
+        let enabled = !env.bool("OTEL_SDK_DISABLED")?.unwrap_or(false);
+        let mut resource = env.key_values("OTEL_RESOURCE_ATTRIBUTES")?;
+        let mut take = |key: &str| {
+            let found = resource.iter().position(|(k, _)| k == key);
+            found.map(|i| resource.remove(i).1)
+        };
+        let attr_service_name = take("service.name");
+        let attr_service_version = take("service.version");
+        let attr_environment =
+            take("deployment.environment.name").or(take("deployment.environment"));
+
+        let service_name = code
+            .service_name
+            .clone()
+            .or_else(|| env.get("OTEL_SERVICE_NAME").map(str::to_string))
+            .or(attr_service_name)
+            .or_else(|| args.service_name.map(str::to_string))
+            .or_else(|| user_crate.map(|(name, _)| name.to_string()))
+            .unwrap_or_else(|| "unknown_service".to_string());
+        let service_version = code
+            .service_version
+            .clone()
+            .or(attr_service_version)
+            .or_else(|| args.service_version.map(str::to_string))
+            .or_else(|| user_crate.map(|(_, version)| version.to_string()))
+            .unwrap_or_default();
+        let environment = code
+            .environment
+            .clone()
+            .or(attr_environment)
+            .or_else(|| args.environment.map(str::to_string))
+            .or_else(|| env.get("SENTRY_ENVIRONMENT").map(str::to_string))
+            .unwrap_or_else(|| profile.name().to_string());
+
+        Ok(Self {
+            enabled,
+            service_name,
+            service_version,
+            environment,
+            extra_resource: resource,
+            sampler: sampler(env, args, code, profile)?,
+            exporter: exporter(env, args, code)?,
+            batch: batch(env)?,
+        })
+    }
+}
+
+fn sampler(
+    env: &Env,
+    args: &OtelArgs,
+    code: &Telemetry,
+    profile: Profile,
+) -> Result<SamplerConfig> {
+    if let Some((name, ratio)) = &code.sampler {
+        if let Some(r) = ratio {
+            if !(0.0..=1.0).contains(r) {
+                return Err(Error::config(
+                    "Telemetry::sampler",
+                    "the ratio must be between 0 and 1",
+                ));
+            }
+        }
+        return SamplerConfig::from_name(name, *ratio).ok_or_else(|| {
+            Error::config(
+                "Telemetry::sampler",
+                format!("unknown sampler {name:?}; known: {SAMPLER_NAMES}"),
+            )
+        });
+    }
+    if let Some(name) = env.get("OTEL_TRACES_SAMPLER") {
+        let ratio = if SamplerConfig::takes_ratio(name) {
+            env.probability("OTEL_TRACES_SAMPLER_ARG")?
+        } else {
+            None // The spec says the argument is ignored by samplers that take none.
+        };
+        return SamplerConfig::from_name(name, ratio).ok_or_else(|| {
+            env.invalid(
+                "OTEL_TRACES_SAMPLER",
+                &format!(
+                    "expected one of {SAMPLER_NAMES} (forkline does not support remote samplers)"
+                ),
+            )
+        });
+    }
+    if let Some(name) = args.sampler {
+        let ratio = args.ratio;
+        return SamplerConfig::from_name(name, ratio).ok_or_else(|| {
+            Error::config("#[post_fork(sampler)]", format!("unknown sampler {name:?}"))
+        });
+    }
+    if let Some(ratio) = args.ratio {
+        return Ok(SamplerConfig::ParentBasedTraceIdRatio(ratio));
+    }
+    let (name, ratio) = profile.default_sampler();
+    Ok(SamplerConfig::from_name(name, Some(ratio)).unwrap_or(SamplerConfig::ParentBasedAlwaysOn))
+}
+
+const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
+const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
+    // The endpoint, already as a full traces URL, and who set it.
+    let endpoint: Option<(String, &str)> = if let Some(base) = &code.otlp_endpoint {
+        Some((traces_url(base), "Telemetry::otlp_endpoint"))
+    } else if let Some(url) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        Some((url.to_string(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    } else if let Some(base) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Some((traces_url(base), "OTEL_EXPORTER_OTLP_ENDPOINT"))
+    } else {
+        args.endpoint
+            .map(|base| (traces_url(base), "#[post_fork(endpoint)]"))
+    };
+
+    // Checked whatever the exporter, so a typo is caught before it matters.
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if env.get(name).is_some_and(|p| p != "http/protobuf") {
+            return Err(env.invalid(
+                name,
+                "forkline exports OTLP over http/protobuf (the protocol that is safe with a \
+                 thread-based batch processor); expected http/protobuf",
+            ));
+        }
+    }
+    let choice = match (
+        &code.exporter,
+        env.get("OTEL_TRACES_EXPORTER"),
+        args.exporter,
+    ) {
+        (Some(c), _, _) => Some((c.as_str(), "Telemetry::exporter")),
+        (None, Some(e), _) => Some((e, "OTEL_TRACES_EXPORTER")),
+        (None, None, Some(a)) => Some((a, "#[post_fork(exporter)]")),
+        (None, None, None) => None,
+    };
+    let kind = match choice {
+        Some(("otlp", _)) => "otlp",
+        Some(("embedded", _)) => "embedded",
+        Some(("none", _)) => "none",
+        Some((other, source)) => {
+            return Err(Error::config(
+                source,
+                format!("unknown traces exporter {other:?}; expected otlp, embedded or none"),
+            ))
+        }
+        // No choice made: an endpoint means OTLP, nothing means the embedded local sink.
+        None if endpoint.is_some() => "otlp",
+        None => "embedded",
+    };
+    match kind {
+        "embedded" => return Ok(ExporterConfig::Embedded),
+        "none" => return Ok(ExporterConfig::None),
+        _ => {}
+    }
+
+    let (traces_url, source) =
+        endpoint.unwrap_or_else(|| (traces_url(DEFAULT_OTLP_BASE), "the default endpoint"));
+    validate_url(&traces_url, source)?;
+    let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
+    headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
+    let timeout = match env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")? {
+        Some(t) => t,
+        None => env
+            .millis("OTEL_EXPORTER_OTLP_TIMEOUT")?
+            .unwrap_or(DEFAULT_OTLP_TIMEOUT),
+    };
+    Ok(ExporterConfig::Otlp {
+        traces_url,
+        headers,
+        timeout,
+    })
+}
+
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL; the traces path is appended to it.
+fn traces_url(base: &str) -> String {
+    if base.ends_with('/') {
+        format!("{base}v1/traces")
+    } else {
+        format!("{base}/v1/traces")
+    }
+}
+
+fn validate_url(raw: &str, source: &str) -> Result<()> {
+    let shown = redact_url(raw);
+    let url = url::Url::parse(raw)
+        .map_err(|e| Error::config(source, format!("{shown:?} is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::config(
+            source,
+            format!(
+                "{shown:?} must use http:// or https://, not {}://",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config(source, format!("{shown:?} has no host")));
+    }
+    Ok(())
+}
+
+/// A URL fit for logs: any `user:password@` part is replaced.
+pub(crate) fn redact_url(raw: &str) -> String {
+    match (raw.find("://"), raw.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://[redacted]@{}", &raw[..scheme_end], &raw[at + 1..])
+        }
+        _ => raw.to_string(),
+    }
+}
+
+fn batch(env: &Env) -> Result<BatchSettings> {
+    let max_queue_size = env
+        .positive_usize("OTEL_BSP_MAX_QUEUE_SIZE")?
+        .unwrap_or(2048);
+    let max_export_batch_size = env
+        .positive_usize("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?
+        .unwrap_or(512);
+    if max_export_batch_size > max_queue_size {
+        return Err(env.invalid(
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            &format!("must not exceed OTEL_BSP_MAX_QUEUE_SIZE ({max_queue_size})"),
+        ));
+    }
+    Ok(BatchSettings {
+        max_queue_size,
+        scheduled_delay: env
+            .millis("OTEL_BSP_SCHEDULE_DELAY")?
+            .unwrap_or(Duration::from_millis(5000)),
+        max_export_batch_size,
+        export_timeout: env
+            .millis("OTEL_BSP_EXPORT_TIMEOUT")?
+            .unwrap_or(Duration::from_millis(30_000)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(pairs: &[(&str, &str)]) -> Result<OtelConfig> {
+        OtelConfig::resolve(
+            &Env::from_pairs(pairs.iter().copied()),
+            &OtelArgs::default(),
+            &Telemetry::default(),
+            Profile::Development,
+            Some(("demo", "1.2.3")),
+        )
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        resolve(pairs)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_come_from_the_user_crate_and_profile() -> Result<()> {
+        let c = resolve(&[])?;
+        assert_eq!(c.service_name, "demo");
+        assert_eq!(c.service_version, "1.2.3");
+        assert_eq!(c.environment, "development");
+        assert_eq!(c.exporter, ExporterConfig::Embedded);
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedAlwaysOn);
+        Ok(())
+    }
+
+    #[test]
+    fn env_overrides_macro_args_and_code_overrides_env() -> Result<()> {
+        let env = Env::from_pairs([("OTEL_SERVICE_NAME", "from-env")]);
+        let args = OtelArgs {
+            service_name: Some("from-macro"),
+            ..OtelArgs::default()
+        };
+        let c = OtelConfig::resolve(
+            &env,
+            &args,
+            &Telemetry::default(),
+            Profile::Development,
+            None,
+        )?;
+        assert_eq!(c.service_name, "from-env");
+        let code = Telemetry::new().service_name("from-code");
+        let c = OtelConfig::resolve(&env, &args, &code, Profile::Development, None)?;
+        assert_eq!(c.service_name, "from-code");
+        let c = OtelConfig::resolve(
+            &Env::default(),
+            &args,
+            &Telemetry::default(),
+            Profile::Development,
+            None,
+        )?;
+        assert_eq!(c.service_name, "from-macro");
+        Ok(())
+    }
+
+    #[test]
+    fn endpoint_selects_otlp_and_gets_the_traces_path() -> Result<()> {
+        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")])?;
+        match c.exporter {
+            ExporterConfig::Otlp { traces_url, .. } => {
+                assert_eq!(traces_url, "http://127.0.0.1:4318/v1/traces")
+            }
+            other => panic!("expected OTLP, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert!(error_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")])
+            .contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        assert!(error_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://x")]).contains("http://"));
+        assert!(
+            error_of(&[("OTEL_BSP_MAX_QUEUE_SIZE", "lots")]).contains("OTEL_BSP_MAX_QUEUE_SIZE")
+        );
+        assert!(error_of(&[("OTEL_BSP_SCHEDULE_DELAY", "-5")]).contains("OTEL_BSP_SCHEDULE_DELAY"));
+        assert!(error_of(&[("OTEL_TRACES_SAMPLER", "sometimes")]).contains("OTEL_TRACES_SAMPLER"));
+        assert!(error_of(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2")
+        ])
+        .contains("OTEL_TRACES_SAMPLER_ARG"));
+        assert!(error_of(&[("OTEL_SDK_DISABLED", "maybe")]).contains("OTEL_SDK_DISABLED"));
+        assert!(error_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])
+            .contains("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        assert!(error_of(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20")
+        ])
+        .contains("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"));
+    }
+
+    #[test]
+    fn credentials_in_urls_and_headers_are_never_shown() {
+        let err = error_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://user:hunter2@host")]);
+        assert!(!err.contains("hunter2"), "{err}");
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:hunter2@h:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20hunter2",
+            ),
+        ]);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn ratio_arg_applies_only_to_ratio_samplers() -> Result<()> {
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ])?;
+        assert_eq!(c.sampler, SamplerConfig::ParentBasedTraceIdRatio(0.25));
+        let c = resolve(&[
+            ("OTEL_TRACES_SAMPLER", "always_on"),
+            ("OTEL_TRACES_SAMPLER_ARG", "junk"),
+        ])?;
+        assert_eq!(c.sampler, SamplerConfig::AlwaysOn);
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Explicit configuration in code: it wins over environment variables and macro arguments.
+
+use crate::config::profile::Profile;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Telemetry settings given in code, for `Server::telemetry`. Unset fields fall back to the
+/// environment, then to the hooks' arguments, then to the profile.
+#[derive(Debug, Clone, Default)]
+pub struct Telemetry {
+    pub(crate) profile: Option<Profile>,
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    pub(crate) environment: Option<String>,
+    pub(crate) sampler: Option<(String, Option<f64>)>,
+    pub(crate) exporter: Option<String>,
+    pub(crate) otlp_endpoint: Option<String>,
+    pub(crate) sentry_enabled: Option<bool>,
+    pub(crate) sentry_dsn: Option<String>,
+    pub(crate) traces_sample_rate: Option<f64>,
+    pub(crate) worker_exit_deadline: Option<Duration>,
+    pub(crate) run_dir: Option<PathBuf>,
+}
+
+impl Telemetry {
+    /// Nothing set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The profile whose defaults apply.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// `service.name`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// The deployment environment, for OTel and Sentry alike.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// A sampler by its `OTEL_TRACES_SAMPLER` name, with a ratio for the ratio samplers.
+    pub fn sampler(mut self, name: impl Into<String>, ratio: Option<f64>) -> Self {
+        self.sampler = Some((name.into(), ratio));
+        self
+    }
+
+    /// Export spans over OTLP/HTTP to this base URL (`/v1/traces` is appended).
+    pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
+        self.exporter = Some("otlp".into());
+        self.otlp_endpoint = Some(base_url.into());
+        self
+    }
+
+    /// Write spans and Sentry events to files in the run folder, whatever the environment says.
+    pub fn embedded(mut self) -> Self {
+        self.exporter = Some("embedded".into());
+        self.sentry_dsn = None;
+        self
+    }
+
+    /// Send Sentry events to this DSN.
+    pub fn sentry_dsn(mut self, dsn: impl Into<String>) -> Self {
+        self.sentry_dsn = Some(dsn.into());
+        self
+    }
+
+    /// Turn Sentry on or off.
+    pub fn sentry_enabled(mut self, enabled: bool) -> Self {
+        self.sentry_enabled = Some(enabled);
+        self
+    }
+
+    /// Share of transactions sent to Sentry.
+    pub fn traces_sample_rate(mut self, rate: f64) -> Self {
+        self.traces_sample_rate = Some(rate);
+        self
+    }
+
+    /// The one total deadline for flushing and shutting down a worker's telemetry.
+    pub fn worker_exit_deadline(mut self, deadline: Duration) -> Self {
+        self.worker_exit_deadline = Some(deadline);
+        self
+    }
+
+    /// The folder for telemetry files and worker reports.
+    pub fn run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.run_dir = Some(dir.into());
+        self
+    }
+}

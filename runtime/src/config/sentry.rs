@@ -1,0 +1,194 @@
+//! Sentry options resolved from code, `SENTRY_*` variables, `worker_init(sentry(...))` and the
+//! profile. The DSN is parsed here, in the master, so a bad one stops start-up with a clear error.
+
+use crate::config::env::Env;
+use crate::config::overrides::Telemetry;
+use crate::config::profile::Profile;
+use crate::error::{Error, Result};
+use crate::lifecycle::hooks::{DsnArg, SentryArgs};
+use sentry::types::Dsn;
+use std::str::FromStr;
+
+/// The resolved Sentry configuration of every worker.
+#[derive(Debug, Clone)]
+pub struct SentryConfig {
+    /// Whether `worker_init` initialises Sentry at all.
+    pub enabled: bool,
+    /// The DSN; `None` sends events to the embedded local sink.
+    pub dsn: Option<Dsn>,
+    /// Sentry's environment.
+    pub environment: String,
+    /// Sentry's release (`<crate>@<version>` by default).
+    pub release: Option<String>,
+    /// Share of transactions sent.
+    pub traces_sample_rate: f32,
+    /// Share of error events sent.
+    pub sample_rate: f32,
+    /// Sentry's own debug output.
+    pub debug: bool,
+}
+
+impl SentryConfig {
+    pub(crate) fn resolve(
+        env: &Env,
+        args: &SentryArgs,
+        code: &Telemetry,
+        profile: Profile,
+        otel_environment: &str,
+        user_crate: Option<(&str, &str)>,
+    ) -> Result<Self> {
+        // `SENTRY_DSN=""` is Sentry's own way of saying "off".
+        let disabled_by_env = env.is_set("SENTRY_DSN") && env.get("SENTRY_DSN").is_none();
+        let enabled = code
+            .sentry_enabled
+            .unwrap_or(args.enabled.unwrap_or(true) && !disabled_by_env);
+
+        let dsn_text: Option<(String, String)> = if let Some(dsn) = &code.sentry_dsn {
+            Some((dsn.clone(), "Telemetry::sentry_dsn".into()))
+        } else if let Some(dsn) = env.get("SENTRY_DSN") {
+            Some((dsn.to_string(), "SENTRY_DSN".into()))
+        } else {
+            match args.dsn {
+                Some(DsnArg::Literal(dsn)) if !dsn.is_empty() => {
+                    Some((dsn.to_string(), "#[worker_init(sentry(dsn))]".into()))
+                }
+                Some(DsnArg::Env(var)) => {
+                    env.get(var).map(|dsn| (dsn.to_string(), var.to_string()))
+                }
+                _ => None,
+            }
+        };
+        let dsn = match dsn_text {
+            Some((text, source)) if enabled => Some(Dsn::from_str(&text).map_err(|e| {
+                // The parse error never contains the DSN, whose key is a secret.
+                Error::config(
+                    source,
+                    format!(
+                        "not a valid Sentry DSN ({e}); expected https://PUBLIC_KEY@HOST/PROJECT_ID"
+                    ),
+                )
+            })?),
+            _ => None,
+        };
+
+        let traces_sample_rate = match code.traces_sample_rate {
+            Some(r) if (0.0..=1.0).contains(&r) => r,
+            Some(_) => {
+                return Err(Error::config(
+                    "Telemetry::traces_sample_rate",
+                    "must be between 0 and 1",
+                ))
+            }
+            None => env
+                .probability("SENTRY_TRACES_SAMPLE_RATE")?
+                .or(args.traces_sample_rate)
+                .unwrap_or(profile.default_traces_sample_rate()),
+        };
+        let sample_rate = env
+            .probability("SENTRY_SAMPLE_RATE")?
+            .or(args.sample_rate)
+            .unwrap_or(1.0);
+
+        let environment = code
+            .environment
+            .clone()
+            .or_else(|| env.get("SENTRY_ENVIRONMENT").map(str::to_string))
+            .or_else(|| args.environment.map(str::to_string))
+            .unwrap_or_else(|| otel_environment.to_string());
+        let release = env
+            .get("SENTRY_RELEASE")
+            .map(str::to_string)
+            .or_else(|| args.release.map(str::to_string))
+            .or_else(|| user_crate.map(|(name, version)| format!("{name}@{version}")));
+
+        Ok(Self {
+            enabled,
+            dsn,
+            environment,
+            release,
+            traces_sample_rate: traces_sample_rate as f32,
+            sample_rate: sample_rate as f32,
+            debug: env.bool("SENTRY_DEBUG")?.or(args.debug).unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(pairs: &[(&str, &str)], args: SentryArgs) -> Result<SentryConfig> {
+        SentryConfig::resolve(
+            &Env::from_pairs(pairs.iter().copied()),
+            &args,
+            &Telemetry::default(),
+            Profile::Development,
+            "development",
+            Some(("shop", "2.0.0")),
+        )
+    }
+
+    #[test]
+    fn release_defaults_to_the_user_crate() -> Result<()> {
+        let c = resolve(&[], SentryArgs::DEFAULT)?;
+        assert_eq!(c.release.as_deref(), Some("shop@2.0.0"));
+        assert!(
+            c.enabled && c.dsn.is_none(),
+            "no DSN means the embedded sink"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn dsn_from_a_named_variable_and_standard_variable_wins() -> Result<()> {
+        let args = SentryArgs {
+            dsn: Some(DsnArg::Env("MY_DSN")),
+            ..SentryArgs::DEFAULT
+        };
+        let c = resolve(&[("MY_DSN", "https://key@127.0.0.1:9/7")], args)?;
+        assert_eq!(
+            c.dsn.map(|d| d.project_id().to_string()),
+            Some("7".to_string())
+        );
+        let c = resolve(
+            &[
+                ("MY_DSN", "https://key@127.0.0.1:9/7"),
+                ("SENTRY_DSN", "https://k@h/8"),
+            ],
+            args,
+        )?;
+        assert_eq!(
+            c.dsn.map(|d| d.project_id().to_string()),
+            Some("8".to_string())
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_dsn_is_a_clear_error_without_the_secret() {
+        let err = resolve(
+            &[("SENTRY_DSN", "ftp://topsecret@host/1")],
+            SentryArgs::DEFAULT,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("SENTRY_DSN") && err.contains("DSN"), "{err}");
+        assert!(!err.contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn empty_sentry_dsn_disables() -> Result<()> {
+        assert!(!resolve(&[("SENTRY_DSN", "")], SentryArgs::DEFAULT)?.enabled);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_rates_name_the_variable() {
+        let err = resolve(&[("SENTRY_TRACES_SAMPLE_RATE", "all")], SentryArgs::DEFAULT)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("SENTRY_TRACES_SAMPLE_RATE"), "{err}");
+    }
+}

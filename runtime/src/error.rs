@@ -1,0 +1,89 @@
+//! The one error type of the facade. Every message names what to change.
+
+use std::fmt;
+
+/// `Result` with forkline's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, phrased for the person who has to fix it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value (environment variable, macro argument or code) is invalid.
+    Config {
+        /// Where the value came from: the variable's name, or `code` / a hook's argument.
+        source_name: String,
+        /// What is wrong and what is expected. Never contains secret values.
+        message: String,
+    },
+    /// A hook returned an error or the hooks of the binary contradict each other.
+    Hook {
+        /// The hook's function and location.
+        hook: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Telemetry state was created where it cannot survive a `fork()`.
+    ForkSafety(String),
+    /// A worker could not boot; the master stopped instead of respawning it forever.
+    WorkerBoot {
+        /// The worker's slot number.
+        worker_id: usize,
+        /// Its exit code.
+        code: i32,
+    },
+    /// An operating-system call failed.
+    Io {
+        /// What forkline was doing.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The telemetry SDKs refused to build.
+    Telemetry(String),
+}
+
+impl Error {
+    pub(crate) fn config(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Config {
+            source_name: source_name.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config {
+                source_name,
+                message,
+            } => write!(f, "invalid configuration: {source_name}: {message}"),
+            Self::Hook { hook, message } => write!(f, "hook {hook}: {message}"),
+            Self::ForkSafety(message) => write!(f, "fork safety: {message}"),
+            Self::WorkerBoot { worker_id, code } => write!(
+                f,
+                "worker {worker_id} failed to boot (exit code {code}); its error is logged above. \
+                 The master stopped instead of respawning a worker that cannot start"
+            ),
+            Self::Io { context, source } => write!(f, "{context}: {source}"),
+            Self::Telemetry(message) => write!(f, "telemetry setup failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

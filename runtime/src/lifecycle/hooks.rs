@@ -1,0 +1,198 @@
+//! The registries the attribute macros fill, and the descriptors they put there.
+//!
+//! Registration uses `linkme` distributed slices rather than `inventory`: the slices are
+//! assembled by the linker, so no code runs before `main`. `inventory` registers through
+//! life-before-main constructors, and code that runs before `main` in a pre-fork master is
+//! exactly what this crate exists to keep under control.
+
+use crate::lifecycle::context::{Master, Worker, WorkerExit};
+use linkme::distributed_slice;
+use std::fmt;
+
+/// What a hook returns to the runtime.
+pub type HookResult = Result<(), HookError>;
+/// A hook's error, shown as its `Display`.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a hook was written; filled by the macro in the user's crate.
+#[derive(Debug, Clone, Copy)]
+pub struct HookSite {
+    /// The function's name.
+    pub function: &'static str,
+    /// `module_path!()` at the hook.
+    pub module: &'static str,
+    /// `file!()` at the hook.
+    pub file: &'static str,
+    /// `line!()` of the attribute.
+    pub line: u32,
+    /// `CARGO_PKG_NAME` of the crate that defines the hook.
+    pub crate_name: &'static str,
+    /// `CARGO_PKG_VERSION` of that crate.
+    pub crate_version: &'static str,
+}
+
+impl fmt::Display for HookSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}::{}` ({}:{})",
+            self.module, self.function, self.file, self.line
+        )
+    }
+}
+
+/// `post_fork` arguments, checked at compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OtelArgs {
+    /// `service.name`.
+    pub service_name: Option<&'static str>,
+    /// `service.version`.
+    pub service_version: Option<&'static str>,
+    /// `deployment.environment.name`, and the profile's name.
+    pub environment: Option<&'static str>,
+    /// An `OTEL_TRACES_SAMPLER` name.
+    pub sampler: Option<&'static str>,
+    /// The ratio for ratio samplers.
+    pub ratio: Option<f64>,
+    /// `otlp`, `embedded` or `none`.
+    pub exporter: Option<&'static str>,
+    /// The OTLP/HTTP base endpoint.
+    pub endpoint: Option<&'static str>,
+}
+
+/// Where the Sentry DSN comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum DsnArg {
+    /// Written in the source.
+    Literal(&'static str),
+    /// Read from this environment variable at start-up.
+    Env(&'static str),
+}
+
+/// `worker_init(sentry(...))` arguments, checked at compile time.
+#[derive(Debug, Clone, Copy)]
+pub struct SentryArgs {
+    /// `false` leaves Sentry off.
+    pub enabled: Option<bool>,
+    /// The DSN.
+    pub dsn: Option<DsnArg>,
+    /// Sentry's environment.
+    pub environment: Option<&'static str>,
+    /// Sentry's release.
+    pub release: Option<&'static str>,
+    /// Share of transactions sent to Sentry.
+    pub traces_sample_rate: Option<f64>,
+    /// Share of error events sent to Sentry.
+    pub sample_rate: Option<f64>,
+    /// Sentry's debug logging.
+    pub debug: Option<bool>,
+}
+
+impl SentryArgs {
+    /// No options given.
+    pub const DEFAULT: Self = Self {
+        enabled: None,
+        dsn: None,
+        environment: None,
+        release: None,
+        traces_sample_rate: None,
+        sample_rate: None,
+        debug: None,
+    };
+}
+
+/// A master hook: `on_starting`, `when_ready`, `pre_fork`, `on_exit`.
+#[derive(Debug)]
+pub struct MasterHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// The generated wrapper around the user's function.
+    pub run: fn(&Master) -> HookResult,
+}
+
+/// A `child_exit` hook.
+#[derive(Debug)]
+pub struct ChildExitHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// The generated wrapper.
+    pub run: fn(&Master, &WorkerExit) -> HookResult,
+}
+
+/// The `post_fork` hook and the OTel base it asks for.
+#[derive(Debug)]
+pub struct PostForkHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// Its arguments.
+    pub otel: OtelArgs,
+    /// The generated wrapper.
+    pub run: fn(&Worker) -> HookResult,
+}
+
+/// The `worker_init` hook and the Sentry setup it asks for.
+#[derive(Debug)]
+pub struct WorkerInitHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// Its `sentry(...)` arguments.
+    pub sentry: SentryArgs,
+    /// Its `propagators = "..."`.
+    pub propagators: Option<&'static str>,
+    /// The generated wrapper.
+    pub run: fn(&Worker) -> HookResult,
+}
+
+/// The `worker_exit` hook and its shutdown deadline.
+#[derive(Debug)]
+pub struct WorkerExitHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// The total deadline for flush + shutdown, in milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// The generated wrapper.
+    pub run: fn(&Worker) -> HookResult,
+}
+
+/// `#[on_starting]` hooks.
+#[distributed_slice]
+pub static ON_STARTING: [MasterHook];
+/// `#[when_ready]` hooks.
+#[distributed_slice]
+pub static WHEN_READY: [MasterHook];
+/// `#[pre_fork]` hooks.
+#[distributed_slice]
+pub static PRE_FORK: [MasterHook];
+/// `#[on_exit]` hooks.
+#[distributed_slice]
+pub static ON_EXIT: [MasterHook];
+/// `#[child_exit]` hooks.
+#[distributed_slice]
+pub static CHILD_EXIT: [ChildExitHook];
+/// `#[post_fork]` hooks (at most one).
+#[distributed_slice]
+pub static POST_FORK: [PostForkHook];
+/// `#[worker_init]` hooks (at most one).
+#[distributed_slice]
+pub static WORKER_INIT: [WorkerInitHook];
+/// `#[worker_exit]` hooks (at most one).
+#[distributed_slice]
+pub static WORKER_EXIT: [WorkerExitHook];
+
+/// Turns what a hook function returns into a [`HookResult`].
+pub trait IntoHookResult {
+    /// The conversion.
+    fn into_hook_result(self) -> HookResult;
+}
+
+impl IntoHookResult for () {
+    fn into_hook_result(self) -> HookResult {
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display> IntoHookResult for Result<(), E> {
+    fn into_hook_result(self) -> HookResult {
+        self.map_err(|e| e.to_string().into())
+    }
+}

@@ -1,0 +1,85 @@
+//! The hooks of this binary, read once from the registries and checked against each other.
+
+use crate::error::{Error, Result};
+use crate::lifecycle::hooks::{
+    ChildExitHook, HookSite, MasterHook, PostForkHook, WorkerExitHook, WorkerInitHook, CHILD_EXIT,
+    ON_EXIT, ON_STARTING, POST_FORK, PRE_FORK, WHEN_READY, WORKER_EXIT, WORKER_INIT,
+};
+
+/// Every hook of the binary, in the order each point runs them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub(crate) on_starting: &'static [MasterHook],
+    pub(crate) when_ready: &'static [MasterHook],
+    pub(crate) pre_fork: &'static [MasterHook],
+    pub(crate) on_exit: &'static [MasterHook],
+    pub(crate) child_exit: &'static [ChildExitHook],
+    pub(crate) post_fork: Option<&'static PostForkHook>,
+    pub(crate) worker_init: Option<&'static WorkerInitHook>,
+    pub(crate) worker_exit: Option<&'static WorkerExitHook>,
+}
+
+impl Plan {
+    /// Reads the registries. Two `post_fork` (or `worker_init`, `worker_exit`) hooks in one
+    /// crate are a compile error; across crates of one binary this is where they are caught.
+    pub(crate) fn collect() -> Result<Self> {
+        Ok(Self {
+            on_starting: &ON_STARTING,
+            when_ready: &WHEN_READY,
+            pre_fork: &PRE_FORK,
+            on_exit: &ON_EXIT,
+            child_exit: &CHILD_EXIT,
+            post_fork: singleton("post_fork", &POST_FORK, |h| &h.site)?,
+            worker_init: singleton("worker_init", &WORKER_INIT, |h| &h.site)?,
+            worker_exit: singleton("worker_exit", &WORKER_EXIT, |h| &h.site)?,
+        })
+    }
+
+    /// No hooks at all (for code that does not use the lifecycle macros).
+    pub(crate) fn empty() -> Self {
+        Self {
+            on_starting: &[],
+            when_ready: &[],
+            pre_fork: &[],
+            on_exit: &[],
+            child_exit: &[],
+            post_fork: None,
+            worker_init: None,
+            worker_exit: None,
+        }
+    }
+
+    /// The crate that defined the process's hooks: its name and version make the default
+    /// `service.name`, `service.version` and Sentry release.
+    pub(crate) fn user_crate(&self) -> Option<(&'static str, &'static str)> {
+        let site = self
+            .worker_init
+            .map(|h| &h.site)
+            .or(self.post_fork.map(|h| &h.site))
+            .or(self.worker_exit.map(|h| &h.site))
+            .or(self.on_starting.first().map(|h| &h.site))?;
+        Some((site.crate_name, site.crate_version))
+    }
+}
+
+fn singleton<T>(
+    name: &str,
+    hooks: &'static [T],
+    site: impl Fn(&T) -> &HookSite,
+) -> Result<Option<&'static T>> {
+    match hooks {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [first, rest @ ..] => {
+            let others: Vec<String> = rest.iter().map(|h| site(h).to_string()).collect();
+            Err(Error::Hook {
+                hook: site(first).to_string(),
+                message: format!(
+                    "a binary may have one #[{name}] hook, but {} also define one; each sets up \
+                     the worker's telemetry, so merge them into one function",
+                    others.join(", ")
+                ),
+            })
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Running the user's hooks: an `Err` or a panic becomes an [`Error::Hook`] naming the hook.
+
+use crate::error::{Error, Result};
+use crate::lifecycle::context::{Master, Worker, WorkerExit};
+use crate::lifecycle::hooks::{ChildExitHook, HookResult, HookSite, MasterHook};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn guarded(site: &HookSite, point: &str, f: impl FnOnce() -> HookResult) -> Result<()> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::Hook {
+            hook: format!("#[{point}] {site}"),
+            message: e.to_string(),
+        }),
+        Err(panic) => Err(Error::Hook {
+            hook: format!("#[{point}] {site}"),
+            message: format!("panicked: {}", panic_message(&*panic)),
+        }),
+    }
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(non-string panic payload)".into())
+}
+
+pub(crate) fn master_hooks(point: &str, hooks: &[MasterHook], master: &Master) -> Result<()> {
+    hooks
+        .iter()
+        .try_for_each(|hook| guarded(&hook.site, point, || (hook.run)(master)))
+}
+
+pub(crate) fn child_exit_hooks(
+    hooks: &[ChildExitHook],
+    master: &Master,
+    exit: &WorkerExit,
+) -> Result<()> {
+    hooks
+        .iter()
+        .try_for_each(|hook| guarded(&hook.site, "child_exit", || (hook.run)(master, exit)))
+}
+
+pub(crate) fn worker_hook(
+    point: &str,
+    site: &HookSite,
+    run: fn(&Worker) -> HookResult,
+    worker: &Worker,
+) -> Result<()> {
+    guarded(site, point, || run(worker))
+}

@@ -1,0 +1,312 @@
+//! The master: binds, forks, supervises. Single-threaded by design: it blocks the signals it
+//! handles and takes them synchronously with `sigtimedwait`, so no signal handler ever runs
+//! master code and no helper thread exists at fork time.
+//!
+//! Signals follow Gunicorn: TERM graceful stop (workers get TERM, then KILL after the graceful
+//! timeout), INT/QUIT quick stop, HUP replaces every worker, TTIN/TTOU one worker more/fewer.
+//! A worker that dies is reaped and replaced; one that cannot boot stops the master.
+
+use crate::config::TelemetryConfig;
+use crate::error::{Error, Result};
+use crate::lifecycle::context::{ExitStatus, Master, WorkerExit};
+use crate::lifecycle::plan::Plan;
+use crate::lifecycle::run;
+use crate::server::sys::{self, Forked, Reaped, MASTER_SIGNALS};
+use crate::server::worker::{WorkerRun, BOOT_ERROR};
+use crate::server::{App, Settings};
+use crate::telemetry::fork_guard;
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+const TICK: Duration = Duration::from_millis(100);
+
+pub(crate) fn run<A: App>(
+    plan: &Plan,
+    config: &TelemetryConfig,
+    settings: &Settings,
+    app: &A,
+) -> Result<()> {
+    crate::diag::set_verbose(config.profile.verbose());
+    std::fs::create_dir_all(&config.run_dir).map_err(|e| {
+        Error::io(
+            format!("creating the run folder {}", config.run_dir.display()),
+            e,
+        )
+    })?;
+    if config.uses_embedded_sink() {
+        crate::diag::emit(
+            "info",
+            format_args!(
+                "no OTLP endpoint / Sentry DSN configured: telemetry is written to {}",
+                config.run_dir.display()
+            ),
+        );
+    }
+    // Blocked before any hook runs, so a TERM during start-up waits for the loop.
+    let mask = if settings.no_fork {
+        None
+    } else {
+        Some(sys::block(&MASTER_SIGNALS).map_err(|e| Error::io("blocking signals", e))?)
+    };
+
+    let master = Master::new(settings.workers, config.run_dir.clone());
+    run::master_hooks("on_starting", plan.on_starting, &master)?;
+    let addr = settings.addr.ok_or_else(|| {
+        Error::config(
+            "Server::bind",
+            "no address to listen on: call .bind(\"127.0.0.1:8000\") or set FORKLINE_BIND",
+        )
+    })?;
+    let listener = TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", e))?;
+    master.set_local_addr(local);
+    crate::diag::log_info!("listening on {local} with {} workers", settings.workers);
+    run::master_hooks("when_ready", plan.when_ready, &master)?;
+
+    let result = if settings.no_fork {
+        in_process(plan, config, settings, &listener, app, &master)
+    } else {
+        let mut supervisor = Supervisor {
+            master: &master,
+            plan,
+            config,
+            settings,
+            listener: &listener,
+            app,
+            mask: mask.as_ref(),
+            workers: BTreeMap::new(),
+            target: settings.workers,
+            stopping: None,
+            halt: None,
+        };
+        supervisor.run()
+    };
+    let on_exit = run::master_hooks("on_exit", plan.on_exit, &master);
+    result.and(on_exit)
+}
+
+fn in_process<A: App>(
+    plan: &Plan,
+    config: &TelemetryConfig,
+    settings: &Settings,
+    listener: &TcpListener,
+    app: &A,
+    master: &Master,
+) -> Result<()> {
+    master.set_forking_worker(Some(0));
+    run::master_hooks("pre_fork", plan.pre_fork, master)?;
+    master.set_forking_worker(None);
+    let code = WorkerRun {
+        id: 0,
+        master_pid: master.pid(),
+        forked: false,
+        plan,
+        config,
+        settings,
+        listener,
+        app,
+        mask: None,
+    }
+    .run();
+    let exit = WorkerExit {
+        worker_id: 0,
+        pid: master.pid(),
+        status: ExitStatus::Exited(code),
+    };
+    run::child_exit_hooks(plan.child_exit, master, &exit)?;
+    match code {
+        0 => Ok(()),
+        code => Err(Error::WorkerBoot { worker_id: 0, code }),
+    }
+}
+
+struct Stopping {
+    deadline: Instant,
+    killed: bool,
+}
+
+struct Supervisor<'a, A> {
+    master: &'a Master,
+    plan: &'a Plan,
+    config: &'a TelemetryConfig,
+    settings: &'a Settings,
+    listener: &'a TcpListener,
+    app: &'a A,
+    mask: Option<&'a sys::SignalMask>,
+    /// Live workers: pid → slot.
+    workers: BTreeMap<libc::pid_t, usize>,
+    target: usize,
+    stopping: Option<Stopping>,
+    halt: Option<Error>,
+}
+
+impl<A: App> Supervisor<'_, A> {
+    fn run(&mut self) -> Result<()> {
+        loop {
+            if self.stopping.is_none() {
+                self.spawn_missing();
+            }
+            if self.stopping.is_some() && self.workers.is_empty() {
+                break;
+            }
+            match sys::wait_signal(&MASTER_SIGNALS, TICK) {
+                Some(libc::SIGTERM) => self.stop(libc::SIGTERM, self.settings.graceful_timeout),
+                Some(libc::SIGINT | libc::SIGQUIT) => {
+                    self.stop(libc::SIGQUIT, self.settings.quick_timeout)
+                }
+                Some(libc::SIGHUP) => {
+                    crate::diag::log_info!("HUP: replacing every worker");
+                    self.workers
+                        .keys()
+                        .for_each(|&pid| sys::kill(pid, libc::SIGTERM));
+                }
+                Some(libc::SIGTTIN) => {
+                    self.target += 1;
+                    self.master.set_workers(self.target);
+                }
+                Some(libc::SIGTTOU) if self.target > 1 => {
+                    self.target -= 1;
+                    self.master.set_workers(self.target);
+                    let extra = self.workers.iter().find(|(_, &id)| id >= self.target);
+                    if let Some((&pid, _)) = extra {
+                        sys::kill(pid, libc::SIGTERM);
+                    }
+                }
+                _ => {}
+            }
+            self.reap();
+            if let Some(stopping) = &mut self.stopping {
+                if !stopping.killed && Instant::now() >= stopping.deadline {
+                    stopping.killed = true;
+                    crate::diag::log_warn!(
+                        "{} worker(s) did not stop in time; killing them",
+                        self.workers.len()
+                    );
+                    self.workers
+                        .keys()
+                        .for_each(|&pid| sys::kill(pid, libc::SIGKILL));
+                }
+            }
+        }
+        match self.halt.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&mut self, signal: libc::c_int, timeout: Duration) {
+        let quick = signal != libc::SIGTERM;
+        crate::diag::log_info!(
+            "stopping {} ({} workers)",
+            if quick { "quickly" } else { "gracefully" },
+            self.workers.len()
+        );
+        let deadline = Instant::now() + timeout;
+        match &mut self.stopping {
+            // A quick stop may shorten a graceful one in progress.
+            Some(s) if quick => s.deadline = s.deadline.min(deadline),
+            Some(_) => return,
+            None => {
+                self.stopping = Some(Stopping {
+                    deadline,
+                    killed: false,
+                })
+            }
+        }
+        self.workers.keys().for_each(|&pid| sys::kill(pid, signal));
+    }
+
+    fn halt(&mut self, error: Error) {
+        crate::diag::log_error!("{error}");
+        if self.halt.is_none() {
+            self.halt = Some(error);
+        }
+        self.stop(libc::SIGQUIT, self.settings.quick_timeout);
+    }
+
+    fn reap(&mut self) {
+        while let Some(reaped) = sys::reap() {
+            let (pid, status) = match reaped {
+                Reaped::Exited(pid, code) => (pid, ExitStatus::Exited(code)),
+                Reaped::Signaled(pid, sig) => (pid, ExitStatus::Signaled(sig)),
+            };
+            let Some(id) = self.workers.remove(&pid) else {
+                continue; // Not a worker (a child the user's hooks started).
+            };
+            let exit = WorkerExit {
+                worker_id: id,
+                pid: pid as u32,
+                status,
+            };
+            if self.stopping.is_none() {
+                crate::diag::log_warn!(
+                    "worker {id} (pid {pid}) exited unexpectedly ({status:?}); replacing it"
+                );
+            }
+            if let Err(e) = run::child_exit_hooks(self.plan.child_exit, self.master, &exit) {
+                crate::diag::log_error!("{e}");
+            }
+            if status == ExitStatus::Exited(BOOT_ERROR) && self.stopping.is_none() {
+                self.halt(Error::WorkerBoot {
+                    worker_id: id,
+                    code: BOOT_ERROR,
+                });
+            }
+        }
+    }
+
+    fn spawn_missing(&mut self) {
+        for id in 0..self.target {
+            if self.stopping.is_some() {
+                return;
+            }
+            if self.workers.values().any(|&live| live == id) {
+                continue;
+            }
+            if let Err(e) = self.spawn(id) {
+                self.halt(e);
+            }
+        }
+    }
+
+    fn spawn(&mut self, id: usize) -> Result<()> {
+        self.master.set_forking_worker(Some(id));
+        let checked = run::master_hooks("pre_fork", self.plan.pre_fork, self.master)
+            .and_then(|()| fork_guard::check_before_fork());
+        self.master.set_forking_worker(None);
+        checked?;
+        match sys::fork().map_err(|e| Error::io("fork", e))? {
+            Forked::Parent(pid) => {
+                self.workers.insert(pid, id);
+                Ok(())
+            }
+            Forked::Child => {
+                let worker = WorkerRun {
+                    id,
+                    master_pid: self.master.pid(),
+                    forked: true,
+                    plan: self.plan,
+                    config: self.config,
+                    settings: self.settings,
+                    listener: self.listener,
+                    app: self.app,
+                    mask: self.mask,
+                };
+                // The child must never unwind back into the master's loop.
+                let code =
+                    catch_unwind(AssertUnwindSafe(|| worker.run())).unwrap_or_else(|panic| {
+                        crate::diag::log_error!(
+                            "worker {id} panicked: {}",
+                            run::panic_message(&*panic)
+                        );
+                        crate::server::worker::SERVE_ERROR
+                    });
+                sys::exit_now(code)
+            }
+        }
+    }
+}

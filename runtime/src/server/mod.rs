@@ -1,0 +1,187 @@
+//! The pre-fork server: a master that binds one socket and forks workers that share it.
+
+pub(crate) mod master;
+pub(crate) mod shutdown_signal;
+pub(crate) mod sys;
+pub(crate) mod worker;
+
+use crate::config::{Env, Telemetry, TelemetryConfig};
+use crate::error::{Error, Result};
+use crate::lifecycle::context::Worker;
+use crate::lifecycle::plan::Plan;
+use std::future::Future;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+pub use shutdown_signal::{Shutdown, StopKind};
+
+/// What a worker's app is handed: the worker, its copy of the shared listener, and the stop
+/// request to honour.
+#[derive(Debug)]
+pub struct Serve {
+    /// The worker this app runs in.
+    pub worker: Worker,
+    /// The listening socket the master bound, registered with this worker's runtime.
+    pub listener: tokio::net::TcpListener,
+    /// Resolves when the worker is asked to stop.
+    pub shutdown: Shutdown,
+}
+
+/// An async app served by every worker. Any `Fn(Serve) -> impl Future<Output = io::Result<()>>`
+/// is one; with the `axum` feature, [`Server::serve_axum`] serves a `Router` directly.
+pub trait App {
+    /// The app's future for one worker.
+    type Future: Future<Output = std::io::Result<()>>;
+    /// Starts the app in a worker.
+    fn serve(&self, serve: Serve) -> Self::Future;
+}
+
+impl<F, Fut> App for F
+where
+    F: Fn(Serve) -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    type Future = Fut;
+    fn serve(&self, serve: Serve) -> Fut {
+        self(serve)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) workers: usize,
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) graceful_timeout: Duration,
+    pub(crate) quick_timeout: Duration,
+    pub(crate) no_fork: bool,
+    pub(crate) worker_threads: Option<usize>,
+}
+
+/// A pre-fork server. Build it, then [`serve`](Server::serve) an app.
+///
+/// ```no_run
+/// # fn app(_: forkline::Serve) -> std::future::Ready<std::io::Result<()>> { std::future::ready(Ok(())) }
+/// fn main() -> forkline::Result<()> {
+///     forkline::Server::from_env()?.workers(4).bind("127.0.0.1:8000")?.serve(app)
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    env: Env,
+    telemetry: Telemetry,
+    settings: Settings,
+}
+
+impl Server {
+    /// A server configured from the process environment (`OTEL_*`, `SENTRY_*`, `FORKLINE_*`).
+    /// Every telemetry variable is validated here: a bad one is an error naming it.
+    pub fn from_env() -> Result<Self> {
+        Self::with_env(Env::from_process())
+    }
+
+    /// A server configured from `env` instead of the process environment.
+    pub fn with_env(env: Env) -> Result<Self> {
+        let workers = env.positive_usize("FORKLINE_WORKERS")?.unwrap_or(2);
+        let graceful_timeout = env
+            .millis("FORKLINE_GRACEFUL_TIMEOUT_MS")?
+            .unwrap_or(Duration::from_secs(30));
+        let addr = env
+            .get("FORKLINE_BIND")
+            .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
+            .transpose()?;
+        let server = Self {
+            telemetry: Telemetry::default(),
+            settings: Settings {
+                workers,
+                addr,
+                graceful_timeout,
+                quick_timeout: Duration::from_secs(2),
+                no_fork: false,
+                worker_threads: None,
+            },
+            env,
+        };
+        // Fail now, not after the first fork, if anything is misconfigured.
+        server.resolve()?;
+        Ok(server)
+    }
+
+    /// How many workers to keep running (default 2, or `FORKLINE_WORKERS`).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.settings.workers = n.max(1);
+        self
+    }
+
+    /// The address to listen on. It is resolved now and bound after `on_starting`.
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Self> {
+        let resolved = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::io("resolving the bind address", e))?
+            .next()
+            .ok_or_else(|| Error::config("Server::bind", "the address resolved to nothing"))?;
+        self.settings.addr = Some(resolved);
+        Ok(self)
+    }
+
+    /// How long workers get to stop after TERM before they are killed (default 30 s).
+    pub fn graceful_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.graceful_timeout = timeout;
+        self
+    }
+
+    /// Threads of each worker's async runtime (default: one per core).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.settings.worker_threads = Some(n.max(1));
+        self
+    }
+
+    /// Runs every lifecycle point in this one process, without forking (development, tests).
+    pub fn no_fork(mut self) -> Self {
+        self.settings.no_fork = true;
+        self
+    }
+
+    /// Telemetry settings in code: they win over the environment and the hooks' arguments.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// The telemetry configuration the workers will use.
+    pub fn telemetry_config(&self) -> Result<TelemetryConfig> {
+        self.resolve()
+    }
+
+    fn resolve(&self) -> Result<TelemetryConfig> {
+        TelemetryConfig::resolve(&self.env, &Plan::collect()?, &self.telemetry)
+    }
+
+    /// Runs the master (or, with [`no_fork`](Server::no_fork), everything in this process)
+    /// until it is stopped. Returns when the last worker has exited.
+    pub fn serve<A: App>(self, app: A) -> Result<()> {
+        let plan = Plan::collect()?;
+        let config = TelemetryConfig::resolve(&self.env, &plan, &self.telemetry)?;
+        master::run(&plan, &config, &self.settings, &app)
+    }
+
+    /// Serves an axum `Router` in every worker, with graceful shutdown on TERM.
+    #[cfg(feature = "axum")]
+    pub fn serve_axum(self, router: axum::Router) -> Result<()> {
+        self.serve(move |serve: Serve| {
+            let router = router.clone();
+            async move {
+                let shutdown = serve.shutdown.clone();
+                axum::serve(serve.listener, router)
+                    .with_graceful_shutdown(async move { shutdown.wait().await })
+                    .await
+            }
+        })
+    }
+}
+
+fn resolve(addr: &str) -> std::result::Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("{addr:?} is not a host:port address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr:?} resolved to nothing"))
+}

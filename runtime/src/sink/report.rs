@@ -1,0 +1,52 @@
+//! The report each worker leaves in the run folder when it exits: what its telemetry did.
+
+use crate::telemetry::shutdown::ShutdownReport;
+use crate::telemetry::stats::Stats;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One worker's account of its telemetry, written as `worker-<pid>.json` at exit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerReport {
+    /// The worker's slot.
+    pub worker_id: usize,
+    /// Its process id.
+    pub pid: u32,
+    /// Threads in the process when `post_fork` began (1 = single-threaded, as it must be).
+    pub threads_at_post_fork: usize,
+    /// Its counters at exit.
+    pub stats: Stats,
+    /// How its telemetry shut down.
+    pub shutdown: ShutdownReport,
+}
+
+impl WorkerReport {
+    pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let path = dir.join(format!("worker-{}.json", self.pid));
+        let tmp = dir.join(format!(".worker-{}.json.tmp", self.pid));
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        // Renamed into place so a reader never sees half a report.
+        std::fs::rename(tmp, path)
+    }
+}
+
+/// Every worker report in `dir`, ordered by worker slot then pid.
+pub fn read_reports(dir: &Path) -> std::io::Result<Vec<WorkerReport>> {
+    let mut reports = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_report = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("worker-") && n.ends_with(".json"));
+        if is_report {
+            let bytes = std::fs::read(&path)?;
+            reports.push(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
+        }
+    }
+    reports.sort_by_key(|r: &WorkerReport| (r.worker_id, r.pid));
+    Ok(reports)
+}

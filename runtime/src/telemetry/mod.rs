@@ -1,0 +1,13 @@
+//! The telemetry pipelines of a process and the steps that build and end them.
+
+pub(crate) mod counting;
+pub mod fork_guard;
+pub(crate) mod identity;
+pub mod otel_pipeline;
+pub mod sentry_pipeline;
+pub mod shutdown;
+pub(crate) mod slot;
+pub(crate) mod stats;
+
+pub use slot::LateSlot;
+pub use stats::{stats, Stats};

@@ -1,0 +1,97 @@
+//! `worker_init`'s generated setup, in its fixed order: `sentry::init` on the worker's main
+//! thread (binding the process hub, before any other thread touches Sentry), then the Sentry
+//! span processor into the provider's late-bound slot (never before init: created earlier it
+//! silently registers nothing), then the global propagators.
+
+use crate::config::{PropagatorKind, SentryConfig};
+use crate::error::{Error, Result};
+use crate::sink::sentry_file::SentryFileTransport;
+use crate::telemetry::stats::{Counters, COUNTERS};
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use sentry::integrations::opentelemetry::{SentryPropagator, SentrySpanProcessor};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Any valid DSN: the embedded transport never connects, but the client needs one to be enabled.
+const EMBEDDED_DSN: &str = "http://embedded@127.0.0.1/0";
+
+/// Initialises Sentry for this process. Must run on the thread that owns the process hub.
+pub fn init(config: &SentryConfig, pid: u32, run_dir: &Path) -> Result<bool> {
+    if !config.enabled {
+        return Ok(false);
+    }
+    if !on_main_thread() {
+        return Err(Error::Telemetry(
+            "Sentry must be initialised on the worker's main thread (Sentry hubs are per thread, \
+             cloned from the process hub); forkline runs #[worker_init] there — do not call this \
+             from a spawned thread or task"
+                .into(),
+        ));
+    }
+    let (dsn, transport): (_, Option<Arc<dyn sentry::TransportFactory>>) = match &config.dsn {
+        Some(dsn) => (Some(dsn.clone()), None),
+        None => {
+            let file = SentryFileTransport::create(run_dir, pid).map_err(|e| {
+                Error::io(
+                    format!("opening the Sentry file in {}", run_dir.display()),
+                    e,
+                )
+            })?;
+            let transport: Arc<dyn sentry::TransportFactory> = Arc::new(Arc::new(file));
+            (EMBEDDED_DSN.parse().ok(), Some(transport))
+        }
+    };
+    let mut options = sentry::ClientOptions::new()
+        .sample_rate(config.sample_rate)
+        .traces_sample_rate(config.traces_sample_rate)
+        .environment(config.environment.clone())
+        .maybe_release(config.release.clone())
+        .debug(config.debug)
+        .before_send(|event| {
+            Counters::add(&COUNTERS.sentry_events_captured, 1);
+            Some(event)
+        });
+    options.dsn = dsn;
+    options.transport = transport;
+    // The guard is never dropped: dropping it joins the transport thread with no deadline.
+    // The worker closes the client itself, under the worker_exit deadline.
+    std::mem::forget(sentry::init(options));
+    Ok(true)
+}
+
+/// Puts the Sentry span processor into the provider's slot. Call only after `init`.
+pub fn bind_span_processor() -> Result<()> {
+    let Some(slot) = crate::telemetry::otel_pipeline::current_slot() else {
+        return Ok(()); // OTel is disabled: there is nothing to link Sentry events to.
+    };
+    slot.bind(Box::new(SentrySpanProcessor::new()))
+        .map_err(|_| Error::Telemetry("the Sentry span processor is already bound".into()))
+}
+
+/// Installs the global propagators.
+pub fn install_propagators(kinds: &[PropagatorKind]) {
+    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = kinds
+        .iter()
+        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match kind {
+                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+                PropagatorKind::Sentry => Box::new(SentryPropagator::new()),
+            }
+        })
+        .collect();
+    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
+}
+
+fn on_main_thread() -> bool {
+    // SAFETY: gettid has no preconditions. On Linux the main thread's tid is the pid.
+    #[cfg(target_os = "linux")]
+    {
+        (unsafe { libc::gettid() }) as u32 == std::process::id()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}

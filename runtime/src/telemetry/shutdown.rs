@@ -1,0 +1,103 @@
+//! Flush and shut down everything of a worker's telemetry under ONE total deadline.
+//!
+//! The OTel provider and the Sentry client are shut down concurrently, each on its own thread,
+//! and the worker waits for both only until the deadline: a black-holed backend can stall either
+//! one (the Sentry transport has no request timeout; its guard's drop joins a stuck thread), and
+//! neither may keep the worker from exiting on time. A part that misses the deadline is
+//! abandoned, never joined or dropped; the process is about to exit.
+
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How one part of the telemetry ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartOutcome {
+    /// It was not set up in this process.
+    Absent,
+    /// It shut down cleanly.
+    Done,
+    /// It reported an error (message).
+    Failed(String),
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// The result of a worker's telemetry shutdown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShutdownReport {
+    /// The deadline that applied.
+    pub deadline_ms: u64,
+    /// How long it took in total.
+    pub elapsed_ms: u64,
+    /// The OTel tracer provider.
+    pub otel: PartOutcome,
+    /// The Sentry client.
+    pub sentry: PartOutcome,
+}
+
+enum Part {
+    Otel(PartOutcome),
+    Sentry(PartOutcome),
+}
+
+/// Shuts down this process's telemetry within `deadline`.
+pub fn shutdown(deadline: Duration) -> ShutdownReport {
+    let started = Instant::now();
+    let end = started + deadline;
+    let (tx, rx) = mpsc::channel();
+    let mut pending = 0;
+
+    let mut otel = PartOutcome::Absent;
+    if let Some(provider) = crate::telemetry::otel_pipeline::current_provider() {
+        pending += 1;
+        otel = PartOutcome::TimedOut;
+        let tx = tx.clone();
+        spawn("forkline-otel-shutdown", move || {
+            let outcome = match provider.shutdown_with_timeout(deadline) {
+                Ok(()) => PartOutcome::Done,
+                Err(e) => PartOutcome::Failed(e.to_string()),
+            };
+            let _ = tx.send(Part::Otel(outcome));
+        });
+    }
+
+    let mut sentry = PartOutcome::Absent;
+    if let Some(client) = sentry::Hub::main().client().filter(|c| c.is_enabled()) {
+        pending += 1;
+        sentry = PartOutcome::TimedOut;
+        spawn("forkline-sentry-shutdown", move || {
+            let outcome = if client.close(Some(deadline)) {
+                PartOutcome::Done
+            } else {
+                PartOutcome::Failed("events were still queued when the deadline passed".into())
+            };
+            let _ = tx.send(Part::Sentry(outcome));
+        });
+    }
+
+    while pending > 0 {
+        let Some(left) = end.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        match rx.recv_timeout(left) {
+            Ok(Part::Otel(outcome)) => otel = outcome,
+            Ok(Part::Sentry(outcome)) => sentry = outcome,
+            Err(_) => break,
+        }
+        pending -= 1;
+    }
+    ShutdownReport {
+        deadline_ms: deadline.as_millis() as u64,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        otel,
+        sentry,
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
+        crate::diag::log_warn!("could not start {name}: {e}; that part is not flushed");
+    }
+}

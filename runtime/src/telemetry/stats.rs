@@ -1,0 +1,95 @@
+//! Per-process counters: every span and event is counted where it is created, delivered or
+//! dropped, so that no loss is silent.
+
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) spans_started: AtomicU64,
+    pub(crate) spans_ended: AtomicU64,
+    pub(crate) spans_exported: AtomicU64,
+    pub(crate) spans_export_failed: AtomicU64,
+    pub(crate) spans_dropped_inherited: AtomicU64,
+    pub(crate) spans_discarded_no_exporter: AtomicU64,
+    pub(crate) sentry_events_captured: AtomicU64,
+    pub(crate) sentry_events_written: AtomicU64,
+}
+
+pub(crate) static COUNTERS: Counters = Counters {
+    spans_started: AtomicU64::new(0),
+    spans_ended: AtomicU64::new(0),
+    spans_exported: AtomicU64::new(0),
+    spans_export_failed: AtomicU64::new(0),
+    spans_dropped_inherited: AtomicU64::new(0),
+    spans_discarded_no_exporter: AtomicU64::new(0),
+    sentry_events_captured: AtomicU64::new(0),
+    sentry_events_written: AtomicU64::new(0),
+};
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    /// A new process starts from zero: counts copied from the master by `fork()` are not its own.
+    pub(crate) fn reset(&self) {
+        for c in [
+            &self.spans_started,
+            &self.spans_ended,
+            &self.spans_exported,
+            &self.spans_export_failed,
+            &self.spans_dropped_inherited,
+            &self.spans_discarded_no_exporter,
+            &self.sentry_events_captured,
+            &self.sentry_events_written,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// What this process's telemetry has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Stats {
+    /// Spans started (sampled or not, on forkline's provider).
+    pub spans_started: u64,
+    /// Spans ended and recorded.
+    pub spans_ended: u64,
+    /// Spans the exporter delivered.
+    pub spans_exported: u64,
+    /// Spans in batches the exporter failed to deliver.
+    pub spans_export_failed: u64,
+    /// Spans ended on a provider inherited across `fork()`, which cannot export them.
+    pub spans_dropped_inherited: u64,
+    /// Spans discarded because no exporter is configured (`exporter = "none"`, no Sentry).
+    pub spans_discarded_no_exporter: u64,
+    /// Spans ended but neither exported nor failed: lost to a full queue, or still queued when
+    /// shutdown's deadline passed.
+    pub spans_dropped_unexported: u64,
+    /// Sentry events handed to the Sentry client after sampling.
+    pub sentry_events_captured: u64,
+    /// Sentry events written to the embedded sink.
+    pub sentry_events_written: u64,
+}
+
+/// A snapshot of this process's counters.
+pub fn stats() -> Stats {
+    let c = &COUNTERS;
+    let ended = c.spans_ended.load(Relaxed);
+    let exported = c.spans_exported.load(Relaxed);
+    let failed = c.spans_export_failed.load(Relaxed);
+    let inherited = c.spans_dropped_inherited.load(Relaxed);
+    let discarded = c.spans_discarded_no_exporter.load(Relaxed);
+    Stats {
+        spans_started: c.spans_started.load(Relaxed),
+        spans_ended: ended,
+        spans_exported: exported,
+        spans_export_failed: failed,
+        spans_dropped_inherited: inherited,
+        spans_discarded_no_exporter: discarded,
+        spans_dropped_unexported: ended.saturating_sub(exported + failed + inherited + discarded),
+        sentry_events_captured: c.sentry_events_captured.load(Relaxed),
+        sentry_events_written: c.sentry_events_written.load(Relaxed),
+    }
+}
