@@ -1,1 +1,5 @@
+//! Shared pieces of forkline's behaviour tests: the fixture servers' app and hook recorder, and
+//! the harness that starts them as real pre-fork servers and inspects what they left behind.
 
+pub mod fixture;
+pub mod harness;

@@ -1,0 +1,103 @@
+//! Used inside the fixture binaries: an axum app whose handlers make OTel server spans (and
+//! Sentry events inside them), and a recorder that appends one line per hook call.
+
+use axum::routing::get;
+use axum::Router;
+use opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{global, Context, KeyValue};
+use std::io::Write;
+
+/// Appends `phase key=value...` to the file named by `FORKLINE_TEST_LOG`, with the process,
+/// thread, thread count and whether an async runtime is reachable. One `write` per line on an
+/// O_APPEND file, so lines from every process land whole and in the order they happened.
+pub fn record(phase: &str, extra: &str) {
+    let Ok(path) = std::env::var("FORKLINE_TEST_LOG") else {
+        return;
+    };
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+    let runtime = tokio::runtime::Handle::try_current().is_ok();
+    let line = format!(
+        "{phase} pid={} tid={tid} threads={threads} runtime={runtime} {extra}\n",
+        std::process::id()
+    );
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("fixture: cannot record to {path}: {e}");
+    }
+}
+
+/// Writes the bound address where the test harness looks for it (`FORKLINE_TEST_ADDR`).
+pub fn publish_addr(master: &forkline::Master) {
+    if let (Ok(path), Some(addr)) = (std::env::var("FORKLINE_TEST_ADDR"), master.local_addr()) {
+        let tmp = format!("{path}.tmp");
+        if std::fs::write(&tmp, addr.to_string()).and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
+            eprintln!("fixture: cannot publish the address to {path}");
+        }
+    }
+}
+
+/// A span named `name` with a Sentry event inside it, as a worker does at boot: proves that
+/// the worker's spans and Sentry events are linked.
+pub fn boot_span_with_event(worker: &forkline::Worker) {
+    let tracer = global::tracer("forkline-fixture");
+    tracer.in_span("worker.boot", |cx| {
+        cx.span().set_attribute(KeyValue::new("worker.id", worker.id() as i64));
+        sentry::capture_message(&format!("worker {} booted", worker.id()), sentry::Level::Info);
+    });
+}
+
+fn server_span(name: &'static str) -> Context {
+    let tracer = global::tracer("forkline-fixture");
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .start(&tracer);
+    Context::current_with_span(span)
+}
+
+async fn work() -> String {
+    let cx = server_span("GET /work");
+    let body = async { format!("pid={}", std::process::id()) }
+        .with_context(cx.clone())
+        .await;
+    cx.span().end();
+    body
+}
+
+async fn fail() -> (axum::http::StatusCode, &'static str) {
+    let cx = server_span("GET /fail");
+    async {
+        sentry::capture_message("order lookup failed", sentry::Level::Error);
+    }
+    .with_context(cx.clone())
+    .await;
+    cx.span().end();
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "failed")
+}
+
+async fn boom() -> &'static str {
+    let cx = server_span("GET /panic");
+    async {
+        let on_purpose = true;
+        if on_purpose {
+            panic!("handler panicked on purpose");
+        }
+        "unreachable"
+    }
+    .with_context(cx)
+    .await
+}
+
+/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics).
+pub fn router() -> Router {
+    Router::new()
+        .route("/work", get(work))
+        .route("/fail", get(fail))
+        .route("/panic", get(boom))
+}

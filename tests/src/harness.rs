@@ -1,0 +1,246 @@
+//! Starts a fixture binary as a real pre-fork server in its own folder and reads what it left:
+//! the hook log, the embedded sink's files and the worker reports.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A fixture server process and its folder.
+#[derive(Debug)]
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub pid: u32,
+    exited: mpsc::Receiver<std::io::Result<ExitStatus>>,
+    status: Option<ExitStatus>,
+}
+
+/// One line of the hook log.
+#[derive(Debug, Clone)]
+pub struct HookLine {
+    pub phase: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+impl HookLine {
+    pub fn get(&self, key: &str) -> &str {
+        self.fields.get(key).map(String::as_str).unwrap_or("")
+    }
+    pub fn pid(&self) -> u32 {
+        self.get("pid").parse().unwrap_or(0)
+    }
+}
+
+impl Fixture {
+    /// Starts `binary` with `env` on top of a clean telemetry environment.
+    pub fn start(binary: &str, env: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "forkline-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the fixture folder");
+        let stderr = std::fs::File::create(dir.join("stderr.log")).expect("create stderr.log");
+        let mut command = Command::new(binary);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OTEL_") || k.starts_with("SENTRY_") || k.starts_with("FORKLINE_") {
+                command.env_remove(k);
+            }
+        }
+        command
+            .env("FORKLINE_DIR", dir.join("run"))
+            .env("FORKLINE_TEST_LOG", dir.join("hooks.log"))
+            .env("FORKLINE_TEST_ADDR", dir.join("addr"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let mut child: Child = command.spawn().expect("start the fixture");
+        let pid = child.id();
+        let (tx, exited) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        Self {
+            dir,
+            pid,
+            exited,
+            status: None,
+        }
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.dir.join("run")
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Waits for the master to publish its address (from its `when_ready` hook).
+    pub fn addr(&self, timeout: Duration) -> SocketAddr {
+        let path = self.dir.join("addr");
+        wait_until(timeout, || std::fs::read_to_string(&path).ok()?.parse().ok())
+            .unwrap_or_else(|| panic!("no address published in {timeout:?}; stderr:\n{}", self.stderr()))
+    }
+
+    /// Waits for the process to exit; `None` if it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.exited.recv_timeout(timeout).ok().and_then(Result::ok);
+        }
+        self.status
+    }
+
+    pub fn signal(&self, signal: i32) {
+        signal_pid(self.pid, signal);
+    }
+
+    pub fn hooks(&self) -> Vec<HookLine> {
+        read_hooks(&self.dir.join("hooks.log"))
+    }
+
+    /// Waits until `n` distinct worker processes have finished `worker_init`.
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Vec<u32> {
+        wait_until(timeout, || {
+            let pids = self.booted_workers();
+            (pids.len() >= n).then_some(pids)
+        })
+        .unwrap_or_else(|| panic!("{n} workers did not boot in {timeout:?}; stderr:\n{}", self.stderr()))
+    }
+
+    pub fn booted_workers(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self
+            .hooks()
+            .iter()
+            .filter(|h| h.phase == "worker_init")
+            .map(HookLine::pid)
+            .collect();
+        pids.dedup();
+        pids
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if self.wait_exit(Duration::ZERO).is_none() {
+            signal_pid(self.pid, libc::SIGKILL);
+            for worker in self.booted_workers() {
+                signal_pid(worker, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+pub fn signal_pid(pid: u32, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// Polls `check` until it gives a value or `timeout` passes. For files written by other
+/// processes, which cannot be awaited otherwise.
+pub fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn read_hooks(path: &Path) -> Vec<HookLine> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let phase = parts.next()?.to_string();
+            let fields = parts
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Some(HookLine { phase, fields })
+        })
+        .collect()
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {response:?}")))?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Every span in a worker's OTLP JSON file, each with its resource attributes attached.
+pub fn read_spans(run_dir: &Path, pid: u32) -> Vec<Value> {
+    let text = std::fs::read_to_string(run_dir.join(format!("spans-{pid}.jsonl"))).unwrap_or_default();
+    let mut spans = Vec::new();
+    for line in text.lines() {
+        let Ok(request) = serde_json::from_str::<Value>(line) else { continue };
+        for rs in request["resourceSpans"].as_array().into_iter().flatten() {
+            let resource = attributes(&rs["resource"]["attributes"]);
+            for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+                for span in ss["spans"].as_array().into_iter().flatten() {
+                    let mut span = span.clone();
+                    span["resource"] = resource.clone();
+                    spans.push(span);
+                }
+            }
+        }
+    }
+    spans
+}
+
+/// OTLP JSON attributes as a flat `{key: value}` object.
+pub fn attributes(list: &Value) -> Value {
+    let mut map = serde_json::Map::new();
+    for kv in list.as_array().into_iter().flatten() {
+        let value = &kv["value"];
+        let plain = value
+            .get("stringValue")
+            .cloned()
+            .or_else(|| value.get("intValue").map(|v| match v {
+                Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(v.clone()),
+                other => other.clone(),
+            }))
+            .or_else(|| value.get("boolValue").cloned())
+            .or_else(|| value.get("doubleValue").cloned())
+            .unwrap_or(Value::Null);
+        if let Some(key) = kv["key"].as_str() {
+            map.insert(key.to_string(), plain);
+        }
+    }
+    Value::Object(map)
+}
+
+/// Every record (`{"type": "event" | "transaction", ...}`) in a worker's Sentry file.
+pub fn read_sentry(run_dir: &Path, pid: u32) -> Vec<Value> {
+    std::fs::read_to_string(run_dir.join(format!("sentry-{pid}.jsonl")))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
