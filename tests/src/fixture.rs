@@ -16,7 +16,9 @@ pub fn record(phase: &str, extra: &str) {
     };
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() };
-    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0);
     let runtime = tokio::runtime::Handle::try_current().is_ok();
     let line = format!(
         "{phase} pid={} tid={tid} threads={threads} runtime={runtime} {extra}\n",
@@ -36,7 +38,10 @@ pub fn record(phase: &str, extra: &str) {
 pub fn publish_addr(master: &forkline::Master) {
     if let (Ok(path), Some(addr)) = (std::env::var("FORKLINE_TEST_ADDR"), master.local_addr()) {
         let tmp = format!("{path}.tmp");
-        if std::fs::write(&tmp, addr.to_string()).and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
+        if std::fs::write(&tmp, addr.to_string())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .is_err()
+        {
             eprintln!("fixture: cannot publish the address to {path}");
         }
     }
@@ -47,8 +52,12 @@ pub fn publish_addr(master: &forkline::Master) {
 pub fn boot_span_with_event(worker: &forkline::Worker) {
     let tracer = global::tracer("forkline-fixture");
     tracer.in_span("worker.boot", |cx| {
-        cx.span().set_attribute(KeyValue::new("worker.id", worker.id() as i64));
-        sentry::capture_message(&format!("worker {} booted", worker.id()), sentry::Level::Info);
+        cx.span()
+            .set_attribute(KeyValue::new("worker.id", worker.id() as i64));
+        sentry::capture_message(
+            &format!("worker {} booted", worker.id()),
+            sentry::Level::Info,
+        );
     });
 }
 

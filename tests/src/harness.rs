@@ -88,8 +88,15 @@ impl Fixture {
     /// Waits for the master to publish its address (from its `when_ready` hook).
     pub fn addr(&self, timeout: Duration) -> SocketAddr {
         let path = self.dir.join("addr");
-        wait_until(timeout, || std::fs::read_to_string(&path).ok()?.parse().ok())
-            .unwrap_or_else(|| panic!("no address published in {timeout:?}; stderr:\n{}", self.stderr()))
+        wait_until(timeout, || {
+            std::fs::read_to_string(&path).ok()?.parse().ok()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no address published in {timeout:?}; stderr:\n{}",
+                self.stderr()
+            )
+        })
     }
 
     /// Waits for the process to exit; `None` if it is still running after `timeout`.
@@ -114,7 +121,12 @@ impl Fixture {
             let pids = self.booted_workers();
             (pids.len() >= n).then_some(pids)
         })
-        .unwrap_or_else(|| panic!("{n} workers did not boot in {timeout:?}; stderr:\n{}", self.stderr()))
+        .unwrap_or_else(|| {
+            panic!(
+                "{n} workers did not boot in {timeout:?}; stderr:\n{}",
+                self.stderr()
+            )
+        })
     }
 
     pub fn booted_workers(&self) -> Vec<u32> {
@@ -182,7 +194,10 @@ pub fn read_hooks(path: &Path) -> Vec<HookLine> {
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response
@@ -190,16 +205,22 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {response:?}")))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
 /// Every span in a worker's OTLP JSON file, each with its resource attributes attached.
 pub fn read_spans(run_dir: &Path, pid: u32) -> Vec<Value> {
-    let text = std::fs::read_to_string(run_dir.join(format!("spans-{pid}.jsonl"))).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(run_dir.join(format!("spans-{pid}.jsonl"))).unwrap_or_default();
     let mut spans = Vec::new();
     for line in text.lines() {
-        let Ok(request) = serde_json::from_str::<Value>(line) else { continue };
+        let Ok(request) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
         for rs in request["resourceSpans"].as_array().into_iter().flatten() {
             let resource = attributes(&rs["resource"]["attributes"]);
             for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
@@ -222,10 +243,12 @@ pub fn attributes(list: &Value) -> Value {
         let plain = value
             .get("stringValue")
             .cloned()
-            .or_else(|| value.get("intValue").map(|v| match v {
-                Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(v.clone()),
-                other => other.clone(),
-            }))
+            .or_else(|| {
+                value.get("intValue").map(|v| match v {
+                    Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(v.clone()),
+                    other => other.clone(),
+                })
+            })
             .or_else(|| value.get("boolValue").cloned())
             .or_else(|| value.get("doubleValue").cloned())
             .unwrap_or(Value::Null);

@@ -19,7 +19,13 @@ fn position(hooks: &[HookLine], pred: impl Fn(&HookLine) -> bool) -> usize {
 
 #[test]
 fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
-    let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "3"), ("FORKLINE_GRACEFUL_TIMEOUT_MS", "10000")]);
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "3"),
+            ("FORKLINE_GRACEFUL_TIMEOUT_MS", "10000"),
+        ],
+    );
     let addr = fx.addr(BOOT);
     let workers = fx.wait_for_workers(3, BOOT);
     assert_eq!(workers.len(), 3);
@@ -28,18 +34,27 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
     for i in 0..90 {
         let path = if i % 10 == 9 { "/fail" } else { "/work" };
         let (status, body) = http_get(addr, path).expect("request");
-        assert_eq!(status, if path == "/fail" { 500 } else { 200 }, "{path}: {body}");
+        assert_eq!(
+            status,
+            if path == "/fail" { 500 } else { 200 },
+            "{path}: {body}"
+        );
         if let Some(pid) = body.strip_prefix("pid=") {
             served_by.insert(pid.to_string());
         }
     }
     // A panicking handler loses its connection; the worker keeps serving.
-    assert!(http_get(addr, "/panic").is_err(), "a panicking handler sends no response");
+    assert!(
+        http_get(addr, "/panic").is_err(),
+        "a panicking handler sends no response"
+    );
     assert_eq!(http_get(addr, "/work").map(|r| r.0).ok(), Some(200));
 
     let stop = Instant::now();
     fx.signal(libc::SIGTERM);
-    let status = fx.wait_exit(Duration::from_secs(15)).expect("master exits after TERM");
+    let status = fx
+        .wait_exit(Duration::from_secs(15))
+        .expect("master exits after TERM");
     assert!(status.success(), "master exit: {status:?}\n{}", fx.stderr());
     assert!(
         stop.elapsed() < Duration::from_secs(5),
@@ -55,10 +70,27 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
     assert_eq!(hooks[1].phase, "when_ready");
     assert_eq!((hooks[1].pid(), hooks[1].get("bound")), (master, "true"));
     assert_eq!(hooks.last().map(|h| h.phase.as_str()), Some("on_exit"));
-    for h in hooks.iter().filter(|h| ["on_starting", "when_ready", "pre_fork", "child_exit", "on_exit"].contains(&h.phase.as_str())) {
+    for h in hooks.iter().filter(|h| {
+        [
+            "on_starting",
+            "when_ready",
+            "pre_fork",
+            "child_exit",
+            "on_exit",
+        ]
+        .contains(&h.phase.as_str())
+    }) {
         assert_eq!(h.pid(), master, "{h:?} must run in the master");
-        assert_eq!(h.get("runtime"), "false", "{h:?}: the master never runs an async runtime");
-        assert_eq!(h.get("threads"), "1", "{h:?}: the master stays single-threaded");
+        assert_eq!(
+            h.get("runtime"),
+            "false",
+            "{h:?}: the master never runs an async runtime"
+        );
+        assert_eq!(
+            h.get("threads"),
+            "1",
+            "{h:?}: the master stays single-threaded"
+        );
     }
 
     let run_dir = fx.run_dir();
@@ -69,12 +101,21 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
         let exit = position(&hooks, mine("worker_exit"));
         let id = hooks[post].get("worker").to_string();
         let pre = position(&hooks, |h| h.phase == "pre_fork" && h.get("worker") == id);
-        let reaped = position(&hooks, |h| h.phase == "child_exit" && h.get("worker_pid") == pid.to_string());
-        assert!(pre < post && post < init && init < exit && exit < reaped, "order for worker {pid}: {hooks:#?}");
+        let reaped = position(&hooks, |h| {
+            h.phase == "child_exit" && h.get("worker_pid") == pid.to_string()
+        });
+        assert!(
+            pre < post && post < init && init < exit && exit < reaped,
+            "order for worker {pid}: {hooks:#?}"
+        );
         // post_fork: no runtime yet; worker_init: main thread, runtime running.
         assert_eq!(hooks[post].get("runtime"), "false");
         assert_eq!(hooks[init].get("runtime"), "true");
-        assert_eq!(hooks[init].get("tid"), pid.to_string(), "worker_init runs on the main thread");
+        assert_eq!(
+            hooks[init].get("tid"),
+            pid.to_string(),
+            "worker_init runs on the main thread"
+        );
         assert_eq!(hooks[reaped].get("status"), "Exited(0)");
 
         let report = forkline::read_reports(&run_dir)
@@ -82,26 +123,56 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
             .into_iter()
             .find(|r| r.pid == *pid)
             .expect("every worker leaves a report");
-        assert_eq!(report.threads_at_post_fork, 1, "post_fork starts single-threaded");
-        assert_eq!(report.stats.spans_dropped_unexported + report.stats.spans_export_failed, 0);
+        assert_eq!(
+            report.threads_at_post_fork, 1,
+            "post_fork starts single-threaded"
+        );
+        assert_eq!(
+            report.stats.spans_dropped_unexported + report.stats.spans_export_failed,
+            0
+        );
         assert_eq!(report.stats.spans_exported, report.stats.spans_ended);
 
         let spans = read_spans(&run_dir, *pid);
-        assert_eq!(spans.len() as u64, report.stats.spans_exported, "report matches the file");
+        assert_eq!(
+            spans.len() as u64,
+            report.stats.spans_exported,
+            "report matches the file"
+        );
         for span in &spans {
             assert_eq!(span["resource"]["process.pid"], Value::from(*pid as i64));
             assert_eq!(span["resource"]["service.name"], "lifecycle-fixture");
-            assert_eq!(span["resource"]["service.version"], env!("CARGO_PKG_VERSION"));
+            assert_eq!(
+                span["resource"]["service.version"],
+                env!("CARGO_PKG_VERSION")
+            );
         }
-        let boot = spans.iter().find(|s| s["name"] == "worker.boot").expect("boot span");
+        let boot = spans
+            .iter()
+            .find(|s| s["name"] == "worker.boot")
+            .expect("boot span");
         let events = read_sentry(&run_dir, *pid);
         let booted = events
             .iter()
-            .find(|e| e["type"] == "event" && e["event"]["message"].as_str().is_some_and(|m| m.ends_with("booted")))
+            .find(|e| {
+                e["type"] == "event"
+                    && e["event"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.ends_with("booted"))
+            })
             .expect("boot event");
-        assert_eq!(booted["event"]["contexts"]["trace"]["trace_id"], boot["traceId"]);
-        assert_eq!(booted["event"]["contexts"]["trace"]["span_id"], boot["spanId"]);
-        assert_eq!(booted["event"]["release"], format!("forkline-tests@{}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            booted["event"]["contexts"]["trace"]["trace_id"],
+            boot["traceId"]
+        );
+        assert_eq!(
+            booted["event"]["contexts"]["trace"]["span_id"],
+            boot["spanId"]
+        );
+        assert_eq!(
+            booted["event"]["release"],
+            format!("forkline-tests@{}", env!("CARGO_PKG_VERSION"))
+        );
         assert_eq!(booted["event"]["environment"], "development");
     }
 
@@ -109,9 +180,15 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
     let mut failures = 0;
     for pid in &workers {
         let spans = read_spans(&run_dir, *pid);
-        for event in read_sentry(&run_dir, *pid).iter().filter(|e| e["event"]["message"] == "order lookup failed") {
+        for event in read_sentry(&run_dir, *pid)
+            .iter()
+            .filter(|e| e["event"]["message"] == "order lookup failed")
+        {
             let trace = &event["event"]["contexts"]["trace"];
-            let span = spans.iter().find(|s| s["spanId"] == trace["span_id"]).expect("the event's span was exported");
+            let span = spans
+                .iter()
+                .find(|s| s["spanId"] == trace["span_id"])
+                .expect("the event's span was exported");
             assert_eq!(span["name"], "GET /fail");
             assert_eq!(span["traceId"], trace["trace_id"]);
             failures += 1;
@@ -126,14 +203,19 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
             let spans = read_spans(&run_dir, *pid);
             read_sentry(&run_dir, *pid)
                 .into_iter()
-                .filter(|e| e["event"]["exception"]["values"][0]["value"] == "handler panicked on purpose")
+                .filter(|e| {
+                    e["event"]["exception"]["values"][0]["value"] == "handler panicked on purpose"
+                })
                 .map(move |e| (e, spans.clone()))
         })
         .collect();
     assert_eq!(panics.len(), 1, "exactly one panic event");
     let (event, spans) = &panics[0];
     let trace = &event["event"]["contexts"]["trace"];
-    let span = spans.iter().find(|s| s["spanId"] == trace["span_id"]).expect("the panicking span was exported");
+    let span = spans
+        .iter()
+        .find(|s| s["spanId"] == trace["span_id"])
+        .expect("the panicking span was exported");
     assert_eq!(span["name"], "GET /panic");
     assert!(!served_by.is_empty());
 }
@@ -146,7 +228,10 @@ fn a_killed_worker_is_reaped_and_replaced() {
     let victim = first[0];
     forkline_tests::harness::signal_pid(victim, libc::SIGKILL);
     let all = fx.wait_for_workers(3, BOOT);
-    let replacement = all.iter().find(|p| !first.contains(p)).expect("a new worker");
+    let replacement = all
+        .iter()
+        .find(|p| !first.contains(p))
+        .expect("a new worker");
 
     let hooks = fx.hooks();
     let reaped = hooks
@@ -162,7 +247,10 @@ fn a_killed_worker_is_reaped_and_replaced() {
         .iter()
         .find(|h| h.phase == "post_fork" && h.pid() == *replacement)
         .map(|h| h.get("worker").to_string());
-    assert_eq!(victim_slot, new_slot, "the replacement takes the dead worker's slot");
+    assert_eq!(
+        victim_slot, new_slot,
+        "the replacement takes the dead worker's slot"
+    );
 
     fx.signal(libc::SIGTERM);
     let status = fx.wait_exit(Duration::from_secs(15)).expect("master exits");
@@ -176,12 +264,17 @@ fn quick_stop_on_int_still_reports_every_worker() {
     let workers = fx.wait_for_workers(2, BOOT);
     assert_eq!(http_get(addr, "/work").map(|r| r.0).ok(), Some(200));
     fx.signal(libc::SIGINT);
-    let status = fx.wait_exit(Duration::from_secs(10)).expect("master exits after INT");
+    let status = fx
+        .wait_exit(Duration::from_secs(10))
+        .expect("master exits after INT");
     assert!(status.success(), "{}", fx.stderr());
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     for pid in workers {
         let report = reports.iter().find(|r| r.pid == pid).expect("report");
-        assert!(report.shutdown.deadline_ms <= 500, "quick stop uses the short deadline");
+        assert!(
+            report.shutdown.deadline_ms <= 500,
+            "quick stop uses the short deadline"
+        );
     }
 }
 
@@ -192,25 +285,50 @@ fn no_fork_mode_runs_every_point_in_one_process() {
     fx.wait_for_workers(1, BOOT);
     assert_eq!(http_get(addr, "/work").map(|r| r.0).ok(), Some(200));
     fx.signal(libc::SIGTERM);
-    let status = fx.wait_exit(Duration::from_secs(10)).expect("exits after TERM");
+    let status = fx
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after TERM");
     assert!(status.success(), "{}", fx.stderr());
     let hooks = fx.hooks();
     let phases: Vec<&str> = hooks.iter().map(|h| h.phase.as_str()).collect();
     assert_eq!(
         phases,
-        ["on_starting", "when_ready", "pre_fork", "post_fork", "worker_init", "worker_exit", "child_exit", "on_exit"]
+        [
+            "on_starting",
+            "when_ready",
+            "pre_fork",
+            "post_fork",
+            "worker_init",
+            "worker_exit",
+            "child_exit",
+            "on_exit"
+        ]
     );
     assert!(hooks.iter().all(|h| h.pid() == fx.pid));
-    assert_eq!(read_spans(&fx.run_dir(), fx.pid).iter().filter(|s| s["name"] == "GET /work").count(), 1);
+    assert_eq!(
+        read_spans(&fx.run_dir(), fx.pid)
+            .iter()
+            .filter(|s| s["name"] == "GET /work")
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn a_worker_that_cannot_boot_stops_the_master_instead_of_looping() {
-    let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2"), ("FIXTURE_FAIL_INIT", "1")]);
-    let status = fx.wait_exit(Duration::from_secs(30)).expect("master gives up");
+    let mut fx = Fixture::start(
+        BIN,
+        &[("FORKLINE_WORKERS", "2"), ("FIXTURE_FAIL_INIT", "1")],
+    );
+    let status = fx
+        .wait_exit(Duration::from_secs(30))
+        .expect("master gives up");
     assert!(!status.success());
     let stderr = fx.stderr();
-    assert!(stderr.contains("failed in worker_init") && stderr.contains("FIXTURE_FAIL_INIT is set"), "{stderr}");
+    assert!(
+        stderr.contains("failed in worker_init") && stderr.contains("FIXTURE_FAIL_INIT is set"),
+        "{stderr}"
+    );
     assert!(stderr.contains("failed to boot"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let forks = fx.hooks().iter().filter(|h| h.phase == "pre_fork").count();

@@ -257,6 +257,14 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
             ));
         }
     }
+    let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
+    headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
+    let timeout = match env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")? {
+        Some(t) => t,
+        None => env
+            .millis("OTEL_EXPORTER_OTLP_TIMEOUT")?
+            .unwrap_or(DEFAULT_OTLP_TIMEOUT),
+    };
     let choice = match (
         &code.exporter,
         env.get("OTEL_TRACES_EXPORTER"),
@@ -290,14 +298,6 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
     let (traces_url, source) =
         endpoint.unwrap_or_else(|| (traces_url(DEFAULT_OTLP_BASE), "the default endpoint"));
     validate_url(&traces_url, source)?;
-    let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
-    headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
-    let timeout = match env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")? {
-        Some(t) => t,
-        None => env
-            .millis("OTEL_EXPORTER_OTLP_TIMEOUT")?
-            .unwrap_or(DEFAULT_OTLP_TIMEOUT),
-    };
     Ok(ExporterConfig::Otlp {
         traces_url,
         headers,

@@ -5,18 +5,27 @@ use forkline_tests::fixture::{boot_span_with_event, publish_addr, record, router
 
 #[forkline::on_starting]
 fn starting(master: &Master) {
-    record("on_starting", &format!("bound={}", master.local_addr().is_some()));
+    record(
+        "on_starting",
+        &format!("bound={}", master.local_addr().is_some()),
+    );
 }
 
 #[forkline::when_ready]
 fn ready(master: &Master) {
-    record("when_ready", &format!("bound={}", master.local_addr().is_some()));
+    record(
+        "when_ready",
+        &format!("bound={}", master.local_addr().is_some()),
+    );
     publish_addr(master);
 }
 
 #[forkline::pre_fork]
 fn before_fork(master: &Master) {
-    record("pre_fork", &format!("worker={}", master.forking_worker().unwrap_or(usize::MAX)));
+    record(
+        "pre_fork",
+        &format!("worker={}", master.forking_worker().unwrap_or(usize::MAX)),
+    );
 }
 
 #[forkline::post_fork(service_name = "lifecycle-fixture", sampler = "always_on")]
@@ -44,7 +53,10 @@ fn reaped(master: &Master, exit: &WorkerExit) {
     let _ = master;
     record(
         "child_exit",
-        &format!("worker={} worker_pid={} status={:?}", exit.worker_id, exit.pid, exit.status),
+        &format!(
+            "worker={} worker_pid={} status={:?}",
+            exit.worker_id, exit.pid, exit.status
+        ),
     );
 }
 

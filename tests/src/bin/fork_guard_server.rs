@@ -1,0 +1,60 @@
+//! A server whose master builds telemetry before forking, in the way `FIXTURE_MODE` names:
+//! - `forkline`: through forkline (workers must detect and rebuild it), keeping a tracer from the
+//!   master that a worker then uses (its spans must be counted as dropped, not lost silently);
+//! - `raw_sentry`: `sentry::init` by hand (start-up must fail, naming `worker_init`);
+//! - `raw_otel`: an SDK tracer provider by hand (start-up must fail, naming `post_fork`).
+
+use forkline::opentelemetry::global::{self, BoxedTracer};
+use forkline::opentelemetry::trace::Tracer;
+use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
+use forkline::{Env, Master, Telemetry, TelemetryConfig, Worker};
+use forkline_tests::fixture::{boot_span_with_event, publish_addr, record, router};
+use std::sync::OnceLock;
+
+static KEPT_FROM_MASTER: OnceLock<BoxedTracer> = OnceLock::new();
+
+#[forkline::on_starting]
+fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
+    match std::env::var("FIXTURE_MODE").as_deref() {
+        Ok("forkline") => {
+            let config = TelemetryConfig::from_env(&Env::from_process(), &Telemetry::new())?;
+            let who = ProcessIdentity {
+                worker_id: None,
+                pid: std::process::id(),
+                instance_id: "master".into(),
+            };
+            otel_pipeline::install(&config.otel, &who, &config.run_dir)?;
+            let _ = KEPT_FROM_MASTER.set(global::tracer("kept-from-master"));
+        }
+        Ok("raw_sentry") => std::mem::forget(sentry::init("http://key@127.0.0.1:9/1")),
+        Ok("raw_otel") => global::set_tracer_provider(
+            opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
+        ),
+        other => panic!("unknown FIXTURE_MODE {other:?}"),
+    }
+    Ok(())
+}
+
+#[forkline::when_ready]
+fn ready(master: &Master) {
+    publish_addr(master);
+}
+
+#[forkline::worker_init]
+fn init(worker: &Worker) {
+    record("worker_init", &format!("worker={}", worker.id()));
+    boot_span_with_event(worker);
+    if let Some(tracer) = KEPT_FROM_MASTER.get() {
+        tracer.in_span("on-a-tracer-from-the-master", |_| {});
+    }
+}
+
+fn main() {
+    let result = forkline::Server::from_env()
+        .and_then(|s| s.bind("127.0.0.1:0"))
+        .and_then(|s| s.serve_axum(router()));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,88 @@
+//! Telemetry built in the master before fork is never silently inherited: forkline's own is
+//! detected and rebuilt in every worker; hand-made SDK state stops start-up with a message that
+//! names the hook to move it to.
+
+use forkline_tests::harness::{read_sentry, read_spans, Fixture};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fork_guard_server");
+const BOOT: Duration = Duration::from_secs(30);
+
+#[test]
+fn forkline_telemetry_built_in_the_master_is_rebuilt_in_every_worker() {
+    let mut fx = Fixture::start(
+        BIN,
+        &[("FIXTURE_MODE", "forkline"), ("FORKLINE_WORKERS", "2")],
+    );
+    fx.addr(BOOT);
+    let workers = fx.wait_for_workers(2, BOOT);
+    fx.signal(libc::SIGTERM);
+    let status = fx.wait_exit(Duration::from_secs(15)).expect("exits");
+    assert!(status.success(), "{}", fx.stderr());
+
+    let stderr = fx.stderr();
+    assert!(
+        stderr.contains("every worker will rebuild it in post_fork"),
+        "{stderr}"
+    );
+    let run_dir = fx.run_dir();
+    let reports = forkline::read_reports(&run_dir).expect("reports");
+    for pid in workers {
+        assert!(
+            stderr.contains(&format!("forkline[{pid}] warn: the tracer provider built in pid {} before fork() was detected", fx.pid)),
+            "{stderr}"
+        );
+        // Rebuilt: the worker's own spans arrive, with its own pid, linked to its Sentry event.
+        let spans = read_spans(&run_dir, pid);
+        let boot = spans
+            .iter()
+            .find(|s| s["name"] == "worker.boot")
+            .expect("boot span from a rebuilt provider");
+        assert_eq!(boot["resource"]["process.pid"], pid as i64);
+        let event = read_sentry(&run_dir, pid)
+            .into_iter()
+            .find(|e| e["type"] == "event")
+            .expect("event");
+        assert_eq!(
+            event["event"]["contexts"]["trace"]["trace_id"],
+            boot["traceId"]
+        );
+        // The span ended on the tracer kept from the master cannot be exported; it is counted.
+        let report = reports.iter().find(|r| r.pid == pid).expect("report");
+        assert_eq!(report.stats.spans_dropped_inherited, 1);
+        assert!(!spans
+            .iter()
+            .any(|s| s["name"] == "on-a-tracer-from-the-master"));
+        assert!(stderr.contains(&format!(
+            "forkline[{pid}] warn: a span ended on a tracer provider built in pid {}",
+            fx.pid
+        )));
+    }
+}
+
+fn refused(mode: &str) -> (String, usize) {
+    let mut fx = Fixture::start(BIN, &[("FIXTURE_MODE", mode)]);
+    let status = fx
+        .wait_exit(Duration::from_secs(20))
+        .expect("start-up fails promptly");
+    assert!(!status.success());
+    let booted = fx.booted_workers().len();
+    (fx.stderr(), booted)
+}
+
+#[test]
+fn sentry_initialised_in_the_master_stops_start_up_naming_worker_init() {
+    let (stderr, booted) = refused("raw_sentry");
+    assert!(stderr.contains(forkline::SENTRY_IN_MASTER), "{stderr}");
+    assert!(stderr.contains("#[forkline::worker_init(sentry(...))]"));
+    assert_eq!(booted, 0, "no worker may start with inherited Sentry state");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_tracer_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
+    let (stderr, booted) = refused("raw_otel");
+    assert!(stderr.contains(forkline::PROVIDER_IN_MASTER), "{stderr}");
+    assert!(stderr.contains("#[forkline::post_fork(...)]"));
+    assert_eq!(booted, 0);
+}
