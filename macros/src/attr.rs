@@ -173,7 +173,11 @@ fn unknown(cx: &Ctxt, kind: HookKind, arg: &RawArg) {
     let name = arg.name.to_string();
     let hook = kind.attr_name();
     let message = match kind {
-        HookKind::PostFork if name == "sentry" || SENTRY_KEYS.contains(&name.as_str()) => format!(
+        HookKind::PostFork if name == "sentry" => "Sentry is not set up in #[post_fork]: post_fork runs before the worker's \
+             runtime exists, and Sentry must be initialised on the worker's main thread in worker_init; \
+             move `sentry(...)` to #[forkline::worker_init(sentry(...))]"
+            .to_string(),
+        HookKind::PostFork if SENTRY_KEYS.contains(&name.as_str()) => format!(
             "Sentry options do not belong in #[post_fork]: post_fork runs before the worker's runtime \
              exists, and Sentry must be initialised on the worker's main thread in worker_init; \
              move `{name}` to #[forkline::worker_init(sentry({name} = ...))]"
@@ -221,7 +225,7 @@ impl Seen {
         if self.0.contains_key(&key) {
             cx.error(
                 name.span(),
-                format!("duplicate argument `{key}`: give it once (the first one is kept in mind, remove this one)"),
+                format!("duplicate argument `{key}`: it is already given earlier in this list; remove one of the two"),
             );
             return false;
         }

@@ -25,10 +25,10 @@ pub(crate) fn expand(
         fn_name_str.to_uppercase()
     );
 
-    let call_args = sig.params.iter().map(|param| match param {
-        Param::Master => quote!(__forkline_master),
-        Param::Worker => quote!(__forkline_worker),
-        Param::WorkerExit => quote!(__forkline_exit),
+    let call_args = sig.params.iter().map(|(param, span)| match param {
+        Param::Master => quote_spanned!(*span=> __forkline_master),
+        Param::Worker => quote_spanned!(*span=> __forkline_worker),
+        Param::WorkerExit => quote_spanned!(*span=> __forkline_exit),
     });
     let call = quote!(#fn_name(#(#call_args),*));
     let wrapper = match kind {

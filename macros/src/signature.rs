@@ -6,8 +6,9 @@ use crate::kind::{HookKind, Param};
 use syn::{FnArg, GenericParam, ItemFn, ReturnType, Type};
 
 pub(crate) struct Signature {
-    /// The context each parameter receives, in the user's order.
-    pub(crate) params: Vec<Param>,
+    /// The context each parameter receives, in the user's order, with the span of its type
+    /// (so a type mismatch in the generated call points at the parameter).
+    pub(crate) params: Vec<(Param, proc_macro2::Span)>,
     pub(crate) is_async: bool,
 }
 
@@ -76,7 +77,7 @@ fn allowed_list(kind: HookKind) -> String {
         .join(" and ")
 }
 
-fn parameters(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Vec<Param> {
+fn parameters(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Vec<(Param, proc_macro2::Span)> {
     let hook = kind.attr_name();
     let mut params = Vec::new();
     for input in &item.sig.inputs {
@@ -89,13 +90,13 @@ fn parameters(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Vec<Param> {
         };
         match context_param(ty) {
             Some((param, false)) if kind.allowed_params().contains(&param) => {
-                if params.contains(&param) {
+                if params.iter().any(|(p, _)| *p == param) {
                     cx.error_spanned(
                         ty,
                         format!("`&{}` is taken twice; take it once", param.type_name()),
                     );
                 } else {
-                    params.push(param);
+                    params.push((param, syn::spanned::Spanned::span(ty)));
                 }
             }
             Some((param, true)) if kind.allowed_params().contains(&param) => cx.error_spanned(

@@ -1,0 +1,54 @@
+// Every hook with its arguments; sync and async bodies; `()` and `Result` returns.
+use forkline::{Master, Worker, WorkerExit};
+
+#[forkline::on_starting]
+fn starting(master: &Master) {
+    assert!(master.local_addr().is_none());
+}
+
+#[forkline::when_ready]
+fn ready(_master: &Master) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[forkline::pre_fork]
+fn before() {}
+
+#[forkline::post_fork(
+    service_name = "checkout",
+    service_version = "1.2.3",
+    environment = "production",
+    sampler = "parentbased_traceidratio",
+    ratio = 0.25,
+    exporter = "otlp",
+    endpoint = "http://127.0.0.1:4318",
+)]
+fn otel(_worker: &Worker) -> forkline::Result<()> {
+    Ok(())
+}
+
+#[forkline::worker_init(
+    sentry(dsn = env("SENTRY_DSN"), traces_sample_rate = 1.0, sample_rate = 1, environment = "production", release = "checkout@1.2.3", debug),
+    propagators = "tracecontext, baggage, sentry",
+)]
+async fn init(worker: &Worker) -> Result<(), String> {
+    tokio::task::yield_now().await;
+    let _ = worker.id();
+    Ok(())
+}
+
+#[forkline::worker_exit(deadline_ms = 1500)]
+async fn bye(_worker: &forkline::Worker) {}
+
+#[forkline::child_exit]
+fn reaped(exit: &WorkerExit, master: &Master) {
+    let _ = (exit.status.success(), master.pid());
+}
+
+#[forkline::on_exit]
+fn leaving(_: &forkline::Master) {}
+
+fn main() {
+    // Registration is by linker section: nothing ran before main, and the hooks are all there.
+    assert_eq!(forkline::Server::from_env().is_ok(), std::env::var_os("SENTRY_DSN").is_none());
+}
