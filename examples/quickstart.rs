@@ -1,1 +1,214 @@
-fn main() {}
+//! The quickstart: a pre-fork server with 3 workers on a loopback port, driven with a couple of
+//! hundred requests (some failing, one panicking), stopped gracefully, then summarised.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! With no `OTEL_EXPORTER_OTLP_ENDPOINT` and no `SENTRY_DSN`, spans (OTLP JSON) and Sentry events
+//! land in files in the run folder; set those variables and the same binary talks to a real
+//! collector and a real Sentry. The demo runs itself twice: as the driver (this process) and, as
+//! a child process, as the server (master + workers) it drives.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use forkline::opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer};
+use forkline::opentelemetry::{global, Context, KeyValue};
+use forkline::{Master, Worker};
+use forkline_examples::http_get;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+// ---- The server: hooks generate the telemetry setup in the right order. ----
+
+#[forkline::post_fork(service_name = "quickstart")]
+fn otel(worker: &Worker) {
+    let _ = worker; // The OTel base is built; per-worker extras would go here.
+}
+
+#[forkline::worker_init(sentry(traces_sample_rate = 1.0))]
+fn telemetry(worker: &Worker) {
+    sentry::configure_scope(|scope| scope.set_tag("worker.id", worker.id()));
+}
+
+#[forkline::worker_exit(deadline_ms = 2000)]
+fn bye(_worker: &Worker) {}
+
+#[forkline::when_ready]
+fn ready(master: &Master) -> std::io::Result<()> {
+    match (std::env::var("QUICKSTART_ADDR_FILE"), master.local_addr()) {
+        (Ok(path), Some(addr)) => std::fs::write(path, addr.to_string()),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `body` inside a server span that is the active context (so Sentry events link to it).
+async fn traced<T>(name: String, body: impl std::future::Future<Output = T>) -> T {
+    let tracer = global::tracer("quickstart");
+    let span = tracer.span_builder(name).with_kind(SpanKind::Server).start(&tracer);
+    let cx = Context::current_with_span(span);
+    let out = body.with_context(cx.clone()).await;
+    cx.span().end();
+    out
+}
+
+async fn order(Path(id): Path<u64>) -> (StatusCode, String) {
+    traced(format!("GET /orders/{id}"), async move {
+        Context::current().span().set_attribute(KeyValue::new("order.id", id as i64));
+        if id % 20 == 0 {
+            sentry::capture_message(&format!("order {id} could not be loaded"), sentry::Level::Error);
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("order {id} failed"))
+        } else {
+            (StatusCode::OK, format!("order {id} from pid {}", std::process::id()))
+        }
+    })
+    .await
+}
+
+async fn panics() -> &'static str {
+    traced("GET /panic".into(), async {
+        let on_purpose = true;
+        if on_purpose {
+            panic!("the quickstart's panicking handler");
+        }
+        "unreachable"
+    })
+    .await
+}
+
+fn serve() -> ExitCode {
+    let app = Router::new()
+        .route("/orders/{id}", get(order))
+        .route("/panic", get(panics));
+    let result = forkline::Server::from_env()
+        .and_then(|s| s.bind("127.0.0.1:0"))
+        .and_then(|s| s.serve_axum(app));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quickstart server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---- The driver: starts the server, sends requests, stops it, summarises. ----
+
+const REQUESTS: u64 = 200;
+
+fn main() -> ExitCode {
+    if std::env::var_os("QUICKSTART_ROLE").is_some() {
+        return serve();
+    }
+    match drive() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quickstart failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn drive() -> Result<(), String> {
+    let run_dir = std::env::var_os("FORKLINE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("forkline-quickstart-{}", std::process::id())));
+    let addr_file = run_dir.with_extension("addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut server = Command::new(exe)
+        .env("QUICKSTART_ROLE", "server")
+        .env("QUICKSTART_ADDR_FILE", &addr_file)
+        .env("FORKLINE_DIR", &run_dir)
+        .env("FORKLINE_WORKERS", std::env::var("FORKLINE_WORKERS").unwrap_or_else(|_| "3".into()))
+        .spawn()
+        .map_err(|e| format!("starting the server: {e}"))?;
+
+    let addr = wait_for_addr(&addr_file, Duration::from_secs(30)).ok_or_else(|| {
+        let _ = server.kill();
+        "the server did not start within 30 s".to_string()
+    })?;
+    println!("quickstart: master pid {} listening on {addr}", server.id());
+
+    let started = Instant::now();
+    let (mut ok, mut failed, mut lost) = (0, 0, 0);
+    println!("quickstart: request {} goes to /panic on purpose (expect one panic message below)", REQUESTS / 2);
+    for id in 1..=REQUESTS {
+        let path = if id == REQUESTS / 2 { "/panic".to_string() } else { format!("/orders/{id}") };
+        match http_get(addr, &path) {
+            Ok((200, _)) => ok += 1,
+            Ok(_) => failed += 1,
+            Err(_) => lost += 1, // The panicking handler never answers.
+        }
+    }
+    println!(
+        "quickstart: {REQUESTS} requests in {:?}: {ok} ok, {failed} errors (500), {lost} without response (panic)",
+        started.elapsed()
+    );
+
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+    let stop = Instant::now();
+    let status = server.wait().map_err(|e| e.to_string())?;
+    println!("quickstart: graceful stop took {:?} ({status})", stop.elapsed());
+    if !status.success() {
+        return Err(format!("the server exited with {status}"));
+    }
+    summarise(&run_dir)
+}
+
+fn wait_for_addr(path: &std::path::Path, timeout: Duration) -> Option<SocketAddr> {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if let Some(addr) = std::fs::read_to_string(path).ok().and_then(|s| s.parse().ok()) {
+            return Some(addr);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
+    let reports = forkline::read_reports(run_dir).map_err(|e| format!("reading reports: {e}"))?;
+    println!();
+    println!("worker  pid      spans created  exported  dropped  sentry events  shutdown");
+    let mut dropped_total = 0;
+    for r in &reports {
+        let s = &r.stats;
+        let dropped = s.spans_export_failed + s.spans_dropped_unexported + s.spans_dropped_inherited;
+        dropped_total += dropped;
+        println!(
+            "{:<7} {:<8} {:>13}  {:>8}  {:>7}  {:>13}  {} ms ({:?} / {:?})",
+            r.worker_id,
+            r.pid,
+            s.spans_ended,
+            s.spans_exported,
+            dropped,
+            s.sentry_events_captured,
+            r.shutdown.elapsed_ms,
+            r.shutdown.otel,
+            r.shutdown.sentry
+        );
+    }
+    println!();
+    println!("telemetry files in {}:", run_dir.display());
+    let mut files: Vec<String> = std::fs::read_dir(run_dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| format!("  {} ({} bytes)", e.file_name().to_string_lossy(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+        .collect();
+    files.sort();
+    println!("{}", files.join("\n"));
+    let created: u64 = reports.iter().map(|r| r.stats.spans_ended).sum();
+    if reports.is_empty() || created < REQUESTS - 1 {
+        return Err(format!("expected a span per answered request, found {created} in {} reports", reports.len()));
+    }
+    if dropped_total > 0 {
+        println!("note: {dropped_total} spans were dropped (counted above)");
+    }
+    Ok(())
+}
