@@ -49,7 +49,10 @@ fn ready(master: &Master) -> std::io::Result<()> {
 /// Runs `body` inside a server span that is the active context (so Sentry events link to it).
 async fn traced<T>(name: String, body: impl std::future::Future<Output = T>) -> T {
     let tracer = global::tracer("quickstart");
-    let span = tracer.span_builder(name).with_kind(SpanKind::Server).start(&tracer);
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .start(&tracer);
     let cx = Context::current_with_span(span);
     let out = body.with_context(cx.clone()).await;
     cx.span().end();
@@ -58,12 +61,23 @@ async fn traced<T>(name: String, body: impl std::future::Future<Output = T>) -> 
 
 async fn order(Path(id): Path<u64>) -> (StatusCode, String) {
     traced(format!("GET /orders/{id}"), async move {
-        Context::current().span().set_attribute(KeyValue::new("order.id", id as i64));
+        Context::current()
+            .span()
+            .set_attribute(KeyValue::new("order.id", id as i64));
         if id % 20 == 0 {
-            sentry::capture_message(&format!("order {id} could not be loaded"), sentry::Level::Error);
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("order {id} failed"))
+            sentry::capture_message(
+                &format!("order {id} could not be loaded"),
+                sentry::Level::Error,
+            );
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("order {id} failed"),
+            )
         } else {
-            (StatusCode::OK, format!("order {id} from pid {}", std::process::id()))
+            (
+                StatusCode::OK,
+                format!("order {id} from pid {}", std::process::id()),
+            )
         }
     })
     .await
@@ -116,7 +130,9 @@ fn main() -> ExitCode {
 fn drive() -> Result<(), String> {
     let run_dir = std::env::var_os("FORKLINE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("forkline-quickstart-{}", std::process::id())));
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("forkline-quickstart-{}", std::process::id()))
+        });
     let addr_file = run_dir.with_extension("addr");
     let _ = std::fs::remove_file(&addr_file);
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -124,7 +140,10 @@ fn drive() -> Result<(), String> {
         .env("QUICKSTART_ROLE", "server")
         .env("QUICKSTART_ADDR_FILE", &addr_file)
         .env("FORKLINE_DIR", &run_dir)
-        .env("FORKLINE_WORKERS", std::env::var("FORKLINE_WORKERS").unwrap_or_else(|_| "3".into()))
+        .env(
+            "FORKLINE_WORKERS",
+            std::env::var("FORKLINE_WORKERS").unwrap_or_else(|_| "3".into()),
+        )
         .spawn()
         .map_err(|e| format!("starting the server: {e}"))?;
 
@@ -136,9 +155,16 @@ fn drive() -> Result<(), String> {
 
     let started = Instant::now();
     let (mut ok, mut failed, mut lost) = (0, 0, 0);
-    println!("quickstart: request {} goes to /panic on purpose (expect one panic message below)", REQUESTS / 2);
+    println!(
+        "quickstart: request {} goes to /panic on purpose (expect one panic message below)",
+        REQUESTS / 2
+    );
     for id in 1..=REQUESTS {
-        let path = if id == REQUESTS / 2 { "/panic".to_string() } else { format!("/orders/{id}") };
+        let path = if id == REQUESTS / 2 {
+            "/panic".to_string()
+        } else {
+            format!("/orders/{id}")
+        };
         match http_get(addr, &path) {
             Ok((200, _)) => ok += 1,
             Ok(_) => failed += 1,
@@ -154,7 +180,10 @@ fn drive() -> Result<(), String> {
     unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
     let stop = Instant::now();
     let status = server.wait().map_err(|e| e.to_string())?;
-    println!("quickstart: graceful stop took {:?} ({status})", stop.elapsed());
+    println!(
+        "quickstart: graceful stop took {:?} ({status})",
+        stop.elapsed()
+    );
     if !status.success() {
         return Err(format!("the server exited with {status}"));
     }
@@ -164,7 +193,10 @@ fn drive() -> Result<(), String> {
 fn wait_for_addr(path: &std::path::Path, timeout: Duration) -> Option<SocketAddr> {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
-        if let Some(addr) = std::fs::read_to_string(path).ok().and_then(|s| s.parse().ok()) {
+        if let Some(addr) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
             return Some(addr);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -179,7 +211,8 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
     let mut dropped_total = 0;
     for r in &reports {
         let s = &r.stats;
-        let dropped = s.spans_export_failed + s.spans_dropped_unexported + s.spans_dropped_inherited;
+        let dropped =
+            s.spans_export_failed + s.spans_dropped_unexported + s.spans_dropped_inherited;
         dropped_total += dropped;
         println!(
             "{:<7} {:<8} {:>13}  {:>8}  {:>7}  {:>13}  {} ms ({:?} / {:?})",
@@ -199,13 +232,22 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
     let mut files: Vec<String> = std::fs::read_dir(run_dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok())
-        .map(|e| format!("  {} ({} bytes)", e.file_name().to_string_lossy(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+        .map(|e| {
+            format!(
+                "  {} ({} bytes)",
+                e.file_name().to_string_lossy(),
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            )
+        })
         .collect();
     files.sort();
     println!("{}", files.join("\n"));
     let created: u64 = reports.iter().map(|r| r.stats.spans_ended).sum();
     if reports.is_empty() || created < REQUESTS - 1 {
-        return Err(format!("expected a span per answered request, found {created} in {} reports", reports.len()));
+        return Err(format!(
+            "expected a span per answered request, found {created} in {} reports",
+            reports.len()
+        ));
     }
     if dropped_total > 0 {
         println!("note: {dropped_total} spans were dropped (counted above)");
