@@ -4,6 +4,8 @@
 //! Use them through the `forkline` crate (`#[forkline::post_fork(...)]`); this crate's paths
 //! assume it.
 
+#![warn(missing_docs)]
+
 mod args;
 mod attr;
 mod check;

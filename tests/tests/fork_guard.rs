@@ -86,3 +86,30 @@ fn a_tracer_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
     assert!(stderr.contains("#[forkline::post_fork(...)]"));
     assert_eq!(booted, 0);
 }
+
+#[test]
+fn forking_with_other_threads_in_the_master_is_warned_about() {
+    let mut fx = Fixture::start(
+        BIN,
+        &[("FIXTURE_MODE", "thread"), ("FORKLINE_WORKERS", "2")],
+    );
+    fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    fx.signal(libc::SIGTERM);
+    assert!(
+        fx.wait_exit(Duration::from_secs(15))
+            .is_some_and(|s| s.success()),
+        "{}",
+        fx.stderr()
+    );
+    let stderr = fx.stderr();
+    let warning = format!(
+        "forkline[{}] warn: the master has 2 threads at fork()",
+        fx.pid
+    );
+    assert_eq!(
+        stderr.matches(&warning).count(),
+        1,
+        "warned once:\n{stderr}"
+    );
+}

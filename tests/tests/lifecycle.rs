@@ -334,3 +334,53 @@ fn a_worker_that_cannot_boot_stops_the_master_instead_of_looping() {
     let forks = fx.hooks().iter().filter(|h| h.phase == "pre_fork").count();
     assert!(forks <= 3, "no respawn loop: {forks} forks");
 }
+
+#[test]
+fn ttin_ttou_and_hup_resize_and_replace_workers() {
+    let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2")]);
+    fx.addr(BOOT);
+    let first = fx.wait_for_workers(2, BOOT);
+
+    fx.signal(libc::SIGTTIN);
+    let three = fx.wait_for_workers(3, BOOT);
+    let added = three
+        .iter()
+        .find(|p| !first.contains(p))
+        .copied()
+        .expect("a third worker");
+
+    // TTOU retires the highest slot (the one TTIN added) and does not replace it.
+    fx.signal(libc::SIGTTOU);
+    let retired = forkline_tests::harness::wait_until(BOOT, || {
+        fx.hooks()
+            .into_iter()
+            .find(|h| h.phase == "child_exit" && h.get("worker_pid") == added.to_string())
+    })
+    .expect("the added worker is stopped");
+    assert_eq!(retired.get("status"), "Exited(0)", "stopped gracefully");
+
+    // HUP replaces every worker: two new pids boot, the old ones exit cleanly.
+    fx.signal(libc::SIGHUP);
+    let all = fx.wait_for_workers(5, BOOT);
+    let fresh: Vec<_> = all.iter().filter(|p| !three.contains(p)).collect();
+    assert_eq!(
+        fresh.len(),
+        2,
+        "HUP replaces both remaining workers: {all:?}"
+    );
+
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
+    let hooks = fx.hooks();
+    for pid in &first {
+        let exit = hooks
+            .iter()
+            .find(|h| h.phase == "child_exit" && h.get("worker_pid") == pid.to_string())
+            .expect("each original worker was reaped");
+        assert_eq!(exit.get("status"), "Exited(0)");
+    }
+    let live_at_end = hooks.iter().filter(|h| h.phase == "worker_exit").count();
+    assert_eq!(live_at_end, 5, "every worker ever started ran worker_exit");
+}

@@ -151,3 +151,53 @@ impl SpanProcessor for ForkAwareProcessor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Tracer, TracerProvider};
+    use opentelemetry::KeyValue;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
+
+    #[test]
+    fn the_slot_takes_a_processor_after_the_provider_was_built() {
+        let exported = InMemorySpanExporter::default();
+        let late_seen = InMemorySpanExporter::default();
+        let slot = Arc::new(LateSlot::default());
+        let provider = SdkTracerProvider::builder()
+            .with_resource(
+                Resource::builder_empty()
+                    .with_attribute(KeyValue::new("service.name", "slot-test"))
+                    .build(),
+            )
+            .with_span_processor(ForkAwareProcessor::new(
+                Some(Box::new(SimpleSpanProcessor::new(exported.clone()))),
+                slot.clone(),
+            ))
+            .build();
+        let tracer = provider.tracer("test");
+
+        tracer.in_span("before-bind", |_| {});
+        assert!(!slot.is_bound());
+        assert!(slot
+            .bind(Box::new(SimpleSpanProcessor::new(late_seen.clone())))
+            .is_ok());
+        tracer.in_span("after-bind", |_| {});
+        // A second processor is refused and handed back.
+        assert!(slot
+            .bind(Box::new(SimpleSpanProcessor::new(
+                InMemorySpanExporter::default()
+            )))
+            .is_err());
+
+        let names = |e: &InMemorySpanExporter| -> Vec<String> {
+            e.get_finished_spans()
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.name.to_string())
+                .collect()
+        };
+        assert_eq!(names(&exported), ["before-bind", "after-bind"]);
+        assert_eq!(names(&late_seen), ["after-bind"]);
+    }
+}

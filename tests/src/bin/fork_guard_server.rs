@@ -2,7 +2,8 @@
 //! - `forkline`: through forkline (workers must detect and rebuild it), keeping a tracer from the
 //!   master that a worker then uses (its spans must be counted as dropped, not lost silently);
 //! - `raw_sentry`: `sentry::init` by hand (start-up must fail, naming `worker_init`);
-//! - `raw_otel`: an SDK tracer provider by hand (start-up must fail, naming `post_fork`).
+//! - `raw_otel`: an SDK tracer provider by hand (start-up must fail, naming `post_fork`);
+//! - `thread`: a helper thread left running in the master (forking must warn about it).
 
 use forkline::opentelemetry::global::{self, BoxedTracer};
 use forkline::opentelemetry::trace::Tracer;
@@ -30,6 +31,14 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
         Ok("raw_otel") => global::set_tracer_provider(
             opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
         ),
+        Ok("thread") => {
+            let (ready, started) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = ready.send(());
+                std::thread::park();
+            });
+            let _ = started.recv();
+        }
         other => panic!("unknown FIXTURE_MODE {other:?}"),
     }
     Ok(())
