@@ -72,13 +72,7 @@ pub(crate) fn expand(
             quote!(sentry: #sentry, propagators: #propagators,)
         }
         HookKind::WorkerExit => {
-            let deadline = match &args.deadline_ms {
-                Some(d) => {
-                    let v = d.value;
-                    quote!(::core::option::Option::Some(#v))
-                }
-                None => quote!(::core::option::Option::None),
-            };
+            let deadline = opt(args.deadline_ms.as_ref().map(|d| d.value));
             quote!(deadline_ms: #deadline,)
         }
         _ => TokenStream::new(),
@@ -129,34 +123,24 @@ pub(crate) fn expand(
     }
 }
 
-fn opt_str(value: Option<&Spanned<LitStr>>) -> TokenStream {
+/// `Some(value)` or `None` as tokens, for the descriptor's optional fields.
+fn opt<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
     match value {
-        Some(s) => {
-            let lit = &s.value;
-            quote!(::core::option::Option::Some(#lit))
-        }
+        Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
     }
+}
+
+fn opt_str(value: Option<&Spanned<LitStr>>) -> TokenStream {
+    opt(value.map(|s| &s.value))
 }
 
 fn opt_f64(value: Option<&Spanned<f64>>) -> TokenStream {
-    match value {
-        Some(v) => {
-            let v = v.value;
-            quote!(::core::option::Option::Some(#v))
-        }
-        None => quote!(::core::option::Option::None),
-    }
+    opt(value.map(|v| v.value))
 }
 
 fn opt_bool(value: Option<&Spanned<bool>>) -> TokenStream {
-    match value {
-        Some(v) => {
-            let v = v.value;
-            quote!(::core::option::Option::Some(#v))
-        }
-        None => quote!(::core::option::Option::None),
-    }
+    opt(value.map(|v| v.value))
 }
 
 fn otel_args(args: &HookArgs) -> TokenStream {
