@@ -176,6 +176,37 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
         assert_eq!(booted["event"]["environment"], "development");
     }
 
+    // fork() copies RNG state: ids drawn in sibling workers must still all differ.
+    let mut event_ids = BTreeSet::new();
+    let mut trace_ids = BTreeSet::new();
+    let (mut events_seen, mut boots_seen) = (0, 0);
+    for pid in &workers {
+        for record in read_sentry(&run_dir, *pid)
+            .iter()
+            .filter(|r| r["type"] == "event")
+        {
+            event_ids.insert(record["event"]["event_id"].to_string());
+            events_seen += 1;
+        }
+        for span in read_spans(&run_dir, *pid)
+            .iter()
+            .filter(|s| s["name"] == "worker.boot")
+        {
+            trace_ids.insert(span["traceId"].to_string());
+            boots_seen += 1;
+        }
+    }
+    assert_eq!(
+        event_ids.len(),
+        events_seen,
+        "Sentry event ids repeat across workers"
+    );
+    assert_eq!(
+        (trace_ids.len(), boots_seen),
+        (3, 3),
+        "trace ids repeat across workers"
+    );
+
     // Request spans: every /fail event is linked to its request's span.
     let mut failures = 0;
     for pid in &workers {

@@ -46,6 +46,8 @@ impl<A: App> WorkerRun<'_, A> {
                 return 0; // The master died between fork and here.
             }
             COUNTERS.reset();
+            // Before anything draws a random id: see `fork_rng`.
+            crate::telemetry::fork_rng::reseed_thread_rng();
         }
         let threads_at_post_fork = sys::thread_count();
         let worker = Worker::new(self.id, self.master_pid, self.config.run_dir.clone());
@@ -184,7 +186,7 @@ fn worker_init(worker: &Worker, config: &TelemetryConfig, plan: &Plan) -> Result
     if sentry_pipeline::init(&config.sentry, worker.pid(), &config.run_dir)? {
         sentry_pipeline::bind_span_processor()?;
     }
-    sentry_pipeline::install_propagators(&config.propagators);
+    crate::telemetry::propagation::install(&config.propagators);
     match plan.worker_init {
         Some(hook) => run::worker_hook("worker_init", &hook.site, hook.run, worker),
         None => Ok(()),

@@ -2,8 +2,10 @@
 
 pub(crate) mod counting;
 pub mod fork_guard;
+pub(crate) mod fork_rng;
 pub(crate) mod identity;
 pub mod otel_pipeline;
+pub mod propagation;
 pub mod sentry_pipeline;
 pub mod shutdown;
 pub(crate) mod slot;

@@ -8,6 +8,7 @@ use crate::config::{ExporterConfig, OtelConfig, SamplerConfig};
 use crate::error::{Error, Result};
 use crate::sink::span_file::SpanFileExporter;
 use crate::telemetry::counting::CountingExporter;
+use crate::telemetry::fork_rng::ForkSafeIdGenerator;
 use crate::telemetry::identity::fork_generation;
 use crate::telemetry::slot::{ForkAwareProcessor, LateSlot};
 use opentelemetry::KeyValue;
@@ -109,6 +110,7 @@ pub fn install(config: &OtelConfig, who: &ProcessIdentity, run_dir: &Path) -> Re
     let provider = SdkTracerProvider::builder()
         .with_resource(resource(config, who))
         .with_sampler(sampler(config.sampler))
+        .with_id_generator(ForkSafeIdGenerator)
         .with_span_processor(ForkAwareProcessor::new(exporter, late.clone()))
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
