@@ -3,15 +3,17 @@
 //! span processor into the provider's late-bound slot (never before init: created earlier it
 //! silently registers nothing), then the global propagators.
 
-use crate::config::{PropagatorKind, SentryConfig};
+use crate::config::SentryConfig;
 use crate::error::{Error, Result};
 use crate::sink::sentry_file::SentryFileTransport;
 use crate::telemetry::stats::{Counters, COUNTERS};
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use sentry::integrations::opentelemetry::{SentryPropagator, SentrySpanProcessor};
+use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Envelopes the Sentry transport may queue. Sentry's default (30) overflows as soon as a burst
+/// of requests each sends a transaction, and the overflow drops error events too, silently.
+const TRANSPORT_QUEUE: usize = 1024;
 
 /// Any valid DSN: the embedded transport never connects, but the client needs one to be enabled.
 const EMBEDDED_DSN: &str = "http://embedded@127.0.0.1/0";
@@ -48,6 +50,7 @@ pub fn init(config: &SentryConfig, pid: u32, run_dir: &Path) -> Result<bool> {
         .environment(config.environment.clone())
         .maybe_release(config.release.clone())
         .debug(config.debug)
+        .transport_channel_capacity(TRANSPORT_QUEUE)
         .before_send(|event| {
             Counters::add(&COUNTERS.sentry_events_captured, 1);
             Some(event)
@@ -67,21 +70,6 @@ pub fn bind_span_processor() -> Result<()> {
     };
     slot.bind(Box::new(SentrySpanProcessor::new()))
         .map_err(|_| Error::Telemetry("the Sentry span processor is already bound".into()))
-}
-
-/// Installs the global propagators.
-pub fn install_propagators(kinds: &[PropagatorKind]) {
-    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = kinds
-        .iter()
-        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
-            match kind {
-                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
-                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
-                PropagatorKind::Sentry => Box::new(SentryPropagator::new()),
-            }
-        })
-        .collect();
-    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
 }
 
 fn on_main_thread() -> bool {
