@@ -1,8 +1,10 @@
 //! Used inside the fixture binaries: an axum app whose handlers make OTel server spans (and
 //! Sentry events inside them), and a recorder that appends one line per hook call.
 
+use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
+use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{global, Context, KeyValue};
 use std::io::Write;
@@ -61,26 +63,44 @@ pub fn boot_span_with_event(worker: &forkline::Worker) {
     });
 }
 
-fn server_span(name: &'static str) -> Context {
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// A server span continuing whatever trace the request's headers carry (through the global
+/// propagators: W3C trace context, baggage, sentry-trace).
+fn server_span(name: &'static str, headers: &HeaderMap) -> Context {
+    let parent = global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
     let tracer = global::tracer("forkline-fixture");
     let span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Server)
-        .start(&tracer);
-    Context::current_with_span(span)
+        .start_with_context(&tracer, &parent);
+    parent.with_span(span)
 }
 
-async fn work() -> String {
-    let cx = server_span("GET /work");
-    let body = async { format!("pid={}", std::process::id()) }
-        .with_context(cx.clone())
-        .await;
+async fn work(headers: HeaderMap) -> String {
+    let cx = server_span("GET /work", &headers);
+    let body = async {
+        // A child span, so parent/child links can be checked end to end.
+        global::tracer("forkline-fixture").in_span("load order", |_| {});
+        format!("pid={}", std::process::id())
+    }
+    .with_context(cx.clone())
+    .await;
     cx.span().end();
     body
 }
 
-async fn fail() -> (axum::http::StatusCode, &'static str) {
-    let cx = server_span("GET /fail");
+async fn fail(headers: HeaderMap) -> (axum::http::StatusCode, &'static str) {
+    let cx = server_span("GET /fail", &headers);
     async {
         sentry::capture_message("order lookup failed", sentry::Level::Error);
     }
@@ -90,8 +110,8 @@ async fn fail() -> (axum::http::StatusCode, &'static str) {
     (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "failed")
 }
 
-async fn boom() -> &'static str {
-    let cx = server_span("GET /panic");
+async fn boom(headers: HeaderMap) -> &'static str {
+    let cx = server_span("GET /panic", &headers);
     async {
         let on_purpose = true;
         if on_purpose {

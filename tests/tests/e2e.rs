@@ -1,0 +1,218 @@
+//! End to end against real backends started by `./scripts/test`: otelite (an OTLP receiver with
+//! storage) and Bugsink (a Sentry-compatible server), real pre-fork servers, real network, and a
+//! Python client using the official SDKs. These tests fail, never skip, when a backend is missing.
+#![cfg(feature = "e2e")]
+
+//! The outage test lives in `e2e_outage.rs`: it stops the shared backends, so it must not run
+//! beside these (cargo runs test binaries one after another).
+
+use forkline_tests::harness::http_get;
+use forkline_tests::peers::{attr, eventually, start_against, stop, unique, Peers, ARRIVAL, BOOT};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
+
+#[test]
+fn spans_and_errors_from_every_worker_reach_otelite_and_bugsink_linked() {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(BIN, &peers, "e2e-linked", "3", &[]);
+    let addr = fx.addr(BOOT);
+    let workers = fx.wait_for_workers(3, BOOT);
+    for i in 0..40 {
+        let path = if i % 10 == 9 { "/fail" } else { "/work" };
+        assert!(http_get(addr, path).is_ok());
+    }
+    assert!(http_get(addr, "/panic").is_err());
+    let reports = stop(fx);
+    let exported: u64 = reports.iter().map(|r| r.stats.spans_exported).sum();
+    let dropped: u64 = reports
+        .iter()
+        .map(|r| r.stats.spans_export_failed + r.stats.spans_dropped_unexported)
+        .sum();
+    assert_eq!(dropped, 0, "a healthy receiver loses nothing");
+
+    let spans = eventually(ARRIVAL, || {
+        let spans = peers.spans_of(&service);
+        (spans.len() as u64 >= exported).then_some(spans)
+    })
+    .unwrap_or_else(|| panic!("otelite did not receive all {exported} spans of {service}"));
+    assert_eq!(
+        spans.len() as u64,
+        exported,
+        "every exported span arrived exactly once"
+    );
+
+    let mut instances = BTreeSet::new();
+    for pid in &workers {
+        let mine: Vec<&Value> = spans
+            .iter()
+            .filter(|s| attr(s, "process.pid") == pid.to_string().as_str())
+            .collect();
+        assert!(!mine.is_empty(), "worker {pid} delivered spans");
+        for span in &mine {
+            assert_eq!(attr(span, "service.version"), env!("CARGO_PKG_VERSION"));
+            instances.insert(
+                attr(span, "service.instance.id")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        assert!(mine.iter().any(|s| s["name"] == "worker.boot"));
+    }
+    assert_eq!(instances.len(), 3, "one service.instance.id per worker");
+
+    // Parent/child: every "load order" span is the child of a "GET /work" span of its trace.
+    let by_id: BTreeMap<&str, &Value> = spans
+        .iter()
+        .map(|s| (s["span_id"].as_str().unwrap_or(""), s))
+        .collect();
+    let children: Vec<&Value> = spans.iter().filter(|s| s["name"] == "load order").collect();
+    assert_eq!(children.len(), 36);
+    for child in children {
+        let parent = by_id
+            .get(child["parent_span_id"].as_str().unwrap_or(""))
+            .expect("the parent arrived");
+        assert_eq!(parent["name"], "GET /work");
+        assert_eq!(parent["trace_id"], child["trace_id"]);
+    }
+
+    // Bugsink: release, environment and the trace context of the span that was active.
+    let events = eventually(ARRIVAL, || {
+        let events = peers.events_in(&service);
+        // 3 boots + 4 failures + 1 panic
+        (events.len() >= 8).then_some(events)
+    })
+    .unwrap_or_else(|| panic!("Bugsink did not receive the events of {service}"));
+    let release = format!("forkline-tests@{}", env!("CARGO_PKG_VERSION"));
+    let mut kinds = BTreeMap::new();
+    for event in &events {
+        assert_eq!(event["release"], release.as_str());
+        let trace = &event["contexts"]["trace"];
+        let span = by_id
+            .get(trace["span_id"].as_str().unwrap_or(""))
+            .unwrap_or_else(|| panic!("no span for the event's trace context {trace}"));
+        assert_eq!(span["trace_id"], trace["trace_id"]);
+        let name = span["name"].as_str().unwrap_or("").to_string();
+        if name == "worker.boot" {
+            let pid = attr(span, "process.pid")
+                .as_str()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            assert!(workers.contains(&pid), "boot event of a worker");
+        }
+        *kinds.entry(name).or_insert(0) += 1;
+    }
+    assert_eq!(kinds.get("worker.boot"), Some(&3), "{kinds:?}");
+    assert_eq!(kinds.get("GET /fail"), Some(&4), "{kinds:?}");
+    assert_eq!(kinds.get("GET /panic"), Some(&1), "{kinds:?}");
+}
+
+#[test]
+fn the_quickstart_works_unchanged_against_the_real_servers() {
+    let peers = Peers::from_env();
+    let service = unique("e2e-quickstart");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["run", "--quiet", "--example", "quickstart"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &peers.otlp_endpoint)
+        .env("SENTRY_DSN", &peers.sentry_dsn)
+        .env("OTEL_SERVICE_NAME", &service)
+        .env("SENTRY_ENVIRONMENT", &service)
+        .env_remove("FORKLINE_DIR")
+        .output()
+        .expect("run the quickstart");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !stdout.contains("spans-"),
+        "no local span files when an endpoint is set:\n{stdout}"
+    );
+    let spans = eventually(ARRIVAL, || {
+        let spans = peers.spans_of(&service);
+        (spans.len() >= 199).then_some(spans)
+    })
+    .expect("the quickstart's spans reached otelite");
+    assert!(spans
+        .iter()
+        .all(|s| attr(s, "service.name") == service.as_str()));
+    let events = eventually(ARRIVAL, || {
+        let events = peers.events_in(&service);
+        (events.len() >= 10).then_some(events)
+    })
+    .expect("the quickstart's 9 errors and 1 panic reached Bugsink");
+    assert_eq!(events.len(), 10);
+}
+
+fn python_client(peers: &Peers, args: &[&str]) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/client.py");
+    let output = Command::new(&peers.python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run the Python client");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
+}
+
+#[test]
+fn a_python_client_and_forkline_share_one_trace_over_w3c_and_sentry_headers() {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(BIN, &peers, "e2e-python", "2", &[]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    let url = format!("http://{addr}/work");
+    let client_service = format!("{service}-client");
+    let w3c = python_client(
+        &peers,
+        &["w3c", &url, &peers.otlp_endpoint, &client_service],
+    );
+    let sentry = python_client(&peers, &["sentry", &url, &peers.sentry_dsn]);
+    stop(fx);
+    assert_eq!(w3c["status"], 200);
+    assert_eq!(sentry["status"], 200);
+
+    for (via, call) in [
+        ("W3C traceparent", &w3c),
+        ("sentry-trace + baggage", &sentry),
+    ] {
+        let trace_id = call["trace_id"].as_str().expect("trace id");
+        let spans = eventually(ARRIVAL, || {
+            let spans = peers.trace(trace_id);
+            spans
+                .iter()
+                .any(|s| s["name"] == "GET /work")
+                .then_some(spans)
+        })
+        .unwrap_or_else(|| {
+            panic!("no forkline span in the Python client's trace {trace_id} ({via})")
+        });
+        let server = spans
+            .iter()
+            .find(|s| s["name"] == "GET /work")
+            .expect("server span");
+        assert_eq!(
+            server["parent_span_id"], call["span_id"],
+            "{via}: the parent is the Python client's span"
+        );
+        assert_eq!(attr(server, "service.name"), service.as_str());
+    }
+    // With W3C, the Python span itself is in otelite, in the same trace.
+    let trace = peers.trace(w3c["trace_id"].as_str().unwrap_or(""));
+    let client = trace
+        .iter()
+        .find(|s| s["name"] == "python.call")
+        .expect("the Python span arrived");
+    assert_eq!(attr(client, "service.name"), client_service.as_str());
+}

@@ -1,0 +1,103 @@
+//! End to end, alone in its test binary because it stops and restarts the shared backends:
+//! a forkline server keeps serving through an otelite + Bugsink outage and export resumes.
+#![cfg(feature = "e2e")]
+
+use forkline_tests::harness::http_get;
+use forkline_tests::peers::{eventually, start_against, stop, Peers, ARRIVAL, BOOT};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
+
+#[test]
+fn export_rides_out_a_backend_restart_without_slowing_requests() {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(
+        BIN,
+        &peers,
+        "e2e-outage",
+        "2",
+        &[("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")],
+    );
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+
+    let running = Arc::new(AtomicBool::new(true));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let load = {
+        let (running, latencies) = (running.clone(), latencies.clone());
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(60);
+            while running.load(Ordering::Relaxed) && Instant::now() < end {
+                let t = Instant::now();
+                let ok = http_get(addr, "/work").map(|r| r.0 == 200).unwrap_or(false);
+                latencies.lock().map(|mut l| l.push((t.elapsed(), ok))).ok();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let phase = |d: Duration| std::thread::sleep(d); // the load keeps running through each phase
+    phase(Duration::from_secs(1));
+    peers.ctl("stop", "otelite");
+    peers.ctl("stop", "bugsink");
+    assert!(
+        http_get(addr, "/fail").is_ok(),
+        "errors are served while Sentry is down"
+    );
+    phase(Duration::from_secs(3));
+    peers.ctl("start", "otelite");
+    peers.ctl("start", "bugsink");
+    phase(Duration::from_secs(2));
+    assert_eq!(http_get(addr, "/fail").map(|r| r.0).ok(), Some(500));
+    running.store(false, Ordering::Relaxed);
+    load.join().ok();
+    let reports = stop(fx);
+
+    let latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(latencies.len() > 100, "the load ran: {}", latencies.len());
+    assert!(
+        latencies.iter().all(|(_, ok)| *ok),
+        "every request succeeded during the outage"
+    );
+    let slowest = latencies.iter().map(|(d, _)| *d).max().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_millis(500),
+        "slowest request {slowest:?} during the outage"
+    );
+
+    let ended: u64 = reports.iter().map(|r| r.stats.spans_ended).sum();
+    let exported: u64 = reports.iter().map(|r| r.stats.spans_exported).sum();
+    let failed: u64 = reports.iter().map(|r| r.stats.spans_export_failed).sum();
+    let unexported: u64 = reports
+        .iter()
+        .map(|r| r.stats.spans_dropped_unexported)
+        .sum();
+    assert!(failed > 0, "the outage was noticed and counted");
+    assert_eq!(unexported, 0, "nothing was left in a queue at exit");
+    let received = eventually(ARRIVAL, || {
+        let n = peers.spans_of(&service).len() as u64;
+        (n >= exported).then_some(n)
+    })
+    .unwrap_or_else(|| panic!("otelite has fewer spans than the {exported} exported"));
+    // Every span is in the receiver or counted as dropped, and none is claimed twice: the
+    // receiver holds at least what was reported exported, and nothing beyond what was
+    // attempted (a batch cut off mid-request may have arrived although counted as failed).
+    assert!(
+        received <= exported + failed,
+        "received {received} > exported {exported} + failed {failed}"
+    );
+    assert!(
+        received + failed >= ended,
+        "{ended} ended, {received} received, {failed} counted"
+    );
+    // Export resumed: the error sent after the restart reached Bugsink.
+    let after = eventually(ARRIVAL, || {
+        let n = peers.events_in(&service).len();
+        (n >= 1).then_some(n)
+    });
+    assert!(
+        after.is_some(),
+        "Sentry events flow again after Bugsink restarts"
+    );
+}
