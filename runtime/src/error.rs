@@ -32,6 +32,13 @@ pub enum Error {
         /// Its exit code.
         code: i32,
     },
+    /// A worker stopped serving with an error (no-fork mode reports it as the server's result).
+    WorkerFailed {
+        /// The worker's slot number.
+        worker_id: usize,
+        /// Its exit code.
+        code: i32,
+    },
     /// An operating-system call failed.
     Io {
         /// What forkline was doing.
@@ -72,6 +79,10 @@ impl fmt::Display for Error {
                 f,
                 "worker {worker_id} failed to boot (exit code {code}); its error is logged above. \
                  The master stopped instead of respawning a worker that cannot start"
+            ),
+            Self::WorkerFailed { worker_id, code } => write!(
+                f,
+                "worker {worker_id} stopped serving with an error (exit code {code}); its error is logged above"
             ),
             Self::Io { context, source } => write!(f, "{context}: {source}"),
             Self::Telemetry(message) => write!(f, "telemetry setup failed: {message}"),

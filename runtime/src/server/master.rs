@@ -120,7 +120,8 @@ fn in_process<A: App>(
     run::child_exit_hooks(plan.child_exit, master, &exit)?;
     match code {
         0 => Ok(()),
-        code => Err(Error::WorkerBoot { worker_id: 0, code }),
+        BOOT_ERROR => Err(Error::WorkerBoot { worker_id: 0, code }),
+        code => Err(Error::WorkerFailed { worker_id: 0, code }),
     }
 }
 
