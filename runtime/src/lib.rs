@@ -40,6 +40,8 @@
 mod config;
 mod diag;
 mod error;
+#[allow(dead_code)] // Wired into the OTLP exporter and Sentry transport next (issue 5).
+mod guard;
 mod lifecycle;
 mod server;
 mod sink;
