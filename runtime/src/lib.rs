@@ -40,8 +40,8 @@
 mod config;
 mod diag;
 mod error;
-#[allow(dead_code)] // Wired into the OTLP exporter and Sentry transport next (issue 5).
 mod guard;
+mod health;
 mod lifecycle;
 mod server;
 mod sink;
@@ -58,6 +58,9 @@ pub use error::{Error, Result};
 pub use forkline_macros::{
     child_exit, on_exit, on_starting, post_fork, pre_fork, when_ready, worker_exit, worker_init,
 };
+pub use guard::policy::GuardPolicy;
+pub use guard::sentry_transport::GuardedSentryTransport;
+pub use health::{health, BreakerState, Dropped, Health, Pipeline};
 pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
 pub use server::{App, Serve, Server, Shutdown, StopKind};
 pub use sink::report::{read_reports, WorkerReport};

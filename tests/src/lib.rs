@@ -1,6 +1,7 @@
 //! Shared pieces of forkline's behaviour tests: the fixture servers' app and hook recorder, and
 //! the harness that starts them as real pre-fork servers and inspects what they left behind.
 
+pub mod faults;
 pub mod fixture;
 pub mod harness;
 pub mod peers;

@@ -4,5 +4,8 @@
 
 pub(crate) mod backoff;
 pub(crate) mod breaker;
+pub(crate) mod health;
 pub(crate) mod outcome;
+pub(crate) mod policy;
 pub(crate) mod retry_after;
+pub(crate) mod sentry_transport;

@@ -105,6 +105,7 @@ impl<A: App> WorkerRun<'_, A> {
             threads_at_post_fork,
             shutdown: shutdown::shutdown(deadline),
             stats: crate::telemetry::stats(),
+            sentry: crate::health().sentry,
         };
         if let Err(e) = report.write(&self.config.run_dir) {
             crate::diag::log_warn!("could not write the worker report: {e}");
@@ -183,7 +184,12 @@ fn post_fork(worker: &Worker, config: &TelemetryConfig, plan: &Plan) -> Result<(
 }
 
 fn worker_init(worker: &Worker, config: &TelemetryConfig, plan: &Plan) -> Result<()> {
-    if sentry_pipeline::init(&config.sentry, worker.pid(), &config.run_dir)? {
+    if sentry_pipeline::init(
+        &config.sentry,
+        config.profile,
+        worker.pid(),
+        &config.run_dir,
+    )? {
         sentry_pipeline::bind_span_processor()?;
     }
     crate::telemetry::propagation::install(&config.propagators);

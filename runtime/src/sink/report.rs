@@ -18,6 +18,9 @@ pub struct WorkerReport {
     pub stats: Stats,
     /// How its telemetry shut down.
     pub shutdown: ShutdownReport,
+    /// The guarded Sentry transport's figures at exit (`None` without a DSN).
+    #[serde(default)]
+    pub sentry: Option<crate::guard::health::PipelineHealth>,
 }
 
 impl WorkerReport {

@@ -3,23 +3,26 @@
 //! span processor into the provider's late-bound slot (never before init: created earlier it
 //! silently registers nothing), then the global propagators.
 
-use crate::config::SentryConfig;
+use crate::config::{Profile, SentryConfig};
 use crate::error::{Error, Result};
+use crate::guard::policy::GuardPolicy;
+use crate::guard::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
 use crate::telemetry::stats::{Counters, COUNTERS};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Envelopes the Sentry transport may queue. Sentry's default (30) overflows as soon as a burst
-/// of requests each sends a transaction, and the overflow drops error events too, silently.
+/// Envelopes the embedded sink's client may queue (the guarded transport has its own bounded
+/// queue). Sentry's default (30) overflows as soon as a burst of requests each sends a
+/// transaction, and the overflow drops error events too.
 const TRANSPORT_QUEUE: usize = 1024;
 
 /// Any valid DSN: the embedded transport never connects, but the client needs one to be enabled.
 const EMBEDDED_DSN: &str = "http://embedded@127.0.0.1/0";
 
 /// Initialises Sentry for this process. Must run on the thread that owns the process hub.
-pub fn init(config: &SentryConfig, pid: u32, run_dir: &Path) -> Result<bool> {
+pub fn init(config: &SentryConfig, profile: Profile, pid: u32, run_dir: &Path) -> Result<bool> {
     if !config.enabled {
         return Ok(false);
     }
@@ -32,7 +35,16 @@ pub fn init(config: &SentryConfig, pid: u32, run_dir: &Path) -> Result<bool> {
         ));
     }
     let (dsn, transport): (_, Option<Arc<dyn sentry::TransportFactory>>) = match &config.dsn {
-        Some(dsn) => (Some(dsn.clone()), None),
+        Some(dsn) => {
+            let policy = GuardPolicy::for_profile(profile);
+            let guarded = Arc::new(
+                GuardedSentryTransport::new(dsn, policy)
+                    .map_err(|e| Error::io("starting the Sentry transport", e))?,
+            );
+            crate::health::register_sentry(guarded.shared());
+            let factory: Arc<dyn sentry::TransportFactory> = Arc::new(guarded);
+            (Some(dsn.clone()), Some(factory))
+        }
         None => {
             let file = SentryFileTransport::create(run_dir, pid).map_err(|e| {
                 Error::io(

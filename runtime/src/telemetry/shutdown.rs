@@ -46,6 +46,9 @@ enum Part {
 pub fn shutdown(deadline: Duration) -> ShutdownReport {
     let started = Instant::now();
     let end = started + deadline;
+    // Each part gets a little less than the whole, so that a part that runs out of time still
+    // has counted what it left behind before the report is written.
+    let part_deadline = deadline.saturating_sub((deadline / 10).min(Duration::from_millis(100)));
     let (tx, rx) = mpsc::channel();
     let mut pending = 0;
 
@@ -55,7 +58,7 @@ pub fn shutdown(deadline: Duration) -> ShutdownReport {
         otel = PartOutcome::TimedOut;
         let tx = tx.clone();
         spawn("forkline-otel-shutdown", move || {
-            let outcome = match provider.shutdown_with_timeout(deadline) {
+            let outcome = match provider.shutdown_with_timeout(part_deadline) {
                 Ok(()) => PartOutcome::Done,
                 Err(e) => PartOutcome::Failed(e.to_string()),
             };
@@ -68,7 +71,7 @@ pub fn shutdown(deadline: Duration) -> ShutdownReport {
         pending += 1;
         sentry = PartOutcome::TimedOut;
         spawn("forkline-sentry-shutdown", move || {
-            let outcome = if client.close(Some(deadline)) {
+            let outcome = if client.close(Some(part_deadline)) {
                 PartOutcome::Done
             } else {
                 PartOutcome::Failed("events were still queued when the deadline passed".into())

@@ -1,0 +1,56 @@
+//! The guard's parameters, with defaults per profile.
+
+use crate::config::Profile;
+use crate::guard::backoff::Backoff;
+use std::time::Duration;
+
+/// How an export path treats its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardPolicy {
+    /// Bound on establishing a connection.
+    pub connect_timeout: Duration,
+    /// Bound on one whole attempt (connect, send, answer).
+    pub attempt_timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff ceiling; doubles per retry (full jitter).
+    pub backoff_base: Duration,
+    /// Largest backoff ceiling, and the longest `Retry-After` honoured.
+    pub backoff_cap: Duration,
+    /// Consecutive failures that open the breaker.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one probe.
+    pub breaker_cooldown: Duration,
+    /// Items waiting for delivery; more are dropped and counted.
+    pub queue_capacity: usize,
+}
+
+impl GuardPolicy {
+    /// The defaults of a profile.
+    pub fn for_profile(profile: Profile) -> Self {
+        let base = Self {
+            connect_timeout: Duration::from_millis(1000),
+            attempt_timeout: Duration::from_millis(5000),
+            max_retries: 3,
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(5),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(10),
+            queue_capacity: 1024,
+        };
+        match profile {
+            Profile::Development => Self {
+                breaker_cooldown: Duration::from_secs(2),
+                ..base
+            },
+            Profile::Production => base,
+        }
+    }
+
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff {
+            base: self.backoff_base,
+            cap: self.backoff_cap,
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! A Sentry transport that cannot hurt the worker: the capturing thread only ever does a
+//! non-blocking enqueue (a full queue drops and counts); one background thread delivers with a
+//! bounded time per attempt, bounded retries (full-jitter backoff, `Retry-After`), Sentry's
+//! rate limits, and a circuit breaker; `flush` and `shutdown` return by their timeout whatever
+//! the server does. Sentry's own reqwest transport has no request timeout, blocks `flush` on a
+//! full queue, and its guard joins a stuck thread with no deadline.
+
+use crate::guard::breaker::{Breaker, BreakerState, Permit};
+use crate::guard::health::{Counters, DropReason, PipelineHealth};
+use crate::guard::outcome::{self, FailureKind, Outcome};
+use crate::guard::policy::GuardPolicy;
+use crate::guard::retry_after;
+use sentry::transports::RateLimiter;
+use sentry::types::Dsn;
+use sentry::{Envelope, Transport};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Shared between the capturing side, the delivery thread and health readers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) counters: Counters,
+    pub(crate) breaker: Breaker,
+    /// Envelopes queued or being delivered, and whether shutdown gave up on them (they were
+    /// then counted as dropped, so their late fate must not be counted again).
+    pending: Mutex<Pending>,
+    idle: Condvar,
+    closed: AtomicBool,
+    /// Wakes a delivery thread that is waiting out a backoff, when shutdown begins.
+    wake: (Mutex<()>, Condvar),
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    count: usize,
+    abandoned: bool,
+}
+
+/// What became of one envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Delivered,
+    Dropped(DropReason),
+}
+
+impl Shared {
+    pub(crate) fn health(&self) -> PipelineHealth {
+        self.counters
+            .snapshot(self.breaker.state(), self.breaker.consecutive_failures())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts an envelope's fate and retires it, in one step with shutdown's accounting.
+    fn finish(&self, fate: Fate) {
+        let mut pending = self.pending();
+        if !pending.abandoned {
+            match fate {
+                Fate::Delivered => self.counters.delivered(1),
+                Fate::Dropped(reason) => self.counters.dropped(reason, 1),
+            }
+        }
+        pending.count = pending.count.saturating_sub(1);
+        if pending.count == 0 {
+            self.idle.notify_all();
+        }
+    }
+}
+
+/// The guarded transport. Build it with [`GuardedSentryTransport::start`].
+pub struct GuardedSentryTransport {
+    queue: SyncSender<Envelope>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for GuardedSentryTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedSentryTransport")
+            .finish_non_exhaustive()
+    }
+}
+
+struct Target {
+    url: String,
+    auth: String,
+}
+
+impl GuardedSentryTransport {
+    /// Starts the delivery thread for `dsn`. `client` carries the connect and total timeouts
+    /// (it holds no thread or socket, so it may be built before `fork()` and shared).
+    pub fn start(dsn: &Dsn, client: reqwest::Client, policy: GuardPolicy) -> std::io::Result<Self> {
+        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
+            pending: Mutex::new(Pending::default()),
+            idle: Condvar::new(),
+            closed: AtomicBool::new(false),
+            wake: (Mutex::new(()), Condvar::new()),
+        });
+        let target = Target {
+            url: dsn.envelope_api_url().to_string(),
+            // Carries the DSN's public key: sent as a header, never logged.
+            auth: dsn
+                .to_auth(Some(concat!("forkline/", env!("CARGO_PKG_VERSION"))))
+                .to_string(),
+        };
+        let thread_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("forkline-sentry".into())
+            .spawn(move || deliver_all(rx, &thread_shared, &target, &client, policy))?;
+        Ok(Self { queue, shared })
+    }
+
+    /// Starts it with its own HTTP client, bounded by `policy`'s connect and attempt timeouts.
+    pub fn new(dsn: &Dsn, policy: GuardPolicy) -> std::io::Result<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.attempt_timeout)
+            .build()
+            .map_err(std::io::Error::other)?;
+        Self::start(dsn, client, policy)
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// What this transport has done so far.
+    pub fn health(&self) -> PipelineHealth {
+        self.shared.health()
+    }
+
+    fn wait_idle(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        let mut pending = self.shared.pending();
+        while pending.count > 0 {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            pending = match self.shared.idle.wait_timeout(pending, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
+    }
+}
+
+impl Transport for GuardedSentryTransport {
+    fn send_envelope(&self, envelope: Envelope) {
+        let c = &self.shared.counters;
+        c.accepted.fetch_add(1, Ordering::Relaxed);
+        if self.shared.closed.load(Ordering::Relaxed) {
+            c.dropped(DropReason::Shutdown, 1);
+            return;
+        }
+        self.shared.pending().count += 1;
+        match self.queue.try_send(envelope) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.shared.finish(Fate::Dropped(DropReason::QueueFull)),
+            Err(TrySendError::Disconnected(_)) => {
+                self.shared.finish(Fate::Dropped(DropReason::Shutdown))
+            }
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        self.wait_idle(timeout)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> bool {
+        // Stop retrying and accepting; whatever is still queued gets one attempt each until the
+        // deadline, then the thread is left behind (the process is exiting).
+        self.shared.closed.store(true, Ordering::Relaxed);
+        self.shared.wake.1.notify_all();
+        if self.wait_idle(timeout) {
+            return true;
+        }
+        // Deadline passed: what is left is dropped now, counted once, and its late fate ignored.
+        let mut pending = self.shared.pending();
+        if !pending.abandoned {
+            pending.abandoned = true;
+            self.shared
+                .counters
+                .dropped(DropReason::Shutdown, pending.count as u64);
+        }
+        false
+    }
+}
+
+fn deliver_all(
+    rx: Receiver<Envelope>,
+    shared: &Shared,
+    target: &Target,
+    client: &reqwest::Client,
+    policy: GuardPolicy,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            crate::diag::log_error!("the Sentry transport could not start its runtime: {e}; events are dropped and counted");
+            for _ in rx {
+                shared.finish(Fate::Dropped(DropReason::Network));
+            }
+            return;
+        }
+    };
+    let mut limiter = RateLimiter::new();
+    for envelope in rx {
+        let fate = deliver(envelope, shared, target, client, policy, &rt, &mut limiter);
+        shared.finish(fate);
+    }
+}
+
+fn deliver(
+    envelope: Envelope,
+    shared: &Shared,
+    target: &Target,
+    client: &reqwest::Client,
+    policy: GuardPolicy,
+    rt: &tokio::runtime::Runtime,
+    limiter: &mut RateLimiter,
+) -> Fate {
+    let counters = &shared.counters;
+    // Deprecated in sentry 0.49 "with no public equivalent"; it is still Sentry's own
+    // item-by-item filtering, which is what the server's rate limits ask for.
+    #[allow(deprecated)]
+    let allowed = |envelope: Envelope, limiter: &RateLimiter| limiter.filter_envelope(envelope);
+    let Some(envelope) = allowed(envelope, limiter) else {
+        return Fate::Dropped(DropReason::RateLimited);
+    };
+    let mut body = Vec::new();
+    if envelope.to_writer(&mut body).is_err() {
+        return Fate::Dropped(DropReason::Rejected);
+    }
+    let backoff = policy.backoff();
+    let mut attempt = 0;
+    loop {
+        if shared.breaker.permit(Instant::now()) == Permit::Refuse {
+            return Fate::Dropped(DropReason::BreakerOpen);
+        }
+        let outcome = rt.block_on(send_once(client, target, &body, policy, limiter));
+        let failed = matches!(outcome, Outcome::Retryable { .. });
+        if let Some(state) = shared.breaker.record(!failed, Instant::now()) {
+            log_transition(state, counters);
+        }
+        let (reason, after) = match outcome {
+            Outcome::Delivered => return Fate::Delivered,
+            Outcome::Rejected { status } => {
+                counters.error(format!("Sentry refused an envelope with HTTP {status}"));
+                return Fate::Dropped(DropReason::Rejected);
+            }
+            Outcome::Retryable { reason, after } => {
+                counters.error(describe(reason, policy));
+                (reason, after)
+            }
+        };
+        let closing = shared.closed.load(Ordering::Relaxed);
+        if attempt >= policy.max_retries || closing {
+            return Fate::Dropped(drop_reason(reason));
+        }
+        // A 429 with Sentry rate limits means "stop sending this", not "send it again".
+        if allowed(envelope.clone(), limiter).is_none() {
+            return Fate::Dropped(DropReason::RateLimited);
+        }
+        let wait = backoff
+            .delay(attempt)
+            .max(after.unwrap_or_default())
+            .min(policy.backoff_cap);
+        attempt += 1;
+        counters.retried.fetch_add(1, Ordering::Relaxed);
+        // Waits out the backoff unless shutdown begins.
+        let guard = shared.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = shared
+            .wake
+            .1
+            .wait_timeout_while(guard, wait, |_| !shared.closed.load(Ordering::Relaxed));
+    }
+}
+
+async fn send_once(
+    client: &reqwest::Client,
+    target: &Target,
+    body: &[u8],
+    policy: GuardPolicy,
+    limiter: &mut RateLimiter,
+) -> Outcome {
+    let request = client
+        .post(&target.url)
+        .header("X-Sentry-Auth", &target.auth)
+        .header("Content-Type", "application/x-sentry-envelope")
+        .body(body.to_vec())
+        .send();
+    let response = match tokio::time::timeout(policy.attempt_timeout, request).await {
+        Err(_) => {
+            return Outcome::Retryable {
+                reason: FailureKind::Timeout,
+                after: None,
+            }
+        }
+        Ok(Err(e)) => {
+            let reason = if e.is_timeout() {
+                FailureKind::Timeout
+            } else {
+                FailureKind::Network
+            };
+            return Outcome::Retryable {
+                reason,
+                after: None,
+            };
+        }
+        Ok(Ok(response)) => response,
+    };
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Sentry's category limits stop sending that kind of data for a while. A plain Retry-After
+    // is honoured by waiting before the retry: the one delivery thread holds the queue behind it.
+    if let Some(limits) = header("x-sentry-rate-limits") {
+        limiter.update_from_sentry_header(limits);
+    }
+    let after = header("retry-after")
+        .and_then(|v| retry_after::parse(v, SystemTime::now(), policy.backoff_cap));
+    outcome::from_status(response.status().as_u16(), after)
+}
+
+fn describe(reason: FailureKind, policy: GuardPolicy) -> String {
+    match reason {
+        FailureKind::Network => "could not connect to the Sentry host".into(),
+        FailureKind::Timeout => {
+            format!("no answer within {} ms", policy.attempt_timeout.as_millis())
+        }
+        FailureKind::Throttled => "throttled (429/503)".into(),
+        FailureKind::Status(status) => format!("HTTP {status}"),
+    }
+}
+
+fn drop_reason(reason: FailureKind) -> DropReason {
+    match reason {
+        FailureKind::Network => DropReason::Network,
+        FailureKind::Timeout => DropReason::Timeout,
+        FailureKind::Throttled => DropReason::Throttled,
+        FailureKind::Status(_) => DropReason::ServerError,
+    }
+}
+
+fn log_transition(state: BreakerState, counters: &Counters) {
+    let health = counters.snapshot(state, 0);
+    match state {
+        BreakerState::Open => crate::diag::log_warn!(
+            "Sentry transport: circuit open after repeated failures ({}); events are dropped and counted until a probe succeeds",
+            health.last_error.as_deref().unwrap_or("no answer")
+        ),
+        BreakerState::Closed => crate::diag::log_warn!("Sentry transport: delivery recovered, circuit closed"),
+        BreakerState::HalfOpen => {}
+    }
+}

@@ -1,0 +1,216 @@
+//! Misbehaving HTTP servers on 127.0.0.1 for fault tests: each counts the requests it answered
+//! with success, and stops (closing every connection) when dropped.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the server answers.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// 200 at once.
+    Healthy,
+    /// Reads the request and never answers.
+    BlackHole,
+    /// 200 after a delay.
+    Slow(Duration),
+    /// Always this status, with this `Retry-After` (and `X-Sentry-Rate-Limits`) if given.
+    Status {
+        code: u16,
+        retry_after: Option<String>,
+        sentry_limits: Option<String>,
+    },
+    /// This status for the first `failures` requests, then 200.
+    Flapping { failures: usize, code: u16 },
+}
+
+/// A running fault server.
+#[derive(Debug)]
+pub struct FaultServer {
+    pub addr: SocketAddr,
+    answered_ok: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    connections: Arc<AtomicUsize>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+/// An address on which nothing listens: connecting is refused at once.
+pub fn refusing_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    addr
+}
+
+impl FaultServer {
+    pub fn start(behaviour: Behaviour) -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), behaviour)
+    }
+
+    /// On a given address (to bring a "restarted" server back on the same port).
+    pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Self {
+        let listener = TcpListener::bind(addr).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let answered_ok = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (ok, seen, halt, open) = (
+            answered_ok.clone(),
+            requests.clone(),
+            stop.clone(),
+            connections.clone(),
+        );
+        let acceptor = std::thread::spawn(move || {
+            while !halt.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (b, ok, seen, halt, open) = (
+                            behaviour.clone(),
+                            ok.clone(),
+                            seen.clone(),
+                            halt.clone(),
+                            open.clone(),
+                        );
+                        open.fetch_add(1, Ordering::SeqCst);
+                        std::thread::spawn(move || {
+                            serve(stream, &b, &ok, &seen, &halt);
+                            open.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self {
+            addr,
+            answered_ok,
+            requests,
+            stop,
+            connections,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// Stops listening and closes every connection, waiting until it is done: afterwards the
+    /// port refuses connections and `delivered()` no longer changes.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        // Connection threads notice within one read timeout (200 ms).
+        crate::harness::wait_until(Duration::from_secs(5), || {
+            (self.connections.load(Ordering::SeqCst) == 0).then_some(())
+        });
+    }
+
+    /// Requests answered with 200 (what a real backend would have stored).
+    pub fn delivered(&self) -> usize {
+        self.answered_ok.load(Ordering::Relaxed)
+    }
+
+    /// Requests received, whatever the answer.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    behaviour: &Behaviour,
+    ok: &AtomicUsize,
+    seen: &AtomicUsize,
+    halt: &AtomicBool,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    while !halt.load(Ordering::Relaxed) {
+        // Request line and headers, then the body by Content-Length.
+        let mut length = 0usize;
+        let mut line = String::new();
+        let mut started = false;
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if halt.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => return,
+            }
+            if line == "\r\n" && started {
+                break;
+            }
+            started = true;
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let n = seen.fetch_add(1, Ordering::Relaxed);
+        let (code, extra) = match behaviour {
+            Behaviour::Healthy => (200, String::new()),
+            Behaviour::BlackHole => {
+                while !halt.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                return;
+            }
+            Behaviour::Slow(delay) => {
+                std::thread::sleep(*delay);
+                (200, String::new())
+            }
+            Behaviour::Status {
+                code,
+                retry_after,
+                sentry_limits,
+            } => {
+                let mut extra = String::new();
+                if let Some(r) = retry_after {
+                    extra.push_str(&format!("Retry-After: {r}\r\n"));
+                }
+                if let Some(l) = sentry_limits {
+                    extra.push_str(&format!("X-Sentry-Rate-Limits: {l}\r\n"));
+                }
+                (*code, extra)
+            }
+            Behaviour::Flapping { failures, code } => {
+                (if n < *failures { *code } else { 200 }, String::new())
+            }
+        };
+        let response = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\n{extra}\r\n{{}}");
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+        if code == 200 {
+            ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! A worker whose Sentry host and OTLP endpoint are both black holes (accept, read, never
+//! answer) still exits within its `worker_exit` deadline + 100 ms, and says what it left behind.
+//! (With the plain SDKs, dropping the Sentry guard never returns.)
+
+use forkline::telemetry::shutdown::PartOutcome;
+use forkline_tests::faults::{Behaviour, FaultServer};
+use forkline_tests::harness::{http_get, Fixture};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
+
+#[test]
+fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
+    let collector = FaultServer::start(Behaviour::BlackHole);
+    let sentry = FaultServer::start(Behaviour::BlackHole);
+    let otlp = format!("http://{}", collector.addr);
+    let dsn = format!("http://publickey@{}/1", sentry.addr);
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "2"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("SENTRY_DSN", &dsn),
+        ],
+    );
+    let addr = fx.addr(Duration::from_secs(30));
+    fx.wait_for_workers(2, Duration::from_secs(30));
+    for path in ["/work", "/fail", "/work", "/fail"] {
+        assert!(
+            http_get(addr, path).is_ok(),
+            "requests are served while both backends hang"
+        );
+    }
+    fx.signal(libc::SIGTERM);
+    let status = fx
+        .wait_exit(Duration::from_secs(20))
+        .expect("the master exits");
+    assert!(status.success(), "{}", fx.stderr());
+
+    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        // worker_exit(deadline_ms = 2000) in the fixture.
+        assert_eq!(r.shutdown.deadline_ms, 2000);
+        assert!(
+            r.shutdown.elapsed_ms <= 2100,
+            "worker {} took {} ms",
+            r.pid,
+            r.shutdown.elapsed_ms
+        );
+        assert_ne!(
+            r.shutdown.sentry,
+            PartOutcome::Done,
+            "Sentry could not have flushed: {r:#?}"
+        );
+        let sentry = r
+            .sentry
+            .as_ref()
+            .expect("the guarded transport's health is reported");
+        assert_eq!(sentry.delivered, 0);
+        assert_eq!(
+            sentry.accepted, sentry.dropped_total,
+            "left-behind events are counted: {sentry:#?}"
+        );
+    }
+    assert_eq!(sentry.delivered(), 0);
+    assert_eq!(collector.delivered(), 0);
+}
