@@ -1,7 +1,8 @@
 //! `forkline::health()`: what each export pipeline of this process is doing.
 
 use crate::guard::health::PipelineHealth;
-use crate::guard::sentry_transport::Shared;
+use crate::guard::sentry_transport::Shared as SentryShared;
+use crate::guard::span_export::Shared as SpanShared;
 use crate::telemetry::identity::fork_generation;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -12,29 +13,52 @@ pub use crate::guard::health::{Dropped, PipelineHealth as Pipeline};
 /// The health of this process's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// The guarded Sentry transport; `None` when Sentry is off or writes to the embedded sink.
+    /// The guarded OTLP span pipeline (counts are spans); `None` unless spans go to OTLP.
+    pub otlp: Option<PipelineHealth>,
+    /// The guarded Sentry transport (counts are envelopes); `None` when Sentry is off or writes
+    /// to the embedded sink.
     pub sentry: Option<PipelineHealth>,
     /// Span counters (created, exported, dropped by reason).
     pub spans: crate::telemetry::Stats,
 }
 
-static SENTRY: Mutex<Option<(u64, Arc<Shared>)>> = Mutex::new(None);
+/// A pipeline registered in this process, with the fork generation it was built in.
+type Registered<T> = Mutex<Option<(u64, Arc<T>)>>;
 
-pub(crate) fn register_sentry(shared: Arc<Shared>) {
-    if let Ok(mut slot) = SENTRY.lock() {
+static SENTRY: Registered<SentryShared> = Mutex::new(None);
+static SPANS: Registered<SpanShared> = Mutex::new(None);
+
+fn register<T>(slot: &Registered<T>, shared: Arc<T>) {
+    if let Ok(mut slot) = slot.lock() {
         *slot = Some((fork_generation(), shared));
     }
 }
 
-/// The health of this process's telemetry pipelines.
-pub fn health() -> Health {
-    let sentry = SENTRY.lock().ok().and_then(|slot| {
+/// The pipeline registered in this very process (not one inherited across fork).
+fn current<T>(
+    slot: &Registered<T>,
+    health: impl Fn(&T) -> PipelineHealth,
+) -> Option<PipelineHealth> {
+    slot.lock().ok().and_then(|slot| {
         slot.as_ref()
             .filter(|(generation, _)| *generation == fork_generation())
-            .map(|(_, shared)| shared.health())
-    });
+            .map(|(_, shared)| health(shared))
+    })
+}
+
+pub(crate) fn register_sentry(shared: Arc<SentryShared>) {
+    register(&SENTRY, shared);
+}
+
+pub(crate) fn register_spans(shared: Arc<SpanShared>) {
+    register(&SPANS, shared);
+}
+
+/// The health of this process's telemetry pipelines.
+pub fn health() -> Health {
     Health {
-        sentry,
+        otlp: current(&SPANS, SpanShared::health),
+        sentry: current(&SENTRY, SentryShared::health),
         spans: crate::telemetry::stats(),
     }
 }

@@ -60,6 +60,7 @@ pub use forkline_macros::{
 };
 pub use guard::policy::GuardPolicy;
 pub use guard::sentry_transport::GuardedSentryTransport;
+pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
 pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
 pub use server::{App, Serve, Server, Shutdown, StopKind};

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the server answers.
@@ -33,6 +33,7 @@ pub struct FaultServer {
     answered_ok: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    spans: Arc<Mutex<Vec<Vec<u8>>>>,
     connections: Arc<AtomicUsize>,
     acceptor: Option<std::thread::JoinHandle<()>>,
 }
@@ -59,26 +60,29 @@ impl FaultServer {
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (ok, seen, halt, open) = (
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let (ok, seen, halt, open, ids) = (
             answered_ok.clone(),
             requests.clone(),
             stop.clone(),
             connections.clone(),
+            spans.clone(),
         );
         let acceptor = std::thread::spawn(move || {
             while !halt.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (b, ok, seen, halt, open) = (
+                        let (b, ok, seen, halt, open, ids) = (
                             behaviour.clone(),
                             ok.clone(),
                             seen.clone(),
                             halt.clone(),
                             open.clone(),
+                            ids.clone(),
                         );
                         open.fetch_add(1, Ordering::SeqCst);
                         std::thread::spawn(move || {
-                            serve(stream, &b, &ok, &seen, &halt);
+                            serve(stream, &b, &ok, &seen, &halt, &ids);
                             open.fetch_sub(1, Ordering::SeqCst);
                         });
                     }
@@ -91,6 +95,7 @@ impl FaultServer {
             answered_ok,
             requests,
             stop,
+            spans,
             connections,
             acceptor: Some(acceptor),
         }
@@ -114,6 +119,11 @@ impl FaultServer {
         self.answered_ok.load(Ordering::Relaxed)
     }
 
+    /// Span ids of every OTLP span in the requests answered with 200, in arrival order.
+    pub fn span_ids(&self) -> Vec<Vec<u8>> {
+        self.spans.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Requests received, whatever the answer.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::Relaxed)
@@ -132,6 +142,7 @@ fn serve(
     ok: &AtomicUsize,
     seen: &AtomicUsize,
     halt: &AtomicBool,
+    spans: &Mutex<Vec<Vec<u8>>>,
 ) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut writer = match stream.try_clone() {
@@ -205,12 +216,30 @@ fn serve(
                 (if n < *failures { *code } else { 200 }, String::new())
             }
         };
+        if code == 200 {
+            // Counted before the answer is written: a client that saw the 200 finds it counted.
+            ok.fetch_add(1, Ordering::Relaxed);
+            record_spans(&body, spans);
+        }
         let response = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\n{extra}\r\n{{}}");
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
-        if code == 200 {
-            ok.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Decodes an OTLP/HTTP protobuf body and records its span ids (other bodies are ignored).
+fn record_spans(body: &[u8], spans: &Mutex<Vec<Vec<u8>>>) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return;
+    };
+    if let Ok(mut ids) = spans.lock() {
+        for rs in request.resource_spans {
+            for ss in rs.scope_spans {
+                ids.extend(ss.spans.into_iter().map(|s| s.span_id));
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ fn policy() -> GuardPolicy {
         breaker_failures: 3,
         breaker_cooldown: Duration::from_millis(300),
         queue_capacity: 64,
+        buffer_budget_bytes: 1 << 20,
     }
 }
 

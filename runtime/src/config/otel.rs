@@ -259,6 +259,16 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
     }
     let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
     headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
+    for (name, value) in &headers {
+        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && reqwest::header::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            return Err(Error::config(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                format!("header {name:?} has an invalid name or value (the value is not shown)"),
+            ));
+        }
+    }
     let timeout = match env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")? {
         Some(t) => t,
         None => env

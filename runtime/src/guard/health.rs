@@ -18,6 +18,7 @@ pub(crate) enum DropReason {
     Rejected,
     RateLimited,
     Shutdown,
+    BufferFull,
 }
 
 #[derive(Debug, Default)]
@@ -25,7 +26,7 @@ pub(crate) struct Counters {
     pub(crate) accepted: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) retried: AtomicU64,
-    dropped: [AtomicU64; 9],
+    dropped: [AtomicU64; 10],
     last_error: Mutex<Option<String>>,
     last_success_unix_ms: AtomicU64,
 }
@@ -66,6 +67,7 @@ impl Counters {
             rejected: d(DropReason::Rejected),
             rate_limited: d(DropReason::RateLimited),
             shutdown: d(DropReason::Shutdown),
+            buffer_full: d(DropReason::BufferFull),
         };
         let last_success = self.last_success_unix_ms.load(Relaxed);
         PipelineHealth {
@@ -103,6 +105,9 @@ pub struct Dropped {
     pub rate_limited: u64,
     /// Still queued when shutdown's deadline passed, or handed over after shutdown.
     pub shutdown: u64,
+    /// Oldest undelivered data dropped to keep the ride-through buffer within its memory budget.
+    #[serde(default)]
+    pub buffer_full: u64,
 }
 
 impl Dropped {
@@ -117,6 +122,7 @@ impl Dropped {
             + self.rejected
             + self.rate_limited
             + self.shutdown
+            + self.buffer_full
     }
 }
 

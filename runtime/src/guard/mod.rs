@@ -9,3 +9,4 @@ pub(crate) mod outcome;
 pub(crate) mod policy;
 pub(crate) mod retry_after;
 pub(crate) mod sentry_transport;
+pub(crate) mod span_export;

@@ -23,6 +23,9 @@ pub struct GuardPolicy {
     pub breaker_cooldown: Duration,
     /// Items waiting for delivery; more are dropped and counted.
     pub queue_capacity: usize,
+    /// Bytes of encoded, undelivered data kept to ride out an outage (OTLP); past it the oldest
+    /// is dropped and counted.
+    pub buffer_budget_bytes: usize,
 }
 
 impl GuardPolicy {
@@ -37,6 +40,7 @@ impl GuardPolicy {
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(10),
             queue_capacity: 1024,
+            buffer_budget_bytes: 64 << 20,
         };
         match profile {
             Profile::Development => Self {

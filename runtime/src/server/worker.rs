@@ -99,13 +99,16 @@ impl<A: App> WorkerRun<'_, A> {
         } else {
             self.config.worker_exit_deadline
         };
+        let shutdown = shutdown::shutdown(deadline);
+        let health = crate::health();
         let report = WorkerReport {
             worker_id: self.id,
             pid: worker.pid(),
             threads_at_post_fork,
-            shutdown: shutdown::shutdown(deadline),
+            shutdown,
             stats: crate::telemetry::stats(),
-            sentry: crate::health().sentry,
+            otlp: health.otlp,
+            sentry: health.sentry,
         };
         if let Err(e) = report.write(&self.config.run_dir) {
             crate::diag::log_warn!("could not write the worker report: {e}");
@@ -170,7 +173,7 @@ fn post_fork(worker: &Worker, config: &TelemetryConfig, plan: &Plan) -> Result<(
         instance_id: worker.instance_id().to_string(),
     };
     if let Previous::InheritedFrom(pid) =
-        otel_pipeline::install(&config.otel, &who, &config.run_dir)?
+        otel_pipeline::install(&config.otel, config.profile, &who, &config.run_dir)?
     {
         crate::diag::log_warn!(
             "the tracer provider built in pid {pid} before fork() was detected in worker {} and rebuilt",

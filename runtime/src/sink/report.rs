@@ -18,7 +18,10 @@ pub struct WorkerReport {
     pub stats: Stats,
     /// How its telemetry shut down.
     pub shutdown: ShutdownReport,
-    /// The guarded Sentry transport's figures at exit (`None` without a DSN).
+    /// The guarded OTLP pipeline's figures at exit, in spans (`None` unless exporting OTLP).
+    #[serde(default)]
+    pub otlp: Option<crate::guard::health::PipelineHealth>,
+    /// The guarded Sentry transport's figures at exit, in envelopes (`None` without a DSN).
     #[serde(default)]
     pub sentry: Option<crate::guard::health::PipelineHealth>,
 }

@@ -4,21 +4,23 @@
 //! thread does not exist here, so shutting it down would wait for a thread that never answers)
 //! and rebuilt.
 
-use crate::config::{ExporterConfig, OtelConfig, SamplerConfig};
+use crate::config::{ExporterConfig, OtelConfig, Profile, SamplerConfig};
 use crate::error::{Error, Result};
+use crate::guard::policy::GuardPolicy;
+use crate::guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 use crate::sink::span_file::SpanFileExporter;
 use crate::telemetry::counting::CountingExporter;
 use crate::telemetry::fork_rng::ForkSafeIdGenerator;
 use crate::telemetry::identity::fork_generation;
 use crate::telemetry::slot::{ForkAwareProcessor, LateSlot};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanExporter, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// Who is emitting: goes into the resource.
 #[derive(Debug, Clone)]
@@ -58,7 +60,12 @@ pub enum Previous {
 
 /// Builds the provider from `config` and installs it globally. A provider inherited across
 /// `fork()` is abandoned and replaced; installing twice in one process is an error.
-pub fn install(config: &OtelConfig, who: &ProcessIdentity, run_dir: &Path) -> Result<Previous> {
+pub fn install(
+    config: &OtelConfig,
+    profile: Profile,
+    who: &ProcessIdentity,
+    run_dir: &Path,
+) -> Result<Previous> {
     let mut slot = installed();
     let previous = match slot.take() {
         None => Previous::None,
@@ -94,16 +101,12 @@ pub fn install(config: &OtelConfig, who: &ProcessIdentity, run_dir: &Path) -> Re
             headers,
             timeout,
         } => {
-            let otlp = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_endpoint(traces_url.clone())
-                // The thread-based batch processor puts no bound on an export; the request
-                // timeout is the bound, so OTEL_BSP_EXPORT_TIMEOUT caps it.
-                .with_timeout((*timeout).min(config.batch.export_timeout))
-                .with_headers(headers.iter().cloned().collect())
-                .build()
-                .map_err(|e| Error::Telemetry(format!("building the OTLP exporter: {e}")))?;
-            Some(Box::new(batch(config, otlp)))
+            let guarded = GuardedSpanProcessor::start(span_export_settings(
+                config, profile, traces_url, headers, *timeout,
+            ))
+            .map_err(|e| Error::io("starting the OTLP exporter", e))?;
+            crate::health::register_spans(guarded.shared());
+            Some(Box::new(guarded))
         }
     };
 
@@ -121,6 +124,31 @@ pub fn install(config: &OtelConfig, who: &ProcessIdentity, run_dir: &Path) -> Re
         slot: late,
     });
     Ok(previous)
+}
+
+fn span_export_settings(
+    config: &OtelConfig,
+    profile: Profile,
+    url: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> SpanExportSettings {
+    // OTEL_BSP_EXPORT_TIMEOUT bounds an export, OTEL_EXPORTER_OTLP_TIMEOUT a request: an
+    // attempt gets the smaller of the two.
+    let attempt_timeout = timeout.min(config.batch.export_timeout);
+    let defaults = GuardPolicy::for_profile(profile);
+    SpanExportSettings {
+        url: url.to_string(),
+        headers: headers.to_vec(),
+        max_batch: config.batch.max_export_batch_size,
+        batch_delay: config.batch.scheduled_delay,
+        policy: GuardPolicy {
+            attempt_timeout,
+            connect_timeout: defaults.connect_timeout.min(attempt_timeout),
+            queue_capacity: config.batch.max_queue_size,
+            ..defaults
+        },
+    }
 }
 
 fn batch<E: SpanExporter + 'static>(config: &OtelConfig, exporter: E) -> BatchSpanProcessor {

@@ -1,0 +1,506 @@
+//! The guarded OTLP span pipeline: a span processor whose request-path side is one
+//! non-blocking enqueue (a full queue drops and counts), and whose export thread batches,
+//! encodes OTLP/HTTP protobuf and delivers through the guard: timed attempts, full-jitter
+//! backoff honouring `Retry-After`, never retrying a 4xx, and a circuit breaker.
+//!
+//! Undelivered batches are not dropped on the first failure: they stay, encoded, in a
+//! ride-through buffer bounded in bytes, and go out in order when the collector answers again
+//! (while the breaker is open nothing is attempted; its half-open probe is the oldest batch).
+//! Past the budget the oldest batches are dropped and counted. A batch is sent again only after
+//! an attempt that failed; an attempt cut off by its timeout may still have been stored by the
+//! collector, the one case where a retry can duplicate.
+//!
+//! Why not the SDK's batch processor and OTLP exporter: the exporter hides the HTTP status and
+//! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
+//! neither counts what they drop.
+
+use crate::guard::breaker::{Breaker, BreakerState, Permit};
+use crate::guard::health::{Counters, DropReason, PipelineHealth};
+use crate::guard::outcome::{self, FailureKind, Outcome};
+use crate::guard::policy::GuardPolicy;
+use crate::guard::retry_after;
+use crate::telemetry::stats::{Counters as SpanCounters, COUNTERS};
+use opentelemetry::Context;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::Resource;
+use prost::Message;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Where and how spans are exported.
+#[derive(Debug, Clone)]
+pub struct SpanExportSettings {
+    /// The full OTLP/HTTP traces URL.
+    pub url: String,
+    /// Extra request headers (credentials: never logged).
+    pub headers: Vec<(String, String)>,
+    /// Spans per request at most.
+    pub max_batch: usize,
+    /// How long a partial batch may wait.
+    pub batch_delay: Duration,
+    /// The guard.
+    pub policy: GuardPolicy,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    spans: usize,
+    abandoned: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    counters: Counters,
+    breaker: Breaker,
+    pending: Mutex<Pending>,
+    idle: Condvar,
+    closed: AtomicBool,
+    flush_now: AtomicBool,
+    resource: Mutex<ResourceAttributesWithSchema>,
+    buffered_bytes: std::sync::atomic::AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn health(&self) -> PipelineHealth {
+        self.counters
+            .snapshot(self.breaker.state(), self.breaker.consecutive_failures())
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finish(&self, spans: usize, fate: Option<DropReason>) {
+        let n = spans as u64;
+        let mut pending = self.pending();
+        if !pending.abandoned {
+            match fate {
+                None => {
+                    self.counters.delivered(n);
+                    SpanCounters::add(&COUNTERS.spans_exported, n);
+                }
+                Some(reason) => {
+                    self.counters.dropped(reason, n);
+                    SpanCounters::add(&COUNTERS.spans_export_failed, n);
+                }
+            }
+        }
+        pending.spans = pending.spans.saturating_sub(spans);
+        if pending.spans == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        let mut pending = self.pending();
+        while pending.spans > 0 {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            pending = match self.idle.wait_timeout(pending, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
+    }
+
+    /// After a missed deadline: what is left is counted as dropped once; its late fate is not.
+    fn abandon(&self) {
+        let mut pending = self.pending();
+        if !pending.abandoned {
+            pending.abandoned = true;
+            let n = pending.spans as u64;
+            self.counters.dropped(DropReason::Shutdown, n);
+            SpanCounters::add(&COUNTERS.spans_export_failed, n);
+        }
+    }
+}
+
+/// The guarded span processor. Build it with [`GuardedSpanProcessor::start`].
+#[derive(Debug)]
+pub struct GuardedSpanProcessor {
+    queue: SyncSender<SpanData>,
+    shared: Arc<Shared>,
+}
+
+impl GuardedSpanProcessor {
+    /// Starts the export thread. The HTTP client is built here (no thread, no socket).
+    pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
+        let policy = settings.policy;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &settings.headers {
+            let invalid = || std::io::Error::other(format!("invalid OTLP header {name:?}"));
+            let name =
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| invalid())?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.attempt_timeout)
+            .build()
+            .map_err(std::io::Error::other)?;
+        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
+            pending: Mutex::new(Pending::default()),
+            idle: Condvar::new(),
+            closed: AtomicBool::new(false),
+            flush_now: AtomicBool::new(false),
+            resource: Mutex::new(ResourceAttributesWithSchema::default()),
+            buffered_bytes: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let thread_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("forkline-otlp".into())
+            .spawn(move || Exporter::new(settings, client, thread_shared).run(rx))?;
+        Ok(Self { queue, shared })
+    }
+
+    /// What this pipeline has done so far (counts are spans).
+    pub fn health(&self) -> PipelineHealth {
+        self.shared.health()
+    }
+
+    /// A reader of this pipeline's health that outlives handing the processor to a provider.
+    pub fn health_handle(&self) -> impl Fn() -> PipelineHealth + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.health()
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+}
+
+impl SpanProcessor for GuardedSpanProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        let c = &self.shared.counters;
+        c.accepted.fetch_add(1, Ordering::Relaxed);
+        if self.shared.closed.load(Ordering::Relaxed) {
+            c.dropped(DropReason::Shutdown, 1);
+            SpanCounters::add(&COUNTERS.spans_export_failed, 1);
+            return;
+        }
+        self.shared.pending().spans += 1;
+        match self.queue.try_send(span) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.shared.finish(1, Some(DropReason::QueueFull)),
+            Err(TrySendError::Disconnected(_)) => self.shared.finish(1, Some(DropReason::Shutdown)),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.shared.flush_now.store(true, Ordering::Relaxed);
+        let flushed = self.shared.wait_idle(Duration::from_secs(5));
+        self.shared.flush_now.store(false, Ordering::Relaxed);
+        if flushed {
+            Ok(())
+        } else {
+            Err(opentelemetry_sdk::error::OTelSdkError::Timeout(
+                Duration::from_secs(5),
+            ))
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.shared.closed.store(true, Ordering::Relaxed);
+        if self.shared.wait_idle(timeout) {
+            return Ok(());
+        }
+        self.shared.abandon();
+        Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Ok(mut r) = self.shared.resource.lock() {
+            *r = resource.into();
+        }
+    }
+}
+
+struct Encoded {
+    body: bytes::Bytes,
+    spans: usize,
+}
+
+struct Exporter {
+    settings: SpanExportSettings,
+    client: reqwest::Client,
+    shared: Arc<Shared>,
+    batch: Vec<SpanData>,
+    batch_started: Option<Instant>,
+    outbox: VecDeque<Encoded>,
+    outbox_bytes: usize,
+    next_attempt: Instant,
+    failures_in_a_row: u32,
+}
+
+/// How often the export thread looks at shutdown and flush requests when idle.
+const TICK: Duration = Duration::from_millis(20);
+
+impl Exporter {
+    fn new(settings: SpanExportSettings, client: reqwest::Client, shared: Arc<Shared>) -> Self {
+        let max_batch = settings.max_batch.max(1);
+        Self {
+            settings,
+            client,
+            shared,
+            batch: Vec::with_capacity(max_batch),
+            batch_started: None,
+            outbox: VecDeque::new(),
+            outbox_bytes: 0,
+            next_attempt: Instant::now(),
+            failures_in_a_row: 0,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<SpanData>) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                crate::diag::log_error!("the OTLP exporter could not start its runtime: {e}; spans are dropped and counted");
+                for _ in rx {
+                    self.shared.finish(1, Some(DropReason::Network));
+                }
+                return;
+            }
+        };
+        let mut disconnected = false;
+        loop {
+            if self.shared.pending().abandoned {
+                return; // Shutdown gave up on what is left and counted it.
+            }
+            let closing = self.shared.closed.load(Ordering::Relaxed) || disconnected;
+            let hurry = closing || self.shared.flush_now.load(Ordering::Relaxed);
+            self.cut_batch(hurry);
+            self.send_due(&rt);
+            if closing && self.batch.is_empty() && self.outbox.is_empty() {
+                // Whatever is still in the channel arrives below; stop once it is empty too.
+                match rx.try_recv() {
+                    Ok(span) => self.take(span),
+                    Err(_) => return,
+                }
+                continue;
+            }
+            match rx.recv_timeout(self.wait()) {
+                Ok(span) => {
+                    self.take(span);
+                    // Drain what else is there without waking per span.
+                    while self.batch.len() < self.settings.max_batch.max(1) {
+                        match rx.try_recv() {
+                            Ok(span) => self.take(span),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => disconnected = true,
+            }
+        }
+    }
+
+    fn take(&mut self, span: SpanData) {
+        if self.batch.is_empty() {
+            self.batch_started = Some(Instant::now());
+        }
+        self.batch.push(span);
+    }
+
+    /// How long to wait for spans before something else is due.
+    fn wait(&self) -> Duration {
+        let now = Instant::now();
+        let mut due = now + TICK;
+        if let Some(started) = self.batch_started {
+            due = due.min(started + self.settings.batch_delay);
+        }
+        if !self.outbox.is_empty() {
+            due = due.min(self.next_attempt.max(now));
+        }
+        due.saturating_duration_since(now)
+    }
+
+    fn cut_batch(&mut self, hurry: bool) {
+        let Some(started) = self.batch_started else {
+            return;
+        };
+        let full = self.batch.len() >= self.settings.max_batch.max(1);
+        if !(full || hurry || started.elapsed() >= self.settings.batch_delay) {
+            return;
+        }
+        let spans = std::mem::take(&mut self.batch);
+        self.batch_started = None;
+        let n = spans.len();
+        let request = {
+            let resource = self
+                .shared
+                .resource
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            ExportTraceServiceRequest {
+                resource_spans: group_spans_by_resource_and_scope(spans, &resource),
+            }
+        };
+        let body = bytes::Bytes::from(request.encode_to_vec());
+        // Keep within the budget: the oldest undelivered batches go first.
+        while !self.outbox.is_empty()
+            && self.outbox_bytes + body.len() > self.settings.policy.buffer_budget_bytes
+        {
+            if let Some(old) = self.outbox.pop_front() {
+                self.outbox_bytes -= old.body.len();
+                self.shared.finish(old.spans, Some(DropReason::BufferFull));
+            }
+        }
+        self.outbox_bytes += body.len();
+        self.outbox.push_back(Encoded { body, spans: n });
+        self.shared
+            .buffered_bytes
+            .store(self.outbox_bytes, Ordering::Relaxed);
+    }
+
+    /// Sends buffered batches, oldest first, while the collector takes them.
+    fn send_due(&mut self, rt: &tokio::runtime::Runtime) {
+        while let Some(front) = self.outbox.front() {
+            let now = Instant::now();
+            if now < self.next_attempt {
+                return;
+            }
+            if self.shared.breaker.permit(now) == Permit::Refuse {
+                // Open: nothing is attempted; the batch waits (within the budget) for the probe.
+                self.next_attempt = now + TICK;
+                return;
+            }
+            let (body, spans) = (front.body.clone(), front.spans);
+            let outcome = rt.block_on(self.attempt(body));
+            let failed = matches!(outcome, Outcome::Retryable { .. });
+            if let Some(state) = self.shared.breaker.record(!failed, Instant::now()) {
+                log_transition(state, &self.shared);
+            }
+            match outcome {
+                Outcome::Retryable { reason, after } => {
+                    self.shared
+                        .counters
+                        .error(describe(reason, self.settings.policy));
+                    self.shared.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    let wait = self
+                        .settings
+                        .policy
+                        .backoff()
+                        .delay(self.failures_in_a_row)
+                        .max(after.unwrap_or_default())
+                        .min(self.settings.policy.backoff_cap);
+                    self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+                    // Also while shutting down: shutdown's deadline bounds the retries, and what
+                    // it cuts off is counted there.
+                    self.next_attempt = Instant::now() + wait;
+                    return;
+                }
+                Outcome::Delivered => {
+                    self.failures_in_a_row = 0;
+                    self.pop_front();
+                    self.shared.finish(spans, None);
+                }
+                Outcome::Rejected { status } => {
+                    self.failures_in_a_row = 0;
+                    self.shared
+                        .counters
+                        .error(format!("the collector refused a batch with HTTP {status}"));
+                    self.drop_front(DropReason::Rejected);
+                }
+            }
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Encoded> {
+        let front = self.outbox.pop_front()?;
+        self.outbox_bytes -= front.body.len();
+        self.shared
+            .buffered_bytes
+            .store(self.outbox_bytes, Ordering::Relaxed);
+        Some(front)
+    }
+
+    fn drop_front(&mut self, reason: DropReason) {
+        if let Some(front) = self.pop_front() {
+            self.shared.finish(front.spans, Some(reason));
+        }
+    }
+
+    async fn attempt(&self, body: bytes::Bytes) -> Outcome {
+        let request = self
+            .client
+            .post(&self.settings.url)
+            .header("Content-Type", "application/x-protobuf")
+            .body(body)
+            .send();
+        let response =
+            match tokio::time::timeout(self.settings.policy.attempt_timeout, request).await {
+                Err(_) => {
+                    return Outcome::Retryable {
+                        reason: FailureKind::Timeout,
+                        after: None,
+                    }
+                }
+                Ok(Err(e)) => {
+                    let reason = if e.is_timeout() {
+                        FailureKind::Timeout
+                    } else {
+                        FailureKind::Network
+                    };
+                    return Outcome::Retryable {
+                        reason,
+                        after: None,
+                    };
+                }
+                Ok(Ok(response)) => response,
+            };
+        let after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                retry_after::parse(v, SystemTime::now(), self.settings.policy.backoff_cap)
+            });
+        outcome::from_status(response.status().as_u16(), after)
+    }
+}
+
+fn describe(reason: FailureKind, policy: GuardPolicy) -> String {
+    match reason {
+        FailureKind::Network => "could not connect to the collector".into(),
+        FailureKind::Timeout => {
+            format!("no answer within {} ms", policy.attempt_timeout.as_millis())
+        }
+        FailureKind::Throttled => "throttled (429/503)".into(),
+        FailureKind::Status(status) => format!("HTTP {status}"),
+    }
+}
+
+fn log_transition(state: BreakerState, shared: &Shared) {
+    let health = shared.health();
+    match state {
+        BreakerState::Open => crate::diag::log_warn!(
+            "OTLP export: circuit open after repeated failures ({}); spans are kept (up to the buffer budget) until a probe succeeds",
+            health.last_error.as_deref().unwrap_or("no answer")
+        ),
+        BreakerState::Closed => crate::diag::log_warn!("OTLP export: delivery recovered, circuit closed"),
+        BreakerState::HalfOpen => {}
+    }
+}

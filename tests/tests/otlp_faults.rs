@@ -1,0 +1,286 @@
+//! The guarded OTLP span pipeline against real sockets that refuse, black-hole, stall,
+//! throttle, flap and restart. For each: ending a span stays an enqueue, the breaker opens and
+//! recovers, every span is delivered or counted as dropped (checked against the span ids the
+//! server acknowledged), and shutdown returns within its deadline. The restart test is the
+//! spec's: the collector is down for 10 s under 2k spans/s, and every span arrives exactly once.
+
+use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
+use forkline::{BreakerState, GuardPolicy, GuardedSpanProcessor, Pipeline, SpanExportSettings};
+use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn policy() -> GuardPolicy {
+    GuardPolicy {
+        connect_timeout: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(300),
+        max_retries: 2,
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(400),
+        breaker_failures: 3,
+        breaker_cooldown: Duration::from_millis(300),
+        queue_capacity: 4096,
+        buffer_budget_bytes: 64 << 20,
+    }
+}
+
+struct Pipe {
+    provider: SdkTracerProvider,
+    health: Arc<dyn Fn() -> Pipeline + Send + Sync>,
+}
+
+fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> Pipe {
+    let processor = GuardedSpanProcessor::start(SpanExportSettings {
+        url: format!("http://{addr}/v1/traces"),
+        headers: vec![("authorization".into(), "Bearer not-logged".into())],
+        max_batch: 512,
+        batch_delay: Duration::from_millis(50),
+        policy,
+    })
+    .expect("start");
+    let handle = processor.health_handle();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    Pipe {
+        provider,
+        health: Arc::new(handle),
+    }
+}
+
+impl Pipe {
+    /// Ends `n` spans; returns the slowest span start+end.
+    fn spans(&self, n: usize) -> Duration {
+        let tracer = self.provider.tracer("faults");
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                tracer.start("work").end();
+                t.elapsed()
+            })
+            .max()
+            .unwrap_or_default()
+    }
+
+    fn shutdown(&self, deadline: Duration) -> Duration {
+        let t = Instant::now();
+        let _ = self.provider.shutdown_with_timeout(deadline);
+        t.elapsed()
+    }
+
+    fn health(&self) -> Pipeline {
+        (self.health)()
+    }
+}
+
+const SPAN_BOUND: Duration = Duration::from_millis(20);
+
+fn assert_accounted(h: &Pipeline, received: &[Vec<u8>]) {
+    assert_eq!(
+        h.accepted,
+        h.delivered + h.dropped_total,
+        "every span delivered or counted: {h:#?}"
+    );
+    let distinct: BTreeSet<_> = received.iter().collect();
+    assert_eq!(distinct.len(), received.len(), "no span arrived twice");
+    assert_eq!(
+        h.delivered,
+        received.len() as u64,
+        "delivered = what the server acknowledged: {h:#?}"
+    );
+}
+
+#[test]
+fn a_healthy_collector_receives_every_span_once() {
+    let server = FaultServer::start(Behaviour::Healthy);
+    // An unpaced burst: the queue holds it all (rates are for the benchmark).
+    let p = pipe_to(
+        server.addr,
+        GuardPolicy {
+            queue_capacity: 8192,
+            ..policy()
+        },
+    );
+    assert!(p.spans(5000) < SPAN_BOUND);
+    assert!(p.shutdown(Duration::from_secs(5)) < Duration::from_secs(5));
+    let h = p.health();
+    assert_accounted(&h, &server.span_ids());
+    assert_eq!((h.delivered, h.dropped_total), (5000, 0));
+}
+
+#[test]
+fn a_refusing_port_buffers_opens_the_breaker_and_counts_what_shutdown_leaves() {
+    let p = pipe_to(refusing_addr(), policy());
+    assert!(p.spans(2000) < SPAN_BOUND);
+    let opened = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
+        (p.health().breaker == BreakerState::Open).then_some(())
+    });
+    assert!(opened.is_some(), "{:#?}", p.health());
+    let h = p.health();
+    assert_eq!(
+        h.dropped_total, 0,
+        "spans are kept through the outage, not dropped: {h:#?}"
+    );
+    let took = p.shutdown(Duration::from_millis(500));
+    assert!(took < Duration::from_millis(600), "shutdown took {took:?}");
+    let h = p.health();
+    assert_accounted(&h, &[]);
+    assert_eq!(h.dropped_total, 2000);
+    assert!(h
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("connect")));
+    assert!(
+        !format!("{h:?}").contains("not-logged"),
+        "no credential in health"
+    );
+}
+
+#[test]
+fn a_black_hole_or_a_stall_cannot_hold_shutdown_past_its_deadline() {
+    for behaviour in [
+        Behaviour::BlackHole,
+        Behaviour::Slow(Duration::from_secs(3)),
+    ] {
+        let server = FaultServer::start(behaviour.clone());
+        let p = pipe_to(server.addr, policy());
+        assert!(p.spans(1000) < SPAN_BOUND);
+        let deadline = Duration::from_secs(1);
+        let took = p.shutdown(deadline);
+        assert!(
+            took < deadline + Duration::from_millis(100),
+            "{behaviour:?}: shutdown took {took:?}"
+        );
+        let h = p.health();
+        assert_accounted(&h, &server.span_ids());
+        assert_eq!(h.delivered, 0, "{behaviour:?}");
+        assert!(
+            h.retried >= 1 || h.dropped.timeout > 0,
+            "{behaviour:?}: {h:#?}"
+        );
+    }
+}
+
+#[test]
+fn throttling_and_flapping_are_ridden_out_and_4xx_is_never_retried() {
+    let throttled = FaultServer::start(Behaviour::Flapping {
+        failures: 3,
+        code: 429,
+    });
+    let p = pipe_to(throttled.addr, policy());
+    p.spans(1000);
+    p.shutdown(Duration::from_secs(5));
+    let h = p.health();
+    assert_accounted(&h, &throttled.span_ids());
+    assert_eq!((h.delivered, h.dropped_total), (1000, 0), "{h:#?}");
+    assert!(h.retried >= 3);
+
+    // Retry-After: 1 must space the attempts a second apart; the backoff alone (20 ms base)
+    // would send three attempts within about 100 ms.
+    let retry_after = FaultServer::start(Behaviour::Status {
+        code: 503,
+        retry_after: Some("1".into()),
+        sentry_limits: None,
+    });
+    let p = pipe_to(
+        retry_after.addr,
+        GuardPolicy {
+            breaker_failures: 100,
+            backoff_cap: Duration::from_secs(2),
+            ..policy()
+        },
+    );
+    p.spans(10);
+    let first = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
+        (retry_after.requests() >= 1).then(Instant::now)
+    })
+    .expect("a first attempt");
+    let third = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
+        (retry_after.requests() >= 3).then(Instant::now)
+    })
+    .expect("two retries");
+    let spacing = third - first;
+    assert!(
+        spacing >= Duration::from_millis(1900),
+        "three attempts in {spacing:?}: Retry-After ignored"
+    );
+    p.shutdown(Duration::from_millis(300));
+    assert_accounted(&p.health(), &[]);
+
+    let refused = FaultServer::start(Behaviour::Status {
+        code: 400,
+        retry_after: None,
+        sentry_limits: None,
+    });
+    let p = pipe_to(refused.addr, policy());
+    p.spans(100);
+    p.shutdown(Duration::from_secs(2));
+    let h = p.health();
+    assert_accounted(&h, &[]);
+    assert_eq!((h.dropped.rejected, h.retried), (100, 0), "{h:#?}");
+    assert_eq!(h.breaker, BreakerState::Closed);
+}
+
+#[test]
+fn a_ten_second_collector_restart_at_2k_spans_per_second_loses_nothing() {
+    let mut first = FaultServer::start(Behaviour::Healthy);
+    let addr = first.addr;
+    let p = pipe_to(addr, policy());
+    let tracer = p.provider.tracer("restart");
+    let mut slowest = Duration::ZERO;
+    let mut created = 0u64;
+    // About 2 spans per millisecond, paced by the clock (this is the load, not synchronisation).
+    let mut phase = |d: Duration| {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < d {
+            let target = start.elapsed().as_micros() as u64 * 2 / 1000 + 2;
+            while n < target {
+                let t = Instant::now();
+                tracer.start("load").end();
+                slowest = slowest.max(t.elapsed());
+                n += 1;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        n
+    };
+    created += phase(Duration::from_secs(1));
+    first.stop();
+    created += phase(Duration::from_secs(10));
+    let during_outage = p.health();
+    let second = FaultServer::start_on(addr, Behaviour::Healthy);
+    created += phase(Duration::from_secs(1));
+    let took = p.shutdown(Duration::from_secs(10));
+
+    let h = p.health();
+    let mut received = first.span_ids();
+    received.extend(second.span_ids());
+    assert_eq!(h.accepted, created);
+    assert_accounted(&h, &received);
+    assert_eq!(h.dropped_total, 0, "nothing lost: {h:#?}");
+    assert_eq!(
+        received.len() as u64,
+        created,
+        "every span arrived, exactly once"
+    );
+    assert_eq!(
+        during_outage.breaker,
+        BreakerState::Open,
+        "the outage showed in health: {during_outage:#?}"
+    );
+    assert!(during_outage.retried > 0 && during_outage.last_error.is_some());
+    assert_eq!(h.breaker, BreakerState::Closed);
+    assert!(slowest < SPAN_BOUND, "slowest span start+end {slowest:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the backlog drained in {took:?}"
+    );
+    assert!(
+        (23_000..=25_000).contains(&created),
+        "about 2k spans/s for 12 s: {created}"
+    );
+}
