@@ -13,8 +13,12 @@ pub(crate) fn verbose() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
 
+/// One `write` per line: the master and its workers share stderr, and `eprintln!` writes a
+/// line in pieces, which interleave across processes.
 pub(crate) fn emit(level: &str, message: std::fmt::Arguments<'_>) {
-    eprintln!("forkline[{}] {level}: {message}", std::process::id());
+    use std::io::Write;
+    let line = format!("forkline[{}] {level}: {message}\n", std::process::id());
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Lifecycle chatter, shown in the development profile.
