@@ -227,6 +227,37 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
             r.shutdown.sentry
         );
     }
+    for r in &reports {
+        for (name, health) in [("otlp", &r.otlp), ("sentry", &r.sentry)] {
+            if let Some(h) = health {
+                let reasons: Vec<String> = serde_json::to_value(h.dropped)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+                    .map(|(reason, n)| format!("{reason} {n}"))
+                    .collect();
+                println!(
+                    "worker {} {name}: {} delivered, {} dropped{}, {} retries, circuit {:?}{}",
+                    r.worker_id,
+                    h.delivered,
+                    h.dropped_total,
+                    if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", reasons.join(", "))
+                    },
+                    h.retried,
+                    h.breaker,
+                    h.last_error
+                        .as_deref()
+                        .map(|e| format!(", last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
     println!();
     println!("telemetry files in {}:", run_dir.display());
     let mut files: Vec<String> = std::fs::read_dir(run_dir)

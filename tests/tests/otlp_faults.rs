@@ -284,3 +284,44 @@ fn a_ten_second_collector_restart_at_2k_spans_per_second_loses_nothing() {
         "about 2k spans/s for 12 s: {created}"
     );
 }
+
+#[test]
+fn the_ride_through_buffer_stays_within_its_memory_budget() {
+    // A collector that is down for good, and a 64 KiB budget: the oldest batches give way.
+    let budget = 64 << 10;
+    let p = pipe_to(
+        refusing_addr(),
+        GuardPolicy {
+            buffer_budget_bytes: budget,
+            ..policy()
+        },
+    );
+    let tracer = p.provider.tracer("budget");
+    for _ in 0..20 {
+        for _ in 0..500 {
+            tracer
+                .start("a span with a name long enough to weigh something")
+                .end();
+        }
+        std::thread::sleep(Duration::from_millis(60)); // let each 500 become a batch
+    }
+    let buffered = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
+        let h = p.health();
+        (h.dropped.buffer_full > 0).then_some(h)
+    })
+    .expect("the budget was hit");
+    assert!(
+        buffered.dropped.buffer_full < 10_000,
+        "only the oldest were dropped: {buffered:#?}"
+    );
+    p.shutdown(Duration::from_millis(300));
+    let h = p.health();
+    assert_accounted(&h, &[]);
+    assert_eq!(
+        h.dropped.buffer_full + h.dropped.shutdown + h.dropped.queue_full,
+        10_000,
+        "{h:#?}"
+    );
+    // What shutdown still held fit in the budget: at ~40 encoded bytes a span, at most ~1.7k spans.
+    assert!(h.dropped.shutdown <= (budget / 38) as u64, "{h:#?}");
+}
