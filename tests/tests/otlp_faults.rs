@@ -76,7 +76,9 @@ impl Pipe {
     }
 }
 
-const SPAN_BOUND: Duration = Duration::from_millis(20);
+/// The bound on a span's start + end on the request path: far below one export attempt
+/// (300 ms here), so any wait on export would show; loose enough for a loaded 2-core machine.
+const SPAN_BOUND: Duration = Duration::from_millis(100);
 
 fn assert_accounted(h: &Pipeline, received: &[Vec<u8>]) {
     assert_eq!(
@@ -105,7 +107,11 @@ fn a_healthy_collector_receives_every_span_once() {
         },
     );
     assert!(p.spans(5000) < SPAN_BOUND);
-    assert!(p.shutdown(Duration::from_secs(5)) < Duration::from_secs(5));
+    // A generous deadline: this is about delivery, not speed (a loaded debug build is slow).
+    assert!(
+        p.shutdown(Duration::from_secs(30)) < Duration::from_secs(30),
+        "everything was flushed"
+    );
     let h = p.health();
     assert_accounted(&h, &server.span_ids());
     assert_eq!((h.delivered, h.dropped_total), (5000, 0));

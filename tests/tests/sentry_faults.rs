@@ -73,8 +73,9 @@ impl Sentry {
     }
 }
 
-/// The bound on one capture: an enqueue, whatever the backend does.
-const CAPTURE_BOUND: Duration = Duration::from_millis(50);
+/// The bound on one capture: an enqueue, whatever the backend does; far below one delivery
+/// attempt (300 ms here), loose enough for a loaded 2-core machine.
+const CAPTURE_BOUND: Duration = Duration::from_millis(100);
 
 fn assert_accounted(s: &Sentry, server_delivered: usize) -> forkline::Pipeline {
     let h = s.transport.health();

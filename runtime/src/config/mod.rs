@@ -37,6 +37,8 @@ pub struct TelemetryConfig {
     pub worker_exit_deadline: Duration,
     /// Where telemetry files and worker reports go.
     pub run_dir: PathBuf,
+    /// Built once in the master before forking (see `telemetry::prepared`).
+    pub(crate) prepared: crate::telemetry::prepared::Prepared,
 }
 
 impl TelemetryConfig {
@@ -81,12 +83,21 @@ impl TelemetryConfig {
             propagators,
             worker_exit_deadline,
             run_dir,
+            prepared: Default::default(),
         })
     }
 
     /// Resolves with no hooks, for code that does not use the lifecycle macros.
     pub fn from_env(env: &Env, code: &Telemetry) -> Result<Self> {
         Self::resolve(env, &Plan::empty(), code)
+    }
+
+    /// Builds, once, what every worker will share through fork (the guarded paths' HTTP clients,
+    /// with their TLS trust store). Thread-free: call it in the master, before forking.
+    /// `Server::serve` does; code that forks by itself may.
+    pub fn prepare(&mut self) -> Result<()> {
+        self.prepared = crate::telemetry::prepared::Prepared::build(self)?;
+        Ok(())
     }
 
     /// Whether spans or events go to local files.

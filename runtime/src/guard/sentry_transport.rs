@@ -118,12 +118,7 @@ impl GuardedSentryTransport {
 
     /// Starts it with its own HTTP client, bounded by `policy`'s connect and attempt timeouts.
     pub fn new(dsn: &Dsn, policy: GuardPolicy) -> std::io::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(policy.connect_timeout)
-            .timeout(policy.attempt_timeout)
-            .build()
-            .map_err(std::io::Error::other)?;
-        Self::start(dsn, client, policy)
+        Self::start(dsn, crate::guard::http_client(&policy, &[])?, policy)
     }
 
     pub(crate) fn shared(&self) -> Arc<Shared> {

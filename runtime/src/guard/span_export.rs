@@ -135,22 +135,17 @@ pub struct GuardedSpanProcessor {
 impl GuardedSpanProcessor {
     /// Starts the export thread. The HTTP client is built here (no thread, no socket).
     pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
+        let client = crate::guard::http_client(&settings.policy, &settings.headers)?;
+        Self::start_with_client(settings, client)
+    }
+
+    /// Starts the export thread with a client prepared earlier (in the master, before fork).
+    /// The client must carry the settings' timeouts and headers.
+    pub(crate) fn start_with_client(
+        settings: SpanExportSettings,
+        client: reqwest::Client,
+    ) -> std::io::Result<Self> {
         let policy = settings.policy;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &settings.headers {
-            let invalid = || std::io::Error::other(format!("invalid OTLP header {name:?}"));
-            let name =
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
-            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| invalid())?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(policy.connect_timeout)
-            .timeout(policy.attempt_timeout)
-            .build()
-            .map_err(std::io::Error::other)?;
         let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             counters: Counters::default(),

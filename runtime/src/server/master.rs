@@ -29,6 +29,10 @@ pub(crate) fn run<A: App>(
     app: &A,
 ) -> Result<()> {
     crate::diag::set_verbose(config.profile.verbose());
+    // Thread-free preparation shared by every worker through fork (HTTP clients, TLS roots).
+    let mut config = config.clone();
+    config.prepare()?;
+    let config = &config;
     std::fs::create_dir_all(&config.run_dir).map_err(|e| {
         Error::io(
             format!("creating the run folder {}", config.run_dir.display()),

@@ -10,7 +10,7 @@ use crate::lifecycle::run;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::sys;
 use crate::server::{App, Serve, Settings};
-use crate::sink::report::WorkerReport;
+use crate::sink::report::{BootTimes, WorkerReport};
 use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
 use crate::telemetry::stats::COUNTERS;
 use crate::telemetry::{sentry_pipeline, shutdown};
@@ -52,7 +52,8 @@ impl<A: App> WorkerRun<'_, A> {
         let threads_at_post_fork = sys::thread_count();
         let worker = Worker::new(self.id, self.master_pid, self.config.run_dir.clone());
 
-        if let Err(e) = post_fork(&worker, self.config, self.plan) {
+        let mut boot = BootTimes::default();
+        if let Err(e) = post_fork(&worker, self.config, self.plan, &mut boot) {
             crate::diag::log_error!("worker {} failed in post_fork: {e}", self.id);
             return BOOT_ERROR;
         }
@@ -73,7 +74,7 @@ impl<A: App> WorkerRun<'_, A> {
         if let Some(mask) = self.mask {
             sys::restore(mask);
         }
-        if let Err(e) = worker_init(&worker, self.config, self.plan) {
+        if let Err(e) = worker_init(&worker, self.config, self.plan, &mut boot) {
             crate::diag::log_error!("worker {} failed in worker_init: {e}", self.id);
             return BOOT_ERROR;
         }
@@ -105,6 +106,7 @@ impl<A: App> WorkerRun<'_, A> {
             worker_id: self.id,
             pid: worker.pid(),
             threads_at_post_fork,
+            boot,
             shutdown,
             stats: crate::telemetry::stats(),
             otlp: health.otlp,
@@ -166,36 +168,43 @@ impl<A: App> WorkerRun<'_, A> {
     }
 }
 
-fn post_fork(worker: &Worker, config: &TelemetryConfig, plan: &Plan) -> Result<()> {
+fn post_fork(
+    worker: &Worker,
+    config: &TelemetryConfig,
+    plan: &Plan,
+    boot: &mut BootTimes,
+) -> Result<()> {
+    let started = std::time::Instant::now();
     let who = ProcessIdentity {
         worker_id: Some(worker.id()),
         pid: worker.pid(),
         instance_id: worker.instance_id().to_string(),
     };
-    if let Previous::InheritedFrom(pid) =
-        otel_pipeline::install(&config.otel, config.profile, &who, &config.run_dir)?
-    {
+    if let Previous::InheritedFrom(pid) = otel_pipeline::install(config, &who)? {
         crate::diag::log_warn!(
             "the tracer provider built in pid {pid} before fork() was detected in worker {} and rebuilt",
             worker.id()
         );
     }
+    boot.post_fork_setup_us = started.elapsed().as_micros() as u64;
     match plan.post_fork {
         Some(hook) => run::worker_hook("post_fork", &hook.site, hook.run, worker),
         None => Ok(()),
     }
 }
 
-fn worker_init(worker: &Worker, config: &TelemetryConfig, plan: &Plan) -> Result<()> {
-    if sentry_pipeline::init(
-        &config.sentry,
-        config.profile,
-        worker.pid(),
-        &config.run_dir,
-    )? {
+fn worker_init(
+    worker: &Worker,
+    config: &TelemetryConfig,
+    plan: &Plan,
+    boot: &mut BootTimes,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    if sentry_pipeline::init(config, worker.pid())? {
         sentry_pipeline::bind_span_processor()?;
     }
     crate::telemetry::propagation::install(&config.propagators);
+    boot.worker_init_setup_us = started.elapsed().as_micros() as u64;
     match plan.worker_init {
         Some(hook) => run::worker_hook("worker_init", &hook.site, hook.run, worker),
         None => Ok(()),

@@ -14,6 +14,9 @@ pub struct WorkerReport {
     pub pid: u32,
     /// Threads in the process when `post_fork` began (1 = single-threaded, as it must be).
     pub threads_at_post_fork: usize,
+    /// Time spent in forkline's generated setup at boot.
+    #[serde(default)]
+    pub boot: BootTimes,
     /// Its counters at exit.
     pub stats: Stats,
     /// How its telemetry shut down.
@@ -37,6 +40,15 @@ impl WorkerReport {
         // Renamed into place so a reader never sees half a report.
         std::fs::rename(tmp, path)
     }
+}
+
+/// Time spent in the generated telemetry setup of a worker's boot (not in the user's hooks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootTimes {
+    /// The OTel base in `post_fork`, in microseconds.
+    pub post_fork_setup_us: u64,
+    /// Sentry, its span processor and the propagators in `worker_init`, in microseconds.
+    pub worker_init_setup_us: u64,
 }
 
 /// Every worker report in `dir`, ordered by worker slot then pid.

@@ -5,6 +5,7 @@ pub mod fork_guard;
 pub(crate) mod fork_rng;
 pub(crate) mod identity;
 pub mod otel_pipeline;
+pub(crate) mod prepared;
 pub mod propagation;
 pub mod sentry_pipeline;
 pub mod shutdown;

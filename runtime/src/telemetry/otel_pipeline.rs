@@ -4,7 +4,7 @@
 //! thread does not exist here, so shutting it down would wait for a thread that never answers)
 //! and rebuilt.
 
-use crate::config::{ExporterConfig, OtelConfig, Profile, SamplerConfig};
+use crate::config::{ExporterConfig, OtelConfig, Profile, SamplerConfig, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::guard::policy::GuardPolicy;
 use crate::guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
@@ -18,7 +18,6 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanExporter, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -60,12 +59,9 @@ pub enum Previous {
 
 /// Builds the provider from `config` and installs it globally. A provider inherited across
 /// `fork()` is abandoned and replaced; installing twice in one process is an error.
-pub fn install(
-    config: &OtelConfig,
-    profile: Profile,
-    who: &ProcessIdentity,
-    run_dir: &Path,
-) -> Result<Previous> {
+pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Previous> {
+    let config = &telemetry.otel;
+    let run_dir = telemetry.run_dir.as_path();
     let mut slot = installed();
     let previous = match slot.take() {
         None => Previous::None,
@@ -96,15 +92,14 @@ pub fn install(
             })?;
             Some(Box::new(batch(config, file)))
         }
-        ExporterConfig::Otlp {
-            traces_url,
-            headers,
-            timeout,
-        } => {
-            let guarded = GuardedSpanProcessor::start(span_export_settings(
-                config, profile, traces_url, headers, *timeout,
-            ))
-            .map_err(|e| Error::io("starting the OTLP exporter", e))?;
+        ExporterConfig::Otlp { .. } => {
+            let settings = otlp_settings(telemetry)
+                .ok_or_else(|| Error::Telemetry("no OTLP settings".into()))?;
+            let started = match &telemetry.prepared.otlp_http {
+                Some(client) => GuardedSpanProcessor::start_with_client(settings, client.clone()),
+                None => GuardedSpanProcessor::start(settings),
+            };
+            let guarded = started.map_err(|e| Error::io("starting the OTLP exporter", e))?;
             crate::health::register_spans(guarded.shared());
             Some(Box::new(guarded))
         }
@@ -124,6 +119,25 @@ pub fn install(
         slot: late,
     });
     Ok(previous)
+}
+
+/// The guarded OTLP pipeline's settings for `telemetry` (`None` unless it exports OTLP).
+pub(crate) fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> {
+    let ExporterConfig::Otlp {
+        traces_url,
+        headers,
+        timeout,
+    } = &telemetry.otel.exporter
+    else {
+        return None;
+    };
+    Some(span_export_settings(
+        &telemetry.otel,
+        telemetry.profile,
+        traces_url,
+        headers,
+        *timeout,
+    ))
 }
 
 fn span_export_settings(

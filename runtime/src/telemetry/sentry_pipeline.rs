@@ -3,14 +3,13 @@
 //! span processor into the provider's late-bound slot (never before init: created earlier it
 //! silently registers nothing), then the global propagators.
 
-use crate::config::{Profile, SentryConfig};
+use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
 use crate::guard::policy::GuardPolicy;
 use crate::guard::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
 use crate::telemetry::stats::{Counters, COUNTERS};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Envelopes the embedded sink's client may queue (the guarded transport has its own bounded
@@ -22,7 +21,12 @@ const TRANSPORT_QUEUE: usize = 1024;
 const EMBEDDED_DSN: &str = "http://embedded@127.0.0.1/0";
 
 /// Initialises Sentry for this process. Must run on the thread that owns the process hub.
-pub fn init(config: &SentryConfig, profile: Profile, pid: u32, run_dir: &Path) -> Result<bool> {
+pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
+    let (config, profile, run_dir) = (
+        &telemetry.sentry,
+        telemetry.profile,
+        telemetry.run_dir.as_path(),
+    );
     if !config.enabled {
         return Ok(false);
     }
@@ -37,10 +41,12 @@ pub fn init(config: &SentryConfig, profile: Profile, pid: u32, run_dir: &Path) -
     let (dsn, transport): (_, Option<Arc<dyn sentry::TransportFactory>>) = match &config.dsn {
         Some(dsn) => {
             let policy = GuardPolicy::for_profile(profile);
-            let guarded = Arc::new(
-                GuardedSentryTransport::new(dsn, policy)
-                    .map_err(|e| Error::io("starting the Sentry transport", e))?,
-            );
+            let started = match &telemetry.prepared.sentry_http {
+                Some(client) => GuardedSentryTransport::start(dsn, client.clone(), policy),
+                None => GuardedSentryTransport::new(dsn, policy),
+            };
+            let guarded =
+                Arc::new(started.map_err(|e| Error::io("starting the Sentry transport", e))?);
             crate::health::register_sentry(guarded.shared());
             let factory: Arc<dyn sentry::TransportFactory> = Arc::new(guarded);
             (Some(dsn.clone()), Some(factory))

@@ -24,7 +24,7 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
                 pid: std::process::id(),
                 instance_id: "master".into(),
             };
-            otel_pipeline::install(&config.otel, config.profile, &who, &config.run_dir)?;
+            otel_pipeline::install(&config, &who)?;
             let _ = KEPT_FROM_MASTER.set(global::tracer("kept-from-master"));
         }
         Ok("raw_sentry") => std::mem::forget(sentry::init("http://key@127.0.0.1:9/1")),

@@ -1,0 +1,141 @@
+//! Worker boot: the telemetry setup a freshly forked worker runs before it can serve, for the
+//! plain SDK stack and for forkline, measured in the same run over many real forks.
+//!
+//!     cargo bench -p forkline-tests --bench worker_boot [-- FORKS]
+//!
+//! Plain: OTLP/HTTP exporter + batch processor + provider, `sentry::init` with its default
+//! transport, Sentry span processor and propagator — all built after fork, as they must be.
+//! forkline: the same pipeline through `post_fork`/`worker_init`'s generated setup, with the
+//! HTTP clients (and their TLS trust store) prepared once in the parent before forking.
+//! Nothing connects: the endpoints are never contacted during boot.
+
+use forkline::opentelemetry::global;
+use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
+use forkline::telemetry::{propagation, sentry_pipeline};
+use forkline::{Env, Telemetry, TelemetryConfig};
+use opentelemetry_otlp::WithExportConfig;
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
+use std::time::{Duration, Instant};
+
+const ENDPOINT: &str = "http://127.0.0.1:9";
+const DSN: &str = "http://publickey@127.0.0.1:9/1";
+
+fn plain() {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{ENDPOINT}/v1/traces"))
+        .build()
+        .expect("exporter");
+    // In the right order: Sentry first, so its span processor registers with a live hub.
+    std::mem::forget(sentry::init((
+        DSN,
+        sentry::ClientOptions::new().traces_sample_rate(1.0),
+    )));
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_span_processor(sentry::integrations::opentelemetry::SentrySpanProcessor::new())
+        .build();
+    global::set_tracer_provider(provider);
+    global::set_text_map_propagator(sentry::integrations::opentelemetry::SentryPropagator::new());
+}
+
+fn forkline(config: &TelemetryConfig) {
+    let who = ProcessIdentity {
+        worker_id: Some(0),
+        pid: std::process::id(),
+        instance_id: "bench".into(),
+    };
+    otel_pipeline::install(config, &who).expect("OTel base");
+    assert!(sentry_pipeline::init(config, who.pid).expect("sentry"));
+    sentry_pipeline::bind_span_processor().expect("bind");
+    propagation::install(&config.propagators);
+}
+
+/// Forks `n` children; each runs `setup` once and reports how long it took.
+fn measure(n: usize, setup: &dyn Fn()) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let mut fds = [0; 2];
+            // SAFETY: a valid two-element array for pipe(2).
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            // SAFETY: the parent is single-threaded here (no telemetry is ever set up in it).
+            match unsafe { libc::fork() } {
+                0 => {
+                    let started = Instant::now();
+                    setup();
+                    let micros = started.elapsed().as_micros() as u64;
+                    // SAFETY: the write end of the pipe, owned by this child.
+                    let mut w = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+                    let _ = w.write_all(&micros.to_le_bytes());
+                    // SAFETY: _exit has no preconditions; no destructor may run in the child.
+                    unsafe { libc::_exit(0) }
+                }
+                pid if pid > 0 => {
+                    // SAFETY: the parent's copy of the write end is closed; the read end is owned here.
+                    unsafe { libc::close(fds[1]) };
+                    let mut r = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+                    let mut buf = [0u8; 8];
+                    r.read_exact(&mut buf).expect("a timing from the child");
+                    let mut status = 0;
+                    // SAFETY: waits for the child just forked.
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    Duration::from_micros(u64::from_le_bytes(buf))
+                }
+                _ => panic!("fork failed"),
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let forks: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(60);
+    let env = Env::from_pairs([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", ENDPOINT),
+        ("SENTRY_DSN", DSN),
+        ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
+    ]);
+    let mut config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
+    let prepare = Instant::now();
+    config.prepare().expect("prepare");
+    let prepare = prepare.elapsed();
+
+    // Interleaved rounds, so that machine noise hits both alike.
+    let (mut plain_t, mut ours_t) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        plain_t.extend(measure(forks / 3, &plain));
+        ours_t.extend(measure(forks / 3, &|| forkline(&config)));
+    }
+    plain_t.sort();
+    ours_t.sort();
+    let (p50, o50) = (percentile(&plain_t, 0.5), percentile(&ours_t, 0.5));
+    println!(
+        "worker boot, telemetry setup after fork ({} forks each, interleaved)",
+        plain_t.len()
+    );
+    println!(
+        "  plain SDK stack : median {:>9.3} ms   p90 {:>9.3} ms",
+        p50.as_secs_f64() * 1e3,
+        percentile(&plain_t, 0.9).as_secs_f64() * 1e3
+    );
+    println!(
+        "  forkline        : median {:>9.3} ms   p90 {:>9.3} ms",
+        o50.as_secs_f64() * 1e3,
+        percentile(&ours_t, 0.9).as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio forkline/plain (median): {:.3}",
+        o50.as_secs_f64() / p50.as_secs_f64()
+    );
+    println!(
+        "  one-time preparation in the parent (not per worker): {:.3} ms",
+        prepare.as_secs_f64() * 1e3
+    );
+}
