@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use env::Env;
+pub(crate) use otel::redact_url;
 pub use otel::{BatchSettings, ExporterConfig, OtelConfig, SamplerConfig};
 pub use overrides::Telemetry;
 pub use profile::Profile;

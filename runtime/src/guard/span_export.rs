@@ -34,8 +34,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Where and how spans are exported.
-#[derive(Debug, Clone)]
+/// Where and how spans are exported. Its `Debug` shows header names only.
+#[derive(Clone)]
 pub struct SpanExportSettings {
     /// The full OTLP/HTTP traces URL.
     pub url: String,
@@ -47,6 +47,21 @@ pub struct SpanExportSettings {
     pub batch_delay: Duration,
     /// The guard.
     pub policy: GuardPolicy,
+}
+
+impl std::fmt::Debug for SpanExportSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanExportSettings")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("max_batch", &self.max_batch)
+            .field("batch_delay", &self.batch_delay)
+            .field("policy", &self.policy)
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -497,5 +512,26 @@ fn log_transition(state: BreakerState, shared: &Shared) {
         ),
         BreakerState::Closed => crate::diag::log_warn!("OTLP export: delivery recovered, circuit closed"),
         BreakerState::HalfOpen => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_credentials() {
+        let settings = SpanExportSettings {
+            url: "https://user:hunter2@collector:4318/v1/traces".into(),
+            headers: vec![("authorization".into(), "Bearer hunter2".into())],
+            max_batch: 1,
+            batch_delay: Duration::from_millis(1),
+            policy: GuardPolicy::for_profile(crate::config::Profile::Production),
+        };
+        let shown = format!("{settings:?}");
+        assert!(
+            shown.contains("authorization") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }
