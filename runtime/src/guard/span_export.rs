@@ -64,17 +64,22 @@ impl std::fmt::Debug for SpanExportSettings {
     }
 }
 
+/// Spans accepted and not yet delivered or dropped. The count is an atomic so that ending a
+/// span takes no lock; `gate` orders the per-batch accounting against shutdown's abandonment,
+/// so that what shutdown counts as left behind is never counted again. (A span whose thread
+/// is descheduled between the `closed` check and the increment for longer than the whole
+/// shutdown deadline could escape both counts; that is the one inexact case.)
 #[derive(Debug, Default)]
 struct Pending {
-    spans: usize,
-    abandoned: bool,
+    spans: std::sync::atomic::AtomicUsize,
+    gate: Mutex<bool>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     counters: Counters,
     breaker: Breaker,
-    pending: Mutex<Pending>,
+    pending: Pending,
     idle: Condvar,
     closed: AtomicBool,
     flush_now: AtomicBool,
@@ -88,14 +93,19 @@ impl Shared {
             .snapshot(self.breaker.state(), self.breaker.consecutive_failures())
     }
 
-    fn pending(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    /// The gate; its value is whether shutdown abandoned what is left.
+    fn gate(&self) -> MutexGuard<'_, bool> {
+        self.pending.gate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn abandoned(&self) -> bool {
+        *self.gate()
     }
 
     fn finish(&self, spans: usize, fate: Option<DropReason>) {
         let n = spans as u64;
-        let mut pending = self.pending();
-        if !pending.abandoned {
+        let abandoned = self.gate();
+        if !*abandoned {
             match fate {
                 None => {
                     self.counters.delivered(n);
@@ -107,20 +117,21 @@ impl Shared {
                 }
             }
         }
-        pending.spans = pending.spans.saturating_sub(spans);
-        if pending.spans == 0 {
+        if self.pending.spans.fetch_sub(spans, Ordering::AcqRel) == spans {
             self.idle.notify_all();
         }
     }
 
     fn wait_idle(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
-        let mut pending = self.pending();
-        while pending.spans > 0 {
+        let mut gate = self.gate();
+        while self.pending.spans.load(Ordering::Acquire) > 0 {
             let Some(left) = end.checked_duration_since(Instant::now()) else {
                 return false;
             };
-            pending = match self.idle.wait_timeout(pending, left) {
+            // Short waits: an enqueue-side drop does not take the gate to notify.
+            let wait = left.min(Duration::from_millis(10));
+            gate = match self.idle.wait_timeout(gate, wait) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -130,10 +141,10 @@ impl Shared {
 
     /// After a missed deadline: what is left is counted as dropped once; its late fate is not.
     fn abandon(&self) {
-        let mut pending = self.pending();
-        if !pending.abandoned {
-            pending.abandoned = true;
-            let n = pending.spans as u64;
+        let mut abandoned = self.gate();
+        if !*abandoned {
+            *abandoned = true;
+            let n = self.pending.spans.load(Ordering::Acquire) as u64;
             self.counters.dropped(DropReason::Shutdown, n);
             SpanCounters::add(&COUNTERS.spans_export_failed, n);
         }
@@ -165,7 +176,7 @@ impl GuardedSpanProcessor {
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
-            pending: Mutex::new(Pending::default()),
+            pending: Pending::default(),
             idle: Condvar::new(),
             closed: AtomicBool::new(false),
             flush_now: AtomicBool::new(false),
@@ -206,7 +217,7 @@ impl SpanProcessor for GuardedSpanProcessor {
             SpanCounters::add(&COUNTERS.spans_export_failed, 1);
             return;
         }
-        self.shared.pending().spans += 1;
+        self.shared.pending.spans.fetch_add(1, Ordering::AcqRel);
         match self.queue.try_send(span) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.shared.finish(1, Some(DropReason::QueueFull)),
@@ -295,7 +306,7 @@ impl Exporter {
         };
         let mut disconnected = false;
         loop {
-            if self.shared.pending().abandoned {
+            if self.shared.abandoned() {
                 return; // Shutdown gave up on what is left and counted it.
             }
             let closing = self.shared.closed.load(Ordering::Relaxed) || disconnected;

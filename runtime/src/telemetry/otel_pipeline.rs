@@ -122,7 +122,7 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
 }
 
 /// The guarded OTLP pipeline's settings for `telemetry` (`None` unless it exports OTLP).
-pub(crate) fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> {
+pub fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> {
     let ExporterConfig::Otlp {
         traces_url,
         headers,
