@@ -10,44 +10,14 @@
 //! / dropped (created − delivered), and the ratios forkline / plain.
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::telemetry::otel_pipeline;
-use forkline::{Env, GuardedSpanProcessor, Telemetry, TelemetryConfig};
 use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
-use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use forkline_tests::pipelines;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
 const RATE: u64 = 2_000; // spans per second
-
-fn plain(addr: SocketAddr) -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_endpoint(format!("http://{addr}/v1/traces"))
-        .build()
-        .expect("exporter");
-    SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build()
-}
-
-fn ours(addr: SocketAddr) -> SdkTracerProvider {
-    let endpoint = format!("http://{addr}");
-    let env = Env::from_pairs([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("FORKLINE_PROFILE", "production"),
-    ]);
-    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let processor =
-        GuardedSpanProcessor::start(otel_pipeline::otlp_settings(&config).expect("settings"))
-            .expect("start");
-    SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build()
-}
 
 /// CPU seconds of this process's threads whose name starts with one of `prefixes`.
 fn thread_cpu(prefixes: &[&str]) -> f64 {
@@ -100,9 +70,9 @@ fn scenario(fault: &str, pipeline: &str, secs: f64) -> Value {
         .map(|s| s.addr)
         .unwrap_or_else(refusing_addr);
     let provider = if pipeline == "plain" {
-        plain(addr)
+        pipelines::plain(addr)
     } else {
-        ours(addr)
+        pipelines::forkline(addr)
     };
     let tracer = provider.tracer("faults");
     let mut latencies = Vec::new();

@@ -10,9 +10,7 @@
 //! ceiling (spans/s delivered until the flush completes).
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::telemetry::otel_pipeline;
-use forkline::{Env, GuardedSpanProcessor, Telemetry, TelemetryConfig};
-use opentelemetry_otlp::WithExportConfig;
+use forkline_tests::pipelines;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use prost::Message;
@@ -93,33 +91,6 @@ fn serve(stream: TcpStream, spans: &AtomicU64) {
     }
 }
 
-fn plain(addr: SocketAddr) -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_endpoint(format!("http://{addr}/v1/traces"))
-        .build()
-        .expect("exporter");
-    SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build()
-}
-
-/// forkline's pipeline with forkline's defaults, as a worker configured by
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` alone gets them.
-fn ours(addr: SocketAddr) -> SdkTracerProvider {
-    let endpoint = format!("http://{addr}");
-    let env = Env::from_pairs([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("FORKLINE_PROFILE", "production"),
-    ]);
-    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let settings = otel_pipeline::otlp_settings(&config).expect("OTLP settings");
-    let processor = GuardedSpanProcessor::start(settings).expect("start");
-    SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build()
-}
-
 struct Run {
     created: u64,
     delivered: u64,
@@ -169,8 +140,11 @@ fn main() {
     let mut zero_drop = [0u64; 2];
     for rate in [65_000u64, 100_000, 130_000, 160_000, 200_000] {
         for (i, (name, build)) in [
-            ("plain", plain as fn(SocketAddr) -> SdkTracerProvider),
-            ("forkline", ours),
+            (
+                "plain",
+                pipelines::plain as fn(SocketAddr) -> SdkTracerProvider,
+            ),
+            ("forkline", pipelines::forkline),
         ]
         .iter()
         .enumerate()
@@ -190,8 +164,11 @@ fn main() {
     }
     let mut ceiling = [0f64; 2];
     for (i, (name, build)) in [
-        ("plain", plain as fn(SocketAddr) -> SdkTracerProvider),
-        ("forkline", ours),
+        (
+            "plain",
+            pipelines::plain as fn(SocketAddr) -> SdkTracerProvider,
+        ),
+        ("forkline", pipelines::forkline),
     ]
     .iter()
     .enumerate()

@@ -7,6 +7,22 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The guard settings of the fault tests: short enough that every fault plays out in a
+/// second or two, with the breaker opening after three failures.
+pub fn test_policy() -> forkline::GuardPolicy {
+    forkline::GuardPolicy {
+        connect_timeout: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(300),
+        max_retries: 2,
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(400),
+        breaker_failures: 3,
+        breaker_cooldown: Duration::from_millis(300),
+        queue_capacity: 4096,
+        buffer_budget_bytes: 64 << 20,
+    }
+}
+
 /// How the server answers.
 #[derive(Debug, Clone)]
 pub enum Behaviour {

@@ -5,3 +5,4 @@ pub mod faults;
 pub mod fixture;
 pub mod harness;
 pub mod peers;
+pub mod pipelines;

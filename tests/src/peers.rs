@@ -136,7 +136,7 @@ impl Peers {
         let traces = page["traces"].as_array().cloned().unwrap_or_default();
         assert!(
             traces.len() < 1000,
-            "more traces than one page holds for {service}"
+            "otelite lists at most 1000 traces: too many for {service}"
         );
         traces
             .iter()

@@ -6,7 +6,7 @@
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
 use forkline::{BreakerState, GuardPolicy, GuardedSpanProcessor, Pipeline, SpanExportSettings};
-use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
+use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -14,17 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn policy() -> GuardPolicy {
-    GuardPolicy {
-        connect_timeout: Duration::from_millis(200),
-        attempt_timeout: Duration::from_millis(300),
-        max_retries: 2,
-        backoff_base: Duration::from_millis(20),
-        backoff_cap: Duration::from_millis(400),
-        breaker_failures: 3,
-        breaker_cooldown: Duration::from_millis(300),
-        queue_capacity: 4096,
-        buffer_budget_bytes: 64 << 20,
-    }
+    test_policy()
 }
 
 struct Pipe {

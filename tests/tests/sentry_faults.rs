@@ -4,22 +4,15 @@
 //! answered), and close returns within its deadline.
 
 use forkline::{BreakerState, GuardPolicy, GuardedSentryTransport};
-use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
+use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn policy() -> GuardPolicy {
     GuardPolicy {
-        connect_timeout: Duration::from_millis(200),
-        attempt_timeout: Duration::from_millis(300),
-        max_retries: 2,
-        backoff_base: Duration::from_millis(20),
-        backoff_cap: Duration::from_millis(400),
-        breaker_failures: 3,
-        breaker_cooldown: Duration::from_millis(300),
         queue_capacity: 64,
-        buffer_budget_bytes: 1 << 20,
+        ..test_policy()
     }
 }
 

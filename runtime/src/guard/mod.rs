@@ -2,6 +2,7 @@
 //! is classified, when to retry and how long to wait, and a circuit breaker that stops trying a
 //! dead backend. Pure logic, no I/O: the transports that use it own their sockets and threads.
 
+pub(crate) mod attempt;
 pub(crate) mod backoff;
 pub(crate) mod breaker;
 pub(crate) mod health;

@@ -5,18 +5,18 @@
 //! the server does. Sentry's own reqwest transport has no request timeout, blocks `flush` on a
 //! full queue, and its guard joins a stuck thread with no deadline.
 
-use crate::guard::breaker::{Breaker, BreakerState, Permit};
+use crate::guard::attempt;
+use crate::guard::breaker::{Breaker, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
-use crate::guard::outcome::{self, FailureKind, Outcome};
+use crate::guard::outcome::Outcome;
 use crate::guard::policy::GuardPolicy;
-use crate::guard::retry_after;
 use sentry::transports::RateLimiter;
 use sentry::types::Dsn;
 use sentry::{Envelope, Transport};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Shared between the capturing side, the delivery thread and health readers.
 #[derive(Debug)]
@@ -245,7 +245,13 @@ fn deliver(
         let outcome = rt.block_on(send_once(client, target, &body, policy, limiter));
         let failed = matches!(outcome, Outcome::Retryable { .. });
         if let Some(state) = shared.breaker.record(!failed, Instant::now()) {
-            log_transition(state, counters);
+            let last = counters.snapshot(state, 0).last_error;
+            attempt::log_transition(
+                "Sentry transport",
+                state,
+                last.as_deref(),
+                "events are dropped and counted",
+            );
         }
         let (reason, after) = match outcome {
             Outcome::Delivered => return Fate::Delivered,
@@ -254,13 +260,13 @@ fn deliver(
                 return Fate::Dropped(DropReason::Rejected);
             }
             Outcome::Retryable { reason, after } => {
-                counters.error(describe(reason, policy));
+                counters.error(attempt::describe(reason, "Sentry host", &policy));
                 (reason, after)
             }
         };
         let closing = shared.closed.load(Ordering::Relaxed);
         if attempt >= policy.max_retries || closing {
-            return Fate::Dropped(drop_reason(reason));
+            return Fate::Dropped(attempt::drop_reason(reason));
         }
         // A 429 with Sentry rate limits means "stop sending this", not "send it again".
         if allowed(envelope.clone(), limiter).is_none() {
@@ -292,68 +298,16 @@ async fn send_once(
         .post(&target.url)
         .header("X-Sentry-Auth", &target.auth)
         .header("Content-Type", "application/x-sentry-envelope")
-        .body(body.to_vec())
-        .send();
-    let response = match tokio::time::timeout(policy.attempt_timeout, request).await {
-        Err(_) => {
-            return Outcome::Retryable {
-                reason: FailureKind::Timeout,
-                after: None,
-            }
-        }
-        Ok(Err(e)) => {
-            let reason = if e.is_timeout() {
-                FailureKind::Timeout
-            } else {
-                FailureKind::Network
-            };
-            return Outcome::Retryable {
-                reason,
-                after: None,
-            };
-        }
-        Ok(Ok(response)) => response,
-    };
-    let headers = response.headers();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        .body(body.to_vec());
+    let (outcome, headers) = attempt::send(request, &policy).await;
     // Sentry's category limits stop sending that kind of data for a while. A plain Retry-After
     // is honoured by waiting before the retry: the one delivery thread holds the queue behind it.
-    if let Some(limits) = header("x-sentry-rate-limits") {
+    if let Some(limits) = headers
+        .as_ref()
+        .and_then(|h| h.get("x-sentry-rate-limits"))
+        .and_then(|v| v.to_str().ok())
+    {
         limiter.update_from_sentry_header(limits);
     }
-    let after = header("retry-after")
-        .and_then(|v| retry_after::parse(v, SystemTime::now(), policy.backoff_cap));
-    outcome::from_status(response.status().as_u16(), after)
-}
-
-fn describe(reason: FailureKind, policy: GuardPolicy) -> String {
-    match reason {
-        FailureKind::Network => "could not connect to the Sentry host".into(),
-        FailureKind::Timeout => {
-            format!("no answer within {} ms", policy.attempt_timeout.as_millis())
-        }
-        FailureKind::Throttled => "throttled (429/503)".into(),
-        FailureKind::Status(status) => format!("HTTP {status}"),
-    }
-}
-
-fn drop_reason(reason: FailureKind) -> DropReason {
-    match reason {
-        FailureKind::Network => DropReason::Network,
-        FailureKind::Timeout => DropReason::Timeout,
-        FailureKind::Throttled => DropReason::Throttled,
-        FailureKind::Status(_) => DropReason::ServerError,
-    }
-}
-
-fn log_transition(state: BreakerState, counters: &Counters) {
-    let health = counters.snapshot(state, 0);
-    match state {
-        BreakerState::Open => crate::diag::log_warn!(
-            "Sentry transport: circuit open after repeated failures ({}); events are dropped and counted until a probe succeeds",
-            health.last_error.as_deref().unwrap_or("no answer")
-        ),
-        BreakerState::Closed => crate::diag::log_warn!("Sentry transport: delivery recovered, circuit closed"),
-        BreakerState::HalfOpen => {}
-    }
+    outcome
 }

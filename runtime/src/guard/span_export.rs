@@ -14,11 +14,11 @@
 //! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
 //! neither counts what they drop.
 
-use crate::guard::breaker::{Breaker, BreakerState, Permit};
+use crate::guard::attempt;
+use crate::guard::breaker::{Breaker, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
-use crate::guard::outcome::{self, FailureKind, Outcome};
+use crate::guard::outcome::Outcome;
 use crate::guard::policy::GuardPolicy;
-use crate::guard::retry_after;
 use crate::telemetry::stats::{Counters as SpanCounters, COUNTERS};
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Where and how spans are exported. Its `Debug` shows header names only.
 #[derive(Clone)]
@@ -412,13 +412,21 @@ impl Exporter {
             let outcome = rt.block_on(self.attempt(body));
             let failed = matches!(outcome, Outcome::Retryable { .. });
             if let Some(state) = self.shared.breaker.record(!failed, Instant::now()) {
-                log_transition(state, &self.shared);
+                let last = self.shared.health().last_error;
+                attempt::log_transition(
+                    "OTLP export",
+                    state,
+                    last.as_deref(),
+                    "spans are kept (up to the buffer budget)",
+                );
             }
             match outcome {
                 Outcome::Retryable { reason, after } => {
-                    self.shared
-                        .counters
-                        .error(describe(reason, self.settings.policy));
+                    self.shared.counters.error(attempt::describe(
+                        reason,
+                        "collector",
+                        &self.settings.policy,
+                    ));
                     self.shared.counters.retried.fetch_add(1, Ordering::Relaxed);
                     let wait = self
                         .settings
@@ -469,60 +477,8 @@ impl Exporter {
             .client
             .post(&self.settings.url)
             .header("Content-Type", "application/x-protobuf")
-            .body(body)
-            .send();
-        let response =
-            match tokio::time::timeout(self.settings.policy.attempt_timeout, request).await {
-                Err(_) => {
-                    return Outcome::Retryable {
-                        reason: FailureKind::Timeout,
-                        after: None,
-                    }
-                }
-                Ok(Err(e)) => {
-                    let reason = if e.is_timeout() {
-                        FailureKind::Timeout
-                    } else {
-                        FailureKind::Network
-                    };
-                    return Outcome::Retryable {
-                        reason,
-                        after: None,
-                    };
-                }
-                Ok(Ok(response)) => response,
-            };
-        let after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                retry_after::parse(v, SystemTime::now(), self.settings.policy.backoff_cap)
-            });
-        outcome::from_status(response.status().as_u16(), after)
-    }
-}
-
-fn describe(reason: FailureKind, policy: GuardPolicy) -> String {
-    match reason {
-        FailureKind::Network => "could not connect to the collector".into(),
-        FailureKind::Timeout => {
-            format!("no answer within {} ms", policy.attempt_timeout.as_millis())
-        }
-        FailureKind::Throttled => "throttled (429/503)".into(),
-        FailureKind::Status(status) => format!("HTTP {status}"),
-    }
-}
-
-fn log_transition(state: BreakerState, shared: &Shared) {
-    let health = shared.health();
-    match state {
-        BreakerState::Open => crate::diag::log_warn!(
-            "OTLP export: circuit open after repeated failures ({}); spans are kept (up to the buffer budget) until a probe succeeds",
-            health.last_error.as_deref().unwrap_or("no answer")
-        ),
-        BreakerState::Closed => crate::diag::log_warn!("OTLP export: delivery recovered, circuit closed"),
-        BreakerState::HalfOpen => {}
+            .body(body);
+        attempt::send(request, &self.settings.policy).await.0
     }
 }
 

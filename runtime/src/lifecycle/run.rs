@@ -43,11 +43,17 @@ pub(crate) fn child_exit_hooks(
         .try_for_each(|hook| guarded(&hook.site, "child_exit", || (hook.run)(master, exit)))
 }
 
-pub(crate) fn worker_hook(
+/// A worker hook's site and generated wrapper.
+pub(crate) type WorkerHookRef<'a> = (&'a HookSite, fn(&Worker) -> HookResult);
+
+/// Runs the worker hook of `point`, if the binary has one.
+pub(crate) fn optional_worker_hook(
     point: &str,
-    site: &HookSite,
-    run: fn(&Worker) -> HookResult,
+    hook: Option<WorkerHookRef<'_>>,
     worker: &Worker,
 ) -> Result<()> {
-    guarded(site, point, || run(worker))
+    match hook {
+        Some((site, run)) => guarded(site, point, || run(worker)),
+        None => Ok(()),
+    }
 }

@@ -90,10 +90,9 @@ impl<A: App> WorkerRun<'_, A> {
         }
 
         let quick = shutdown.requested() == Some(StopKind::Quick);
-        if let Some(hook) = self.plan.worker_exit {
-            if let Err(e) = run::worker_hook("worker_exit", &hook.site, hook.run, &worker) {
-                crate::diag::log_error!("{e}");
-            }
+        let exit_hook = self.plan.worker_exit.map(|h| (&h.site, h.run));
+        if let Err(e) = run::optional_worker_hook("worker_exit", exit_hook, &worker) {
+            crate::diag::log_error!("{e}");
         }
         let deadline = if quick {
             self.config.worker_exit_deadline.min(QUICK_DEADLINE)
@@ -187,10 +186,11 @@ fn post_fork(
         );
     }
     boot.post_fork_setup_us = started.elapsed().as_micros() as u64;
-    match plan.post_fork {
-        Some(hook) => run::worker_hook("post_fork", &hook.site, hook.run, worker),
-        None => Ok(()),
-    }
+    run::optional_worker_hook(
+        "post_fork",
+        plan.post_fork.map(|h| (&h.site, h.run)),
+        worker,
+    )
 }
 
 fn worker_init(
@@ -205,10 +205,11 @@ fn worker_init(
     }
     crate::telemetry::propagation::install(&config.propagators);
     boot.worker_init_setup_us = started.elapsed().as_micros() as u64;
-    match plan.worker_init {
-        Some(hook) => run::worker_hook("worker_init", &hook.site, hook.run, worker),
-        None => Ok(()),
-    }
+    run::optional_worker_hook(
+        "worker_init",
+        plan.worker_init.map(|h| (&h.site, h.run)),
+        worker,
+    )
 }
 
 fn listen_for_signals(stop: StopSender) -> std::io::Result<()> {

@@ -1,0 +1,74 @@
+//! One delivery attempt, shared by both guarded paths: bounded in time, classified, with the
+//! backend's `Retry-After`; plus the words for failures and breaker changes in logs and health.
+
+use crate::guard::breaker::BreakerState;
+use crate::guard::health::DropReason;
+use crate::guard::outcome::{self, FailureKind, Outcome};
+use crate::guard::policy::GuardPolicy;
+use crate::guard::retry_after;
+use std::time::SystemTime;
+
+/// Sends `request` within the policy's attempt timeout. Returns the outcome, and the response's
+/// headers when there was a response (Sentry reads its rate limits from them).
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    policy: &GuardPolicy,
+) -> (Outcome, Option<reqwest::header::HeaderMap>) {
+    let retryable = |reason| Outcome::Retryable {
+        reason,
+        after: None,
+    };
+    let response = match tokio::time::timeout(policy.attempt_timeout, request.send()).await {
+        Err(_) => return (retryable(FailureKind::Timeout), None),
+        Ok(Err(e)) if e.is_timeout() => return (retryable(FailureKind::Timeout), None),
+        Ok(Err(_)) => return (retryable(FailureKind::Network), None),
+        Ok(Ok(response)) => response,
+    };
+    let after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after::parse(v, SystemTime::now(), policy.backoff_cap));
+    let outcome = outcome::from_status(response.status().as_u16(), after);
+    (outcome, Some(response.headers().clone()))
+}
+
+/// A failure in words, for `last_error` (never contains secrets: no URL, no header).
+pub(crate) fn describe(reason: FailureKind, backend: &str, policy: &GuardPolicy) -> String {
+    match reason {
+        FailureKind::Network => format!("could not connect to the {backend}"),
+        FailureKind::Timeout => {
+            format!("no answer within {} ms", policy.attempt_timeout.as_millis())
+        }
+        FailureKind::Throttled => "throttled (429/503)".into(),
+        FailureKind::Status(status) => format!("HTTP {status}"),
+    }
+}
+
+/// The drop counter for a delivery that failed for `reason`.
+pub(crate) fn drop_reason(reason: FailureKind) -> DropReason {
+    match reason {
+        FailureKind::Network => DropReason::Network,
+        FailureKind::Timeout => DropReason::Timeout,
+        FailureKind::Throttled => DropReason::Throttled,
+        FailureKind::Status(_) => DropReason::ServerError,
+    }
+}
+
+/// Logs a breaker change, once per change (not per failure). `while_open` says what happens
+/// to data while the circuit is open.
+pub(crate) fn log_transition(
+    pipeline: &str,
+    state: BreakerState,
+    last_error: Option<&str>,
+    while_open: &str,
+) {
+    match state {
+        BreakerState::Open => crate::diag::log_warn!(
+            "{pipeline}: circuit open after repeated failures ({}); {while_open} until a probe succeeds",
+            last_error.unwrap_or("no answer")
+        ),
+        BreakerState::Closed => crate::diag::log_warn!("{pipeline}: delivery recovered, circuit closed"),
+        BreakerState::HalfOpen => {}
+    }
+}

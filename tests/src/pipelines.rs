@@ -1,0 +1,34 @@
+//! The two span pipelines the benchmarks compare, both to an OTLP/HTTP endpoint: the plain SDK
+//! (batch processor + OTLP exporter, default settings) and forkline's guarded pipeline with the
+//! defaults a worker configured by `OTEL_EXPORTER_OTLP_ENDPOINT` alone gets.
+
+use forkline::telemetry::otel_pipeline;
+use forkline::{Env, GuardedSpanProcessor, Telemetry, TelemetryConfig};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::net::SocketAddr;
+
+pub fn plain(addr: SocketAddr) -> SdkTracerProvider {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("http://{addr}/v1/traces"))
+        .build()
+        .expect("exporter");
+    SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build()
+}
+
+pub fn forkline(addr: SocketAddr) -> SdkTracerProvider {
+    let endpoint = format!("http://{addr}");
+    let env = Env::from_pairs([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("FORKLINE_PROFILE", "production"),
+    ]);
+    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
+    let settings = otel_pipeline::otlp_settings(&config).expect("OTLP settings");
+    let processor = GuardedSpanProcessor::start(settings).expect("start");
+    SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build()
+}
