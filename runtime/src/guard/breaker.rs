@@ -88,6 +88,14 @@ impl Breaker {
         (after != before).then_some(after)
     }
 
+    /// When an open breaker will let its probe through.
+    pub(crate) fn probe_at(&self) -> Option<Instant> {
+        match *self.lock() {
+            State::Open { until } => Some(until),
+            _ => None,
+        }
+    }
+
     pub(crate) fn state(&self) -> BreakerState {
         public(*self.lock())
     }

@@ -30,7 +30,7 @@ use opentelemetry_sdk::Resource;
 use prost::Message;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,15 @@ pub(crate) struct Shared {
     flush_now: AtomicBool,
     resource: Mutex<ResourceAttributesWithSchema>,
     buffered_bytes: std::sync::atomic::AtomicUsize,
+    /// Spans in the channel, not yet taken by the export thread.
+    in_channel: std::sync::atomic::AtomicUsize,
+    /// The export thread, unparked when a full batch waits or a flush / shutdown begins: the
+    /// span path wakes it once per batch, not once per span (a wake-up per span costs a futex
+    /// call and a context switch, ten times the span itself).
+    exporter: std::sync::OnceLock<std::thread::Thread>,
+    max_batch: usize,
+    /// When shutdown will give up (set by `shutdown_with_timeout`).
+    deadline: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -139,6 +148,12 @@ impl Shared {
         true
     }
 
+    fn wake(&self) {
+        if let Some(thread) = self.exporter.get() {
+            thread.unpark();
+        }
+    }
+
     /// After a missed deadline: what is left is counted as dropped once; its late fate is not.
     fn abandon(&self) {
         let mut abandoned = self.gate();
@@ -182,11 +197,16 @@ impl GuardedSpanProcessor {
             flush_now: AtomicBool::new(false),
             resource: Mutex::new(ResourceAttributesWithSchema::default()),
             buffered_bytes: std::sync::atomic::AtomicUsize::new(0),
+            in_channel: std::sync::atomic::AtomicUsize::new(0),
+            exporter: std::sync::OnceLock::new(),
+            max_batch: settings.max_batch.max(1),
+            deadline: Mutex::new(None),
         });
         let thread_shared = shared.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("forkline-otlp".into())
             .spawn(move || Exporter::new(settings, client, thread_shared).run(rx))?;
+        let _ = shared.exporter.set(handle.thread().clone());
         Ok(Self { queue, shared })
     }
 
@@ -219,7 +239,12 @@ impl SpanProcessor for GuardedSpanProcessor {
         }
         self.shared.pending.spans.fetch_add(1, Ordering::AcqRel);
         match self.queue.try_send(span) {
-            Ok(()) => {}
+            Ok(()) => {
+                let waiting = self.shared.in_channel.fetch_add(1, Ordering::AcqRel) + 1;
+                if waiting == self.shared.max_batch {
+                    self.shared.wake();
+                }
+            }
             Err(TrySendError::Full(_)) => self.shared.finish(1, Some(DropReason::QueueFull)),
             Err(TrySendError::Disconnected(_)) => self.shared.finish(1, Some(DropReason::Shutdown)),
         }
@@ -227,6 +252,7 @@ impl SpanProcessor for GuardedSpanProcessor {
 
     fn force_flush(&self) -> OTelSdkResult {
         self.shared.flush_now.store(true, Ordering::Relaxed);
+        self.shared.wake();
         let flushed = self.shared.wait_idle(Duration::from_secs(5));
         self.shared.flush_now.store(false, Ordering::Relaxed);
         if flushed {
@@ -239,7 +265,11 @@ impl SpanProcessor for GuardedSpanProcessor {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if let Ok(mut deadline) = self.shared.deadline.lock() {
+            *deadline = Some(Instant::now() + timeout);
+        }
         self.shared.closed.store(true, Ordering::Relaxed);
+        self.shared.wake();
         if self.shared.wait_idle(timeout) {
             return Ok(());
         }
@@ -316,25 +346,33 @@ impl Exporter {
             if closing && self.batch.is_empty() && self.outbox.is_empty() {
                 // Whatever is still in the channel arrives below; stop once it is empty too.
                 match rx.try_recv() {
-                    Ok(span) => self.take(span),
+                    Ok(span) => {
+                        self.shared.in_channel.fetch_sub(1, Ordering::AcqRel);
+                        self.take(span);
+                    }
                     Err(_) => return,
                 }
                 continue;
             }
-            match rx.recv_timeout(self.wait()) {
-                Ok(span) => {
-                    self.take(span);
-                    // Drain what else is there without waking per span.
-                    while self.batch.len() < self.settings.max_batch.max(1) {
-                        match rx.try_recv() {
-                            Ok(span) => self.take(span),
-                            Err(_) => break,
-                        }
+            // Sleep until something is due or the span path says a full batch waits.
+            if self.shared.in_channel.load(Ordering::Acquire) < self.settings.max_batch.max(1) {
+                std::thread::park_timeout(self.wait());
+            }
+            let mut taken = 0;
+            while self.batch.len() < self.settings.max_batch.max(1) {
+                match rx.try_recv() {
+                    Ok(span) => {
+                        self.take(span);
+                        taken += 1;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => disconnected = true,
             }
+            self.shared.in_channel.fetch_sub(taken, Ordering::AcqRel);
         }
     }
 
@@ -404,6 +442,23 @@ impl Exporter {
                 return;
             }
             if self.shared.breaker.permit(now) == Permit::Refuse {
+                if self.shared.closed.load(Ordering::Relaxed) {
+                    // Shutting down with the backend known to be down: wait for the probe only
+                    // if it comes before the deadline; otherwise waiting cannot deliver
+                    // anything, so what is left is dropped and counted now.
+                    let deadline = self.shared.deadline.lock().ok().and_then(|d| *d);
+                    match (self.shared.breaker.probe_at(), deadline) {
+                        (Some(probe), Some(deadline)) if probe < deadline => {
+                            self.next_attempt = probe
+                        }
+                        _ => {
+                            while !self.outbox.is_empty() {
+                                self.drop_front(DropReason::BreakerOpen);
+                            }
+                        }
+                    }
+                    return;
+                }
                 // Open: nothing is attempted; the batch waits (within the budget) for the probe.
                 self.next_attempt = now + TICK;
                 return;
