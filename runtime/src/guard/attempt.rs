@@ -72,3 +72,23 @@ pub(crate) fn log_transition(
         BreakerState::HalfOpen => {}
     }
 }
+
+/// The export thread's runtime, built on first use: built at thread start, it competed with the
+/// worker's boot for the CPU (a measurable share of a 2 ms boot on 2 cores).
+#[derive(Default)]
+pub(crate) struct LazyRuntime(Option<tokio::runtime::Runtime>);
+
+impl LazyRuntime {
+    pub(crate) fn get(&mut self) -> std::io::Result<&tokio::runtime::Runtime> {
+        if self.0.is_none() {
+            self.0 = Some(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            );
+        }
+        self.0
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no runtime"))
+    }
+}

@@ -195,22 +195,18 @@ fn deliver_all(
     client: &reqwest::Client,
     policy: GuardPolicy,
 ) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            crate::diag::log_error!("the Sentry transport could not start its runtime: {e}; events are dropped and counted");
-            for _ in rx {
-                shared.finish(Fate::Dropped(DropReason::Network));
-            }
-            return;
-        }
-    };
+    let mut rt = attempt::LazyRuntime::default();
     let mut limiter = RateLimiter::new();
     for envelope in rx {
-        let fate = deliver(envelope, shared, target, client, policy, &rt, &mut limiter);
+        let fate = match rt.get() {
+            Ok(rt) => deliver(envelope, shared, target, client, policy, rt, &mut limiter),
+            Err(e) => {
+                shared
+                    .counters
+                    .error(format!("the Sentry transport has no runtime: {e}"));
+                Fate::Dropped(DropReason::Network)
+            }
+        };
         shared.finish(fate);
     }
 }

@@ -321,19 +321,7 @@ impl Exporter {
     }
 
     fn run(mut self, rx: Receiver<SpanData>) {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                crate::diag::log_error!("the OTLP exporter could not start its runtime: {e}; spans are dropped and counted");
-                for _ in rx {
-                    self.shared.finish(1, Some(DropReason::Network));
-                }
-                return;
-            }
-        };
+        let mut rt = attempt::LazyRuntime::default();
         let mut disconnected = false;
         loop {
             if self.shared.abandoned() {
@@ -342,7 +330,7 @@ impl Exporter {
             let closing = self.shared.closed.load(Ordering::Relaxed) || disconnected;
             let hurry = closing || self.shared.flush_now.load(Ordering::Relaxed);
             self.cut_batch(hurry);
-            self.send_due(&rt);
+            self.send_due(&mut rt);
             if closing && self.batch.is_empty() && self.outbox.is_empty() {
                 // Whatever is still in the channel arrives below; stop once it is empty too.
                 match rx.try_recv() {
@@ -435,7 +423,7 @@ impl Exporter {
     }
 
     /// Sends buffered batches, oldest first, while the collector takes them.
-    fn send_due(&mut self, rt: &tokio::runtime::Runtime) {
+    fn send_due(&mut self, rt: &mut attempt::LazyRuntime) {
         while let Some(front) = self.outbox.front() {
             let now = Instant::now();
             if now < self.next_attempt {
@@ -464,6 +452,16 @@ impl Exporter {
                 return;
             }
             let (body, spans) = (front.body.clone(), front.spans);
+            let rt = match rt.get() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    self.shared
+                        .counters
+                        .error(format!("the OTLP exporter has no runtime: {e}"));
+                    self.drop_front(DropReason::Network);
+                    continue;
+                }
+            };
             let outcome = rt.block_on(self.attempt(body));
             let failed = matches!(outcome, Outcome::Retryable { .. });
             if let Some(state) = self.shared.breaker.record(!failed, Instant::now()) {
