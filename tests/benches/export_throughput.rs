@@ -125,6 +125,12 @@ fn run(provider: SdkTracerProvider, delivered: &AtomicU64, rate: u64, secs: f64)
     }
 }
 
+/// The pipelines compared, in the order printed.
+const PIPELINES: [(&str, fn(SocketAddr) -> SdkTracerProvider); 2] = [
+    ("plain", pipelines::plain),
+    ("forkline", pipelines::forkline),
+];
+
 fn main() {
     let secs: f64 = std::env::args()
         .skip(1)
@@ -139,16 +145,7 @@ fn main() {
     );
     let mut zero_drop = [0u64; 2];
     for rate in [65_000u64, 100_000, 130_000, 160_000, 200_000] {
-        for (i, (name, build)) in [
-            (
-                "plain",
-                pipelines::plain as fn(SocketAddr) -> SdkTracerProvider,
-            ),
-            ("forkline", pipelines::forkline),
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, (name, build)) in PIPELINES.iter().enumerate() {
             let r = run(build(addr), &delivered, rate, secs);
             let dropped = r.created.saturating_sub(r.delivered);
             if dropped == 0 {
@@ -163,16 +160,7 @@ fn main() {
         }
     }
     let mut ceiling = [0f64; 2];
-    for (i, (name, build)) in [
-        (
-            "plain",
-            pipelines::plain as fn(SocketAddr) -> SdkTracerProvider,
-        ),
-        ("forkline", pipelines::forkline),
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, (name, build)) in PIPELINES.iter().enumerate() {
         let r = run(build(addr), &delivered, 0, secs);
         ceiling[i] = r.delivered as f64 / r.seconds;
         println!(
