@@ -125,8 +125,11 @@ fn run(provider: SdkTracerProvider, delivered: &AtomicU64, rate: u64, secs: f64)
     }
 }
 
+/// Builds a span pipeline exporting to a sink.
+type Build = fn(SocketAddr) -> SdkTracerProvider;
+
 /// The pipelines compared, in the order printed.
-const PIPELINES: [(&str, fn(SocketAddr) -> SdkTracerProvider); 2] = [
+const PIPELINES: [(&str, Build); 2] = [
     ("plain", pipelines::plain),
     ("forkline", pipelines::forkline),
 ];
