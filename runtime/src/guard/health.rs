@@ -51,6 +51,10 @@ impl Counters {
         }
     }
 
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
     pub(crate) fn snapshot(
         &self,
         breaker: BreakerState,
@@ -78,7 +82,7 @@ impl Counters {
             retried: self.retried.load(Relaxed),
             dropped_total: dropped.total(),
             dropped,
-            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+            last_error: self.last_error(),
             last_success_unix_ms: (last_success > 0).then_some(last_success),
         }
     }

@@ -11,7 +11,9 @@ pub struct GuardPolicy {
     pub connect_timeout: Duration,
     /// Bound on one whole attempt (connect, send, answer).
     pub attempt_timeout: Duration,
-    /// Retries after the first attempt.
+    /// Retries of one envelope after its first attempt (Sentry). The OTLP pipeline does not drop
+    /// a batch after a number of retries: it keeps it (within `buffer_budget_bytes`) until it is
+    /// delivered, the breaker's probe path retries it, or shutdown's deadline passes.
     pub max_retries: u32,
     /// First backoff ceiling; doubles per retry (full jitter).
     pub backoff_base: Duration,

@@ -241,7 +241,7 @@ fn deliver(
         let outcome = rt.block_on(send_once(client, target, &body, policy, limiter));
         let failed = matches!(outcome, Outcome::Retryable { .. });
         if let Some(state) = shared.breaker.record(!failed, Instant::now()) {
-            let last = counters.snapshot(state, 0).last_error;
+            let last = counters.last_error();
             attempt::log_transition(
                 "Sentry transport",
                 state,

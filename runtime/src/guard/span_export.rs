@@ -84,7 +84,6 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     flush_now: AtomicBool,
     resource: Mutex<ResourceAttributesWithSchema>,
-    buffered_bytes: std::sync::atomic::AtomicUsize,
     /// Spans in the channel, not yet taken by the export thread.
     in_channel: std::sync::atomic::AtomicUsize,
     /// The export thread, unparked when a full batch waits or a flush / shutdown begins: the
@@ -196,7 +195,6 @@ impl GuardedSpanProcessor {
             closed: AtomicBool::new(false),
             flush_now: AtomicBool::new(false),
             resource: Mutex::new(ResourceAttributesWithSchema::default()),
-            buffered_bytes: std::sync::atomic::AtomicUsize::new(0),
             in_channel: std::sync::atomic::AtomicUsize::new(0),
             exporter: std::sync::OnceLock::new(),
             max_batch: settings.max_batch.max(1),
@@ -417,9 +415,6 @@ impl Exporter {
         }
         self.outbox_bytes += body.len();
         self.outbox.push_back(Encoded { body, spans: n });
-        self.shared
-            .buffered_bytes
-            .store(self.outbox_bytes, Ordering::Relaxed);
     }
 
     /// Sends buffered batches, oldest first, while the collector takes them.
@@ -465,7 +460,7 @@ impl Exporter {
             let outcome = rt.block_on(self.attempt(body));
             let failed = matches!(outcome, Outcome::Retryable { .. });
             if let Some(state) = self.shared.breaker.record(!failed, Instant::now()) {
-                let last = self.shared.health().last_error;
+                let last = self.shared.counters.last_error();
                 attempt::log_transition(
                     "OTLP export",
                     state,
@@ -513,9 +508,6 @@ impl Exporter {
     fn pop_front(&mut self) -> Option<Encoded> {
         let front = self.outbox.pop_front()?;
         self.outbox_bytes -= front.body.len();
-        self.shared
-            .buffered_bytes
-            .store(self.outbox_bytes, Ordering::Relaxed);
         Some(front)
     }
 

@@ -12,11 +12,6 @@ use crate::telemetry::stats::{Counters, COUNTERS};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::sync::Arc;
 
-/// Envelopes the embedded sink's client may queue (the guarded transport has its own bounded
-/// queue). Sentry's default (30) overflows as soon as a burst of requests each sends a
-/// transaction, and the overflow drops error events too.
-const TRANSPORT_QUEUE: usize = 1024;
-
 /// Any valid DSN: the embedded transport never connects, but the client needs one to be enabled.
 const EMBEDDED_DSN: &str = "http://embedded@127.0.0.1/0";
 
@@ -68,7 +63,6 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         .environment(config.environment.clone())
         .maybe_release(config.release.clone())
         .debug(config.debug)
-        .transport_channel_capacity(TRANSPORT_QUEUE)
         .before_send(|event| {
             Counters::add(&COUNTERS.sentry_events_captured, 1);
             Some(event)
