@@ -123,10 +123,17 @@ async fn boom(headers: HeaderMap) -> &'static str {
     .await
 }
 
-/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics).
+/// This worker's `forkline::health()` as JSON with its pid. It makes no span, so that reading
+/// it does not change what it reports.
+async fn health() -> String {
+    serde_json::json!({ "pid": std::process::id(), "health": forkline::health() }).to_string()
+}
+
+/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics), `/health`.
 pub fn router() -> Router {
     Router::new()
         .route("/work", get(work))
         .route("/fail", get(fail))
         .route("/panic", get(boom))
+        .route("/health", get(health))
 }

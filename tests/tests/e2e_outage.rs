@@ -4,11 +4,14 @@
 
 use forkline_tests::harness::http_get;
 use forkline_tests::peers::{eventually, start_against, stop, Peers, ARRIVAL, BOOT};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
+/// Generous: the breaker's cool-down (2 s in development) plus a slow machine's restart.
+const DRAIN: Duration = Duration::from_secs(30);
 
 #[test]
 fn export_rides_out_a_backend_restart_without_slowing_requests() {
@@ -56,6 +59,22 @@ fn export_rides_out_a_backend_restart_without_slowing_requests() {
     assert_eq!(http_get(addr, "/fail").map(|r| r.0).ok(), Some(500));
     running.store(false, Ordering::Relaxed);
     load.join().ok();
+    // How soon a worker's breaker probes the restarted collector depends on its backoff and on
+    // how long the restart took; stop only once every worker reports its backlog delivered.
+    let drained = eventually(DRAIN, || {
+        let mut seen = BTreeMap::new();
+        for _ in 0..40 {
+            let health = http_get(addr, "/health").ok()?.1;
+            let health: serde_json::Value = serde_json::from_str(&health).ok()?;
+            let pending = health["health"]["otlp"]["pending"].as_u64()?;
+            seen.insert(health["pid"].as_u64()?, pending);
+        }
+        (seen.len() == 2 && seen.values().all(|p| *p == 0)).then_some(seen)
+    });
+    assert!(
+        drained.is_some(),
+        "both workers deliver their backlog within {DRAIN:?} of the restart"
+    );
     let reports = stop(fx);
 
     let latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();

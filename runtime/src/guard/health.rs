@@ -74,13 +74,17 @@ impl Counters {
             buffer_full: d(DropReason::BufferFull),
         };
         let last_success = self.last_success_unix_ms.load(Relaxed);
+        let accepted = self.accepted.load(Relaxed);
+        let delivered = self.delivered.load(Relaxed);
+        let dropped_total = dropped.total();
         PipelineHealth {
             breaker,
             consecutive_failures,
-            accepted: self.accepted.load(Relaxed),
-            delivered: self.delivered.load(Relaxed),
+            accepted,
+            delivered,
+            pending: accepted.saturating_sub(delivered + dropped_total),
             retried: self.retried.load(Relaxed),
-            dropped_total: dropped.total(),
+            dropped_total,
             dropped,
             last_error: self.last_error(),
             last_success_unix_ms: (last_success > 0).then_some(last_success),
@@ -141,6 +145,10 @@ pub struct PipelineHealth {
     pub accepted: u64,
     /// Items the backend acknowledged.
     pub delivered: u64,
+    /// Items accepted and not yet delivered or dropped: queued, batched, in flight or held in
+    /// the ride-through buffer (read without a lock, so approximate while spans flow).
+    #[serde(default)]
+    pub pending: u64,
     /// Retry attempts made.
     pub retried: u64,
     /// Items dropped, all reasons.
