@@ -3,6 +3,7 @@
 
 use crate::args::{RawArg, RawValue};
 use crate::ctxt::Ctxt;
+use crate::guard::{self, GuardArgs, GuardPath};
 use crate::kind::HookKind;
 use crate::suggest;
 use proc_macro2::Span;
@@ -30,6 +31,7 @@ pub(crate) struct OtelArgs {
     pub(crate) ratio: Option<Spanned<f64>>,
     pub(crate) exporter: Option<Spanned<LitStr>>,
     pub(crate) endpoint: Option<Spanned<LitStr>>,
+    pub(crate) guard: Option<GuardArgs>,
 }
 
 #[derive(Default)]
@@ -41,6 +43,7 @@ pub(crate) struct SentryArgs {
     pub(crate) traces_sample_rate: Option<Spanned<f64>>,
     pub(crate) sample_rate: Option<Spanned<f64>>,
     pub(crate) debug: Option<Spanned<bool>>,
+    pub(crate) guard: Option<GuardArgs>,
 }
 
 #[derive(Default)]
@@ -59,6 +62,7 @@ const OTEL_KEYS: &[&str] = &[
     "ratio",
     "exporter",
     "endpoint",
+    "guard",
 ];
 const SENTRY_KEYS: &[&str] = &[
     "enabled",
@@ -68,6 +72,7 @@ const SENTRY_KEYS: &[&str] = &[
     "traces_sample_rate",
     "sample_rate",
     "debug",
+    "guard",
 ];
 const WORKER_INIT_KEYS: &[&str] = &["sentry", "propagators"];
 const WORKER_EXIT_KEYS: &[&str] = &["deadline_ms"];
@@ -111,6 +116,7 @@ pub(crate) fn parse(cx: &Ctxt, kind: HookKind, raw: Vec<RawArg>) -> HookArgs {
 
 fn otel_arg(cx: &Ctxt, otel: &mut OtelArgs, arg: RawArg) {
     match arg.name.to_string().as_str() {
+        "guard" => otel.guard = Some(guard::parse(cx, arg, GuardPath::Otlp)),
         "service_name" => otel.service_name = string(cx, &arg),
         "service_version" => otel.service_version = string(cx, &arg),
         "environment" => otel.environment = string(cx, &arg),
@@ -148,6 +154,7 @@ fn sentry_args(cx: &Ctxt, arg: RawArg) -> SentryArgs {
             "traces_sample_rate" => sentry.traces_sample_rate = float(cx, &arg),
             "sample_rate" => sentry.sample_rate = float(cx, &arg),
             "debug" => sentry.debug = boolean(cx, &arg),
+            "guard" => sentry.guard = Some(guard::parse(cx, arg, GuardPath::Sentry)),
             other => {
                 let hint = if OTEL_KEYS.contains(&other) {
                     format!(
@@ -185,6 +192,10 @@ fn unknown(cx: &Ctxt, kind: HookKind, arg: &RawArg) {
         HookKind::PostFork if name == "propagators" => "propagators are installed in worker_init, after Sentry: \
              move `propagators` to #[forkline::worker_init(propagators = ...)]"
             .to_string(),
+        HookKind::WorkerInit if name == "guard" => "`guard` belongs to one export path: for the \
+             Sentry transport write #[forkline::worker_init(sentry(guard(...)))], for OTLP spans \
+             #[forkline::post_fork(guard(...))]"
+            .to_string(),
         HookKind::WorkerInit if SENTRY_KEYS.contains(&name.as_str()) => format!(
             "`{name}` is a Sentry option: write it inside `sentry(...)`, as \
              #[forkline::worker_init(sentry({name} = ...))]"
@@ -217,10 +228,10 @@ fn did_you_mean(typo: &str, known: &[&str]) -> String {
 
 /// Tracks argument names at one nesting level and reports the second of a pair structurally.
 #[derive(Default)]
-struct Seen(HashMap<String, Span>);
+pub(crate) struct Seen(HashMap<String, Span>);
 
 impl Seen {
-    fn first_time(&mut self, cx: &Ctxt, name: &syn::Ident) -> bool {
+    pub(crate) fn first_time(&mut self, cx: &Ctxt, name: &syn::Ident) -> bool {
         let key = name.to_string();
         if self.0.contains_key(&key) {
             cx.error(
@@ -346,7 +357,7 @@ fn float(cx: &Ctxt, arg: &RawArg) -> Option<Spanned<f64>> {
     }
 }
 
-fn integer(cx: &Ctxt, arg: &RawArg) -> Option<Spanned<u64>> {
+pub(crate) fn integer(cx: &Ctxt, arg: &RawArg) -> Option<Spanned<u64>> {
     let expr = expr_of(cx, arg, "2000")?;
     match expr {
         Expr::Lit(ExprLit {
@@ -361,7 +372,15 @@ fn integer(cx: &Ctxt, arg: &RawArg) -> Option<Spanned<u64>> {
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
             cx.error_spanned(
                 expr,
-                format!("`{}` must be a positive number of milliseconds", arg.name),
+                format!(
+                    "`{}` must be a positive {}",
+                    arg.name,
+                    if arg.name.to_string().ends_with("_ms") {
+                        "number of milliseconds"
+                    } else {
+                        "whole number"
+                    }
+                ),
             );
             None
         }

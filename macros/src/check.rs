@@ -59,6 +59,9 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             );
         }
     }
+    if let Some(g) = &otel.guard {
+        crate::guard::check(cx, g);
+    }
     if let Some(endpoint) = &otel.endpoint {
         let url = endpoint.value.value();
         if !(url.starts_with("http://") || url.starts_with("https://"))
@@ -84,6 +87,9 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         non_empty(cx, "release", sentry.release.as_ref());
         if let Some(dsn) = &sentry.dsn {
             check_dsn(cx, dsn);
+        }
+        if let Some(g) = &sentry.guard {
+            crate::guard::check(cx, g);
         }
     }
 

@@ -152,6 +152,7 @@ fn otel_args(args: &HookArgs) -> TokenStream {
     let ratio = opt_f64(o.ratio.as_ref());
     let exporter = opt_str(o.exporter.as_ref());
     let endpoint = opt_str(o.endpoint.as_ref());
+    let guard = crate::guard::expand(o.guard.as_ref());
     quote! {
         ::forkline::__private::OtelArgs {
             service_name: #service_name,
@@ -161,6 +162,7 @@ fn otel_args(args: &HookArgs) -> TokenStream {
             ratio: #ratio,
             exporter: #exporter,
             endpoint: #endpoint,
+            guard: #guard,
         }
     }
 }
@@ -190,6 +192,7 @@ fn sentry_args(args: &HookArgs) -> TokenStream {
     let traces_sample_rate = opt_f64(s.traces_sample_rate.as_ref());
     let sample_rate = opt_f64(s.sample_rate.as_ref());
     let debug = opt_bool(s.debug.as_ref());
+    let guard = crate::guard::expand(s.guard.as_ref());
     quote! {
         ::forkline::__private::SentryArgs {
             enabled: #enabled,
@@ -199,6 +202,7 @@ fn sentry_args(args: &HookArgs) -> TokenStream {
             traces_sample_rate: #traces_sample_rate,
             sample_rate: #sample_rate,
             debug: #debug,
+            guard: #guard,
         }
     }
 }

@@ -11,6 +11,7 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod guard;
 mod kind;
 mod signature;
 mod suggest;

@@ -3,6 +3,7 @@
 //! master, before any fork: a bad value stops start-up with an error naming its source.
 
 pub(crate) mod env;
+pub(crate) mod guard;
 pub(crate) mod otel;
 pub(crate) mod overrides;
 pub(crate) mod profile;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use env::Env;
+pub use guard::GuardSettings;
 pub(crate) use otel::redact_url;
 pub use otel::{BatchSettings, ExporterConfig, OtelConfig, SamplerConfig};
 pub use overrides::Telemetry;
@@ -34,6 +36,10 @@ pub struct TelemetryConfig {
     pub sentry: SentryConfig,
     /// The propagators installed in `worker_init`.
     pub propagators: Vec<PropagatorKind>,
+    /// The guard of the OTLP span path.
+    pub otlp_guard: crate::GuardPolicy,
+    /// The guard of the Sentry transport.
+    pub sentry_guard: crate::GuardPolicy,
     /// One total deadline for a worker's telemetry flush and shutdown.
     pub worker_exit_deadline: Duration,
     /// Where telemetry files and worker reports go.
@@ -64,6 +70,8 @@ impl TelemetryConfig {
             &otel.environment,
             user_crate,
         )?;
+        let otlp_guard = guard::resolve_otlp(env, &otel_args.guard, &code.otlp_guard, profile)?;
+        let sentry_guard = guard::resolve_sentry(&sentry_args.guard, &code.sentry_guard, profile)?;
         let propagators = propagators::resolve(env, plan.worker_init.and_then(|h| h.propagators))?;
         let worker_exit_deadline = code
             .worker_exit_deadline
@@ -82,6 +90,8 @@ impl TelemetryConfig {
             otel,
             sentry,
             propagators,
+            otlp_guard,
+            sentry_guard,
             worker_exit_deadline,
             run_dir,
             prepared: Default::default(),

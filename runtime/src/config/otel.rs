@@ -79,8 +79,6 @@ pub enum ExporterConfig {
         traces_url: String,
         /// Extra request headers (often credentials: never logged).
         headers: Vec<(String, String)>,
-        /// Per-request timeout.
-        timeout: Duration,
     },
     /// OTLP JSON files in the run folder.
     Embedded,
@@ -94,7 +92,6 @@ impl fmt::Debug for ExporterConfig {
             Self::Otlp {
                 traces_url,
                 headers,
-                timeout,
             } => f
                 .debug_struct("Otlp")
                 .field("traces_url", &redact_url(traces_url))
@@ -102,7 +99,6 @@ impl fmt::Debug for ExporterConfig {
                     "headers",
                     &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
                 )
-                .field("timeout", timeout)
                 .finish(),
             Self::Embedded => f.write_str("Embedded"),
             Self::None => f.write_str("None"),
@@ -229,7 +225,6 @@ fn sampler(
 }
 
 const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
-const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
     // The endpoint, already as a full traces URL, and who set it.
@@ -269,12 +264,6 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
             ));
         }
     }
-    let timeout = match env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")? {
-        Some(t) => t,
-        None => env
-            .millis("OTEL_EXPORTER_OTLP_TIMEOUT")?
-            .unwrap_or(DEFAULT_OTLP_TIMEOUT),
-    };
     let choice = match (
         &code.exporter,
         env.get("OTEL_TRACES_EXPORTER"),
@@ -311,7 +300,6 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
     Ok(ExporterConfig::Otlp {
         traces_url,
         headers,
-        timeout,
     })
 }
 

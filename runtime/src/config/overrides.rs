@@ -1,5 +1,6 @@
 //! Explicit configuration in code: it wins over environment variables and macro arguments.
 
+use crate::config::guard::GuardSettings;
 use crate::config::profile::Profile;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub struct Telemetry {
     pub(crate) traces_sample_rate: Option<f64>,
     pub(crate) worker_exit_deadline: Option<Duration>,
     pub(crate) run_dir: Option<PathBuf>,
+    pub(crate) otlp_guard: GuardSettings,
+    pub(crate) sentry_guard: GuardSettings,
 }
 
 impl Telemetry {
@@ -93,6 +96,20 @@ impl Telemetry {
     /// The one total deadline for flushing and shutting down a worker's telemetry.
     pub fn worker_exit_deadline(mut self, deadline: Duration) -> Self {
         self.worker_exit_deadline = Some(deadline);
+        self
+    }
+
+    /// The OTLP span path's guard: what is set here wins over `OTEL_EXPORTER_OTLP_TIMEOUT`,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` and `#[post_fork(guard(...))]`.
+    pub fn otlp_guard(mut self, guard: GuardSettings) -> Self {
+        self.otlp_guard = guard;
+        self
+    }
+
+    /// The Sentry transport's guard: what is set here wins over
+    /// `#[worker_init(sentry(guard(...)))]`.
+    pub fn sentry_guard(mut self, guard: GuardSettings) -> Self {
+        self.sentry_guard = guard;
         self
     }
 

@@ -58,6 +58,8 @@ pub struct OtelArgs {
     pub exporter: Option<&'static str>,
     /// The OTLP/HTTP base endpoint.
     pub endpoint: Option<&'static str>,
+    /// The OTLP path's guard (`guard(...)`).
+    pub guard: crate::config::GuardSettings,
 }
 
 /// Where the Sentry DSN comes from.
@@ -86,6 +88,8 @@ pub struct SentryArgs {
     pub sample_rate: Option<f64>,
     /// Sentry's debug logging.
     pub debug: Option<bool>,
+    /// The Sentry transport's guard (`guard(...)`).
+    pub guard: crate::config::GuardSettings,
 }
 
 impl SentryArgs {
@@ -98,6 +102,7 @@ impl SentryArgs {
         traces_sample_rate: None,
         sample_rate: None,
         debug: None,
+        guard: crate::config::GuardSettings::NONE,
     };
 }
 

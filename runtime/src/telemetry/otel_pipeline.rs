@@ -4,9 +4,8 @@
 //! thread does not exist here, so shutting it down would wait for a thread that never answers)
 //! and rebuilt.
 
-use crate::config::{ExporterConfig, OtelConfig, Profile, SamplerConfig, TelemetryConfig};
+use crate::config::{ExporterConfig, OtelConfig, SamplerConfig, TelemetryConfig};
 use crate::error::{Error, Result};
-use crate::guard::policy::GuardPolicy;
 use crate::guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 use crate::sink::span_file::SpanFileExporter;
 use crate::telemetry::counting::CountingExporter;
@@ -19,7 +18,6 @@ use opentelemetry_sdk::trace::{
 };
 use opentelemetry_sdk::Resource;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 /// Who is emitting: goes into the resource.
 #[derive(Debug, Clone)]
@@ -126,43 +124,17 @@ pub fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> 
     let ExporterConfig::Otlp {
         traces_url,
         headers,
-        timeout,
     } = &telemetry.otel.exporter
     else {
         return None;
     };
-    Some(span_export_settings(
-        &telemetry.otel,
-        telemetry.profile,
-        traces_url,
-        headers,
-        *timeout,
-    ))
-}
-
-fn span_export_settings(
-    config: &OtelConfig,
-    profile: Profile,
-    url: &str,
-    headers: &[(String, String)],
-    timeout: Duration,
-) -> SpanExportSettings {
-    // OTEL_BSP_EXPORT_TIMEOUT bounds an export, OTEL_EXPORTER_OTLP_TIMEOUT a request: an
-    // attempt gets the smaller of the two.
-    let attempt_timeout = timeout.min(config.batch.export_timeout);
-    let defaults = GuardPolicy::for_profile(profile);
-    SpanExportSettings {
-        url: url.to_string(),
-        headers: headers.to_vec(),
-        max_batch: config.batch.max_export_batch_size,
-        batch_delay: config.batch.scheduled_delay,
-        policy: GuardPolicy {
-            attempt_timeout,
-            connect_timeout: defaults.connect_timeout.min(attempt_timeout),
-            queue_capacity: config.batch.max_queue_size,
-            ..defaults
-        },
-    }
+    Some(SpanExportSettings {
+        url: traces_url.clone(),
+        headers: headers.clone(),
+        max_batch: telemetry.otel.batch.max_export_batch_size,
+        batch_delay: telemetry.otel.batch.scheduled_delay,
+        policy: telemetry.otlp_guard,
+    })
 }
 
 fn batch<E: SpanExporter + 'static>(config: &OtelConfig, exporter: E) -> BatchSpanProcessor {

@@ -4,7 +4,6 @@
 
 use crate::config::{ExporterConfig, TelemetryConfig};
 use crate::error::{Error, Result};
-use crate::guard::policy::GuardPolicy;
 
 /// Prepared in the master, inherited by every worker.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +28,7 @@ impl Prepared {
         };
         let sentry_http = match &config.sentry.dsn {
             Some(_) if config.sentry.enabled => Some(
-                crate::guard::http_client(&GuardPolicy::for_profile(config.profile), &[])
+                crate::guard::http_client(&config.sentry_guard, &[])
                     .map_err(|e| Error::io("preparing the Sentry HTTP client", e))?,
             ),
             _ => None,

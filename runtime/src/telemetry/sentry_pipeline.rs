@@ -5,7 +5,6 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
-use crate::guard::policy::GuardPolicy;
 use crate::guard::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
 use crate::telemetry::stats::{Counters, COUNTERS};
@@ -17,11 +16,7 @@ const EMBEDDED_DSN: &str = "http://embedded@127.0.0.1/0";
 
 /// Initialises Sentry for this process. Must run on the thread that owns the process hub.
 pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
-    let (config, profile, run_dir) = (
-        &telemetry.sentry,
-        telemetry.profile,
-        telemetry.run_dir.as_path(),
-    );
+    let (config, run_dir) = (&telemetry.sentry, telemetry.run_dir.as_path());
     if !config.enabled {
         return Ok(false);
     }
@@ -35,7 +30,7 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
     }
     let (dsn, transport): (_, Option<Arc<dyn sentry::TransportFactory>>) = match &config.dsn {
         Some(dsn) => {
-            let policy = GuardPolicy::for_profile(profile);
+            let policy = telemetry.sentry_guard;
             let started = match &telemetry.prepared.sentry_http {
                 Some(client) => GuardedSentryTransport::start(dsn, client.clone(), policy),
                 None => GuardedSentryTransport::new(dsn, policy),

@@ -22,13 +22,16 @@ fn before() {}
     ratio = 0.25,
     exporter = "otlp",
     endpoint = "http://127.0.0.1:4318",
+    guard(connect_timeout_ms = 250, attempt_timeout_ms = 2000, backoff_base_ms = 50, backoff_cap_ms = 3000,
+          breaker_failures = 3, breaker_cooldown_ms = 5000, queue_capacity = 4096, buffer_budget_bytes = 16777216),
 )]
 fn otel(_worker: &Worker) -> forkline::Result<()> {
     Ok(())
 }
 
 #[forkline::worker_init(
-    sentry(dsn = env("SENTRY_DSN"), traces_sample_rate = 1.0, sample_rate = 1, environment = "production", release = "checkout@1.2.3", debug),
+    sentry(dsn = env("SENTRY_DSN"), traces_sample_rate = 1.0, sample_rate = 1, environment = "production", release = "checkout@1.2.3", debug,
+           guard(attempt_timeout_ms = 3000, max_retries = 2, breaker_failures = 4)),
     propagators = "tracecontext, baggage, sentry",
 )]
 async fn init(worker: &Worker) -> Result<(), String> {
