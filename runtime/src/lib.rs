@@ -51,8 +51,8 @@ pub mod telemetry;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardSettings, OtelConfig, Profile, PropagatorKind,
-    SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
+    BatchSettings, Env, ExporterConfig, GuardSettings, OtelConfig, OtlpProtocol, Profile,
+    PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{

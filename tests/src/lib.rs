@@ -3,6 +3,8 @@
 
 pub mod faults;
 pub mod fixture;
+#[cfg(feature = "grpc")]
+pub mod grpc_collector;
 pub mod harness;
 pub mod peers;
 pub mod pipelines;

@@ -51,6 +51,7 @@ pub fn stop(mut fx: Fixture) -> Vec<forkline::WorkerReport> {
 #[derive(Debug, Clone)]
 pub struct Peers {
     pub otlp_endpoint: String,
+    pub otlp_grpc_endpoint: String,
     pub otelite_api: SocketAddr,
     pub bugsink: SocketAddr,
     pub sentry_dsn: String,
@@ -81,6 +82,7 @@ impl Peers {
     pub fn from_env() -> Self {
         Self {
             otlp_endpoint: var("FORKLINE_E2E_OTLP_ENDPOINT"),
+            otlp_grpc_endpoint: var("FORKLINE_E2E_OTLP_GRPC_ENDPOINT"),
             otelite_api: socket(&var("FORKLINE_E2E_OTELITE_API")),
             bugsink: socket(&var("FORKLINE_E2E_BUGSINK_URL")),
             sentry_dsn: var("FORKLINE_E2E_SENTRY_DSN"),

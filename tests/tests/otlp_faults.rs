@@ -25,6 +25,7 @@ struct Pipe {
 fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> Pipe {
     let processor = GuardedSpanProcessor::start(SpanExportSettings {
         url: format!("http://{addr}/v1/traces"),
+        protocol: forkline::OtlpProtocol::HttpProtobuf,
         headers: vec![("authorization".into(), "Bearer not-logged".into())],
         max_batch: 512,
         batch_delay: Duration::from_millis(50),

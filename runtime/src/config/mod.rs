@@ -19,7 +19,7 @@ use std::time::Duration;
 pub use env::Env;
 pub use guard::GuardSettings;
 pub(crate) use otel::redact_url;
-pub use otel::{BatchSettings, ExporterConfig, OtelConfig, SamplerConfig};
+pub use otel::{BatchSettings, ExporterConfig, OtelConfig, OtlpProtocol, SamplerConfig};
 pub use overrides::Telemetry;
 pub use profile::Profile;
 pub use propagators::PropagatorKind;

@@ -73,17 +73,29 @@ impl SamplerConfig {
 /// Where spans are exported.
 #[derive(Clone, PartialEq)]
 pub enum ExporterConfig {
-    /// OTLP over HTTP (protobuf).
+    /// OTLP over HTTP (protobuf), or gRPC with the `grpc` feature.
     Otlp {
-        /// The full traces URL (`.../v1/traces`).
+        /// The full traces URL (`.../v1/traces`) for HTTP; the collector's base URL for gRPC.
         traces_url: String,
-        /// Extra request headers (often credentials: never logged).
+        /// Extra request headers or gRPC metadata (often credentials: never logged).
         headers: Vec<(String, String)>,
+        /// How spans travel.
+        protocol: OtlpProtocol,
     },
     /// OTLP JSON files in the run folder.
     Embedded,
     /// Spans are not exported.
     None,
+}
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: the default, and the safe choice with a thread-based export loop.
+    #[default]
+    HttpProtobuf,
+    /// `grpc` (needs forkline's `grpc` feature).
+    Grpc,
 }
 
 impl fmt::Debug for ExporterConfig {
@@ -92,9 +104,11 @@ impl fmt::Debug for ExporterConfig {
             Self::Otlp {
                 traces_url,
                 headers,
+                protocol,
             } => f
                 .debug_struct("Otlp")
                 .field("traces_url", &redact_url(traces_url))
+                .field("protocol", protocol)
                 .field(
                     "headers",
                     &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -225,33 +239,28 @@ fn sampler(
 }
 
 const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
+const DEFAULT_OTLP_GRPC_BASE: &str = "http://localhost:4317";
 
 fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
+    // Checked whatever the exporter, so a typo is caught before it matters.
+    let protocol = protocol(env)?;
+    // gRPC has no path to append: a base endpoint is the collector's address as it is.
+    let to_url = |base: &str| match protocol {
+        OtlpProtocol::HttpProtobuf => traces_url(base),
+        OtlpProtocol::Grpc => base.to_string(),
+    };
     // The endpoint, already as a full traces URL, and who set it.
     let endpoint: Option<(String, &str)> = if let Some(base) = &code.otlp_endpoint {
-        Some((traces_url(base), "Telemetry::otlp_endpoint"))
+        Some((to_url(base), "Telemetry::otlp_endpoint"))
     } else if let Some(url) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
         Some((url.to_string(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
     } else if let Some(base) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Some((traces_url(base), "OTEL_EXPORTER_OTLP_ENDPOINT"))
+        Some((to_url(base), "OTEL_EXPORTER_OTLP_ENDPOINT"))
     } else {
         args.endpoint
-            .map(|base| (traces_url(base), "#[post_fork(endpoint)]"))
+            .map(|base| (to_url(base), "#[post_fork(endpoint)]"))
     };
 
-    // Checked whatever the exporter, so a typo is caught before it matters.
-    for name in [
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ] {
-        if env.get(name).is_some_and(|p| p != "http/protobuf") {
-            return Err(env.invalid(
-                name,
-                "forkline exports OTLP over http/protobuf (the protocol that is safe with a \
-                 thread-based batch processor); expected http/protobuf",
-            ));
-        }
-    }
     let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
     headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
     for (name, value) in &headers {
@@ -294,13 +303,53 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
         _ => {}
     }
 
+    let default_base = match protocol {
+        OtlpProtocol::HttpProtobuf => DEFAULT_OTLP_BASE,
+        OtlpProtocol::Grpc => DEFAULT_OTLP_GRPC_BASE,
+    };
     let (traces_url, source) =
-        endpoint.unwrap_or_else(|| (traces_url(DEFAULT_OTLP_BASE), "the default endpoint"));
+        endpoint.unwrap_or_else(|| (to_url(default_base), "the default endpoint"));
     validate_url(&traces_url, source)?;
+    if protocol == OtlpProtocol::Grpc && traces_url.starts_with("https://") {
+        return Err(Error::config(
+            source,
+            "forkline's gRPC exporter speaks plaintext gRPC only; for TLS use \
+             OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf with an https:// endpoint",
+        ));
+    }
     Ok(ExporterConfig::Otlp {
         traces_url,
         headers,
+        protocol,
     })
+}
+
+/// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf.
+fn protocol(env: &Env) -> Result<OtlpProtocol> {
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        match env.get(name) {
+            None => continue,
+            Some("http/protobuf") => return Ok(OtlpProtocol::HttpProtobuf),
+            Some("grpc") if cfg!(feature = "grpc") => return Ok(OtlpProtocol::Grpc),
+            Some("grpc") => {
+                return Err(env.invalid(
+                    name,
+                    "grpc needs forkline's `grpc` feature (features = [\"grpc\"] in Cargo.toml); \
+                     without it, use http/protobuf",
+                ))
+            }
+            Some(_) => {
+                return Err(env.invalid(
+                    name,
+                    "expected http/protobuf or grpc (http/json is not supported)",
+                ))
+            }
+        }
+    }
+    Ok(OtlpProtocol::HttpProtobuf)
 }
 
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL; the traces path is appended to it.
@@ -455,13 +504,45 @@ mod tests {
         ])
         .contains("OTEL_TRACES_SAMPLER_ARG"));
         assert!(error_of(&[("OTEL_SDK_DISABLED", "maybe")]).contains("OTEL_SDK_DISABLED"));
-        assert!(error_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])
+        assert!(error_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])
             .contains("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        if !cfg!(feature = "grpc") {
+            assert!(error_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).contains("`grpc` feature"));
+        }
         assert!(error_of(&[
             ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20")
         ])
         .contains("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"));
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_takes_the_base_endpoint_as_it_is_and_refuses_tls() {
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ])
+        .expect("valid");
+        assert!(matches!(
+            c.exporter,
+            ExporterConfig::Otlp { ref traces_url, protocol: OtlpProtocol::Grpc, .. }
+                if traces_url == "http://collector:4317"
+        ));
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+        ])
+        .expect("valid");
+        assert!(matches!(
+            c.exporter,
+            ExporterConfig::Otlp { ref traces_url, .. } if traces_url == "http://localhost:4317"
+        ));
+        assert!(error_of(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317")
+        ])
+        .contains("plaintext"));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! One delivery attempt, shared by both guarded paths: bounded in time, classified, with the
 //! backend's `Retry-After`; plus the words for failures and breaker changes in logs and health.
 
-use crate::guard::breaker::BreakerState;
 use crate::guard::health::DropReason;
 use crate::guard::outcome::{self, FailureKind, Outcome};
 use crate::guard::policy::GuardPolicy;
@@ -41,7 +40,7 @@ pub(crate) fn describe(reason: FailureKind, backend: &str, policy: &GuardPolicy)
             format!("no answer within {} ms", policy.attempt_timeout.as_millis())
         }
         FailureKind::Throttled => "throttled (429/503)".into(),
-        FailureKind::Status(status) => format!("HTTP {status}"),
+        FailureKind::Status(answer) => answer.to_string(),
     }
 }
 
@@ -52,24 +51,6 @@ pub(crate) fn drop_reason(reason: FailureKind) -> DropReason {
         FailureKind::Timeout => DropReason::Timeout,
         FailureKind::Throttled => DropReason::Throttled,
         FailureKind::Status(_) => DropReason::ServerError,
-    }
-}
-
-/// Logs a breaker change, once per change (not per failure). `while_open` says what happens
-/// to data while the circuit is open.
-pub(crate) fn log_transition(
-    pipeline: &str,
-    state: BreakerState,
-    last_error: Option<&str>,
-    while_open: &str,
-) {
-    match state {
-        BreakerState::Open => crate::diag::log_warn!(
-            "{pipeline}: circuit open after repeated failures ({}); {while_open} until a probe succeeds",
-            last_error.unwrap_or("no answer")
-        ),
-        BreakerState::Closed => crate::diag::log_warn!("{pipeline}: delivery recovered, circuit closed"),
-        BreakerState::HalfOpen => {}
     }
 }
 

@@ -6,11 +6,14 @@ pub(crate) mod attempt;
 pub(crate) mod backoff;
 pub(crate) mod breaker;
 pub(crate) mod health;
+#[cfg(feature = "grpc")]
+pub(crate) mod otlp_grpc;
 pub(crate) mod outcome;
 pub(crate) mod policy;
 pub(crate) mod retry_after;
 pub(crate) mod sentry_transport;
 pub(crate) mod span_export;
+pub(crate) mod transition_log;
 
 use crate::guard::policy::GuardPolicy;
 

@@ -13,8 +13,49 @@ pub(crate) enum Outcome {
         reason: FailureKind,
         after: Option<Duration>,
     },
-    /// The backend refused this data (4xx other than 408/429): retrying cannot help.
-    Rejected { status: u16 },
+    /// The backend refused this data (4xx other than 408/429, or a gRPC status that the OTLP
+    /// specification does not list as retryable): retrying cannot help.
+    Rejected { status: Answer },
+}
+
+/// A backend's answer, as logs and health show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Answer {
+    Http(u16),
+    /// A gRPC status code (never 0, OK).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    Grpc(i32),
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const GRPC: [&str; 17] = [
+            "OK",
+            "CANCELLED",
+            "UNKNOWN",
+            "INVALID_ARGUMENT",
+            "DEADLINE_EXCEEDED",
+            "NOT_FOUND",
+            "ALREADY_EXISTS",
+            "PERMISSION_DENIED",
+            "RESOURCE_EXHAUSTED",
+            "FAILED_PRECONDITION",
+            "ABORTED",
+            "OUT_OF_RANGE",
+            "UNIMPLEMENTED",
+            "INTERNAL",
+            "UNAVAILABLE",
+            "DATA_LOSS",
+            "UNAUTHENTICATED",
+        ];
+        match *self {
+            Self::Http(status) => write!(f, "HTTP {status}"),
+            Self::Grpc(code) => match usize::try_from(code).ok().and_then(|c| GRPC.get(c)) {
+                Some(name) => write!(f, "gRPC {name}"),
+                None => write!(f, "gRPC status {code}"),
+            },
+        }
+    }
 }
 
 /// Why an attempt failed, for the drop counters.
@@ -27,7 +68,7 @@ pub(crate) enum FailureKind {
     /// 429 or 503 with a wait.
     Throttled,
     /// Any other retryable status.
-    Status(u16),
+    Status(Answer),
 }
 
 /// Classifies an HTTP status (`after` is the parsed `Retry-After`, if any).
@@ -39,10 +80,34 @@ pub(crate) fn from_status(status: u16, after: Option<Duration>) -> Outcome {
             after,
         },
         408 | 500..=599 => Outcome::Retryable {
-            reason: FailureKind::Status(status),
+            reason: FailureKind::Status(Answer::Http(status)),
             after,
         },
-        _ => Outcome::Rejected { status },
+        _ => Outcome::Rejected {
+            status: Answer::Http(status),
+        },
+    }
+}
+
+/// Classifies a gRPC status code as the OTLP specification does: CANCELLED, DEADLINE_EXCEEDED,
+/// ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retried; RESOURCE_EXHAUSTED is
+/// throttling (retried with backoff: the guard does not read `RetryInfo`, and its breaker stops
+/// a collector that never recovers); every other code refuses the data.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(crate) fn from_grpc(code: i32) -> Outcome {
+    match code {
+        0 => Outcome::Delivered,
+        8 => Outcome::Retryable {
+            reason: FailureKind::Throttled,
+            after: None,
+        },
+        1 | 4 | 10 | 11 | 14 | 15 => Outcome::Retryable {
+            reason: FailureKind::Status(Answer::Grpc(code)),
+            after: None,
+        },
+        _ => Outcome::Rejected {
+            status: Answer::Grpc(code),
+        },
     }
 }
 
@@ -72,7 +137,7 @@ mod tests {
         assert!(matches!(
             from_status(502, None),
             Outcome::Retryable {
-                reason: FailureKind::Status(502),
+                reason: FailureKind::Status(Answer::Http(502)),
                 ..
             }
         ));
@@ -80,9 +145,38 @@ mod tests {
         for status in [400, 401, 403, 404, 413, 415] {
             assert_eq!(
                 from_status(status, wait),
-                Outcome::Rejected { status },
+                Outcome::Rejected {
+                    status: Answer::Http(status)
+                },
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn grpc_codes_follow_the_otlp_retry_table() {
+        assert_eq!(from_grpc(0), Outcome::Delivered);
+        for retryable in [1, 4, 10, 11, 14, 15] {
+            assert!(
+                matches!(from_grpc(retryable), Outcome::Retryable { .. }),
+                "{retryable}"
+            );
+        }
+        assert!(matches!(
+            from_grpc(8),
+            Outcome::Retryable {
+                reason: FailureKind::Throttled,
+                ..
+            }
+        ));
+        for refused in [2, 3, 5, 6, 7, 9, 12, 13, 16, 99] {
+            assert!(
+                matches!(from_grpc(refused), Outcome::Rejected { .. }),
+                "{refused}"
+            );
+        }
+        assert_eq!(Answer::Grpc(14).to_string(), "gRPC UNAVAILABLE");
+        assert_eq!(Answer::Grpc(99).to_string(), "gRPC status 99");
+        assert_eq!(Answer::Http(503).to_string(), "HTTP 503");
     }
 }

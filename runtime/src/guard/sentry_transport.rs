@@ -10,6 +10,7 @@ use crate::guard::breaker::{Breaker, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
 use crate::guard::outcome::Outcome;
 use crate::guard::policy::GuardPolicy;
+use crate::guard::transition_log::TransitionLog;
 use sentry::transports::RateLimiter;
 use sentry::types::Dsn;
 use sentry::{Envelope, Transport};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) breaker: Breaker,
+    transitions: TransitionLog,
     /// Envelopes queued or being delivered, and whether shutdown gave up on them (they were
     /// then counted as dropped, so their late fate must not be counted again).
     pending: Mutex<Pending>,
@@ -97,6 +99,7 @@ impl GuardedSentryTransport {
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
+            transitions: TransitionLog::new("Sentry transport", "events are dropped and counted"),
             pending: Mutex::new(Pending::default()),
             idle: Condvar::new(),
             closed: AtomicBool::new(false),
@@ -242,17 +245,12 @@ fn deliver(
         let failed = matches!(outcome, Outcome::Retryable { .. });
         if let Some(state) = shared.breaker.record(!failed, Instant::now()) {
             let last = counters.last_error();
-            attempt::log_transition(
-                "Sentry transport",
-                state,
-                last.as_deref(),
-                "events are dropped and counted",
-            );
+            shared.transitions.changed(state, last.as_deref());
         }
         let (reason, after) = match outcome {
             Outcome::Delivered => return Fate::Delivered,
             Outcome::Rejected { status } => {
-                counters.error(format!("Sentry refused an envelope with HTTP {status}"));
+                counters.error(format!("Sentry refused an envelope with {status}"));
                 return Fate::Dropped(DropReason::Rejected);
             }
             Outcome::Retryable { reason, after } => {

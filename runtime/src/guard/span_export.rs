@@ -14,11 +14,13 @@
 //! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
 //! neither counts what they drop.
 
+use crate::config::OtlpProtocol;
 use crate::guard::attempt;
 use crate::guard::breaker::{Breaker, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
 use crate::guard::outcome::Outcome;
 use crate::guard::policy::GuardPolicy;
+use crate::guard::transition_log::TransitionLog;
 use crate::telemetry::stats::{Counters as SpanCounters, COUNTERS};
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -37,8 +39,10 @@ use std::time::{Duration, Instant};
 /// Where and how spans are exported. Its `Debug` shows header names only.
 #[derive(Clone)]
 pub struct SpanExportSettings {
-    /// The full OTLP/HTTP traces URL.
+    /// The full OTLP/HTTP traces URL, or the collector's base URL for gRPC.
     pub url: String,
+    /// HTTP/protobuf, or gRPC (feature `grpc`).
+    pub protocol: crate::config::OtlpProtocol,
     /// Extra request headers (credentials: never logged).
     pub headers: Vec<(String, String)>,
     /// Spans per request at most.
@@ -53,6 +57,7 @@ impl std::fmt::Debug for SpanExportSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SpanExportSettings")
             .field("url", &crate::config::redact_url(&self.url))
+            .field("protocol", &self.protocol)
             .field(
                 "headers",
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -79,6 +84,7 @@ struct Pending {
 pub(crate) struct Shared {
     counters: Counters,
     breaker: Breaker,
+    transitions: TransitionLog,
     pending: Pending,
     idle: Condvar,
     closed: AtomicBool,
@@ -173,23 +179,48 @@ pub struct GuardedSpanProcessor {
 }
 
 impl GuardedSpanProcessor {
-    /// Starts the export thread. The HTTP client is built here (no thread, no socket).
+    /// Starts the export thread. The client is built here (no thread, no socket).
     pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
-        let client = crate::guard::http_client(&settings.policy, &settings.headers)?;
-        Self::start_with_client(settings, client)
+        let sender = match settings.protocol {
+            OtlpProtocol::HttpProtobuf => Sender::Http(crate::guard::http_client(
+                &settings.policy,
+                &settings.headers,
+            )?),
+            #[cfg(feature = "grpc")]
+            OtlpProtocol::Grpc => Sender::Grpc(Box::new(crate::guard::otlp_grpc::GrpcSender::new(
+                &settings.url,
+                &settings.headers,
+                &settings.policy,
+            )?)),
+            #[cfg(not(feature = "grpc"))]
+            OtlpProtocol::Grpc => {
+                return Err(std::io::Error::other(
+                    "OTLP/gRPC needs forkline's `grpc` feature",
+                ))
+            }
+        };
+        Self::start_with(settings, sender)
     }
 
-    /// Starts the export thread with a client prepared earlier (in the master, before fork).
-    /// The client must carry the settings' timeouts and headers.
+    /// Starts the export thread with an HTTP client prepared earlier (in the master, before
+    /// fork). The client must carry the settings' timeouts and headers.
     pub(crate) fn start_with_client(
         settings: SpanExportSettings,
         client: reqwest::Client,
     ) -> std::io::Result<Self> {
+        Self::start_with(settings, Sender::Http(client))
+    }
+
+    fn start_with(settings: SpanExportSettings, sender: Sender) -> std::io::Result<Self> {
         let policy = settings.policy;
         let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
+            transitions: TransitionLog::new(
+                "OTLP export",
+                "spans are kept (up to the buffer budget)",
+            ),
             pending: Pending::default(),
             idle: Condvar::new(),
             closed: AtomicBool::new(false),
@@ -203,7 +234,7 @@ impl GuardedSpanProcessor {
         let thread_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("forkline-otlp".into())
-            .spawn(move || Exporter::new(settings, client, thread_shared).run(rx))?;
+            .spawn(move || Exporter::new(settings, sender, thread_shared).run(rx))?;
         let _ = shared.exporter.set(handle.thread().clone());
         Ok(Self { queue, shared })
     }
@@ -282,6 +313,13 @@ impl SpanProcessor for GuardedSpanProcessor {
     }
 }
 
+/// How an attempt reaches the collector.
+enum Sender {
+    Http(reqwest::Client),
+    #[cfg(feature = "grpc")]
+    Grpc(Box<crate::guard::otlp_grpc::GrpcSender>),
+}
+
 struct Encoded {
     body: bytes::Bytes,
     spans: usize,
@@ -289,7 +327,7 @@ struct Encoded {
 
 struct Exporter {
     settings: SpanExportSettings,
-    client: reqwest::Client,
+    sender: Sender,
     shared: Arc<Shared>,
     batch: Vec<SpanData>,
     batch_started: Option<Instant>,
@@ -303,11 +341,11 @@ struct Exporter {
 const TICK: Duration = Duration::from_millis(20);
 
 impl Exporter {
-    fn new(settings: SpanExportSettings, client: reqwest::Client, shared: Arc<Shared>) -> Self {
+    fn new(settings: SpanExportSettings, sender: Sender, shared: Arc<Shared>) -> Self {
         let max_batch = settings.max_batch.max(1);
         Self {
             settings,
-            client,
+            sender,
             shared,
             batch: Vec::with_capacity(max_batch),
             batch_started: None,
@@ -461,12 +499,7 @@ impl Exporter {
             let failed = matches!(outcome, Outcome::Retryable { .. });
             if let Some(state) = self.shared.breaker.record(!failed, Instant::now()) {
                 let last = self.shared.counters.last_error();
-                attempt::log_transition(
-                    "OTLP export",
-                    state,
-                    last.as_deref(),
-                    "spans are kept (up to the buffer budget)",
-                );
+                self.shared.transitions.changed(state, last.as_deref());
             }
             match outcome {
                 Outcome::Retryable { reason, after } => {
@@ -498,7 +531,7 @@ impl Exporter {
                     self.failures_in_a_row = 0;
                     self.shared
                         .counters
-                        .error(format!("the collector refused a batch with HTTP {status}"));
+                        .error(format!("the collector refused a batch with {status}"));
                     self.drop_front(DropReason::Rejected);
                 }
             }
@@ -517,13 +550,18 @@ impl Exporter {
         }
     }
 
-    async fn attempt(&self, body: bytes::Bytes) -> Outcome {
-        let request = self
-            .client
-            .post(&self.settings.url)
-            .header("Content-Type", "application/x-protobuf")
-            .body(body);
-        attempt::send(request, &self.settings.policy).await.0
+    async fn attempt(&mut self, body: bytes::Bytes) -> Outcome {
+        match &mut self.sender {
+            Sender::Http(client) => {
+                let request = client
+                    .post(&self.settings.url)
+                    .header("Content-Type", "application/x-protobuf")
+                    .body(body);
+                attempt::send(request, &self.settings.policy).await.0
+            }
+            #[cfg(feature = "grpc")]
+            Sender::Grpc(grpc) => grpc.send(&body, &self.settings.policy).await,
+        }
     }
 }
 
@@ -535,6 +573,7 @@ mod tests {
     fn settings_never_print_credentials() {
         let settings = SpanExportSettings {
             url: "https://user:hunter2@collector:4318/v1/traces".into(),
+            protocol: OtlpProtocol::HttpProtobuf,
             headers: vec![("authorization".into(), "Bearer hunter2".into())],
             max_batch: 1,
             batch_delay: Duration::from_millis(1),

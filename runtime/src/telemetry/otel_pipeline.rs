@@ -124,12 +124,14 @@ pub fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> 
     let ExporterConfig::Otlp {
         traces_url,
         headers,
+        protocol,
     } = &telemetry.otel.exporter
     else {
         return None;
     };
     Some(SpanExportSettings {
         url: traces_url.clone(),
+        protocol: *protocol,
         headers: headers.clone(),
         max_batch: telemetry.otel.batch.max_export_batch_size,
         batch_delay: telemetry.otel.batch.scheduled_delay,

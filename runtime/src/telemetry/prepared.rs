@@ -2,7 +2,7 @@
 //! so it is safe to inherit. Today that is the HTTP clients of the guarded paths, whose TLS
 //! trust store would otherwise be loaded again by every worker at boot.
 
-use crate::config::{ExporterConfig, TelemetryConfig};
+use crate::config::{ExporterConfig, OtlpProtocol, TelemetryConfig};
 use crate::error::{Error, Result};
 
 /// Prepared in the master, inherited by every worker.
@@ -16,7 +16,10 @@ impl Prepared {
     /// Builds what `config` will need in the workers.
     pub(crate) fn build(config: &TelemetryConfig) -> Result<Self> {
         let otlp_http = match &config.otel.exporter {
-            ExporterConfig::Otlp { .. } if config.otel.enabled => {
+            ExporterConfig::Otlp {
+                protocol: OtlpProtocol::HttpProtobuf,
+                ..
+            } if config.otel.enabled => {
                 let settings = crate::telemetry::otel_pipeline::otlp_settings(config)
                     .ok_or_else(|| Error::Telemetry("no OTLP settings".into()))?;
                 Some(

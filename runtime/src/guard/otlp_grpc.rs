@@ -1,0 +1,88 @@
+//! OTLP/gRPC delivery for the guarded span pipeline (feature `grpc`). The pipeline around it is
+//! the same as for OTLP/HTTP — queue, batches, ride-through buffer, breaker, one deadline — only
+//! an attempt differs: a unary `TraceService/Export` call whose status code is classified with
+//! the OTLP specification's retry table.
+//!
+//! Why tonic's channel is built lazily on the export thread: a channel owns tasks of the runtime
+//! it was made on, and a runtime made in the master does not survive fork. Nothing here runs
+//! before the first batch.
+
+use crate::guard::outcome::{self, Answer, FailureKind, Outcome};
+use crate::guard::policy::GuardPolicy;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+
+/// A gRPC client for one collector, connected on first use.
+pub(crate) struct GrpcSender {
+    endpoint: Endpoint,
+    metadata: MetadataMap,
+    client: Option<TraceServiceClient<Channel>>,
+}
+
+impl GrpcSender {
+    /// Checks the endpoint and headers; opens nothing.
+    pub(crate) fn new(
+        url: &str,
+        headers: &[(String, String)],
+        policy: &GuardPolicy,
+    ) -> std::io::Result<Self> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|_| std::io::Error::other("the OTLP gRPC endpoint is not a valid URI"))?
+            .connect_timeout(policy.connect_timeout);
+        let mut metadata = MetadataMap::new();
+        for (name, value) in headers {
+            // gRPC metadata keys are lower case; values are credentials more often than not.
+            let invalid = || std::io::Error::other(format!("invalid gRPC header {name:?}"));
+            let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|_| invalid())?;
+            let value = MetadataValue::try_from(value.as_str()).map_err(|_| invalid())?;
+            metadata.insert(key, value);
+        }
+        Ok(Self {
+            endpoint,
+            metadata,
+            client: None,
+        })
+    }
+
+    /// One export call within the policy's attempt timeout. Runs on the export thread's runtime.
+    pub(crate) async fn send(&mut self, body: &[u8], policy: &GuardPolicy) -> Outcome {
+        let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+            // The pipeline encoded it; this cannot happen, and retrying would not help.
+            return Outcome::Rejected {
+                status: Answer::Grpc(3),
+            };
+        };
+        let endpoint = &self.endpoint;
+        let client = self
+            .client
+            .get_or_insert_with(|| TraceServiceClient::new(endpoint.connect_lazy()));
+        let mut request = tonic::Request::new(request);
+        *request.metadata_mut() = self.metadata.clone();
+        match tokio::time::timeout(policy.attempt_timeout, client.export(request)).await {
+            Err(_) => Outcome::Retryable {
+                reason: FailureKind::Timeout,
+                after: None,
+            },
+            Ok(Ok(_)) => Outcome::Delivered,
+            Ok(Err(status)) => classify(&status),
+        }
+    }
+}
+
+fn classify(status: &tonic::Status) -> Outcome {
+    // A connection that could not be made or broke surfaces as UNAVAILABLE carrying the
+    // transport's error; count it as a network failure, like the HTTP path does.
+    let transport = std::error::Error::source(status)
+        .is_some_and(|e| e.downcast_ref::<tonic::transport::Error>().is_some());
+    if transport {
+        return Outcome::Retryable {
+            reason: FailureKind::Network,
+            after: None,
+        };
+    }
+    outcome::from_grpc(status.code() as i32)
+}
