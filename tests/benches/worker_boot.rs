@@ -40,9 +40,13 @@ fn plain() {
     global::set_text_map_propagator(sentry::integrations::opentelemetry::SentryPropagator::new());
 }
 
-fn forkline(config: &TelemetryConfig) {
+/// Returns how long `post_fork`'s part took; `worker_init`'s is the rest.
+fn forkline(config: &TelemetryConfig) -> Duration {
+    let started = Instant::now();
     forkline_post_fork(config);
+    let post_fork = started.elapsed();
     forkline_worker_init(config);
+    post_fork
 }
 
 /// `post_fork`'s generated part: the OTel base.
@@ -62,8 +66,9 @@ fn forkline_worker_init(config: &TelemetryConfig) {
     propagation::install(&config.propagators);
 }
 
-/// Forks `n` children; each runs `setup` once and reports how long it took.
-fn measure(n: usize, setup: &dyn Fn()) -> Vec<Duration> {
+/// Forks `n` children; each runs `setup` once and reports how long it took, and how long its
+/// first part took (what `setup` returns).
+fn measure(n: usize, setup: &dyn Fn() -> Duration) -> Vec<(Duration, Duration)> {
     (0..n)
         .map(|_| {
             let mut fds = [0; 2];
@@ -73,11 +78,11 @@ fn measure(n: usize, setup: &dyn Fn()) -> Vec<Duration> {
             match unsafe { libc::fork() } {
                 0 => {
                     let started = Instant::now();
-                    setup();
+                    let part = setup().as_micros() as u64;
                     let micros = started.elapsed().as_micros() as u64;
                     // SAFETY: the write end of the pipe, owned by this child.
                     let mut w = unsafe { std::fs::File::from_raw_fd(fds[1]) };
-                    let _ = w.write_all(&micros.to_le_bytes());
+                    let _ = w.write_all(&[micros.to_le_bytes(), part.to_le_bytes()].concat());
                     // SAFETY: _exit has no preconditions; no destructor may run in the child.
                     unsafe { libc::_exit(0) }
                 }
@@ -85,12 +90,15 @@ fn measure(n: usize, setup: &dyn Fn()) -> Vec<Duration> {
                     // SAFETY: the parent's copy of the write end is closed; the read end is owned here.
                     unsafe { libc::close(fds[1]) };
                     let mut r = unsafe { std::fs::File::from_raw_fd(fds[0]) };
-                    let mut buf = [0u8; 8];
+                    let mut buf = [0u8; 16];
                     r.read_exact(&mut buf).expect("a timing from the child");
                     let mut status = 0;
                     // SAFETY: waits for the child just forked.
                     unsafe { libc::waitpid(pid, &mut status, 0) };
-                    Duration::from_micros(u64::from_le_bytes(buf))
+                    let micros = |b: &[u8]| {
+                        Duration::from_micros(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                    };
+                    (micros(&buf[..8]), micros(&buf[8..]))
                 }
                 _ => panic!("fork failed"),
             }
@@ -120,11 +128,21 @@ fn main() {
     // Interleaved rounds, so that machine noise hits both alike.
     let (mut plain_t, mut ours_t) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        plain_t.extend(measure(forks / 3, &plain));
+        plain_t.extend(measure(forks / 3, &|| {
+            plain();
+            Duration::ZERO
+        }));
         ours_t.extend(measure(forks / 3, &|| forkline(&config)));
     }
+    // Where forkline's time goes, measured in the same children.
+    let mut post: Vec<Duration> = ours_t.iter().map(|(_, post)| *post).collect();
+    let mut init: Vec<Duration> = ours_t.iter().map(|(all, post)| *all - *post).collect();
+    let mut plain_t: Vec<Duration> = plain_t.into_iter().map(|(all, _)| all).collect();
+    let mut ours_t: Vec<Duration> = ours_t.into_iter().map(|(all, _)| all).collect();
     plain_t.sort();
     ours_t.sort();
+    post.sort();
+    init.sort();
     let (p50, o50) = (percentile(&plain_t, 0.5), percentile(&ours_t, 0.5));
     println!(
         "worker boot, telemetry setup after fork ({} forks each, interleaved)",
@@ -148,13 +166,9 @@ fn main() {
         "  one-time preparation in the parent (not per worker): {:.3} ms",
         prepare.as_secs_f64() * 1e3
     );
-    // Where forkline's time goes: post_fork's part alone; worker_init's is the rest.
-    let mut post = measure(forks / 3, &|| forkline_post_fork(&config));
-    post.sort();
-    let post50 = percentile(&post, 0.5);
     println!(
-        "  forkline parts (medians): post_fork {:.3} ms, worker_init about {:.3} ms",
-        post50.as_secs_f64() * 1e3,
-        o50.saturating_sub(post50).as_secs_f64() * 1e3
+        "  forkline parts (medians, same children): post_fork {:.3} ms, worker_init {:.3} ms",
+        percentile(&post, 0.5).as_secs_f64() * 1e3,
+        percentile(&init, 0.5).as_secs_f64() * 1e3
     );
 }

@@ -323,3 +323,31 @@ fn the_ride_through_buffer_stays_within_its_memory_budget() {
     // What shutdown still held fit in the budget: at ~40 encoded bytes a span, at most ~1.7k spans.
     assert!(at_shutdown <= (budget / 38) as u64, "{h:#?}");
 }
+
+#[test]
+fn a_full_queue_drops_and_counts_instead_of_growing() {
+    let hole = FaultServer::start(Behaviour::BlackHole);
+    let p = pipe_to(
+        hole.addr,
+        GuardPolicy {
+            queue_capacity: 100,
+            ..policy()
+        },
+    );
+    p.spans(1);
+    // The export thread is now inside an attempt the black hole never answers (300 ms).
+    let sent = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
+        (hole.requests() >= 1).then_some(())
+    });
+    assert!(sent.is_some(), "the first batch went out");
+    assert!(p.spans(1000) < SPAN_BOUND);
+    let h = p.health();
+    // 100 wait in the queue; the rest are dropped at once (a few more may fit if the export
+    // thread came back for them on a slow machine).
+    assert!(h.dropped.queue_full >= 800, "{h:#?}");
+    assert!(h.pending <= 1 + 200, "the queue stayed bounded: {h:#?}");
+    p.shutdown(Duration::from_millis(300));
+    let h = p.health();
+    assert_eq!(h.accepted, 1001);
+    assert_eq!((h.delivered, h.dropped_total), (0, 1001), "{h:#?}");
+}

@@ -284,3 +284,29 @@ fn a_restarted_server_closes_the_breaker_again() {
     );
     assert!(second.delivered() >= 6);
 }
+
+#[test]
+fn a_full_queue_drops_and_counts_instead_of_growing() {
+    let hole = FaultServer::start(Behaviour::BlackHole);
+    let s = sentry_at(
+        hole.addr,
+        GuardPolicy {
+            queue_capacity: 10,
+            ..policy()
+        },
+    );
+    s.capture(1);
+    // The delivery thread is now inside an attempt the black hole never answers (300 ms).
+    let sent = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
+        (hole.requests() >= 1).then_some(())
+    });
+    assert!(sent.is_some(), "the first envelope went out");
+    assert!(s.capture(100) < CAPTURE_BOUND);
+    let h = s.transport.health();
+    assert!(h.dropped.queue_full >= 80, "{h:#?}");
+    assert!(h.pending <= 10, "the queue stayed bounded: {h:#?}");
+    let (_, took) = s.close(Duration::from_millis(300));
+    assert!(took < Duration::from_millis(400), "{took:?}");
+    let h = assert_accounted(&s, hole.delivered());
+    assert_eq!((h.accepted, h.delivered, h.dropped_total), (101, 0, 101));
+}

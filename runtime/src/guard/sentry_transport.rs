@@ -15,7 +15,7 @@ use sentry::transports::RateLimiter;
 use sentry::types::Dsn;
 use sentry::{Envelope, Transport};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,10 @@ impl Shared {
 
 /// The guarded transport. Build it with [`GuardedSentryTransport::start`].
 pub struct GuardedSentryTransport {
-    queue: SyncSender<Envelope>,
+    /// Unbounded as a channel, bounded by `capacity` over the pending count: a bounded channel
+    /// allocates and touches all its slots up front, a cost every worker paid at boot.
+    queue: Sender<Envelope>,
+    capacity: usize,
     shared: Arc<Shared>,
 }
 
@@ -95,7 +98,7 @@ impl GuardedSentryTransport {
     /// Starts the delivery thread for `dsn`. `client` carries the connect and total timeouts
     /// (it holds no thread or socket, so it may be built before `fork()` and shared).
     pub fn start(dsn: &Dsn, client: reqwest::Client, policy: GuardPolicy) -> std::io::Result<Self> {
-        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let (queue, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
@@ -116,7 +119,11 @@ impl GuardedSentryTransport {
         std::thread::Builder::new()
             .name("forkline-sentry".into())
             .spawn(move || deliver_all(rx, &thread_shared, &target, &client, policy))?;
-        Ok(Self { queue, shared })
+        Ok(Self {
+            queue,
+            capacity: policy.queue_capacity.max(1),
+            shared,
+        })
     }
 
     /// Starts it with its own HTTP client, bounded by `policy`'s connect and attempt timeouts.
@@ -157,13 +164,17 @@ impl Transport for GuardedSentryTransport {
             c.dropped(DropReason::Shutdown, 1);
             return;
         }
-        self.shared.pending().count += 1;
-        match self.queue.try_send(envelope) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.shared.finish(Fate::Dropped(DropReason::QueueFull)),
-            Err(TrySendError::Disconnected(_)) => {
-                self.shared.finish(Fate::Dropped(DropReason::Shutdown))
+        {
+            let mut pending = self.shared.pending();
+            if pending.count >= self.capacity {
+                drop(pending);
+                c.dropped(DropReason::QueueFull, 1);
+                return;
             }
+            pending.count += 1;
+        }
+        if self.queue.send(envelope).is_err() {
+            self.shared.finish(Fate::Dropped(DropReason::Shutdown));
         }
     }
 
