@@ -12,8 +12,11 @@ mod check;
 mod ctxt;
 mod expand;
 mod guard;
+mod handler;
 mod kind;
+mod semconv;
 mod signature;
+mod span_attributes;
 mod suggest;
 
 use kind::HookKind;
@@ -70,6 +73,27 @@ pub fn child_exit(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook(HookKind::OnExit, args, item)
+}
+
+/// An OpenTelemetry span around a request handler (`fn` or `async fn`), through the global
+/// provider: `name = "..."` (default: the function's name), `kind = "server"` (the default),
+/// arguments recorded as attributes (`skip(...)`, `skip_all`), extra `fields(key = value)`,
+/// and `err` to record `Err` values and send them to Sentry linked to the span. Panics are
+/// recorded on the span and resumed.
+#[proc_macro_attribute]
+pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::handler(args.into(), item.into()).into()
+}
+
+/// Records a struct's fields as span attributes: `#[span(name = "...")]`, `#[span(skip)]`,
+/// `#[span(redact)]`, `#[span(flatten)]` on fields, `#[span(prefix = "...")]` on the struct.
+/// Keys are checked at compile time (shape, and renamed semantic-convention keys).
+#[proc_macro_derive(SpanAttributes, attributes(span))]
+pub fn derive_span_attributes(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(item) {
+        Ok(input) => span_attributes::derive(input).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
 }
 
 fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {

@@ -7,6 +7,18 @@ pub use crate::lifecycle::hooks::{
 };
 pub use linkme;
 
+/// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
+pub mod handler {
+    pub use crate::handler::report::{ErrorRef, ViaDisplay, ViaError};
+    pub use crate::handler::span::record;
+    pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};
+    pub use opentelemetry::trace::SpanKind;
+    pub use opentelemetry::KeyValue;
+
+    /// The redacted stand-in for a `#[span(redact)]` field's value.
+    pub const REDACTED: &str = "[redacted]";
+}
+
 use crate::lifecycle::context::Worker;
 use std::future::Future;
 

@@ -41,6 +41,7 @@ mod config;
 mod diag;
 mod error;
 mod guard;
+pub mod handler;
 mod health;
 mod lifecycle;
 mod server;
@@ -56,11 +57,13 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{
-    child_exit, on_exit, on_starting, post_fork, pre_fork, when_ready, worker_exit, worker_init,
+    child_exit, handler, on_exit, on_starting, post_fork, pre_fork, when_ready, worker_exit,
+    worker_init, SpanAttributes,
 };
 pub use guard::policy::GuardPolicy;
 pub use guard::sentry_transport::GuardedSentryTransport;
 pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
+pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
 pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
 pub use server::{App, Serve, Server, Shutdown, StopKind};

@@ -14,6 +14,7 @@ pub(crate) struct Counters {
     pub(crate) spans_discarded_no_exporter: AtomicU64,
     pub(crate) sentry_events_captured: AtomicU64,
     pub(crate) sentry_events_written: AtomicU64,
+    pub(crate) attribute_values_truncated: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -25,6 +26,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     spans_discarded_no_exporter: AtomicU64::new(0),
     sentry_events_captured: AtomicU64::new(0),
     sentry_events_written: AtomicU64::new(0),
+    attribute_values_truncated: AtomicU64::new(0),
 };
 
 impl Counters {
@@ -43,6 +45,7 @@ impl Counters {
             &self.spans_discarded_no_exporter,
             &self.sentry_events_captured,
             &self.sentry_events_written,
+            &self.attribute_values_truncated,
         ] {
             c.store(0, Relaxed);
         }
@@ -71,6 +74,9 @@ pub struct Stats {
     pub sentry_events_captured: u64,
     /// Sentry events written to the embedded sink.
     pub sentry_events_written: u64,
+    /// String attribute values cut to `forkline::handler::MAX_VALUE_BYTES`.
+    #[serde(default)]
+    pub attribute_values_truncated: u64,
 }
 
 /// A snapshot of this process's counters.
@@ -91,5 +97,6 @@ pub fn stats() -> Stats {
         spans_dropped_unexported: ended.saturating_sub(exported + failed + inherited + discarded),
         sentry_events_captured: c.sentry_events_captured.load(Relaxed),
         sentry_events_written: c.sentry_events_written.load(Relaxed),
+        attribute_values_truncated: c.attribute_values_truncated.load(Relaxed),
     }
 }

@@ -1,0 +1,96 @@
+//! Generates the instrumented function: the same signature and attributes, a body that starts
+//! the span (attributes only when it is recorded), runs the original body with the span active
+//! (across `.await` for async bodies; panics recorded and resumed), reports `Err` with `err`,
+//! and ends the span when the call returns.
+
+use crate::handler::args::HandlerArgs;
+use crate::handler::check::{nameable, Recorded};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::{ItemFn, LitStr, ReturnType};
+
+pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => LitStr::new(&sig.ident.to_string(), sig.ident.span()),
+    };
+    let kind = match args.kind.as_ref().map(|(k, _)| k.as_str()) {
+        Some("client") => quote!(Client),
+        Some("internal") => quote!(Internal),
+        Some("producer") => quote!(Producer),
+        Some("consumer") => quote!(Consumer),
+        _ => quote!(Server),
+    };
+    let records = recorded.bindings.iter().map(|b| {
+        let key = b.to_string();
+        quote_spanned! {b.span()=>
+            ::forkline::__private::handler::record(&#b, #key, __forkline_out);
+        }
+    });
+    let fields = args.fields.iter().map(|f| {
+        let key = &f.key;
+        let value = &f.value;
+        quote_spanned! {f.key_span=>
+            ::forkline::__private::handler::record(&(#value), #key, __forkline_out);
+        }
+    });
+    // `let __forkline_value: Ret = { body };` gives `?` and `return` in the body the function's
+    // return type; `impl Trait` cannot be written there, so it is then left to inference.
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) if nameable(&sig.output) => quote!(: #ty),
+        ReturnType::Default => quote!(: ()),
+        ReturnType::Type(..) => TokenStream::new(),
+    };
+    let run = if sig.asyncness.is_some() {
+        quote! {
+            __forkline_span
+                .instrument(async move {
+                    let __forkline_value #ret = #block;
+                    __forkline_value
+                })
+                .await
+        }
+    } else {
+        quote! {
+            __forkline_span.in_scope(move || {
+                let __forkline_value #ret = #block;
+                __forkline_value
+            })
+        }
+    };
+    let report = if args.err.is_some() {
+        quote! {
+            if let ::core::result::Result::Err(__forkline_error) = &__forkline_result {
+                #[allow(unused_imports)]
+                use ::forkline::__private::handler::{ViaDisplay as _, ViaError as _};
+                (&::forkline::__private::handler::ErrorRef(__forkline_error))
+                    .forkline_report(&__forkline_span);
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            let __forkline_span = ::forkline::__private::handler::HandlerSpan::start(
+                #name,
+                ::forkline::__private::handler::SpanKind::#kind,
+                |__forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>| {
+                    #(#records)*
+                    #(#fields)*
+                },
+            );
+            #[allow(clippy::redundant_closure_call, unused_braces)]
+            let __forkline_result = #run;
+            #report
+            __forkline_result
+        }
+    }
+}

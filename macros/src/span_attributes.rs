@@ -1,0 +1,214 @@
+//! `#[derive(SpanAttributes)]`: each field of a struct becomes a span attribute under its name
+//! (or `#[span(name = "...")]`), checked at compile time against the attribute key rules and the
+//! renamed semantic-convention keys. `#[span(skip)]` leaves a field out, `#[span(redact)]`
+//! records a fixed stand-in instead of the value, a nested struct's attributes are prefixed with
+//! its field's key (`#[span(flatten)]`: not prefixed), `#[span(prefix = "...")]` on the struct
+//! prefixes every key.
+
+use crate::ctxt::Ctxt;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use std::collections::HashMap;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, LitStr};
+
+#[derive(Default)]
+struct FieldAttrs {
+    name: Option<LitStr>,
+    skip: bool,
+    redact: bool,
+    flatten: bool,
+}
+
+pub(crate) fn derive(input: DeriveInput) -> TokenStream {
+    let cx = Ctxt::default();
+    let prefix = struct_prefix(&cx, &input);
+    let fields = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(named) => Some(&named.named),
+            _ => {
+                cx.error(
+                    input.ident.span(),
+                    "#[derive(SpanAttributes)] needs named fields: attribute keys come from field \
+                     names (a tuple struct has none); name the fields, or implement \
+                     `forkline::SpanAttributes` by hand for a single value",
+                );
+                None
+            }
+        },
+        _ => {
+            cx.error(
+                input.ident.span(),
+                "#[derive(SpanAttributes)] is for structs with named fields; for an enum, \
+                 implement `forkline::SpanAttributes` by hand (for example recording its name as \
+                 a string under `key.key()`)",
+            );
+            None
+        }
+    };
+    let mut statements = Vec::new();
+    let mut keys: HashMap<String, Span> = HashMap::new();
+    for field in fields.into_iter().flatten() {
+        let attrs = field_attrs(&cx, field);
+        if attrs.skip {
+            continue;
+        }
+        let Some(ident) = &field.ident else { continue };
+        let (relative, key_span) = match &attrs.name {
+            Some(name) => (name.value(), name.span()),
+            None => (ident.to_string(), ident.span()),
+        };
+        let key = match &prefix {
+            Some(p) => format!("{}.{relative}", p.value()),
+            None => relative,
+        };
+        if let Some(problem) = crate::semconv::problem(&key) {
+            let hint = if attrs.name.is_none() {
+                "; give this field a valid key with #[span(name = \"...\")]".to_string()
+            } else {
+                String::new()
+            };
+            cx.error(key_span, format!("{problem}{hint}"));
+            continue;
+        }
+        if !attrs.flatten && keys.insert(key.clone(), key_span).is_some() {
+            cx.error(
+                key_span,
+                format!("the key `{key}` is used by two fields; rename one with #[span(name = \"...\")]"),
+            );
+        }
+        let ty = &field.ty;
+        let stmt = if attrs.redact {
+            quote_spanned! {ty.span()=>
+                __forkline_out.push(::forkline::__private::handler::KeyValue::new(
+                    match __forkline_key.prefix() {
+                        ::core::option::Option::None => ::forkline::opentelemetry::Key::from_static_str(#key),
+                        ::core::option::Option::Some(_) => ::forkline::opentelemetry::Key::from(__forkline_key.join(#key)),
+                    },
+                    ::forkline::__private::handler::REDACTED,
+                ));
+            }
+        } else if attrs.flatten {
+            quote_spanned! {ty.span()=>
+                ::forkline::SpanAttributes::record(&self.#ident, __forkline_key, __forkline_out);
+            }
+        } else {
+            quote_spanned! {ty.span()=>
+                match __forkline_key.prefix() {
+                    ::core::option::Option::None => ::forkline::SpanAttributes::record(
+                        &self.#ident,
+                        ::forkline::__private::handler::AttributeKey::Field(#key),
+                        __forkline_out,
+                    ),
+                    ::core::option::Option::Some(_) => ::forkline::SpanAttributes::record(
+                        &self.#ident,
+                        ::forkline::__private::handler::AttributeKey::Nested(&__forkline_key.join(#key)),
+                        __forkline_out,
+                    ),
+                }
+            }
+        };
+        statements.push(stmt);
+    }
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let item = quote! {
+        #[automatically_derived]
+        impl #impl_generics ::forkline::SpanAttributes for #ident #ty_generics #where_clause {
+            fn record(
+                &self,
+                __forkline_key: ::forkline::__private::handler::AttributeKey<'_>,
+                __forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>,
+            ) {
+                #(#statements)*
+            }
+        }
+    };
+    if cx.has_errors() {
+        // Still emit the impl (with the valid fields) so that uses elsewhere do not cascade.
+        let mut out = item;
+        out.extend(cx.into_compile_errors());
+        return out;
+    }
+    item
+}
+
+fn struct_prefix(cx: &Ctxt, input: &DeriveInput) -> Option<LitStr> {
+    let mut prefix = None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("span")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("prefix") {
+                let lit: LitStr = meta.value()?.parse()?;
+                if prefix.is_some() {
+                    cx.error(lit.span(), "duplicate `prefix`; remove one");
+                }
+                prefix = Some(lit);
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown struct option: #[span(prefix = \"...\")] is the one option on the struct; \
+                     `name`, `skip`, `redact` and `flatten` go on fields",
+                ))
+            }
+        });
+        if let Err(e) = parsed {
+            cx.push(e);
+        }
+    }
+    prefix
+}
+
+fn field_attrs(cx: &Ctxt, field: &syn::Field) -> FieldAttrs {
+    let mut attrs = FieldAttrs::default();
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("span")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            let name = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if seen.insert(name.clone(), meta.path.span()).is_some() {
+                return Err(meta.error(format!("duplicate `{name}`; remove one")));
+            }
+            match name.as_str() {
+                "name" => attrs.name = Some(meta.value()?.parse()?),
+                "skip" => attrs.skip = true,
+                "redact" => attrs.redact = true,
+                "flatten" => attrs.flatten = true,
+                other => {
+                    return Err(meta.error(format!(
+                        "unknown field option `{other}`{}; known options: name = \"...\", skip, redact, flatten",
+                        crate::suggest::nearest(other, &["name", "skip", "redact", "flatten"])
+                            .map(|n| format!(" (did you mean `{n}`?)"))
+                            .unwrap_or_default()
+                    )))
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = parsed {
+            cx.push(e);
+        }
+    }
+    let conflicts = [
+        (
+            attrs.skip && attrs.redact,
+            "`skip` and `redact`: a skipped field records nothing to redact; keep one",
+        ),
+        (
+            attrs.flatten && attrs.name.is_some(),
+            "`flatten` and `name`: a flattened struct has no key of its own; keep one",
+        ),
+        (
+            attrs.flatten && attrs.redact,
+            "`flatten` and `redact`: redact the nested struct's fields instead",
+        ),
+    ];
+    for (conflict, message) in conflicts {
+        if conflict {
+            cx.error(field.span(), message);
+        }
+    }
+    attrs
+}

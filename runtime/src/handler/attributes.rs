@@ -1,0 +1,310 @@
+//! What can become span attributes ([`SpanAttributes`]): single values, lists, options, and
+//! structs of them (usually derived). `#[forkline::handler]` records its arguments through it,
+//! so a type that cannot be an attribute is a compile error naming the trait.
+
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+use std::borrow::Cow;
+
+/// The longest string attribute value kept, in bytes: longer values are cut at a character
+/// boundary and counted (`Stats::attribute_values_truncated`), so a hostile input cannot make
+/// every span it touches megabytes long.
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// Under which key a value is recorded. Static keys cost no allocation.
+#[derive(Debug, Clone, Copy)]
+pub enum AttributeKey<'a> {
+    /// A handler argument's name: a single value is recorded under it; a derived struct uses
+    /// its own keys.
+    Argument(&'static str),
+    /// A field's key inside a derived struct: a single value is recorded under it; a nested
+    /// struct prefixes its own keys with it.
+    Field(&'static str),
+    /// A field's key under a prefix known only at run time (a struct nested in a struct).
+    Nested(&'a str),
+}
+
+impl<'a> AttributeKey<'a> {
+    /// The key a single value is recorded under.
+    pub fn key(&self) -> Key {
+        match *self {
+            Self::Argument(k) | Self::Field(k) => Key::from_static_str(k),
+            Self::Nested(k) => Key::from(k.to_string()),
+        }
+    }
+
+    /// The prefix a struct's keys get: none for an argument, the field's key for a field.
+    pub fn prefix(&self) -> Option<&'a str> {
+        match *self {
+            Self::Argument(_) => None,
+            Self::Field(k) => Some(k),
+            Self::Nested(k) => Some(k),
+        }
+    }
+
+    /// `prefix.key`, or `key` without a prefix.
+    pub fn join(&self, key: &str) -> String {
+        match self.prefix() {
+            Some(prefix) => format!("{prefix}.{key}"),
+            None => key.to_string(),
+        }
+    }
+}
+
+/// Something recorded as span attributes. Derive it for request and command structs with
+/// `#[derive(forkline::SpanAttributes)]`; strings, numbers, booleans, lists, options,
+/// references and boxes of them are already. For a type that is one value, implement it by
+/// pushing one `KeyValue` under `key.key()`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as span attributes",
+    label = "not recordable as span attributes",
+    note = "derive `forkline::SpanAttributes` for a struct of recordable fields, or implement it \
+            for a single value (push one `KeyValue` under `key.key()`); or leave the value out: \
+            `skip(name)` in #[forkline::handler(...)], `#[span(skip)]` on a field"
+)]
+pub trait SpanAttributes {
+    /// Appends this value's attributes to `out`.
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>);
+}
+
+/// One attribute value: what lists (`Vec`, slices) are made of.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an element of a span attribute list",
+    note = "list attributes hold strings, integers, floats or booleans"
+)]
+pub trait SpanValue {
+    /// The value.
+    fn span_value(&self) -> Value;
+}
+
+fn push(key: AttributeKey<'_>, value: Value, out: &mut Vec<KeyValue>) {
+    out.push(KeyValue::new(key.key(), value));
+}
+
+/// A string value within [`MAX_VALUE_BYTES`].
+pub(crate) fn bounded(s: &str) -> StringValue {
+    if s.len() <= MAX_VALUE_BYTES {
+        return StringValue::from(s.to_string());
+    }
+    let mut end = MAX_VALUE_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    crate::telemetry::stats::Counters::add(
+        &crate::telemetry::stats::COUNTERS.attribute_values_truncated,
+        1,
+    );
+    StringValue::from(s[..end].to_string())
+}
+
+macro_rules! integer {
+    ($($t:ty),*) => {$(
+        impl SpanValue for $t {
+            fn span_value(&self) -> Value {
+                // Beyond i64 (OTel's integer), the exact digits as a string rather than a wrap.
+                match i64::try_from(*self) {
+                    Ok(v) => Value::I64(v),
+                    Err(_) => Value::String(self.to_string().into()),
+                }
+            }
+        }
+    )*};
+}
+integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, i128, u128);
+
+impl SpanValue for f64 {
+    fn span_value(&self) -> Value {
+        Value::F64(*self)
+    }
+}
+
+impl SpanValue for f32 {
+    fn span_value(&self) -> Value {
+        Value::F64(f64::from(*self))
+    }
+}
+
+impl SpanValue for bool {
+    fn span_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl SpanValue for str {
+    fn span_value(&self) -> Value {
+        Value::String(bounded(self))
+    }
+}
+
+impl SpanValue for String {
+    fn span_value(&self) -> Value {
+        self.as_str().span_value()
+    }
+}
+
+impl SpanValue for Cow<'_, str> {
+    fn span_value(&self) -> Value {
+        self.as_ref().span_value()
+    }
+}
+
+impl SpanValue for char {
+    fn span_value(&self) -> Value {
+        Value::String(self.to_string().into())
+    }
+}
+
+impl<T: SpanValue + ?Sized> SpanValue for &T {
+    fn span_value(&self) -> Value {
+        (**self).span_value()
+    }
+}
+
+/// Single values: recorded under the key itself.
+macro_rules! single {
+    ($($t:ty),*) => {$(
+        impl SpanAttributes for $t {
+            fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+                push(key, self.span_value(), out);
+            }
+        }
+    )*};
+}
+single!(
+    i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, i128, u128, f32, f64, bool, char, str,
+    String
+);
+
+impl SpanAttributes for Cow<'_, str> {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        push(key, self.span_value(), out);
+    }
+}
+
+impl<T: SpanAttributes + ?Sized> SpanAttributes for &T {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        (**self).record(key, out);
+    }
+}
+
+impl<T: SpanAttributes + ?Sized> SpanAttributes for &mut T {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        (**self).record(key, out);
+    }
+}
+
+impl<T: SpanAttributes + ?Sized> SpanAttributes for Box<T> {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        (**self).record(key, out);
+    }
+}
+
+impl<T: SpanAttributes + ?Sized> SpanAttributes for std::sync::Arc<T> {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        (**self).record(key, out);
+    }
+}
+
+/// `None` records nothing.
+impl<T: SpanAttributes> SpanAttributes for Option<T> {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        if let Some(value) = self {
+            value.record(key, out);
+        }
+    }
+}
+
+/// Lists become OTel arrays when every element has the same kind (OTel's rule); otherwise the
+/// elements' strings.
+impl<T: SpanValue> SpanAttributes for [T] {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        let values: Vec<Value> = self.iter().map(SpanValue::span_value).collect();
+        let array = if values.iter().all(|v| matches!(v, Value::I64(_))) {
+            Array::I64(values.iter().filter_map(as_i64).collect())
+        } else if values.iter().all(|v| matches!(v, Value::F64(_))) {
+            Array::F64(values.iter().filter_map(as_f64).collect())
+        } else if values.iter().all(|v| matches!(v, Value::Bool(_))) {
+            Array::Bool(values.iter().filter_map(as_bool).collect())
+        } else {
+            Array::String(values.iter().map(|v| bounded(&v.as_str())).collect())
+        };
+        push(key, Value::Array(array), out);
+    }
+}
+
+impl<T: SpanValue> SpanAttributes for Vec<T> {
+    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+        self.as_slice().record(key, out);
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::I64(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::F64(f) => Some(*f),
+        _ => None,
+    }
+}
+
+fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded<T: SpanAttributes + ?Sized>(value: &T, key: &'static str) -> Vec<KeyValue> {
+        let mut out = Vec::new();
+        value.record(AttributeKey::Argument(key), &mut out);
+        out
+    }
+
+    #[test]
+    fn values_become_attributes_of_their_otel_kind() {
+        assert_eq!(recorded(&7u8, "n"), [KeyValue::new("n", 7i64)]);
+        assert_eq!(
+            recorded(&u64::MAX, "n"),
+            [KeyValue::new("n", u64::MAX.to_string())]
+        );
+        assert_eq!(recorded(&1.5f32, "f"), [KeyValue::new("f", 1.5f64)]);
+        assert_eq!(recorded("x", "s"), [KeyValue::new("s", "x")]);
+        assert_eq!(recorded(&Some(true), "b"), [KeyValue::new("b", true)]);
+        assert!(
+            recorded(&None::<i32>, "none").is_empty(),
+            "an empty option records nothing"
+        );
+        assert_eq!(
+            recorded(&vec![1, 2], "list"),
+            [KeyValue::new("list", Value::Array(Array::I64(vec![1, 2])))]
+        );
+    }
+
+    #[test]
+    fn hostile_strings_are_cut_at_a_character_boundary_and_counted() {
+        let before = crate::stats().attribute_values_truncated;
+        let long = "é".repeat(MAX_VALUE_BYTES); // two bytes each
+        let kv = recorded(long.as_str(), "s");
+        let Value::String(s) = &kv[0].value else {
+            panic!("a string")
+        };
+        assert!(s.as_str().len() <= MAX_VALUE_BYTES);
+        assert!(s.as_str().chars().all(|c| c == 'é'));
+        assert!(crate::stats().attribute_values_truncated > before);
+    }
+
+    #[test]
+    fn keys_of_nested_structs_are_prefixed_but_not_by_argument_names() {
+        assert_eq!(AttributeKey::Argument("order").join("id"), "id");
+        assert_eq!(AttributeKey::Field("customer").join("id"), "customer.id");
+        assert_eq!(AttributeKey::Nested("a.b").join("id"), "a.b.id");
+    }
+}

@@ -1,0 +1,11 @@
+//! Request handler instrumentation: the runtime side of `#[forkline::handler]` and
+//! `#[derive(forkline::SpanAttributes)]`.
+
+pub(crate) mod attributes;
+pub(crate) mod report;
+pub(crate) mod span;
+pub(crate) mod unwind;
+
+pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
+pub use span::HandlerSpan;
+pub use unwind::Instrumented;

@@ -1,0 +1,52 @@
+//! An async handler body with its span active on every poll; a panic inside it is recorded on
+//! the span and resumed.
+
+use opentelemetry::Context;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+/// See [`HandlerSpan::instrument`](crate::handler::HandlerSpan::instrument).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Instrumented<F> {
+    body: F,
+    cx: Context,
+}
+
+impl<F> Instrumented<F> {
+    pub(crate) fn new(body: F, cx: Context) -> Self {
+        Self { body, cx }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `body` is structurally pinned: it is never moved out of `self` and `self` has
+        // no Drop impl and is not Unpin-projected elsewhere; `cx` is never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _active = this.cx.clone().attach();
+        // SAFETY: see above.
+        let body = unsafe { Pin::new_unchecked(&mut this.body) };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.poll(task))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                crate::handler::span::record_panic(&this.cx, &*payload);
+                std::panic::resume_unwind(payload)
+            }
+        }
+    }
+}
+
+/// The message of a panic payload (`panic!` with a literal or a formatted string).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}

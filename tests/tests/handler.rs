@@ -1,0 +1,383 @@
+//! `#[forkline::handler]` and `#[derive(SpanAttributes)]`, against the real global OTel provider
+//! (in-memory exporter: a unit-level check) and a real Sentry client whose transport keeps the
+//! envelopes: span names, kinds, attributes, parent/child links across `.await` and spawned
+//! tasks, and errors / panics captured with the Sentry event's trace and span ids equal to the
+//! OTel span's.
+
+use forkline::opentelemetry::trace::{
+    FutureExt as _, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
+    TraceId, TraceState, Tracer,
+};
+use forkline::opentelemetry::{global, Context, KeyValue, Value};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use sentry::integrations::opentelemetry::SentrySpanProcessor;
+use std::sync::{Arc, Mutex, OnceLock};
+
+#[derive(Default)]
+struct KeptEnvelopes(Mutex<Vec<sentry::Envelope>>);
+
+impl sentry::Transport for KeptEnvelopes {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.push(envelope);
+        }
+    }
+}
+
+struct Backends {
+    spans: InMemorySpanExporter,
+    sentry: Arc<KeptEnvelopes>,
+}
+
+/// Once per test binary, before any test touches OTel or Sentry: Sentry first, then its span
+/// processor, then the provider — the order forkline's hooks generate.
+fn backends() -> &'static Backends {
+    static BACKENDS: OnceLock<Backends> = OnceLock::new();
+    BACKENDS.get_or_init(|| {
+        let sentry = Arc::new(KeptEnvelopes::default());
+        let transport = sentry.clone();
+        let guard = sentry::init(
+            sentry::ClientOptions::new()
+                .dsn("https://public@sentry.invalid/1")
+                .transport(transport),
+        );
+        std::mem::forget(guard);
+        let spans = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(SentrySpanProcessor::new())
+            .with_simple_exporter(spans.clone())
+            .build();
+        global::set_tracer_provider(provider);
+        Backends { spans, sentry }
+    })
+}
+
+/// The finished spans of one trace.
+fn spans_of(trace: TraceId) -> Vec<SpanData> {
+    backends()
+        .spans
+        .get_finished_spans()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.span_context.trace_id() == trace)
+        .collect()
+}
+
+fn named<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
+    spans
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no span {name:?} in {spans:#?}"))
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+/// Sentry events whose message or exception mentions `needle`.
+fn sentry_events(needle: &str) -> Vec<sentry::protocol::Event<'static>> {
+    let kept = backends()
+        .sentry
+        .0
+        .lock()
+        .map(|k| k.clone())
+        .unwrap_or_default();
+    kept.iter()
+        .filter_map(|e| e.event().cloned())
+        .filter(|e| {
+            e.message.as_deref().is_some_and(|m| m.contains(needle))
+                || e.exception
+                    .values
+                    .iter()
+                    .any(|x| x.value.as_deref().is_some_and(|v| v.contains(needle)))
+        })
+        .collect()
+}
+
+fn trace_context(event: &sentry::protocol::Event<'static>) -> (String, String) {
+    match event.contexts.get("trace") {
+        Some(sentry::protocol::Context::Trace(t)) => {
+            (t.trace_id.to_string(), t.span_id.to_string())
+        }
+        other => panic!("no trace context on the Sentry event: {other:?}"),
+    }
+}
+
+/// Runs `f` under a fresh root span so each test finds its own trace.
+fn in_root<R>(f: impl FnOnce() -> R) -> (TraceId, R) {
+    backends();
+    let tracer = global::tracer("test");
+    let root = tracer.start("root");
+    let trace = root.span_context().trace_id();
+    let cx = Context::current_with_span(root);
+    let result = {
+        let _active = cx.clone().attach();
+        f()
+    };
+    cx.span().end();
+    (trace, result)
+}
+
+#[derive(forkline::SpanAttributes)]
+struct Customer {
+    id: u64,
+    #[span(redact)]
+    #[allow(dead_code)]
+    email: String,
+}
+
+#[derive(forkline::SpanAttributes)]
+#[span(prefix = "order")]
+struct Order {
+    id: u64,
+    #[span(name = "total_cents")]
+    total: i64,
+    #[span(skip)]
+    #[allow(dead_code)]
+    card_number: String,
+    coupon: Option<String>,
+    customer: Customer,
+    #[span(flatten)]
+    meta: Meta,
+}
+
+#[derive(forkline::SpanAttributes)]
+struct Meta {
+    #[span(name = "http.request.method")]
+    method: &'static str,
+}
+
+#[forkline::handler(skip(secret), fields(tenant = "acme", http.route = "/orders/{id}"))]
+fn place_order(order: &Order, attempt: u32, secret: &str) -> usize {
+    let _ = secret;
+    attempt as usize + 1
+}
+
+#[test]
+fn a_sync_handler_records_its_arguments_fields_and_derived_structs() {
+    let order = Order {
+        id: 42,
+        total: 1999,
+        card_number: "4111111111111111".into(),
+        coupon: None,
+        customer: Customer {
+            id: 7,
+            email: "someone@example.com".into(),
+        },
+        meta: Meta { method: "POST" },
+    };
+    let (trace, out) = in_root(|| place_order(&order, 2, "hunter2"));
+    assert_eq!(out, 3, "the return value is untouched");
+    let spans = spans_of(trace);
+    let span = named(&spans, "place_order");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(
+        span.parent_span_id,
+        named(&spans, "root").span_context.span_id()
+    );
+    assert_eq!(attr(span, "order.id"), Some(Value::I64(42)));
+    assert_eq!(attr(span, "order.total_cents"), Some(Value::I64(1999)));
+    assert_eq!(attr(span, "order.customer.id"), Some(Value::I64(7)));
+    assert_eq!(
+        attr(span, "order.customer.email"),
+        Some(Value::from("[redacted]"))
+    );
+    assert_eq!(attr(span, "http.request.method"), Some(Value::from("POST")));
+    assert_eq!(attr(span, "attempt"), Some(Value::I64(2)));
+    assert_eq!(attr(span, "tenant"), Some(Value::from("acme")));
+    assert_eq!(attr(span, "http.route"), Some(Value::from("/orders/{id}")));
+    assert_eq!(
+        attr(span, "order.coupon"),
+        None,
+        "an empty option records nothing"
+    );
+    let all = format!("{:?}", span.attributes);
+    assert!(!all.contains("hunter2"), "skipped argument recorded: {all}");
+    assert!(!all.contains("4111"), "skipped field recorded: {all}");
+    assert!(!all.contains("someone@"), "redacted field recorded: {all}");
+}
+
+#[forkline::handler(name = "GET /orders/{id}", kind = "client", skip_all)]
+async fn fetch(id: u64) -> u64 {
+    tokio::task::yield_now().await;
+    let tracer = global::tracer("test");
+    tracer.in_span("after await", |_| {});
+    // A task spawned with the current context stays in the trace.
+    let child = tokio::spawn(
+        async {
+            tokio::task::yield_now().await;
+            global::tracer("test").in_span("spawned", |_| {});
+        }
+        .with_current_context(),
+    );
+    child.await.ok();
+    id * 2
+}
+
+#[test]
+fn an_async_handler_stays_the_parent_across_await_and_spawned_tasks() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (trace, out) = in_root(|| rt.block_on(fetch(21).with_current_context()));
+    assert_eq!(out, 42);
+    let spans = spans_of(trace);
+    let handler = named(&spans, "GET /orders/{id}");
+    assert_eq!(handler.span_kind, SpanKind::Client);
+    assert!(
+        handler.attributes.is_empty(),
+        "skip_all: {:?}",
+        handler.attributes
+    );
+    let id = handler.span_context.span_id();
+    assert_eq!(named(&spans, "after await").parent_span_id, id);
+    assert_eq!(named(&spans, "spawned").parent_span_id, id);
+}
+
+#[derive(Debug)]
+struct OutOfStock(u64);
+
+impl std::fmt::Display for OutOfStock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "item {} is out of stock", self.0)
+    }
+}
+
+impl std::error::Error for OutOfStock {}
+
+#[forkline::handler(err)]
+fn reserve(item: u64) -> Result<(), OutOfStock> {
+    if item > 0 {
+        return Err(OutOfStock(item));
+    }
+    Ok(())
+}
+
+#[forkline::handler(err)]
+async fn charge(amount: i64) -> Result<i64, String> {
+    let checked: i64 = amount.checked_neg().ok_or("amount overflow")?;
+    if amount > 100 {
+        Err(format!("card declined for {amount}"))?;
+    }
+    Ok(checked)
+}
+
+#[test]
+fn errors_mark_the_span_and_reach_sentry_linked_to_it() {
+    let (trace, result) = in_root(|| reserve(913));
+    assert!(result.is_err());
+    let spans = spans_of(trace);
+    let span = named(&spans, "reserve");
+    assert!(matches!(&span.status, Status::Error { description } if description.contains("913")));
+    let event = span
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("exception event");
+    assert!(event
+        .attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == "exception.type" && kv.value.as_str().contains("OutOfStock")));
+    let captured = sentry_events("item 913 is out of stock");
+    assert_eq!(captured.len(), 1, "one Sentry error event");
+    assert!(
+        !captured[0].exception.values.is_empty(),
+        "an exception, not a message"
+    );
+    assert_eq!(
+        trace_context(&captured[0]),
+        (
+            span.span_context.trace_id().to_string(),
+            span.span_context.span_id().to_string()
+        ),
+        "the Sentry event carries the OTel span's ids"
+    );
+
+    // A `Display`-only error, from an async handler using `?`.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (trace, result) = in_root(|| rt.block_on(charge(250).with_current_context()));
+    assert_eq!(result, Err("card declined for 250".to_string()));
+    let spans = spans_of(trace);
+    let span = named(&spans, "charge");
+    let captured = sentry_events("card declined for 250");
+    assert_eq!(captured.len(), 1);
+    assert_eq!(captured[0].level, sentry::Level::Error);
+    assert_eq!(
+        trace_context(&captured[0]).1,
+        span.span_context.span_id().to_string()
+    );
+    assert_eq!(
+        rt.block_on(charge(5)),
+        Ok(-5),
+        "Ok passes through untouched"
+    );
+}
+
+#[forkline::handler]
+fn explode(code: u32) -> u32 {
+    if code == 7 {
+        panic!("handler exploded with {code}");
+    }
+    code
+}
+
+#[test]
+fn a_panic_is_recorded_on_the_span_captured_by_sentry_and_resumed() {
+    let (trace, caught) = in_root(|| std::panic::catch_unwind(|| explode(7)));
+    assert!(caught.is_err(), "the panic is resumed");
+    let spans = spans_of(trace);
+    let span = named(&spans, "explode");
+    assert!(
+        matches!(&span.status, Status::Error { description } if description.contains("handler exploded with 7"))
+    );
+    assert!(span.events.iter().any(|e| e.name == "exception"));
+    let captured = sentry_events("handler exploded with 7");
+    assert_eq!(captured.len(), 1, "Sentry's panic handler captured it once");
+    assert_eq!(
+        trace_context(&captured[0]).1,
+        span.span_context.span_id().to_string()
+    );
+}
+
+#[test]
+fn an_unsampled_parent_makes_the_handler_record_nothing() {
+    backends();
+    let unsampled = SpanContext::new(
+        TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("id"),
+        SpanId::from_hex("b7ad6b7169203331").expect("id"),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let cx = Context::new().with_remote_span_context(unsampled.clone());
+    let out = {
+        let _active = cx.attach();
+        explode(3)
+    };
+    assert_eq!(out, 3, "the body ran");
+    assert!(spans_of(unsampled.trace_id()).is_empty());
+}
+
+#[test]
+fn hostile_argument_values_are_bounded() {
+    #[forkline::handler]
+    fn echo(body: &str) -> usize {
+        body.len()
+    }
+    let huge = "x".repeat(1 << 20);
+    let (trace, n) = in_root(|| echo(&huge));
+    assert_eq!(n, 1 << 20);
+    let spans = spans_of(trace);
+    let recorded = attr(named(&spans, "echo"), "body").expect("recorded");
+    assert_eq!(recorded.as_str().len(), forkline::handler::MAX_VALUE_BYTES);
+    assert!(forkline::stats().attribute_values_truncated >= 1);
+    let _ = KeyValue::new("unused", 0);
+}
