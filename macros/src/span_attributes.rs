@@ -78,6 +78,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
             );
         }
         let ty = &field.ty;
+        let static_str = is_static_str(ty);
         let stmt = if attrs.redact {
             quote_spanned! {ty.span()=>
                 __forkline_out.push(::forkline::__private::handler::KeyValue::new(
@@ -88,9 +89,21 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
                     ::forkline::__private::handler::REDACTED,
                 ));
             }
+        } else if static_str {
+            // A `&'static str` needs no copy.
+            quote_spanned! {ty.span()=>
+                ::forkline::__private::handler::record_static(
+                    self.#ident,
+                    match __forkline_key.prefix() {
+                        ::core::option::Option::None => ::forkline::__private::handler::AttributeKey::Field(#key),
+                        ::core::option::Option::Some(_) => ::forkline::__private::handler::AttributeKey::Joined(__forkline_key.join(#key)),
+                    },
+                    __forkline_out,
+                );
+            }
         } else if attrs.flatten {
             quote_spanned! {ty.span()=>
-                ::forkline::SpanAttributes::record(&self.#ident, __forkline_key, __forkline_out);
+                ::forkline::SpanAttributes::record(&self.#ident, ::core::clone::Clone::clone(&__forkline_key), __forkline_out);
             }
         } else {
             quote_spanned! {ty.span()=>
@@ -102,7 +115,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
                     ),
                     ::core::option::Option::Some(_) => ::forkline::SpanAttributes::record(
                         &self.#ident,
-                        ::forkline::__private::handler::AttributeKey::Nested(&__forkline_key.join(#key)),
+                        ::forkline::__private::handler::AttributeKey::Joined(__forkline_key.join(#key)),
                         __forkline_out,
                     ),
                 }
@@ -117,7 +130,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
         impl #impl_generics ::forkline::SpanAttributes for #ident #ty_generics #where_clause {
             fn record(
                 &self,
-                __forkline_key: ::forkline::__private::handler::AttributeKey<'_>,
+                __forkline_key: ::forkline::__private::handler::AttributeKey,
                 __forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>,
             ) {
                 #(#statements)*
@@ -131,6 +144,18 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
         return out;
     }
     item
+}
+
+/// `&'static str`, written as such.
+fn is_static_str(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Reference(r) => {
+            r.mutability.is_none()
+                && r.lifetime.as_ref().is_some_and(|l| l.ident == "static")
+                && matches!(&*r.elem, syn::Type::Path(p) if p.path.is_ident("str"))
+        }
+        _ => false,
+    }
 }
 
 fn struct_prefix(cx: &Ctxt, input: &DeriveInput) -> Option<LitStr> {

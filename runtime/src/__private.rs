@@ -9,6 +9,7 @@ pub use linkme;
 
 /// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
 pub mod handler {
+    pub use crate::handler::attributes::record_static;
     pub use crate::handler::report::{ErrorRef, ViaDisplay, ViaError};
     pub use crate::handler::span::record;
     pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};

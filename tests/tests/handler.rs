@@ -358,12 +358,18 @@ fn an_unsampled_parent_makes_the_handler_record_nothing() {
         TraceState::default(),
     );
     let cx = Context::new().with_remote_span_context(unsampled.clone());
-    let out = {
-        let _active = cx.attach();
-        explode(3)
-    };
-    assert_eq!(out, 3, "the body ran");
+    // Through the SDK (a non-recording span), then through forkline's shortcut for a
+    // parent-based sampler (no span at all): nothing is recorded either way, the body runs,
+    // and an error still reaches Sentry.
+    for parent_decides in [false, true] {
+        forkline::handler::provider_installed(parent_decides);
+        let _active = cx.clone().attach();
+        assert_eq!(explode(3), 3, "the body ran");
+        assert!(reserve(4400 + u64::from(parent_decides)).is_err());
+    }
     assert!(spans_of(unsampled.trace_id()).is_empty());
+    assert_eq!(sentry_events("item 4400 is out of stock").len(), 1);
+    assert_eq!(sentry_events("item 4401 is out of stock").len(), 1);
 }
 
 #[test]

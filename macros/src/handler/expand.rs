@@ -36,10 +36,25 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     let fields = args.fields.iter().map(|f| {
         let key = &f.key;
         let value = &f.value;
+        if let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) = value
+        {
+            // A literal needs no copy.
+            return quote_spanned! {f.key_span=>
+                ::forkline::__private::handler::record_static(
+                    #lit,
+                    ::forkline::__private::handler::AttributeKey::Argument(#key),
+                    __forkline_out,
+                );
+            };
+        }
         quote_spanned! {f.key_span=>
             ::forkline::__private::handler::record(&(#value), #key, __forkline_out);
         }
     });
+    let capacity = recorded.bindings.len() + args.fields.len();
     // `let __forkline_value: Ret = { body };` gives `?` and `return` in the body the function's
     // return type; `impl Trait` cannot be written there, so it is then left to inference.
     let ret = match &sig.output {
@@ -82,6 +97,7 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
             let __forkline_span = ::forkline::__private::handler::HandlerSpan::start(
                 #name,
                 ::forkline::__private::handler::SpanKind::#kind,
+                #capacity,
                 |__forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>| {
                     #(#records)*
                     #(#fields)*

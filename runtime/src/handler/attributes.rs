@@ -11,40 +11,47 @@ use std::borrow::Cow;
 pub const MAX_VALUE_BYTES: usize = 4096;
 
 /// Under which key a value is recorded. Static keys cost no allocation.
-#[derive(Debug, Clone, Copy)]
-pub enum AttributeKey<'a> {
+#[derive(Debug, Clone)]
+pub enum AttributeKey {
     /// A handler argument's name: a single value is recorded under it; a derived struct uses
     /// its own keys.
     Argument(&'static str),
     /// A field's key inside a derived struct: a single value is recorded under it; a nested
     /// struct prefixes its own keys with it.
     Field(&'static str),
-    /// A field's key under a prefix known only at run time (a struct nested in a struct).
-    Nested(&'a str),
+    /// A key made at run time (a field of a struct nested in a struct).
+    Joined(String),
 }
 
-impl<'a> AttributeKey<'a> {
+impl AttributeKey {
     /// The key a single value is recorded under.
-    pub fn key(&self) -> Key {
-        match *self {
+    #[inline]
+    pub fn key(self) -> Key {
+        match self {
             Self::Argument(k) | Self::Field(k) => Key::from_static_str(k),
-            Self::Nested(k) => Key::from(k.to_string()),
+            Self::Joined(k) => Key::from(k),
         }
     }
 
     /// The prefix a struct's keys get: none for an argument, the field's key for a field.
-    pub fn prefix(&self) -> Option<&'a str> {
-        match *self {
+    pub fn prefix(&self) -> Option<&str> {
+        match self {
             Self::Argument(_) => None,
             Self::Field(k) => Some(k),
-            Self::Nested(k) => Some(k),
+            Self::Joined(k) => Some(k),
         }
     }
 
     /// `prefix.key`, or `key` without a prefix.
     pub fn join(&self, key: &str) -> String {
         match self.prefix() {
-            Some(prefix) => format!("{prefix}.{key}"),
+            Some(prefix) => {
+                let mut joined = String::with_capacity(prefix.len() + 1 + key.len());
+                joined.push_str(prefix);
+                joined.push('.');
+                joined.push_str(key);
+                joined
+            }
             None => key.to_string(),
         }
     }
@@ -63,7 +70,7 @@ impl<'a> AttributeKey<'a> {
 )]
 pub trait SpanAttributes {
     /// Appends this value's attributes to `out`.
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>);
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>);
 }
 
 /// One attribute value: what lists (`Vec`, slices) are made of.
@@ -76,8 +83,21 @@ pub trait SpanValue {
     fn span_value(&self) -> Value;
 }
 
-fn push(key: AttributeKey<'_>, value: Value, out: &mut Vec<KeyValue>) {
+#[inline]
+fn push(key: AttributeKey, value: Value, out: &mut Vec<KeyValue>) {
     out.push(KeyValue::new(key.key(), value));
+}
+
+/// A `&'static str` value: kept as it is, without a copy, when within [`MAX_VALUE_BYTES`]
+/// (what the generated code uses for string literals and `&'static str` fields).
+#[inline]
+pub fn record_static(value: &'static str, key: AttributeKey, out: &mut Vec<KeyValue>) {
+    let value = if value.len() <= MAX_VALUE_BYTES {
+        StringValue::from(value)
+    } else {
+        bounded(value)
+    };
+    push(key, Value::String(value), out);
 }
 
 /// A string value within [`MAX_VALUE_BYTES`].
@@ -99,6 +119,7 @@ pub(crate) fn bounded(s: &str) -> StringValue {
 macro_rules! integer {
     ($($t:ty),*) => {$(
         impl SpanValue for $t {
+            #[inline]
             fn span_value(&self) -> Value {
                 // Beyond i64 (OTel's integer), the exact digits as a string rather than a wrap.
                 match i64::try_from(*self) {
@@ -163,7 +184,8 @@ impl<T: SpanValue + ?Sized> SpanValue for &T {
 macro_rules! single {
     ($($t:ty),*) => {$(
         impl SpanAttributes for $t {
-            fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+            #[inline]
+            fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
                 push(key, self.span_value(), out);
             }
         }
@@ -175,38 +197,38 @@ single!(
 );
 
 impl SpanAttributes for Cow<'_, str> {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         push(key, self.span_value(), out);
     }
 }
 
 impl<T: SpanAttributes + ?Sized> SpanAttributes for &T {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         (**self).record(key, out);
     }
 }
 
 impl<T: SpanAttributes + ?Sized> SpanAttributes for &mut T {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         (**self).record(key, out);
     }
 }
 
 impl<T: SpanAttributes + ?Sized> SpanAttributes for Box<T> {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         (**self).record(key, out);
     }
 }
 
 impl<T: SpanAttributes + ?Sized> SpanAttributes for std::sync::Arc<T> {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         (**self).record(key, out);
     }
 }
 
 /// `None` records nothing.
 impl<T: SpanAttributes> SpanAttributes for Option<T> {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         if let Some(value) = self {
             value.record(key, out);
         }
@@ -216,7 +238,7 @@ impl<T: SpanAttributes> SpanAttributes for Option<T> {
 /// Lists become OTel arrays when every element has the same kind (OTel's rule); otherwise the
 /// elements' strings.
 impl<T: SpanValue> SpanAttributes for [T] {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         let values: Vec<Value> = self.iter().map(SpanValue::span_value).collect();
         let array = if values.iter().all(|v| matches!(v, Value::I64(_))) {
             Array::I64(values.iter().filter_map(as_i64).collect())
@@ -232,7 +254,7 @@ impl<T: SpanValue> SpanAttributes for [T] {
 }
 
 impl<T: SpanValue> SpanAttributes for Vec<T> {
-    fn record(&self, key: AttributeKey<'_>, out: &mut Vec<KeyValue>) {
+    fn record(&self, key: AttributeKey, out: &mut Vec<KeyValue>) {
         self.as_slice().record(key, out);
     }
 }
@@ -305,6 +327,6 @@ mod tests {
     fn keys_of_nested_structs_are_prefixed_but_not_by_argument_names() {
         assert_eq!(AttributeKey::Argument("order").join("id"), "id");
         assert_eq!(AttributeKey::Field("customer").join("id"), "customer.id");
-        assert_eq!(AttributeKey::Nested("a.b").join("id"), "a.b.id");
+        assert_eq!(AttributeKey::Joined("a.b".into()).join("id"), "a.b.id");
     }
 }

@@ -7,5 +7,5 @@ pub(crate) mod span;
 pub(crate) mod unwind;
 
 pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
-pub use span::HandlerSpan;
+pub use span::{provider_installed, HandlerSpan};
 pub use unwind::Instrumented;

@@ -27,7 +27,7 @@ impl<E: std::error::Error + ?Sized> ViaError for ErrorRef<'_, E> {
     fn forkline_report(&self, span: &HandlerSpan) {
         span.record_error(std::any::type_name::<E>(), self.0.to_string());
         // The span is active here: Sentry's OTel integration links the event to it.
-        let _active = span.context().clone().attach();
+        let _active = span.context().attach();
         sentry::capture_error(self.0);
     }
 }
@@ -36,7 +36,7 @@ impl<E: Display + ?Sized> ViaDisplay for &ErrorRef<'_, E> {
     fn forkline_report(&self, span: &HandlerSpan) {
         let message = self.0.to_string();
         span.record_error(std::any::type_name::<E>(), message.clone());
-        let _active = span.context().clone().attach();
+        let _active = span.context().attach();
         sentry::capture_message(&message, sentry::Level::Error);
     }
 }

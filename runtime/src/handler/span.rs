@@ -8,78 +8,116 @@ use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// Bumped whenever forkline installs a tracer provider, so cached tracers are rebuilt.
 static PROVIDER_EPOCH: AtomicU64 = AtomicU64::new(1);
 
-pub(crate) fn provider_changed() {
+/// Whether the installed sampler follows an unsampled parent (every `parentbased_*` sampler,
+/// forkline's defaults). Then a handler under an unsampled parent makes no span at all: the
+/// SDK would make a non-recording one, at the cost of ids, a context and the sampler, for
+/// nothing that is ever exported.
+static PARENT_DECIDES: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn provider_changed(parent_decides: bool) {
+    PARENT_DECIDES.store(parent_decides, Ordering::Release);
     PROVIDER_EPOCH.fetch_add(1, Ordering::Release);
 }
 
-/// The tracer of handler spans, cached: `global::tracer` takes a lock and allocates on every
-/// call, a visible share of a span's cost.
+/// For a tracer provider installed by hand (not by forkline's hooks): tells handlers that its
+/// sampler follows the parent's decision (a `ParentBased` sampler), so that calls under an
+/// unsampled parent skip making a span; and that cached tracers must be fetched again.
+pub fn provider_installed(parent_based_sampler: bool) {
+    provider_changed(parent_based_sampler);
+}
+
+/// The tracer of handler spans for one provider epoch. `global::tracer` takes a lock and
+/// allocates on every call, a visible share of a span's cost, so the tracer is cached.
+struct Cached {
+    epoch: u64,
+    tracer: BoxedTracer,
+}
+
+/// The current cache entry. Entries are never freed (a reader may still hold one): one leaks
+/// per provider installed, a handful in a process's life.
+static CACHED: AtomicPtr<Cached> = AtomicPtr::new(std::ptr::null_mut());
+
+#[inline]
 fn with_tracer<R>(f: impl FnOnce(&BoxedTracer) -> R) -> R {
-    static CACHE: RwLock<Option<(u64, BoxedTracer)>> = RwLock::new(None);
     let epoch = PROVIDER_EPOCH.load(Ordering::Acquire);
-    if let Ok(cache) = CACHE.read() {
-        if let Some((_, tracer)) = cache.as_ref().filter(|(at, _)| *at == epoch) {
-            return f(tracer);
+    // SAFETY: a non-null pointer in CACHED comes from `Box::leak` below and is never freed.
+    if let Some(cached) = unsafe { CACHED.load(Ordering::Acquire).as_ref() } {
+        if cached.epoch == epoch {
+            return f(&cached.tracer);
         }
     }
-    let tracer = global::tracer("forkline");
-    let result = f(&tracer);
-    if let Ok(mut cache) = CACHE.write() {
-        *cache = Some((epoch, tracer));
-    }
-    result
+    let fresh: &'static Cached = Box::leak(Box::new(Cached {
+        epoch,
+        tracer: global::tracer("forkline"),
+    }));
+    CACHED.store(std::ptr::from_ref(fresh).cast_mut(), Ordering::Release);
+    f(&fresh.tracer)
 }
 
 /// A handler call's span. Ends when dropped.
 #[derive(Debug)]
 pub struct HandlerSpan {
-    cx: Context,
+    /// `None` when no span was made (an unsampled parent decides for it).
+    cx: Option<Context>,
 }
 
 impl HandlerSpan {
-    /// Starts a span as a child of the current context. `attributes` runs only when the span is
-    /// recorded: an unsampled call pays for no attribute.
+    /// Starts a span as a child of the current context, with `attributes`.
+    /// `capacity` is how many attributes to expect (more are fine).
+    #[inline]
     pub fn start(
         name: &'static str,
         kind: SpanKind,
+        capacity: usize,
         attributes: impl FnOnce(&mut Vec<KeyValue>),
     ) -> Self {
-        let parent = Context::current();
+        // One look at the current context: skip an unsampled parent, else take it as parent.
+        let parent_decides = PARENT_DECIDES.load(Ordering::Relaxed);
+        let Some(parent) =
+            Context::map_current(|cx| (!(parent_decides && is_unsampled(cx))).then(|| cx.clone()))
+        else {
+            return Self { cx: None };
+        };
+        let mut out = Vec::with_capacity(capacity);
+        attributes(&mut out);
         let span = with_tracer(|tracer| {
             tracer
                 .span_builder(name)
                 .with_kind(kind)
+                .with_attributes(out)
                 .start_with_context(tracer, &parent)
         });
-        let cx = parent.with_span(span);
-        let span = cx.span();
-        if span.is_recording() {
-            let mut out = Vec::new();
-            attributes(&mut out);
-            span.set_attributes(out);
+        Self {
+            cx: Some(parent.with_span(span)),
         }
-        Self { cx }
     }
 
-    /// The span's context: what nested spans, spawned tasks and outgoing calls carry.
-    pub fn context(&self) -> &Context {
-        &self.cx
+    /// The span's context: what nested spans, spawned tasks and outgoing calls carry (the
+    /// current one when no span was made).
+    pub fn context(&self) -> Context {
+        match &self.cx {
+            Some(cx) => cx.clone(),
+            None => Context::current(),
+        }
     }
 
     /// Runs a synchronous body with the span active; a panic is recorded on the span and
     /// resumed (Sentry's panic handler, when installed, has captured it inside the span).
+    #[inline]
     pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
-        let _active = self.cx.clone().attach();
+        let Some(cx) = &self.cx else {
+            return body();
+        };
+        let _active = cx.clone().attach();
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
             Ok(value) => value,
             Err(payload) => {
-                record_panic(&self.cx, &*payload);
+                record_panic(cx, &*payload);
                 std::panic::resume_unwind(payload)
             }
         }
@@ -92,7 +130,10 @@ impl HandlerSpan {
 
     /// Records an error value: status Error, an `exception` event.
     pub fn record_error(&self, type_name: &str, message: String) {
-        let span = self.cx.span();
+        let Some(cx) = &self.cx else {
+            return;
+        };
+        let span = cx.span();
         span.add_event(
             "exception",
             vec![
@@ -109,8 +150,17 @@ impl HandlerSpan {
 
 impl Drop for HandlerSpan {
     fn drop(&mut self) {
-        self.cx.span().end();
+        if let Some(cx) = &self.cx {
+            cx.span().end();
+        }
     }
+}
+
+/// Whether `cx` holds a valid span context that is not sampled.
+fn is_unsampled(cx: &Context) -> bool {
+    let span = cx.span();
+    let parent = span.span_context();
+    parent.is_valid() && !parent.is_sampled()
 }
 
 pub(crate) fn record_panic(cx: &Context, payload: &(dyn std::any::Any + Send)) {
@@ -130,6 +180,7 @@ pub(crate) fn record_panic(cx: &Context, payload: &(dyn std::any::Any + Send)) {
 }
 
 /// Records one handler argument or field value.
+#[inline]
 pub fn record<T: crate::handler::attributes::SpanAttributes + ?Sized>(
     value: &T,
     key: &'static str,

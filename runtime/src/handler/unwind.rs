@@ -11,11 +11,12 @@ use std::task::{Context as TaskContext, Poll};
 #[must_use = "futures do nothing unless awaited"]
 pub struct Instrumented<F> {
     body: F,
-    cx: Context,
+    /// `None`: no span was made; the body runs in whatever context polls it.
+    cx: Option<Context>,
 }
 
 impl<F> Instrumented<F> {
-    pub(crate) fn new(body: F, cx: Context) -> Self {
+    pub(crate) fn new(body: F, cx: Option<Context>) -> Self {
         Self { body, cx }
     }
 }
@@ -27,13 +28,16 @@ impl<F: Future> Future for Instrumented<F> {
         // SAFETY: `body` is structurally pinned: it is never moved out of `self` and `self` has
         // no Drop impl and is not Unpin-projected elsewhere; `cx` is never pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        let _active = this.cx.clone().attach();
         // SAFETY: see above.
         let body = unsafe { Pin::new_unchecked(&mut this.body) };
+        let Some(cx) = &this.cx else {
+            return body.poll(task);
+        };
+        let _active = cx.clone().attach();
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.poll(task))) {
             Ok(poll) => poll,
             Err(payload) => {
-                crate::handler::span::record_panic(&this.cx, &*payload);
+                crate::handler::span::record_panic(cx, &*payload);
                 std::panic::resume_unwind(payload)
             }
         }

@@ -110,7 +110,12 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
         .with_span_processor(ForkAwareProcessor::new(exporter, late.clone()))
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    crate::handler::span::provider_changed();
+    crate::handler::span::provider_changed(matches!(
+        config.sampler,
+        SamplerConfig::ParentBasedAlwaysOn
+            | SamplerConfig::ParentBasedAlwaysOff
+            | SamplerConfig::ParentBasedTraceIdRatio(_)
+    ));
     *slot = Some(Installed {
         generation: fork_generation(),
         pid: who.pid,

@@ -1,0 +1,199 @@
+//! What `#[forkline::handler]` and `#[derive(SpanAttributes)]` cost, against hand-written OTel
+//! code doing the same, measured in the same run (interleaved samples, medians of ns per call).
+//!
+//!     cargo bench -p forkline-tests --bench handler_overhead [-- SAMPLES]
+//!
+//! 1. A sampled handler span with three attributes vs a hand-written span with the same
+//!    attributes, through the same provider (its processor discards ended spans, so the
+//!    figures are the span path, not an exporter). Target: ≤ 1.05×.
+//! 2. The same handler under an unsampled parent vs the bare function plus one sampler
+//!    decision (the cost floor of any instrumentation). Target: ≤ 2×.
+//! 3. A derived `SpanAttributes` struct (four fields, one nested) vs the same `KeyValue`s
+//!    written by hand.
+
+use forkline::opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+    TracerProvider as _,
+};
+use forkline::opentelemetry::{global, Context, KeyValue};
+use forkline::SpanAttributes;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    Sampler, SamplingDecision, SdkTracerProvider, ShouldSample, Span, SpanData, SpanProcessor,
+};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Ends spans into nothing: the comparison is about the span path, not an exporter.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanProcessor for Discard {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn work(n: u64) -> u64 {
+    black_box(n).wrapping_mul(31).rotate_left(7)
+}
+
+#[forkline::handler(fields(http.route = "/orders/{id}", tenant = "acme"))]
+fn handled(order_id: u64) -> u64 {
+    work(order_id)
+}
+
+fn hand_written(tracer: &global::BoxedTracer, order_id: u64) -> u64 {
+    let span = tracer
+        .span_builder("handled")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("order_id", order_id as i64),
+            KeyValue::new("http.route", "/orders/{id}"),
+            KeyValue::new("tenant", "acme"),
+        ])
+        .start(tracer);
+    let cx = Context::current_with_span(span);
+    let out = {
+        let _active = cx.clone().attach();
+        work(order_id)
+    };
+    cx.span().end();
+    out
+}
+
+#[derive(SpanAttributes)]
+struct Customer {
+    id: u64,
+    tier: &'static str,
+}
+
+#[derive(SpanAttributes)]
+#[span(prefix = "order")]
+struct Order {
+    id: u64,
+    total_cents: i64,
+    express: bool,
+    customer: Customer,
+}
+
+fn keys_by_hand(order: &Order, out: &mut Vec<KeyValue>) {
+    out.push(KeyValue::new("order.id", order.id as i64));
+    out.push(KeyValue::new("order.total_cents", order.total_cents));
+    out.push(KeyValue::new("order.express", order.express));
+    out.push(KeyValue::new("order.customer.id", order.customer.id as i64));
+    out.push(KeyValue::new("order.customer.tier", order.customer.tier));
+}
+
+/// Median ns per call of `f`, over `samples` samples of `batch` calls.
+fn median_ns(samples: &mut [Vec<f64>], which: usize, batch: u32, f: &mut dyn FnMut(u64)) {
+    let start = Instant::now();
+    for i in 0..batch {
+        f(u64::from(i));
+    }
+    samples[which].push(start.elapsed().as_nanos() as f64 / f64::from(batch));
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let samples_n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(60);
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+        .with_span_processor(Discard)
+        .build();
+    global::set_tracer_provider(provider.clone());
+    // What forkline's generated post_fork does for its own (parent-based) samplers.
+    forkline::handler::provider_installed(true);
+    let tracer = global::tracer("bench");
+    let unsampled = Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("id"),
+        SpanId::from_hex("b7ad6b7169203331").expect("id"),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    ));
+    let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
+    let order = Order {
+        id: 42,
+        total_cents: 1999,
+        express: true,
+        customer: Customer {
+            id: 7,
+            tier: "gold",
+        },
+    };
+    let _ = provider.tracer("warm");
+
+    const BATCH: u32 = 2000;
+    let mut s: Vec<Vec<f64>> = vec![Vec::new(); 6];
+    let mut out = Vec::with_capacity(8);
+    for _ in 0..samples_n {
+        median_ns(&mut s, 0, BATCH, &mut |i| {
+            black_box(hand_written(&tracer, i));
+        });
+        median_ns(&mut s, 1, BATCH, &mut |i| {
+            black_box(handled(i));
+        });
+        {
+            let _parent = unsampled.clone().attach();
+            median_ns(&mut s, 2, BATCH, &mut |i| {
+                black_box(handled(i));
+            });
+            median_ns(&mut s, 3, BATCH, &mut |i| {
+                let cx = Context::current();
+                let decision = sampler.should_sample(
+                    Some(&cx),
+                    TraceId::from(u128::from(i) + 1),
+                    "handled",
+                    &SpanKind::Server,
+                    &[],
+                    &[],
+                );
+                black_box(decision.decision == SamplingDecision::Drop);
+                black_box(work(i));
+            });
+        }
+        median_ns(&mut s, 4, BATCH, &mut |_| {
+            out.clear();
+            SpanAttributes::record(
+                &order,
+                forkline::handler::AttributeKey::Argument("order"),
+                &mut out,
+            );
+            black_box(&out);
+        });
+        median_ns(&mut s, 5, BATCH, &mut |_| {
+            out.clear();
+            keys_by_hand(&order, &mut out);
+            black_box(&out);
+        });
+    }
+    let m: Vec<f64> = s.iter_mut().map(|v| median(v)).collect();
+    println!("handler overhead ({samples_n} samples of {BATCH} calls each, interleaved; median ns per call)");
+    println!(
+        "  sampled span, 3 attributes : hand-written {:>8.1} ns   #[handler] {:>8.1} ns   ratio {:.3} (target <= 1.05)",
+        m[0], m[1], m[1] / m[0]
+    );
+    println!(
+        "  unsampled parent           : bare call + sampler {:>8.1} ns   #[handler] {:>8.1} ns   ratio {:.3} (target <= 2)",
+        m[3], m[2], m[2] / m[3]
+    );
+    println!(
+        "  5 attributes of a struct   : KeyValue by hand {:>8.1} ns   derived SpanAttributes {:>8.1} ns   ratio {:.3}",
+        m[5], m[4], m[4] / m[5]
+    );
+}
