@@ -43,6 +43,8 @@ mod error;
 mod guard;
 pub mod handler;
 mod health;
+#[cfg(feature = "tower")]
+pub mod http;
 mod lifecycle;
 mod server;
 mod sink;

@@ -7,12 +7,13 @@
 //! backends see one trace with the caller's span as the parent.
 
 use crate::config::PropagatorKind;
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
     TextMapPropagator,
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry::Context;
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use sentry::integrations::opentelemetry::SentryPropagator;
 
@@ -85,6 +86,80 @@ impl TextMapPropagator for SentryTracePropagator {
     }
 }
 
+/// W3C `baggage`, carrying Sentry's dynamic sampling context (DSC) as Sentry SDKs expect it:
+/// an incoming DSC (`sentry-*` entries) is kept and forwarded as it is; at the head of a trace
+/// (no incoming DSC) outgoing calls get one made from this process's Sentry client — trace id,
+/// public key, release, environment, sample rate and the sampling decision — so that the services
+/// called sample the trace in Sentry as this one did. Sentry's Rust propagator sends no DSC.
+#[derive(Debug, Default)]
+pub struct DscBaggagePropagator {
+    baggage: BaggagePropagator,
+}
+
+impl DscBaggagePropagator {
+    /// A new propagator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// This process's DSC for a trace it heads, or `None` without a Sentry client.
+fn head_dsc(cx: &Context) -> Option<Vec<KeyValue>> {
+    let client = sentry::Hub::current().client()?;
+    let options = client.options();
+    let dsn = options.dsn.as_ref()?;
+    let span = cx.span();
+    let sc = span.span_context();
+    if !sc.is_valid() {
+        return None;
+    }
+    let mut dsc = vec![
+        KeyValue::new("sentry-trace_id", sc.trace_id().to_string()),
+        KeyValue::new("sentry-public_key", dsn.public_key().to_string()),
+        KeyValue::new("sentry-sampled", sc.is_sampled().to_string()),
+    ];
+    if let sentry::TracesSamplingStrategy::FixedRate(rate) = &options.traces_sampling_strategy {
+        dsc.push(KeyValue::new("sentry-sample_rate", rate.to_string()));
+    }
+    if let Some(release) = &options.release {
+        dsc.push(KeyValue::new("sentry-release", release.to_string()));
+    }
+    if let Some(environment) = &options.environment {
+        dsc.push(KeyValue::new("sentry-environment", environment.to_string()));
+    }
+    Some(dsc)
+}
+
+impl TextMapPropagator for DscBaggagePropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let has_dsc = cx
+            .baggage()
+            .iter()
+            .any(|(k, _)| k.as_str().starts_with("sentry-"));
+        match head_dsc(cx).filter(|_| !has_dsc) {
+            Some(dsc) => {
+                let mut entries: Vec<KeyValue> = cx
+                    .baggage()
+                    .iter()
+                    .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
+                    .collect();
+                entries.extend(dsc);
+                self.baggage
+                    .inject_context(&cx.with_baggage(entries), injector);
+            }
+            None => self.baggage.inject_context(cx, injector),
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.baggage.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.baggage.fields()
+    }
+}
+
 /// Installs the global propagators, in the configured order.
 pub fn install(kinds: &[PropagatorKind]) {
     opentelemetry::global::set_text_map_propagator(composite(kinds));
@@ -97,7 +172,7 @@ pub(crate) fn composite(kinds: &[PropagatorKind]) -> TextMapCompositePropagator 
             .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
                 match kind {
                     PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
-                    PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+                    PropagatorKind::Baggage => Box::new(DscBaggagePropagator::new()),
                     PropagatorKind::Sentry => Box::new(SentryTracePropagator::new()),
                 }
             })

@@ -1,0 +1,240 @@
+//! A tower layer that makes the server span of every request: the caller's context continued
+//! (global propagators), the stable HTTP semantic conventions, 5xx and panics captured to Sentry
+//! inside the span.
+
+use crate::http::headers::extract;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{global, Context, KeyValue};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+/// Wraps a service with [`TelemetryService`]: `Router::new()....layer(forkline::http::TelemetryLayer::new())`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TelemetryLayer {
+    _private: (),
+}
+
+impl TelemetryLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> tower_layer::Layer<S> for TelemetryLayer {
+    type Service = TelemetryService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TelemetryService { inner }
+    }
+}
+
+/// See [`TelemetryLayer`].
+#[derive(Debug, Clone)]
+pub struct TelemetryService<S> {
+    inner: S,
+}
+
+/// The methods the semantic conventions name; any other is recorded as `_OTHER`.
+const KNOWN_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+impl<S, B, RB> tower_service::Service<http::Request<B>> for TelemetryService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let parent = extract(request.headers());
+        let method = request.method().as_str();
+        let method = KNOWN_METHODS
+            .iter()
+            .copied()
+            .find(|m| *m == method)
+            .unwrap_or("_OTHER");
+        let route = route_of(&request);
+        let name = match &route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_string(),
+        };
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", method),
+            KeyValue::new(
+                "url.path",
+                crate::handler::attributes::bounded(request.uri().path()),
+            ),
+            KeyValue::new(
+                "url.scheme",
+                request.uri().scheme_str().unwrap_or("http").to_string(),
+            ),
+            KeyValue::new(
+                "network.protocol.version",
+                match request.version() {
+                    http::Version::HTTP_10 => "1.0",
+                    http::Version::HTTP_2 => "2",
+                    http::Version::HTTP_3 => "3",
+                    _ => "1.1",
+                },
+            ),
+        ];
+        if let Some(route) = route {
+            attributes.push(KeyValue::new("http.route", route));
+        }
+        if let Some(query) = request.uri().query() {
+            attributes.push(KeyValue::new(
+                "url.query",
+                crate::handler::attributes::bounded(query),
+            ));
+        }
+        if let Some((host, port)) = host_of(&request) {
+            attributes.push(KeyValue::new("server.address", host));
+            if let Some(port) = port {
+                attributes.push(KeyValue::new("server.port", i64::from(port)));
+            }
+        }
+        if let Some(agent) = request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            attributes.push(KeyValue::new(
+                "user_agent.original",
+                crate::handler::attributes::bounded(agent),
+            ));
+        }
+        let tracer = global::tracer("forkline");
+        let span = tracer
+            .span_builder(name.clone())
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes)
+            .start_with_context(&tracer, &parent);
+        let cx = parent.with_span(span);
+        let inner = {
+            let _active = cx.clone().attach();
+            self.inner.call(request)
+        };
+        ResponseFuture {
+            inner,
+            cx,
+            name,
+            done: false,
+        }
+    }
+}
+
+/// The route template (axum's `MatchedPath`) when the router knows it: never the raw path,
+/// whose ids would make every request a different span name.
+fn route_of<B>(request: &http::Request<B>) -> Option<String> {
+    #[cfg(feature = "axum")]
+    if let Some(path) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(path.as_str().to_string());
+    }
+    let _ = request;
+    None
+}
+
+fn host_of<B>(request: &http::Request<B>) -> Option<(String, Option<u16>)> {
+    let authority = request.uri().authority().cloned().or_else(|| {
+        request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<http::uri::Authority>().ok())
+    })?;
+    Some((authority.host().to_string(), authority.port_u16()))
+}
+
+/// The response future: ends the span with the status, and reports 5xx, errors and panics.
+pub struct ResponseFuture<F> {
+    inner: F,
+    cx: Context,
+    name: String,
+    done: bool,
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, RB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<RB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned (never moved out); the other fields are not.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _active = this.cx.clone().attach();
+        // SAFETY: see above.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let polled =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(task))) {
+                Ok(polled) => polled,
+                Err(payload) => {
+                    crate::handler::span::record_panic(&this.cx, &*payload);
+                    let span = this.cx.span();
+                    span.set_attribute(KeyValue::new("error.type", "panic"));
+                    span.end();
+                    this.done = true;
+                    std::panic::resume_unwind(payload)
+                }
+            };
+        let Poll::Ready(result) = polled else {
+            return Poll::Pending;
+        };
+        let span = this.cx.span();
+        match &result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                span.set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status),
+                ));
+                if status >= 500 {
+                    span.set_attribute(KeyValue::new("error.type", status.to_string()));
+                    span.set_status(Status::error(format!("HTTP {status}")));
+                    // Inside the span: Sentry's OTel integration links the event to it.
+                    sentry::capture_message(
+                        &format!("HTTP {status} from {}", this.name),
+                        sentry::Level::Error,
+                    );
+                }
+            }
+            Err(_) => {
+                span.set_attribute(KeyValue::new(
+                    "error.type",
+                    std::any::type_name::<E>().to_string(),
+                ));
+                span.set_status(Status::error("the service failed"));
+            }
+        }
+        span.end();
+        this.done = true;
+        Poll::Ready(result)
+    }
+}
+
+impl<F> Drop for ResponseFuture<F> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Cancelled (the client went away): the span ends now, marked as such.
+            let span = self.cx.span();
+            span.set_attribute(KeyValue::new("error.type", "cancelled"));
+            span.end();
+        }
+    }
+}

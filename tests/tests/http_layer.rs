@@ -1,0 +1,366 @@
+//! `forkline::http::TelemetryLayer` on a real axum server on 127.0.0.1, driven over real
+//! sockets: the caller's trace continued from W3C `traceparent`, `sentry-trace` and `baggage`;
+//! the stable HTTP semantic conventions on the server span; 5xx and panics captured to Sentry
+//! inside the span; hostile headers ignored; outgoing calls carrying the trace and Sentry's
+//! dynamic sampling context. Spans go to an in-memory exporter (this file checks the layer, the
+//! e2e tests check delivery).
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use forkline::opentelemetry::baggage::BaggageExt;
+use forkline::opentelemetry::trace::{Status, TraceContextExt};
+use forkline::opentelemetry::{global, Context, Value};
+use forkline::PropagatorKind;
+use forkline_examples::http_get_with;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use sentry::integrations::opentelemetry::SentrySpanProcessor;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+#[derive(Default)]
+struct KeptEnvelopes(Mutex<Vec<sentry::Envelope>>);
+
+impl sentry::Transport for KeptEnvelopes {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.push(envelope);
+        }
+    }
+}
+
+struct Setup {
+    spans: InMemorySpanExporter,
+    sentry: Arc<KeptEnvelopes>,
+    addr: SocketAddr,
+}
+
+async fn order(axum::extract::Path(id): axum::extract::Path<u64>) -> String {
+    let cx = Context::current();
+    let span = cx.span();
+    format!(
+        "{} {} {id}",
+        span.span_context().trace_id(),
+        span.span_context().span_id()
+    )
+}
+
+async fn tenant() -> String {
+    Context::current()
+        .baggage()
+        .get("tenant")
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+async fn fail() -> (StatusCode, &'static str) {
+    (StatusCode::BAD_GATEWAY, "upstream down")
+}
+
+async fn boom() -> &'static str {
+    let on_purpose = true;
+    if on_purpose {
+        panic!("layer test panic");
+    }
+    "unreachable"
+}
+
+/// What this service would send to the next one.
+async fn outgoing() -> String {
+    let mut headers = HeaderMap::new();
+    forkline::http::inject(&mut headers);
+    let mut lines: Vec<String> = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// Once per test binary: Sentry, its span processor, the provider, the propagators — then a
+/// server with the layer on its own runtime.
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let sentry = Arc::new(KeptEnvelopes::default());
+        std::mem::forget(sentry::init(
+            sentry::ClientOptions::new()
+                .dsn("https://layerkey@sentry.invalid/3")
+                .release("layer-test@1.0.0")
+                .environment("test")
+                .traces_sample_rate(1.0)
+                .transport(sentry.clone()),
+        ));
+        let spans = InMemorySpanExporter::default();
+        global::set_tracer_provider(
+            SdkTracerProvider::builder()
+                .with_span_processor(SentrySpanProcessor::new())
+                .with_simple_exporter(spans.clone())
+                .build(),
+        );
+        forkline::telemetry::propagation::install(&[
+            PropagatorKind::TraceContext,
+            PropagatorKind::Baggage,
+            PropagatorKind::Sentry,
+        ]);
+        let app = Router::new()
+            .route("/orders/{id}", get(order))
+            .route("/tenant", get(tenant))
+            .route("/fail", get(fail))
+            .route("/boom", get(boom))
+            .route("/outgoing", get(outgoing))
+            .layer(forkline::http::TelemetryLayer::new());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app).await.expect("serve");
+            });
+        });
+        Setup {
+            spans,
+            sentry,
+            addr,
+        }
+    })
+}
+
+fn get_with(path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+    http_get_with(setup().addr, path, headers)
+}
+
+/// The server span named `name` whose `url.path` is `path` (each test uses its own paths).
+fn server_span(name: &str, path: &str) -> SpanData {
+    forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        setup()
+            .spans
+            .get_finished_spans()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.name == name && attr(s, "url.path") == Some(Value::from(path.to_string())))
+    })
+    .unwrap_or_else(|| panic!("no span {name:?} for {path}"))
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+fn sentry_messages(needle: &str) -> Vec<sentry::protocol::Event<'static>> {
+    let kept = setup()
+        .sentry
+        .0
+        .lock()
+        .map(|k| k.clone())
+        .unwrap_or_default();
+    kept.iter()
+        .filter_map(|e| e.event().cloned())
+        .filter(|e| {
+            e.message.as_deref().is_some_and(|m| m.contains(needle))
+                || e.exception
+                    .values
+                    .iter()
+                    .any(|x| x.value.as_deref().is_some_and(|v| v.contains(needle)))
+        })
+        .collect()
+}
+
+fn span_ids_of(event: &sentry::protocol::Event<'static>) -> (String, String) {
+    match event.contexts.get("trace") {
+        Some(sentry::protocol::Context::Trace(t)) => {
+            (t.trace_id.to_string(), t.span_id.to_string())
+        }
+        other => panic!("no trace context: {other:?}"),
+    }
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT: &str = "00f067aa0ba902b7";
+
+#[test]
+fn traceparent_continues_the_trace_with_http_semantic_conventions() {
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    let (status, body) = get_with(
+        "/orders/7?expand=1",
+        &[
+            ("traceparent", &traceparent),
+            ("User-Agent", "layer-test/1"),
+        ],
+    )
+    .expect("GET");
+    assert_eq!(status, 200);
+    let span = server_span("GET /orders/{id}", "/orders/7");
+    assert_eq!(span.span_context.trace_id().to_string(), TRACE);
+    assert_eq!(span.parent_span_id.to_string(), PARENT);
+    assert!(
+        body.starts_with(&format!("{TRACE} {}", span.span_context.span_id())),
+        "{body}"
+    );
+    assert_eq!(attr(&span, "http.request.method"), Some(Value::from("GET")));
+    assert_eq!(
+        attr(&span, "http.route"),
+        Some(Value::from("/orders/{id}".to_string()))
+    );
+    assert_eq!(
+        attr(&span, "http.response.status_code"),
+        Some(Value::I64(200))
+    );
+    assert_eq!(
+        attr(&span, "url.scheme"),
+        Some(Value::from("http".to_string()))
+    );
+    assert_eq!(attr(&span, "url.query"), Some(Value::from("expand=1")));
+    assert_eq!(
+        attr(&span, "server.address"),
+        Some(Value::from("127.0.0.1".to_string()))
+    );
+    assert_eq!(
+        attr(&span, "server.port"),
+        Some(Value::I64(i64::from(setup().addr.port())))
+    );
+    assert_eq!(
+        attr(&span, "user_agent.original"),
+        Some(Value::from("layer-test/1"))
+    );
+    assert_eq!(span.status, Status::Unset);
+}
+
+#[test]
+fn sentry_trace_and_baggage_continue_the_trace() {
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+    let (status, _) = get_with(
+        "/orders/8",
+        &[("sentry-trace", &format!("{trace}-{PARENT}-1"))],
+    )
+    .expect("GET");
+    assert_eq!(status, 200);
+    let span = server_span("GET /orders/{id}", "/orders/8");
+    assert_eq!(span.span_context.trace_id().to_string(), trace);
+    assert_eq!(span.parent_span_id.to_string(), PARENT);
+
+    let (_, tenant) = get_with("/tenant", &[("baggage", "tenant=acme,other=1")]).expect("GET");
+    assert_eq!(tenant, "acme", "baggage reaches the handler's context");
+}
+
+#[test]
+fn a_5xx_marks_the_span_and_reaches_sentry_linked_to_it() {
+    let (status, _) = get_with("/fail", &[]).expect("GET");
+    assert_eq!(status, 502);
+    let span = server_span("GET /fail", "/fail");
+    assert_eq!(
+        attr(&span, "error.type"),
+        Some(Value::from("502".to_string()))
+    );
+    assert!(matches!(span.status, Status::Error { .. }));
+    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages("HTTP 502 from GET /fail");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("a Sentry event");
+    assert_eq!(
+        span_ids_of(&events[0]),
+        (
+            span.span_context.trace_id().to_string(),
+            span.span_context.span_id().to_string()
+        )
+    );
+}
+
+#[test]
+fn a_panic_ends_the_span_as_an_error_and_reaches_sentry() {
+    // The connection is dropped by the server; the test only cares that it was handled.
+    let _ = get_with("/boom", &[]);
+    let span = server_span("GET /boom", "/boom");
+    assert_eq!(attr(&span, "error.type"), Some(Value::from("panic")));
+    assert!(
+        matches!(&span.status, Status::Error { description } if description.contains("layer test panic"))
+    );
+    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages("layer test panic");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("Sentry's panic handler captured it");
+    assert_eq!(
+        span_ids_of(&events[0]).1,
+        span.span_context.span_id().to_string()
+    );
+}
+
+#[test]
+fn hostile_propagation_headers_are_ignored_and_a_new_trace_starts() {
+    let long = "a".repeat(8000);
+    let many = (0..500)
+        .map(|i| format!("k{i}=v{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let hostile: Vec<(&str, String)> = vec![
+        ("traceparent", "00-zzzz-yyyy-01".into()),
+        ("traceparent", format!("00-{TRACE}-{PARENT}-01-{long}")),
+        ("sentry-trace", format!("{TRACE}-{PARENT}-1-extra")),
+        ("sentry-trace", long.clone()),
+        ("baggage", many),
+        ("baggage", format!("k={long}")),
+        ("tracestate", long.clone()),
+    ];
+    for (i, (name, value)) in hostile.iter().enumerate() {
+        let path = format!("/orders/{}", 9000 + i);
+        let (status, _) = get_with(&path, &[(name, value)]).expect("served");
+        assert_eq!(status, 200, "{name}");
+        let span = server_span("GET /orders/{id}", &path);
+        assert_ne!(
+            span.parent_span_id.to_string(),
+            PARENT,
+            "{name}: garbage must not become the parent"
+        );
+    }
+}
+
+#[test]
+fn outgoing_calls_carry_the_trace_and_sentrys_sampling_context() {
+    // Head of the trace: this service makes the DSC from its Sentry client.
+    let (_, headers) = get_with("/outgoing", &[]).expect("GET");
+    let span = server_span("GET /outgoing", "/outgoing");
+    let trace = span.span_context.trace_id().to_string();
+    let id = span.span_context.span_id().to_string();
+    assert!(
+        headers.contains(&format!("traceparent: 00-{trace}-{id}-01")),
+        "{headers}"
+    );
+    assert!(
+        headers.contains(&format!("sentry-trace: {trace}-{id}-1")),
+        "{headers}"
+    );
+    for entry in [
+        format!("sentry-trace_id={trace}"),
+        "sentry-public_key=layerkey".to_string(),
+        "sentry-release=layer-test@1.0.0".to_string(),
+        "sentry-environment=test".to_string(),
+        "sentry-sampled=true".to_string(),
+        "sentry-sample_rate=1".to_string(),
+    ] {
+        assert!(headers.contains(&entry), "{entry} missing in {headers}");
+    }
+
+    // Continuing a trace: the caller's DSC is forwarded unchanged, not replaced.
+    let (_, headers) = get_with(
+        "/outgoing",
+        &[
+            ("sentry-trace", &format!("{TRACE}-{PARENT}-1")),
+            ("baggage", "sentry-trace_id=4bf92f3577b34da6a3ce929d0e0e4736,sentry-public_key=upstream,sentry-sample_rate=0.25"),
+        ],
+    )
+    .expect("GET");
+    assert!(headers.contains("sentry-public_key=upstream"), "{headers}");
+    assert!(headers.contains("sentry-sample_rate=0.25"), "{headers}");
+    assert!(!headers.contains("layerkey"), "{headers}");
+}
