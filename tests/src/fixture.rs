@@ -123,6 +123,22 @@ async fn boom(headers: HeaderMap) -> &'static str {
     .await
 }
 
+/// A step instrumented with `tracing` only: with the bridge it is a child of the server span.
+#[cfg(feature = "tracing")]
+#[tracing::instrument(fields(order.id = id))]
+fn traced_step(id: u64) -> u64 {
+    tracing::info!("inside the traced step");
+    id + 1
+}
+
+#[cfg(feature = "tracing")]
+async fn traced(headers: HeaderMap) -> String {
+    let cx = server_span("GET /traced", &headers);
+    let out = async { traced_step(41) }.with_context(cx.clone()).await;
+    cx.span().end();
+    out.to_string()
+}
+
 /// This worker's `forkline::health()` as JSON with its pid. It makes no span, so that reading
 /// it does not change what it reports.
 async fn health() -> String {
@@ -131,9 +147,12 @@ async fn health() -> String {
 
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics), `/health`.
 pub fn router() -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/work", get(work))
         .route("/fail", get(fail))
         .route("/panic", get(boom))
-        .route("/health", get(health))
+        .route("/health", get(health));
+    #[cfg(feature = "tracing")]
+    let router = router.route("/traced", get(traced));
+    router
 }

@@ -41,8 +41,22 @@ const SEEDS: &[(&str, &str)] = &[
 ];
 
 const SPICE: &[&[u8]] = &[
-    b"-", b",", b";", b"=", b"%", b"%zz", b"\0", b"\r\n", b" ", b"\t", "é".as_bytes(),
-    "\u{202e}".as_bytes(), b"ff", b"00", b"-00-", b"ffffffffffffffffffffffffffffffff",
+    b"-",
+    b",",
+    b";",
+    b"=",
+    b"%",
+    b"%zz",
+    b"\0",
+    b"\r\n",
+    b" ",
+    b"\t",
+    "é".as_bytes(),
+    "\u{202e}".as_bytes(),
+    b"ff",
+    b"00",
+    b"-00-",
+    b"ffffffffffffffffffffffffffffffff",
 ];
 
 fn mutate(rng: &mut Rng, value: &str) -> Vec<u8> {

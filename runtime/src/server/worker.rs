@@ -204,6 +204,8 @@ fn worker_init(
         sentry_pipeline::bind_span_processor()?;
     }
     crate::telemetry::propagation::install(&config.propagators);
+    #[cfg(feature = "tracing")]
+    crate::telemetry::tracing_bridge::install();
     boot.worker_init_setup_us = started.elapsed().as_micros() as u64;
     run::optional_worker_hook(
         "worker_init",

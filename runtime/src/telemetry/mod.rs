@@ -11,6 +11,8 @@ pub mod sentry_pipeline;
 pub mod shutdown;
 pub(crate) mod slot;
 pub(crate) mod stats;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 
 pub use slot::LateSlot;
 pub use stats::{stats, Stats};
