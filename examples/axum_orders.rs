@@ -17,10 +17,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use forkline::{Master, Worker};
+use forkline_examples::child_server::{self, ChildServer};
 use forkline_examples::{http_get, http_get_with};
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
 
 #[forkline::post_fork(service_name = "orders")]
 fn otel(_worker: &Worker) {}
@@ -30,10 +30,7 @@ fn init(_worker: &Worker) {}
 
 #[forkline::when_ready]
 fn ready(master: &Master) -> std::io::Result<()> {
-    match (std::env::var("AXUM_ORDERS_ADDR_FILE"), master.local_addr()) {
-        (Ok(path), Some(addr)) => std::fs::write(path, addr.to_string()),
-        _ => Ok(()),
-    }
+    child_server::publish_addr(master)
 }
 
 /// What an order request carries; recorded on the handler's span as `order.*` attributes.
@@ -148,41 +145,19 @@ fn serve() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    if std::env::var_os("AXUM_ORDERS_ROLE").is_some() {
-        return serve();
-    }
-    match drive() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("axum_orders failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    child_server::main("axum_orders", serve, drive)
 }
 
 fn drive() -> Result<(), String> {
     let run_dir = std::env::temp_dir().join(format!("forkline-axum-orders-{}", std::process::id()));
-    let addr_file = run_dir.with_extension("addr");
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut server = Command::new(exe)
-        .env("AXUM_ORDERS_ROLE", "server")
-        .env("AXUM_ORDERS_ADDR_FILE", &addr_file)
-        .env("FORKLINE_DIR", &run_dir)
-        .env("FORKLINE_WORKERS", "2")
-        .spawn()
-        .map_err(|e| format!("starting the server: {e}"))?;
-    let addr = wait_for_addr(&addr_file, Duration::from_secs(30)).ok_or_else(|| {
-        let _ = server.kill();
-        "the server did not start within 30 s".to_string()
-    })?;
+    let server = ChildServer::start(&run_dir, "2")?;
+    let addr = server.addr;
     for (id, sku) in [(1, "blue-mug"), (2, "rare-vase"), (3, "green-mug")] {
         let (status, body) =
             http_get(addr, &format!("/orders/{id}/{sku}")).map_err(|e| e.to_string())?;
         println!("axum_orders: GET /orders/{id}/{sku} -> {status} {body}");
     }
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
-    let status = server.wait().map_err(|e| e.to_string())?;
+    let status = server.stop()?;
     if !status.success() {
         return Err(format!("the server exited with {status}"));
     }
@@ -263,18 +238,4 @@ fn show_trace(dir: &std::path::Path) -> Result<(), String> {
         dir.display()
     );
     Ok(())
-}
-
-fn wait_for_addr(path: &std::path::Path, timeout: Duration) -> Option<SocketAddr> {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if let Some(addr) = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.parse().ok())
-        {
-            return Some(addr);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }

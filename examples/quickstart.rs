@@ -17,11 +17,11 @@ use axum::Router;
 use forkline::opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer};
 use forkline::opentelemetry::{global, Context, KeyValue};
 use forkline::{Master, Worker};
+use forkline_examples::child_server::{self, ChildServer};
 use forkline_examples::http_get;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Instant;
 
 // ---- The server: hooks generate the telemetry setup in the right order. ----
 
@@ -40,10 +40,7 @@ fn bye(_worker: &Worker) {}
 
 #[forkline::when_ready]
 fn ready(master: &Master) -> std::io::Result<()> {
-    match (std::env::var("QUICKSTART_ADDR_FILE"), master.local_addr()) {
-        (Ok(path), Some(addr)) => std::fs::write(path, addr.to_string()),
-        _ => Ok(()),
-    }
+    child_server::publish_addr(master)
 }
 
 /// Runs `body` inside a server span that is the active context (so Sentry events link to it).
@@ -115,16 +112,7 @@ fn serve() -> ExitCode {
 const REQUESTS: u64 = 200;
 
 fn main() -> ExitCode {
-    if std::env::var_os("QUICKSTART_ROLE").is_some() {
-        return serve();
-    }
-    match drive() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("quickstart failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    child_server::main("quickstart", serve, drive)
 }
 
 fn drive() -> Result<(), String> {
@@ -133,25 +121,15 @@ fn drive() -> Result<(), String> {
         .unwrap_or_else(|| {
             std::env::temp_dir().join(format!("forkline-quickstart-{}", std::process::id()))
         });
-    let addr_file = run_dir.with_extension("addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut server = Command::new(exe)
-        .env("QUICKSTART_ROLE", "server")
-        .env("QUICKSTART_ADDR_FILE", &addr_file)
-        .env("FORKLINE_DIR", &run_dir)
-        .env(
-            "FORKLINE_WORKERS",
-            std::env::var("FORKLINE_WORKERS").unwrap_or_else(|_| "3".into()),
-        )
-        .spawn()
-        .map_err(|e| format!("starting the server: {e}"))?;
-
-    let addr = wait_for_addr(&addr_file, Duration::from_secs(30)).ok_or_else(|| {
-        let _ = server.kill();
-        "the server did not start within 30 s".to_string()
-    })?;
-    println!("quickstart: master pid {} listening on {addr}", server.id());
+    let server = ChildServer::start(
+        &run_dir,
+        &std::env::var("FORKLINE_WORKERS").unwrap_or_else(|_| "3".into()),
+    )?;
+    let addr = server.addr;
+    println!(
+        "quickstart: master pid {} listening on {addr}",
+        server.pid()
+    );
 
     let started = Instant::now();
     let (mut ok, mut failed, mut lost) = (0, 0, 0);
@@ -176,10 +154,8 @@ fn drive() -> Result<(), String> {
         started.elapsed()
     );
 
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
     let stop = Instant::now();
-    let status = server.wait().map_err(|e| e.to_string())?;
+    let status = server.stop()?;
     println!(
         "quickstart: graceful stop took {:?} ({status})",
         stop.elapsed()
@@ -188,20 +164,6 @@ fn drive() -> Result<(), String> {
         return Err(format!("the server exited with {status}"));
     }
     summarise(&run_dir)
-}
-
-fn wait_for_addr(path: &std::path::Path, timeout: Duration) -> Option<SocketAddr> {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if let Some(addr) = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.parse().ok())
-        {
-            return Some(addr);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 fn summarise(run_dir: &std::path::Path) -> Result<(), String> {

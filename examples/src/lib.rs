@@ -1,6 +1,8 @@
 //! Helpers shared by forkline's runnable examples (and its behaviour tests): a minimal HTTP
 //! client, so that the examples drive a real server over a real socket without pulling an HTTP
-//! client crate into the demo.
+//! client crate into the demo, and the plumbing of an example that runs itself as its server.
+
+pub mod child_server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -8,3 +8,5 @@ pub mod grpc_collector;
 pub mod harness;
 pub mod peers;
 pub mod pipelines;
+pub mod sentry_capture;
+pub mod span_pipe;

@@ -9,20 +9,10 @@ use forkline::opentelemetry::trace::{
     TraceId, TraceState, Tracer,
 };
 use forkline::opentelemetry::{global, Context, KeyValue, Value};
+use forkline_tests::sentry_capture::{trace_context, KeptEnvelopes};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
-use std::sync::{Arc, Mutex, OnceLock};
-
-#[derive(Default)]
-struct KeptEnvelopes(Mutex<Vec<sentry::Envelope>>);
-
-impl sentry::Transport for KeptEnvelopes {
-    fn send_envelope(&self, envelope: sentry::Envelope) {
-        if let Ok(mut kept) = self.0.lock() {
-            kept.push(envelope);
-        }
-    }
-}
+use std::sync::{Arc, OnceLock};
 
 struct Backends {
     spans: InMemorySpanExporter,
@@ -79,31 +69,7 @@ fn attr(span: &SpanData, key: &str) -> Option<Value> {
 
 /// Sentry events whose message or exception mentions `needle`.
 fn sentry_events(needle: &str) -> Vec<sentry::protocol::Event<'static>> {
-    let kept = backends()
-        .sentry
-        .0
-        .lock()
-        .map(|k| k.clone())
-        .unwrap_or_default();
-    kept.iter()
-        .filter_map(|e| e.event().cloned())
-        .filter(|e| {
-            e.message.as_deref().is_some_and(|m| m.contains(needle))
-                || e.exception
-                    .values
-                    .iter()
-                    .any(|x| x.value.as_deref().is_some_and(|v| v.contains(needle)))
-        })
-        .collect()
-}
-
-fn trace_context(event: &sentry::protocol::Event<'static>) -> (String, String) {
-    match event.contexts.get("trace") {
-        Some(sentry::protocol::Context::Trace(t)) => {
-            (t.trace_id.to_string(), t.span_id.to_string())
-        }
-        other => panic!("no trace context on the Sentry event: {other:?}"),
-    }
+    backends().sentry.events_mentioning(needle)
 }
 
 /// Runs `f` under a fresh root span so each test finds its own trace.

@@ -13,21 +13,11 @@ use forkline::opentelemetry::trace::{Status, TraceContextExt};
 use forkline::opentelemetry::{global, Context, Value};
 use forkline::PropagatorKind;
 use forkline_examples::http_get_with;
+use forkline_tests::sentry_capture::{trace_context, KeptEnvelopes};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
-
-#[derive(Default)]
-struct KeptEnvelopes(Mutex<Vec<sentry::Envelope>>);
-
-impl sentry::Transport for KeptEnvelopes {
-    fn send_envelope(&self, envelope: sentry::Envelope) {
-        if let Ok(mut kept) = self.0.lock() {
-            kept.push(envelope);
-        }
-    }
-}
+use std::sync::{Arc, OnceLock};
 
 struct Setup {
     spans: InMemorySpanExporter,
@@ -157,31 +147,7 @@ fn attr(span: &SpanData, key: &str) -> Option<Value> {
 }
 
 fn sentry_messages(needle: &str) -> Vec<sentry::protocol::Event<'static>> {
-    let kept = setup()
-        .sentry
-        .0
-        .lock()
-        .map(|k| k.clone())
-        .unwrap_or_default();
-    kept.iter()
-        .filter_map(|e| e.event().cloned())
-        .filter(|e| {
-            e.message.as_deref().is_some_and(|m| m.contains(needle))
-                || e.exception
-                    .values
-                    .iter()
-                    .any(|x| x.value.as_deref().is_some_and(|v| v.contains(needle)))
-        })
-        .collect()
-}
-
-fn span_ids_of(event: &sentry::protocol::Event<'static>) -> (String, String) {
-    match event.contexts.get("trace") {
-        Some(sentry::protocol::Context::Trace(t)) => {
-            (t.trace_id.to_string(), t.span_id.to_string())
-        }
-        other => panic!("no trace context: {other:?}"),
-    }
+    setup().sentry.events_mentioning(needle)
 }
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -268,7 +234,7 @@ fn a_5xx_marks_the_span_and_reaches_sentry_linked_to_it() {
     })
     .expect("a Sentry event");
     assert_eq!(
-        span_ids_of(&events[0]),
+        trace_context(&events[0]),
         (
             span.span_context.trace_id().to_string(),
             span.span_context.span_id().to_string()
@@ -291,7 +257,7 @@ fn a_panic_ends_the_span_as_an_error_and_reaches_sentry() {
     })
     .expect("Sentry's panic handler captured it");
     assert_eq!(
-        span_ids_of(&events[0]).1,
+        trace_context(&events[0]).1,
         span.span_context.span_id().to_string()
     );
 }

@@ -5,25 +5,19 @@
 //! spec's: the collector is down for 10 s under 2k spans/s, and every span arrives exactly once.
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::{BreakerState, GuardPolicy, GuardedSpanProcessor, Pipeline, SpanExportSettings};
+use forkline::{BreakerState, GuardPolicy, Pipeline, SpanExportSettings};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use forkline_tests::span_pipe::SpanPipe;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn policy() -> GuardPolicy {
     test_policy()
 }
 
-struct Pipe {
-    provider: SdkTracerProvider,
-    health: Arc<dyn Fn() -> Pipeline + Send + Sync>,
-}
-
-fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> Pipe {
-    let processor = GuardedSpanProcessor::start(SpanExportSettings {
+fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> SpanPipe {
+    SpanPipe::start(SpanExportSettings {
         url: format!("http://{addr}/v1/traces"),
         protocol: forkline::OtlpProtocol::HttpProtobuf,
         headers: vec![("authorization".into(), "Bearer not-logged".into())],
@@ -31,40 +25,6 @@ fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> Pipe {
         batch_delay: Duration::from_millis(50),
         policy,
     })
-    .expect("start");
-    let handle = processor.health_handle();
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
-    Pipe {
-        provider,
-        health: Arc::new(handle),
-    }
-}
-
-impl Pipe {
-    /// Ends `n` spans; returns the slowest span start+end.
-    fn spans(&self, n: usize) -> Duration {
-        let tracer = self.provider.tracer("faults");
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                tracer.start("work").end();
-                t.elapsed()
-            })
-            .max()
-            .unwrap_or_default()
-    }
-
-    fn shutdown(&self, deadline: Duration) -> Duration {
-        let t = Instant::now();
-        let _ = self.provider.shutdown_with_timeout(deadline);
-        t.elapsed()
-    }
-
-    fn health(&self) -> Pipeline {
-        (self.health)()
-    }
 }
 
 /// The bound on a span's start + end on the request path: far below one export attempt

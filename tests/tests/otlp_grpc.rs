@@ -5,21 +5,15 @@
 //! exporting over gRPC to otelite.
 #![cfg(feature = "grpc")]
 
-use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::{BreakerState, GuardPolicy, GuardedSpanProcessor, OtlpProtocol, Pipeline};
+use forkline::{BreakerState, GuardPolicy, OtlpProtocol, Pipeline};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use forkline_tests::grpc_collector::{GrpcBehaviour, GrpcCollector};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use forkline_tests::span_pipe::SpanPipe;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Pipe {
-    provider: SdkTracerProvider,
-    health: Box<dyn Fn() -> Pipeline>,
-}
-
-fn pipe_to(url: String, policy: GuardPolicy) -> Pipe {
-    let processor = GuardedSpanProcessor::start(forkline::SpanExportSettings {
+fn pipe_to(url: String, policy: GuardPolicy) -> SpanPipe {
+    SpanPipe::start(forkline::SpanExportSettings {
         url,
         protocol: OtlpProtocol::Grpc,
         headers: vec![("Authorization".into(), "Bearer grpc-secret".into())],
@@ -27,35 +21,6 @@ fn pipe_to(url: String, policy: GuardPolicy) -> Pipe {
         batch_delay: Duration::from_millis(20),
         policy,
     })
-    .expect("start");
-    let health = processor.health_handle();
-    Pipe {
-        provider: SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .build(),
-        health: Box::new(health),
-    }
-}
-
-impl Pipe {
-    /// Ends `n` spans; returns the slowest start + end.
-    fn spans(&self, n: usize) -> Duration {
-        let tracer = self.provider.tracer("grpc");
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                tracer.start("work").end();
-                t.elapsed()
-            })
-            .max()
-            .unwrap_or_default()
-    }
-
-    fn shutdown(&self, deadline: Duration) -> Duration {
-        let t = Instant::now();
-        let _ = self.provider.shutdown_with_timeout(deadline);
-        t.elapsed()
-    }
 }
 
 /// Far below one attempt (300 ms): a wait on export would show.
@@ -74,7 +39,7 @@ fn a_grpc_collector_receives_every_span_once_with_its_metadata() {
     let p = pipe_to(collector.url(), test_policy());
     assert!(p.spans(2000) < SPAN_BOUND);
     p.shutdown(Duration::from_secs(30));
-    let h = (p.health)();
+    let h = p.health();
     assert_accounted(&h, &collector.span_ids());
     assert_eq!((h.delivered, h.dropped_total), (2000, 0));
     let auth = collector.authorization();
@@ -91,7 +56,7 @@ fn unavailable_is_retried_until_the_collector_recovers() {
     let p = pipe_to(collector.url(), test_policy());
     assert!(p.spans(1000) < SPAN_BOUND);
     p.shutdown(Duration::from_secs(30));
-    let h = (p.health)();
+    let h = p.health();
     assert_accounted(&h, &collector.span_ids());
     assert_eq!((h.delivered, h.dropped_total), (1000, 0), "{h:#?}");
     assert!(h.retried >= 2, "{h:#?}");
@@ -103,7 +68,7 @@ fn invalid_argument_refuses_the_batch_and_is_never_retried() {
     let p = pipe_to(collector.url(), test_policy());
     p.spans(300);
     p.shutdown(Duration::from_secs(30));
-    let h = (p.health)();
+    let h = p.health();
     assert_eq!(h.dropped.rejected, 300, "{h:#?}");
     assert_eq!(h.retried, 0, "{h:#?}");
     assert_eq!(h.breaker, BreakerState::Closed, "a refusal is an answer");
@@ -121,13 +86,13 @@ fn a_refusing_port_opens_the_breaker_and_shutdown_keeps_its_deadline() {
     let p = pipe_to(format!("http://{}", refusing_addr()), test_policy());
     assert!(p.spans(1000) < SPAN_BOUND);
     let opened = forkline_tests::harness::wait_until(Duration::from_secs(10), || {
-        ((p.health)().breaker == BreakerState::Open).then_some(())
+        (p.health().breaker == BreakerState::Open).then_some(())
     });
-    assert!(opened.is_some(), "{:#?}", (p.health)());
+    assert!(opened.is_some(), "{:#?}", p.health());
     let deadline = Duration::from_millis(500);
     let took = p.shutdown(deadline);
     assert!(took < deadline + Duration::from_millis(100), "{took:?}");
-    let h = (p.health)();
+    let h = p.health();
     assert_eq!((h.accepted, h.delivered, h.dropped_total), (1000, 0, 1000));
     assert!(
         h.last_error
@@ -143,13 +108,13 @@ fn a_black_hole_times_out_and_shutdown_keeps_its_deadline() {
     let p = pipe_to(format!("http://{}", hole.addr), test_policy());
     assert!(p.spans(500) < SPAN_BOUND);
     let failed = forkline_tests::harness::wait_until(Duration::from_secs(10), || {
-        ((p.health)().retried > 0).then_some(())
+        (p.health().retried > 0).then_some(())
     });
-    assert!(failed.is_some(), "{:#?}", (p.health)());
+    assert!(failed.is_some(), "{:#?}", p.health());
     let deadline = Duration::from_millis(500);
     let took = p.shutdown(deadline);
     assert!(took < deadline + Duration::from_millis(100), "{took:?}");
-    let h = (p.health)();
+    let h = p.health();
     assert_eq!((h.delivered, h.dropped_total), (0, 500), "{h:#?}");
     assert!(
         h.last_error
