@@ -43,7 +43,7 @@ struct Cached {
 static CACHED: AtomicPtr<Cached> = AtomicPtr::new(std::ptr::null_mut());
 
 #[inline]
-fn with_tracer<R>(f: impl FnOnce(&BoxedTracer) -> R) -> R {
+pub(crate) fn with_tracer<R>(f: impl FnOnce(&BoxedTracer) -> R) -> R {
     let epoch = PROVIDER_EPOCH.load(Ordering::Acquire);
     // SAFETY: a non-null pointer in CACHED comes from `Box::leak` below and is never freed.
     if let Some(cached) = unsafe { CACHED.load(Ordering::Acquire).as_ref() } {

@@ -4,7 +4,7 @@
 
 use crate::http::headers::extract;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{global, Context, KeyValue};
+use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -111,12 +111,13 @@ where
                 crate::handler::attributes::bounded(agent),
             ));
         }
-        let tracer = global::tracer("forkline");
-        let span = tracer
-            .span_builder(name.clone())
-            .with_kind(SpanKind::Server)
-            .with_attributes(attributes)
-            .start_with_context(&tracer, &parent);
+        let span = crate::handler::span::with_tracer(|tracer| {
+            tracer
+                .span_builder(name.clone())
+                .with_kind(SpanKind::Server)
+                .with_attributes(attributes)
+                .start_with_context(tracer, &parent)
+        });
         let cx = parent.with_span(span);
         let inner = {
             let _active = cx.clone().attach();

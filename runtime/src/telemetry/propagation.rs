@@ -132,11 +132,12 @@ fn head_dsc(cx: &Context) -> Option<Vec<KeyValue>> {
 
 impl TextMapPropagator for DscBaggagePropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        // A caller's DSC is forwarded as it is; only the head of a trace makes one.
         let has_dsc = cx
             .baggage()
             .iter()
             .any(|(k, _)| k.as_str().starts_with("sentry-"));
-        match head_dsc(cx).filter(|_| !has_dsc) {
+        match (!has_dsc).then(|| head_dsc(cx)).flatten() {
             Some(dsc) => {
                 let mut entries: Vec<KeyValue> = cx
                     .baggage()
