@@ -123,15 +123,17 @@ pub(crate) fn resolve_otlp(
         ..GuardPolicy::for_profile(profile)
     };
     let mut policy = args.apply(defaults);
-    // OTEL_EXPORTER_OTLP_*TIMEOUT bounds a request, OTEL_BSP_EXPORT_TIMEOUT a whole export: an
-    // attempt gets the smaller of those that are set.
+    // OTEL_EXPORTER_OTLP_*TIMEOUT bounds a request (it replaces the default or the hook's value);
+    // OTEL_BSP_EXPORT_TIMEOUT bounds a whole export, so an attempt never exceeds it either.
     let request = match env.millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")? {
         Some(t) => Some(t),
         None => env.millis("OTEL_EXPORTER_OTLP_TIMEOUT")?,
     };
-    let export = env.millis("OTEL_BSP_EXPORT_TIMEOUT")?;
-    if let Some(t) = [request, export].into_iter().flatten().min() {
+    if let Some(t) = request {
         policy.attempt_timeout = t;
+    }
+    if let Some(export) = env.millis("OTEL_BSP_EXPORT_TIMEOUT")? {
+        policy.attempt_timeout = policy.attempt_timeout.min(export);
     }
     if let Some(n) = env.positive_usize("OTEL_BSP_MAX_QUEUE_SIZE")? {
         policy.queue_capacity = n;
@@ -222,6 +224,37 @@ mod tests {
         let policy = otlp(&env, args, code);
         assert_eq!(policy.queue_capacity, 7);
         assert_eq!(policy.buffer_budget_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn the_export_timeout_only_ever_shortens_an_attempt() {
+        let long_export = otlp(
+            &[("OTEL_BSP_EXPORT_TIMEOUT", "60000")],
+            GuardSettings::NONE,
+            GuardSettings::NONE,
+        );
+        assert_eq!(
+            long_export.attempt_timeout, OTLP_TIMEOUT,
+            "the request default still applies"
+        );
+        let args =
+            GuardSettings::new().timeouts(Duration::from_millis(100), Duration::from_millis(900));
+        let short_export = otlp(
+            &[("OTEL_BSP_EXPORT_TIMEOUT", "400")],
+            args,
+            GuardSettings::NONE,
+        );
+        assert_eq!(short_export.attempt_timeout, Duration::from_millis(400));
+        let kept = otlp(
+            &[("OTEL_BSP_EXPORT_TIMEOUT", "5000")],
+            args,
+            GuardSettings::NONE,
+        );
+        assert_eq!(
+            kept.attempt_timeout,
+            Duration::from_millis(900),
+            "the hook's value stands"
+        );
     }
 
     #[test]
