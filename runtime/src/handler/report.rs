@@ -25,18 +25,24 @@ pub trait ViaDisplay {
 
 impl<E: std::error::Error + ?Sized> ViaError for ErrorRef<'_, E> {
     fn forkline_report(&self, span: &HandlerSpan) {
-        span.record_error(std::any::type_name::<E>(), self.0.to_string());
-        // The span is active here: Sentry's OTel integration links the event to it.
-        let _active = span.context().attach();
-        sentry::capture_error(self.0);
+        report::<E>(span, self.0.to_string(), |_| {
+            sentry::capture_error(self.0);
+        });
     }
 }
 
 impl<E: Display + ?Sized> ViaDisplay for &ErrorRef<'_, E> {
     fn forkline_report(&self, span: &HandlerSpan) {
-        let message = self.0.to_string();
-        span.record_error(std::any::type_name::<E>(), message.clone());
-        let _active = span.context().attach();
-        sentry::capture_message(&message, sentry::Level::Error);
+        report::<E>(span, self.0.to_string(), |message| {
+            sentry::capture_message(message, sentry::Level::Error);
+        });
     }
+}
+
+/// Records the error on the span, then captures it with the span active, so that Sentry's OTel
+/// integration links the event to it.
+fn report<E: ?Sized>(span: &HandlerSpan, message: String, capture: impl FnOnce(&str)) {
+    span.record_error(std::any::type_name::<E>(), message.clone());
+    let _active = span.context().attach();
+    capture(&message);
 }

@@ -3,7 +3,7 @@
 //! ended when the call returns, panics or is cancelled.
 
 use crate::handler::attributes::AttributeKey;
-use crate::handler::unwind::{panic_message, Instrumented};
+use crate::handler::unwind::{panic_message, recording_panics, Instrumented};
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -19,16 +19,13 @@ static PROVIDER_EPOCH: AtomicU64 = AtomicU64::new(1);
 /// nothing that is ever exported.
 static PARENT_DECIDES: AtomicBool = AtomicBool::new(false);
 
-pub(crate) fn provider_changed(parent_decides: bool) {
-    PARENT_DECIDES.store(parent_decides, Ordering::Release);
-    PROVIDER_EPOCH.fetch_add(1, Ordering::Release);
-}
-
-/// For a tracer provider installed by hand (not by forkline's hooks): tells handlers that its
-/// sampler follows the parent's decision (a `ParentBased` sampler), so that calls under an
-/// unsampled parent skip making a span; and that cached tracers must be fetched again.
+/// Tells handlers that a tracer provider was installed: cached tracers are fetched again, and
+/// whether its sampler follows the parent's decision (a `ParentBased` sampler), so that calls
+/// under an unsampled parent skip making a span. forkline's generated `post_fork` calls it; call
+/// it after installing a provider by hand.
 pub fn provider_installed(parent_based_sampler: bool) {
-    provider_changed(parent_based_sampler);
+    PARENT_DECIDES.store(parent_based_sampler, Ordering::Release);
+    PROVIDER_EPOCH.fetch_add(1, Ordering::Release);
 }
 
 /// The tracer of handler spans for one provider epoch. `global::tracer` takes a lock and
@@ -114,13 +111,7 @@ impl HandlerSpan {
             return body();
         };
         let _active = cx.clone().attach();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-            Ok(value) => value,
-            Err(payload) => {
-                record_panic(cx, &*payload);
-                std::panic::resume_unwind(payload)
-            }
-        }
+        recording_panics(cx, body)
     }
 
     /// The future of an async body, with the span active whenever it runs.

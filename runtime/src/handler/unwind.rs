@@ -34,12 +34,18 @@ impl<F: Future> Future for Instrumented<F> {
             return body.poll(task);
         };
         let _active = cx.clone().attach();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.poll(task))) {
-            Ok(poll) => poll,
-            Err(payload) => {
-                crate::handler::span::record_panic(cx, &*payload);
-                std::panic::resume_unwind(payload)
-            }
+        recording_panics(cx, || body.poll(task))
+    }
+}
+
+/// Runs `f`; a panic in it is recorded on `cx`'s span and resumed.
+#[inline]
+pub(crate) fn recording_panics<R>(cx: &Context, f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(payload) => {
+            crate::handler::span::record_panic(cx, &*payload);
+            std::panic::resume_unwind(payload)
         }
     }
 }
