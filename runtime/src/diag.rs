@@ -13,12 +13,21 @@ pub(crate) fn verbose() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
 
-/// One `write` per line: the master and its workers share stderr, and `eprintln!` writes a
-/// line in pieces, which interleave across processes.
+/// One `write(2)` per line: the master and its workers share stderr, and `eprintln!` writes a
+/// line in pieces, which interleave across processes. Not through `std::io::stderr()`: its lock
+/// may have been held by another master thread at the instant of `fork()`, and then it stays
+/// locked in the worker forever.
 pub(crate) fn emit(level: &str, message: std::fmt::Arguments<'_>) {
-    use std::io::Write;
     let line = format!("forkline[{}] {level}: {message}\n", std::process::id());
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    let mut rest = line.as_bytes();
+    while !rest.is_empty() {
+        // SAFETY: writes from a valid buffer to fd 2; a closed stderr only yields an error.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            return; // Nowhere to report it: stderr is gone or broken.
+        }
+        rest = &rest[n as usize..];
+    }
 }
 
 /// Lifecycle chatter, shown in the development profile.

@@ -31,6 +31,8 @@ pub enum Error {
         worker_id: usize,
         /// Its exit code.
         code: i32,
+        /// Why, as the worker said it (a hook's error, a panic's message).
+        message: String,
     },
     /// A worker stopped serving with an error (no-fork mode reports it as the server's result).
     WorkerFailed {
@@ -75,10 +77,14 @@ impl fmt::Display for Error {
             } => write!(f, "invalid configuration: {source_name}: {message}"),
             Self::Hook { hook, message } => write!(f, "hook {hook}: {message}"),
             Self::ForkSafety(message) => write!(f, "fork safety: {message}"),
-            Self::WorkerBoot { worker_id, code } => write!(
+            Self::WorkerBoot {
+                worker_id,
+                code,
+                message,
+            } => write!(
                 f,
-                "worker {worker_id} failed to boot (exit code {code}); its error is logged above. \
-                 The master stopped instead of respawning a worker that cannot start"
+                "worker {worker_id} failed to boot (exit code {code}): {message}. The master \
+                 stopped instead of respawning a worker that cannot start"
             ),
             Self::WorkerFailed { worker_id, code } => write!(
                 f,

@@ -1,4 +1,5 @@
-//! Telemetry built in the master before fork is never silently inherited: forkline's own is
+//! Telemetry built in the master before fork is never silently inherited: forkline's own has an
+//! export thread, so it stops start-up unless threads at fork are allowed, and then it is
 //! detected and rebuilt in every worker; hand-made SDK state stops start-up with a message that
 //! names the hook to move it to.
 
@@ -9,10 +10,26 @@ const BIN: &str = env!("CARGO_BIN_EXE_fork_guard_server");
 const BOOT: Duration = Duration::from_secs(30);
 
 #[test]
-fn forkline_telemetry_built_in_the_master_is_rebuilt_in_every_worker() {
+fn forkline_telemetry_built_in_the_master_is_refused_by_default_naming_post_fork() {
+    let (stderr, booted) = refused("forkline");
+    // The embedded sink's batch processor thread, named by the SDK.
+    assert!(
+        stderr.contains("\"OpenTelemetry.T\" (tid")
+            && stderr.contains("let #[forkline::post_fork(...)] build the provider"),
+        "{stderr}"
+    );
+    assert_eq!(booted, 0);
+}
+
+#[test]
+fn with_threads_allowed_forkline_telemetry_built_in_the_master_is_rebuilt_in_every_worker() {
     let mut fx = Fixture::start(
         BIN,
-        &[("FIXTURE_MODE", "forkline"), ("FORKLINE_WORKERS", "2")],
+        &[
+            ("FIXTURE_MODE", "forkline"),
+            ("FORKLINE_WORKERS", "2"),
+            ("FORKLINE_ALLOW_THREADS_AT_FORK", "1"),
+        ],
     );
     fx.addr(BOOT);
     let workers = fx.wait_for_workers(2, BOOT);
@@ -88,10 +105,14 @@ fn a_tracer_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
 }
 
 #[test]
-fn forking_with_other_threads_in_the_master_is_warned_about() {
+fn forking_with_other_threads_in_the_master_is_warned_about_once_when_allowed() {
     let mut fx = Fixture::start(
         BIN,
-        &[("FIXTURE_MODE", "thread"), ("FORKLINE_WORKERS", "2")],
+        &[
+            ("FIXTURE_MODE", "thread"),
+            ("FORKLINE_WORKERS", "2"),
+            ("FORKLINE_ALLOW_THREADS_AT_FORK", "1"),
+        ],
     );
     fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
@@ -104,7 +125,7 @@ fn forking_with_other_threads_in_the_master_is_warned_about() {
     );
     let stderr = fx.stderr();
     let warning = format!(
-        "forkline[{}] warn: the master has 2 threads at fork()",
+        "forkline[{}] warn: the master has 1 other thread(s) at fork(), allowed by allow_threads_at_fork",
         fx.pid
     );
     assert_eq!(

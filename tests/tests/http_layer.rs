@@ -1,7 +1,7 @@
 //! `forkline::http::TelemetryLayer` on a real axum server on 127.0.0.1, driven over real
 //! sockets: the caller's trace continued from W3C `traceparent`, `sentry-trace` and `baggage`;
 //! the stable HTTP semantic conventions on the server span; 5xx and panics captured to Sentry
-//! inside the span; hostile headers ignored; outgoing calls carrying the trace and Sentry's
+//! inside the span, a panic answered with a 500; hostile headers ignored; outgoing calls carrying the trace and Sentry's
 //! dynamic sampling context. Spans go to an in-memory exporter (this file checks the layer, the
 //! e2e tests check delivery).
 
@@ -243,11 +243,15 @@ fn a_5xx_marks_the_span_and_reaches_sentry_linked_to_it() {
 }
 
 #[test]
-fn a_panic_ends_the_span_as_an_error_and_reaches_sentry() {
-    // The connection is dropped by the server; the test only cares that it was handled.
-    let _ = get_with("/boom", &[]);
+fn a_panic_is_answered_with_a_500_ends_the_span_as_an_error_and_reaches_sentry() {
+    let (status, _) = get_with("/boom", &[]).expect("answered, not a dropped connection");
+    assert_eq!(status, 500);
     let span = server_span("GET /boom", "/boom");
     assert_eq!(attr(&span, "error.type"), Some(Value::from("panic")));
+    assert_eq!(
+        attr(&span, "http.response.status_code"),
+        Some(Value::I64(500))
+    );
     assert!(
         matches!(&span.status, Status::Error { description } if description.contains("layer test panic"))
     );

@@ -6,7 +6,7 @@
 //! full queue, and its guard joins a stuck thread with no deadline.
 
 use crate::guard::attempt;
-use crate::guard::breaker::{Breaker, Permit};
+use crate::guard::breaker::{Breaker, BreakerState, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
 use crate::guard::outcome::Outcome;
 use crate::guard::policy::GuardPolicy;
@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// The longest a panicking thread waits in Sentry's panic-time flush.
+const PANIC_FLUSH_BOUND: Duration = Duration::from_millis(50);
 
 /// Shared between the capturing side, the delivery thread and health readers.
 #[derive(Debug)]
@@ -179,6 +182,18 @@ impl Transport for GuardedSentryTransport {
     }
 
     fn flush(&self, timeout: Duration) -> bool {
+        // Sentry's panic hook flushes on every panic, on the panicking thread: in a worker, a
+        // runtime thread that other requests are waiting on, and the process lives on (the
+        // event stays queued and goes out, or is counted, like any other). So a panic waits a
+        // short bound at most, and not at all while the breaker refuses deliveries.
+        let timeout = if std::thread::panicking() {
+            if self.shared.breaker.state() == BreakerState::Open {
+                return false;
+            }
+            timeout.min(PANIC_FLUSH_BOUND)
+        } else {
+            timeout
+        };
         self.wait_idle(timeout)
     }
 

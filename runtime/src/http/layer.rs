@@ -1,6 +1,7 @@
 //! A tower layer that makes the server span of every request: the caller's context continued
 //! (global propagators), the stable HTTP semantic conventions, 5xx and panics captured to Sentry
-//! inside the span.
+//! inside the span. A handler that panics is answered with a 500 (the response body type's
+//! `Default`, empty for axum), not a dropped connection.
 
 use crate::http::headers::extract;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
@@ -44,6 +45,7 @@ const KNOWN_METHODS: &[&str] = &[
 impl<S, B, RB> tower_service::Service<http::Request<B>> for TelemetryService<S>
 where
     S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
+    RB: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -173,6 +175,7 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
 impl<F, RB, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<http::Response<RB>, E>>,
+    RB: Default,
 {
     type Output = F::Output;
 
@@ -186,12 +189,17 @@ where
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(task))) {
                 Ok(polled) => polled,
                 Err(payload) => {
+                    // Sentry's panic hook has already captured it, inside this span. The
+                    // client gets a 500, as from any other framework, not a dropped connection.
                     crate::handler::span::record_panic(&this.cx, &*payload);
                     let span = this.cx.span();
                     span.set_attribute(KeyValue::new("error.type", "panic"));
+                    span.set_attribute(KeyValue::new("http.response.status_code", 500));
                     span.end();
                     this.done = true;
-                    std::panic::resume_unwind(payload)
+                    let mut response = http::Response::new(RB::default());
+                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    return Poll::Ready(Ok(response));
                 }
             };
         let Poll::Ready(result) = polled else {

@@ -1,17 +1,22 @@
-//! The master: binds, forks, supervises. Single-threaded by design: it blocks the signals it
-//! handles and takes them synchronously with `sigtimedwait`, so no signal handler ever runs
-//! master code and no helper thread exists at fork time.
+//! The master: binds, forks, supervises. Single-threaded by design: no helper thread exists at
+//! fork time. Its signals arrive through its own inbox (`signals.rs`): they stay blocked on the
+//! master's thread except while it waits in `ppoll`, so a handler only ever sets a bit there, and
+//! a thread the user left running cannot take a signal and die of its default action.
 //!
 //! Signals follow Gunicorn: TERM graceful stop (workers get TERM, then KILL after the graceful
-//! timeout), INT/QUIT quick stop, HUP replaces every worker, TTIN/TTOU one worker more/fewer.
-//! A worker that dies is reaped and replaced; one that cannot boot stops the master.
+//! timeout), INT/QUIT quick stop, HUP replaces every worker, TTIN/TTOU one worker more/fewer,
+//! USR1 (reopen logs: forkline logs to stderr, so there is nothing to reopen), USR2 and WINCH
+//! logged and ignored. None of them is fatal. A worker that dies is reaped and replaced; one that
+//! cannot boot stops the master with the worker's reason.
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
 use crate::lifecycle::context::{ExitStatus, Master, WorkerExit};
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
-use crate::server::sys::{self, Forked, Reaped, MASTER_SIGNALS};
+use crate::server::boot_failure;
+use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
+use crate::server::sys::{self, Forked, Reaped};
 use crate::server::worker::{WorkerRun, BOOT_ERROR};
 use crate::server::{App, Settings};
 use crate::telemetry::fork_guard;
@@ -21,6 +26,29 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 const TICK: Duration = Duration::from_millis(100);
+
+/// The signals the master takes.
+pub(crate) const MASTER_SIGNALS: [libc::c_int; 10] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGCHLD,
+    libc::SIGHUP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+/// Why the master asked a worker to stop, so that its exit is logged for what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retiring {
+    /// TTOU: one worker fewer.
+    Fewer,
+    /// HUP: replaced by a new worker.
+    Replaced,
+}
 
 pub(crate) fn run<A: App>(
     plan: &Plan,
@@ -48,11 +76,15 @@ pub(crate) fn run<A: App>(
             ),
         );
     }
-    // Blocked before any hook runs, so a TERM during start-up waits for the loop.
-    let mask = if settings.no_fork {
+    // Blocked before any hook runs, so a TERM during start-up waits for the loop; the inbox is
+    // made now, before the user's hooks can start a thread.
+    let signals = if settings.no_fork {
         None
     } else {
-        Some(sys::block(&MASTER_SIGNALS).map_err(|e| Error::io("blocking signals", e))?)
+        let mask = signals::block(&MASTER_SIGNALS).map_err(|e| Error::io("blocking signals", e))?;
+        let inbox = SignalInbox::install(&MASTER_SIGNALS, &[])
+            .map_err(|e| Error::io("installing the master's signal handlers", e))?;
+        Some((inbox, mask))
     };
 
     let master = Master::new(settings.workers, config.run_dir.clone());
@@ -71,9 +103,7 @@ pub(crate) fn run<A: App>(
     crate::diag::log_info!("listening on {local} with {} workers", settings.workers);
     run::master_hooks("when_ready", plan.when_ready, &master)?;
 
-    let result = if settings.no_fork {
-        in_process(plan, config, settings, &listener, app, &master)
-    } else {
+    let result = if let Some((inbox, mask)) = &signals {
         let mut supervisor = Supervisor {
             master: &master,
             plan,
@@ -81,13 +111,17 @@ pub(crate) fn run<A: App>(
             settings,
             listener: &listener,
             app,
-            mask: mask.as_ref(),
+            inbox,
+            mask,
             workers: BTreeMap::new(),
+            retiring: BTreeMap::new(),
             target: settings.workers,
             stopping: None,
             halt: None,
         };
         supervisor.run()
+    } else {
+        in_process(plan, config, settings, &listener, app, &master)
     };
     let on_exit = run::master_hooks("on_exit", plan.on_exit, &master);
     result.and(on_exit)
@@ -124,7 +158,12 @@ fn in_process<A: App>(
     run::child_exit_hooks(plan.child_exit, master, &exit)?;
     match code {
         0 => Ok(()),
-        BOOT_ERROR => Err(Error::WorkerBoot { worker_id: 0, code }),
+        BOOT_ERROR => Err(Error::WorkerBoot {
+            worker_id: 0,
+            code,
+            message: boot_failure::take(&config.run_dir, master.pid())
+                .unwrap_or_else(|| "its error is logged above".into()),
+        }),
         code => Err(Error::WorkerFailed { worker_id: 0, code }),
     }
 }
@@ -141,9 +180,14 @@ struct Supervisor<'a, A> {
     settings: &'a Settings,
     listener: &'a TcpListener,
     app: &'a A,
-    mask: Option<&'a sys::SignalMask>,
+    inbox: &'a SignalInbox,
+    /// The mask the process started with: the master's thread waits with it, and each worker
+    /// goes back to it.
+    mask: &'a SignalMask,
     /// Live workers: pid → slot.
     workers: BTreeMap<libc::pid_t, usize>,
+    /// Workers asked to stop while the server keeps running, and why.
+    retiring: BTreeMap<libc::pid_t, Retiring>,
     target: usize,
     stopping: Option<Stopping>,
     halt: Option<Error>,
@@ -158,31 +202,8 @@ impl<A: App> Supervisor<'_, A> {
             if self.stopping.is_some() && self.workers.is_empty() {
                 break;
             }
-            match sys::wait_signal(&MASTER_SIGNALS, TICK) {
-                Some(libc::SIGTERM) => self.stop(libc::SIGTERM, self.settings.graceful_timeout),
-                Some(libc::SIGINT | libc::SIGQUIT) => {
-                    self.stop(libc::SIGQUIT, self.settings.quick_timeout)
-                }
-                Some(libc::SIGHUP) => {
-                    crate::diag::log_info!("HUP: replacing every worker");
-                    self.workers
-                        .keys()
-                        .for_each(|&pid| sys::kill(pid, libc::SIGTERM));
-                }
-                Some(libc::SIGTTIN) => {
-                    self.target += 1;
-                    self.master.set_workers(self.target);
-                }
-                Some(libc::SIGTTOU) if self.target > 1 => {
-                    self.target -= 1;
-                    self.master.set_workers(self.target);
-                    let extra = self.workers.iter().find(|(_, &id)| id >= self.target);
-                    if let Some((&pid, _)) = extra {
-                        sys::kill(pid, libc::SIGTERM);
-                    }
-                }
-                _ => {}
-            }
+            let received = self.inbox.wait(TICK, self.mask);
+            self.handle(received);
             self.reap();
             if let Some(stopping) = &mut self.stopping {
                 if !stopping.killed && Instant::now() >= stopping.deadline {
@@ -201,6 +222,52 @@ impl<A: App> Supervisor<'_, A> {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Acts on the signals received, in a fixed order: stops first.
+    fn handle(&mut self, received: Signals) {
+        if received.contains(libc::SIGTERM) {
+            self.stop(libc::SIGTERM, self.settings.graceful_timeout);
+        }
+        if received.contains(libc::SIGINT) || received.contains(libc::SIGQUIT) {
+            self.stop(libc::SIGQUIT, self.settings.quick_timeout);
+        }
+        if received.contains(libc::SIGHUP) && self.stopping.is_none() {
+            crate::diag::log_info!("HUP: replacing every worker");
+            let pids: Vec<_> = self.workers.keys().copied().collect();
+            for pid in pids {
+                self.retire(pid, Retiring::Replaced);
+            }
+        }
+        if received.contains(libc::SIGTTIN) {
+            self.target += 1;
+            self.master.set_workers(self.target);
+            crate::diag::log_info!("TTIN: {} workers", self.target);
+        }
+        if received.contains(libc::SIGTTOU) && self.target > 1 {
+            self.target -= 1;
+            self.master.set_workers(self.target);
+            crate::diag::log_info!("TTOU: {} workers", self.target);
+            let extra = self.workers.iter().find(|(_, &id)| id >= self.target);
+            if let Some((&pid, _)) = extra {
+                self.retire(pid, Retiring::Fewer);
+            }
+        }
+        if received.contains(libc::SIGUSR1) {
+            crate::diag::log_info!(
+                "USR1: forkline writes its log to stderr, so there is no file to reopen"
+            );
+        }
+        for (signal, name) in [(libc::SIGUSR2, "USR2"), (libc::SIGWINCH, "WINCH")] {
+            if received.contains(signal) {
+                crate::diag::log_info!("{name} has no meaning in forkline yet; ignored");
+            }
+        }
+    }
+
+    fn retire(&mut self, pid: libc::pid_t, why: Retiring) {
+        self.retiring.insert(pid, why);
+        sys::kill(pid, libc::SIGTERM);
     }
 
     fn stop(&mut self, signal: libc::c_int, timeout: Duration) {
@@ -247,18 +314,33 @@ impl<A: App> Supervisor<'_, A> {
                 pid: pid as u32,
                 status,
             };
-            if self.stopping.is_none() {
-                crate::diag::log_warn!(
-                    "worker {id} (pid {pid}) exited unexpectedly ({status:?}); replacing it"
-                );
+            let retiring = self.retiring.remove(&pid);
+            let boot_failed = status == ExitStatus::Exited(BOOT_ERROR);
+            match (retiring, &self.stopping) {
+                _ if boot_failed => {}
+                (Some(Retiring::Fewer), _) => {
+                    crate::diag::log_info!("worker {id} (pid {pid}) stopped after TTOU ({status:?})")
+                }
+                (Some(Retiring::Replaced), None) => crate::diag::log_info!(
+                    "worker {id} (pid {pid}) stopped after HUP ({status:?}); starting its replacement"
+                ),
+                (_, Some(_)) => {
+                    crate::diag::log_info!("worker {id} (pid {pid}) stopped ({status:?})")
+                }
+                (None, None) => crate::diag::log_warn!(
+                    "worker {id} (pid {pid}) crashed ({status:?}); replacing it"
+                ),
             }
             if let Err(e) = run::child_exit_hooks(self.plan.child_exit, self.master, &exit) {
                 crate::diag::log_error!("{e}");
             }
-            if status == ExitStatus::Exited(BOOT_ERROR) && self.stopping.is_none() {
+            if boot_failed && self.stopping.is_none() {
+                let message = boot_failure::take(&self.config.run_dir, pid as u32)
+                    .unwrap_or_else(|| "its error is logged above".into());
                 self.halt(Error::WorkerBoot {
                     worker_id: id,
                     code: BOOT_ERROR,
+                    message,
                 });
             }
         }
@@ -281,7 +363,7 @@ impl<A: App> Supervisor<'_, A> {
     fn spawn(&mut self, id: usize) -> Result<()> {
         self.master.set_forking_worker(Some(id));
         let checked = run::master_hooks("pre_fork", self.plan.pre_fork, self.master)
-            .and_then(|()| fork_guard::check_before_fork());
+            .and_then(|()| fork_guard::check_before_fork(self.settings.allow_threads_at_fork));
         self.master.set_forking_worker(None);
         checked?;
         match sys::fork().map_err(|e| Error::io("fork", e))? {
@@ -299,7 +381,7 @@ impl<A: App> Supervisor<'_, A> {
                     settings: self.settings,
                     listener: self.listener,
                     app: self.app,
-                    mask: self.mask,
+                    mask: Some(self.mask),
                 };
                 // The child must never unwind back into the master's loop.
                 let code =

@@ -1,7 +1,9 @@
 //! The pre-fork server: a master that binds one socket and forks workers that share it.
 
+pub(crate) mod boot_failure;
 pub(crate) mod master;
 pub(crate) mod shutdown_signal;
+pub(crate) mod signals;
 pub(crate) mod sys;
 pub(crate) mod worker;
 
@@ -55,6 +57,7 @@ pub(crate) struct Settings {
     pub(crate) quick_timeout: Duration,
     pub(crate) no_fork: bool,
     pub(crate) worker_threads: Option<usize>,
+    pub(crate) allow_threads_at_fork: bool,
 }
 
 /// A pre-fork server. Build it, then [`serve`](Server::serve) an app.
@@ -85,6 +88,7 @@ impl Server {
         let graceful_timeout = env
             .millis("FORKLINE_GRACEFUL_TIMEOUT_MS")?
             .unwrap_or(Duration::from_secs(30));
+        let allow_threads_at_fork = env.bool("FORKLINE_ALLOW_THREADS_AT_FORK")?.unwrap_or(false);
         let addr = env
             .get("FORKLINE_BIND")
             .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -98,6 +102,7 @@ impl Server {
                 quick_timeout: Duration::from_secs(2),
                 no_fork: false,
                 worker_threads: None,
+                allow_threads_at_fork,
             },
             env,
         };
@@ -141,6 +146,15 @@ impl Server {
         self
     }
 
+    /// Lets the master fork while it has other threads (default: a start-up error that names
+    /// each thread and the hook its work belongs in; also `FORKLINE_ALLOW_THREADS_AT_FORK=1`).
+    /// The threads do not exist in the workers, and any lock they held at that instant stays
+    /// locked there: only for threads you know hold nothing a worker will touch. It still warns.
+    pub fn allow_threads_at_fork(mut self) -> Self {
+        self.settings.allow_threads_at_fork = true;
+        self
+    }
+
     /// Telemetry settings in code: they win over the environment and the hooks' arguments.
     pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
         self.telemetry = telemetry;
@@ -158,7 +172,14 @@ impl Server {
 
     /// Runs the master (or, with [`no_fork`](Server::no_fork), everything in this process)
     /// until it is stopped. Returns when the last worker has exited.
+    ///
+    /// Call it from a plain `fn main`, never from inside an async runtime (`#[tokio::main]`):
+    /// that is refused at once, before any fork, because each worker starts its own runtime and
+    /// the master must not run one.
     pub fn serve<A: App>(self, app: A) -> Result<()> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::ForkSafety(SERVE_IN_RUNTIME.into()));
+        }
         let plan = Plan::collect()?;
         let config = TelemetryConfig::resolve(&self.env, &plan, &self.telemetry)?;
         master::run(&plan, &config, &self.settings, &app)
@@ -178,6 +199,15 @@ impl Server {
         })
     }
 }
+
+/// The message for `serve` called from inside an async runtime.
+pub const SERVE_IN_RUNTIME: &str = "Server::serve was called from inside an async runtime \
+     (#[tokio::main], or Runtime::block_on): each worker starts its own runtime after fork(), and \
+     the master must not run one, since its threads and this thread's runtime context would be \
+     copied into every worker (they would panic with \"Cannot start a runtime from within a \
+     runtime\"). Write a plain `fn main() -> forkline::Result<()>` without #[tokio::main]. Async \
+     work per worker goes in #[forkline::worker_init]; async work before serving can run on a \
+     runtime that you drop before serve: `tokio::runtime::Runtime::new()?.block_on(prepare())`";
 
 fn resolve(addr: &str) -> std::result::Result<SocketAddr, String> {
     addr.to_socket_addrs()

@@ -1,7 +1,6 @@
 //! The few operating-system calls the pre-fork server needs, each wrapped once.
 
 use std::io;
-use std::time::Duration;
 
 pub(crate) enum Forked {
     Child,
@@ -25,63 +24,6 @@ pub(crate) fn exit_now(code: i32) -> ! {
     let _ = std::io::stderr().flush();
     // SAFETY: _exit has no preconditions.
     unsafe { libc::_exit(code) }
-}
-
-/// The signals the master handles synchronously.
-pub(crate) const MASTER_SIGNALS: [libc::c_int; 7] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGCHLD,
-    libc::SIGHUP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-];
-
-pub(crate) struct SignalMask(libc::sigset_t);
-
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set before sigaddset uses it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        set
-    }
-}
-
-/// Blocks `signals` on this thread (threads started later inherit the mask); returns the old mask.
-pub(crate) fn block(signals: &[libc::c_int]) -> io::Result<SignalMask> {
-    let set = sigset(signals);
-    // SAFETY: both pointers are valid for the call.
-    unsafe {
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        match libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) {
-            0 => Ok(SignalMask(old)),
-            rc => Err(io::Error::from_raw_os_error(rc)),
-        }
-    }
-}
-
-pub(crate) fn restore(mask: &SignalMask) {
-    // SAFETY: the mask came from pthread_sigmask.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &mask.0, std::ptr::null_mut());
-    }
-}
-
-/// Waits up to `timeout` for one of `signals` (which must be blocked).
-pub(crate) fn wait_signal(signals: &[libc::c_int], timeout: Duration) -> Option<libc::c_int> {
-    let set = sigset(signals);
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: valid set and timespec; the siginfo out-parameter may be null.
-    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
-    (sig > 0).then_some(sig)
 }
 
 pub(crate) enum Reaped {
@@ -134,4 +76,35 @@ pub(crate) fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|dir| dir.count())
         .unwrap_or(1)
+}
+
+/// A thread of this process other than the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OtherThread {
+    pub(crate) tid: i32,
+    /// Its name as the kernel keeps it (`comm`: at most 15 bytes).
+    pub(crate) name: String,
+}
+
+/// Every thread of this process but the calling one, by name.
+pub(crate) fn other_threads() -> Vec<OtherThread> {
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() };
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut threads: Vec<OtherThread> = dir
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let tid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            // A thread that exits while we look has no comm left: it is gone, not a hazard.
+            let name = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (tid != me).then(|| OtherThread {
+                tid,
+                name: name.trim_end().to_string(),
+            })
+        })
+        .collect();
+    threads.sort_by_key(|t| t.tid);
+    threads
 }

@@ -7,20 +7,38 @@ use crate::error::{Error, Result};
 use crate::lifecycle::context::Worker;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
+use crate::server::boot_failure;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
+use crate::server::signals::{self, SignalInbox};
 use crate::server::sys;
 use crate::server::{App, Serve, Settings};
 use crate::sink::report::{BootTimes, WorkerReport};
 use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
 use crate::telemetry::stats::COUNTERS;
 use crate::telemetry::{sentry_pipeline, shutdown};
+use std::future::Future;
 use std::net::TcpListener;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::time::Duration;
 
 /// Exit code of a worker that could not boot: the master stops rather than respawn it.
 pub(crate) const BOOT_ERROR: i32 = 3;
 /// Exit code of a worker whose app returned an error or panicked while serving.
 pub(crate) const SERVE_ERROR: i32 = 1;
+/// The signals a worker takes: stops (TERM graceful, INT/QUIT quick) and Gunicorn's operational
+/// signals, which must never kill it by their default action.
+const WORKER_SIGNALS: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+/// The master's other signals: back to their default action in a worker, as for any process.
+const MASTER_ONLY_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGCHLD, libc::SIGHUP, libc::SIGTTIN, libc::SIGTTOU];
 /// The telemetry flush budget of a quick stop (INT / QUIT).
 const QUICK_DEADLINE: Duration = Duration::from_millis(500);
 
@@ -33,61 +51,142 @@ pub(crate) struct WorkerRun<'a, A> {
     pub(crate) settings: &'a Settings,
     pub(crate) listener: &'a TcpListener,
     pub(crate) app: &'a A,
-    /// The signal mask to restore once the worker's own handlers are in place.
-    pub(crate) mask: Option<&'a sys::SignalMask>,
+    /// The mask the process started with, restored once the worker's own handlers are in place.
+    pub(crate) mask: Option<&'a signals::SignalMask>,
+}
+
+/// A worker that booted: everything its serve and exit phases need.
+struct Booted<F> {
+    rt: tokio::runtime::Runtime,
+    worker: Worker,
+    shutdown: Shutdown,
+    app: Pin<Box<F>>,
+    boot: BootTimes,
+    threads_at_post_fork: usize,
 }
 
 impl<A: App> WorkerRun<'_, A> {
     /// Runs the worker to its end and returns its exit code.
+    ///
+    /// The child's path from `fork()` to its own setup, in order, and why each step is safe
+    /// when the master had other threads (opted in): only the forking thread exists here, and a
+    /// lock another master thread held at that instant stays locked forever.
+    /// 1. `die_with_parent`, `parent_pid`: system calls.
+    /// 2. `SignalInbox::install`: `pipe2`, `sigaction`, atomics; no lock, no allocation but the
+    ///    inbox's list of signals (glibc's `malloc` resets its locks in the child).
+    /// 3. The signal mask: back to the one the process started with, stop signals unblocked.
+    /// 4. `COUNTERS.reset()` (atomics) and the RNG reseed (thread-local, `getrandom`).
+    /// 5. From here on the worker's own setup runs (`post_fork`, runtime, `worker_init`); it
+    ///    takes the SDKs' global locks, which only the master's forking thread touched, and
+    ///    forkline's log lines are written with one `write(2)` each, never through the stderr lock.
     pub(crate) fn run(self) -> i32 {
         if self.forked {
             sys::die_with_parent(libc::SIGTERM);
             if sys::parent_pid() != self.master_pid {
                 return 0; // The master died between fork and here.
             }
+        }
+        let inbox = match SignalInbox::install(&WORKER_SIGNALS, &MASTER_ONLY_SIGNALS) {
+            Ok(inbox) => inbox,
+            Err(e) => return self.boot_failed(&format!("installing its signal handlers: {e}")),
+        };
+        if let Some(mask) = self.mask {
+            signals::restore(mask);
+        }
+        if let Err(e) = inbox.unblock() {
+            return self.boot_failed(&format!("unblocking its stop signals: {e}"));
+        }
+        if self.forked {
             COUNTERS.reset();
             // Before anything draws a random id: see `fork_rng`.
             crate::telemetry::fork_rng::reseed_thread_rng();
         }
-        let threads_at_post_fork = sys::thread_count();
-        let worker = Worker::new(self.id, self.master_pid, self.config.run_dir.clone());
-
-        let mut boot = BootTimes::default();
-        if let Err(e) = post_fork(&worker, self.config, self.plan, &mut boot) {
-            crate::diag::log_error!("worker {} failed in post_fork: {e}", self.id);
-            return BOOT_ERROR;
-        }
-        let rt = match self.build_runtime() {
-            Ok(rt) => rt,
-            Err(e) => {
-                crate::diag::log_error!("worker {}: {e}", self.id);
-                return BOOT_ERROR;
+        // Anything that goes wrong before the app serves is a boot failure, panics included:
+        // the master stops with its message rather than respawn a worker that cannot start.
+        let booted = match catch_unwind(AssertUnwindSafe(|| self.boot(inbox))) {
+            Ok(Ok(booted)) => booted,
+            Ok(Err(message)) => return self.boot_failed(&message),
+            Err(panic) => {
+                let message = format!("panicked: {}", run::panic_message(&*panic));
+                return self.boot_failed(&message);
             }
         };
+        self.serve_and_exit(booted)
+    }
+
+    fn boot_failed(&self, message: &str) -> i32 {
+        crate::diag::log_error!("worker {} failed to boot: {message}", self.id);
+        boot_failure::record(&self.config.run_dir, std::process::id(), message);
+        BOOT_ERROR
+    }
+
+    fn boot(&self, inbox: SignalInbox) -> std::result::Result<Booted<A::Future>, String> {
+        let threads_at_post_fork = sys::thread_count();
+        let worker = Worker::new(self.id, self.master_pid, self.config.run_dir.clone());
+        let mut boot = BootTimes::default();
+        post_fork(&worker, self.config, self.plan, &mut boot)
+            .map_err(|e| format!("in post_fork: {e}"))?;
+        let rt = self.build_runtime().map_err(|e| e.to_string())?;
         worker.set_runtime(rt.handle().clone());
-        let _context = rt.enter();
         let (stop, shutdown) = Shutdown::channel();
-        if let Err(e) = listen_for_signals(stop) {
-            crate::diag::log_error!("worker {}: installing signal handlers: {e}", self.id);
-            return BOOT_ERROR;
+        {
+            let _context = rt.enter();
+            listen_for_signals(inbox, stop, self.id)
+                .map_err(|e| format!("listening for its signals: {e}"))?;
+            worker_init(&worker, self.config, self.plan, &mut boot)
+                .map_err(|e| format!("in worker_init: {e}"))?;
         }
-        if let Some(mask) = self.mask {
-            sys::restore(mask);
-        }
-        if let Err(e) = worker_init(&worker, self.config, self.plan, &mut boot) {
-            crate::diag::log_error!("worker {} failed in worker_init: {e}", self.id);
-            return BOOT_ERROR;
+        let listener = self.listener(&rt).map_err(|e| e.to_string())?;
+        let serve = Serve {
+            worker: worker.clone(),
+            listener,
+            shutdown: shutdown.clone(),
+        };
+        let mut app = {
+            let _context = rt.enter();
+            Box::pin(self.app.serve(serve))
+        };
+        // The app's first poll binds its accept loop; an app that fails there never served.
+        let first = rt.block_on(std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(app.as_mut().poll(cx))
+        }));
+        if let std::task::Poll::Ready(Err(e)) = first {
+            return Err(format!("the app failed as it started: {e}"));
         }
         crate::diag::log_info!("worker {} booted (pid {})", self.id, worker.pid());
+        Ok(Booted {
+            rt,
+            worker,
+            shutdown,
+            app,
+            boot,
+            threads_at_post_fork,
+        })
+    }
 
-        let mut code = 0;
-        match self.serve(&rt, &worker, shutdown.clone()) {
-            Ok(()) => {}
-            Err(e) => {
-                crate::diag::log_error!("worker {} stopped serving: {e}", self.id);
-                code = SERVE_ERROR;
+    fn serve_and_exit(&self, booted: Booted<A::Future>) -> i32 {
+        let Booted {
+            rt,
+            worker,
+            shutdown,
+            mut app,
+            boot,
+            threads_at_post_fork,
+        } = booted;
+        let quick_stop = shutdown.clone();
+        let served = rt.block_on(async move {
+            tokio::select! {
+                result = &mut app => result,
+                // A quick stop does not wait for the app to wind down.
+                () = quick_stop.wait_quick() => Ok(()),
             }
+        });
+        let mut code = 0;
+        if let Err(e) = served {
+            crate::diag::log_error!("worker {} stopped serving: the app: {e}", self.id);
+            code = SERVE_ERROR;
         }
+        let _context = rt.enter();
 
         let quick = shutdown.requested() == Some(StopKind::Quick);
         let exit_hook = self.plan.worker_exit.map(|h| (&h.site, h.run));
@@ -138,32 +237,16 @@ impl<A: App> WorkerRun<'_, A> {
             .map_err(|e| Error::io("building the worker's async runtime", e))
     }
 
-    fn serve(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        worker: &Worker,
-        shutdown: Shutdown,
-    ) -> Result<()> {
+    /// This worker's copy of the shared listener, registered with its runtime.
+    fn listener(&self, rt: &tokio::runtime::Runtime) -> Result<tokio::net::TcpListener> {
         let std_listener = self
             .listener
             .try_clone()
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| Error::io("preparing the listener", e))?;
-        let listener = tokio::net::TcpListener::from_std(std_listener)
-            .map_err(|e| Error::io("registering the listener", e))?;
-        let serve = Serve {
-            worker: worker.clone(),
-            listener,
-            shutdown: shutdown.clone(),
-        };
-        let app = self.app.serve(serve);
-        rt.block_on(async move {
-            tokio::select! {
-                result = app => result.map_err(|e| Error::io("the app", e)),
-                // A quick stop does not wait for the app to wind down.
-                () = shutdown.wait_quick() => Ok(()),
-            }
-        })
+        let _context = rt.enter();
+        tokio::net::TcpListener::from_std(std_listener)
+            .map_err(|e| Error::io("registering the listener", e))
     }
 }
 
@@ -214,19 +297,42 @@ fn worker_init(
     )
 }
 
-fn listen_for_signals(stop: StopSender) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut quit = signal(SignalKind::quit())?;
+/// Turns the worker's signals into stop requests, on its runtime. The inbox was made in this
+/// process after fork (see `signals.rs`): nothing the master left behind can take them.
+fn listen_for_signals(inbox: SignalInbox, stop: StopSender, id: usize) -> std::io::Result<()> {
+    // SAFETY: the inbox's read end stays open for the life of this process: only a new
+    // `SignalInbox::install` closes it, and a worker installs once.
+    let inbox = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(inbox, tokio::io::Interest::READABLE)
+    }?;
     tokio::spawn(async move {
         loop {
-            let kind = tokio::select! {
-                _ = term.recv() => StopKind::Graceful,
-                _ = int.recv() => StopKind::Quick,
-                _ = quit.recv() => StopKind::Quick,
-            };
-            stop.stop(kind);
+            let received = inbox.get_ref().take();
+            if received.contains(libc::SIGTERM) {
+                stop.stop(StopKind::Graceful);
+            }
+            if received.contains(libc::SIGINT) || received.contains(libc::SIGQUIT) {
+                stop.stop(StopKind::Quick);
+            }
+            if received.contains(libc::SIGUSR1) {
+                crate::diag::log_info!(
+                    "worker {id}: USR1: forkline writes its log to stderr, so there is no file to reopen"
+                );
+            }
+            for (signal, name) in [(libc::SIGUSR2, "USR2"), (libc::SIGWINCH, "WINCH")] {
+                if received.contains(signal) {
+                    crate::diag::log_info!(
+                        "worker {id}: {name} has no meaning in a worker; ignored"
+                    );
+                }
+            }
+            match inbox.readable().await {
+                Ok(mut ready) => ready.clear_ready(),
+                Err(e) => {
+                    crate::diag::log_error!("worker {id}: its signal inbox failed: {e}");
+                    return;
+                }
+            }
         }
     });
     Ok(())

@@ -6,14 +6,20 @@
 //! - A Sentry client or a tracer provider set up in the master by hand is not: its threads do
 //!   not survive `fork()`, so the workers would drop everything and hang at exit. Start-up
 //!   fails with a message naming the hook to move the code to.
+//! - Any other thread in the master at fork time is a start-up error that names each thread
+//!   and where its work belongs, unless the user opted in (`allow_threads_at_fork`), which still
+//!   warns. A thread count alone is not the whole hazard (see `server/signals.rs` for state a
+//!   runtime leaves behind with no thread), but a thread at fork is always one.
 
 use crate::error::{Error, Result};
+use crate::server::sys::{other_threads, OtherThread};
 use opentelemetry::trace::{
     Span, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
     TracerProvider,
 };
 use opentelemetry::Context;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 static TOLD_ABOUT_REBUILD: AtomicBool = AtomicBool::new(false);
 static TOLD_ABOUT_THREADS: AtomicBool = AtomicBool::new(false);
@@ -29,7 +35,17 @@ pub const PROVIDER_IN_MASTER: &str = "an OpenTelemetry tracer provider was insta
      thread does not survive fork(), so workers would silently drop every span. Remove it and let \
      #[forkline::post_fork(...)] build the provider in each worker";
 
-pub(crate) fn check_before_fork() -> Result<()> {
+/// Why a master thread at fork time is a hazard, once, for both the error and the warning.
+const THREADS_HAZARD: &str = "Only the forking thread exists in a worker: locks the others hold \
+     stay locked there forever, and the runtime state they share (signal pipes, connection pools) \
+     is shared by every worker";
+
+/// How a thread that has been told to stop gets to finish exiting before it counts: a runtime
+/// dropped just before `serve` has joined its threads, but the kernel may list them a moment
+/// longer.
+const EXITING_GRACE: Duration = Duration::from_millis(200);
+
+pub(crate) fn check_before_fork(allow_threads: bool) -> Result<()> {
     if sentry::Hub::main().client().is_some_and(|c| c.is_enabled()) {
         return Err(Error::ForkSafety(SENTRY_IN_MASTER.into()));
     }
@@ -43,15 +59,98 @@ pub(crate) fn check_before_fork() -> Result<()> {
     } else if foreign_provider_installed() {
         return Err(Error::ForkSafety(PROVIDER_IN_MASTER.into()));
     }
-    let threads = crate::server::sys::thread_count();
-    if threads > 1 && !TOLD_ABOUT_THREADS.swap(true, Ordering::Relaxed) {
+    // Opted in, threads are expected to stay: no point waiting for them to go.
+    let threads = if allow_threads {
+        other_threads()
+    } else {
+        threads_at_fork()
+    };
+    if threads.is_empty() {
+        return Ok(());
+    }
+    let listed = describe(&threads);
+    if !allow_threads {
+        return Err(Error::ForkSafety(format!(
+            "the master has {} other thread(s) at fork(): {listed}. {THREADS_HAZARD}. Move that \
+             work as said; a runtime or client that is dropped before serve leaves nothing \
+             behind. If you know the risk, opt in with Server::allow_threads_at_fork() or \
+             FORKLINE_ALLOW_THREADS_AT_FORK=1",
+            threads.len()
+        )));
+    }
+    if !TOLD_ABOUT_THREADS.swap(true, Ordering::Relaxed) {
         crate::diag::log_warn!(
-            "the master has {threads} threads at fork(); only the forking thread exists in the \
-             worker, and locks held by the others stay locked there. Start threads in \
-             #[worker_init], not in master hooks"
+            "the master has {} other thread(s) at fork(), allowed by allow_threads_at_fork: \
+             {listed}. {THREADS_HAZARD}",
+            threads.len()
         );
     }
     Ok(())
+}
+
+/// The master's other threads, after giving exiting ones a moment to go.
+fn threads_at_fork() -> Vec<OtherThread> {
+    let end = Instant::now() + EXITING_GRACE;
+    loop {
+        let threads = other_threads();
+        if threads.is_empty() || Instant::now() >= end {
+            return threads;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Each thread with its name and where its work belongs, judged by the name the library that
+/// started it gives its threads (the kernel keeps 15 bytes of it).
+fn describe(threads: &[OtherThread]) -> String {
+    let mut by_name: Vec<(&str, Vec<i32>)> = Vec::new();
+    for t in threads {
+        match by_name.iter_mut().find(|(name, _)| *name == t.name) {
+            Some((_, tids)) => tids.push(t.tid),
+            None => by_name.push((&t.name, vec![t.tid])),
+        }
+    }
+    by_name
+        .iter()
+        .map(|(name, tids)| {
+            let tids: Vec<String> = tids.iter().map(i32::to_string).collect();
+            format!("\"{name}\" (tid {}): {}", tids.join(", "), advice(name))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn advice(name: &str) -> &'static str {
+    const KNOWN: &[(&str, &str)] = &[
+        (
+            "tokio-",
+            "a tokio runtime is still alive; drop it before serve, or do that work in \
+             #[worker_init] (each worker has its own runtime)",
+        ),
+        (
+            "OpenTelemetry",
+            "an OpenTelemetry SDK processor; let #[forkline::post_fork(...)] build the provider \
+             in each worker",
+        ),
+        (
+            "sentry-transpor",
+            "a Sentry transport; let #[forkline::worker_init(sentry(...))] initialise Sentry",
+        ),
+        (
+            "reqwest-interna",
+            "a reqwest blocking client's runtime; drop the client before serve, or create it in \
+             #[worker_init]",
+        ),
+        (
+            "forkline-",
+            "forkline telemetry built in the master; let #[forkline::post_fork] build it",
+        ),
+    ];
+    KNOWN
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))
+        .map(|(_, advice)| *advice)
+        .unwrap_or("start it in #[worker_init] (in every worker) instead of main or a master hook")
 }
 
 /// Whether the global tracer provider is a real SDK (not the default no-op), found without

@@ -1,0 +1,128 @@
+//! A server whose master does, before `serve`, what users' programs do (`FIXTURE_MASTER`):
+//! - `clean`: nothing;
+//! - `dropped_runtime`: builds a tokio runtime, uses it (a timer, a spawned task, a signal
+//!   listener) and drops it, so no thread is left but the runtime's process-wide signal state is;
+//! - `live_runtime`: the same runtime, still alive at `serve`;
+//! - `thread`: a plain thread left running;
+//! - `static_provider`: an OTel SDK provider with an OTLP/HTTP batch exporter (a reqwest blocking
+//!   client, so a runtime of its own) kept in a static, never installed globally.
+//!
+//! `FIXTURE_BOOT` breaks the worker's boot: `panic_in_runtime_start` (the thread's runtime
+//! context is taken in `post_fork`, as `#[tokio::main]` would hand it down, so starting the
+//! worker's runtime panics) or `panic_in_worker_init`. The app carries the HTTP layer, so
+//! `/panic` is answered with a 500.
+
+use forkline::{Master, Worker};
+use forkline_tests::fixture::{publish_addr, record, router};
+use std::sync::OnceLock;
+
+static KEPT_RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+static KEPT_PROVIDER: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = OnceLock::new();
+
+fn busy_runtime() -> tokio::runtime::Runtime {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime in main");
+    rt.block_on(async {
+        // What a migration or a config fetch does: timers, tasks, and a signal listener (Ctrl-C
+        // handling is a common habit), which creates the runtime's process-wide signal state.
+        let _ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .expect("signal listener");
+        tokio::spawn(async { tokio::time::sleep(std::time::Duration::from_millis(1)).await })
+            .await
+            .expect("task");
+    });
+    rt
+}
+
+fn prepare_master(mode: &str) {
+    match mode {
+        "clean" => {}
+        "dropped_runtime" => drop(busy_runtime()),
+        "live_runtime" => {
+            let _ = KEPT_RUNTIME.set(busy_runtime());
+        }
+        "thread" => {
+            let (ready, started) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("user-helper".into())
+                .spawn(move || {
+                    let _ = ready.send(());
+                    loop {
+                        std::thread::park();
+                    }
+                })
+                .expect("thread");
+            let _ = started.recv();
+        }
+        "static_provider" => {
+            use opentelemetry_otlp::WithExportConfig;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint("http://127.0.0.1:9/v1/traces")
+                .build()
+                .expect("exporter");
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .build();
+            let _ = KEPT_PROVIDER.set(provider);
+        }
+        other => panic!("unknown FIXTURE_MASTER {other:?}"),
+    }
+}
+
+fn boot_mode() -> String {
+    std::env::var("FIXTURE_BOOT").unwrap_or_default()
+}
+
+#[forkline::when_ready]
+fn ready(master: &Master) {
+    publish_addr(master);
+}
+
+#[forkline::pre_fork]
+fn before_fork(master: &Master) {
+    record(
+        "pre_fork",
+        &format!("worker={}", master.forking_worker().unwrap_or(usize::MAX)),
+    );
+}
+
+#[forkline::post_fork]
+fn after_fork(_worker: &Worker) {
+    if boot_mode() == "panic_in_runtime_start" {
+        let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime"),
+        ));
+        std::mem::forget(rt.enter());
+    }
+}
+
+#[forkline::worker_init]
+fn init(worker: &Worker) {
+    if boot_mode() == "panic_in_worker_init" {
+        panic!("worker_init panicked on purpose");
+    }
+    record("worker_init", &format!("worker={}", worker.id()));
+}
+
+#[forkline::worker_exit(deadline_ms = 1000)]
+fn exit(worker: &Worker) {
+    record("worker_exit", &format!("worker={}", worker.id()));
+}
+
+fn main() {
+    prepare_master(&std::env::var("FIXTURE_MASTER").unwrap_or_else(|_| "clean".into()));
+    let app = router().layer(forkline::http::TelemetryLayer::new());
+    let result = forkline::Server::from_env()
+        .and_then(|s| s.bind("127.0.0.1:0"))
+        .and_then(|s| s.serve_axum(app));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
