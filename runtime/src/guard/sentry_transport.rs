@@ -33,6 +33,9 @@ pub(crate) struct Shared {
     pending: Mutex<Pending>,
     idle: Condvar,
     closed: AtomicBool,
+    /// When the attempt in flight started, if one is: an attempt older than the panic flush
+    /// bound means the host is not answering (a black hole), before any failure is recorded.
+    attempt_since: Mutex<Option<Instant>>,
     /// Wakes a delivery thread that is waiting out a backoff, when shutdown begins.
     wake: (Mutex<()>, Condvar),
 }
@@ -54,6 +57,25 @@ impl Shared {
     pub(crate) fn health(&self) -> PipelineHealth {
         self.counters
             .snapshot(self.breaker.state(), self.breaker.consecutive_failures())
+    }
+
+    /// Whether delivery is failing or stalled: the breaker is not closed, the last attempt
+    /// failed, or the attempt in flight has gone unanswered for longer than a panic may wait.
+    fn unhealthy(&self, now: Instant) -> bool {
+        let stalled = self
+            .attempt_since
+            .lock()
+            .map(|since| since.is_some_and(|t| now.duration_since(t) >= PANIC_FLUSH_BOUND))
+            .unwrap_or(false);
+        self.breaker.state() != BreakerState::Closed
+            || self.breaker.consecutive_failures() > 0
+            || stalled
+    }
+
+    fn set_attempt(&self, since: Option<Instant>) {
+        if let Ok(mut slot) = self.attempt_since.lock() {
+            *slot = since;
+        }
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -109,6 +131,7 @@ impl GuardedSentryTransport {
             pending: Mutex::new(Pending::default()),
             idle: Condvar::new(),
             closed: AtomicBool::new(false),
+            attempt_since: Mutex::new(None),
             wake: (Mutex::new(()), Condvar::new()),
         });
         let target = Target {
@@ -185,9 +208,9 @@ impl Transport for GuardedSentryTransport {
         // Sentry's panic hook flushes on every panic, on the panicking thread: in a worker, a
         // runtime thread that other requests are waiting on, and the process lives on (the
         // event stays queued and goes out, or is counted, like any other). So a panic waits a
-        // short bound at most, and not at all while the breaker refuses deliveries.
+        // short bound at most, and not at all while delivery is failing or stalled.
         let timeout = if std::thread::panicking() {
-            if self.shared.breaker.state() == BreakerState::Open {
+            if self.shared.unhealthy(Instant::now()) {
                 return false;
             }
             timeout.min(PANIC_FLUSH_BOUND)
@@ -267,7 +290,9 @@ fn deliver(
         if shared.breaker.permit(Instant::now()) == Permit::Refuse {
             return Fate::Dropped(DropReason::BreakerOpen);
         }
+        shared.set_attempt(Some(Instant::now()));
         let outcome = rt.block_on(send_once(client, target, &body, policy, limiter));
+        shared.set_attempt(None);
         let failed = matches!(outcome, Outcome::Retryable { .. });
         if let Some(state) = shared.breaker.record(!failed, Instant::now()) {
             let last = counters.last_error();

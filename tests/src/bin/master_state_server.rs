@@ -7,9 +7,9 @@
 //! - `static_provider`: an OTel SDK provider with an OTLP/HTTP batch exporter (a reqwest blocking
 //!   client, so a runtime of its own) kept in a static, never installed globally.
 //!
-//! `FIXTURE_BOOT` breaks the worker's boot: `panic_in_runtime_start` (the thread's runtime
-//! context is taken in `post_fork`, as `#[tokio::main]` would hand it down, so starting the
-//! worker's runtime panics) or `panic_in_worker_init`. The app carries the HTTP layer, so
+//! `FIXTURE_BOOT` breaks the worker's boot: `panic_in_runtime_start` (after `post_fork` the
+//! kernel refuses new threads, as in a container at its thread limit, so tokio panics while it
+//! starts the worker's runtime) or `panic_in_worker_init`. The app carries the HTTP layer, so
 //! `/panic` is answered with a 500.
 
 use forkline::{Master, Worker};
@@ -93,13 +93,56 @@ fn before_fork(master: &Master) {
 #[forkline::post_fork]
 fn after_fork(_worker: &Worker) {
     if boot_mode() == "panic_in_runtime_start" {
-        let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("runtime"),
-        ));
-        std::mem::forget(rt.enter());
+        refuse_new_threads();
     }
+}
+
+/// From here on, this process cannot start a thread: a seccomp filter makes `clone` and
+/// `clone3` fail with EAGAIN (thread limit reached).
+fn refuse_new_threads() {
+    use libc::{sock_filter, sock_fprog};
+    let ret = |k: u32| sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let is = |nr: libc::c_long| sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 1,
+        k: nr as u32,
+    };
+    let refuse = libc::SECCOMP_RET_ERRNO | libc::EAGAIN as u32;
+    let mut filter = [
+        // The system call number: the first field of `seccomp_data`.
+        sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        is(libc::SYS_clone3),
+        ret(refuse),
+        is(libc::SYS_clone),
+        ret(refuse),
+        ret(libc::SECCOMP_RET_ALLOW),
+    ];
+    let program = sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: a valid filter program that outlives the call; no_new_privs is required for an
+    // unprivileged filter and only affects this worker.
+    let installed = unsafe {
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            && libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &program as *const sock_fprog,
+            ) == 0
+    };
+    assert!(installed, "seccomp: {}", std::io::Error::last_os_error());
 }
 
 #[forkline::worker_init]

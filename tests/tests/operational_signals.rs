@@ -1,0 +1,90 @@
+//! Every signal Gunicorn gives a meaning to is handled and none is fatal: USR1, USR2 and WINCH to
+//! the master and to a worker leave the server serving and able to stop cleanly. Worker exits
+//! are logged for what they are: TTOU, HUP, a stop, a crash.
+
+use forkline_tests::harness::{http_get, signal_pid, wait_until, Fixture};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
+const BOOT: Duration = Duration::from_secs(30);
+
+fn wait_for_log(fx: &Fixture, line: &str) {
+    wait_until(BOOT, || fx.stderr().contains(line).then_some(()))
+        .unwrap_or_else(|| panic!("no log line {line:?}:\n{}", fx.stderr()));
+}
+
+#[test]
+fn usr1_usr2_and_winch_are_not_fatal_to_the_master_or_a_worker() {
+    let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2")]);
+    let addr = fx.addr(BOOT);
+    let workers = fx.wait_for_workers(2, BOOT);
+    for signal in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
+        fx.signal(signal);
+        signal_pid(workers[0], signal);
+    }
+    // Each was taken, by the master and by the worker (their lines carry their pids).
+    for (pid, line) in [
+        (fx.pid, "USR1: forkline writes its log to stderr"),
+        (fx.pid, "USR2 has no meaning in forkline yet; ignored"),
+        (fx.pid, "WINCH has no meaning in forkline yet; ignored"),
+        (workers[0], "USR1: forkline writes its log to stderr"),
+        (workers[0], "USR2 has no meaning in a worker; ignored"),
+        (workers[0], "WINCH has no meaning in a worker; ignored"),
+    ] {
+        let prefix = format!("forkline[{pid}] info: ");
+        wait_until(BOOT, || {
+            fx.stderr()
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(line))
+                .then_some(())
+        })
+        .unwrap_or_else(|| panic!("{pid} did not log {line:?}:\n{}", fx.stderr()));
+    }
+    for _ in 0..4 {
+        let (status, _) = http_get(addr, "/work").expect("still serving");
+        assert_eq!(status, 200);
+    }
+    assert!(fx.wait_exit(Duration::ZERO).is_none(), "the master lives");
+    fx.signal(libc::SIGTERM);
+    let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
+    assert!(status.success(), "{}", fx.stderr());
+    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
+    for pid in workers {
+        assert!(
+            reports.iter().any(|r| r.pid == pid),
+            "{pid} stopped cleanly"
+        );
+    }
+    assert!(!fx.stderr().contains("crashed"), "{}", fx.stderr());
+}
+
+#[test]
+fn worker_exits_are_logged_for_what_they_are() {
+    let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2")]);
+    fx.addr(BOOT);
+    let first = fx.wait_for_workers(2, BOOT);
+
+    fx.signal(libc::SIGTTOU);
+    wait_for_log(&fx, "stopped after TTOU");
+
+    fx.signal(libc::SIGHUP);
+    wait_for_log(&fx, "stopped after HUP");
+    // The one worker left is replaced: a third worker boots.
+    let after_hup = fx.wait_for_workers(3, BOOT);
+    let replacement = *after_hup.last().expect("a replacement");
+    assert!(!first.contains(&replacement));
+    assert!(!fx.stderr().contains("crashed"), "{}", fx.stderr());
+
+    signal_pid(replacement, libc::SIGKILL);
+    wait_for_log(
+        &fx,
+        &format!("(pid {replacement}) crashed (Signaled(9)); replacing it"),
+    );
+
+    fx.signal(libc::SIGTERM);
+    let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
+    assert!(status.success(), "{}", fx.stderr());
+    let stderr = fx.stderr();
+    assert!(stderr.contains(") stopped (Exited(0))"), "{stderr}");
+    assert_eq!(stderr.matches("crashed").count(), 1, "{stderr}");
+}

@@ -1,0 +1,135 @@
+//! A panic while the Sentry host is black-holed is bounded: Sentry's panic hook flushes on the
+//! panicking thread, and forkline's transport lets it wait at most 50 ms, and not at all once
+//! delivery is failing or stalled. The panicking request gets a 500 through the HTTP layer, and
+//! requests on the same worker are not held up during 10 concurrent panics. With the plain
+//! transport each panic held its runtime thread for 2.0 s.
+
+use forkline_tests::faults::{Behaviour, FaultServer};
+use forkline_tests::harness::{http_get, Fixture};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
+const BOOT: Duration = Duration::from_secs(30);
+const PANICS: usize = 10;
+
+fn timed(addr: SocketAddr, path: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let (status, _) = http_get(addr, path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (status, started.elapsed())
+}
+
+/// Latencies on a one-worker server whose Sentry DSN is `dsn` (the embedded sink when `None`).
+struct Burst {
+    /// Of `PANICS` `/panic` requests made one at a time: their median.
+    one_at_a_time: Duration,
+    /// The slowest of `PANICS` concurrent `/panic` requests.
+    concurrent: Duration,
+    /// The slowest `/work` request made during the concurrent panics.
+    meanwhile: Duration,
+    fx: Fixture,
+}
+
+fn panic_burst(dsn: Option<&str>) -> Burst {
+    // The default hook printing every backtrace would be most of what is measured.
+    let mut env = vec![("FORKLINE_WORKERS", "1"), ("RUST_BACKTRACE", "0")];
+    if let Some(dsn) = dsn {
+        env.push(("SENTRY_DSN", dsn));
+    }
+    let fx = Fixture::start(BIN, &env);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(1, BOOT);
+    // The first panic loads the symbols for its stack trace; it is not what is measured.
+    assert_eq!(timed(addr, "/panic").0, 500);
+
+    let mut sequential: Vec<Duration> = (0..PANICS)
+        .map(|_| {
+            let (status, took) = timed(addr, "/panic");
+            assert_eq!(status, 500, "a handler panic is answered with a 500");
+            took
+        })
+        .collect();
+    sequential.sort();
+
+    let done = Arc::new(AtomicBool::new(false));
+    let meanwhile = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut slowest = Duration::ZERO;
+            let mut count = 0;
+            while !done.load(Ordering::Relaxed) || count == 0 {
+                let (status, took) = timed(addr, "/work");
+                assert_eq!(status, 200);
+                slowest = slowest.max(took);
+                count += 1;
+            }
+            slowest
+        })
+    };
+    let panics: Vec<_> = (0..PANICS)
+        .map(|_| std::thread::spawn(move || timed(addr, "/panic")))
+        .collect();
+    let mut concurrent = Duration::ZERO;
+    for panic in panics {
+        let (status, took) = panic.join().expect("panic request");
+        assert_eq!(status, 500, "a handler panic is answered with a 500");
+        concurrent = concurrent.max(took);
+    }
+    done.store(true, Ordering::Relaxed);
+    Burst {
+        one_at_a_time: sequential[PANICS / 2],
+        concurrent,
+        meanwhile: meanwhile.join().expect("requests meanwhile"),
+        fx,
+    }
+}
+
+#[test]
+fn panics_under_a_black_holed_sentry_host_hold_no_thread_past_the_bound() {
+    // The same requests with Sentry writing to local files: what a panic costs here anyway
+    // (the event and its stack trace), measured in this run.
+    let local = panic_burst(None);
+    let host = FaultServer::start(Behaviour::BlackHole);
+    let dsn = format!("http://publickey@{}/1", host.addr);
+    let Burst {
+        one_at_a_time,
+        concurrent,
+        meanwhile,
+        mut fx,
+    } = panic_burst(Some(&dsn));
+    eprintln!(
+        "black-holed vs local Sentry: a panic (median of {PANICS}) {one_at_a_time:?} vs {:?}; \
+         slowest of {PANICS} concurrent panics {concurrent:?} vs {:?}; /work meanwhile \
+         {meanwhile:?} vs {:?}",
+        local.one_at_a_time, local.concurrent, local.meanwhile
+    );
+    // What Sentry's panic-time flush may add to one panic.
+    let bound = Duration::from_millis(50);
+    assert!(
+        one_at_a_time <= local.one_at_a_time + bound,
+        "a panic took {one_at_a_time:?}, over {:?} + {bound:?}:\n{}",
+        local.one_at_a_time,
+        fx.stderr()
+    );
+    // Concurrent panics queue on the worker's runtime threads: at most one bound each.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let queued = bound * (PANICS as u32).div_ceil(threads);
+    assert!(
+        meanwhile <= local.meanwhile.max(local.concurrent) + queued,
+        "/work took {meanwhile:?} during the panics, over the bound:\n{}",
+        fx.stderr()
+    );
+
+    // Every panic's event is accounted for: none delivered, each still queued or dropped.
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
+    let reports = forkline::read_reports(&fx.run_dir()).expect("report");
+    let sentry = reports[0].sentry.as_ref().expect("the guarded transport");
+    assert_eq!(sentry.delivered, 0);
+    assert_eq!(sentry.accepted, sentry.dropped.total(), "{sentry:#?}");
+    assert!(sentry.accepted > 2 * PANICS as u64, "{sentry:#?}");
+}
