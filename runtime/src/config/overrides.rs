@@ -21,6 +21,7 @@ pub struct Telemetry {
     pub(crate) traces_sample_rate: Option<f64>,
     pub(crate) worker_exit_deadline: Option<Duration>,
     pub(crate) run_dir: Option<PathBuf>,
+    pub(crate) embedded_budget_bytes: Option<u64>,
     pub(crate) otlp_guard: GuardSettings,
     pub(crate) sentry_guard: GuardSettings,
 }
@@ -116,6 +117,14 @@ impl Telemetry {
     /// The folder for telemetry files and worker reports.
     pub fn run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.run_dir = Some(dir.into());
+        self
+    }
+
+    /// The most a worker's embedded sink files (spans and Sentry events) hold together; past it
+    /// the oldest file is discarded and its records counted. Wins over
+    /// `FORKLINE_EMBEDDED_BUDGET_BYTES`; default 64 MiB.
+    pub fn embedded_budget_bytes(mut self, bytes: u64) -> Self {
+        self.embedded_budget_bytes = Some(bytes);
         self
     }
 }

@@ -48,6 +48,9 @@ pub(crate) fn run<A: App>(
             ),
         );
     }
+    if let Some(warning) = config.production_local_files_warning() {
+        crate::diag::log_warn!("{warning}");
+    }
     // Blocked before any hook runs, so a TERM during start-up waits for the loop.
     let mask = if settings.no_fork {
         None

@@ -120,7 +120,8 @@ impl<A: App> WorkerRun<'_, A> {
             report.stats.spans_exported,
             report.stats.spans_export_failed
                 + report.stats.spans_dropped_unexported
-                + report.stats.spans_dropped_inherited,
+                + report.stats.spans_dropped_inherited
+                + report.stats.spans_discarded_budget,
             report.stats.sentry_events_captured,
             report.shutdown.elapsed_ms
         );

@@ -1,0 +1,159 @@
+//! The embedded sink's byte budget (`FORKLINE_EMBEDDED_BUDGET_BYTES`, `Telemetry::embedded_budget_bytes`)
+//! and the start-up warning for a production service whose telemetry only reaches local files.
+//! A service that reaches production with its endpoint and DSN missing must neither fill the disk
+//! nor do so quietly.
+
+use crate::config::env::Env;
+use crate::config::overrides::Telemetry;
+use crate::config::{ExporterConfig, Profile, TelemetryConfig};
+use crate::error::{Error, Result};
+
+/// 64 MiB per worker: hours of a busy worker's spans, and a bound a small disk survives.
+pub const DEFAULT_EMBEDDED_BUDGET_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Below this, one file's share would not hold a single Sentry event with a backtrace.
+pub const MIN_EMBEDDED_BUDGET_BYTES: u64 = 16 * 1024;
+
+const VARIABLE: &str = "FORKLINE_EMBEDDED_BUDGET_BYTES";
+
+pub(crate) fn resolve_budget(env: &Env, code: &Telemetry) -> Result<u64> {
+    if let Some(bytes) = code.embedded_budget_bytes {
+        if bytes < MIN_EMBEDDED_BUDGET_BYTES {
+            return Err(Error::config(
+                "Telemetry::embedded_budget_bytes",
+                format!("must be at least {MIN_EMBEDDED_BUDGET_BYTES} bytes; got {bytes}"),
+            ));
+        }
+        return Ok(bytes);
+    }
+    match env.get(VARIABLE) {
+        None => Ok(DEFAULT_EMBEDDED_BUDGET_BYTES),
+        Some(text) => match text.parse::<u64>() {
+            Ok(bytes) if bytes >= MIN_EMBEDDED_BUDGET_BYTES => Ok(bytes),
+            _ => Err(env.invalid(
+                VARIABLE,
+                &format!("expected a whole number of bytes, at least {MIN_EMBEDDED_BUDGET_BYTES}"),
+            )),
+        },
+    }
+}
+
+impl TelemetryConfig {
+    /// Whether spans go to `spans-<pid>.jsonl`.
+    pub fn embedded_spans(&self) -> bool {
+        self.otel.enabled && self.otel.exporter == ExporterConfig::Embedded
+    }
+
+    /// Whether Sentry events go to `sentry-<pid>.jsonl`.
+    pub fn embedded_sentry(&self) -> bool {
+        self.sentry.enabled && self.sentry.dsn.is_none()
+    }
+
+    /// The most one embedded file may hold: each sink in use gets an equal share of the worker's
+    /// budget, split between its current file and the one rotated file kept behind it, so a
+    /// worker's files never add up to more than its budget.
+    pub(crate) fn embedded_file_limit(&self) -> u64 {
+        let sinks = u64::from(self.embedded_spans()) + u64::from(self.embedded_sentry());
+        self.embedded_budget_bytes / (2 * sinks.max(1))
+    }
+
+    /// The warning the master logs at start when the production profile sends telemetry to local
+    /// files: in production that is almost always a missing variable, not a choice.
+    pub(crate) fn production_local_files_warning(&self) -> Option<String> {
+        if self.profile != Profile::Production || !self.uses_embedded_sink() {
+            return None;
+        }
+        let what = match (self.embedded_spans(), self.embedded_sentry()) {
+            (true, true) => {
+                "no OTLP endpoint and no Sentry DSN: telemetry is going to local files only"
+            }
+            (true, false) => "no OTLP endpoint: spans are going to local files only",
+            _ => "no Sentry DSN: Sentry events are going to local files only",
+        };
+        Some(format!(
+            "PRODUCTION PROFILE WITH {what}, in {} (at most {} bytes per worker, oldest discarded \
+             first). Set OTEL_EXPORTER_OTLP_ENDPOINT and SENTRY_DSN, or turn the files off with \
+             OTEL_TRACES_EXPORTER=none and SENTRY_DSN=\"\"",
+            self.run_dir.display(),
+            self.embedded_budget_bytes
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::plan::Plan;
+
+    fn config(pairs: &[(&str, &str)], code: &Telemetry) -> Result<TelemetryConfig> {
+        TelemetryConfig::resolve(
+            &Env::from_pairs(pairs.iter().copied()),
+            &Plan::empty(),
+            code,
+        )
+    }
+
+    #[test]
+    fn budget_defaults_reads_its_variable_and_code_wins() -> Result<()> {
+        let c = config(&[], &Telemetry::new())?;
+        assert_eq!(c.embedded_budget_bytes, DEFAULT_EMBEDDED_BUDGET_BYTES);
+        // Spans and Sentry both embedded: four files, a quarter each.
+        assert_eq!(c.embedded_file_limit(), DEFAULT_EMBEDDED_BUDGET_BYTES / 4);
+        let c = config(&[(VARIABLE, "65536")], &Telemetry::new())?;
+        assert_eq!(c.embedded_budget_bytes, 65536);
+        let c = config(
+            &[(VARIABLE, "65536")],
+            &Telemetry::new().embedded_budget_bytes(1 << 20),
+        )?;
+        assert_eq!(c.embedded_budget_bytes, 1 << 20);
+        // Sentry off: the span files get the whole budget.
+        let c = config(
+            &[(VARIABLE, "65536"), ("SENTRY_DSN", "")],
+            &Telemetry::new(),
+        )?;
+        assert_eq!(c.embedded_file_limit(), 32768);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_budget_names_its_source() {
+        for bad in ["lots", "-1", "1024", "0"] {
+            let err = config(&[(VARIABLE, bad)], &Telemetry::new())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(VARIABLE), "{bad}: {err}");
+        }
+        let err = config(&[], &Telemetry::new().embedded_budget_bytes(10))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("Telemetry::embedded_budget_bytes"), "{err}");
+    }
+
+    #[test]
+    fn production_warns_only_about_local_files() -> Result<()> {
+        let prod = [("FORKLINE_PROFILE", "production")];
+        let warning = config(&prod, &Telemetry::new())?.production_local_files_warning();
+        assert!(
+            warning
+                .as_deref()
+                .is_some_and(|w| w.contains("telemetry is going to local files only")),
+            "{warning:?}"
+        );
+        assert!(config(&[], &Telemetry::new())?
+            .production_local_files_warning()
+            .is_none());
+        let off = config(
+            &[
+                ("FORKLINE_PROFILE", "production"),
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("SENTRY_DSN", ""),
+            ],
+            &Telemetry::new(),
+        )?;
+        assert!(!off.uses_embedded_sink());
+        assert!(off.production_local_files_warning().is_none());
+        Ok(())
+    }
+}
