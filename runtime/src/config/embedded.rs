@@ -65,15 +65,15 @@ impl TelemetryConfig {
         }
         let what = match (self.embedded_spans(), self.embedded_sentry()) {
             (true, true) => {
-                "no OTLP endpoint and no Sentry DSN: telemetry is going to local files only"
+                "with no OTLP endpoint and no Sentry DSN: telemetry is going to local files only"
             }
-            (true, false) => "no OTLP endpoint: spans are going to local files only",
-            _ => "no Sentry DSN: Sentry events are going to local files only",
+            (true, false) => "with no OTLP endpoint: spans are going to local files only",
+            _ => "with no Sentry DSN: Sentry events are going to local files only",
         };
         Some(format!(
-            "PRODUCTION PROFILE WITH {what}, in {} (at most {} bytes per worker, oldest discarded \
-             first). Set OTEL_EXPORTER_OTLP_ENDPOINT and SENTRY_DSN, or turn the files off with \
-             OTEL_TRACES_EXPORTER=none and SENTRY_DSN=\"\"",
+            "*** production profile {what} ({}, at most {} bytes per worker, the oldest \
+             discarded first). Set OTEL_EXPORTER_OTLP_ENDPOINT and SENTRY_DSN, or turn the files \
+             off with OTEL_TRACES_EXPORTER=none and SENTRY_DSN=\"\" ***",
             self.run_dir.display(),
             self.embedded_budget_bytes
         ))
