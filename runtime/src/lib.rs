@@ -33,7 +33,9 @@
 //! ```
 //!
 //! With no `OTEL_EXPORTER_OTLP_ENDPOINT` and no `SENTRY_DSN`, spans (OTLP JSON) and Sentry
-//! events are written to files in the run folder, printed at start.
+//! events are written to files in the run folder, printed at start, within a byte budget per
+//! worker (64 MiB by default, `FORKLINE_EMBEDDED_BUDGET_BYTES`) past which the oldest are
+//! discarded and counted.
 
 #![warn(missing_docs)]
 
