@@ -58,7 +58,8 @@ pub mod __private;
 pub use config::{
     BatchSettings, Env, ExporterConfig, GuardSettings, OtelConfig, OtlpProtocol, Profile,
     PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
-    DEFAULT_EMBEDDED_BUDGET_BYTES, MIN_EMBEDDED_BUDGET_BYTES,
+    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
+    MIN_EMBEDDED_BUDGET_BYTES,
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{

@@ -17,7 +17,9 @@ use crate::lifecycle::plan::Plan;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use embedded::{DEFAULT_EMBEDDED_BUDGET_BYTES, MIN_EMBEDDED_BUDGET_BYTES};
+pub use embedded::{
+    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
+};
 pub use env::Env;
 pub use guard::GuardSettings;
 pub(crate) use otel::redact_url;
@@ -48,6 +50,9 @@ pub struct TelemetryConfig {
     pub run_dir: PathBuf,
     /// The most a worker's embedded sink files hold together; past it the oldest are discarded.
     pub embedded_budget_bytes: u64,
+    /// The most the run folder's span and Sentry files hold together before the master deletes
+    /// those of workers that have exited, oldest first. Live workers' files are never deleted.
+    pub embedded_total_budget_bytes: u64,
     /// Built once in the master before forking (see `telemetry::prepared`).
     pub(crate) prepared: crate::telemetry::prepared::Prepared,
 }
@@ -90,6 +95,8 @@ impl TelemetryConfig {
             (None, None) => default_run_dir(),
         };
         let embedded_budget_bytes = embedded::resolve_budget(env, code)?;
+        let embedded_total_budget_bytes =
+            embedded::resolve_total_budget(env, code, embedded_budget_bytes)?;
         Ok(Self {
             profile,
             otel,
@@ -100,6 +107,7 @@ impl TelemetryConfig {
             worker_exit_deadline,
             run_dir,
             embedded_budget_bytes,
+            embedded_total_budget_bytes,
             prepared: Default::default(),
         })
     }
