@@ -173,8 +173,11 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
     let mut dropped_total = 0;
     for r in &reports {
         let s = &r.stats;
-        let dropped =
-            s.spans_export_failed + s.spans_dropped_unexported + s.spans_dropped_inherited;
+        // Spans the embedded budget rotated away count as dropped: they are no longer on disk.
+        let dropped = s.spans_export_failed
+            + s.spans_dropped_unexported
+            + s.spans_dropped_inherited
+            + s.spans_discarded_budget;
         dropped_total += dropped;
         println!(
             "{:<7} {:<8} {:>13}  {:>8}  {:>7}  {:>13}  {} ms ({:?} / {:?})",

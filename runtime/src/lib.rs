@@ -33,7 +33,11 @@
 //! ```
 //!
 //! With no `OTEL_EXPORTER_OTLP_ENDPOINT` and no `SENTRY_DSN`, spans (OTLP JSON) and Sentry
-//! events are written to files in the run folder, printed at start.
+//! events are written to files in the run folder, printed at start, within a byte budget per
+//! worker (64 MiB by default, `FORKLINE_EMBEDDED_BUDGET_BYTES`) past which the oldest are
+//! discarded and counted, and within a total budget for the folder (1 GiB by default,
+//! `FORKLINE_EMBEDDED_TOTAL_BUDGET_BYTES`) past which the files of exited workers are deleted,
+//! oldest first.
 
 #![warn(missing_docs)]
 
@@ -56,6 +60,8 @@ pub mod __private;
 pub use config::{
     BatchSettings, Env, ExporterConfig, GuardSettings, OtelConfig, OtlpProtocol, Profile,
     PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
+    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
+    MIN_EMBEDDED_BUDGET_BYTES,
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{

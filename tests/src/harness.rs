@@ -191,10 +191,21 @@ pub fn read_hooks(path: &Path) -> Vec<HookLine> {
 
 pub use forkline_examples::http_get;
 
-/// Every span in a worker's OTLP JSON file, each with its resource attributes attached.
+/// The lines of one embedded sink of a worker, oldest first: the rotated file (`<stem>.1.jsonl`,
+/// present once the budget made the sink rotate), then the current one.
+pub fn read_sink_text(run_dir: &Path, stem: &str) -> String {
+    let mut text =
+        std::fs::read_to_string(run_dir.join(format!("{stem}.1.jsonl"))).unwrap_or_default();
+    text.push_str(
+        &std::fs::read_to_string(run_dir.join(format!("{stem}.jsonl"))).unwrap_or_default(),
+    );
+    text
+}
+
+/// Every span in a worker's OTLP JSON files, oldest first, each with its resource attributes
+/// attached.
 pub fn read_spans(run_dir: &Path, pid: u32) -> Vec<Value> {
-    let text =
-        std::fs::read_to_string(run_dir.join(format!("spans-{pid}.jsonl"))).unwrap_or_default();
+    let text = read_sink_text(run_dir, &format!("spans-{pid}"));
     let mut spans = Vec::new();
     for line in text.lines() {
         let Ok(request) = serde_json::from_str::<Value>(line) else {
@@ -238,10 +249,10 @@ pub fn attributes(list: &Value) -> Value {
     Value::Object(map)
 }
 
-/// Every record (`{"type": "event" | "transaction", ...}`) in a worker's Sentry file.
+/// Every record (`{"type": "event" | "transaction", ...}`) in a worker's Sentry files, oldest
+/// first.
 pub fn read_sentry(run_dir: &Path, pid: u32) -> Vec<Value> {
-    std::fs::read_to_string(run_dir.join(format!("sentry-{pid}.jsonl")))
-        .unwrap_or_default()
+    read_sink_text(run_dir, &format!("sentry-{pid}"))
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()

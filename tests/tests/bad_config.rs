@@ -57,4 +57,6 @@ fn a_bad_sampler_or_propagator_is_refused() {
 fn bad_server_settings_are_refused() {
     start_up_error("FORKLINE_WORKERS", "many");
     start_up_error("FORKLINE_PROFILE", "staging");
+    start_up_error("FORKLINE_EMBEDDED_BUDGET_BYTES", "64MiB");
+    start_up_error("FORKLINE_EMBEDDED_BUDGET_BYTES", "100");
 }

@@ -2,6 +2,7 @@
 //! code over both, and development / production profiles underneath. Resolved once, in the
 //! master, before any fork: a bad value stops start-up with an error naming its source.
 
+pub(crate) mod embedded;
 pub(crate) mod env;
 pub(crate) mod guard;
 pub(crate) mod otel;
@@ -16,6 +17,9 @@ use crate::lifecycle::plan::Plan;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use embedded::{
+    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
+};
 pub use env::Env;
 pub use guard::GuardSettings;
 pub(crate) use otel::redact_url;
@@ -44,6 +48,11 @@ pub struct TelemetryConfig {
     pub worker_exit_deadline: Duration,
     /// Where telemetry files and worker reports go.
     pub run_dir: PathBuf,
+    /// The most a worker's embedded sink files hold together; past it the oldest are discarded.
+    pub embedded_budget_bytes: u64,
+    /// The most the run folder's span and Sentry files hold together before the master deletes
+    /// those of workers that have exited, oldest first. Live workers' files are never deleted.
+    pub embedded_total_budget_bytes: u64,
     /// Built once in the master before forking (see `telemetry::prepared`).
     pub(crate) prepared: crate::telemetry::prepared::Prepared,
 }
@@ -85,6 +94,9 @@ impl TelemetryConfig {
             (None, Some(dir)) => PathBuf::from(dir),
             (None, None) => default_run_dir(),
         };
+        let embedded_budget_bytes = embedded::resolve_budget(env, code)?;
+        let embedded_total_budget_bytes =
+            embedded::resolve_total_budget(env, code, embedded_budget_bytes)?;
         Ok(Self {
             profile,
             otel,
@@ -94,6 +106,8 @@ impl TelemetryConfig {
             sentry_guard,
             worker_exit_deadline,
             run_dir,
+            embedded_budget_bytes,
+            embedded_total_budget_bytes,
             prepared: Default::default(),
         })
     }
@@ -113,8 +127,7 @@ impl TelemetryConfig {
 
     /// Whether spans or events go to local files.
     pub fn uses_embedded_sink(&self) -> bool {
-        (self.otel.enabled && self.otel.exporter == ExporterConfig::Embedded)
-            || (self.sentry.enabled && self.sentry.dsn.is_none())
+        self.embedded_spans() || self.embedded_sentry()
     }
 }
 

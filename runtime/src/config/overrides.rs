@@ -21,6 +21,8 @@ pub struct Telemetry {
     pub(crate) traces_sample_rate: Option<f64>,
     pub(crate) worker_exit_deadline: Option<Duration>,
     pub(crate) run_dir: Option<PathBuf>,
+    pub(crate) embedded_budget_bytes: Option<u64>,
+    pub(crate) embedded_total_budget_bytes: Option<u64>,
     pub(crate) otlp_guard: GuardSettings,
     pub(crate) sentry_guard: GuardSettings,
 }
@@ -116,6 +118,23 @@ impl Telemetry {
     /// The folder for telemetry files and worker reports.
     pub fn run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.run_dir = Some(dir.into());
+        self
+    }
+
+    /// The most a worker's embedded sink files (spans and Sentry events) hold together; past it
+    /// the oldest file is discarded and its records counted. Wins over
+    /// `FORKLINE_EMBEDDED_BUDGET_BYTES`; default 64 MiB.
+    pub fn embedded_budget_bytes(mut self, bytes: u64) -> Self {
+        self.embedded_budget_bytes = Some(bytes);
+        self
+    }
+
+    /// The most the run folder's embedded sink files hold together, all workers counted; past
+    /// it the master deletes the files of workers that have exited (crashed and replaced, `HUP`,
+    /// `TTOU`), oldest first, never a live worker's. At least the per-worker budget. Wins over
+    /// `FORKLINE_EMBEDDED_TOTAL_BUDGET_BYTES`; default 16 per-worker budgets (1 GiB).
+    pub fn embedded_total_budget_bytes(mut self, bytes: u64) -> Self {
+        self.embedded_total_budget_bytes = Some(bytes);
         self
     }
 }

@@ -76,6 +76,9 @@ pub(crate) fn run<A: App>(
             ),
         );
     }
+    if let Some(warning) = config.production_local_files_warning() {
+        crate::diag::log_warn!("{warning}");
+    }
     // Blocked before any hook runs, so a TERM during start-up waits for the loop; the inbox is
     // made now, before the user's hooks can start a thread.
     let signals = if settings.no_fork {
@@ -301,7 +304,9 @@ impl<A: App> Supervisor<'_, A> {
     }
 
     fn reap(&mut self) {
+        let mut reaped_any = false;
         while let Some(reaped) = sys::reap() {
+            reaped_any = true;
             let (pid, status) = match reaped {
                 Reaped::Exited(pid, code) => (pid, ExitStatus::Exited(code)),
                 Reaped::Signaled(pid, sig) => (pid, ExitStatus::Signaled(sig)),
@@ -342,6 +347,18 @@ impl<A: App> Supervisor<'_, A> {
                     code: BOOT_ERROR,
                     message,
                 });
+            }
+        }
+        if reaped_any {
+            // Exited workers' telemetry files stay for a post-mortem, within the total budget.
+            let live: Vec<u32> = self.workers.keys().map(|&pid| pid as u32).collect();
+            let pruned = crate::sink::prune::prune_exited(
+                &self.config.run_dir,
+                &live,
+                self.config.embedded_total_budget_bytes,
+            );
+            if pruned.files > 0 {
+                crate::diag::log_info!("{pruned}");
             }
         }
     }

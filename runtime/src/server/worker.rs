@@ -214,12 +214,13 @@ impl<A: App> WorkerRun<'_, A> {
             crate::diag::log_warn!("could not write the worker report: {e}");
         }
         crate::diag::log_info!(
-            "worker {} exiting: {} spans exported, {} dropped, {} Sentry events; telemetry shut down in {} ms",
+            "worker {} exiting: {} spans exported, {} dropped, {} discarded by the embedded budget, {} Sentry events; telemetry shut down in {} ms",
             self.id,
             report.stats.spans_exported,
             report.stats.spans_export_failed
                 + report.stats.spans_dropped_unexported
                 + report.stats.spans_dropped_inherited,
+            report.stats.spans_discarded_budget,
             report.stats.sentry_events_captured,
             report.shutdown.elapsed_ms
         );

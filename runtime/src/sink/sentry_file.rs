@@ -1,45 +1,113 @@
 //! The embedded Sentry sink: a transport that writes each event and transaction as one JSON line
-//! in `sentry-<pid>.jsonl`, so the demo needs no Sentry server.
+//! in `sentry-<pid>.jsonl`, so the demo needs no Sentry server. The file is bounded by the
+//! worker's budget (see `sink::rotating`): older records move to `sentry-<pid>.1.jsonl`, then
+//! are discarded and counted by kind.
 
+use crate::sink::rotating::{NotWritten, RotatingFile};
 use crate::telemetry::stats::{Counters, COUNTERS};
 use sentry::protocol::EnvelopeItem;
 use sentry::{Envelope, Transport};
 use serde_json::json;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::ops::Add;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The records of one or more lines, by kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Records {
+    events: u64,
+    transactions: u64,
+}
+
+impl Add for Records {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            events: self.events + other.events,
+            transactions: self.transactions + other.transactions,
+        }
+    }
+}
 
 pub(crate) struct SentryFileTransport {
-    file: File,
+    file: RotatingFile<Records>,
+    /// Whether the last record was lost: problems are logged when they start, not per record.
+    failing: AtomicBool,
 }
 
 impl SentryFileTransport {
-    pub(crate) fn create(dir: &Path, pid: u32) -> std::io::Result<Self> {
-        let path = dir.join(format!("sentry-{pid}.jsonl"));
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { file })
+    pub(crate) fn create(dir: &Path, pid: u32, limit: u64) -> std::io::Result<Self> {
+        Ok(Self {
+            file: RotatingFile::open(dir, &format!("sentry-{pid}"), limit)?,
+            failing: AtomicBool::new(false),
+        })
+    }
+
+    fn write(&self, record: serde_json::Value, kind: Records) {
+        let mut line = record.to_string().into_bytes();
+        line.push(b'\n');
+        let appended = self.file.append(&line, kind);
+        Counters::add(
+            &COUNTERS.sentry_events_discarded_budget,
+            appended.discarded.events,
+        );
+        Counters::add(
+            &COUNTERS.sentry_transactions_discarded_budget,
+            appended.discarded.transactions,
+        );
+        let problem = match appended.written {
+            Ok(()) => {
+                Counters::add(&COUNTERS.sentry_events_written, kind.events);
+                Counters::add(&COUNTERS.sentry_transactions_written, kind.transactions);
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    crate::diag::log_warn!("the embedded Sentry sink writes again");
+                }
+                return;
+            }
+            Err(e @ NotWritten::TooLarge { .. }) => {
+                Counters::add(&COUNTERS.sentry_events_discarded_budget, kind.events);
+                Counters::add(
+                    &COUNTERS.sentry_transactions_discarded_budget,
+                    kind.transactions,
+                );
+                e
+            }
+            Err(e @ NotWritten::Io(_)) => {
+                Counters::add(&COUNTERS.sentry_write_failed, 1);
+                e
+            }
+        };
+        if !self.failing.swap(true, Ordering::Relaxed) {
+            crate::diag::log_warn!(
+                "the embedded Sentry sink lost a record (counted in the worker report): {problem}"
+            );
+        }
     }
 }
 
 impl Transport for SentryFileTransport {
     fn send_envelope(&self, envelope: Envelope) {
         for item in envelope.items() {
-            let record = match item {
-                EnvelopeItem::Event(event) => {
-                    Counters::add(&COUNTERS.sentry_events_written, 1);
-                    json!({ "type": "event", "event": event })
-                }
-                EnvelopeItem::Transaction(transaction) => {
-                    json!({ "type": "transaction", "transaction": transaction })
-                }
+            let (record, kind) = match item {
+                EnvelopeItem::Event(event) => (
+                    json!({ "type": "event", "event": event }),
+                    Records {
+                        events: 1,
+                        transactions: 0,
+                    },
+                ),
+                EnvelopeItem::Transaction(transaction) => (
+                    json!({ "type": "transaction", "transaction": transaction }),
+                    Records {
+                        events: 0,
+                        transactions: 1,
+                    },
+                ),
                 // Sessions, attachments and client reports are not part of the local sink.
                 _ => continue,
             };
-            let mut line = record.to_string().into_bytes();
-            line.push(b'\n');
-            if let Err(e) = (&self.file).write_all(&line) {
-                crate::diag::log_warn!("writing a Sentry event to the embedded sink failed: {e}");
-            }
+            self.write(record, kind);
         }
     }
 }

@@ -1,6 +1,5 @@
 //! The telemetry pipelines of a process and the steps that build and end them.
 
-pub(crate) mod counting;
 pub mod fork_guard;
 pub(crate) mod fork_rng;
 pub(crate) mod identity;

@@ -8,7 +8,6 @@ use crate::config::{ExporterConfig, OtelConfig, SamplerConfig, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 use crate::sink::span_file::SpanFileExporter;
-use crate::telemetry::counting::CountingExporter;
 use crate::telemetry::fork_rng::ForkSafeIdGenerator;
 use crate::telemetry::identity::fork_generation;
 use crate::telemetry::slot::{ForkAwareProcessor, LateSlot};
@@ -85,7 +84,8 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
     let exporter: Option<Box<dyn SpanProcessor>> = match &config.exporter {
         ExporterConfig::None => None,
         ExporterConfig::Embedded => {
-            let file = SpanFileExporter::create(run_dir, who.pid).map_err(|e| {
+            let limit = telemetry.embedded_file_limit();
+            let file = SpanFileExporter::create(run_dir, who.pid, limit).map_err(|e| {
                 Error::io(format!("opening the span file in {}", run_dir.display()), e)
             })?;
             Some(Box::new(batch(config, file)))
@@ -145,9 +145,10 @@ pub fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> 
     })
 }
 
+/// `exporter` counts what it delivers and drops itself (the SDK reports neither).
 fn batch<E: SpanExporter + 'static>(config: &OtelConfig, exporter: E) -> BatchSpanProcessor {
     let b = &config.batch;
-    BatchSpanProcessor::builder(CountingExporter::new(exporter))
+    BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(b.max_queue_size)

@@ -42,7 +42,8 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
             (Some(dsn.clone()), Some(factory))
         }
         None => {
-            let file = SentryFileTransport::create(run_dir, pid).map_err(|e| {
+            let limit = telemetry.embedded_file_limit();
+            let file = SentryFileTransport::create(run_dir, pid, limit).map_err(|e| {
                 Error::io(
                     format!("opening the Sentry file in {}", run_dir.display()),
                     e,

@@ -12,8 +12,16 @@ pub(crate) struct Counters {
     pub(crate) spans_export_failed: AtomicU64,
     pub(crate) spans_dropped_inherited: AtomicU64,
     pub(crate) spans_discarded_no_exporter: AtomicU64,
+    /// Written to the embedded sink, then deleted with the oldest file to stay in budget.
+    pub(crate) spans_budget_rotated: AtomicU64,
+    /// Never written: a single span larger than one file's share of the budget.
+    pub(crate) spans_budget_refused: AtomicU64,
     pub(crate) sentry_events_captured: AtomicU64,
     pub(crate) sentry_events_written: AtomicU64,
+    pub(crate) sentry_events_discarded_budget: AtomicU64,
+    pub(crate) sentry_transactions_written: AtomicU64,
+    pub(crate) sentry_transactions_discarded_budget: AtomicU64,
+    pub(crate) sentry_write_failed: AtomicU64,
     pub(crate) attribute_values_truncated: AtomicU64,
 }
 
@@ -24,8 +32,14 @@ pub(crate) static COUNTERS: Counters = Counters {
     spans_export_failed: AtomicU64::new(0),
     spans_dropped_inherited: AtomicU64::new(0),
     spans_discarded_no_exporter: AtomicU64::new(0),
+    spans_budget_rotated: AtomicU64::new(0),
+    spans_budget_refused: AtomicU64::new(0),
     sentry_events_captured: AtomicU64::new(0),
     sentry_events_written: AtomicU64::new(0),
+    sentry_events_discarded_budget: AtomicU64::new(0),
+    sentry_transactions_written: AtomicU64::new(0),
+    sentry_transactions_discarded_budget: AtomicU64::new(0),
+    sentry_write_failed: AtomicU64::new(0),
     attribute_values_truncated: AtomicU64::new(0),
 };
 
@@ -43,8 +57,14 @@ impl Counters {
             &self.spans_export_failed,
             &self.spans_dropped_inherited,
             &self.spans_discarded_no_exporter,
+            &self.spans_budget_rotated,
+            &self.spans_budget_refused,
             &self.sentry_events_captured,
             &self.sentry_events_written,
+            &self.sentry_events_discarded_budget,
+            &self.sentry_transactions_written,
+            &self.sentry_transactions_discarded_budget,
+            &self.sentry_write_failed,
             &self.attribute_values_truncated,
         ] {
             c.store(0, Relaxed);
@@ -59,7 +79,8 @@ pub struct Stats {
     pub spans_started: u64,
     /// Spans ended and recorded.
     pub spans_ended: u64,
-    /// Spans the exporter delivered.
+    /// Spans the exporter delivered (for the embedded sink: written to its file, including
+    /// those a rotation later discarded).
     pub spans_exported: u64,
     /// Spans in batches the exporter failed to deliver.
     pub spans_export_failed: u64,
@@ -67,6 +88,11 @@ pub struct Stats {
     pub spans_dropped_inherited: u64,
     /// Spans discarded because no exporter is configured (`exporter = "none"`, no Sentry).
     pub spans_discarded_no_exporter: u64,
+    /// Spans the embedded sink discarded to stay within its byte budget: deleted with the oldest
+    /// file on rotation, or (a single span larger than a file's share) never written. The spans
+    /// on disk are `spans_exported` minus those rotated away.
+    #[serde(default)]
+    pub spans_discarded_budget: u64,
     /// Spans ended but neither exported nor failed: lost to a full queue, or still queued when
     /// shutdown's deadline passed.
     pub spans_dropped_unexported: u64,
@@ -74,6 +100,19 @@ pub struct Stats {
     pub sentry_events_captured: u64,
     /// Sentry events written to the embedded sink.
     pub sentry_events_written: u64,
+    /// Sentry events the embedded sink discarded to stay within its byte budget (written, then
+    /// deleted with the oldest file; or too large to write).
+    #[serde(default)]
+    pub sentry_events_discarded_budget: u64,
+    /// Sentry transactions written to the embedded sink.
+    #[serde(default)]
+    pub sentry_transactions_written: u64,
+    /// Sentry transactions the embedded sink discarded to stay within its byte budget.
+    #[serde(default)]
+    pub sentry_transactions_discarded_budget: u64,
+    /// Sentry events and transactions the embedded sink failed to write (an I/O error).
+    #[serde(default)]
+    pub sentry_write_failed: u64,
     /// String attribute values cut to `forkline::handler::MAX_VALUE_BYTES`.
     #[serde(default)]
     pub attribute_values_truncated: u64,
@@ -87,6 +126,8 @@ pub fn stats() -> Stats {
     let failed = c.spans_export_failed.load(Relaxed);
     let inherited = c.spans_dropped_inherited.load(Relaxed);
     let discarded = c.spans_discarded_no_exporter.load(Relaxed);
+    let rotated = c.spans_budget_rotated.load(Relaxed);
+    let refused = c.spans_budget_refused.load(Relaxed);
     Stats {
         spans_started: c.spans_started.load(Relaxed),
         spans_ended: ended,
@@ -94,9 +135,16 @@ pub fn stats() -> Stats {
         spans_export_failed: failed,
         spans_dropped_inherited: inherited,
         spans_discarded_no_exporter: discarded,
-        spans_dropped_unexported: ended.saturating_sub(exported + failed + inherited + discarded),
+        spans_discarded_budget: rotated + refused,
+        // Rotated spans were exported first, so only the refused ones stand beside `exported`.
+        spans_dropped_unexported: ended
+            .saturating_sub(exported + failed + inherited + discarded + refused),
         sentry_events_captured: c.sentry_events_captured.load(Relaxed),
         sentry_events_written: c.sentry_events_written.load(Relaxed),
+        sentry_events_discarded_budget: c.sentry_events_discarded_budget.load(Relaxed),
+        sentry_transactions_written: c.sentry_transactions_written.load(Relaxed),
+        sentry_transactions_discarded_budget: c.sentry_transactions_discarded_budget.load(Relaxed),
+        sentry_write_failed: c.sentry_write_failed.load(Relaxed),
         attribute_values_truncated: c.attribute_values_truncated.load(Relaxed),
     }
 }
