@@ -6,7 +6,9 @@ use std::fmt;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, phrased for the person who has to fix it.
-#[derive(Debug)]
+///
+/// `Debug` prints the same message as `Display`: a `main` that returns
+/// `Result<(), Box<dyn Error>>` shows its error with `Debug`, and the message is what helps there.
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value (environment variable, macro argument or code) is invalid.
@@ -93,6 +95,12 @@ impl fmt::Display for Error {
             Self::Io { context, source } => write!(f, "{context}: {source}"),
             Self::Telemetry(message) => write!(f, "telemetry setup failed: {message}"),
         }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

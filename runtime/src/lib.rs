@@ -41,6 +41,14 @@
 
 #![warn(missing_docs)]
 
+// The pre-fork server is built on fork(2), ppoll(2), pipe2(2), prctl(PR_SET_PDEATHSIG) and
+// /proc/self/task: say so, rather than fail on a missing symbol somewhere inside.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "forkline supports Linux only: its pre-fork server relies on fork(), ppoll(), pipe2(), \
+     prctl(PR_SET_PDEATHSIG) and /proc. Build on Linux (x86_64 or aarch64)."
+);
+
 mod config;
 mod diag;
 mod error;
