@@ -169,7 +169,9 @@ fn drive() -> Result<(), String> {
 fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
     let reports = forkline::read_reports(run_dir).map_err(|e| format!("reading reports: {e}"))?;
     println!();
-    println!("worker  pid      spans created  exported  dropped  sentry events  shutdown");
+    println!(
+        "worker  pid      requests  connections  spans created  exported  dropped  sentry events  shutdown"
+    );
     let mut dropped_total = 0;
     for r in &reports {
         let s = &r.stats;
@@ -180,9 +182,11 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
             + s.spans_discarded_budget;
         dropped_total += dropped;
         println!(
-            "{:<7} {:<8} {:>13}  {:>8}  {:>7}  {:>13}  {} ms ({:?} / {:?})",
+            "{:<7} {:<8} {:>8}  {:>11}  {:>13}  {:>8}  {:>7}  {:>13}  {} ms ({:?} / {:?})",
             r.worker_id,
             r.pid,
+            r.serving.requests_served,
+            r.serving.connections_accepted,
             s.spans_ended,
             s.spans_exported,
             dropped,

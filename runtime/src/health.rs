@@ -3,8 +3,10 @@
 use crate::guard::health::PipelineHealth;
 use crate::guard::sentry_transport::Shared as SentryShared;
 use crate::guard::span_export::Shared as SpanShared;
+use crate::server::scoreboard::Record;
 use crate::telemetry::identity::fork_generation;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use crate::guard::breaker::BreakerState;
@@ -20,6 +22,21 @@ pub struct Health {
     pub sentry: Option<PipelineHealth>,
     /// Span counters (created, exported, dropped by reason).
     pub spans: crate::telemetry::Stats,
+    /// This worker's connections and requests (`None` outside a worker).
+    #[serde(default)]
+    pub serving: Option<crate::server::Serving>,
+}
+
+/// This worker's scoreboard record; null in the master, and in a worker until it serves.
+static SERVING: AtomicPtr<Record> = AtomicPtr::new(std::ptr::null_mut());
+
+pub(crate) fn register_serving(record: &'static Record) {
+    SERVING.store(std::ptr::from_ref(record).cast_mut(), Ordering::Relaxed);
+}
+
+fn serving() -> Option<crate::server::Serving> {
+    // SAFETY: only ever set from a `&'static Record`.
+    unsafe { SERVING.load(Ordering::Relaxed).as_ref() }.map(Record::serving)
 }
 
 /// A pipeline registered in this process, with the fork generation it was built in.
@@ -60,5 +77,6 @@ pub fn health() -> Health {
         otlp: current(&SPANS, SpanShared::health),
         sentry: current(&SENTRY, SentryShared::health),
         spans: crate::telemetry::stats(),
+        serving: serving(),
     }
 }

@@ -82,7 +82,10 @@ pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
 pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
-pub use server::{App, Serve, Server, Shutdown, StopKind, SERVE_IN_RUNTIME};
+pub use server::{
+    App, BalancedListener, CountedStream, Fresh, Serve, Server, Serving, Shutdown, StopKind,
+    SERVE_IN_RUNTIME,
+};
 pub use sink::report::{read_reports, BootTimes, WorkerReport};
 pub use telemetry::fork_guard::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
 pub use telemetry::{stats, Stats};

@@ -145,10 +145,19 @@ async fn health() -> String {
     serde_json::json!({ "pid": std::process::id(), "health": forkline::health() }).to_string()
 }
 
-/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics), `/health`.
+/// Takes 300 ms, recording `slow_started` when it begins: a request a stop must let finish.
+async fn slow() -> String {
+    record("slow_started", "");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    format!("pid={}", std::process::id())
+}
+
+/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics), `/health`,
+/// `/slow` (200 after 300 ms).
 pub fn router() -> Router {
     let router = Router::new()
         .route("/work", get(work))
+        .route("/slow", get(slow))
         .route("/fail", get(fail))
         .route("/panic", get(boom))
         .route("/health", get(health));

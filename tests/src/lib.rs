@@ -3,9 +3,11 @@
 
 pub mod faults;
 pub mod fixture;
+pub mod fixture_env;
 #[cfg(feature = "grpc")]
 pub mod grpc_collector;
 pub mod harness;
+pub mod load;
 pub mod peers;
 pub mod pipelines;
 pub mod sentry_capture;

@@ -83,6 +83,15 @@ impl Env {
             .transpose()
     }
 
+    pub(crate) fn u64(&self, name: &str) -> Result<Option<u64>> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| self.invalid(name, "expected a whole number (0 or more)"))
+            })
+            .transpose()
+    }
+
     pub(crate) fn positive_usize(&self, name: &str) -> Result<Option<usize>> {
         Ok(self
             .positive_u64(name)?

@@ -15,6 +15,7 @@ use crate::lifecycle::context::{ExitStatus, Master, WorkerExit};
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::server::boot_failure;
+use crate::server::scoreboard::Scoreboard;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
 use crate::server::sys::{self, Forked, Reaped};
 use crate::server::worker::{WorkerRun, BOOT_ERROR};
@@ -90,6 +91,9 @@ pub(crate) fn run<A: App>(
         Some((inbox, mask))
     };
 
+    // Before any fork, so that every worker shares it; room for TTIN well past the start size.
+    let board = Scoreboard::map(settings.workers.max(1) * 4 + 16)
+        .map_err(|e| Error::io("mapping the scoreboard", e))?;
     let master = Master::new(settings.workers, config.run_dir.clone());
     run::master_hooks("on_starting", plan.on_starting, &master)?;
     let addr = settings.addr.ok_or_else(|| {
@@ -116,6 +120,7 @@ pub(crate) fn run<A: App>(
             app,
             inbox,
             mask,
+            board,
             workers: BTreeMap::new(),
             retiring: BTreeMap::new(),
             target: settings.workers,
@@ -124,7 +129,7 @@ pub(crate) fn run<A: App>(
         };
         supervisor.run()
     } else {
-        in_process(plan, config, settings, &listener, app, &master)
+        in_process(plan, config, settings, &listener, app, &master, board)
     };
     let on_exit = run::master_hooks("on_exit", plan.on_exit, &master);
     result.and(on_exit)
@@ -137,6 +142,7 @@ fn in_process<A: App>(
     listener: &TcpListener,
     app: &A,
     master: &Master,
+    board: &'static Scoreboard,
 ) -> Result<()> {
     master.set_forking_worker(Some(0));
     run::master_hooks("pre_fork", plan.pre_fork, master)?;
@@ -151,6 +157,7 @@ fn in_process<A: App>(
         listener,
         app,
         mask: None,
+        board,
     }
     .run();
     let exit = WorkerExit {
@@ -187,6 +194,7 @@ struct Supervisor<'a, A> {
     /// The mask the process started with: the master's thread waits with it, and each worker
     /// goes back to it.
     mask: &'a SignalMask,
+    board: &'static Scoreboard,
     /// Live workers: pid → slot.
     workers: BTreeMap<libc::pid_t, usize>,
     /// Workers asked to stop while the server keeps running, and why.
@@ -314,6 +322,7 @@ impl<A: App> Supervisor<'_, A> {
             let Some(id) = self.workers.remove(&pid) else {
                 continue; // Not a worker (a child the user's hooks started).
             };
+            self.board.release(id, pid as u32);
             let exit = WorkerExit {
                 worker_id: id,
                 pid: pid as u32,
@@ -399,6 +408,7 @@ impl<A: App> Supervisor<'_, A> {
                     listener: self.listener,
                     app: self.app,
                     mask: Some(self.mask),
+                    board: self.board,
                 };
                 // The child must never unwind back into the master's loop.
                 let code =

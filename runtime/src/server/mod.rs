@@ -1,7 +1,11 @@
 //! The pre-fork server: a master that binds one socket and forks workers that share it.
 
+pub(crate) mod balanced_accept;
 pub(crate) mod boot_failure;
+#[cfg(feature = "axum")]
+pub(crate) mod keep_alive;
 pub(crate) mod master;
+pub(crate) mod scoreboard;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;
 pub(crate) mod sys;
@@ -15,6 +19,8 @@ use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+pub use balanced_accept::{BalancedListener, CountedStream, Fresh};
+pub use scoreboard::Serving;
 pub use shutdown_signal::{Shutdown, StopKind};
 
 /// What a worker's app is handed: the worker, its copy of the shared listener, and the stop
@@ -27,6 +33,21 @@ pub struct Serve {
     pub listener: tokio::net::TcpListener,
     /// Resolves when the worker is asked to stop.
     pub shutdown: Shutdown,
+    pub(crate) record: Option<(&'static scoreboard::Scoreboard, &'static scoreboard::Record)>,
+    pub(crate) balance: bool,
+    // Only `serve_axum` can mark a response as a connection's last.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) max_requests_per_connection: Option<u64>,
+}
+
+impl Serve {
+    /// The listener that takes this worker's share of new connections and counts them in its
+    /// figures ([`Serving`]); the plain `listener` takes whatever connection wakes this worker
+    /// first. Clone `shutdown` first if the app needs it.
+    pub fn balanced_listener(self) -> std::io::Result<BalancedListener> {
+        let listener = self.listener.into_std()?;
+        BalancedListener::new(listener, self.record, self.balance, self.shutdown)
+    }
 }
 
 /// An async app served by every worker. Any `Fn(Serve) -> impl Future<Output = io::Result<()>>`
@@ -58,7 +79,16 @@ pub(crate) struct Settings {
     pub(crate) no_fork: bool,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) allow_threads_at_fork: bool,
+    pub(crate) balanced_accept: bool,
+    pub(crate) max_requests_per_connection: Option<u64>,
 }
+
+/// How long a stopping worker waits for the first request of connections it has just taken.
+#[cfg(feature = "axum")]
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(100);
+
+/// Requests on one connection before `serve_axum` answers `Connection: close`.
+const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 
 /// A pre-fork server. Build it, then [`serve`](Server::serve) an app.
 ///
@@ -89,6 +119,12 @@ impl Server {
             .millis("FORKLINE_GRACEFUL_TIMEOUT_MS")?
             .unwrap_or(Duration::from_secs(30));
         let allow_threads_at_fork = env.bool("FORKLINE_ALLOW_THREADS_AT_FORK")?.unwrap_or(false);
+        let balanced_accept = env.bool("FORKLINE_BALANCED_ACCEPT")?.unwrap_or(true);
+        // 0 turns the limit off.
+        let max_requests_per_connection = match env.u64("FORKLINE_MAX_REQUESTS_PER_CONNECTION")? {
+            Some(n) => Some(n).filter(|&n| n > 0),
+            None => Some(DEFAULT_MAX_REQUESTS_PER_CONNECTION),
+        };
         let addr = env
             .get("FORKLINE_BIND")
             .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -103,6 +139,8 @@ impl Server {
                 no_fork: false,
                 worker_threads: None,
                 allow_threads_at_fork,
+                balanced_accept,
+                max_requests_per_connection,
             },
             env,
         };
@@ -155,6 +193,22 @@ impl Server {
         self
     }
 
+    /// Whether workers share new connections out by their open connections (default `true`;
+    /// also `FORKLINE_BALANCED_ACCEPT`). Off, each connection goes to whichever worker wakes
+    /// first, which under keep-alive load leaves most of the work to one worker.
+    pub fn balanced_accept(mut self, on: bool) -> Self {
+        self.settings.balanced_accept = on;
+        self
+    }
+
+    /// After this many requests on one connection, `serve_axum` answers `Connection: close`, so
+    /// long-lived clients reconnect and are spread over the workers again (default 1000; `None`
+    /// for no limit; also `FORKLINE_MAX_REQUESTS_PER_CONNECTION`, 0 for no limit).
+    pub fn max_requests_per_connection(mut self, max: Option<u64>) -> Self {
+        self.settings.max_requests_per_connection = max.filter(|&n| n > 0);
+        self
+    }
+
     /// Telemetry settings in code: they win over the environment and the hooks' arguments.
     pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
         self.telemetry = telemetry;
@@ -185,15 +239,28 @@ impl Server {
         master::run(&plan, &config, &self.settings, &app)
     }
 
-    /// Serves an axum `Router` in every worker, with graceful shutdown on TERM.
+    /// Serves an axum `Router` in every worker, with graceful shutdown on TERM: connections
+    /// shared out over the workers ([`balanced_accept`](Server::balanced_accept)), at most
+    /// [`max_requests_per_connection`](Server::max_requests_per_connection) requests each.
     #[cfg(feature = "axum")]
     pub fn serve_axum(self, router: axum::Router) -> Result<()> {
         self.serve(move |serve: Serve| {
-            let router = router.clone();
+            let make = keep_alive::MakePerConnection {
+                router: router.clone(),
+                max_requests: serve.max_requests_per_connection,
+                record: serve.record.map(|(_, record)| record),
+            };
+            let shutdown = serve.shutdown.clone();
             async move {
-                let shutdown = serve.shutdown.clone();
-                axum::serve(serve.listener, router)
-                    .with_graceful_shutdown(async move { shutdown.wait().await })
+                let listener = serve.balanced_listener()?;
+                let fresh = listener.fresh();
+                axum::serve(listener, make)
+                    .with_graceful_shutdown(async move {
+                        shutdown.wait().await;
+                        // The listener takes nothing new from here; connections it just took
+                        // get their first request read before hyper may call them idle.
+                        fresh.settled(FIRST_REQUEST_GRACE).await;
+                    })
                     .await
             }
         })

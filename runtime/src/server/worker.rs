@@ -8,6 +8,7 @@ use crate::lifecycle::context::Worker;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::server::boot_failure;
+use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::signals::{self, SignalInbox};
 use crate::server::sys;
@@ -53,6 +54,8 @@ pub(crate) struct WorkerRun<'a, A> {
     pub(crate) app: &'a A,
     /// The mask the process started with, restored once the worker's own handlers are in place.
     pub(crate) mask: Option<&'a signals::SignalMask>,
+    /// The shared scoreboard (the worker's record is its slot's).
+    pub(crate) board: &'static Scoreboard,
 }
 
 /// A worker that booted: everything its serve and exit phases need.
@@ -137,10 +140,18 @@ impl<A: App> WorkerRun<'_, A> {
                 .map_err(|e| format!("in worker_init: {e}"))?;
         }
         let listener = self.listener(&rt).map_err(|e| e.to_string())?;
+        let record = self.board.record(self.id).map(|record| {
+            record.claim(worker.pid());
+            crate::health::register_serving(record);
+            (self.board, record)
+        });
         let serve = Serve {
             worker: worker.clone(),
             listener,
             shutdown: shutdown.clone(),
+            record,
+            balance: self.settings.balanced_accept,
+            max_requests_per_connection: self.settings.max_requests_per_connection,
         };
         let mut app = {
             let _context = rt.enter();
@@ -209,6 +220,7 @@ impl<A: App> WorkerRun<'_, A> {
             stats: crate::telemetry::stats(),
             otlp: health.otlp,
             sentry: health.sentry,
+            serving: health.serving.unwrap_or_default(),
         };
         if let Err(e) = report.write(&self.config.run_dir) {
             crate::diag::log_warn!("could not write the worker report: {e}");

@@ -27,6 +27,9 @@ pub struct WorkerReport {
     /// The guarded Sentry transport's figures at exit, in envelopes (`None` without a DSN).
     #[serde(default)]
     pub sentry: Option<crate::guard::health::PipelineHealth>,
+    /// Connections and requests this worker served.
+    #[serde(default)]
+    pub serving: crate::server::Serving,
 }
 
 impl WorkerReport {

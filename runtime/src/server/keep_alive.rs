@@ -1,0 +1,114 @@
+//! Keep-alive fairness for `serve_axum`: after a set number of requests on one connection, the
+//! response says `Connection: close`, and the client's next request opens a new connection,
+//! which the balanced listener gives to whichever worker is under its share. Without it a
+//! long-lived client stays on the worker it first landed on for as long as it likes. It also
+//! counts every request in the worker's scoreboard record.
+
+use crate::server::balanced_accept::{BalancedListener, OpenSlot};
+use crate::server::scoreboard::Record;
+use axum::extract::Request;
+use axum::response::Response;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower_service::Service;
+
+/// Makes one [`PerConnection`] service per accepted connection.
+#[derive(Debug, Clone)]
+pub(crate) struct MakePerConnection {
+    pub(crate) router: axum::Router,
+    /// `None`: no limit.
+    pub(crate) max_requests: Option<u64>,
+    pub(crate) record: Option<&'static Record>,
+}
+
+impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerConnection {
+    type Response = PerConnection;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<PerConnection, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(
+        &mut self,
+        incoming: axum::serve::IncomingStream<'a, BalancedListener>,
+    ) -> Self::Future {
+        std::future::ready(Ok(PerConnection {
+            router: self.router.clone(),
+            max_requests: self.max_requests,
+            served: Arc::new(AtomicU64::new(0)),
+            record: self.record,
+            open: incoming.io().open_slot(),
+        }))
+    }
+}
+
+/// The router, for one connection.
+#[derive(Debug, Clone)]
+pub(crate) struct PerConnection {
+    router: axum::Router,
+    max_requests: Option<u64>,
+    /// Requests on this connection (the service is cloned per request).
+    served: Arc<AtomicU64>,
+    record: Option<&'static Record>,
+    open: OpenSlot,
+}
+
+impl Service<Request> for PerConnection {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = LastOrNot<<axum::Router as Service<Request>>::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(record) = self.record {
+            record.request_served();
+        }
+        let last = self.max_requests.is_some_and(|max| served >= max);
+        if last {
+            self.open.release();
+        }
+        LastOrNot {
+            inner: self.router.call(request),
+            last,
+        }
+    }
+}
+
+/// The router's response, marked `Connection: close` when it is the connection's last.
+#[derive(Debug)]
+pub(crate) struct LastOrNot<F> {
+    inner: F,
+    last: bool,
+}
+
+impl<F> Future for LastOrNot<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let last = self.last;
+        Pin::new(&mut self.inner).poll(cx).map(|result| {
+            result.map(|mut response| {
+                if last {
+                    response.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                response
+            })
+        })
+    }
+}
