@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 pub struct Serving {
     /// Connections this worker accepted.
     pub connections_accepted: u64,
-    /// Connections open now (at exit: still open when the worker stopped).
+    /// Connections open now (in a worker report: still open as it stopped serving, which may
+    /// include one whose task was ending at that instant).
     pub connections_open: u64,
     /// Requests answered (counted by `serve_axum`; 0 for other apps).
     pub requests_served: u64,
