@@ -4,8 +4,8 @@
 //! keep-alive limit, in the same run. Prints the requests each worker served (from the workers'
 //! reports), the max/min ratio and the total requests/s.
 //!
-//! `cargo bench -p forkline-tests --bench worker_balance -- [SECONDS] [CONNECTIONS]`
-//! (default 10 s and 8 connections).
+//! `cargo bench -p forkline-tests --bench worker_balance -- [SECONDS] [CONNECTIONS] [THREADS]`
+//! (default 10 s, 8 connections, and each worker's runtime threads as forkline's default).
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::load::Load;
@@ -18,13 +18,16 @@ struct Outcome {
     per_second: f64,
 }
 
-fn run(workers: usize, balanced: bool, seconds: u64, connections: usize) -> Outcome {
-    let shared = [
-        ("FORKLINE_BALANCED_ACCEPT", "false"),
-        ("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "0"),
-    ];
-    let extra: &[(&str, &str)] = if balanced { &[] } else { &shared };
-    let mut fx = quiet_server(BIN, &workers.to_string(), extra);
+fn run(workers: usize, balanced: bool, seconds: u64, connections: usize, threads: &str) -> Outcome {
+    let mut extra = vec![("FORKLINE_PROFILE", "production")];
+    if !balanced {
+        extra.push(("FORKLINE_BALANCED_ACCEPT", "false"));
+        extra.push(("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "0"));
+    }
+    if !threads.is_empty() {
+        extra.push(("FORKLINE_WORKER_THREADS", threads));
+    }
+    let mut fx = quiet_server(BIN, &workers.to_string(), &extra);
     let addr = fx.addr(Duration::from_secs(30));
     fx.wait_for_workers(workers, Duration::from_secs(30));
 
@@ -52,7 +55,11 @@ fn main() {
         .collect();
     let seconds = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
     let connections = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(8);
-    println!("worker_balance: {connections} keep-alive connections, {seconds} s per run");
+    let threads = args.get(2).cloned().unwrap_or_default();
+    println!(
+        "worker_balance: {connections} keep-alive connections, {seconds} s per run, runtime threads per worker: {}",
+        if threads.is_empty() { "default" } else { &threads }
+    );
     println!(
         "{:<8} {:<10} {:>10} {:>9}  requests per worker",
         "workers", "accept", "requests/s", "max/min"
@@ -60,7 +67,7 @@ fn main() {
     for workers in [3, 6] {
         let mut baseline = 0.0;
         for balanced in [false, true] {
-            let o = run(workers, balanced, seconds, connections);
+            let o = run(workers, balanced, seconds, connections, &threads);
             let min = o.per_worker.first().copied().unwrap_or(0);
             let max = o.per_worker.last().copied().unwrap_or(0);
             let ratio = if min == 0 {

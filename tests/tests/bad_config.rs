@@ -56,6 +56,10 @@ fn a_bad_sampler_or_propagator_is_refused() {
 #[test]
 fn bad_server_settings_are_refused() {
     start_up_error("FORKLINE_WORKERS", "many");
+    start_up_error("FORKLINE_WORKER_THREADS", "0");
+    start_up_error("FORKLINE_BALANCED_ACCEPT", "sometimes");
+    start_up_error("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "-1");
+    start_up_error("FORKLINE_ALLOW_THREADS_AT_FORK", "maybe");
     start_up_error("FORKLINE_PROFILE", "staging");
     start_up_error("FORKLINE_EMBEDDED_BUDGET_BYTES", "64MiB");
     start_up_error("FORKLINE_EMBEDDED_BUDGET_BYTES", "100");

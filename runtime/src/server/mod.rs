@@ -137,7 +137,7 @@ impl Server {
                 graceful_timeout,
                 quick_timeout: Duration::from_secs(2),
                 no_fork: false,
-                worker_threads: None,
+                worker_threads: env.positive_usize("FORKLINE_WORKER_THREADS")?,
                 allow_threads_at_fork,
                 balanced_accept,
                 max_requests_per_connection,
@@ -172,7 +172,8 @@ impl Server {
         self
     }
 
-    /// Threads of each worker's async runtime (default: one per core).
+    /// Threads of each worker's async runtime (default: one per core; also
+    /// `FORKLINE_WORKER_THREADS`).
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.settings.worker_threads = Some(n.max(1));
         self
