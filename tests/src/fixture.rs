@@ -165,3 +165,15 @@ pub fn router() -> Router {
     let router = router.route("/traced", get(traced));
     router
 }
+
+/// Serves `app` on a random loopback port with settings from the environment, the way every
+/// fixture binary does; a start-up or serving error is printed and exits with status 1.
+pub fn serve_or_exit(app: Router) {
+    let result = forkline::Server::from_env()
+        .and_then(|s| s.bind("127.0.0.1:0"))
+        .and_then(|s| s.serve_axum(app));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

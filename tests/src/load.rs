@@ -175,21 +175,11 @@ impl Load {
 
     /// Stops the clients (each finishes the request it is on) and says what they saw and for
     /// how long they ran.
-    pub fn stop(self) -> (LoadOutcome, Duration) {
+    pub fn stop(mut self) -> (LoadOutcome, Duration) {
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
+        for t in std::mem::take(&mut self.threads) {
             let _ = t.join();
         }
-        let elapsed = self.started.elapsed();
-        let c = &self.counts;
-        (
-            LoadOutcome {
-                ok: c.ok.load(Ordering::Relaxed),
-                failed: c.failed.load(Ordering::Relaxed),
-                refused: c.refused.load(Ordering::Relaxed),
-                resent: c.resent.load(Ordering::Relaxed),
-            },
-            elapsed,
-        )
+        (self.so_far(), self.started.elapsed())
     }
 }

@@ -44,11 +44,5 @@ fn main() {
         .route("/req/{n}", get(request))
         .layer(forkline::http::TelemetryLayer::new())
         .route("/health", get(health));
-    let result = forkline::Server::from_env()
-        .and_then(|s| s.bind("127.0.0.1:0"))
-        .and_then(|s| s.serve_axum(app));
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    forkline_tests::fixture::serve_or_exit(app);
 }

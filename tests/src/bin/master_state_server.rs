@@ -161,11 +161,5 @@ fn exit(worker: &Worker) {
 fn main() {
     prepare_master(&std::env::var("FIXTURE_MASTER").unwrap_or_else(|_| "clean".into()));
     let app = router().layer(forkline::http::TelemetryLayer::new());
-    let result = forkline::Server::from_env()
-        .and_then(|s| s.bind("127.0.0.1:0"))
-        .and_then(|s| s.serve_axum(app));
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    forkline_tests::fixture::serve_or_exit(app);
 }

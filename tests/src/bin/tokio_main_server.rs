@@ -14,11 +14,5 @@ fn before_fork(master: &Master) {
 
 #[tokio::main]
 async fn main() {
-    let result = forkline::Server::from_env()
-        .and_then(|s| s.bind("127.0.0.1:0"))
-        .and_then(|s| s.serve_axum(router()));
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    forkline_tests::fixture::serve_or_exit(router());
 }
