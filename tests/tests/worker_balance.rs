@@ -1,7 +1,7 @@
 //! Every worker does its share. New connections over the one shared socket go to the workers
 //! with the fewest open (balanced accept), and the keep-alive limit moves long-lived clients onto
 //! workers that joined after they connected. Alone in its test binary, so that no other test's
-//! load skews what each worker gets.
+//! load skews what each worker gets, and its two tests take turns.
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::wait_until;
@@ -11,6 +11,13 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
 const CLIENTS: usize = 9;
+
+/// One test at a time: the other's load on the same two cores would decide who gets what.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn stop_and_report(mut fx: forkline_tests::harness::Fixture) -> Vec<forkline::WorkerReport> {
     fx.signal(libc::SIGTERM);
@@ -22,6 +29,7 @@ fn stop_and_report(mut fx: forkline_tests::harness::Fixture) -> Vec<forkline::Wo
 
 #[test]
 fn new_connections_go_to_the_workers_with_the_fewest_open() {
+    let _alone = alone();
     // No keep-alive limit: each client keeps the one connection it opened at the start.
     let fx = quiet_server(BIN, "3", &[("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "0")]);
     let addr = fx.addr(BOOT);
@@ -51,6 +59,7 @@ fn new_connections_go_to_the_workers_with_the_fewest_open() {
 
 #[test]
 fn the_keep_alive_limit_moves_long_lived_clients_onto_new_workers() {
+    let _alone = alone();
     let fx = quiet_server(BIN, "1", &[("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "100")]);
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT);
