@@ -304,9 +304,25 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
     let top = outermost(panic);
     assert_eq!(top["mechanism"]["type"], "panic");
     assert_eq!(top["mechanism"]["handled"], false);
-    assert!(!top["stacktrace"]["frames"]
+    // worker_init's in_app_include: the application's frames are in-app, the rest not.
+    let frames = top["stacktrace"]["frames"]
         .as_array()
-        .is_none_or(|f| f.is_empty()));
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        frames.iter().any(|f| f["function"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("forkline_tests::fixture::boom"))
+            && f["in_app"] == true),
+        "the panicking handler is an in-app frame: {frames:#?}"
+    );
+    assert!(
+        frames.iter().all(|f| f["in_app"] != true
+            || f["function"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("forkline_tests::"))),
+        "only the application's frames are in-app: {frames:#?}"
+    );
     assert!(
         panic["contexts"]["trace"]["span_id"].is_string(),
         "the panic is linked to the span it happened in"
