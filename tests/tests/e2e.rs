@@ -323,8 +323,20 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
                 .is_some_and(|n| n.starts_with("forkline_tests::"))),
         "only the application's frames are in-app: {frames:#?}"
     );
-    assert!(
-        panic["contexts"]["trace"]["span_id"].is_string(),
-        "the panic is linked to the span it happened in"
-    );
+    // The span link: the panic's trace context is the server span it happened in.
+    let trace = &panic["contexts"]["trace"];
+    let spans = eventually(ARRIVAL, || {
+        let spans = peers.spans_of(&service);
+        spans
+            .iter()
+            .any(|s| s["name"] == "GET /panic")
+            .then_some(spans)
+    })
+    .expect("the /panic span reached otelite");
+    let linked = spans
+        .iter()
+        .find(|s| s["span_id"] == trace["span_id"])
+        .unwrap_or_else(|| panic!("no span for the panic's trace context {trace}"));
+    assert_eq!(linked["name"], "GET /panic");
+    assert_eq!(linked["trace_id"], trace["trace_id"]);
 }
