@@ -10,6 +10,11 @@
 //!    decision (the cost floor of any instrumentation). Target: ≤ 2×.
 //! 3. A derived `SpanAttributes` struct of five attributes vs the same `KeyValue`s written by
 //!    hand: flat, and with one nested struct (whose keys are joined at run time).
+//! 4. The success path of `#[handler(err)]` vs the same handler without `err`: the same
+//!    (nothing of the error path runs on `Ok`).
+//! 5. The error path: an `Err` (a cause chain of two) through `#[handler(err)]` to a Sentry
+//!    client whose transport discards envelopes, with the capture site's stack and without
+//!    (`forkline::handler::capture_stacks(false)`).
 
 use forkline::opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
@@ -48,6 +53,57 @@ fn work(n: u64) -> u64 {
 #[forkline::handler(fields(http.route = "/orders/{id}", tenant = "acme"))]
 fn handled(order_id: u64) -> u64 {
     work(order_id)
+}
+
+#[derive(Debug)]
+struct Cause;
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the cause")
+    }
+}
+
+impl std::error::Error for Cause {}
+
+#[derive(Debug)]
+struct Failed(Cause);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the call failed")
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[forkline::handler(err)]
+fn reported(order_id: u64, fail: bool) -> Result<u64, Failed> {
+    if fail {
+        return Err(Failed(Cause));
+    }
+    Ok(work(order_id))
+}
+
+#[forkline::handler]
+fn unreported(order_id: u64, fail: bool) -> Result<u64, Failed> {
+    if fail {
+        return Err(Failed(Cause));
+    }
+    Ok(work(order_id))
+}
+
+/// Sends envelopes nowhere: the error path is measured up to the transport, not a network.
+struct DiscardEnvelopes;
+
+impl sentry::Transport for DiscardEnvelopes {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        black_box(envelope);
+    }
 }
 
 fn hand_written(tracer: &global::BoxedTracer, order_id: u64) -> u64 {
@@ -163,9 +219,18 @@ fn main() {
         tier: "gold",
     };
     let _ = provider.tracer("warm");
+    let _sentry = sentry::init(
+        sentry::ClientOptions::new()
+            .dsn("https://public@sentry.invalid/1")
+            .transport(std::sync::Arc::new(DiscardEnvelopes)),
+    );
+    // The first stack loads the binary's symbols: not what each error costs.
+    black_box(reported(0, true).is_err());
 
     const BATCH: u32 = 2000;
-    let mut s: Vec<Vec<f64>> = vec![Vec::new(); 8];
+    // An error event is thousands of times a span: fewer calls per sample.
+    const ERR_BATCH: u32 = 20;
+    let mut s: Vec<Vec<f64>> = vec![Vec::new(); 12];
     let mut out = Vec::with_capacity(8);
     for _ in 0..samples_n {
         median_ns(&mut s, 0, BATCH, &mut |i| {
@@ -221,6 +286,20 @@ fn main() {
             flat_by_hand(&flat, &mut out);
             black_box(&out);
         });
+        median_ns(&mut s, 8, BATCH, &mut |i| {
+            black_box(unreported(i, false).is_ok());
+        });
+        median_ns(&mut s, 9, BATCH, &mut |i| {
+            black_box(reported(i, false).is_ok());
+        });
+        forkline::handler::capture_stacks(true);
+        median_ns(&mut s, 10, ERR_BATCH, &mut |i| {
+            black_box(reported(i, true).is_err());
+        });
+        forkline::handler::capture_stacks(false);
+        median_ns(&mut s, 11, ERR_BATCH, &mut |i| {
+            black_box(reported(i, true).is_err());
+        });
     }
     let m: Vec<f64> = s.iter_mut().map(|v| median(v)).collect();
     println!("handler overhead ({samples_n} samples of {BATCH} calls each, interleaved; median ns per call)");
@@ -239,5 +318,13 @@ fn main() {
     println!(
         "  5 attributes, one nested   : KeyValue by hand {:>8.1} ns   derived SpanAttributes {:>8.1} ns   ratio {:.3}",
         m[5], m[4], m[4] / m[5]
+    );
+    println!(
+        "  Ok through the handler     : #[handler] {:>8.1} ns   #[handler(err)] {:>8.1} ns   ratio {:.3} (target ~ 1)",
+        m[8], m[9], m[9] / m[8]
+    );
+    println!(
+        "  Err, #[handler(err)]       : no stack {:>10.1} ns   capture-site stack {:>10.1} ns   ratio {:.2}",
+        m[11], m[10], m[10] / m[11]
     );
 }

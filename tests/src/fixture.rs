@@ -123,6 +123,46 @@ async fn boom(headers: HeaderMap) -> &'static str {
     .await
 }
 
+/// The innermost cause of `/err`'s error.
+#[derive(Debug)]
+pub struct DiskUnreadable;
+
+impl std::fmt::Display for DiskUnreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("disk 3 unreadable")
+    }
+}
+
+impl std::error::Error for DiskUnreadable {}
+
+/// The error `/err`'s handler returns: order lookup failed, because of the disk.
+#[derive(Debug)]
+pub struct OrderLookupFailed(DiskUnreadable);
+
+impl std::fmt::Display for OrderLookupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order 77 lookup failed")
+    }
+}
+
+impl std::error::Error for OrderLookupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl axum::response::IntoResponse for OrderLookupFailed {
+    fn into_response(self) -> axum::response::Response {
+        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "failed").into_response()
+    }
+}
+
+/// `/err`: a `#[forkline::handler(err)]` returning a chained error, as an application would.
+#[forkline::handler(err, name = "GET /err")]
+pub async fn lookup_order() -> Result<String, OrderLookupFailed> {
+    Err(OrderLookupFailed(DiskUnreadable))
+}
+
 /// A step instrumented with `tracing` only: with the bridge it is a child of the server span.
 #[cfg(feature = "tracing")]
 #[tracing::instrument(fields(order.id = id))]
@@ -152,13 +192,14 @@ async fn slow() -> String {
     format!("pid={}", std::process::id())
 }
 
-/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/panic` (panics), `/health`,
-/// `/slow` (200 after 300 ms).
+/// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
+/// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms).
 pub fn router() -> Router {
     let router = Router::new()
         .route("/work", get(work))
         .route("/slow", get(slow))
         .route("/fail", get(fail))
+        .route("/err", get(lookup_order))
         .route("/panic", get(boom))
         .route("/health", get(health));
     #[cfg(feature = "tracing")]

@@ -216,3 +216,127 @@ fn a_python_client_and_forkline_share_one_trace_over_w3c_and_sentry_headers() {
         .expect("the Python span arrived");
     assert_eq!(attr(client, "service.name"), client_service.as_str());
 }
+
+/// The outermost exception of a stored event.
+fn outermost(event: &Value) -> &Value {
+    event["exception"]["values"]
+        .as_array()
+        .and_then(|v| v.last())
+        .unwrap_or(&Value::Null)
+}
+
+#[test]
+fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism() {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(BIN, &peers, "e2e-stacks", "1", &[]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(1, BOOT);
+    assert_eq!(http_get(addr, "/err").map(|(s, _)| s).ok(), Some(500));
+    assert!(http_get(addr, "/panic").is_err());
+    stop(fx);
+
+    let events = eventually(ARRIVAL, || {
+        let events = peers.events_in(&service);
+        // 1 boot + 1 error + 1 panic
+        (events.len() >= 3).then_some(events)
+    })
+    .unwrap_or_else(|| panic!("Bugsink did not receive the events of {service}"));
+
+    let error = events
+        .iter()
+        .find(|e| outermost(e)["value"] == "order 77 lookup failed")
+        .unwrap_or_else(|| panic!("no /err event in {events:#?}"));
+    // Error is the protocol's default level, which the SDK leaves out of the JSON.
+    assert!(
+        error["level"].is_null() || error["level"] == "error",
+        "{}",
+        error["level"]
+    );
+    let chain: Vec<(&str, &str)> = error["exception"]["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or(""),
+                e["value"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            ("DiskUnreadable", "disk 3 unreadable"),
+            ("OrderLookupFailed", "order 77 lookup failed"),
+        ],
+        "each cause its own exception"
+    );
+    let top = outermost(error);
+    assert_eq!(top["mechanism"]["type"], "forkline.handler");
+    assert_eq!(top["mechanism"]["handled"], true);
+    assert_eq!(
+        top["mechanism"]["data"]["forkline.stacktrace"],
+        "capture_site"
+    );
+    assert_eq!(error["tags"]["forkline.stacktrace"], "capture_site");
+    let frames = top["stacktrace"]["frames"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        frames.iter().any(|f| f["function"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("forkline_tests::fixture::lookup_order"))
+            && f["in_app"] == true),
+        "the handler is an in-app frame: {frames:#?}"
+    );
+    assert!(
+        frames.iter().all(|f| !f["function"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("forkline::") || n.starts_with("tokio::"))),
+        "forkline's and tokio's frames are trimmed: {frames:#?}"
+    );
+
+    let panic = events
+        .iter()
+        .find(|e| outermost(e)["value"] == "handler panicked on purpose")
+        .unwrap_or_else(|| panic!("no panic event in {events:#?}"));
+    let top = outermost(panic);
+    assert_eq!(top["mechanism"]["type"], "panic");
+    assert_eq!(top["mechanism"]["handled"], false);
+    // worker_init's in_app_include: the application's frames are in-app, the rest not.
+    let frames = top["stacktrace"]["frames"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        frames.iter().any(|f| f["function"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("forkline_tests::fixture::boom"))
+            && f["in_app"] == true),
+        "the panicking handler is an in-app frame: {frames:#?}"
+    );
+    assert!(
+        frames.iter().all(|f| f["in_app"] != true
+            || f["function"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("forkline_tests::"))),
+        "only the application's frames are in-app: {frames:#?}"
+    );
+    // The span link: the panic's trace context is the server span it happened in.
+    let trace = &panic["contexts"]["trace"];
+    let spans = eventually(ARRIVAL, || {
+        let spans = peers.spans_of(&service);
+        spans
+            .iter()
+            .any(|s| s["name"] == "GET /panic")
+            .then_some(spans)
+    })
+    .expect("the /panic span reached otelite");
+    let linked = spans
+        .iter()
+        .find(|s| s["span_id"] == trace["span_id"])
+        .unwrap_or_else(|| panic!("no span for the panic's trace context {trace}"));
+    assert_eq!(linked["name"], "GET /panic");
+    assert_eq!(linked["trace_id"], trace["trace_id"]);
+}

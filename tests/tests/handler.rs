@@ -307,6 +307,14 @@ fn a_panic_is_recorded_on_the_span_captured_by_sentry_and_resumed() {
     assert!(span.events.iter().any(|e| e.name == "exception"));
     let captured = sentry_events("handler exploded with 7");
     assert_eq!(captured.len(), 1, "Sentry's panic handler captured it once");
+    let panic = &captured[0].exception.values[0];
+    let mechanism = panic.mechanism.as_ref().expect("a mechanism");
+    assert_eq!(
+        (mechanism.ty.as_str(), mechanism.handled),
+        ("panic", Some(false)),
+        "a panic is unhandled"
+    );
+    assert!(panic.stacktrace.is_some(), "the panic integration's stack");
     assert_eq!(
         trace_context(&captured[0]).1,
         span.span_context.span_id().to_string()
@@ -352,4 +360,286 @@ fn hostile_argument_values_are_bounded() {
     assert_eq!(recorded.as_str().len(), forkline::handler::MAX_VALUE_BYTES);
     assert!(forkline::stats().attribute_values_truncated >= 1);
     let _ = KeyValue::new("unused", 0);
+}
+
+/// What an error event's outermost exception says about where its stack came from.
+fn stack_source(event: &sentry::protocol::Event<'static>) -> String {
+    let outermost = event.exception.values.last().expect("an exception");
+    let mechanism = outermost.mechanism.as_ref().expect("a mechanism");
+    assert_eq!(
+        event.tags.get(forkline::handler::STACKTRACE_TAG),
+        mechanism
+            .data
+            .get(forkline::handler::STACKTRACE_TAG)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .as_ref(),
+        "the tag and the mechanism say the same"
+    );
+    event.tags[forkline::handler::STACKTRACE_TAG].clone()
+}
+
+/// The outermost exception's frames as (function, file, in_app), outermost first.
+fn frames(event: &sentry::protocol::Event<'static>) -> Vec<(String, String, Option<bool>)> {
+    let outermost = event.exception.values.last().expect("an exception");
+    let stack = outermost.stacktrace.as_ref().expect("a stack trace");
+    stack
+        .frames
+        .iter()
+        .map(|f| {
+            (
+                f.function.clone().unwrap_or_default(),
+                f.abs_path.clone().unwrap_or_default(),
+                f.in_app,
+            )
+        })
+        .collect()
+}
+
+/// The stack is the handler's own, trimmed: the handler by name and in-app, nothing of
+/// forkline, Sentry or tokio left, and only this crate's frames in-app (named `handler::..`,
+/// or — where line-tables-only debug info gives a short name — in this file).
+fn assert_handlers_stack(event: &sentry::protocol::Event<'static>, handler: &str) {
+    let frames = frames(event);
+    assert!(
+        frames
+            .iter()
+            .any(
+                |(f, _, in_app)| (f.starts_with(&format!("{handler}::")) || f == handler)
+                    && *in_app == Some(true)
+            ),
+        "{handler} is an in-app frame: {frames:#?}"
+    );
+    for (f, file, in_app) in &frames {
+        assert!(
+            !["forkline::", "sentry", "tokio::", "backtrace::", "std::"]
+                .iter()
+                .any(|p| f.starts_with(p))
+                && !file.contains("/runtime/src/"),
+            "trimmed: {f} {file}"
+        );
+        let mine = f.starts_with("handler::") || file.ends_with("tests/handler.rs");
+        assert_eq!(*in_app == Some(true), mine, "{f} {file}");
+    }
+}
+
+#[derive(Debug)]
+struct Disk;
+
+impl std::fmt::Display for Disk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("disk 3 unreadable")
+    }
+}
+
+impl std::error::Error for Disk {}
+
+#[derive(Debug)]
+struct QueryFailed(Disk);
+
+impl std::fmt::Display for QueryFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("query 77 failed")
+    }
+}
+
+impl std::error::Error for QueryFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[derive(Debug)]
+struct LoadFailed(QueryFailed);
+
+impl std::fmt::Display for LoadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order 77 could not be loaded")
+    }
+}
+
+impl std::error::Error for LoadFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[forkline::handler(err)]
+fn load_order(id: u64) -> Result<u64, LoadFailed> {
+    if id == 77 {
+        return Err(LoadFailed(QueryFailed(Disk)));
+    }
+    Ok(id)
+}
+
+#[test]
+fn an_error_event_has_its_cause_chain_mechanism_level_and_the_handlers_stack() {
+    let (_, result) = in_root(|| load_order(77));
+    assert!(result.is_err());
+    let captured = sentry_events("order 77 could not be loaded");
+    assert_eq!(captured.len(), 1);
+    let event = &captured[0];
+    assert_eq!(event.level, sentry::Level::Error);
+    let chain: Vec<(&str, Option<&str>)> = event
+        .exception
+        .values
+        .iter()
+        .map(|e| (e.ty.as_str(), e.value.as_deref()))
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            ("Disk", Some("disk 3 unreadable")),
+            ("QueryFailed", Some("query 77 failed")),
+            ("LoadFailed", Some("order 77 could not be loaded")),
+        ],
+        "each cause its own exception, oldest first"
+    );
+    let mechanism = event.exception.values[2]
+        .mechanism
+        .as_ref()
+        .expect("a mechanism");
+    assert_eq!(mechanism.ty, "forkline.handler");
+    assert_eq!(mechanism.handled, Some(true), "a returned Err is handled");
+    assert_eq!(stack_source(event), "capture_site");
+    assert_handlers_stack(event, "handler::load_order");
+}
+
+#[test]
+fn display_errors_and_boxed_errors_carry_the_same() {
+    #[forkline::handler(err)]
+    fn boxed(id: u64) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+        Err(Box::new(QueryFailed(Disk)))?;
+        Ok(id)
+    }
+    let (_, result) = in_root(|| boxed(1));
+    assert!(result.is_err());
+    // `load_order`'s event mentions it too, as a cause.
+    let captured: Vec<_> = sentry_events("query 77 failed")
+        .into_iter()
+        .filter(|e| e.exception.values.len() == 2)
+        .collect();
+    assert_eq!(captured.len(), 1);
+    let types: Vec<&str> = captured[0]
+        .exception
+        .values
+        .iter()
+        .map(|e| e.ty.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["Disk", "QueryFailed"],
+        "a boxed error keeps its chain"
+    );
+    assert_handlers_stack(
+        &captured[0],
+        "handler::display_errors_and_boxed_errors_carry_the_same::boxed",
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_, result) = in_root(|| rt.block_on(charge(333).with_current_context()));
+    assert!(result.is_err());
+    let captured = sentry_events("card declined for 333");
+    assert_eq!(captured.len(), 1);
+    let event = &captured[0];
+    assert_eq!(event.exception.values.len(), 1);
+    assert_eq!(event.exception.values[0].ty, "String");
+    let mechanism = event.exception.values[0]
+        .mechanism
+        .as_ref()
+        .expect("mechanism");
+    assert_eq!(
+        (mechanism.ty.as_str(), mechanism.handled),
+        ("forkline.handler", Some(true))
+    );
+    // The async handler's body is a closure frame of `charge`.
+    assert_handlers_stack(event, "handler::charge");
+}
+
+#[forkline::handler(err)]
+fn fetch_rate(currency: &str) -> anyhow::Result<u64> {
+    let parsed: u64 = currency
+        .parse()
+        .map_err(|e: std::num::ParseIntError| anyhow::Error::new(e))
+        .map_err(|e| e.context(format!("no rate for {currency}")))?;
+    Ok(parsed)
+}
+
+/// Runs this test binary's `test` alone in a child process with `env`: for what is global to a
+/// process (whether std captures backtraces, read once; `capture_stacks`).
+fn in_child(test: &str, env: &[(&str, &str)]) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let output = std::process::Command::new(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("FORKLINE_TEST_CHILD", "1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the child");
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "{test} {env:?}:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_errors_own_backtrace_is_used_when_it_has_one() {
+    const NAME: &str = "the_errors_own_backtrace_is_used_when_it_has_one";
+    let Ok(case) = std::env::var("FORKLINE_CASE") else {
+        in_child(
+            NAME,
+            &[("FORKLINE_CASE", "own"), ("RUST_LIB_BACKTRACE", "1")],
+        );
+        in_child(
+            NAME,
+            &[("FORKLINE_CASE", "site"), ("RUST_LIB_BACKTRACE", "0")],
+        );
+        in_child(
+            NAME,
+            &[("FORKLINE_CASE", "off"), ("RUST_LIB_BACKTRACE", "0")],
+        );
+        return;
+    };
+    if case == "off" {
+        forkline::handler::capture_stacks(false);
+    }
+    let (_, result) = in_root(|| fetch_rate("abc"));
+    assert!(result.is_err());
+    let captured = sentry_events("no rate for abc");
+    assert_eq!(captured.len(), 1);
+    let event = &captured[0];
+    let chain: Vec<&str> = event
+        .exception
+        .values
+        .iter()
+        .filter_map(|e| e.value.as_deref())
+        .collect();
+    assert_eq!(
+        chain,
+        ["invalid digit found in string", "no rate for abc"],
+        "anyhow's context chain, oldest first"
+    );
+    match case.as_str() {
+        // anyhow took its backtrace where the error was made, inside the handler.
+        "own" => {
+            assert_eq!(stack_source(event), "error");
+            assert_handlers_stack(event, "handler::fetch_rate");
+        }
+        "site" => {
+            assert_eq!(stack_source(event), "capture_site");
+            assert_handlers_stack(event, "handler::fetch_rate");
+        }
+        _ => {
+            assert_eq!(stack_source(event), "none");
+            assert!(event
+                .exception
+                .values
+                .iter()
+                .all(|e| e.stacktrace.is_none()));
+        }
+    }
 }

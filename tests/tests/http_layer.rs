@@ -240,6 +240,29 @@ fn a_5xx_marks_the_span_and_reaches_sentry_linked_to_it() {
             span.span_context.span_id().to_string()
         )
     );
+    let event = &events[0];
+    assert_eq!(event.level, sentry::Level::Error);
+    let exception = event.exception.values.last().expect("an exception");
+    let mechanism = exception.mechanism.as_ref().expect("a mechanism");
+    assert_eq!(
+        (mechanism.ty.as_str(), mechanism.handled),
+        ("forkline.http", Some(true))
+    );
+    // Where the layer saw the 5xx: the server's frames, without forkline's or tokio's.
+    assert_eq!(event.tags["forkline.stacktrace"], "capture_site");
+    let frames = &exception.stacktrace.as_ref().expect("a stack").frames;
+    let functions: Vec<&str> = frames
+        .iter()
+        .map(|f| f.function.as_deref().unwrap_or(""))
+        .collect();
+    assert!(
+        functions
+            .iter()
+            .all(|f| !["forkline::", "<forkline::", "tokio::", "<tokio::"]
+                .iter()
+                .any(|p| f.starts_with(p))),
+        "{functions:#?}"
+    );
 }
 
 #[test]

@@ -79,13 +79,24 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
             })
         }
     };
+    let fn_name = sig.ident.to_string();
     let report = if args.err.is_some() {
         quote! {
             if let ::core::result::Result::Err(__forkline_error) = &__forkline_result {
                 #[allow(unused_imports)]
-                use ::forkline::__private::handler::{ViaDisplay as _, ViaError as _};
+                use ::forkline::__private::handler::{
+                    ViaChain as _, ViaDisplay as _, ViaError as _,
+                };
                 (&::forkline::__private::handler::ErrorRef(__forkline_error))
-                    .forkline_report(&__forkline_span);
+                    .forkline_report(&__forkline_span, {
+                        const __FORKLINE_SITE: ::forkline::__private::handler::HandlerSite =
+                            ::forkline::__private::handler::HandlerSite {
+                                module: ::core::module_path!(),
+                                dir: ::core::env!("CARGO_MANIFEST_DIR"),
+                                function: #fn_name,
+                            };
+                        &__FORKLINE_SITE
+                    });
             }
         }
     } else {

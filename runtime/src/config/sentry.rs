@@ -26,6 +26,10 @@ pub struct SentryConfig {
     pub sample_rate: f32,
     /// Sentry's own debug output.
     pub debug: bool,
+    /// Crates whose stack frames Sentry marks in-app (Sentry's `in_app_include`): the crate that
+    /// defines the hooks, so that events whose stack forkline cannot attribute itself (the HTTP
+    /// layer's, panics) still point at the application's frames rather than every frame.
+    pub in_app_include: Vec<String>,
 }
 
 impl SentryConfig {
@@ -109,6 +113,10 @@ impl SentryConfig {
             traces_sample_rate: traces_sample_rate as f32,
             sample_rate: sample_rate as f32,
             debug: env.bool("SENTRY_DEBUG")?.or(args.debug).unwrap_or(false),
+            // Symbols name the crate with `_` where the package name may have `-`.
+            in_app_include: user_crate
+                .map(|(name, _)| vec![name.replace('-', "_")])
+                .unwrap_or_default(),
         })
     }
 }

@@ -2,10 +2,12 @@
 //! `#[derive(forkline::SpanAttributes)]`.
 
 pub(crate) mod attributes;
+pub(crate) mod error_event;
 pub(crate) mod report;
 pub(crate) mod span;
 pub(crate) mod unwind;
 
 pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
+pub use error_event::{capture_stacks, STACKTRACE_TAG};
 pub use span::{provider_installed, HandlerSpan};
 pub use unwind::Instrumented;

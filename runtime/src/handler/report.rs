@@ -1,10 +1,15 @@
 //! `err`: an `Err` value is recorded on the handler's span and sent to Sentry as an error event
-//! linked to it. A `std::error::Error` becomes a Sentry exception with its source chain; any
-//! other `Display` error a message at level error. The choice is made at compile time
-//! (autoref specialisation: the generated code calls `(&ErrorRef(e)).forkline_report(..)` with
-//! both traits in scope, and the `Error` impl wins where it applies).
+//! linked to it, with the mechanism `forkline.handler`, the exception chain and a stack trace
+//! (see `error_event`). A `std::error::Error` (and, with the `anyhow` feature, an
+//! `anyhow::Error`, or a boxed `dyn Error`) becomes one exception per cause; any other `Display`
+//! error one exception named after its type. The choice is made at compile time (autoref
+//! specialisation: the generated code calls `(&ErrorRef(e)).forkline_report(..)` with every
+//! trait in scope; an impl on `ErrorRef` wins over the `Display` one on `&ErrorRef`, and the
+//! `ErrorRef` impls never overlap).
 
+use crate::handler::error_event::{self, Caught, HandlerSite};
 use crate::handler::span::HandlerSpan;
+use sentry::protocol::{Exception, Stacktrace};
 use std::fmt::Display;
 
 /// A borrowed error value.
@@ -13,36 +18,92 @@ pub struct ErrorRef<'a, E: ?Sized>(pub &'a E);
 
 /// For errors that implement `std::error::Error`.
 pub trait ViaError {
+    /// Records and captures the error; `site` says whose frames are in-app.
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite);
+}
+
+/// For error types that carry a cause chain without implementing `std::error::Error`: boxed
+/// `dyn Error`s, and `anyhow::Error` (feature `anyhow`), whose backtrace is used when it has one.
+pub trait ViaChain {
     /// Records and captures the error.
-    fn forkline_report(&self, span: &HandlerSpan);
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite);
 }
 
 /// For errors that only implement `Display`.
 pub trait ViaDisplay {
     /// Records and captures the error.
-    fn forkline_report(&self, span: &HandlerSpan);
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite);
 }
 
 impl<E: std::error::Error + ?Sized> ViaError for ErrorRef<'_, E> {
-    fn forkline_report(&self, span: &HandlerSpan) {
-        report::<E>(span, self.0.to_string(), |_| {
-            sentry::capture_error(self.0);
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
+        report::<E>(span, self.0.to_string(), site, |_| {
+            (error_event::exceptions_of(self.0), None)
+        });
+    }
+}
+
+impl ViaChain for ErrorRef<'_, Box<dyn std::error::Error + Send + Sync>> {
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
+        report::<Box<dyn std::error::Error + Send + Sync>>(span, self.0.to_string(), site, |_| {
+            (error_event::exceptions_of(&**self.0), None)
+        });
+    }
+}
+
+impl ViaChain for ErrorRef<'_, Box<dyn std::error::Error>> {
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
+        report::<Box<dyn std::error::Error>>(span, self.0.to_string(), site, |_| {
+            (error_event::exceptions_of(&**self.0), None)
+        });
+    }
+}
+
+#[cfg(feature = "anyhow")]
+impl ViaChain for ErrorRef<'_, anyhow::Error> {
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
+        report::<anyhow::Error>(span, self.0.to_string(), site, |_| {
+            let error: &(dyn std::error::Error + Send + Sync + 'static) = self.0.as_ref();
+            let backtrace = self.0.backtrace();
+            let own = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+                .then(|| sentry::integrations::backtrace::parse_stacktrace(&backtrace.to_string()))
+                .flatten();
+            (error_event::exceptions_of(error), own)
         });
     }
 }
 
 impl<E: Display + ?Sized> ViaDisplay for &ErrorRef<'_, E> {
-    fn forkline_report(&self, span: &HandlerSpan) {
-        report::<E>(span, self.0.to_string(), |message| {
-            sentry::capture_message(message, sentry::Level::Error);
+    fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
+        report::<E>(span, self.0.to_string(), site, |message| {
+            (
+                error_event::display_exception::<E>(message.to_string()),
+                None,
+            )
         });
     }
 }
 
 /// Records the error on the span, then captures it with the span active, so that Sentry's OTel
-/// integration links the event to it.
-fn report<E: ?Sized>(span: &HandlerSpan, message: String, capture: impl FnOnce(&str)) {
+/// integration links the event to it. The event (and its stack) is only built when a Sentry
+/// client would send it.
+fn report<E: ?Sized>(
+    span: &HandlerSpan,
+    message: String,
+    site: &'static HandlerSite,
+    exceptions: impl FnOnce(&str) -> (Vec<Exception>, Option<Stacktrace>),
+) {
     span.record_error(std::any::type_name::<E>(), message.clone());
+    if !error_event::sentry_enabled() {
+        return;
+    }
     let _active = span.context().attach();
-    capture(&message);
+    let (exceptions, own_stack) = exceptions(&message);
+    Caught {
+        exceptions,
+        own_stack,
+        mechanism: error_event::HANDLER,
+        site: Some(site),
+    }
+    .capture();
 }

@@ -1,8 +1,10 @@
 //! A tower layer that makes the server span of every request: the caller's context continued
 //! (global propagators), the stable HTTP semantic conventions, 5xx and panics captured to Sentry
-//! inside the span. A handler that panics is answered with a 500 (the response body type's
+//! inside the span (a 5xx as an error event with the mechanism `forkline.http` and the stack
+//! where the layer saw it). A handler that panics is answered with a 500 (the response body type's
 //! `Default`, empty for axum), not a dropped connection.
 
+use crate::handler::error_event::{self, Caught};
 use crate::http::headers::extract;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -217,10 +219,21 @@ where
                     span.set_attribute(KeyValue::new("error.type", status.to_string()));
                     span.set_status(Status::error(format!("HTTP {status}")));
                     // Inside the span: Sentry's OTel integration links the event to it.
-                    sentry::capture_message(
-                        &format!("HTTP {status} from {}", this.name),
-                        sentry::Level::Error,
-                    );
+                    if error_event::sentry_enabled() {
+                        Caught {
+                            exceptions: vec![sentry::protocol::Exception {
+                                ty: "ServerError".into(),
+                                value: Some(format!("HTTP {status} from {}", this.name)),
+                                ..Default::default()
+                            }],
+                            own_stack: None,
+                            mechanism: error_event::HTTP,
+                            // The layer cannot know the application's crate: Sentry's
+                            // in_app_include (set by forkline's worker_init) decides.
+                            site: None,
+                        }
+                        .capture();
+                    }
                 }
             }
             Err(_) => {

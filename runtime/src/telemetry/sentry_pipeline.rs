@@ -65,6 +65,12 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         });
     options.dsn = dsn;
     options.transport = transport;
+    // Sentry takes `&'static str`: one crate name leaked once per worker process.
+    options.in_app_include = config
+        .in_app_include
+        .iter()
+        .map(|c| &*String::leak(c.clone()))
+        .collect();
     // The guard is never dropped: dropping it joins the transport thread with no deadline.
     // The worker closes the client itself, under the worker_exit deadline.
     std::mem::forget(sentry::init(options));
