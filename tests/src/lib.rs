@@ -8,5 +8,6 @@ pub mod grpc_collector;
 pub mod harness;
 pub mod peers;
 pub mod pipelines;
+pub mod propagation_fuzz;
 pub mod sentry_capture;
 pub mod span_pipe;
