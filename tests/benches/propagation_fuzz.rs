@@ -23,7 +23,7 @@ fn main() {
     let started = Instant::now();
     let mut next_report = 1_000_000;
     while totals.cases < cases {
-        run_case(rng.next(), &mut totals);
+        run_case(rng.next_u64(), &mut totals);
         if totals.cases == next_report {
             eprintln!(
                 "  {} cases, {:.0} cases/s",

@@ -27,7 +27,7 @@ pub const BAGGAGE_MAX_BYTES: usize = 8192;
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -35,7 +35,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -99,7 +99,7 @@ fn mutate(rng: &mut Rng, value: &str) -> Vec<u8> {
             4 => bytes.extend(std::iter::repeat_n(b'a', rng.below(20_000))),
             5 => {
                 let n = rng.below(8);
-                bytes.extend((0..n).map(|_| rng.next() as u8));
+                bytes.extend((0..n).map(|_| rng.next_u64() as u8));
             }
             6 if !bytes.is_empty() => {
                 // Cuts inside the value: short ids and fields are what lenient parsers accept.
@@ -166,6 +166,9 @@ pub fn reference_traceparent(value: &str) -> Option<RefParent> {
     })
 }
 
+/// Whether a part of a `sentry-trace` value has the right characters.
+type PartCheck = fn(&str) -> bool;
+
 /// Sentry's `sentry-trace` (https://develop.sentry.dev/sdk/telemetry/traces/#header-sentry-trace),
 /// as its SDKs match it: `^[ \t]*([0-9a-f]{32})?-?([0-9a-f]{16})?-?([01])?[ \t]*$`, tried the way
 /// a backtracking regex engine does (each optional part present before absent). A parent needs
@@ -176,18 +179,18 @@ pub fn reference_sentry_trace(value: &str) -> Option<RefParent> {
     for layout in 0u8..32 {
         let present = |bit: u8| layout & (1 << (4 - bit)) == 0;
         let mut rest = v;
-        let mut take = |n: usize, ok: &dyn Fn(&str) -> bool| -> Option<Option<String>> {
+        let mut take = |n: usize, ok: PartCheck| -> Option<Option<String>> {
             let part = rest.get(..n).filter(|p| ok(p))?;
             rest = &rest[n..];
             Some(Some(part.to_string()))
         };
         let mut parts: [Option<String>; 5] = Default::default();
-        let specs: [(usize, &dyn Fn(&str) -> bool); 5] = [
-            (32, &lower_hex),
-            (1, &|p| p == "-"),
-            (16, &lower_hex),
-            (1, &|p| p == "-"),
-            (1, &|p| p == "0" || p == "1"),
+        let specs: [(usize, PartCheck); 5] = [
+            (32, lower_hex),
+            (1, |p| p == "-"),
+            (16, lower_hex),
+            (1, |p| p == "-"),
+            (1, |p| p == "0" || p == "1"),
         ];
         let mut matched = true;
         for (i, (n, ok)) in specs.iter().enumerate() {

@@ -26,7 +26,7 @@ fn the_extractor_survives_mutated_headers_and_agrees_with_the_specifications() {
     let mut totals = Totals::default();
     while Instant::now() < end {
         for _ in 0..256 {
-            run_case(rng.next(), &mut totals);
+            run_case(rng.next_u64(), &mut totals);
         }
     }
     println!("propagation fuzz: {secs} s (seed {seed}): {totals:?}");
