@@ -10,20 +10,19 @@ use opentelemetry::{global, Context, KeyValue};
 use std::io::Write;
 
 /// Appends `phase key=value...` to the file named by `FORKLINE_TEST_LOG`, with the process,
-/// thread, thread count and whether an async runtime is reachable. One `write` per line on an
-/// O_APPEND file, so lines from every process land whole and in the order they happened.
+/// thread, thread count, the names of the threads other than the calling one, and whether an
+/// async runtime is reachable. One `write` per line on an O_APPEND file, so lines from every
+/// process land whole and in the order they happened.
 pub fn record(phase: &str, extra: &str) {
     let Ok(path) = std::env::var("FORKLINE_TEST_LOG") else {
         return;
     };
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() };
-    let threads = std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let (threads, others) = threads_besides(tid);
     let runtime = tokio::runtime::Handle::try_current().is_ok();
     let line = format!(
-        "{phase} pid={} tid={tid} threads={threads} runtime={runtime} {extra}\n",
+        "{phase} pid={} tid={tid} threads={threads} others={others} runtime={runtime} {extra}\n",
         std::process::id()
     );
     let written = std::fs::OpenOptions::new()
@@ -34,6 +33,29 @@ pub fn record(phase: &str, extra: &str) {
     if let Err(e) = written {
         eprintln!("fixture: cannot record to {path}: {e}");
     }
+}
+
+/// This process's thread count, and the sorted names of its threads other than `me`, joined by
+/// `,` (spaces made `_`, so the hook line still splits on whitespace): a count alone does not
+/// say which library started an unexpected thread.
+fn threads_besides(me: i32) -> (usize, String) {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0, String::new());
+    };
+    let tids: Vec<String> = tasks
+        .filter_map(|t| t.ok()?.file_name().into_string().ok())
+        .collect();
+    let mut names: Vec<String> = tids
+        .iter()
+        .filter(|tid| **tid != me.to_string())
+        .map(|tid| {
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                .map(|n| n.trim().replace(char::is_whitespace, "_"))
+                .unwrap_or_else(|_| "?".into())
+        })
+        .collect();
+    names.sort();
+    (tids.len(), names.join(","))
 }
 
 /// Writes the bound address where the test harness looks for it (`FORKLINE_TEST_ADDR`).

@@ -10,5 +10,6 @@ pub mod harness;
 pub mod load;
 pub mod peers;
 pub mod pipelines;
+pub mod propagation_fuzz;
 pub mod sentry_capture;
 pub mod span_pipe;

@@ -1,11 +1,12 @@
 //! A worker whose Sentry host and OTLP endpoint are both black holes (accept, read, never
-//! answer) still exits within its `worker_exit` deadline + 100 ms, and says what it left behind.
-//! (With the plain SDKs, dropping the Sentry guard never returns.)
+//! answer) still exits within its `worker_exit` deadline + 100 ms, timed from outside: from the
+//! master's TERM to the master's exit, which waits for every worker. Each worker says what it
+//! left behind. (With the plain SDKs, dropping the Sentry guard never returns.)
 
 use forkline::telemetry::shutdown::PartOutcome;
 use forkline_tests::faults::{Behaviour, FaultServer};
 use forkline_tests::harness::{http_get, Fixture};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
 
@@ -32,23 +33,28 @@ fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
             "requests are served while both backends hang"
         );
     }
+    let term = Instant::now();
     fx.signal(libc::SIGTERM);
     let status = fx
         .wait_exit(Duration::from_secs(20))
         .expect("the master exits");
+    let stopped_in = term.elapsed();
+    println!("TERM to the master's exit: {stopped_in:?}");
     assert!(status.success(), "{}", fx.stderr());
 
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     assert_eq!(reports.len(), 2);
+    // worker_exit(deadline_ms = 2000) in the fixture.
+    assert!(
+        reports.iter().all(|r| r.shutdown.deadline_ms == 2000),
+        "{reports:#?}"
+    );
+    let deadline = Duration::from_millis(reports[0].shutdown.deadline_ms);
+    assert!(
+        stopped_in <= deadline + Duration::from_millis(100),
+        "TERM to the master's exit took {stopped_in:?}; the workers' deadline is {deadline:?}"
+    );
     for r in &reports {
-        // worker_exit(deadline_ms = 2000) in the fixture.
-        assert_eq!(r.shutdown.deadline_ms, 2000);
-        assert!(
-            r.shutdown.elapsed_ms <= 2100,
-            "worker {} took {} ms",
-            r.pid,
-            r.shutdown.elapsed_ms
-        );
         assert_ne!(
             r.shutdown.sentry,
             PartOutcome::Done,

@@ -1,14 +1,18 @@
 //! A real pre-fork server (the `lifecycle_server` fixture): hook order in every process, the
-//! embedded sink's spans and Sentry events per worker, graceful stop, replacement of a killed
-//! worker, no-fork mode and boot failures.
+//! embedded sink's spans and Sentry events per worker, the threads of the master at each fork
+//! and of a worker after `post_fork`, graceful stop, replacement of a killed worker, no-fork
+//! mode and boot failures.
 
+use forkline_tests::faults::{Behaviour, FaultServer};
 use forkline_tests::harness::{http_get, read_sentry, read_spans, Fixture, HookLine};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
 const BOOT: Duration = Duration::from_secs(30);
+/// The fixture's `#[worker_exit(deadline_ms = 2000)]`: the deadline of a graceful stop.
+const EXIT_DEADLINE_MS: u64 = 2000;
 
 fn position(hooks: &[HookLine], pred: impl Fn(&HookLine) -> bool) -> usize {
     hooks
@@ -17,8 +21,11 @@ fn position(hooks: &[HookLine], pred: impl Fn(&HookLine) -> bool) -> usize {
         .unwrap_or_else(|| panic!("hook missing from {hooks:#?}"))
 }
 
+// The shared listening socket does not spread connections evenly (one worker may take most of
+// them; issue 17), so which worker serves is not asserted. What is: every response comes from a
+// booted worker, and each worker's telemetry holds exactly the requests it served.
 #[test]
-fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
+fn three_workers_run_every_hook_in_order_and_each_exports_what_it_served() {
     let mut fx = Fixture::start(
         BIN,
         &[
@@ -30,7 +37,16 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
     let workers = fx.wait_for_workers(3, BOOT);
     assert_eq!(workers.len(), 3);
 
-    let mut served_by = BTreeSet::new();
+    let mut served_by: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut work_sent = 0u64;
+    let mut count = |body: &str| {
+        work_sent += 1;
+        let pid = body
+            .strip_prefix("pid=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("/work answers with its pid: {body:?}"));
+        *served_by.entry(pid).or_default() += 1;
+    };
     for i in 0..90 {
         let path = if i % 10 == 9 { "/fail" } else { "/work" };
         let (status, body) = http_get(addr, path).expect("request");
@@ -39,8 +55,8 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
             if path == "/fail" { 500 } else { 200 },
             "{path}: {body}"
         );
-        if let Some(pid) = body.strip_prefix("pid=") {
-            served_by.insert(pid.to_string());
+        if path == "/work" {
+            count(&body);
         }
     }
     // A panicking handler loses its connection; the worker keeps serving.
@@ -48,7 +64,16 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
         http_get(addr, "/panic").is_err(),
         "a panicking handler sends no response"
     );
-    assert_eq!(http_get(addr, "/work").map(|r| r.0).ok(), Some(200));
+    let (status, body) = http_get(addr, "/work").expect("served after the panic");
+    assert_eq!(status, 200, "{body}");
+    count(&body);
+    let served_by = served_by;
+    assert!(
+        served_by.keys().all(|pid| workers.contains(pid)),
+        "only booted workers serve (workers {workers:?}): {served_by:?}"
+    );
+    assert_eq!(served_by.values().sum::<u64>(), work_sent, "{served_by:?}");
+    println!("/work responses per worker pid: {served_by:?}");
 
     let stop = Instant::now();
     fx.signal(libc::SIGTERM);
@@ -123,10 +148,6 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
             .into_iter()
             .find(|r| r.pid == *pid)
             .expect("every worker leaves a report");
-        assert_eq!(
-            report.threads_at_post_fork, 1,
-            "post_fork starts single-threaded"
-        );
         assert_eq!(
             report.stats.spans_dropped_unexported + report.stats.spans_export_failed,
             0
@@ -248,7 +269,92 @@ fn three_workers_run_every_hook_in_order_and_deliver_linked_telemetry() {
         .find(|s| s["spanId"] == trace["span_id"])
         .expect("the panicking span was exported");
     assert_eq!(span["name"], "GET /panic");
-    assert!(!served_by.is_empty());
+
+    // Each worker exported a server span for every request it answered, and no other.
+    let exported: BTreeMap<u32, u64> = workers
+        .iter()
+        .map(|pid| {
+            let n = read_spans(&run_dir, *pid)
+                .iter()
+                .filter(|s| s["name"] == "GET /work")
+                .count() as u64;
+            (*pid, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        exported, served_by,
+        "GET /work spans per worker = /work responses per worker"
+    );
+}
+
+/// The threads that matter at a fork: the master's just before each one (it must be alone: only
+/// the forking thread survives `fork()`), and a worker's at the end of `post_fork`, once
+/// forkline's generated setup has run. With an OTLP endpoint and a DSN the master prepares both
+/// HTTP clients before forking, which is what could leave a thread behind.
+#[test]
+fn the_master_forks_alone_and_post_fork_ends_with_one_export_thread() {
+    let collector = FaultServer::start(Behaviour::Healthy);
+    let sentry = FaultServer::start(Behaviour::Healthy);
+    let otlp = format!("http://{}", collector.addr);
+    let dsn = format!("http://publickey@{}/1", sentry.addr);
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "2"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("SENTRY_DSN", &dsn),
+            // Without the opt-in, a thread in the master stops start-up before the hook line
+            // could show it; with it, the count below is this test's own evidence.
+            ("FORKLINE_ALLOW_THREADS_AT_FORK", "1"),
+        ],
+    );
+    fx.addr(BOOT);
+    let workers = fx.wait_for_workers(2, BOOT);
+    fx.signal(libc::SIGTERM);
+    let status = fx
+        .wait_exit(Duration::from_secs(15))
+        .expect("master exits after TERM");
+    assert!(status.success(), "{}", fx.stderr());
+
+    let hooks = fx.hooks();
+    let forks: Vec<&HookLine> = hooks.iter().filter(|h| h.phase == "pre_fork").collect();
+    assert_eq!(forks.len(), 2, "{hooks:#?}");
+    for h in forks {
+        assert_eq!(
+            (h.get("threads"), h.get("others")),
+            ("1", ""),
+            "the master is alone at each fork: {h:?}"
+        );
+    }
+    // The guard saw the same: it warns when it allows a thread.
+    assert!(
+        !fx.stderr().contains("other thread(s) at fork()"),
+        "the master warned about threads at fork: {}",
+        fx.stderr()
+    );
+    // What post_fork starts, from what is configured: the OTLP exporter's one export thread
+    // (an OTLP endpoint is set). Sentry's delivery thread belongs to worker_init, and the async
+    // runtime's workers start between the two, so neither exists yet. (Only the count is
+    // asserted: a thread names itself once it runs, so just after its spawn it may still
+    // carry the process's name.)
+    let export_threads = 1;
+    for pid in &workers {
+        let post = hooks
+            .iter()
+            .find(|h| h.phase == "post_fork" && h.pid() == *pid)
+            .expect("post_fork line");
+        assert_eq!(
+            post.get("threads"),
+            (1 + export_threads).to_string(),
+            "worker {pid} at the end of post_fork: {post:?}"
+        );
+    }
+    assert!(
+        collector.delivered() >= 1,
+        "the boot spans reached the collector"
+    );
+    assert!(sentry.delivered() >= 1, "the boot events reached Sentry");
 }
 
 #[test]
@@ -303,8 +409,14 @@ fn quick_stop_on_int_still_reports_every_worker() {
     for pid in workers {
         let report = reports.iter().find(|r| r.pid == pid).expect("report");
         assert!(
-            report.shutdown.deadline_ms <= 500,
-            "quick stop uses the short deadline"
+            report.shutdown.deadline_ms < EXIT_DEADLINE_MS,
+            "a quick stop flushes under less than the graceful deadline: {:?}",
+            report.shutdown
+        );
+        assert!(
+            report.shutdown.elapsed_ms <= report.shutdown.deadline_ms,
+            "{:?}",
+            report.shutdown
         );
     }
 }

@@ -64,6 +64,9 @@ struct Booted<F> {
     worker: Worker,
     shutdown: Shutdown,
     app: Pin<Box<F>>,
+    /// The app already returned on its first poll (a TERM that came during boot): polling a
+    /// finished `async fn` again panics.
+    finished: bool,
     boot: BootTimes,
     threads_at_post_fork: usize,
 }
@@ -170,6 +173,7 @@ impl<A: App> WorkerRun<'_, A> {
             worker,
             shutdown,
             app,
+            finished: first.is_ready(),
             boot,
             threads_at_post_fork,
         })
@@ -181,17 +185,22 @@ impl<A: App> WorkerRun<'_, A> {
             worker,
             shutdown,
             mut app,
+            finished,
             boot,
             threads_at_post_fork,
         } = booted;
         let quick_stop = shutdown.clone();
-        let served = rt.block_on(async move {
-            tokio::select! {
-                result = &mut app => result,
-                // A quick stop does not wait for the app to wind down.
-                () = quick_stop.wait_quick() => Ok(()),
-            }
-        });
+        let served = if finished {
+            Ok(())
+        } else {
+            rt.block_on(async move {
+                tokio::select! {
+                    result = &mut app => result,
+                    // A quick stop does not wait for the app to wind down.
+                    () = quick_stop.wait_quick() => Ok(()),
+                }
+            })
+        };
         let mut code = 0;
         if let Err(e) = served {
             crate::diag::log_error!("worker {} stopped serving: the app: {e}", self.id);

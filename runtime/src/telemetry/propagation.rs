@@ -30,12 +30,66 @@ impl SentryTracePropagator {
     }
 }
 
-/// Parses `TRACE_ID-SPAN_ID[-SAMPLED]`; anything else is ignored. A missing sampled flag means
-/// "deferred" to Sentry; OTel has no such state, so the trace is continued as sampled.
+/// W3C `traceparent` and `tracestate`, with the header's format checked first. The SDK's
+/// propagator reads the ids with `from_str_radix`, which takes short ids (a 31-digit trace id
+/// becomes a different, zero-padded trace), a `+` sign and a 1-digit flags field; a caller
+/// sending such a header then gets a trace that is not its own. A malformed `traceparent` is
+/// ignored, and `tracestate` with it, as the specification requires.
+#[derive(Debug, Default)]
+pub struct StrictTraceContextPropagator {
+    w3c: TraceContextPropagator,
+}
+
+impl StrictTraceContextPropagator {
+    /// A new propagator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The `traceparent` format (W3C Trace Context level 1): `version-traceid-parentid-flags` in
+/// lowercase hex of 2, 32, 16 and 2 digits, version `ff` invalid; version `00` is exactly that,
+/// a later version may go on after a `-`. (All-zero ids are refused by the SDK.)
+fn well_formed_traceparent(value: &str) -> bool {
+    let v = value.trim().as_bytes();
+    let hex = |r: std::ops::Range<usize>| {
+        v.get(r)
+            .is_some_and(|s| s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    };
+    let dash = |i: usize| v.get(i) == Some(&b'-');
+    let fields = hex(0..2) && dash(2) && hex(3..35) && dash(35) && hex(36..52) && dash(52);
+    let version_00 = v.starts_with(b"00");
+    fields && hex(53..55) && !v.starts_with(b"ff") && (v.len() == 55 || (!version_00 && dash(55)))
+}
+
+impl TextMapPropagator for StrictTraceContextPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.w3c.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        match extractor.get("traceparent") {
+            Some(value) if well_formed_traceparent(value) => {
+                self.w3c.extract_with_context(cx, extractor)
+            }
+            _ => cx.clone(),
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.w3c.fields()
+    }
+}
+
+/// Parses `TRACE_ID-SPAN_ID[-SAMPLED]`, ids in lowercase hex as Sentry's SDKs match them
+/// (`from_hex` alone would also take uppercase and a `+` sign); anything else is ignored. A
+/// missing sampled flag means "deferred" to Sentry; OTel has no such state, so the trace is
+/// continued as sampled.
 fn parse_sentry_trace(header: &str) -> Option<SpanContext> {
+    let lower_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let mut parts = header.trim().split('-');
-    let trace = parts.next().filter(|t| t.len() == 32)?;
-    let span = parts.next().filter(|s| s.len() == 16)?;
+    let trace = parts.next().filter(|t| t.len() == 32 && lower_hex(t))?;
+    let span = parts.next().filter(|s| s.len() == 16 && lower_hex(s))?;
     let sampled = match parts.next() {
         None => true,
         Some("1") => true,
@@ -145,10 +199,9 @@ impl TextMapPropagator for DscBaggagePropagator {
                     .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
                     .collect();
                 entries.extend(dsc);
-                self.baggage
-                    .inject_context(&cx.with_baggage(entries), injector);
+                inject_baggage(cx.with_baggage(entries).baggage(), injector);
             }
-            None => self.baggage.inject_context(cx, injector),
+            None => inject_baggage(cx.baggage(), injector),
         }
     }
 
@@ -158,6 +211,46 @@ impl TextMapPropagator for DscBaggagePropagator {
 
     fn fields(&self) -> FieldIter<'_> {
         self.baggage.fields()
+    }
+}
+
+/// Writes `baggage` as the W3C `baggage` header. The SDK's propagator leaves `%` as it is, so
+/// a value holding `%41` arrives as `A`; the specification requires `%` to be percent-encoded,
+/// as everything outside its `baggage-octet` range.
+fn inject_baggage(baggage: &opentelemetry::baggage::Baggage, injector: &mut dyn Injector) {
+    if baggage.is_empty() {
+        return;
+    }
+    let mut header = String::new();
+    for (i, (name, (value, metadata))) in baggage.iter().enumerate() {
+        if i > 0 {
+            header.push(',');
+        }
+        percent_encode_into(&mut header, name.as_str().trim(), b"");
+        header.push('=');
+        percent_encode_into(&mut header, value.as_str().trim(), b"");
+        let metadata = metadata.as_str().trim();
+        if !metadata.is_empty() {
+            header.push(';');
+            // Properties arrive decoded (`k=v;k2`): their separators stay, the rest is encoded,
+            // or one stray byte would make the whole header invalid.
+            percent_encode_into(&mut header, metadata, b";=");
+        }
+    }
+    injector.set("baggage", header);
+}
+
+/// Percent-encodes every byte outside the W3C `baggage-octet` range, `%` itself, and `=`
+/// (which receivers split a member on), except the bytes in `keep`.
+fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
+    use std::fmt::Write as _;
+    for b in s.bytes() {
+        let octet = matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
+        if keep.contains(&b) || (octet && b != b'%' && b != b'=') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
     }
 }
 
@@ -172,7 +265,7 @@ pub(crate) fn composite(kinds: &[PropagatorKind]) -> TextMapCompositePropagator 
             .iter()
             .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
                 match kind {
-                    PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                    PropagatorKind::TraceContext => Box::new(StrictTraceContextPropagator::new()),
                     PropagatorKind::Baggage => Box::new(DscBaggagePropagator::new()),
                     PropagatorKind::Sentry => Box::new(SentryTracePropagator::new()),
                 }
@@ -228,6 +321,39 @@ mod tests {
     }
 
     #[test]
+    fn a_traceparent_the_specification_rejects_is_ignored() {
+        let span = "00f067aa0ba902b7";
+        for bad in [
+            format!("00-{}-{span}-01", &TRACE[1..]),
+            format!("00-+{}-{span}-01", &TRACE[1..]),
+            format!("00-{TRACE}-{span}-1"),
+            format!("00-{TRACE}-{span}-01-"),
+            format!("0-{TRACE}-{span}-01"),
+        ] {
+            let cx = extract(&[("traceparent", &bad), ("tracestate", "a=b")]);
+            assert!(
+                !cx.span().span_context().is_valid(),
+                "{bad:?} must be ignored"
+            );
+        }
+        let future = extract(&[("traceparent", &format!("01-{TRACE}-{span}-01-later"))]);
+        assert_eq!(future.span().span_context().trace_id().to_string(), TRACE);
+    }
+
+    #[test]
+    fn baggage_values_keep_their_percent_signs() {
+        let cx = Context::new().with_baggage([KeyValue::new("k", "50%41=x, y;z")]);
+        let mut out: HashMap<String, String> = HashMap::new();
+        composite(&[PropagatorKind::Baggage]).inject_context(&cx, &mut out);
+        let back = composite(&[PropagatorKind::Baggage]).extract(&out);
+        assert_eq!(
+            back.baggage().get("k").map(|v| v.as_str().to_string()),
+            Some("50%41=x, y;z".to_string()),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn malformed_or_hostile_headers_are_ignored() {
         let long = "f".repeat(100_000);
         for bad in [
@@ -236,6 +362,7 @@ mod tests {
             "nothex0000000000000000000000000000-00f067aa0ba902b7-1",
             &format!("{TRACE}-00f067aa0ba902b7-2"),
             &format!("{TRACE}-00f067aa0ba902b7-1-extra"),
+            &format!("{}-00f067aa0ba902b7-1", TRACE.to_uppercase()),
             &format!("{TRACE}-0000000000000000-1"),
             "00000000000000000000000000000000-00f067aa0ba902b7-1",
             &long,
