@@ -259,3 +259,26 @@ fn record_spans(body: &[u8], spans: &Mutex<Vec<Vec<u8>>>) {
         }
     }
 }
+
+/// A collector and a Sentry host that both behave as `behaviour`, with the OTLP endpoint and the
+/// DSN that point a fixture at them.
+#[derive(Debug)]
+pub struct Backends {
+    pub collector: FaultServer,
+    pub sentry: FaultServer,
+    pub otlp_endpoint: String,
+    pub dsn: String,
+}
+
+impl Backends {
+    pub fn start(behaviour: Behaviour) -> Self {
+        let collector = FaultServer::start(behaviour.clone());
+        let sentry = FaultServer::start(behaviour);
+        Self {
+            otlp_endpoint: format!("http://{}", collector.addr),
+            dsn: format!("http://publickey@{}/1", sentry.addr),
+            collector,
+            sentry,
+        }
+    }
+}

@@ -279,15 +279,9 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
         "capture_site"
     );
     assert_eq!(error["tags"]["forkline.stacktrace"], "capture_site");
-    let frames = top["stacktrace"]["frames"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let frames = frames_of(top);
     assert!(
-        frames.iter().any(|f| f["function"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("forkline_tests::fixture::lookup_order"))
-            && f["in_app"] == true),
+        has_in_app_frame(&frames, "forkline_tests::fixture::lookup_order"),
         "the handler is an in-app frame: {frames:#?}"
     );
     assert!(
@@ -305,15 +299,9 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
     assert_eq!(top["mechanism"]["type"], "panic");
     assert_eq!(top["mechanism"]["handled"], false);
     // worker_init's in_app_include: the application's frames are in-app, the rest not.
-    let frames = top["stacktrace"]["frames"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let frames = frames_of(top);
     assert!(
-        frames.iter().any(|f| f["function"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("forkline_tests::fixture::boom"))
-            && f["in_app"] == true),
+        has_in_app_frame(&frames, "forkline_tests::fixture::boom"),
         "the panicking handler is an in-app frame: {frames:#?}"
     );
     assert!(
@@ -339,4 +327,22 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
         .unwrap_or_else(|| panic!("no span for the panic's trace context {trace}"));
     assert_eq!(linked["name"], "GET /panic");
     assert_eq!(linked["trace_id"], trace["trace_id"]);
+}
+
+/// The stack frames of one exception of an event.
+fn frames_of(exception: &Value) -> Vec<Value> {
+    exception["stacktrace"]["frames"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether a frame of `function_prefix` is there and marked in-app.
+fn has_in_app_frame(frames: &[Value], function_prefix: &str) -> bool {
+    frames.iter().any(|f| {
+        f["function"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(function_prefix))
+            && f["in_app"] == true
+    })
 }

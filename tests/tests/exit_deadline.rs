@@ -4,7 +4,7 @@
 //! left behind. (With the plain SDKs, dropping the Sentry guard never returns.)
 
 use forkline::telemetry::shutdown::PartOutcome;
-use forkline_tests::faults::{Behaviour, FaultServer};
+use forkline_tests::faults::{Backends, Behaviour};
 use forkline_tests::harness::{http_get, Fixture};
 use std::time::{Duration, Instant};
 
@@ -12,17 +12,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_lifecycle_server");
 
 #[test]
 fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
-    let collector = FaultServer::start(Behaviour::BlackHole);
-    let sentry = FaultServer::start(Behaviour::BlackHole);
-    let otlp = format!("http://{}", collector.addr);
-    let dsn = format!("http://publickey@{}/1", sentry.addr);
+    let backends = Backends::start(Behaviour::BlackHole);
+    let (otlp, dsn) = (&backends.otlp_endpoint, &backends.dsn);
     let mut fx = Fixture::start(
         BIN,
         &[
             ("FORKLINE_WORKERS", "2"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp),
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),
-            ("SENTRY_DSN", &dsn),
+            ("SENTRY_DSN", dsn),
         ],
     );
     let addr = fx.addr(Duration::from_secs(30));
@@ -70,6 +68,6 @@ fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
             "left-behind events are counted: {sentry:#?}"
         );
     }
-    assert_eq!(sentry.delivered(), 0);
-    assert_eq!(collector.delivered(), 0);
+    assert_eq!(backends.sentry.delivered(), 0);
+    assert_eq!(backends.collector.delivered(), 0);
 }

@@ -3,7 +3,7 @@
 //! and of a worker after `post_fork`, graceful stop, replacement of a killed worker, no-fork
 //! mode and boot failures.
 
-use forkline_tests::faults::{Behaviour, FaultServer};
+use forkline_tests::faults::{Backends, Behaviour};
 use forkline_tests::harness::{http_get, read_sentry, read_spans, Fixture, HookLine};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -294,16 +294,14 @@ fn three_workers_run_every_hook_in_order_and_each_exports_what_it_served() {
 /// HTTP clients before forking, which is what could leave a thread behind.
 #[test]
 fn the_master_forks_alone_and_post_fork_ends_with_one_export_thread() {
-    let collector = FaultServer::start(Behaviour::Healthy);
-    let sentry = FaultServer::start(Behaviour::Healthy);
-    let otlp = format!("http://{}", collector.addr);
-    let dsn = format!("http://publickey@{}/1", sentry.addr);
+    let backends = Backends::start(Behaviour::Healthy);
+    let (otlp, dsn) = (&backends.otlp_endpoint, &backends.dsn);
     let mut fx = Fixture::start(
         BIN,
         &[
             ("FORKLINE_WORKERS", "2"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp),
-            ("SENTRY_DSN", &dsn),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp),
+            ("SENTRY_DSN", dsn),
             // Without the opt-in, a thread in the master stops start-up before the hook line
             // could show it; with it, the count below is this test's own evidence.
             ("FORKLINE_ALLOW_THREADS_AT_FORK", "1"),
@@ -351,10 +349,13 @@ fn the_master_forks_alone_and_post_fork_ends_with_one_export_thread() {
         );
     }
     assert!(
-        collector.delivered() >= 1,
+        backends.collector.delivered() >= 1,
         "the boot spans reached the collector"
     );
-    assert!(sentry.delivered() >= 1, "the boot events reached Sentry");
+    assert!(
+        backends.sentry.delivered() >= 1,
+        "the boot events reached Sentry"
+    );
 }
 
 #[test]
