@@ -27,47 +27,60 @@ const VARIABLE: &str = "FORKLINE_EMBEDDED_BUDGET_BYTES";
 const TOTAL_VARIABLE: &str = "FORKLINE_EMBEDDED_TOTAL_BUDGET_BYTES";
 
 pub(crate) fn resolve_budget(env: &Env, code: &Telemetry) -> Result<u64> {
-    if let Some(bytes) = code.embedded_budget_bytes {
-        if bytes < MIN_EMBEDDED_BUDGET_BYTES {
-            return Err(Error::config(
-                "Telemetry::embedded_budget_bytes",
-                format!("must be at least {MIN_EMBEDDED_BUDGET_BYTES} bytes; got {bytes}"),
-            ));
-        }
-        return Ok(bytes);
-    }
-    match env.get(VARIABLE) {
-        None => Ok(DEFAULT_EMBEDDED_BUDGET_BYTES),
-        Some(text) => match text.parse::<u64>() {
-            Ok(bytes) if bytes >= MIN_EMBEDDED_BUDGET_BYTES => Ok(bytes),
-            _ => Err(env.invalid(
-                VARIABLE,
-                &format!("expected a whole number of bytes, at least {MIN_EMBEDDED_BUDGET_BYTES}"),
-            )),
-        },
-    }
+    bytes_at_least(
+        env,
+        (
+            code.embedded_budget_bytes,
+            "Telemetry::embedded_budget_bytes",
+        ),
+        VARIABLE,
+        (
+            MIN_EMBEDDED_BUDGET_BYTES,
+            &format!("{MIN_EMBEDDED_BUDGET_BYTES} bytes"),
+        ),
+        DEFAULT_EMBEDDED_BUDGET_BYTES,
+    )
 }
 
 /// The total budget of the run folder's telemetry files, given the resolved per-worker `budget`.
 pub(crate) fn resolve_total_budget(env: &Env, code: &Telemetry, budget: u64) -> Result<u64> {
-    if let Some(bytes) = code.embedded_total_budget_bytes {
-        if bytes < budget {
+    bytes_at_least(
+        env,
+        (
+            code.embedded_total_budget_bytes,
+            "Telemetry::embedded_total_budget_bytes",
+        ),
+        TOTAL_VARIABLE,
+        (budget, &format!("the per-worker budget ({budget} bytes)")),
+        budget.saturating_mul(DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS),
+    )
+}
+
+/// A byte count set in code (which wins), else by `variable`, else `default`; either way at
+/// least `min`, which the errors describe as `floor`.
+fn bytes_at_least(
+    env: &Env,
+    (code, code_name): (Option<u64>, &str),
+    variable: &str,
+    (min, floor): (u64, &str),
+    default: u64,
+) -> Result<u64> {
+    if let Some(bytes) = code {
+        if bytes < min {
             return Err(Error::config(
-                "Telemetry::embedded_total_budget_bytes",
-                format!("must be at least the per-worker budget ({budget} bytes); got {bytes}"),
+                code_name,
+                format!("must be at least {floor}; got {bytes}"),
             ));
         }
         return Ok(bytes);
     }
-    match env.get(TOTAL_VARIABLE) {
-        None => Ok(budget.saturating_mul(DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS)),
+    match env.get(variable) {
+        None => Ok(default),
         Some(text) => match text.parse::<u64>() {
-            Ok(bytes) if bytes >= budget => Ok(bytes),
+            Ok(bytes) if bytes >= min => Ok(bytes),
             _ => Err(env.invalid(
-                TOTAL_VARIABLE,
-                &format!(
-                    "expected a whole number of bytes, at least the per-worker budget ({budget})"
-                ),
+                variable,
+                &format!("expected a whole number of bytes, at least {floor}"),
             )),
         },
     }
