@@ -58,6 +58,14 @@ fn threads_besides(me: i32) -> (usize, String) {
     (tids.len(), names.join(","))
 }
 
+/// Records `pre_fork worker=N` for the worker about to be forked: the fixtures' count of forks.
+pub fn record_pre_fork(master: &forkline::Master) {
+    record(
+        "pre_fork",
+        &format!("worker={}", master.forking_worker().unwrap_or(usize::MAX)),
+    );
+}
+
 /// Writes the bound address where the test harness looks for it (`FORKLINE_TEST_ADDR`).
 pub fn publish_addr(master: &forkline::Master) {
     if let (Ok(path), Some(addr)) = (std::env::var("FORKLINE_TEST_ADDR"), master.local_addr()) {

@@ -84,10 +84,7 @@ fn ready(master: &Master) {
 
 #[forkline::pre_fork]
 fn before_fork(master: &Master) {
-    record(
-        "pre_fork",
-        &format!("worker={}", master.forking_worker().unwrap_or(usize::MAX)),
-    );
+    forkline_tests::fixture::record_pre_fork(master);
 }
 
 #[forkline::post_fork]

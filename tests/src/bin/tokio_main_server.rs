@@ -2,14 +2,11 @@
 //! `serve` must refuse at once, before any fork, and say what to write instead.
 
 use forkline::Master;
-use forkline_tests::fixture::{record, router};
+use forkline_tests::fixture::router;
 
 #[forkline::pre_fork]
 fn before_fork(master: &Master) {
-    record(
-        "pre_fork",
-        &format!("worker={}", master.forking_worker().unwrap_or(usize::MAX)),
-    );
+    forkline_tests::fixture::record_pre_fork(master);
 }
 
 #[tokio::main]
