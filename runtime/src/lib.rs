@@ -66,8 +66,8 @@ pub mod telemetry;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardSettings, OtelConfig, OtlpProtocol, Profile,
-    PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
+    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, OtelConfig, OtlpProtocol,
+    Profile, PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
     DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
     MIN_EMBEDDED_BUDGET_BYTES,
 };
@@ -76,7 +76,7 @@ pub use forkline_macros::{
     child_exit, handler, on_exit, on_starting, post_fork, pre_fork, when_ready, worker_exit,
     worker_init, SpanAttributes,
 };
-pub use guard::policy::GuardPolicy;
+
 pub use guard::sentry_transport::GuardedSentryTransport;
 pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};

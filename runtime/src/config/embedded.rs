@@ -131,12 +131,12 @@ impl TelemetryConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::plan::Plan;
+    use crate::config::hook_args::HookArgs;
 
     fn config(pairs: &[(&str, &str)], code: &Telemetry) -> Result<TelemetryConfig> {
         TelemetryConfig::resolve(
             &Env::from_pairs(pairs.iter().copied()),
-            &Plan::empty(),
+            &HookArgs::NONE,
             code,
         )
     }

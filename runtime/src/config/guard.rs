@@ -3,8 +3,8 @@
 
 use crate::config::env::Env;
 use crate::config::profile::Profile;
+use crate::config::GuardPolicy;
 use crate::error::{Error, Result};
-use crate::guard::policy::GuardPolicy;
 use std::time::Duration;
 
 /// Guard parameters given in code (`Telemetry::otlp_guard`, `Telemetry::sentry_guard`) or by a

@@ -5,15 +5,17 @@
 pub(crate) mod embedded;
 pub(crate) mod env;
 pub(crate) mod guard;
+pub(crate) mod guard_policy;
+pub(crate) mod hook_args;
 pub(crate) mod otel;
 pub(crate) mod overrides;
+pub(crate) mod prepared;
 pub(crate) mod profile;
 pub(crate) mod propagators;
 pub(crate) mod sentry;
 
 use crate::error::Result;
-use crate::lifecycle::hooks::SentryArgs;
-use crate::lifecycle::plan::Plan;
+use hook_args::HookArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ pub use embedded::{
 };
 pub use env::Env;
 pub use guard::GuardSettings;
+pub use guard_policy::GuardPolicy;
 pub(crate) use otel::redact_url;
 pub use otel::{BatchSettings, ExporterConfig, OtelConfig, OtlpProtocol, SamplerConfig};
 pub use overrides::Telemetry;
@@ -53,23 +56,19 @@ pub struct TelemetryConfig {
     /// The most the run folder's span and Sentry files hold together before the master deletes
     /// those of workers that have exited, oldest first. Live workers' files are never deleted.
     pub embedded_total_budget_bytes: u64,
-    /// Built once in the master before forking (see `telemetry::prepared`).
-    pub(crate) prepared: crate::telemetry::prepared::Prepared,
+    /// Built once in the master before forking (see `config::prepared`).
+    pub(crate) prepared: prepared::Prepared,
 }
 
 impl TelemetryConfig {
     /// Resolves the configuration of this binary's hooks against `env` and `code`.
-    pub(crate) fn resolve(env: &Env, plan: &Plan, code: &Telemetry) -> Result<Self> {
+    pub(crate) fn resolve(env: &Env, hooks: &HookArgs, code: &Telemetry) -> Result<Self> {
         let profile = match code.profile {
             Some(p) => p,
             None => Profile::from_env(env)?,
         };
-        let user_crate = plan.user_crate();
-        let otel_args = plan.post_fork.map(|h| h.otel).unwrap_or_default();
-        let sentry_args = plan
-            .worker_init
-            .map(|h| h.sentry)
-            .unwrap_or(SentryArgs::DEFAULT);
+        let user_crate = hooks.user_crate;
+        let (otel_args, sentry_args) = (hooks.otel, hooks.sentry);
         let otel = otel::OtelConfig::resolve(env, &otel_args, code, profile, user_crate)?;
         let sentry = sentry::SentryConfig::resolve(
             env,
@@ -81,13 +80,10 @@ impl TelemetryConfig {
         )?;
         let otlp_guard = guard::resolve_otlp(env, &otel_args.guard, &code.otlp_guard, profile)?;
         let sentry_guard = guard::resolve_sentry(&sentry_args.guard, &code.sentry_guard, profile)?;
-        let propagators = propagators::resolve(env, plan.worker_init.and_then(|h| h.propagators))?;
+        let propagators = propagators::resolve(env, hooks.propagators)?;
         let worker_exit_deadline = code
             .worker_exit_deadline
-            .or(plan
-                .worker_exit
-                .and_then(|h| h.deadline_ms)
-                .map(Duration::from_millis))
+            .or(hooks.worker_exit_deadline_ms.map(Duration::from_millis))
             .unwrap_or(profile.default_worker_exit_deadline());
         let run_dir = match (&code.run_dir, env.get("FORKLINE_DIR")) {
             (Some(dir), _) => dir.clone(),
@@ -114,15 +110,7 @@ impl TelemetryConfig {
 
     /// Resolves with no hooks, for code that does not use the lifecycle macros.
     pub fn from_env(env: &Env, code: &Telemetry) -> Result<Self> {
-        Self::resolve(env, &Plan::empty(), code)
-    }
-
-    /// Builds, once, what every worker will share through fork (the guarded paths' HTTP clients,
-    /// with their TLS trust store). Thread-free: call it in the master, before forking.
-    /// `Server::serve` does; code that forks by itself may.
-    pub fn prepare(&mut self) -> Result<()> {
-        self.prepared = crate::telemetry::prepared::Prepared::build(self)?;
-        Ok(())
+        Self::resolve(env, &HookArgs::NONE, code)
     }
 
     /// Whether spans or events go to local files.

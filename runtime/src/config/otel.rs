@@ -2,10 +2,10 @@
 //! `OTEL_*` variables, `post_fork` arguments and the profile, in that order of precedence.
 
 use crate::config::env::Env;
+use crate::config::hook_args::OtelArgs;
 use crate::config::overrides::Telemetry;
 use crate::config::profile::Profile;
 use crate::error::{Error, Result};
-use crate::lifecycle::hooks::OtelArgs;
 use std::fmt;
 use std::time::Duration;
 

@@ -2,10 +2,10 @@
 //! profile. The DSN is parsed here, in the master, so a bad one stops start-up with a clear error.
 
 use crate::config::env::Env;
+use crate::config::hook_args::{DsnArg, SentryArgs};
 use crate::config::overrides::Telemetry;
 use crate::config::profile::Profile;
 use crate::error::{Error, Result};
-use crate::lifecycle::hooks::{DsnArg, SentryArgs};
 use sentry::types::Dsn;
 use std::str::FromStr;
 

@@ -1,9 +1,9 @@
 //! One delivery attempt, shared by both guarded paths: bounded in time, classified, with the
 //! backend's `Retry-After`; plus the words for failures and breaker changes in logs and health.
 
+use crate::config::GuardPolicy;
 use crate::guard::health::DropReason;
 use crate::guard::outcome::{self, FailureKind, Outcome};
-use crate::guard::policy::GuardPolicy;
 use crate::guard::retry_after;
 use std::time::SystemTime;
 

@@ -2,6 +2,7 @@
 //! `[0, min(cap, base * 2^n)]`, which spreads the retries of many workers instead of having them
 //! hit a recovering backend in lockstep.
 
+use crate::config::GuardPolicy;
 use rand::RngExt;
 use std::time::Duration;
 
@@ -23,6 +24,16 @@ impl Backoff {
         let ceiling = self.ceiling(attempt);
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rand::rng().random_range(0..=nanos))
+    }
+}
+
+impl GuardPolicy {
+    /// The backoff this policy retries with.
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff {
+            base: self.backoff_base,
+            cap: self.backoff_cap,
+        }
     }
 }
 

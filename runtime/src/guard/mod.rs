@@ -9,13 +9,12 @@ pub(crate) mod health;
 #[cfg(feature = "grpc")]
 pub(crate) mod otlp_grpc;
 pub(crate) mod outcome;
-pub(crate) mod policy;
 pub(crate) mod retry_after;
 pub(crate) mod sentry_transport;
 pub(crate) mod span_export;
 pub(crate) mod transition_log;
 
-use crate::guard::policy::GuardPolicy;
+use crate::config::GuardPolicy;
 
 /// The HTTP client of a guarded path: every attempt bounded in connecting and in total, extra
 /// headers marked sensitive (never printed). It holds no thread and no socket until first used,

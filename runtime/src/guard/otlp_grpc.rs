@@ -7,8 +7,8 @@
 //! it was made on, and a runtime made in the master does not survive fork. Nothing here runs
 //! before the first batch.
 
+use crate::config::GuardPolicy;
 use crate::guard::outcome::{self, Answer, FailureKind, Outcome};
-use crate::guard::policy::GuardPolicy;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;

@@ -5,11 +5,11 @@
 //! the server does. Sentry's own reqwest transport has no request timeout, blocks `flush` on a
 //! full queue, and its guard joins a stuck thread with no deadline.
 
+use crate::config::GuardPolicy;
 use crate::guard::attempt;
 use crate::guard::breaker::{Breaker, BreakerState, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
 use crate::guard::outcome::Outcome;
-use crate::guard::policy::GuardPolicy;
 use crate::guard::transition_log::TransitionLog;
 use sentry::transports::RateLimiter;
 use sentry::types::Dsn;

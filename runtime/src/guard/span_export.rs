@@ -14,12 +14,12 @@
 //! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
 //! neither counts what they drop.
 
+use crate::config::GuardPolicy;
 use crate::config::OtlpProtocol;
 use crate::guard::attempt;
 use crate::guard::breaker::{Breaker, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
 use crate::guard::outcome::Outcome;
-use crate::guard::policy::GuardPolicy;
 use crate::guard::transition_log::TransitionLog;
 use crate::telemetry::stats::{Counters as SpanCounters, COUNTERS};
 use opentelemetry::Context;

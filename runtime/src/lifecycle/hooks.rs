@@ -5,6 +5,7 @@
 //! life-before-main constructors, and code that runs before `main` in a pre-fork master is
 //! exactly what this crate exists to keep under control.
 
+pub use crate::config::hook_args::{DsnArg, OtelArgs, SentryArgs};
 use crate::lifecycle::context::{Master, Worker, WorkerExit};
 use linkme::distributed_slice;
 use std::fmt;
@@ -39,71 +40,6 @@ impl fmt::Display for HookSite {
             self.module, self.function, self.file, self.line
         )
     }
-}
-
-/// `post_fork` arguments, checked at compile time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OtelArgs {
-    /// `service.name`.
-    pub service_name: Option<&'static str>,
-    /// `service.version`.
-    pub service_version: Option<&'static str>,
-    /// `deployment.environment.name`, and the profile's name.
-    pub environment: Option<&'static str>,
-    /// An `OTEL_TRACES_SAMPLER` name.
-    pub sampler: Option<&'static str>,
-    /// The ratio for ratio samplers.
-    pub ratio: Option<f64>,
-    /// `otlp`, `embedded` or `none`.
-    pub exporter: Option<&'static str>,
-    /// The OTLP/HTTP base endpoint.
-    pub endpoint: Option<&'static str>,
-    /// The OTLP path's guard (`guard(...)`).
-    pub guard: crate::config::GuardSettings,
-}
-
-/// Where the Sentry DSN comes from.
-#[derive(Debug, Clone, Copy)]
-pub enum DsnArg {
-    /// Written in the source.
-    Literal(&'static str),
-    /// Read from this environment variable at start-up.
-    Env(&'static str),
-}
-
-/// `worker_init(sentry(...))` arguments, checked at compile time.
-#[derive(Debug, Clone, Copy)]
-pub struct SentryArgs {
-    /// `false` leaves Sentry off.
-    pub enabled: Option<bool>,
-    /// The DSN.
-    pub dsn: Option<DsnArg>,
-    /// Sentry's environment.
-    pub environment: Option<&'static str>,
-    /// Sentry's release.
-    pub release: Option<&'static str>,
-    /// Share of transactions sent to Sentry.
-    pub traces_sample_rate: Option<f64>,
-    /// Share of error events sent to Sentry.
-    pub sample_rate: Option<f64>,
-    /// Sentry's debug logging.
-    pub debug: Option<bool>,
-    /// The Sentry transport's guard (`guard(...)`).
-    pub guard: crate::config::GuardSettings,
-}
-
-impl SentryArgs {
-    /// No options given.
-    pub const DEFAULT: Self = Self {
-        enabled: None,
-        dsn: None,
-        environment: None,
-        release: None,
-        traces_sample_rate: None,
-        sample_rate: None,
-        debug: None,
-        guard: crate::config::GuardSettings::NONE,
-    };
 }
 
 /// A master hook: `on_starting`, `when_ready`, `pre_fork`, `on_exit`.

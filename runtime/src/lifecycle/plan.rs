@@ -1,5 +1,6 @@
 //! The hooks of this binary, read once from the registries and checked against each other.
 
+use crate::config::hook_args::{HookArgs, OtelArgs, SentryArgs};
 use crate::error::{Error, Result};
 use crate::lifecycle::hooks::{
     ChildExitHook, HookSite, MasterHook, PostForkHook, WorkerExitHook, WorkerInitHook, CHILD_EXIT,
@@ -35,17 +36,14 @@ impl Plan {
         })
     }
 
-    /// No hooks at all (for code that does not use the lifecycle macros).
-    pub(crate) fn empty() -> Self {
-        Self {
-            on_starting: &[],
-            when_ready: &[],
-            pre_fork: &[],
-            on_exit: &[],
-            child_exit: &[],
-            post_fork: None,
-            worker_init: None,
-            worker_exit: None,
+    /// The telemetry arguments of these hooks, for configuration.
+    pub(crate) fn hook_args(&self) -> HookArgs {
+        HookArgs {
+            otel: self.post_fork.map_or(OtelArgs::NONE, |h| h.otel),
+            sentry: self.worker_init.map_or(SentryArgs::DEFAULT, |h| h.sentry),
+            propagators: self.worker_init.and_then(|h| h.propagators),
+            worker_exit_deadline_ms: self.worker_exit.and_then(|h| h.deadline_ms),
+            user_crate: self.user_crate(),
         }
     }
 

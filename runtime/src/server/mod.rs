@@ -222,7 +222,7 @@ impl Server {
     }
 
     fn resolve(&self) -> Result<TelemetryConfig> {
-        TelemetryConfig::resolve(&self.env, &Plan::collect()?, &self.telemetry)
+        TelemetryConfig::resolve(&self.env, &Plan::collect()?.hook_args(), &self.telemetry)
     }
 
     /// Runs the master (or, with [`no_fork`](Server::no_fork), everything in this process)
@@ -236,7 +236,7 @@ impl Server {
             return Err(Error::ForkSafety(SERVE_IN_RUNTIME.into()));
         }
         let plan = Plan::collect()?;
-        let config = TelemetryConfig::resolve(&self.env, &plan, &self.telemetry)?;
+        let config = TelemetryConfig::resolve(&self.env, &plan.hook_args(), &self.telemetry)?;
         master::run(&plan, &config, &self.settings, &app)
     }
 

@@ -1,15 +1,18 @@
-//! What the master prepares once, before forking, for every worker: thread-free and immutable,
-//! so it is safe to inherit. Today that is the HTTP clients of the guarded paths, whose TLS
-//! trust store would otherwise be loaded again by every worker at boot.
+//! Builds what the master prepares once, before forking, for every worker (see
+//! `config::prepared`): the HTTP clients of the guarded paths.
 
+use crate::config::prepared::Prepared;
 use crate::config::{ExporterConfig, OtlpProtocol, TelemetryConfig};
 use crate::error::{Error, Result};
 
-/// Prepared in the master, inherited by every worker.
-#[derive(Debug, Clone, Default)]
-pub struct Prepared {
-    pub(crate) otlp_http: Option<reqwest::Client>,
-    pub(crate) sentry_http: Option<reqwest::Client>,
+impl TelemetryConfig {
+    /// Builds, once, what every worker will share through fork (the guarded paths' HTTP clients,
+    /// with their TLS trust store). Thread-free: call it in the master, before forking.
+    /// `Server::serve` does; code that forks by itself may.
+    pub fn prepare(&mut self) -> Result<()> {
+        self.prepared = Prepared::build(self)?;
+        Ok(())
+    }
 }
 
 impl Prepared {

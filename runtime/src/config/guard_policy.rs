@@ -1,7 +1,7 @@
-//! The guard's parameters, with defaults per profile.
+//! The guard's resolved parameters (what an export path does when its backend fails), with
+//! defaults per profile. Plain data: the export engine reads it, `config::guard` resolves it.
 
-use crate::config::Profile;
-use crate::guard::backoff::Backoff;
+use crate::config::profile::Profile;
 use std::time::Duration;
 
 /// How an export path treats its backend.
@@ -50,13 +50,6 @@ impl GuardPolicy {
                 ..base
             },
             Profile::Production => base,
-        }
-    }
-
-    pub(crate) fn backoff(&self) -> Backoff {
-        Backoff {
-            base: self.backoff_base,
-            cap: self.backoff_cap,
         }
     }
 }

@@ -1,0 +1,108 @@
+//! The telemetry arguments the lifecycle macros write into their hooks (`post_fork(...)`,
+//! `worker_init(sentry(...), propagators = ...)`, `worker_exit(deadline_ms = ...)`), checked at
+//! compile time: the middle source of every setting, between the environment and code.
+
+use crate::config::guard::GuardSettings;
+
+/// Every hook argument that configuration reads, gathered from the binary's hooks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HookArgs {
+    pub(crate) otel: OtelArgs,
+    pub(crate) sentry: SentryArgs,
+    /// `worker_init(propagators = "...")`.
+    pub(crate) propagators: Option<&'static str>,
+    /// `worker_exit(deadline_ms = ...)`.
+    pub(crate) worker_exit_deadline_ms: Option<u64>,
+    /// The name and version of the crate that defined the hooks.
+    pub(crate) user_crate: Option<(&'static str, &'static str)>,
+}
+
+impl HookArgs {
+    /// No hooks at all.
+    pub(crate) const NONE: Self = Self {
+        otel: OtelArgs::NONE,
+        sentry: SentryArgs::DEFAULT,
+        propagators: None,
+        worker_exit_deadline_ms: None,
+        user_crate: None,
+    };
+}
+
+/// `post_fork` arguments, checked at compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OtelArgs {
+    /// `service.name`.
+    pub service_name: Option<&'static str>,
+    /// `service.version`.
+    pub service_version: Option<&'static str>,
+    /// `deployment.environment.name`, and the profile's name.
+    pub environment: Option<&'static str>,
+    /// An `OTEL_TRACES_SAMPLER` name.
+    pub sampler: Option<&'static str>,
+    /// The ratio for ratio samplers.
+    pub ratio: Option<f64>,
+    /// `otlp`, `embedded` or `none`.
+    pub exporter: Option<&'static str>,
+    /// The OTLP/HTTP base endpoint.
+    pub endpoint: Option<&'static str>,
+    /// The OTLP path's guard (`guard(...)`).
+    pub guard: GuardSettings,
+}
+
+/// Where the Sentry DSN comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum DsnArg {
+    /// Written in the source.
+    Literal(&'static str),
+    /// Read from this environment variable at start-up.
+    Env(&'static str),
+}
+
+/// `worker_init(sentry(...))` arguments, checked at compile time.
+#[derive(Debug, Clone, Copy)]
+pub struct SentryArgs {
+    /// `false` leaves Sentry off.
+    pub enabled: Option<bool>,
+    /// The DSN.
+    pub dsn: Option<DsnArg>,
+    /// Sentry's environment.
+    pub environment: Option<&'static str>,
+    /// Sentry's release.
+    pub release: Option<&'static str>,
+    /// Share of transactions sent to Sentry.
+    pub traces_sample_rate: Option<f64>,
+    /// Share of error events sent to Sentry.
+    pub sample_rate: Option<f64>,
+    /// Sentry's debug logging.
+    pub debug: Option<bool>,
+    /// The Sentry transport's guard (`guard(...)`).
+    pub guard: GuardSettings,
+}
+
+impl OtelArgs {
+    /// No options given.
+    pub const NONE: Self = Self {
+        service_name: None,
+        service_version: None,
+        environment: None,
+        sampler: None,
+        ratio: None,
+        exporter: None,
+        endpoint: None,
+        guard: GuardSettings::NONE,
+    };
+}
+
+impl SentryArgs {
+    /// No options given.
+    pub const DEFAULT: Self = Self {
+        enabled: None,
+        dsn: None,
+        environment: None,
+        release: None,
+        traces_sample_rate: None,
+        sample_rate: None,
+        debug: None,
+        guard: GuardSettings::NONE,
+    };
+}
