@@ -3,8 +3,8 @@
 use crate::guard::health::PipelineHealth;
 use crate::guard::sentry_transport::Shared as SentryShared;
 use crate::guard::span_export::Shared as SpanShared;
+use crate::identity::fork_generation;
 use crate::server::scoreboard::Record;
-use crate::telemetry::identity::fork_generation;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,7 +76,7 @@ pub fn health() -> Health {
     Health {
         otlp: current(&SPANS, SpanShared::health),
         sentry: current(&SENTRY, SentryShared::health),
-        spans: crate::telemetry::stats(),
+        spans: crate::stats(),
         serving: serving(),
     }
 }

@@ -57,9 +57,12 @@ pub mod handler;
 mod health;
 #[cfg(feature = "tower")]
 pub mod http;
+mod identity;
 mod lifecycle;
 mod server;
 mod sink;
+mod stats;
+mod sys;
 pub mod telemetry;
 
 #[doc(hidden)]

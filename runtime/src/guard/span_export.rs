@@ -21,7 +21,7 @@ use crate::guard::breaker::{Breaker, Permit};
 use crate::guard::health::{Counters, DropReason, PipelineHealth};
 use crate::guard::outcome::Outcome;
 use crate::guard::transition_log::TransitionLog;
-use crate::telemetry::stats::{Counters as SpanCounters, COUNTERS};
+use crate::stats::{ProcessCounters, COUNTERS};
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -123,11 +123,11 @@ impl Shared {
             match fate {
                 None => {
                     self.counters.delivered(n);
-                    SpanCounters::add(&COUNTERS.spans_exported, n);
+                    ProcessCounters::add(&COUNTERS.spans_exported, n);
                 }
                 Some(reason) => {
                     self.counters.dropped(reason, n);
-                    SpanCounters::add(&COUNTERS.spans_export_failed, n);
+                    ProcessCounters::add(&COUNTERS.spans_export_failed, n);
                 }
             }
         }
@@ -166,7 +166,7 @@ impl Shared {
             *abandoned = true;
             let n = self.pending.spans.load(Ordering::Acquire) as u64;
             self.counters.dropped(DropReason::Shutdown, n);
-            SpanCounters::add(&COUNTERS.spans_export_failed, n);
+            ProcessCounters::add(&COUNTERS.spans_export_failed, n);
         }
     }
 }
@@ -267,7 +267,7 @@ impl SpanProcessor for GuardedSpanProcessor {
         c.accepted.fetch_add(1, Ordering::Relaxed);
         if self.shared.closed.load(Ordering::Relaxed) {
             c.dropped(DropReason::Shutdown, 1);
-            SpanCounters::add(&COUNTERS.spans_export_failed, 1);
+            ProcessCounters::add(&COUNTERS.spans_export_failed, 1);
             return;
         }
         self.shared.pending.spans.fetch_add(1, Ordering::AcqRel);

@@ -109,10 +109,7 @@ pub(crate) fn bounded(s: &str) -> StringValue {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    crate::telemetry::stats::Counters::add(
-        &crate::telemetry::stats::COUNTERS.attribute_values_truncated,
-        1,
-    );
+    crate::stats::ProcessCounters::add(&crate::stats::COUNTERS.attribute_values_truncated, 1);
     StringValue::from(s[..end].to_string())
 }
 

@@ -88,7 +88,7 @@ impl Worker {
                 id,
                 pid,
                 master_pid,
-                instance_id: crate::telemetry::identity::instance_id(pid),
+                instance_id: crate::identity::instance_id(pid),
                 run_dir,
                 runtime: OnceLock::new(),
             }),

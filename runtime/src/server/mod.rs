@@ -8,7 +8,6 @@ pub(crate) mod master;
 pub(crate) mod scoreboard;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;
-pub(crate) mod sys;
 pub(crate) mod worker;
 
 use crate::config::{Env, Telemetry, TelemetryConfig};

@@ -11,11 +11,11 @@ use crate::server::boot_failure;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::signals::{self, SignalInbox};
-use crate::server::sys;
 use crate::server::{App, Serve, Settings};
 use crate::sink::report::{BootTimes, WorkerReport};
+use crate::stats::COUNTERS;
+use crate::sys;
 use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
-use crate::telemetry::stats::COUNTERS;
 use crate::telemetry::{sentry_pipeline, shutdown};
 use std::future::Future;
 use std::net::TcpListener;
@@ -226,7 +226,7 @@ impl<A: App> WorkerRun<'_, A> {
             threads_at_post_fork,
             boot,
             shutdown,
-            stats: crate::telemetry::stats(),
+            stats: crate::stats(),
             otlp: health.otlp,
             sentry: health.sentry,
             serving: health.serving.unwrap_or_default(),

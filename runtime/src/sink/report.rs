@@ -1,7 +1,7 @@
 //! The report each worker leaves in the run folder when it exits: what its telemetry did.
 
+use crate::stats::Stats;
 use crate::telemetry::shutdown::ShutdownReport;
-use crate::telemetry::stats::Stats;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! are discarded and counted by kind.
 
 use crate::sink::rotating::{NotWritten, RotatingFile};
-use crate::telemetry::stats::{Counters, COUNTERS};
+use crate::stats::{ProcessCounters, COUNTERS};
 use sentry::protocol::EnvelopeItem;
 use sentry::{Envelope, Transport};
 use serde_json::json;
@@ -48,33 +48,33 @@ impl SentryFileTransport {
         let mut line = record.to_string().into_bytes();
         line.push(b'\n');
         let appended = self.file.append(&line, kind);
-        Counters::add(
+        ProcessCounters::add(
             &COUNTERS.sentry_events_discarded_budget,
             appended.discarded.events,
         );
-        Counters::add(
+        ProcessCounters::add(
             &COUNTERS.sentry_transactions_discarded_budget,
             appended.discarded.transactions,
         );
         let problem = match appended.written {
             Ok(()) => {
-                Counters::add(&COUNTERS.sentry_events_written, kind.events);
-                Counters::add(&COUNTERS.sentry_transactions_written, kind.transactions);
+                ProcessCounters::add(&COUNTERS.sentry_events_written, kind.events);
+                ProcessCounters::add(&COUNTERS.sentry_transactions_written, kind.transactions);
                 if self.failing.swap(false, Ordering::Relaxed) {
                     crate::diag::log_warn!("the embedded Sentry sink writes again");
                 }
                 return;
             }
             Err(e @ NotWritten::TooLarge { .. }) => {
-                Counters::add(&COUNTERS.sentry_events_discarded_budget, kind.events);
-                Counters::add(
+                ProcessCounters::add(&COUNTERS.sentry_events_discarded_budget, kind.events);
+                ProcessCounters::add(
                     &COUNTERS.sentry_transactions_discarded_budget,
                     kind.transactions,
                 );
                 e
             }
             Err(e @ NotWritten::Io(_)) => {
-                Counters::add(&COUNTERS.sentry_write_failed, 1);
+                ProcessCounters::add(&COUNTERS.sentry_write_failed, 1);
                 e
             }
         };

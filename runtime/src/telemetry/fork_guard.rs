@@ -12,7 +12,7 @@
 //!   runtime leaves behind with no thread), but a thread at fork is always one.
 
 use crate::error::{Error, Result};
-use crate::server::sys::{other_threads, OtherThread};
+use crate::sys::{other_threads, OtherThread};
 use opentelemetry::trace::{
     Span, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
     TracerProvider,

@@ -9,7 +9,7 @@
 //! the fork, and gives its tracer provider an id generator that reseeds itself when it sees a new
 //! fork generation.
 
-use crate::telemetry::identity::fork_generation;
+use crate::identity::fork_generation;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::IdGenerator;
 use rand::RngExt;

@@ -2,16 +2,14 @@
 
 pub mod fork_guard;
 pub(crate) mod fork_rng;
-pub(crate) mod identity;
 pub mod otel_pipeline;
 pub(crate) mod prepared;
 pub mod propagation;
 pub mod sentry_pipeline;
 pub mod shutdown;
 pub(crate) mod slot;
-pub(crate) mod stats;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;
 
+pub use crate::stats::{stats, Stats};
 pub use slot::LateSlot;
-pub use stats::{stats, Stats};

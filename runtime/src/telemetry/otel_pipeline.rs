@@ -7,9 +7,9 @@
 use crate::config::{ExporterConfig, OtelConfig, SamplerConfig, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
+use crate::identity::fork_generation;
 use crate::sink::span_file::SpanFileExporter;
 use crate::telemetry::fork_rng::ForkSafeIdGenerator;
-use crate::telemetry::identity::fork_generation;
 use crate::telemetry::slot::{ForkAwareProcessor, LateSlot};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::{

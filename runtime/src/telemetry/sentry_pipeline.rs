@@ -7,7 +7,7 @@ use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
 use crate::guard::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
-use crate::telemetry::stats::{Counters, COUNTERS};
+use crate::stats::{ProcessCounters, COUNTERS};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::sync::Arc;
 
@@ -60,7 +60,7 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         .maybe_release(config.release.clone())
         .debug(config.debug)
         .before_send(|event| {
-            Counters::add(&COUNTERS.sentry_events_captured, 1);
+            ProcessCounters::add(&COUNTERS.sentry_events_captured, 1);
             Some(event)
         });
     options.dsn = dsn;

@@ -6,8 +6,8 @@
 //! processor must not be created before `sentry::init` (it would silently do nothing). The slot
 //! lets the provider be built first and the processor be added later, exactly once.
 
-use crate::telemetry::identity::fork_generation;
-use crate::telemetry::stats::{Counters, COUNTERS};
+use crate::identity::fork_generation;
+use crate::stats::{ProcessCounters, COUNTERS};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -88,7 +88,7 @@ impl ForkAwareProcessor {
 
 impl SpanProcessor for ForkAwareProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        Counters::add(&COUNTERS.spans_started, 1);
+        ProcessCounters::add(&COUNTERS.spans_started, 1);
         if self.inherited() {
             return;
         }
@@ -101,9 +101,9 @@ impl SpanProcessor for ForkAwareProcessor {
     }
 
     fn on_end(&self, span: SpanData) {
-        Counters::add(&COUNTERS.spans_ended, 1);
+        ProcessCounters::add(&COUNTERS.spans_ended, 1);
         if self.inherited() {
-            Counters::add(&COUNTERS.spans_dropped_inherited, 1);
+            ProcessCounters::add(&COUNTERS.spans_dropped_inherited, 1);
             self.warn_inherited_once();
             return;
         }
@@ -114,12 +114,12 @@ impl SpanProcessor for ForkAwareProcessor {
             }
             (Some(late), None) => {
                 // Sentry sees it; OTel export is off by configuration.
-                Counters::add(&COUNTERS.spans_discarded_no_exporter, 1);
+                ProcessCounters::add(&COUNTERS.spans_discarded_no_exporter, 1);
                 late.on_end(span);
             }
             (None, Some(exporter)) => exporter.on_end(span),
             // `exporter = "none"` and no Sentry: discarded by configuration, still counted.
-            (None, None) => Counters::add(&COUNTERS.spans_discarded_no_exporter, 1),
+            (None, None) => ProcessCounters::add(&COUNTERS.spans_discarded_no_exporter, 1),
         }
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
+pub(crate) struct ProcessCounters {
     pub(crate) spans_started: AtomicU64,
     pub(crate) spans_ended: AtomicU64,
     pub(crate) spans_exported: AtomicU64,
@@ -25,7 +25,7 @@ pub(crate) struct Counters {
     pub(crate) attribute_values_truncated: AtomicU64,
 }
 
-pub(crate) static COUNTERS: Counters = Counters {
+pub(crate) static COUNTERS: ProcessCounters = ProcessCounters {
     spans_started: AtomicU64::new(0),
     spans_ended: AtomicU64::new(0),
     spans_exported: AtomicU64::new(0),
@@ -43,7 +43,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     attribute_values_truncated: AtomicU64::new(0),
 };
 
-impl Counters {
+impl ProcessCounters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
     }
