@@ -9,5 +9,6 @@ pub(crate) mod unwind;
 
 pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
 pub use error_event::{capture_stacks, STACKTRACE_TAG};
-pub use span::{provider_installed, HandlerSpan};
+pub use crate::telemetry::tracer_cache::provider_installed;
+pub use span::HandlerSpan;
 pub use unwind::Instrumented;

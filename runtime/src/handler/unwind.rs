@@ -1,7 +1,8 @@
 //! An async handler body with its span active on every poll; a panic inside it is recorded on
 //! the span and resumed.
 
-use opentelemetry::Context;
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -44,7 +45,7 @@ pub(crate) fn recording_panics<R>(cx: &Context, f: impl FnOnce() -> R) -> R {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(value) => value,
         Err(payload) => {
-            crate::handler::span::record_panic(cx, &*payload);
+            record_panic(cx, &*payload);
             std::panic::resume_unwind(payload)
         }
     }
@@ -59,4 +60,21 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic with a non-string payload".to_string()
     }
+}
+
+/// Records a panic on `cx`'s span: an `exception` event and an error status.
+pub(crate) fn record_panic(cx: &Context, payload: &(dyn std::any::Any + Send)) {
+    let message = panic_message(payload);
+    let span = cx.span();
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new("exception.type", "panic"),
+            KeyValue::new(
+                "exception.message",
+                crate::handler::attributes::bounded(&message),
+            ),
+        ],
+    );
+    span.set_status(Status::error(format!("panicked: {message}")));
 }

@@ -115,7 +115,7 @@ where
                 crate::handler::attributes::bounded(agent),
             ));
         }
-        let span = crate::handler::span::with_tracer(|tracer| {
+        let span = crate::telemetry::tracer_cache::with_tracer(|tracer| {
             tracer
                 .span_builder(name.clone())
                 .with_kind(SpanKind::Server)
@@ -193,7 +193,7 @@ where
                 Err(payload) => {
                     // Sentry's panic hook has already captured it, inside this span. The
                     // client gets a 500, as from any other framework, not a dropped connection.
-                    crate::handler::span::record_panic(&this.cx, &*payload);
+                    crate::handler::unwind::record_panic(&this.cx, &*payload);
                     let span = this.cx.span();
                     span.set_attribute(KeyValue::new("error.type", "panic"));
                     span.set_attribute(KeyValue::new("http.response.status_code", 500));

@@ -8,6 +8,7 @@ pub mod propagation;
 pub mod sentry_pipeline;
 pub mod shutdown;
 pub(crate) mod slot;
+pub(crate) mod tracer_cache;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;
 

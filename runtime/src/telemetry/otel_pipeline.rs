@@ -110,7 +110,7 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
         .with_span_processor(ForkAwareProcessor::new(exporter, late.clone()))
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    crate::handler::span::provider_installed(matches!(
+    crate::telemetry::tracer_cache::provider_installed(matches!(
         config.sampler,
         SamplerConfig::ParentBasedAlwaysOn
             | SamplerConfig::ParentBasedAlwaysOff
