@@ -85,12 +85,12 @@ pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
 pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
+pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{
     App, BalancedListener, CountedStream, Fresh, Serve, Server, Serving, Shutdown, StopKind,
     SERVE_IN_RUNTIME,
 };
-pub use sink::report::{read_reports, BootTimes, WorkerReport};
-pub use telemetry::fork_guard::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
+pub use telemetry::fork_check::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
 pub use telemetry::{stats, Stats};
 
 /// Re-exported so generated code and users agree on the versions.

@@ -7,8 +7,8 @@ pub(crate) mod report;
 pub(crate) mod span;
 pub(crate) mod unwind;
 
+pub use crate::telemetry::tracer_cache::provider_installed;
 pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
 pub use error_event::{capture_stacks, STACKTRACE_TAG};
-pub use crate::telemetry::tracer_cache::provider_installed;
 pub use span::HandlerSpan;
 pub use unwind::Instrumented;

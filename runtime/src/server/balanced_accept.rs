@@ -15,7 +15,8 @@
 //! connection that is idle at that moment, and a connection taken a moment ago, whose request is
 //! in flight but not yet read, counts as idle. Seen as requests dropped during a HUP under load.
 
-use crate::server::scoreboard::{Record, Scoreboard};
+use crate::health::serving::Record;
+use crate::server::scoreboard::Scoreboard;
 use crate::server::Shutdown;
 use std::io;
 use std::net::SocketAddr;

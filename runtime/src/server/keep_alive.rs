@@ -4,8 +4,8 @@
 //! long-lived client stays on the worker it first landed on for as long as it likes. It also
 //! counts every request in the worker's scoreboard record.
 
+use crate::health::serving::Record;
 use crate::server::balanced_accept::{BalancedListener, OpenSlot};
-use crate::server::scoreboard::Record;
 use axum::extract::Request;
 use axum::response::Response;
 use std::convert::Infallible;

@@ -20,7 +20,7 @@ use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
 use crate::server::worker::{WorkerRun, BOOT_ERROR};
 use crate::server::{App, Settings};
 use crate::sys::{self, Forked, Reaped};
-use crate::telemetry::fork_guard;
+use crate::telemetry::fork_check;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -389,7 +389,7 @@ impl<A: App> Supervisor<'_, A> {
     fn spawn(&mut self, id: usize) -> Result<()> {
         self.master.set_forking_worker(Some(id));
         let checked = run::master_hooks("pre_fork", self.plan.pre_fork, self.master)
-            .and_then(|()| fork_guard::check_before_fork(self.settings.allow_threads_at_fork));
+            .and_then(|()| fork_check::check_before_fork(self.settings.allow_threads_at_fork));
         self.master.set_forking_worker(None);
         checked?;
         match sys::fork().map_err(|e| Error::io("fork", e))? {

@@ -9,6 +9,7 @@ pub(crate) mod scoreboard;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;
 pub(crate) mod worker;
+pub(crate) mod worker_report;
 
 use crate::config::{Env, Telemetry, TelemetryConfig};
 use crate::error::{Error, Result};
@@ -18,8 +19,8 @@ use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+pub use crate::health::serving::Serving;
 pub use balanced_accept::{BalancedListener, CountedStream, Fresh};
-pub use scoreboard::Serving;
 pub use shutdown_signal::{Shutdown, StopKind};
 
 /// What a worker's app is handed: the worker, its copy of the shared listener, and the stop
@@ -32,7 +33,10 @@ pub struct Serve {
     pub listener: tokio::net::TcpListener,
     /// Resolves when the worker is asked to stop.
     pub shutdown: Shutdown,
-    pub(crate) record: Option<(&'static scoreboard::Scoreboard, &'static scoreboard::Record)>,
+    pub(crate) record: Option<(
+        &'static scoreboard::Scoreboard,
+        &'static crate::health::serving::Record,
+    )>,
     pub(crate) balance: bool,
     // Only `serve_axum` can mark a response as a connection's last.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]

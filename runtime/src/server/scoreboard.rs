@@ -2,73 +2,11 @@
 //! fork and every worker shares (Apache httpd's model). A worker writes only its own record;
 //! every worker reads the others' to decide whether to take the next connection, and the master
 //! can read what a worker did even after it was killed. Plain atomics in a shared anonymous
-//! mapping: no lock, nothing for `fork()` to break.
+//! mapping: no lock, nothing for `fork()` to break. (A record itself is `health::serving`.)
 
-use serde::{Deserialize, Serialize};
+use crate::health::serving::Record;
 use std::io;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-
-/// What one worker's server did: connections and requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Serving {
-    /// Connections this worker accepted.
-    pub connections_accepted: u64,
-    /// Connections open now (in a worker report: still open as it stopped serving, which may
-    /// include one whose task was ending at that instant).
-    pub connections_open: u64,
-    /// Requests answered (counted by `serve_axum`; 0 for other apps).
-    pub requests_served: u64,
-}
-
-/// One worker slot's record, a cache line of its own: two workers' counters on one line would
-/// bounce it between their cores on every request.
-#[repr(C, align(64))]
-#[derive(Debug, Default)]
-pub(crate) struct Record {
-    /// The worker's pid; 0 while the slot is free.
-    pid: AtomicU32,
-    accepted: AtomicU64,
-    open: AtomicU64,
-    requests: AtomicU64,
-}
-
-impl Record {
-    /// Taken by a worker for itself, with its counters from zero.
-    pub(crate) fn claim(&self, pid: u32) {
-        self.accepted.store(0, Relaxed);
-        self.open.store(0, Relaxed);
-        self.requests.store(0, Relaxed);
-        self.pid.store(pid, Relaxed);
-    }
-
-    pub(crate) fn connection_opened(&self) {
-        self.accepted.fetch_add(1, Relaxed);
-        self.open.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn connection_closed(&self) {
-        self.open.fetch_sub(1, Relaxed);
-    }
-
-    // Counted by `serve_axum`, the one server that sees requests.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) fn request_served(&self) {
-        self.requests.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn open(&self) -> u64 {
-        self.open.load(Relaxed)
-    }
-
-    pub(crate) fn serving(&self) -> Serving {
-        Serving {
-            connections_accepted: self.accepted.load(Relaxed),
-            connections_open: self.open.load(Relaxed),
-            requests_served: self.requests.load(Relaxed),
-        }
-    }
-}
 
 /// The shared records, one per slot.
 #[derive(Debug)]
@@ -120,14 +58,14 @@ impl Scoreboard {
     /// Frees the slot `pid` held (after the master reaped it).
     pub(crate) fn release(&self, slot: usize, pid: u32) {
         if let Some(record) = self.record(slot) {
-            let _ = record.pid.compare_exchange(pid, 0, Relaxed, Relaxed);
+            record.release(pid);
         }
     }
 
     /// Open connections over the live workers, and how many workers are live.
     pub(crate) fn load(&self) -> (u64, u64) {
         self.records()
-            .filter(|r| r.pid.load(Relaxed) != 0)
+            .filter(|r| r.live())
             .fold((0, 0), |(open, live), r| (open + r.open(), live + 1))
     }
 }

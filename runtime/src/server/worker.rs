@@ -11,12 +11,12 @@ use crate::server::boot_failure;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::signals::{self, SignalInbox};
+use crate::server::worker_report::{BootTimes, WorkerReport};
 use crate::server::{App, Serve, Settings};
-use crate::sink::report::{BootTimes, WorkerReport};
 use crate::stats::COUNTERS;
 use crate::sys;
 use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
-use crate::telemetry::{sentry_pipeline, shutdown};
+use crate::telemetry::{sentry_pipeline, teardown};
 use std::future::Future;
 use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -218,7 +218,7 @@ impl<A: App> WorkerRun<'_, A> {
         } else {
             self.config.worker_exit_deadline
         };
-        let shutdown = shutdown::shutdown(deadline);
+        let shutdown = teardown::teardown(deadline);
         let health = crate::health();
         let report = WorkerReport {
             worker_id: self.id,

@@ -1,13 +1,13 @@
 //! The telemetry pipelines of a process and the steps that build and end them.
 
-pub mod fork_guard;
+pub mod fork_check;
 pub(crate) mod fork_rng;
 pub mod otel_pipeline;
 pub(crate) mod prepared;
 pub mod propagation;
 pub mod sentry_pipeline;
-pub mod shutdown;
 pub(crate) mod slot;
+pub mod teardown;
 pub(crate) mod tracer_cache;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;

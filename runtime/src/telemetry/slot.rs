@@ -1,6 +1,7 @@
-//! The tracer provider's one span processor: a batch processor for the exporter plus a
-//! late-bound slot filled in `worker_init` (the Sentry span processor), and the fork guard on
-//! the hot path.
+//! The tracer provider's one span processor: the export processor (forkline's guarded one, or
+//! the embedded sink's), plus a late-bound slot filled in `worker_init` (the Sentry span
+//! processor), plus the fork check on the span path: a provider inherited through `fork()` drops
+//! and counts its spans instead of handing them to an export thread that does not exist here.
 //!
 //! The provider must exist in `post_fork`, before Sentry may be initialised; the Sentry span
 //! processor must not be created before `sentry::init` (it would silently do nothing). The slot

@@ -1,7 +1,7 @@
 //! The report each worker leaves in the run folder when it exits: what its telemetry did.
 
 use crate::stats::Stats;
-use crate::telemetry::shutdown::ShutdownReport;
+use crate::telemetry::teardown::TeardownReport;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -20,7 +20,7 @@ pub struct WorkerReport {
     /// Its counters at exit.
     pub stats: Stats,
     /// How its telemetry shut down.
-    pub shutdown: ShutdownReport,
+    pub shutdown: TeardownReport,
     /// The guarded OTLP pipeline's figures at exit, in spans (`None` unless exporting OTLP).
     #[serde(default)]
     pub otlp: Option<crate::guard::health::PipelineHealth>,

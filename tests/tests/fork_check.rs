@@ -6,7 +6,7 @@
 use forkline_tests::harness::{read_sentry, read_spans, Fixture};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fork_guard_server");
+const BIN: &str = env!("CARGO_BIN_EXE_fork_check_server");
 const BOOT: Duration = Duration::from_secs(30);
 
 #[test]

@@ -165,9 +165,9 @@ fn foreign_provider_installed() -> bool {
         TraceState::default(),
     );
     let cx = Context::new().with_remote_span_context(parent.clone());
-    let tracer = opentelemetry::global::tracer_provider().tracer("forkline.fork_guard");
+    let tracer = opentelemetry::global::tracer_provider().tracer("forkline.fork_check");
     let span = tracer.build_with_context(
-        opentelemetry::trace::SpanBuilder::from_name("forkline.fork_guard.probe"),
+        opentelemetry::trace::SpanBuilder::from_name("forkline.fork_check.probe"),
         &cx,
     );
     let found = span.span_context().span_id() != parent.span_id();

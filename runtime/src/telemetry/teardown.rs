@@ -26,7 +26,7 @@ pub enum PartOutcome {
 
 /// The result of a worker's telemetry shutdown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShutdownReport {
+pub struct TeardownReport {
     /// The deadline that applied.
     pub deadline_ms: u64,
     /// How long it took in total.
@@ -43,7 +43,7 @@ enum Part {
 }
 
 /// Shuts down this process's telemetry within `deadline`.
-pub fn shutdown(deadline: Duration) -> ShutdownReport {
+pub fn teardown(deadline: Duration) -> TeardownReport {
     let started = Instant::now();
     let end = started + deadline;
     // Each part gets a little less than the whole, so that a part that runs out of time still
@@ -91,7 +91,7 @@ pub fn shutdown(deadline: Duration) -> ShutdownReport {
         }
         pending -= 1;
     }
-    ShutdownReport {
+    TeardownReport {
         deadline_ms: deadline.as_millis() as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,
         otel,

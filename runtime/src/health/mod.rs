@@ -1,10 +1,15 @@
-//! `forkline::health()`: what each export pipeline of this process is doing.
+//! `forkline::health()`: what each export pipeline of this process is doing, its span counters,
+//! and, in a worker, what its server did. Pipelines and the worker's scoreboard record register
+//! here as they are built; the registry keeps only what this very process built.
+
+pub(crate) mod serving;
+
+use serving::{Record, Serving};
 
 use crate::guard::health::PipelineHealth;
 use crate::guard::sentry_transport::Shared as SentryShared;
 use crate::guard::span_export::Shared as SpanShared;
 use crate::identity::fork_generation;
-use crate::server::scoreboard::Record;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +29,7 @@ pub struct Health {
     pub spans: crate::telemetry::Stats,
     /// This worker's connections and requests (`None` outside a worker).
     #[serde(default)]
-    pub serving: Option<crate::server::Serving>,
+    pub serving: Option<Serving>,
 }
 
 /// This worker's scoreboard record; null in the master, and in a worker until it serves.
@@ -34,7 +39,7 @@ pub(crate) fn register_serving(record: &'static Record) {
     SERVING.store(std::ptr::from_ref(record).cast_mut(), Ordering::Relaxed);
 }
 
-fn serving() -> Option<crate::server::Serving> {
+fn serving() -> Option<Serving> {
     // SAFETY: only ever set from a `&'static Record`.
     unsafe { SERVING.load(Ordering::Relaxed).as_ref() }.map(Record::serving)
 }

@@ -1,0 +1,77 @@
+//! A worker's serving figures (connections and requests), counted in a record of plain
+//! atomics that lives in the master's shared scoreboard (`server::scoreboard`), so the master and
+//! the other workers can read it too.
+
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// What one worker's server did: connections and requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serving {
+    /// Connections this worker accepted.
+    pub connections_accepted: u64,
+    /// Connections open now (in a worker report: still open as it stopped serving, which may
+    /// include one whose task was ending at that instant).
+    pub connections_open: u64,
+    /// Requests answered (counted by `serve_axum`; 0 for other apps).
+    pub requests_served: u64,
+}
+
+/// One worker slot's record, a cache line of its own: two workers' counters on one line would
+/// bounce it between their cores on every request.
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+pub(crate) struct Record {
+    /// The worker's pid; 0 while the slot is free.
+    pid: AtomicU32,
+    accepted: AtomicU64,
+    open: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl Record {
+    /// Taken by a worker for itself, with its counters from zero.
+    pub(crate) fn claim(&self, pid: u32) {
+        self.accepted.store(0, Relaxed);
+        self.open.store(0, Relaxed);
+        self.requests.store(0, Relaxed);
+        self.pid.store(pid, Relaxed);
+    }
+
+    /// Given back by the worker `pid` (no-op if another worker holds it now).
+    pub(crate) fn release(&self, pid: u32) {
+        let _ = self.pid.compare_exchange(pid, 0, Relaxed, Relaxed);
+    }
+
+    /// Whether a worker holds this record.
+    pub(crate) fn live(&self) -> bool {
+        self.pid.load(Relaxed) != 0
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.accepted.fetch_add(1, Relaxed);
+        self.open.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.open.fetch_sub(1, Relaxed);
+    }
+
+    // Counted by `serve_axum`, the one server that sees requests.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn request_served(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn open(&self) -> u64 {
+        self.open.load(Relaxed)
+    }
+
+    pub(crate) fn serving(&self) -> Serving {
+        Serving {
+            connections_accepted: self.accepted.load(Relaxed),
+            connections_open: self.open.load(Relaxed),
+            requests_served: self.requests.load(Relaxed),
+        }
+    }
+}
