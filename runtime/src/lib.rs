@@ -90,8 +90,8 @@ pub use server::{
     App, BalancedListener, CountedStream, Fresh, Serve, Server, Serving, Shutdown, StopKind,
     SERVE_IN_RUNTIME,
 };
+pub use stats::{stats, Stats};
 pub use telemetry::fork_check::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
-pub use telemetry::{stats, Stats};
 
 /// Re-exported so generated code and users agree on the versions.
 pub use opentelemetry;

@@ -7,7 +7,6 @@
 
 use crate::config::env::Env;
 use crate::config::overrides::Telemetry;
-use crate::config::{ExporterConfig, Profile, TelemetryConfig};
 use crate::error::{Error, Result};
 
 /// 64 MiB per worker: hours of a busy worker's spans, and a bound a small disk survives.
@@ -86,52 +85,11 @@ fn bytes_at_least(
     }
 }
 
-impl TelemetryConfig {
-    /// Whether spans go to `spans-<pid>.jsonl`.
-    pub fn embedded_spans(&self) -> bool {
-        self.otel.enabled && self.otel.exporter == ExporterConfig::Embedded
-    }
-
-    /// Whether Sentry events go to `sentry-<pid>.jsonl`.
-    pub fn embedded_sentry(&self) -> bool {
-        self.sentry.enabled && self.sentry.dsn.is_none()
-    }
-
-    /// The most one embedded file may hold: each sink in use gets an equal share of the worker's
-    /// budget, split between its current file and the one rotated file kept behind it, so a
-    /// worker's files never add up to more than its budget.
-    pub(crate) fn embedded_file_limit(&self) -> u64 {
-        let sinks = u64::from(self.embedded_spans()) + u64::from(self.embedded_sentry());
-        self.embedded_budget_bytes / (2 * sinks.max(1))
-    }
-
-    /// The warning the master logs at start when the production profile sends telemetry to local
-    /// files: in production that is almost always a missing variable, not a choice.
-    pub(crate) fn production_local_files_warning(&self) -> Option<String> {
-        if self.profile != Profile::Production || !self.uses_embedded_sink() {
-            return None;
-        }
-        let what = match (self.embedded_spans(), self.embedded_sentry()) {
-            (true, true) => {
-                "with no OTLP endpoint and no Sentry DSN: telemetry is going to local files only"
-            }
-            (true, false) => "with no OTLP endpoint: spans are going to local files only",
-            _ => "with no Sentry DSN: Sentry events are going to local files only",
-        };
-        Some(format!(
-            "*** production profile {what} ({}, at most {} bytes per worker, the oldest \
-             discarded first). Set OTEL_EXPORTER_OTLP_ENDPOINT and SENTRY_DSN, or turn the files \
-             off with OTEL_TRACES_EXPORTER=none and SENTRY_DSN=\"\" ***",
-            self.run_dir.display(),
-            self.embedded_budget_bytes
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::hook_args::HookArgs;
+    use crate::config::TelemetryConfig;
 
     fn config(pairs: &[(&str, &str)], code: &Telemetry) -> Result<TelemetryConfig> {
         TelemetryConfig::resolve(

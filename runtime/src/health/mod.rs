@@ -26,7 +26,7 @@ pub struct Health {
     /// to the embedded sink.
     pub sentry: Option<PipelineHealth>,
     /// Span counters (created, exported, dropped by reason).
-    pub spans: crate::telemetry::Stats,
+    pub spans: crate::stats::Stats,
     /// This worker's connections and requests (`None` outside a worker).
     #[serde(default)]
     pub serving: Option<Serving>,
