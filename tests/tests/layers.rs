@@ -78,7 +78,10 @@ fn the_check_catches_an_upward_import_and_a_cycle() {
     // A unit test module may import from anywhere.
     let files = BTreeMap::from([
         (module(""), "mod a;\nmod b;".to_string()),
-        (module("a"), "#[cfg(test)]\nmod tests {\n    use crate::b::B;\n}".to_string()),
+        (
+            module("a"),
+            "#[cfg(test)]\nmod tests {\n    use crate::b::B;\n}".to_string(),
+        ),
         (module("b"), "pub struct B;".to_string()),
     ]);
     assert!(Graph::build(&files).upward(&[&["a"], &["b"]]).is_empty());

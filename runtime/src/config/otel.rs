@@ -380,13 +380,22 @@ fn validate_url(raw: &str, source: &str) -> Result<()> {
     Ok(())
 }
 
-/// A URL fit for logs: any `user:password@` part is replaced.
+/// A URL fit for logs: its user and password, if any, are replaced by `redacted`. A string that
+/// does not parse as a URL is shown only if it has no `@` (it may hold credentials otherwise).
 pub(crate) fn redact_url(raw: &str) -> String {
-    match (raw.find("://"), raw.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://[redacted]@{}", &raw[..scheme_end], &raw[at + 1..])
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if !url.username().is_empty() || url.password().is_some() {
+                // Fails only for URLs that cannot have credentials (no host), which have none.
+                let _ = url.set_password(None);
+                let _ = url.set_username("redacted");
+            }
+            url.to_string()
         }
-        _ => raw.to_string(),
+        Err(_) if raw.contains('@') => {
+            "(a malformed URL, not shown: it may hold credentials)".into()
+        }
+        Err(_) => raw.to_string(),
     }
 }
 
@@ -558,6 +567,20 @@ mod tests {
         ]);
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn redacting_a_url_keeps_an_at_sign_in_its_path_and_query() {
+        assert_eq!(
+            redact_url("https://user:hunter2@collector:4318/v1/traces?to=a@b"),
+            "https://redacted@collector:4318/v1/traces?to=a@b"
+        );
+        assert_eq!(
+            redact_url("https://collector:4318/users/a@b/v1/traces"),
+            "https://collector:4318/users/a@b/v1/traces"
+        );
+        assert_eq!(redact_url("http://h:4318"), "http://h:4318/");
+        assert!(!redact_url("http://u:hunter2@[::1").contains("hunter2"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use opentelemetry::propagation::{
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use sentry::integrations::opentelemetry::SentryPropagator;
 
 /// `sentry-trace` both ways: Sentry's propagator plus the OTel remote parent.
@@ -226,32 +227,37 @@ fn inject_baggage(baggage: &opentelemetry::baggage::Baggage, injector: &mut dyn 
         if i > 0 {
             header.push(',');
         }
-        percent_encode_into(&mut header, name.as_str().trim(), b"");
+        percent_encode_into(&mut header, name.as_str().trim(), BAGGAGE_ENCODED);
         header.push('=');
-        percent_encode_into(&mut header, value.as_str().trim(), b"");
+        percent_encode_into(&mut header, value.as_str().trim(), BAGGAGE_ENCODED);
         let metadata = metadata.as_str().trim();
         if !metadata.is_empty() {
             header.push(';');
             // Properties arrive decoded (`k=v;k2`): their separators stay, the rest is encoded,
             // or one stray byte would make the whole header invalid.
-            percent_encode_into(&mut header, metadata, b";=");
+            percent_encode_into(&mut header, metadata, PROPERTIES_ENCODED);
         }
     }
     injector.set("baggage", header);
 }
 
-/// Percent-encodes every byte outside the W3C `baggage-octet` range, `%` itself, and `=`
-/// (which receivers split a member on), except the bytes in `keep`.
-fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
-    use std::fmt::Write as _;
-    for b in s.bytes() {
-        let octet = matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
-        if keep.contains(&b) || (octet && b != b'%' && b != b'=') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+/// Every byte outside the W3C `baggage-octet` range (`%x21 / %x23-2B / %x2D-3A / %x3C-5B /
+/// %x5D-7E`), `%` itself, and `=` (which receivers split a member on). Non-ASCII bytes are
+/// always encoded.
+const BAGGAGE_ENCODED: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b',')
+    .add(b';')
+    .add(b'\\')
+    .add(b'%')
+    .add(b'=');
+
+/// As `BAGGAGE_ENCODED`, but a property list keeps its `;` and `=` separators.
+const PROPERTIES_ENCODED: &AsciiSet = &BAGGAGE_ENCODED.remove(b';').remove(b'=');
+
+fn percent_encode_into(out: &mut String, s: &str, set: &'static AsciiSet) {
+    out.extend(utf8_percent_encode(s, set));
 }
 
 /// Installs the global propagators, in the configured order.
