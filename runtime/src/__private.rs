@@ -21,7 +21,7 @@ pub mod handler {
     pub const REDACTED: &str = "[redacted]";
 }
 
-use crate::lifecycle::context::Worker;
+use crate::lifecycle::Worker;
 use std::future::Future;
 
 /// Runs an `async` hook to completion on the worker's runtime (hooks run outside `block_on`).

@@ -84,7 +84,7 @@ pub use guard::sentry_transport::GuardedSentryTransport;
 pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
-pub use lifecycle::context::{ExitStatus, Master, Worker, WorkerExit};
+pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{
     App, BalancedListener, CountedStream, Fresh, Serve, Server, Serving, Shutdown, StopKind,

@@ -75,6 +75,21 @@ fn the_check_catches_an_upward_import_and_a_cycle() {
     assert_eq!(cycles, vec![vec!["a".to_string(), "a/y".to_string()]]);
     assert!(graph.edges["a/x"].contains("a/y"));
 
+    // A private `use` does not re-export: `b::run` is b's own function, not `c`'s module.
+    let files = BTreeMap::from([
+        (module(""), "mod a;\nmod b;\nmod c;".to_string()),
+        (module("a"), "fn f() { crate::b::run(); }".to_string()),
+        (
+            module("b"),
+            "use crate::c::run;\npub fn run() {}".to_string(),
+        ),
+        (module("c"), "pub mod run {}".to_string()),
+    ]);
+    assert_eq!(
+        Graph::build(&files).edges["a"],
+        BTreeSet::from(["b".to_string()])
+    );
+
     // A unit test module may import from anywhere.
     let files = BTreeMap::from([
         (module(""), "mod a;\nmod b;".to_string()),
@@ -325,6 +340,12 @@ fn scan(module: &Module, text: &str, files: &BTreeMap<Module, String>) -> FileSc
     let mut i = 0;
     while i < tokens.len() {
         let in_use = i > 0 && tokens[i - 1] == "use";
+        // Only a `pub` / `pub(…)` use re-exports a name others can reach through this module
+        // (a private `use run;` must not capture a path to this module's own `fn run`).
+        let reexport = in_use
+            && (i >= 2 && tokens[i - 2] == "pub"
+                || i >= 5 && tokens[i - 2] == ")" && tokens[i - 5] == "pub"
+                || i >= 6 && tokens[i - 2] == ")" && tokens[i - 6] == "pub");
         let after_dollar = i > 0 && tokens[i - 1] == "$";
         let after_path = i > 0 && tokens[i - 1] == "::";
         let followed = tokens.get(i + 1).map(String::as_str) == Some("::");
@@ -347,7 +368,7 @@ fn scan(module: &Module, text: &str, files: &BTreeMap<Module, String>) -> FileSc
         let mut trees = Vec::new();
         let next = parse_tree(&tokens, i + 1, root, &mut trees);
         for (path, alias) in trees {
-            if in_use {
+            if reexport {
                 if let Some(name) = alias.or_else(|| path.last().cloned()) {
                     if name != "self" && name != "*" {
                         uses.insert(name, path.clone());

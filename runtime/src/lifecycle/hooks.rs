@@ -6,7 +6,7 @@
 //! exactly what this crate exists to keep under control.
 
 pub use crate::config::hook_args::{DsnArg, OtelArgs, SentryArgs};
-use crate::lifecycle::context::{Master, Worker, WorkerExit};
+use crate::lifecycle::{Master, Worker, WorkerExit};
 use linkme::distributed_slice;
 use std::fmt;
 

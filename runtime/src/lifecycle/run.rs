@@ -1,8 +1,8 @@
 //! Running the user's hooks: an `Err` or a panic becomes an [`Error::Hook`] naming the hook.
 
 use crate::error::{Error, Result};
-use crate::lifecycle::context::{Master, Worker, WorkerExit};
 use crate::lifecycle::hooks::{ChildExitHook, HookResult, HookSite, MasterHook};
+use crate::lifecycle::{Master, Worker, WorkerExit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 fn guarded(site: &HookSite, point: &str, f: impl FnOnce() -> HookResult) -> Result<()> {

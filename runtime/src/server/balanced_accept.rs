@@ -195,7 +195,7 @@ impl BalancedListener {
 }
 
 /// A connection taken by a [`BalancedListener`]; counted as open until dropped, or until its
-/// last response is decided ([`OpenSlot::release`]).
+/// last response is decided (`OpenSlot::release`).
 #[derive(Debug)]
 pub struct CountedStream {
     stream: TcpStream,

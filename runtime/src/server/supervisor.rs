@@ -11,13 +11,13 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
-use crate::lifecycle::context::{ExitStatus, Master, WorkerExit};
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
+use crate::lifecycle::{ExitStatus, Master, WorkerExit};
 use crate::server::boot_failure;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
-use crate::server::worker::{WorkerRun, BOOT_ERROR};
+use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
 use crate::server::{App, Settings};
 use crate::sys::{self, Forked, Reaped};
 use crate::telemetry::fork_check;
@@ -417,7 +417,7 @@ impl<A: App> Supervisor<'_, A> {
                             "worker {id} panicked: {}",
                             run::panic_message(&*panic)
                         );
-                        crate::server::worker::SERVE_ERROR
+                        crate::server::worker_run::SERVE_ERROR
                     });
                 sys::exit_now(code)
             }

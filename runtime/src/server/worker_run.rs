@@ -4,9 +4,9 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
-use crate::lifecycle::context::Worker;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
+use crate::lifecycle::Worker;
 use crate::server::boot_failure;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};

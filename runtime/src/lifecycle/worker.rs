@@ -1,68 +1,8 @@
-//! The lifecycle context handed to hooks: `&Master`, `&Worker`, `&WorkerExit`.
+//! `Worker`: a worker process as its hooks and app see it, and `WorkerExit`, how one ended as
+//! `child_exit` sees it. The process's own life (boot, serve, exit) is `server::worker_run`.
 
-use std::cell::Cell;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-
-/// The master process, as its hooks see it.
-#[derive(Debug)]
-pub struct Master {
-    pid: u32,
-    workers: Cell<usize>,
-    local_addr: Cell<Option<SocketAddr>>,
-    forking_worker: Cell<Option<usize>>,
-    run_dir: PathBuf,
-}
-
-impl Master {
-    pub(crate) fn new(workers: usize, run_dir: PathBuf) -> Self {
-        Self {
-            pid: std::process::id(),
-            workers: Cell::new(workers),
-            local_addr: Cell::new(None),
-            forking_worker: Cell::new(None),
-            run_dir,
-        }
-    }
-
-    /// The master's process id.
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// How many workers the master keeps running.
-    pub fn workers(&self) -> usize {
-        self.workers.get()
-    }
-
-    pub(crate) fn set_workers(&self, n: usize) {
-        self.workers.set(n);
-    }
-
-    /// The bound address; `None` in `on_starting`, which runs before binding.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local_addr.get()
-    }
-
-    pub(crate) fn set_local_addr(&self, addr: SocketAddr) {
-        self.local_addr.set(Some(addr));
-    }
-
-    /// In `pre_fork`: the slot number of the worker about to be forked.
-    pub fn forking_worker(&self) -> Option<usize> {
-        self.forking_worker.get()
-    }
-
-    pub(crate) fn set_forking_worker(&self, id: Option<usize>) {
-        self.forking_worker.set(id);
-    }
-
-    /// The folder for this run's telemetry files and worker reports.
-    pub fn run_dir(&self) -> &Path {
-        &self.run_dir
-    }
-}
 
 /// A worker process, as its hooks and app see it. Cheap to clone.
 #[derive(Debug, Clone)]

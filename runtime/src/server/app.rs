@@ -1,0 +1,55 @@
+//! What a worker's app is: the `App` trait, and `Serve`, what each worker's app is handed.
+
+use crate::health::serving::Record;
+use crate::lifecycle::Worker;
+use crate::server::balanced_accept::BalancedListener;
+use crate::server::scoreboard::Scoreboard;
+use crate::server::shutdown_signal::Shutdown;
+use std::future::Future;
+
+/// What a worker's app is handed: the worker, its copy of the shared listener, and the stop
+/// request to honour.
+#[derive(Debug)]
+pub struct Serve {
+    /// The worker this app runs in.
+    pub worker: Worker,
+    /// The listening socket the master bound, registered with this worker's runtime.
+    pub listener: tokio::net::TcpListener,
+    /// Resolves when the worker is asked to stop.
+    pub shutdown: Shutdown,
+    pub(crate) record: Option<(&'static Scoreboard, &'static Record)>,
+    pub(crate) balance: bool,
+    // Only `serve_axum` can mark a response as a connection's last.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) max_requests_per_connection: Option<u64>,
+}
+
+impl Serve {
+    /// The listener that takes this worker's share of new connections and counts them in its
+    /// figures ([`Serving`](crate::Serving)); the plain `listener` takes whatever connection wakes this worker
+    /// first. Clone `shutdown` first if the app needs it.
+    pub fn balanced_listener(self) -> std::io::Result<BalancedListener> {
+        let listener = self.listener.into_std()?;
+        BalancedListener::new(listener, self.record, self.balance, self.shutdown)
+    }
+}
+
+/// An async app served by every worker. Any `Fn(Serve) -> impl Future<Output = io::Result<()>>`
+/// is one; with the `axum` feature, [`Server::serve_axum`](crate::Server::serve_axum) serves a `Router` directly.
+pub trait App {
+    /// The app's future for one worker.
+    type Future: Future<Output = std::io::Result<()>>;
+    /// Starts the app in a worker.
+    fn serve(&self, serve: Serve) -> Self::Future;
+}
+
+impl<F, Fut> App for F
+where
+    F: Fn(Serve) -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    type Future = Fut;
+    fn serve(&self, serve: Serve) -> Fut {
+        self(serve)
+    }
+}

@@ -1,0 +1,216 @@
+//! `Server`: the public builder of a pre-fork server (workers, address, timeouts, telemetry
+//! overrides), and `serve`, which resolves the configuration and hands over to the supervisor.
+
+use crate::config::{Env, Telemetry, TelemetryConfig};
+use crate::error::{Error, Result};
+use crate::lifecycle::plan::Plan;
+use crate::server::app::App;
+#[cfg(feature = "axum")]
+use crate::server::app::Serve;
+#[cfg(feature = "axum")]
+use crate::server::keep_alive;
+use crate::server::settings::Settings;
+use crate::server::supervisor;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// How long a stopping worker waits for the first request of connections it has just taken.
+#[cfg(feature = "axum")]
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(100);
+
+/// Requests on one connection before `serve_axum` answers `Connection: close`.
+const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
+
+/// A pre-fork server. Build it, then [`serve`](Server::serve) an app.
+///
+/// ```no_run
+/// # fn app(_: forkline::Serve) -> std::future::Ready<std::io::Result<()>> { std::future::ready(Ok(())) }
+/// fn main() -> forkline::Result<()> {
+///     forkline::Server::from_env()?.workers(4).bind("127.0.0.1:8000")?.serve(app)
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    env: Env,
+    telemetry: Telemetry,
+    settings: Settings,
+}
+
+impl Server {
+    /// A server configured from the process environment (`OTEL_*`, `SENTRY_*`, `FORKLINE_*`).
+    /// Every telemetry variable is validated here: a bad one is an error naming it.
+    pub fn from_env() -> Result<Self> {
+        Self::with_env(Env::from_process())
+    }
+
+    /// A server configured from `env` instead of the process environment.
+    pub fn with_env(env: Env) -> Result<Self> {
+        let workers = env.positive_usize("FORKLINE_WORKERS")?.unwrap_or(2);
+        let graceful_timeout = env
+            .millis("FORKLINE_GRACEFUL_TIMEOUT_MS")?
+            .unwrap_or(Duration::from_secs(30));
+        let allow_threads_at_fork = env.bool("FORKLINE_ALLOW_THREADS_AT_FORK")?.unwrap_or(false);
+        let balanced_accept = env.bool("FORKLINE_BALANCED_ACCEPT")?.unwrap_or(true);
+        // 0 turns the limit off.
+        let max_requests_per_connection = match env.u64("FORKLINE_MAX_REQUESTS_PER_CONNECTION")? {
+            Some(n) => Some(n).filter(|&n| n > 0),
+            None => Some(DEFAULT_MAX_REQUESTS_PER_CONNECTION),
+        };
+        let addr = env
+            .get("FORKLINE_BIND")
+            .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
+            .transpose()?;
+        let server = Self {
+            telemetry: Telemetry::default(),
+            settings: Settings {
+                workers,
+                addr,
+                graceful_timeout,
+                quick_timeout: Duration::from_secs(2),
+                no_fork: false,
+                worker_threads: env.positive_usize("FORKLINE_WORKER_THREADS")?,
+                allow_threads_at_fork,
+                balanced_accept,
+                max_requests_per_connection,
+            },
+            env,
+        };
+        // Fail now, not after the first fork, if anything is misconfigured.
+        server.resolve()?;
+        Ok(server)
+    }
+
+    /// How many workers to keep running (default 2, or `FORKLINE_WORKERS`).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.settings.workers = n.max(1);
+        self
+    }
+
+    /// The address to listen on. It is resolved now and bound after `on_starting`.
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Self> {
+        let resolved = addr
+            .to_socket_addrs()
+            .map_err(|e| Error::io("resolving the bind address", e))?
+            .next()
+            .ok_or_else(|| Error::config("Server::bind", "the address resolved to nothing"))?;
+        self.settings.addr = Some(resolved);
+        Ok(self)
+    }
+
+    /// How long workers get to stop after TERM before they are killed (default 30 s).
+    pub fn graceful_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.graceful_timeout = timeout;
+        self
+    }
+
+    /// Threads of each worker's async runtime (default: one per core; also
+    /// `FORKLINE_WORKER_THREADS`).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.settings.worker_threads = Some(n.max(1));
+        self
+    }
+
+    /// Runs every lifecycle point in this one process, without forking (development, tests).
+    pub fn no_fork(mut self) -> Self {
+        self.settings.no_fork = true;
+        self
+    }
+
+    /// Lets the master fork while it has other threads (default: a start-up error that names
+    /// each thread and the hook its work belongs in; also `FORKLINE_ALLOW_THREADS_AT_FORK=1`).
+    /// The threads do not exist in the workers, and any lock they held at that instant stays
+    /// locked there: only for threads you know hold nothing a worker will touch. It still warns.
+    pub fn allow_threads_at_fork(mut self) -> Self {
+        self.settings.allow_threads_at_fork = true;
+        self
+    }
+
+    /// Whether workers share new connections out by their open connections (default `true`;
+    /// also `FORKLINE_BALANCED_ACCEPT`). Off, each connection goes to whichever worker wakes
+    /// first, which under keep-alive load leaves most of the work to one worker.
+    pub fn balanced_accept(mut self, on: bool) -> Self {
+        self.settings.balanced_accept = on;
+        self
+    }
+
+    /// After this many requests on one connection, `serve_axum` answers `Connection: close`, so
+    /// long-lived clients reconnect and are spread over the workers again (default 1000; `None`
+    /// for no limit; also `FORKLINE_MAX_REQUESTS_PER_CONNECTION`, 0 for no limit).
+    pub fn max_requests_per_connection(mut self, max: Option<u64>) -> Self {
+        self.settings.max_requests_per_connection = max.filter(|&n| n > 0);
+        self
+    }
+
+    /// Telemetry settings in code: they win over the environment and the hooks' arguments.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// The telemetry configuration the workers will use.
+    pub fn telemetry_config(&self) -> Result<TelemetryConfig> {
+        self.resolve()
+    }
+
+    fn resolve(&self) -> Result<TelemetryConfig> {
+        TelemetryConfig::resolve(&self.env, &Plan::collect()?.hook_args(), &self.telemetry)
+    }
+
+    /// Runs the master (or, with [`no_fork`](Server::no_fork), everything in this process)
+    /// until it is stopped. Returns when the last worker has exited.
+    ///
+    /// Call it from a plain `fn main`, never from inside an async runtime (`#[tokio::main]`):
+    /// that is refused at once, before any fork, because each worker starts its own runtime and
+    /// the master must not run one.
+    pub fn serve<A: App>(self, app: A) -> Result<()> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::ForkSafety(SERVE_IN_RUNTIME.into()));
+        }
+        let plan = Plan::collect()?;
+        let config = TelemetryConfig::resolve(&self.env, &plan.hook_args(), &self.telemetry)?;
+        supervisor::run(&plan, &config, &self.settings, &app)
+    }
+
+    /// Serves an axum `Router` in every worker, with graceful shutdown on TERM: connections
+    /// shared out over the workers ([`balanced_accept`](Server::balanced_accept)), at most
+    /// [`max_requests_per_connection`](Server::max_requests_per_connection) requests each.
+    #[cfg(feature = "axum")]
+    pub fn serve_axum(self, router: axum::Router) -> Result<()> {
+        self.serve(move |serve: Serve| {
+            let make = keep_alive::MakePerConnection {
+                router: router.clone(),
+                max_requests: serve.max_requests_per_connection,
+                record: serve.record.map(|(_, record)| record),
+            };
+            let shutdown = serve.shutdown.clone();
+            async move {
+                let listener = serve.balanced_listener()?;
+                let fresh = listener.fresh();
+                axum::serve(listener, make)
+                    .with_graceful_shutdown(async move {
+                        shutdown.wait().await;
+                        // The listener takes nothing new from here; connections it just took
+                        // get their first request read before hyper may call them idle.
+                        fresh.settled(FIRST_REQUEST_GRACE).await;
+                    })
+                    .await
+            }
+        })
+    }
+}
+
+/// The message for `serve` called from inside an async runtime.
+pub const SERVE_IN_RUNTIME: &str = "Server::serve was called from inside an async runtime \
+     (#[tokio::main], or Runtime::block_on): each worker starts its own runtime after fork(), and \
+     the master must not run one, since its threads and this thread's runtime context would be \
+     copied into every worker (they would panic with \"Cannot start a runtime from within a \
+     runtime\"). Write a plain `fn main() -> forkline::Result<()>` without #[tokio::main]. Async \
+     work per worker goes in #[forkline::worker_init]; async work before serving can run on a \
+     runtime that you drop before serve: `tokio::runtime::Runtime::new()?.block_on(prepare())`";
+
+fn resolve(addr: &str) -> std::result::Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("{addr:?} is not a host:port address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr:?} resolved to nothing"))
+}
