@@ -10,8 +10,8 @@ pub use linkme;
 /// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
 pub mod handler {
     pub use crate::handler::attributes::record_static;
+    pub use crate::handler::capture::{ErrorRef, ViaChain, ViaDisplay, ViaError};
     pub use crate::handler::error_event::HandlerSite;
-    pub use crate::handler::report::{ErrorRef, ViaChain, ViaDisplay, ViaError};
     pub use crate::handler::span::record;
     pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};
     pub use opentelemetry::trace::SpanKind;

@@ -281,7 +281,7 @@ mod tests {
             Some("forkline")
         );
         assert_eq!(
-            crate_of("<&forkline::handler::report::ErrorRef<E> as forkline::handler::report::ViaDisplay>::forkline_report"),
+            crate_of("<&forkline::handler::capture::ErrorRef<E> as forkline::handler::capture::ViaDisplay>::forkline_report"),
             Some("forkline")
         );
         assert_eq!(

@@ -2,8 +2,8 @@
 //! `#[derive(forkline::SpanAttributes)]`.
 
 pub(crate) mod attributes;
+pub(crate) mod capture;
 pub(crate) mod error_event;
-pub(crate) mod report;
 pub(crate) mod span;
 pub(crate) mod unwind;
 
