@@ -272,29 +272,47 @@ impl<A: App> WorkerRun<'_, A> {
     }
 }
 
+/// One worker lifecycle point: forkline's generated setup, timed into `setup_us`, then the
+/// user's hook for that point, if there is one.
+fn lifecycle_point(
+    worker: &Worker,
+    name: &str,
+    hook: Option<run::WorkerHookRef<'_>>,
+    setup_us: &mut u64,
+    setup: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    setup()?;
+    *setup_us = started.elapsed().as_micros() as u64;
+    run::optional_worker_hook(name, hook, worker)
+}
+
 fn post_fork(
     worker: &Worker,
     config: &TelemetryConfig,
     plan: &Plan,
     boot: &mut BootTimes,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
-    let who = ProcessIdentity {
-        worker_id: Some(worker.id()),
-        pid: worker.pid(),
-        instance_id: worker.instance_id().to_string(),
-    };
-    if let Previous::InheritedFrom(pid) = otel_pipeline::install(config, &who)? {
-        crate::diag::log_warn!(
-            "the tracer provider built in pid {pid} before fork() was detected in worker {} and rebuilt",
-            worker.id()
-        );
-    }
-    boot.post_fork_setup_us = started.elapsed().as_micros() as u64;
-    run::optional_worker_hook(
-        "post_fork",
-        plan.post_fork.map(|h| (&h.site, h.run)),
+    let hook = plan.post_fork.map(|h| (&h.site, h.run));
+    lifecycle_point(
         worker,
+        "post_fork",
+        hook,
+        &mut boot.post_fork_setup_us,
+        || {
+            let who = ProcessIdentity {
+                worker_id: Some(worker.id()),
+                pid: worker.pid(),
+                instance_id: worker.instance_id().to_string(),
+            };
+            if let Previous::InheritedFrom(pid) = otel_pipeline::install(config, &who)? {
+                crate::diag::log_warn!(
+                "the tracer provider built in pid {pid} before fork() was detected in worker {} and rebuilt",
+                worker.id()
+            );
+            }
+            Ok(())
+        },
     )
 }
 
@@ -304,18 +322,21 @@ fn worker_init(
     plan: &Plan,
     boot: &mut BootTimes,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
-    if sentry_pipeline::init(config, worker.pid())? {
-        sentry_pipeline::bind_span_processor()?;
-    }
-    crate::telemetry::propagation::install(&config.propagators);
-    #[cfg(feature = "tracing")]
-    crate::telemetry::tracing_bridge::install();
-    boot.worker_init_setup_us = started.elapsed().as_micros() as u64;
-    run::optional_worker_hook(
-        "worker_init",
-        plan.worker_init.map(|h| (&h.site, h.run)),
+    let hook = plan.worker_init.map(|h| (&h.site, h.run));
+    lifecycle_point(
         worker,
+        "worker_init",
+        hook,
+        &mut boot.worker_init_setup_us,
+        || {
+            if sentry_pipeline::init(config, worker.pid())? {
+                sentry_pipeline::bind_span_processor()?;
+            }
+            crate::telemetry::propagation::install(&config.propagators);
+            #[cfg(feature = "tracing")]
+            crate::telemetry::tracing_bridge::install();
+            Ok(())
+        },
     )
 }
 
