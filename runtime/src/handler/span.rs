@@ -1,6 +1,8 @@
 //! The span of one handler call: started through the global provider (so it flows to the OTLP
 //! exporter and, through the Sentry span processor, to Sentry), active for the whole body, and
-//! ended when the call returns, panics or is cancelled.
+//! ended when the call returns, panics or is cancelled. The code `#[forkline::handler]` generates
+//! makes one per call (through `__private`); the tracer comes from `telemetry::tracer_cache`,
+//! shared with the HTTP layer's server spans.
 
 use crate::handler::attributes::AttributeKey;
 use crate::handler::unwind::{recording_panics, Instrumented};

@@ -16,8 +16,8 @@ static PARENT_DECIDES: AtomicBool = AtomicBool::new(false);
 
 /// Tells handlers that a tracer provider was installed: cached tracers are fetched again, and
 /// whether its sampler follows the parent's decision (a `ParentBased` sampler), so that calls
-/// under an unsampled parent skip making a span. forkline's generated `post_fork` calls it; call
-/// it after installing a provider by hand.
+/// under an unsampled parent skip making a span. forkline's OTel pipeline calls it when it installs
+/// the provider (in `post_fork`); call it after installing a provider by hand.
 pub fn provider_installed(parent_based_sampler: bool) {
     PARENT_DECIDES.store(parent_based_sampler, Ordering::Release);
     PROVIDER_EPOCH.fetch_add(1, Ordering::Release);
