@@ -21,7 +21,6 @@ mod suggest;
 
 use kind::HookKind;
 use proc_macro::TokenStream;
-use quote::ToTokens;
 
 /// Master, once, before the listening socket is bound. No telemetry threads or sockets here.
 #[proc_macro_attribute]
@@ -97,7 +96,6 @@ pub fn derive_span_attributes(item: TokenStream) -> TokenStream {
 }
 
 fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let cx = ctxt::Ctxt::default();
     let item2: proc_macro2::TokenStream = item.clone().into();
     let func = match syn::parse::<syn::ItemFn>(item) {
         Ok(func) => func,
@@ -115,6 +113,7 @@ fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
 
+    let cx = ctxt::Ctxt::new();
     let raw = match syn::parse::<args::RawArgs>(args) {
         Ok(raw) => raw.0,
         Err(e) => {
@@ -126,11 +125,8 @@ fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
     check::check(&cx, &parsed);
     let sig = signature::check(&cx, kind, &func);
 
-    if cx.has_errors() {
-        // Keep the item so the rest of the crate (and the IDE) still sees the function.
-        let mut out = func.into_token_stream();
-        out.extend(cx.into_compile_errors());
-        return out.into();
+    match cx.check() {
+        Ok(()) => expand::expand(kind, &parsed, &sig, &func).into(),
+        Err(errors) => ctxt::keep_item(&func, &errors).into(),
     }
-    expand::expand(kind, &parsed, &sig, &func).into()
 }

@@ -5,7 +5,7 @@
 //! its field's key (`#[span(flatten)]`: not prefixed), `#[span(prefix = "...")]` on the struct
 //! prefixes every key.
 
-use crate::ctxt::Ctxt;
+use crate::ctxt::{keep_item, Ctxt};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ struct FieldAttrs {
 }
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
+    let cx = Ctxt::new();
     let prefix = struct_prefix(&cx, &input);
     let fields = match &input.data {
         Data::Struct(s) => match &s.fields {
@@ -137,13 +137,11 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
             }
         }
     };
-    if cx.has_errors() {
+    match cx.check() {
+        Ok(()) => item,
         // Still emit the impl (with the valid fields) so that uses elsewhere do not cascade.
-        let mut out = item;
-        out.extend(cx.into_compile_errors());
-        return out;
+        Err(errors) => keep_item(item, &errors),
     }
-    item
 }
 
 /// `&'static str`, written as such.

@@ -4,9 +4,8 @@ mod args;
 mod check;
 mod expand;
 
-use crate::ctxt::Ctxt;
+use crate::ctxt::{keep_item, Ctxt};
 use proc_macro2::TokenStream;
-use quote::ToTokens;
 
 pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let func = match syn::parse2::<syn::ItemFn>(item.clone()) {
@@ -23,13 +22,11 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
             return out;
         }
     };
-    let cx = Ctxt::default();
+    let cx = Ctxt::new();
     let parsed = args::parse(&cx, args);
     let recorded = check::check(&cx, &parsed, &func);
-    if cx.has_errors() {
-        let mut out = func.into_token_stream();
-        out.extend(cx.into_compile_errors());
-        return out;
+    match cx.check() {
+        Ok(()) => expand::expand(&parsed, &recorded, &func),
+        Err(errors) => keep_item(&func, &errors),
     }
-    expand::expand(&parsed, &recorded, &func)
 }
