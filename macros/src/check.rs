@@ -1,7 +1,10 @@
 //! Rules on values and between arguments, checked after every argument has been read.
 
-use crate::attr::{DsnArg, HookArgs, Spanned, MAX_DEADLINE_MS};
+use crate::attr::{HookArgs, MAX_DEADLINE_MS};
 use crate::ctxt::Ctxt;
+use crate::grammar::Spanned;
+use crate::value::DsnArg;
+use syn::LitStr;
 
 pub(crate) const SAMPLERS: &[&str] = &[
     "always_on",
@@ -17,8 +20,8 @@ const PROPAGATORS: &[&str] = &["tracecontext", "baggage", "sentry", "none"];
 
 pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
     let otel = &args.otel;
-    unit_interval(cx, "ratio", otel.ratio.as_ref());
-    if let Some(sampler) = &otel.sampler {
+    unit_interval(cx, "ratio", otel.ratio.get());
+    if let Some(sampler) = otel.sampler.get() {
         let name = sampler.value.value();
         if !SAMPLERS.contains(&name.as_str()) {
             cx.error(
@@ -31,7 +34,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
                     SAMPLERS.join(", ")
                 ),
             );
-        } else if let Some(ratio) = &otel.ratio {
+        } else if let Some(ratio) = otel.ratio.get() {
             if !RATIO_SAMPLERS.contains(&name.as_str()) {
                 cx.error(
                     ratio.name_span,
@@ -44,11 +47,11 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             }
         }
     }
-    non_empty(cx, "service_name", otel.service_name.as_ref());
-    non_empty(cx, "service_version", otel.service_version.as_ref());
-    non_empty(cx, "environment", otel.environment.as_ref());
-    let exporter = otel.exporter.as_ref().map(|e| e.value.value());
-    if let (Some(name), Some(spanned)) = (&exporter, &otel.exporter) {
+    non_empty(cx, "service_name", otel.service_name.get());
+    non_empty(cx, "service_version", otel.service_version.get());
+    non_empty(cx, "environment", otel.environment.get());
+    let exporter = otel.exporter.value().map(LitStr::value);
+    if let (Some(name), Some(spanned)) = (&exporter, otel.exporter.get()) {
         if !EXPORTERS.contains(&name.as_str()) {
             cx.error(
                 spanned.value_span,
@@ -59,10 +62,10 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             );
         }
     }
-    if let Some(g) = &otel.guard {
+    if let Some(g) = otel.guard.value() {
         crate::guard::check(cx, g);
     }
-    if let Some(endpoint) = &otel.endpoint {
+    if let Some(endpoint) = otel.endpoint.get() {
         let url = endpoint.value.value();
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || url.len() <= "https://".len()
@@ -80,20 +83,20 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         }
     }
 
-    if let Some(sentry) = &args.sentry {
-        unit_interval(cx, "traces_sample_rate", sentry.traces_sample_rate.as_ref());
-        unit_interval(cx, "sample_rate", sentry.sample_rate.as_ref());
-        non_empty(cx, "environment", sentry.environment.as_ref());
-        non_empty(cx, "release", sentry.release.as_ref());
-        if let Some(dsn) = &sentry.dsn {
+    if let Some(sentry) = args.sentry.value() {
+        unit_interval(cx, "traces_sample_rate", sentry.traces_sample_rate.get());
+        unit_interval(cx, "sample_rate", sentry.sample_rate.get());
+        non_empty(cx, "environment", sentry.environment.get());
+        non_empty(cx, "release", sentry.release.get());
+        if let Some(dsn) = sentry.dsn.get() {
             check_dsn(cx, dsn);
         }
-        if let Some(g) = &sentry.guard {
+        if let Some(g) = sentry.guard.value() {
             crate::guard::check(cx, g);
         }
     }
 
-    if let Some(propagators) = &args.propagators {
+    if let Some(propagators) = args.propagators.get() {
         for name in propagators.value.value().split(',').map(str::trim) {
             if !PROPAGATORS.contains(&name) {
                 cx.error(
@@ -107,7 +110,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         }
     }
 
-    if let Some(deadline) = &args.deadline_ms {
+    if let Some(deadline) = args.deadline_ms.get() {
         if deadline.value == 0 || deadline.value > MAX_DEADLINE_MS {
             cx.error(
                 deadline.value_span,
@@ -135,7 +138,7 @@ fn unit_interval(cx: &Ctxt, name: &str, value: Option<&Spanned<f64>>) {
     }
 }
 
-fn non_empty(cx: &Ctxt, name: &str, value: Option<&Spanned<syn::LitStr>>) {
+fn non_empty(cx: &Ctxt, name: &str, value: Option<&Spanned<LitStr>>) {
     if let Some(v) = value {
         if v.value.value().trim().is_empty() {
             cx.error(

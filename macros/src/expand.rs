@@ -1,12 +1,14 @@
 //! Generates the registration of a hook: a descriptor in the runtime's registry holding the
 //! checked arguments and a wrapper that runs the user's function after forkline's own setup.
 
-use crate::attr::{DsnArg, HookArgs, Spanned};
+use crate::attr::HookArgs;
+use crate::grammar::Attr;
 use crate::kind::{HookKind, Param};
 use crate::signature::Signature;
+use crate::value::DsnArg;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{ItemFn, LitStr};
+use syn::ItemFn;
 
 pub(crate) fn expand(
     kind: HookKind,
@@ -68,11 +70,11 @@ pub(crate) fn expand(
         }
         HookKind::WorkerInit => {
             let sentry = sentry_args(args);
-            let propagators = opt_str(args.propagators.as_ref());
+            let propagators = opt(args.propagators.value());
             quote!(sentry: #sentry, propagators: #propagators,)
         }
         HookKind::WorkerExit => {
-            let deadline = opt(args.deadline_ms.as_ref().map(|d| d.value));
+            let deadline = opt(args.deadline_ms.value());
             quote!(deadline_ms: #deadline,)
         }
         _ => TokenStream::new(),
@@ -131,28 +133,21 @@ fn opt<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
     }
 }
 
-fn opt_str(value: Option<&Spanned<LitStr>>) -> TokenStream {
-    opt(value.map(|s| &s.value))
-}
-
-fn opt_f64(value: Option<&Spanned<f64>>) -> TokenStream {
-    opt(value.map(|v| v.value))
-}
-
-fn opt_bool(value: Option<&Spanned<bool>>) -> TokenStream {
-    opt(value.map(|v| v.value))
+/// An argument's value as `Some(value)`, or `None` where it was not given.
+fn opt_arg<T: quote::ToTokens>(arg: &Attr<T>) -> TokenStream {
+    opt(arg.value())
 }
 
 fn otel_args(args: &HookArgs) -> TokenStream {
     let o = &args.otel;
-    let service_name = opt_str(o.service_name.as_ref());
-    let service_version = opt_str(o.service_version.as_ref());
-    let environment = opt_str(o.environment.as_ref());
-    let sampler = opt_str(o.sampler.as_ref());
-    let ratio = opt_f64(o.ratio.as_ref());
-    let exporter = opt_str(o.exporter.as_ref());
-    let endpoint = opt_str(o.endpoint.as_ref());
-    let guard = crate::guard::expand(o.guard.as_ref());
+    let service_name = opt_arg(&o.service_name);
+    let service_version = opt_arg(&o.service_version);
+    let environment = opt_arg(&o.environment);
+    let sampler = opt_arg(&o.sampler);
+    let ratio = opt_arg(&o.ratio);
+    let exporter = opt_arg(&o.exporter);
+    let endpoint = opt_arg(&o.endpoint);
+    let guard = crate::guard::expand(o.guard.value());
     quote! {
         ::forkline::__private::OtelArgs {
             service_name: #service_name,
@@ -168,31 +163,20 @@ fn otel_args(args: &HookArgs) -> TokenStream {
 }
 
 fn sentry_args(args: &HookArgs) -> TokenStream {
-    let Some(s) = &args.sentry else {
+    let Some(s) = args.sentry.value() else {
         return quote!(::forkline::__private::SentryArgs::DEFAULT);
     };
-    let enabled = opt_bool(s.enabled.as_ref());
-    let dsn = match &s.dsn {
-        Some(Spanned {
-            value: DsnArg::Literal(lit),
-            ..
-        }) => {
-            quote!(::core::option::Option::Some(::forkline::__private::DsnArg::Literal(#lit)))
-        }
-        Some(Spanned {
-            value: DsnArg::Env(var),
-            ..
-        }) => {
-            quote!(::core::option::Option::Some(::forkline::__private::DsnArg::Env(#var)))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let environment = opt_str(s.environment.as_ref());
-    let release = opt_str(s.release.as_ref());
-    let traces_sample_rate = opt_f64(s.traces_sample_rate.as_ref());
-    let sample_rate = opt_f64(s.sample_rate.as_ref());
-    let debug = opt_bool(s.debug.as_ref());
-    let guard = crate::guard::expand(s.guard.as_ref());
+    let enabled = opt_arg(&s.enabled);
+    let dsn = opt(s.dsn.value().map(|dsn| match dsn {
+        DsnArg::Literal(lit) => quote!(::forkline::__private::DsnArg::Literal(#lit)),
+        DsnArg::Env(var) => quote!(::forkline::__private::DsnArg::Env(#var)),
+    }));
+    let environment = opt_arg(&s.environment);
+    let release = opt_arg(&s.release);
+    let traces_sample_rate = opt_arg(&s.traces_sample_rate);
+    let sample_rate = opt_arg(&s.sample_rate);
+    let debug = opt_arg(&s.debug);
+    let guard = crate::guard::expand(s.guard.value());
     quote! {
         ::forkline::__private::SentryArgs {
             enabled: #enabled,

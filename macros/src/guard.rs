@@ -2,9 +2,10 @@
 //! and `#[worker_init(sentry(guard(...)))]` for the Sentry transport. Read, checked and
 //! generated here, so the two places share one grammar.
 
-use crate::args::{RawArg, RawValue};
-use crate::attr::{self, Spanned};
 use crate::ctxt::Ctxt;
+use crate::grammar::{self, Arg, Attr};
+use crate::suggest::did_you_mean;
+use crate::value;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -32,34 +33,21 @@ const MAX_MS: u64 = 600_000;
 
 #[derive(Default)]
 pub(crate) struct GuardArgs {
-    connect_timeout_ms: Option<Spanned<u64>>,
-    attempt_timeout_ms: Option<Spanned<u64>>,
-    backoff_base_ms: Option<Spanned<u64>>,
-    backoff_cap_ms: Option<Spanned<u64>>,
-    breaker_failures: Option<Spanned<u64>>,
-    breaker_cooldown_ms: Option<Spanned<u64>>,
-    queue_capacity: Option<Spanned<u64>>,
-    buffer_budget_bytes: Option<Spanned<u64>>,
-    max_retries: Option<Spanned<u64>>,
+    connect_timeout_ms: Attr<u64>,
+    attempt_timeout_ms: Attr<u64>,
+    backoff_base_ms: Attr<u64>,
+    backoff_cap_ms: Attr<u64>,
+    breaker_failures: Attr<u64>,
+    breaker_cooldown_ms: Attr<u64>,
+    queue_capacity: Attr<u64>,
+    buffer_budget_bytes: Attr<u64>,
+    max_retries: Attr<u64>,
 }
 
-pub(crate) fn parse(cx: &Ctxt, arg: RawArg, path: GuardPath) -> GuardArgs {
+pub(crate) fn parse(cx: &Ctxt, arg: &Arg, path: GuardPath) -> Option<GuardArgs> {
     let mut guard = GuardArgs::default();
-    let nested = match arg.value {
-        RawValue::List(nested, _) => nested,
-        RawValue::Flag | RawValue::Expr(_) => {
-            cx.error(
-                arg.name.span(),
-                "`guard` takes a list of parameters: write `guard(attempt_timeout_ms = 2000, breaker_failures = 5)`",
-            );
-            return guard;
-        }
-    };
-    let mut seen = attr::Seen::default();
-    for arg in nested {
-        if !seen.first_time(cx, &arg.name) {
-            continue;
-        }
+    let nested = grammar::nested(cx, arg, "attempt_timeout_ms = 2000, breaker_failures = 5")?;
+    for arg in &nested {
         let name = arg.name.to_string();
         let slot = match name.as_str() {
             "connect_timeout_ms" => &mut guard.connect_timeout_ms,
@@ -95,18 +83,16 @@ pub(crate) fn parse(cx: &Ctxt, arg: RawArg, path: GuardPath) -> GuardArgs {
                     arg.name.span(),
                     format!(
                         "unknown guard parameter `{other}`{}; known parameters: {}",
-                        crate::suggest::nearest(other, KEYS)
-                            .map(|near| format!(" (did you mean `{near}`?)"))
-                            .unwrap_or_default(),
+                        did_you_mean(other, KEYS),
                         known(path).join(", ")
                     ),
                 );
                 continue;
             }
         };
-        *slot = attr::integer(cx, &arg);
+        slot.set(cx, arg, value::integer);
     }
-    guard
+    Some(guard)
 }
 
 fn known(path: GuardPath) -> Vec<&'static str> {
@@ -128,7 +114,7 @@ pub(crate) fn check(cx: &Ctxt, g: &GuardArgs) {
         ("backoff_cap_ms", &g.backoff_cap_ms),
         ("breaker_cooldown_ms", &g.breaker_cooldown_ms),
     ] {
-        if let Some(v) = value.as_ref().filter(|v| v.value > MAX_MS) {
+        if let Some(v) = value.get().filter(|v| v.value > MAX_MS) {
             cx.error(
                 v.value_span,
                 format!("`{name}` is in milliseconds and at most {MAX_MS} (ten minutes)"),
@@ -157,24 +143,24 @@ pub(crate) fn check(cx: &Ctxt, g: &GuardArgs) {
             "the queue must hold at least one item",
         ),
     ] {
-        if let Some(v) = value.as_ref().filter(|v| v.value == 0) {
+        if let Some(v) = value.get().filter(|v| v.value == 0) {
             cx.error(v.value_span, format!("`{name}` must be at least 1: {what}"));
         }
     }
     if let Some(v) = g
         .breaker_failures
-        .as_ref()
+        .get()
         .filter(|v| v.value > u64::from(u32::MAX))
     {
         cx.error(v.value_span, "`breaker_failures` is too large");
     }
-    if let Some(v) = g.max_retries.as_ref().filter(|v| v.value > 100) {
+    if let Some(v) = g.max_retries.get().filter(|v| v.value > 100) {
         cx.error(
             v.value_span,
             "`max_retries` is at most 100; the breaker is what stops a dead backend",
         );
     }
-    if let (Some(base), Some(cap)) = (&g.backoff_base_ms, &g.backoff_cap_ms) {
+    if let (Some(base), Some(cap)) = (g.backoff_base_ms.get(), g.backoff_cap_ms.get()) {
         if base.value > cap.value {
             cx.error(
                 base.value_span,
@@ -186,7 +172,8 @@ pub(crate) fn check(cx: &Ctxt, g: &GuardArgs) {
             );
         }
     }
-    if let (Some(connect), Some(attempt)) = (&g.connect_timeout_ms, &g.attempt_timeout_ms) {
+    if let (Some(connect), Some(attempt)) = (g.connect_timeout_ms.get(), g.attempt_timeout_ms.get())
+    {
         if connect.value > attempt.value {
             cx.error(
                 connect.value_span,
@@ -205,16 +192,15 @@ pub(crate) fn expand(g: Option<&GuardArgs>) -> TokenStream {
     let Some(g) = g else {
         return quote!(::forkline::GuardSettings::NONE);
     };
-    let ms = |v: &Option<Spanned<u64>>| match v {
-        Some(v) => {
-            let n = v.value;
+    let ms = |v: &Attr<u64>| match v.value() {
+        Some(&n) => {
             quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#n)))
         }
         None => quote!(::core::option::Option::None),
     };
-    let count = |v: &Option<Spanned<u64>>, ty: TokenStream| match v {
-        Some(v) => {
-            let n = proc_macro2::Literal::u64_unsuffixed(v.value);
+    let count = |v: &Attr<u64>, ty: TokenStream| match v.value() {
+        Some(&n) => {
+            let n = proc_macro2::Literal::u64_unsuffixed(n);
             quote!(::core::option::Option::Some(#n as #ty))
         }
         None => quote!(::core::option::Option::None),

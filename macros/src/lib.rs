@@ -6,11 +6,11 @@
 
 #![warn(missing_docs)]
 
-mod args;
 mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod grammar;
 mod guard;
 mod handler;
 mod kind;
@@ -18,6 +18,7 @@ mod semconv;
 mod signature;
 mod span_attributes;
 mod suggest;
+mod value;
 
 use kind::HookKind;
 use proc_macro::TokenStream;
@@ -114,14 +115,7 @@ fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
     };
 
     let cx = ctxt::Ctxt::new();
-    let raw = match syn::parse::<args::RawArgs>(args) {
-        Ok(raw) => raw.0,
-        Err(e) => {
-            cx.push(e);
-            Vec::new()
-        }
-    };
-    let parsed = attr::parse(&cx, kind, raw);
+    let parsed = attr::parse(&cx, kind, args.into());
     check::check(&cx, &parsed);
     let sig = signature::check(&cx, kind, &func);
 

@@ -6,6 +6,8 @@
 //! prefixes every key.
 
 use crate::ctxt::{keep_item, Ctxt};
+use crate::grammar::{self, Arg, Attr};
+use crate::suggest::did_you_mean;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use std::collections::HashMap;
@@ -13,6 +15,13 @@ use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, LitStr};
 
 #[derive(Default)]
+struct FieldOptions {
+    name: Attr<LitStr>,
+    skip: Attr<()>,
+    redact: Attr<()>,
+    flatten: Attr<()>,
+}
+
 struct FieldAttrs {
     name: Option<LitStr>,
     skip: bool,
@@ -156,64 +165,62 @@ fn is_static_str(ty: &syn::Type) -> bool {
     }
 }
 
-fn struct_prefix(cx: &Ctxt, input: &DeriveInput) -> Option<LitStr> {
-    let mut prefix = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("span")) {
-        let parsed = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("prefix") {
-                let lit: LitStr = meta.value()?.parse()?;
-                if prefix.is_some() {
-                    cx.error(lit.span(), "duplicate `prefix`; remove one");
-                }
-                prefix = Some(lit);
-                Ok(())
-            } else {
-                Err(meta.error(
-                    "unknown struct option: #[span(prefix = \"...\")] is the one option on the struct; \
-                     `name`, `skip`, `redact` and `flatten` go on fields",
-                ))
-            }
-        });
-        if let Err(e) = parsed {
-            cx.push(e);
+/// The arguments of every `#[span(...)]` among `attrs`, in order, in the shared grammar.
+fn span_args(cx: &Ctxt, attrs: &[syn::Attribute]) -> Vec<Arg> {
+    let mut args = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("span")) {
+        match attr.meta.require_list() {
+            Ok(list) => args.extend(grammar::parse(cx, list.tokens.clone())),
+            Err(e) => cx.push(e),
         }
     }
-    prefix
+    args
+}
+
+fn struct_prefix(cx: &Ctxt, input: &DeriveInput) -> Option<LitStr> {
+    let mut prefix = Attr::default();
+    for arg in span_args(cx, &input.attrs) {
+        match arg.name.to_string().as_str() {
+            "prefix" => prefix.set(cx, &arg, |cx, arg| {
+                grammar::string_literal(cx, arg, "\"checkout\"")
+            }),
+            other => cx.error(
+                arg.name.span(),
+                format!(
+                    "unknown struct option `{other}`: #[span(prefix = \"...\")] is the one option on \
+                     the struct; `name`, `skip`, `redact` and `flatten` go on fields"
+                ),
+            ),
+        }
+    }
+    prefix.value().cloned()
 }
 
 fn field_attrs(cx: &Ctxt, field: &syn::Field) -> FieldAttrs {
-    let mut attrs = FieldAttrs::default();
-    let mut seen: HashMap<String, Span> = HashMap::new();
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("span")) {
-        let parsed = attr.parse_nested_meta(|meta| {
-            let name = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            if seen.insert(name.clone(), meta.path.span()).is_some() {
-                return Err(meta.error(format!("duplicate `{name}`; remove one")));
-            }
-            match name.as_str() {
-                "name" => attrs.name = Some(meta.value()?.parse()?),
-                "skip" => attrs.skip = true,
-                "redact" => attrs.redact = true,
-                "flatten" => attrs.flatten = true,
-                other => {
-                    return Err(meta.error(format!(
-                        "unknown field option `{other}`{}; known options: name = \"...\", skip, redact, flatten",
-                        crate::suggest::nearest(other, &["name", "skip", "redact", "flatten"])
-                            .map(|n| format!(" (did you mean `{n}`?)"))
-                            .unwrap_or_default()
-                    )))
-                }
-            }
-            Ok(())
-        });
-        if let Err(e) = parsed {
-            cx.push(e);
+    let mut options = FieldOptions::default();
+    for arg in span_args(cx, &field.attrs) {
+        match arg.name.to_string().as_str() {
+            "name" => options.name.set(cx, &arg, |cx, arg| {
+                grammar::string_literal(cx, arg, "\"order.id\"")
+            }),
+            "skip" => options.skip.set(cx, &arg, grammar::flag),
+            "redact" => options.redact.set(cx, &arg, grammar::flag),
+            "flatten" => options.flatten.set(cx, &arg, grammar::flag),
+            other => cx.error(
+                arg.name.span(),
+                format!(
+                    "unknown field option `{other}`{}; known options: name = \"...\", skip, redact, flatten",
+                    did_you_mean(other, &["name", "skip", "redact", "flatten"])
+                ),
+            ),
         }
     }
+    let attrs = FieldAttrs {
+        name: options.name.value().cloned(),
+        skip: options.skip.is_set(),
+        redact: options.redact.is_set(),
+        flatten: options.flatten.is_set(),
+    };
     let conflicts = [
         (
             attrs.skip && attrs.redact,

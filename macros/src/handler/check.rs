@@ -42,14 +42,15 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
         }
     }
 
-    if let (Some(_), Some(first)) = (args.skip_all, args.skip.first()) {
+    let skip = args.skip.value().map_or(&[][..], Vec::as_slice);
+    if let (true, Some(first)) = (args.skip_all.is_set(), skip.first()) {
         cx.error(
             first.span(),
             "`skip_all` already leaves out every argument: remove `skip(...)` or `skip_all`",
         );
     }
     let mut skipped = HashMap::new();
-    for name in &args.skip {
+    for name in skip {
         if name == "self" {
             continue;
         }
@@ -73,7 +74,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
             );
         }
     }
-    let recorded: Vec<Ident> = if args.skip_all.is_some() {
+    let recorded: Vec<Ident> = if args.skip_all.is_set() {
         Vec::new()
     } else {
         bindings
@@ -86,7 +87,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
     // Keys: valid, current, and each recorded once.
     let mut keys: HashMap<String, Span> =
         recorded.iter().map(|b| (b.to_string(), b.span())).collect();
-    for field in &args.fields {
+    for field in args.fields.value().into_iter().flatten() {
         if let Some(problem) = crate::semconv::problem(&field.key) {
             cx.error(field.key_span, problem);
         } else if keys.insert(field.key.clone(), field.key_span).is_some() {
@@ -113,10 +114,10 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
         }
     }
 
-    if let Some(err) = args.err {
+    if let Some(err) = args.err.get() {
         if !returns_result(&sig.output) {
             cx.error(
-                err,
+                err.name_span,
                 format!(
                     "`err` records `Err` values, but `{}` does not return a `Result`; remove `err`",
                     sig.ident

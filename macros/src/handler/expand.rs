@@ -16,11 +16,11 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         sig,
         block,
     } = func;
-    let name = match &args.name {
+    let name = match args.name.value() {
         Some(name) => name.clone(),
         None => LitStr::new(&sig.ident.to_string(), sig.ident.span()),
     };
-    let kind = match args.kind.as_ref().map(|(k, _)| k.as_str()) {
+    let kind = match args.kind.value().map(String::as_str) {
         Some("client") => quote!(Client),
         Some("internal") => quote!(Internal),
         Some("producer") => quote!(Producer),
@@ -33,7 +33,9 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
             ::forkline::__private::handler::record(&#b, #key, __forkline_out);
         }
     });
-    let fields = args.fields.iter().map(|f| {
+    let fields = args.fields.value().map_or(&[][..], Vec::as_slice);
+    let capacity = recorded.bindings.len() + fields.len();
+    let fields = fields.iter().map(|f| {
         let key = &f.key;
         let value = &f.value;
         if let syn::Expr::Lit(syn::ExprLit {
@@ -54,7 +56,6 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
             ::forkline::__private::handler::record(&(#value), #key, __forkline_out);
         }
     });
-    let capacity = recorded.bindings.len() + args.fields.len();
     // `let __forkline_value: Ret = { body };` gives `?` and `return` in the body the function's
     // return type; `impl Trait` cannot be written there, so it is then left to inference.
     let ret = match &sig.output {
@@ -80,7 +81,7 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         }
     };
     let fn_name = sig.ident.to_string();
-    let report = if args.err.is_some() {
+    let report = if args.err.is_set() {
         quote! {
             if let ::core::result::Result::Err(__forkline_error) = &__forkline_result {
                 #[allow(unused_imports)]
