@@ -6,39 +6,33 @@
 
 #![warn(missing_docs)]
 
-mod attr;
-mod check;
 mod ctxt;
-mod expand;
 mod grammar;
-mod guard;
 mod handler;
-mod kind;
+mod hook;
 mod semconv;
-mod signature;
 mod span_attributes;
 mod suggest;
-mod value;
 
-use kind::HookKind;
+use hook::kind::HookKind;
 use proc_macro::TokenStream;
 
 /// Master, once, before the listening socket is bound. No telemetry threads or sockets here.
 #[proc_macro_attribute]
 pub fn on_starting(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::OnStarting, args, item)
+    hook::hook(HookKind::OnStarting, args.into(), item.into()).into()
 }
 
 /// Master, after the listening socket is bound and before the first fork.
 #[proc_macro_attribute]
 pub fn when_ready(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::WhenReady, args, item)
+    hook::hook(HookKind::WhenReady, args.into(), item.into()).into()
 }
 
 /// Master, right before each fork (`Master::forking_worker` tells which worker).
 #[proc_macro_attribute]
 pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::PreFork, args, item)
+    hook::hook(HookKind::PreFork, args.into(), item.into()).into()
 }
 
 /// Worker, right after fork, single-threaded: builds the OTel base from its arguments
@@ -46,33 +40,33 @@ pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `endpoint`), then runs the function.
 #[proc_macro_attribute]
 pub fn post_fork(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::PostFork, args, item)
+    hook::hook(HookKind::PostFork, args.into(), item.into()).into()
 }
 
 /// Worker main thread, after its runtime starts: `sentry::init` (from `sentry(...)`), the Sentry
 /// span processor into the late-bound slot, then the propagators; then runs the function.
 #[proc_macro_attribute]
 pub fn worker_init(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::WorkerInit, args, item)
+    hook::hook(HookKind::WorkerInit, args.into(), item.into()).into()
 }
 
 /// Worker, on graceful stop: runs the function, then flushes and shuts down all telemetry
 /// within one total `deadline_ms`.
 #[proc_macro_attribute]
 pub fn worker_exit(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::WorkerExit, args, item)
+    hook::hook(HookKind::WorkerExit, args.into(), item.into()).into()
 }
 
 /// Master, after a worker has been reaped.
 #[proc_macro_attribute]
 pub fn child_exit(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::ChildExit, args, item)
+    hook::hook(HookKind::ChildExit, args.into(), item.into()).into()
 }
 
 /// Master, just before it exits.
 #[proc_macro_attribute]
 pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
-    hook(HookKind::OnExit, args, item)
+    hook::hook(HookKind::OnExit, args.into(), item.into()).into()
 }
 
 /// An OpenTelemetry span around a request handler (`fn` or `async fn`), through the global
@@ -93,34 +87,5 @@ pub fn derive_span_attributes(item: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(item) {
         Ok(input) => span_attributes::derive(input).into(),
         Err(e) => e.to_compile_error().into(),
-    }
-}
-
-fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let item2: proc_macro2::TokenStream = item.clone().into();
-    let func = match syn::parse::<syn::ItemFn>(item) {
-        Ok(func) => func,
-        Err(_) => {
-            let message = format!(
-                "#[{}] goes on a function: `fn name(worker: &forkline::Worker) {{ ... }}`",
-                kind.attr_name()
-            );
-            // Point at the item's first tokens (its keyword), where the fix happens.
-            let span = item2.clone().into_iter().next().map(|t| t.span());
-            let error = syn::Error::new(span.unwrap_or_else(proc_macro2::Span::call_site), message);
-            let mut out = item2;
-            out.extend(error.to_compile_error());
-            return out.into();
-        }
-    };
-
-    let cx = ctxt::Ctxt::new();
-    let parsed = attr::parse(&cx, kind, args.into());
-    check::check(&cx, &parsed);
-    let sig = signature::check(&cx, kind, &func);
-
-    match cx.check() {
-        Ok(()) => expand::expand(kind, &parsed, &sig, &func).into(),
-        Err(errors) => ctxt::keep_item(&func, &errors).into(),
     }
 }

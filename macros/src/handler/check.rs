@@ -4,6 +4,7 @@
 
 use crate::ctxt::Ctxt;
 use crate::handler::args::HandlerArgs;
+use crate::semconv;
 use proc_macro2::Span;
 use std::collections::HashMap;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
@@ -88,7 +89,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
     let mut keys: HashMap<String, Span> =
         recorded.iter().map(|b| (b.to_string(), b.span())).collect();
     for field in args.fields.value().into_iter().flatten() {
-        if let Some(problem) = crate::semconv::problem(&field.key) {
+        if let Some(problem) = semconv::problem(&field.key) {
             cx.error(field.key_span, problem);
         } else if keys.insert(field.key.clone(), field.key_span).is_some() {
             cx.error(
@@ -103,7 +104,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
     }
     for binding in &recorded {
         let name = binding.to_string();
-        if let Some(problem) = crate::semconv::problem(&name) {
+        if let Some(problem) = semconv::problem(&name) {
             cx.error(
                 binding.span(),
                 format!(

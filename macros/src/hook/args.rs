@@ -4,10 +4,10 @@
 
 use crate::ctxt::Ctxt;
 use crate::grammar::{self, Arg, Attr, Value};
-use crate::guard::{self, GuardArgs, GuardPath};
-use crate::kind::HookKind;
+use crate::hook::guard::{self, GuardArgs, GuardPath};
+use crate::hook::kind::HookKind;
+use crate::hook::value::{self, DsnArg};
 use crate::suggest::did_you_mean;
-use crate::value::{self, DsnArg};
 use proc_macro2::TokenStream;
 use syn::LitStr;
 

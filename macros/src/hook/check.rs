@@ -1,9 +1,11 @@
 //! Rules on values and between arguments, checked after every argument has been read.
 
-use crate::attr::{HookArgs, MAX_DEADLINE_MS};
 use crate::ctxt::Ctxt;
 use crate::grammar::Spanned;
-use crate::value::DsnArg;
+use crate::hook::args::{HookArgs, MAX_DEADLINE_MS};
+use crate::hook::guard::GuardArgs;
+use crate::hook::value::DsnArg;
+use crate::suggest;
 use syn::LitStr;
 
 pub(crate) const SAMPLERS: &[&str] = &[
@@ -18,6 +20,10 @@ const RATIO_SAMPLERS: &[&str] = &["traceidratio", "parentbased_traceidratio"];
 const EXPORTERS: &[&str] = &["otlp", "embedded", "none"];
 const PROPAGATORS: &[&str] = &["tracecontext", "baggage", "sentry", "none"];
 
+/// The longest guard timeout, backoff or cool-down accepted: longer is almost surely a unit
+/// mistake.
+const MAX_MS: u64 = 600_000;
+
 pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
     let otel = &args.otel;
     unit_interval(cx, "ratio", otel.ratio.get());
@@ -28,7 +34,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
                 sampler.value_span,
                 format!(
                     "unknown sampler \"{name}\"{}; the OTEL_TRACES_SAMPLER names are: {}",
-                    crate::suggest::nearest(&name, SAMPLERS)
+                    suggest::nearest(&name, SAMPLERS)
                         .map(|s| format!(" (did you mean \"{s}\"?)"))
                         .unwrap_or_default(),
                     SAMPLERS.join(", ")
@@ -63,7 +69,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         }
     }
     if let Some(g) = otel.guard.value() {
-        crate::guard::check(cx, g);
+        guard(cx, g);
     }
     if let Some(endpoint) = otel.endpoint.get() {
         let url = endpoint.value.value();
@@ -92,7 +98,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             check_dsn(cx, dsn);
         }
         if let Some(g) = sentry.guard.value() {
-            crate::guard::check(cx, g);
+            guard(cx, g);
         }
     }
 
@@ -178,6 +184,88 @@ fn check_dsn(cx: &Ctxt, dsn: &Spanned<DsnArg>) {
                      (or use dsn = env(\"SENTRY_DSN\"))",
                 );
             }
+        }
+    }
+}
+
+/// The guard's value ranges and the rules between its parameters.
+fn guard(cx: &Ctxt, g: &GuardArgs) {
+    for (name, value) in [
+        ("connect_timeout_ms", &g.connect_timeout_ms),
+        ("attempt_timeout_ms", &g.attempt_timeout_ms),
+        ("backoff_base_ms", &g.backoff_base_ms),
+        ("backoff_cap_ms", &g.backoff_cap_ms),
+        ("breaker_cooldown_ms", &g.breaker_cooldown_ms),
+    ] {
+        if let Some(v) = value.get().filter(|v| v.value > MAX_MS) {
+            cx.error(
+                v.value_span,
+                format!("`{name}` is in milliseconds and at most {MAX_MS} (ten minutes)"),
+            );
+        }
+    }
+    for (name, value, what) in [
+        (
+            "attempt_timeout_ms",
+            &g.attempt_timeout_ms,
+            "an attempt needs time to happen",
+        ),
+        (
+            "connect_timeout_ms",
+            &g.connect_timeout_ms,
+            "a connection needs time to happen",
+        ),
+        (
+            "breaker_failures",
+            &g.breaker_failures,
+            "the breaker opens after at least one failure",
+        ),
+        (
+            "queue_capacity",
+            &g.queue_capacity,
+            "the queue must hold at least one item",
+        ),
+    ] {
+        if let Some(v) = value.get().filter(|v| v.value == 0) {
+            cx.error(v.value_span, format!("`{name}` must be at least 1: {what}"));
+        }
+    }
+    if let Some(v) = g
+        .breaker_failures
+        .get()
+        .filter(|v| v.value > u64::from(u32::MAX))
+    {
+        cx.error(v.value_span, "`breaker_failures` is too large");
+    }
+    if let Some(v) = g.max_retries.get().filter(|v| v.value > 100) {
+        cx.error(
+            v.value_span,
+            "`max_retries` is at most 100; the breaker is what stops a dead backend",
+        );
+    }
+    if let (Some(base), Some(cap)) = (g.backoff_base_ms.get(), g.backoff_cap_ms.get()) {
+        if base.value > cap.value {
+            cx.error(
+                base.value_span,
+                format!(
+                    "`backoff_base_ms` ({}) exceeds `backoff_cap_ms` ({}): the cap bounds every \
+                     wait, the first included; lower the base or raise the cap",
+                    base.value, cap.value
+                ),
+            );
+        }
+    }
+    if let (Some(connect), Some(attempt)) = (g.connect_timeout_ms.get(), g.attempt_timeout_ms.get())
+    {
+        if connect.value > attempt.value {
+            cx.error(
+                connect.value_span,
+                format!(
+                    "`connect_timeout_ms` ({}) exceeds `attempt_timeout_ms` ({}): connecting is \
+                     part of an attempt, so the attempt's bound would cut it off first",
+                    connect.value, attempt.value
+                ),
+            );
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Generates the registration of a hook: a descriptor in the runtime's registry holding the
 //! checked arguments and a wrapper that runs the user's function after forkline's own setup.
 
-use crate::attr::HookArgs;
 use crate::grammar::Attr;
-use crate::kind::{HookKind, Param};
-use crate::signature::Signature;
-use crate::value::DsnArg;
+use crate::hook::args::HookArgs;
+use crate::hook::guard::GuardArgs;
+use crate::hook::kind::{HookKind, Param};
+use crate::hook::signature::Signature;
+use crate::hook::value::DsnArg;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
@@ -147,7 +148,7 @@ fn otel_args(args: &HookArgs) -> TokenStream {
     let ratio = opt_arg(&o.ratio);
     let exporter = opt_arg(&o.exporter);
     let endpoint = opt_arg(&o.endpoint);
-    let guard = crate::guard::expand(o.guard.value());
+    let guard = guard_settings(o.guard.value());
     quote! {
         ::forkline::__private::OtelArgs {
             service_name: #service_name,
@@ -176,7 +177,7 @@ fn sentry_args(args: &HookArgs) -> TokenStream {
     let traces_sample_rate = opt_arg(&s.traces_sample_rate);
     let sample_rate = opt_arg(&s.sample_rate);
     let debug = opt_arg(&s.debug);
-    let guard = crate::guard::expand(s.guard.value());
+    let guard = guard_settings(s.guard.value());
     quote! {
         ::forkline::__private::SentryArgs {
             enabled: #enabled,
@@ -187,6 +188,48 @@ fn sentry_args(args: &HookArgs) -> TokenStream {
             sample_rate: #sample_rate,
             debug: #debug,
             guard: #guard,
+        }
+    }
+}
+
+/// The `forkline::GuardSettings` value.
+fn guard_settings(g: Option<&GuardArgs>) -> TokenStream {
+    let Some(g) = g else {
+        return quote!(::forkline::GuardSettings::NONE);
+    };
+    let ms = |v: &Attr<u64>| match v.value() {
+        Some(&n) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#n)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let count = |v: &Attr<u64>, ty: TokenStream| match v.value() {
+        Some(&n) => {
+            let n = proc_macro2::Literal::u64_unsuffixed(n);
+            quote!(::core::option::Option::Some(#n as #ty))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let connect_timeout = ms(&g.connect_timeout_ms);
+    let attempt_timeout = ms(&g.attempt_timeout_ms);
+    let backoff_base = ms(&g.backoff_base_ms);
+    let backoff_cap = ms(&g.backoff_cap_ms);
+    let breaker_cooldown = ms(&g.breaker_cooldown_ms);
+    let max_retries = count(&g.max_retries, quote!(u32));
+    let breaker_failures = count(&g.breaker_failures, quote!(u32));
+    let queue_capacity = count(&g.queue_capacity, quote!(usize));
+    let buffer_budget_bytes = count(&g.buffer_budget_bytes, quote!(usize));
+    quote! {
+        ::forkline::GuardSettings {
+            connect_timeout: #connect_timeout,
+            attempt_timeout: #attempt_timeout,
+            max_retries: #max_retries,
+            backoff_base: #backoff_base,
+            backoff_cap: #backoff_cap,
+            breaker_failures: #breaker_failures,
+            breaker_cooldown: #breaker_cooldown,
+            queue_capacity: #queue_capacity,
+            buffer_budget_bytes: #buffer_budget_bytes,
         }
     }
 }

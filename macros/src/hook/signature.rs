@@ -2,7 +2,7 @@
 //! piece of the signature to change.
 
 use crate::ctxt::Ctxt;
-use crate::kind::{HookKind, Param};
+use crate::hook::kind::{HookKind, Param};
 use syn::{FnArg, GenericParam, ItemFn, ReturnType, Type};
 
 pub(crate) struct Signature {
