@@ -10,6 +10,7 @@ mod ctxt;
 mod grammar;
 mod handler;
 mod hook;
+mod item;
 mod semconv;
 mod span_attributes;
 mod suggest;

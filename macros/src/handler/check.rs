@@ -4,10 +4,11 @@
 
 use crate::ctxt::Ctxt;
 use crate::handler::args::HandlerArgs;
+use crate::item::ItemFn;
 use crate::semconv;
 use proc_macro2::Span;
 use std::collections::HashMap;
-use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+use syn::{FnArg, Ident, Pat, ReturnType, Type};
 
 /// The function's arguments that will be recorded, by binding name.
 pub(crate) struct Recorded {

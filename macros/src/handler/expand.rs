@@ -5,9 +5,10 @@
 
 use crate::handler::args::HandlerArgs;
 use crate::handler::check::{nameable, Recorded};
+use crate::item::ItemFn;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{ItemFn, LitStr, ReturnType};
+use syn::{LitStr, ReturnType};
 
 pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> TokenStream {
     let ItemFn {

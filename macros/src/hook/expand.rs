@@ -7,9 +7,9 @@ use crate::hook::guard::GuardArgs;
 use crate::hook::kind::{HookKind, Param};
 use crate::hook::signature::Signature;
 use crate::hook::value::DsnArg;
+use crate::item::ItemFn;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::ItemFn;
 
 pub(crate) fn expand(
     kind: HookKind,

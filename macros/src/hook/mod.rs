@@ -10,22 +10,18 @@ mod signature;
 mod value;
 
 use crate::ctxt::{keep_item, Ctxt};
+use crate::item::parse_fn;
 use kind::HookKind;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 
 pub(crate) fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match syn::parse2::<syn::ItemFn>(item.clone()) {
+    let not_a_fn = format!(
+        "#[{}] goes on a function: `fn name(worker: &forkline::Worker) {{ ... }}`",
+        kind.attr_name()
+    );
+    let func = match parse_fn(item, &not_a_fn) {
         Ok(func) => func,
-        Err(_) => {
-            let message = format!(
-                "#[{}] goes on a function: `fn name(worker: &forkline::Worker) {{ ... }}`",
-                kind.attr_name()
-            );
-            // Point at the item's first tokens (its keyword), where the fix happens.
-            let span = item.clone().into_iter().next().map(|t| t.span());
-            let error = syn::Error::new(span.unwrap_or_else(Span::call_site), message);
-            return keep_item(item, &error);
-        }
+        Err(tokens) => return tokens,
     };
 
     let cx = Ctxt::new();

@@ -3,7 +3,8 @@
 
 use crate::ctxt::Ctxt;
 use crate::hook::kind::{HookKind, Param};
-use syn::{FnArg, GenericParam, ItemFn, ReturnType, Type};
+use crate::item::ItemFn;
+use syn::{FnArg, GenericParam, ReturnType, Type};
 
 pub(crate) struct Signature {
     /// The context each parameter receives, in the user's order, with the span of its type
