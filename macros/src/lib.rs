@@ -11,6 +11,7 @@ mod grammar;
 mod handler;
 mod hook;
 mod item;
+mod private;
 mod semconv;
 mod span_attributes;
 mod suggest;
@@ -88,5 +89,169 @@ pub fn derive_span_attributes(item: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(item) {
         Ok(input) => span_attributes::derive(input).into(),
         Err(e) => e.to_compile_error().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The paths generated code names outside itself: forkline only through
+    //! `::forkline::__private::v1`, the standard library only as `::core` or `::std`.
+
+    use crate::HookKind;
+    use proc_macro2::{Spacing, TokenStream, TokenTree};
+    use quote::quote;
+
+    /// Each macro on an input that uses every part of its expansion.
+    fn expansions() -> Vec<TokenStream> {
+        let hook = |kind, args: TokenStream, item: TokenStream| crate::hook::hook(kind, args, item);
+        let derive = |input: TokenStream| {
+            crate::span_attributes::derive(syn::parse2(input).expect("a struct"))
+        };
+        vec![
+            hook(
+                HookKind::PostFork,
+                quote!(
+                    service_name = "a",
+                    ratio = 0.5,
+                    guard(attempt_timeout_ms = 100, queue_capacity = 8)
+                ),
+                quote!(
+                    fn otel(_worker: &Worker) {}
+                ),
+            ),
+            hook(
+                HookKind::WorkerInit,
+                quote!(
+                    sentry(dsn = env("DSN"), debug, guard(max_retries = 1)),
+                    propagators = "tracecontext"
+                ),
+                quote!(
+                    async fn init(_worker: &Worker) {}
+                ),
+            ),
+            hook(
+                HookKind::WorkerExit,
+                quote!(deadline_ms = 100),
+                quote!(
+                    fn bye() {}
+                ),
+            ),
+            hook(
+                HookKind::ChildExit,
+                quote!(),
+                quote!(
+                    fn reaped(_master: &Master, _exit: &WorkerExit) {}
+                ),
+            ),
+            hook(
+                HookKind::OnStarting,
+                quote!(),
+                quote!(
+                    fn starting(_master: &Master) -> Result<(), String> {
+                        Ok(())
+                    }
+                ),
+            ),
+            crate::handler::handler(
+                quote!(name = "get", err, fields(order.id = id, kind = "x")),
+                quote!(
+                    async fn get(id: u64) -> Result<u64, String> {
+                        Ok(id)
+                    }
+                ),
+            ),
+            crate::handler::handler(
+                quote!(kind = "client"),
+                quote!(
+                    fn call(id: u64) -> u64 {
+                        id
+                    }
+                ),
+            ),
+            derive(quote! {
+                #[span(prefix = "order")]
+                struct Order {
+                    id: u64,
+                    #[span(redact)]
+                    token: String,
+                    note: &'static str,
+                    #[span(flatten)]
+                    inner: Inner,
+                }
+            }),
+        ]
+    }
+
+    /// Every path in `tokens` (`a::b`, `::a::b`), as (whether it starts with `::`, its segments).
+    fn paths(tokens: TokenStream, out: &mut Vec<(bool, Vec<String>)>) {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        let colons = |i: usize| {
+            matches!(
+                (tokens.get(i), tokens.get(i + 1)),
+                (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+                    if a.as_char() == ':' && a.spacing() == Spacing::Joint && b.as_char() == ':'
+            )
+        };
+        let mut i = 0;
+        while i < tokens.len() {
+            if let TokenTree::Group(group) = &tokens[i] {
+                paths(group.stream(), out);
+            }
+            let leading = colons(i) && matches!(tokens.get(i + 2), Some(TokenTree::Ident(_)));
+            // A keyword before `::` (`use ::core::...`) is not a segment.
+            let relative = matches!(&tokens[i], TokenTree::Ident(ident)
+                    if !["use", "as", "in", "for", "impl", "dyn", "mut", "return"]
+                        .contains(&ident.to_string().as_str()))
+                && colons(i + 1);
+            if !(leading || relative) {
+                i += 1;
+                continue;
+            }
+            let mut j = if leading { i + 2 } else { i };
+            let mut segments = Vec::new();
+            while let Some(TokenTree::Ident(ident)) = tokens.get(j) {
+                segments.push(ident.to_string());
+                j += 1;
+                if !colons(j) {
+                    break;
+                }
+                j += 2;
+            }
+            out.push((leading, segments));
+            i = j;
+        }
+    }
+
+    #[test]
+    fn forkline_is_named_only_through_private_v1() {
+        for expansion in expansions() {
+            let text = expansion.to_string();
+            assert!(!text.contains("compile_error"), "{text}");
+            let mut found = Vec::new();
+            paths(expansion, &mut found);
+            assert!(found
+                .iter()
+                .any(|(_, s)| s.first().is_some_and(|s| s == "forkline")));
+            for (leading, segments) in found {
+                let path = segments.join("::");
+                if leading {
+                    assert!(
+                        ["forkline", "core", "std"].contains(&segments[0].as_str()),
+                        "::{path} in {text}"
+                    );
+                    if segments[0] == "forkline" {
+                        assert!(
+                            segments[1..].starts_with(&["__private".into(), "v1".into()]),
+                            "::{path}"
+                        );
+                    }
+                } else {
+                    assert!(
+                        !segments.iter().any(|s| s == "forkline" || s == "__private"),
+                        "{path} in {text}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -6,11 +6,13 @@
 use crate::handler::args::HandlerArgs;
 use crate::handler::check::{nameable, Recorded};
 use crate::item::ItemFn;
+use crate::private::Private;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{LitStr, ReturnType};
 
 pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> TokenStream {
+    let p = &Private::new(None);
     let ItemFn {
         attrs,
         vis,
@@ -30,13 +32,15 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     };
     let records = recorded.bindings.iter().map(|b| {
         let key = b.to_string();
+        let p = p.at(b.span());
         quote_spanned! {b.span()=>
-            ::forkline::__private::handler::record(&#b, #key, __forkline_out);
+            #p::handler::record(&#b, #key, __forkline_out);
         }
     });
     let fields = args.fields.value().map_or(&[][..], Vec::as_slice);
     let capacity = recorded.bindings.len() + fields.len();
     let fields = fields.iter().map(|f| {
+        let p = p.at(f.key_span);
         let key = &f.key;
         let value = &f.value;
         if let syn::Expr::Lit(syn::ExprLit {
@@ -46,15 +50,15 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         {
             // A literal needs no copy.
             return quote_spanned! {f.key_span=>
-                ::forkline::__private::handler::record_static(
+                #p::handler::record_static(
                     #lit,
-                    ::forkline::__private::handler::AttributeKey::Argument(#key),
+                    #p::handler::AttributeKey::Argument(#key),
                     __forkline_out,
                 );
             };
         }
         quote_spanned! {f.key_span=>
-            ::forkline::__private::handler::record(&(#value), #key, __forkline_out);
+            #p::handler::record(&(#value), #key, __forkline_out);
         }
     });
     // `let __forkline_value: Ret = { body };` gives `?` and `return` in the body the function's
@@ -86,13 +90,13 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         quote! {
             if let ::core::result::Result::Err(__forkline_error) = &__forkline_result {
                 #[allow(unused_imports)]
-                use ::forkline::__private::handler::{
+                use #p::handler::{
                     ViaChain as _, ViaDisplay as _, ViaError as _,
                 };
-                (&::forkline::__private::handler::ErrorRef(__forkline_error))
+                (&#p::handler::ErrorRef(__forkline_error))
                     .forkline_report(&__forkline_span, {
-                        const __FORKLINE_SITE: ::forkline::__private::handler::HandlerSite =
-                            ::forkline::__private::handler::HandlerSite {
+                        const __FORKLINE_SITE: #p::handler::HandlerSite =
+                            #p::handler::HandlerSite {
                                 module: ::core::module_path!(),
                                 dir: ::core::env!("CARGO_MANIFEST_DIR"),
                                 function: #fn_name,
@@ -107,11 +111,11 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     quote! {
         #(#attrs)*
         #vis #sig {
-            let __forkline_span = ::forkline::__private::handler::HandlerSpan::start(
+            let __forkline_span = #p::handler::HandlerSpan::start(
                 #name,
-                ::forkline::__private::handler::SpanKind::#kind,
+                #p::handler::SpanKind::#kind,
                 #capacity,
-                |__forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>| {
+                |__forkline_out: &mut ::std::vec::Vec<#p::handler::KeyValue>| {
                     #(#records)*
                     #(#fields)*
                 },

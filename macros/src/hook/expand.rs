@@ -8,6 +8,7 @@ use crate::hook::kind::{HookKind, Param};
 use crate::hook::signature::Signature;
 use crate::hook::value::DsnArg;
 use crate::item::ItemFn;
+use crate::private::Private;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -17,6 +18,7 @@ pub(crate) fn expand(
     sig: &Signature,
     item: &ItemFn,
 ) -> TokenStream {
+    let p = &Private::new(None);
     let fn_name = &item.sig.ident;
     let fn_name_str = fn_name.to_string();
     let (registry, descriptor) = kind.registry();
@@ -37,28 +39,28 @@ pub(crate) fn expand(
     let wrapper = match kind {
         HookKind::OnStarting | HookKind::PreFork | HookKind::WhenReady | HookKind::OnExit => {
             quote! {
-                fn __forkline_run(__forkline_master: &::forkline::Master) -> ::forkline::__private::HookResult {
-                    ::forkline::__private::IntoHookResult::into_hook_result(#call)
+                fn __forkline_run(__forkline_master: &#p::Master) -> #p::HookResult {
+                    #p::IntoHookResult::into_hook_result(#call)
                 }
             }
         }
         HookKind::ChildExit => quote! {
             fn __forkline_run(
-                __forkline_master: &::forkline::Master,
-                __forkline_exit: &::forkline::WorkerExit,
-            ) -> ::forkline::__private::HookResult {
-                ::forkline::__private::IntoHookResult::into_hook_result(#call)
+                __forkline_master: &#p::Master,
+                __forkline_exit: &#p::WorkerExit,
+            ) -> #p::HookResult {
+                #p::IntoHookResult::into_hook_result(#call)
             }
         },
         HookKind::PostFork | HookKind::WorkerInit | HookKind::WorkerExit => {
             let body = if sig.is_async {
-                quote!(::forkline::__private::block_on_hook(__forkline_worker, #call))
+                quote!(#p::block_on_hook(__forkline_worker, #call))
             } else {
                 call
             };
             quote! {
-                fn __forkline_run(__forkline_worker: &::forkline::Worker) -> ::forkline::__private::HookResult {
-                    ::forkline::__private::IntoHookResult::into_hook_result(#body)
+                fn __forkline_run(__forkline_worker: &#p::Worker) -> #p::HookResult {
+                    #p::IntoHookResult::into_hook_result(#body)
                 }
             }
         }
@@ -66,11 +68,11 @@ pub(crate) fn expand(
 
     let extra_fields = match kind {
         HookKind::PostFork => {
-            let otel = otel_args(args);
+            let otel = otel_args(p, args);
             quote!(otel: #otel,)
         }
         HookKind::WorkerInit => {
-            let sentry = sentry_args(args);
+            let sentry = sentry_args(p, args);
             let propagators = opt(args.propagators.value());
             quote!(sentry: #sentry, propagators: #propagators,)
         }
@@ -104,14 +106,14 @@ pub(crate) fn expand(
 
         #singleton
 
-        #[::forkline::__private::linkme::distributed_slice(::forkline::__private::#registry)]
-        #[linkme(crate = ::forkline::__private::linkme)]
+        #[#p::linkme::distributed_slice(#p::#registry)]
+        #[linkme(crate = #p::linkme)]
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        static #static_name: ::forkline::__private::#descriptor = {
+        static #static_name: #p::#descriptor = {
             #wrapper
-            ::forkline::__private::#descriptor {
-                site: ::forkline::__private::HookSite {
+            #p::#descriptor {
+                site: #p::HookSite {
                     function: #fn_name_str,
                     module: ::core::module_path!(),
                     file: ::core::file!(),
@@ -139,7 +141,7 @@ fn opt_arg<T: quote::ToTokens>(arg: &Attr<T>) -> TokenStream {
     opt(arg.value())
 }
 
-fn otel_args(args: &HookArgs) -> TokenStream {
+fn otel_args(p: &Private, args: &HookArgs) -> TokenStream {
     let o = &args.otel;
     let service_name = opt_arg(&o.service_name);
     let service_version = opt_arg(&o.service_version);
@@ -148,9 +150,9 @@ fn otel_args(args: &HookArgs) -> TokenStream {
     let ratio = opt_arg(&o.ratio);
     let exporter = opt_arg(&o.exporter);
     let endpoint = opt_arg(&o.endpoint);
-    let guard = guard_settings(o.guard.value());
+    let guard = guard_settings(p, o.guard.value());
     quote! {
-        ::forkline::__private::OtelArgs {
+        #p::OtelArgs {
             service_name: #service_name,
             service_version: #service_version,
             environment: #environment,
@@ -163,23 +165,23 @@ fn otel_args(args: &HookArgs) -> TokenStream {
     }
 }
 
-fn sentry_args(args: &HookArgs) -> TokenStream {
+fn sentry_args(p: &Private, args: &HookArgs) -> TokenStream {
     let Some(s) = args.sentry.value() else {
-        return quote!(::forkline::__private::SentryArgs::DEFAULT);
+        return quote!(#p::SentryArgs::DEFAULT);
     };
     let enabled = opt_arg(&s.enabled);
     let dsn = opt(s.dsn.value().map(|dsn| match dsn {
-        DsnArg::Literal(lit) => quote!(::forkline::__private::DsnArg::Literal(#lit)),
-        DsnArg::Env(var) => quote!(::forkline::__private::DsnArg::Env(#var)),
+        DsnArg::Literal(lit) => quote!(#p::DsnArg::Literal(#lit)),
+        DsnArg::Env(var) => quote!(#p::DsnArg::Env(#var)),
     }));
     let environment = opt_arg(&s.environment);
     let release = opt_arg(&s.release);
     let traces_sample_rate = opt_arg(&s.traces_sample_rate);
     let sample_rate = opt_arg(&s.sample_rate);
     let debug = opt_arg(&s.debug);
-    let guard = guard_settings(s.guard.value());
+    let guard = guard_settings(p, s.guard.value());
     quote! {
-        ::forkline::__private::SentryArgs {
+        #p::SentryArgs {
             enabled: #enabled,
             dsn: #dsn,
             environment: #environment,
@@ -192,10 +194,10 @@ fn sentry_args(args: &HookArgs) -> TokenStream {
     }
 }
 
-/// The `forkline::GuardSettings` value.
-fn guard_settings(g: Option<&GuardArgs>) -> TokenStream {
+/// The `GuardSettings` value.
+fn guard_settings(p: &Private, g: Option<&GuardArgs>) -> TokenStream {
     let Some(g) = g else {
-        return quote!(::forkline::GuardSettings::NONE);
+        return quote!(#p::GuardSettings::NONE);
     };
     let ms = |v: &Attr<u64>| match v.value() {
         Some(&n) => {
@@ -220,7 +222,7 @@ fn guard_settings(g: Option<&GuardArgs>) -> TokenStream {
     let queue_capacity = count(&g.queue_capacity, quote!(usize));
     let buffer_budget_bytes = count(&g.buffer_budget_bytes, quote!(usize));
     quote! {
-        ::forkline::GuardSettings {
+        #p::GuardSettings {
             connect_timeout: #connect_timeout,
             attempt_timeout: #attempt_timeout,
             max_retries: #max_retries,

@@ -1,6 +1,7 @@
 //! Generates the `SpanAttributes` impl: one statement a recorded field, each pushing the field's
 //! attributes under its key (joined to the caller's prefix when there is one).
 
+use crate::private::Private;
 use crate::span_attributes::check::{How, Recorded};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -8,42 +9,44 @@ use syn::spanned::Spanned;
 use syn::DeriveInput;
 
 pub(crate) fn expand(input: &DeriveInput, recorded: &[Recorded<'_>]) -> TokenStream {
+    let private = Private::new(None);
     let statements = recorded.iter().map(|field| {
         let Recorded { ident, ty, key, how } = field;
+        let p = private.at(ty.span());
         match how {
             How::Redacted => quote_spanned! {ty.span()=>
-                __forkline_out.push(::forkline::__private::handler::KeyValue::new(
+                __forkline_out.push(#p::handler::KeyValue::new(
                     match __forkline_key.prefix() {
-                        ::core::option::Option::None => ::forkline::opentelemetry::Key::from_static_str(#key),
-                        ::core::option::Option::Some(_) => ::forkline::opentelemetry::Key::from(__forkline_key.join(#key)),
+                        ::core::option::Option::None => #p::opentelemetry::Key::from_static_str(#key),
+                        ::core::option::Option::Some(_) => #p::opentelemetry::Key::from(__forkline_key.join(#key)),
                     },
-                    ::forkline::__private::handler::REDACTED,
+                    #p::handler::REDACTED,
                 ));
             },
             // A `&'static str` needs no copy.
             How::StaticStr => quote_spanned! {ty.span()=>
-                ::forkline::__private::handler::record_static(
+                #p::handler::record_static(
                     self.#ident,
                     match __forkline_key.prefix() {
-                        ::core::option::Option::None => ::forkline::__private::handler::AttributeKey::Field(#key),
-                        ::core::option::Option::Some(_) => ::forkline::__private::handler::AttributeKey::Joined(__forkline_key.join(#key)),
+                        ::core::option::Option::None => #p::handler::AttributeKey::Field(#key),
+                        ::core::option::Option::Some(_) => #p::handler::AttributeKey::Joined(__forkline_key.join(#key)),
                     },
                     __forkline_out,
                 );
             },
             How::Flattened => quote_spanned! {ty.span()=>
-                ::forkline::SpanAttributes::record(&self.#ident, ::core::clone::Clone::clone(&__forkline_key), __forkline_out);
+                #p::handler::SpanAttributes::record(&self.#ident, ::core::clone::Clone::clone(&__forkline_key), __forkline_out);
             },
             How::Value => quote_spanned! {ty.span()=>
                 match __forkline_key.prefix() {
-                    ::core::option::Option::None => ::forkline::SpanAttributes::record(
+                    ::core::option::Option::None => #p::handler::SpanAttributes::record(
                         &self.#ident,
-                        ::forkline::__private::handler::AttributeKey::Field(#key),
+                        #p::handler::AttributeKey::Field(#key),
                         __forkline_out,
                     ),
-                    ::core::option::Option::Some(_) => ::forkline::SpanAttributes::record(
+                    ::core::option::Option::Some(_) => #p::handler::SpanAttributes::record(
                         &self.#ident,
-                        ::forkline::__private::handler::AttributeKey::Joined(__forkline_key.join(#key)),
+                        #p::handler::AttributeKey::Joined(__forkline_key.join(#key)),
                         __forkline_out,
                     ),
                 }
@@ -52,13 +55,14 @@ pub(crate) fn expand(input: &DeriveInput, recorded: &[Recorded<'_>]) -> TokenStr
     });
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let p = &private;
     quote! {
         #[automatically_derived]
-        impl #impl_generics ::forkline::SpanAttributes for #ident #ty_generics #where_clause {
+        impl #impl_generics #p::handler::SpanAttributes for #ident #ty_generics #where_clause {
             fn record(
                 &self,
-                __forkline_key: ::forkline::__private::handler::AttributeKey,
-                __forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>,
+                __forkline_key: #p::handler::AttributeKey,
+                __forkline_out: &mut ::std::vec::Vec<#p::handler::KeyValue>,
             ) {
                 #(#statements)*
             }
