@@ -202,3 +202,24 @@ pub(crate) fn string_literal(cx: &Ctxt, arg: &Arg, example: &str) -> Option<LitS
         }
     }
 }
+
+/// `crate = path::to::forkline` (or the path as a string, as serde and tokio take it): where
+/// generated code finds forkline when it is renamed or re-exported.
+pub(crate) fn crate_path(cx: &Ctxt, arg: &Arg) -> Option<syn::Path> {
+    const EXAMPLE: &str = "my_crate::forkline";
+    let expr = expr(cx, arg, EXAMPLE)?;
+    let path = match expr {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => Some(p.path.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s.parse().ok(),
+        _ => None,
+    };
+    if path.is_none() {
+        cx.error_spanned(
+            expr,
+            format!("`crate` takes the path forkline is reached by, as in `crate = {EXAMPLE}`"),
+        );
+    }
+    path
+}

@@ -1,8 +1,16 @@
 //! Attribute macros for [forkline](https://docs.rs/forkline): lifecycle hooks for pre-fork
-//! servers that generate a correctly ordered OpenTelemetry + Sentry setup.
+//! servers that generate a correctly ordered OpenTelemetry + Sentry setup, `#[handler]` spans and
+//! `#[derive(SpanAttributes)]`. This file holds the entry points only.
 //!
-//! Use them through the `forkline` crate (`#[forkline::post_fork(...)]`); this crate's paths
-//! assume it.
+//! Use them through the `forkline` crate (`#[forkline::post_fork(...)]`). Generated code reaches
+//! forkline through `::forkline::__private::v1`; where forkline is renamed or re-exported, every
+//! macro takes `crate = path` (`#[post_fork(crate = my::forkline)]`,
+//! `#[handler(crate = my::forkline)]`, `#[span(crate = my::forkline)]` on a derived struct).
+//!
+//! Layers, each importing only those below it: `ctxt`, `suggest`, `semconv` and `private`;
+//! `grammar` (the argument grammar) and `item` (the function a macro is on); then one folder a
+//! macro (`hook/`, `handler/`, `span_attributes/`), each reading its arguments (`args.rs`),
+//! checking them (`check.rs`) and generating code (`expand.rs`); then this file.
 
 #![warn(missing_docs)]
 
@@ -20,6 +28,8 @@ use hook::kind::HookKind;
 use proc_macro::TokenStream;
 
 /// Master, once, before the listening socket is bound. No telemetry threads or sockets here.
+///
+/// Every hook takes `crate = path` where forkline is renamed or re-exported.
 #[proc_macro_attribute]
 pub fn on_starting(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::OnStarting, args.into(), item.into()).into()
@@ -75,15 +85,15 @@ pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
 /// provider: `name = "..."` (default: the function's name), `kind = "server"` (the default),
 /// arguments recorded as attributes (`skip(...)`, `skip_all`), extra `fields(key = value)`,
 /// and `err` to record `Err` values and send them to Sentry linked to the span. Panics are
-/// recorded on the span and resumed.
+/// recorded on the span and resumed. `crate = path` names forkline where it is renamed.
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::handler(args.into(), item.into()).into()
 }
 
 /// Records a struct's fields as span attributes: `#[span(name = "...")]`, `#[span(skip)]`,
-/// `#[span(redact)]`, `#[span(flatten)]` on fields, `#[span(prefix = "...")]` on the struct.
-/// Keys are checked at compile time (shape, and renamed semantic-convention keys).
+/// `#[span(redact)]`, `#[span(flatten)]` on fields, `#[span(prefix = "...")]` and
+/// `#[span(crate = path)]` (where forkline is renamed) on the struct. Keys are checked at compile time (shape, and renamed semantic-convention keys).
 #[proc_macro_derive(SpanAttributes, attributes(span))]
 pub fn derive_span_attributes(item: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(item) {
@@ -101,19 +111,27 @@ mod tests {
     use proc_macro2::{Spacing, TokenStream, TokenTree};
     use quote::quote;
 
-    /// Each macro on an input that uses every part of its expansion.
-    fn expansions() -> Vec<TokenStream> {
-        let hook = |kind, args: TokenStream, item: TokenStream| crate::hook::hook(kind, args, item);
-        let derive = |input: TokenStream| {
-            crate::span_attributes::derive(syn::parse2(input).expect("a struct"))
+    /// Each macro on an input that uses every part of its expansion, with `crate = krate` when
+    /// there is one.
+    fn expansions(krate: Option<TokenStream>) -> Vec<TokenStream> {
+        let krate = krate.map(|k| quote!(crate = #k));
+        let comma = krate.as_ref().map(|_| quote!(,));
+        let hook = |kind, args: TokenStream, item: TokenStream| {
+            crate::hook::hook(kind, quote!(#krate #comma #args), item)
         };
+        let handler = |args: TokenStream, item: TokenStream| {
+            crate::handler::handler(quote!(#krate #comma #args), item)
+        };
+        let item = quote!(
+            fn f(_master: &Master) {}
+        );
         vec![
             hook(
                 HookKind::PostFork,
                 quote!(
                     service_name = "a",
                     ratio = 0.5,
-                    guard(attempt_timeout_ms = 100, queue_capacity = 8)
+                    guard(attempt_timeout_ms = 100)
                 ),
                 quote!(
                     fn otel(_worker: &Worker) {}
@@ -123,7 +141,7 @@ mod tests {
                 HookKind::WorkerInit,
                 quote!(
                     sentry(dsn = env("DSN"), debug, guard(max_retries = 1)),
-                    propagators = "tracecontext"
+                    propagators = "baggage"
                 ),
                 quote!(
                     async fn init(_worker: &Worker) {}
@@ -140,19 +158,14 @@ mod tests {
                 HookKind::ChildExit,
                 quote!(),
                 quote!(
-                    fn reaped(_master: &Master, _exit: &WorkerExit) {}
+                    fn c(_m: &Master, _e: &WorkerExit) {}
                 ),
             ),
-            hook(
-                HookKind::OnStarting,
-                quote!(),
-                quote!(
-                    fn starting(_master: &Master) -> Result<(), String> {
-                        Ok(())
-                    }
-                ),
-            ),
-            crate::handler::handler(
+            hook(HookKind::OnStarting, quote!(), item.clone()),
+            hook(HookKind::WhenReady, quote!(), item.clone()),
+            hook(HookKind::PreFork, quote!(), item.clone()),
+            hook(HookKind::OnExit, quote!(), item),
+            handler(
                 quote!(name = "get", err, fields(order.id = id, kind = "x")),
                 quote!(
                     async fn get(id: u64) -> Result<u64, String> {
@@ -160,7 +173,7 @@ mod tests {
                     }
                 ),
             ),
-            crate::handler::handler(
+            handler(
                 quote!(kind = "client"),
                 quote!(
                     fn call(id: u64) -> u64 {
@@ -168,8 +181,9 @@ mod tests {
                     }
                 ),
             ),
-            derive(quote! {
+            crate::span_attributes::derive(syn::parse_quote! {
                 #[span(prefix = "order")]
+                #[span(#krate)]
                 struct Order {
                     id: u64,
                     #[span(redact)]
@@ -222,35 +236,61 @@ mod tests {
         }
     }
 
+    /// Every path of every expansion, which must not be a `compile_error!`.
+    fn expanded_paths(krate: Option<TokenStream>) -> Vec<(bool, Vec<String>)> {
+        let mut found = Vec::new();
+        for expansion in expansions(krate) {
+            assert!(
+                !expansion.to_string().contains("compile_error"),
+                "{expansion}"
+            );
+            paths(expansion, &mut found);
+        }
+        found
+    }
+
     #[test]
     fn forkline_is_named_only_through_private_v1() {
-        for expansion in expansions() {
-            let text = expansion.to_string();
-            assert!(!text.contains("compile_error"), "{text}");
-            let mut found = Vec::new();
-            paths(expansion, &mut found);
-            assert!(found
-                .iter()
-                .any(|(_, s)| s.first().is_some_and(|s| s == "forkline")));
-            for (leading, segments) in found {
-                let path = segments.join("::");
-                if leading {
+        let found = expanded_paths(None);
+        assert!(found.iter().any(|(_, s)| s[0] == "forkline"));
+        for (leading, segments) in found {
+            let path = segments.join("::");
+            if leading {
+                assert!(
+                    ["forkline", "core", "std"].contains(&segments[0].as_str()),
+                    "::{path}"
+                );
+                if segments[0] == "forkline" {
                     assert!(
-                        ["forkline", "core", "std"].contains(&segments[0].as_str()),
-                        "::{path} in {text}"
-                    );
-                    if segments[0] == "forkline" {
-                        assert!(
-                            segments[1..].starts_with(&["__private".into(), "v1".into()]),
-                            "::{path}"
-                        );
-                    }
-                } else {
-                    assert!(
-                        !segments.iter().any(|s| s == "forkline" || s == "__private"),
-                        "{path} in {text}"
+                        segments[1..].starts_with(&["__private".into(), "v1".into()]),
+                        "::{path}"
                     );
                 }
+            } else {
+                assert!(
+                    !segments.iter().any(|s| s == "forkline" || s == "__private"),
+                    "{path}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn crate_path_replaces_forkline_everywhere() {
+        let found = expanded_paths(Some(quote!(my::fl)));
+        assert!(found
+            .iter()
+            .any(|(_, s)| s.contains(&"__private".to_string())));
+        for (leading, segments) in found {
+            let path = segments.join("::");
+            assert!(!segments.iter().any(|s| s == "forkline"), "{path}");
+            if leading {
+                assert!(["core", "std"].contains(&segments[0].as_str()), "::{path}");
+            } else if segments.iter().any(|s| s == "__private") {
+                assert!(
+                    segments.starts_with(&["my", "fl", "__private", "v1"].map(String::from)),
+                    "{path}"
+                );
             }
         }
     }

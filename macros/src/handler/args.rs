@@ -31,6 +31,7 @@ pub(crate) struct HandlerArgs {
     pub(crate) skip: Attr<Vec<Ident>>,
     pub(crate) skip_all: Attr<()>,
     pub(crate) err: Attr<()>,
+    pub(crate) krate: Attr<syn::Path>,
 }
 
 /// A key: `a.b.c` (identifiers joined by dots) or a string literal.
@@ -87,6 +88,7 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> HandlerArgs {
             "skip" => args.skip.set(cx, &arg, skip),
             "skip_all" => args.skip_all.set(cx, &arg, grammar::flag),
             "err" => args.err.set(cx, &arg, grammar::flag),
+            "crate" => args.krate.set(cx, &arg, grammar::crate_path),
             other => cx.error(
                 arg.name.span(),
                 format!(

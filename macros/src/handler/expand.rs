@@ -12,7 +12,7 @@ use quote::{quote, quote_spanned};
 use syn::{LitStr, ReturnType};
 
 pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> TokenStream {
-    let p = &Private::new(None);
+    let p = &Private::new(args.krate.value());
     let ItemFn {
         attrs,
         vis,

@@ -41,6 +41,8 @@ pub(crate) struct HookArgs {
     pub(crate) sentry: Attr<SentryArgs>,
     pub(crate) propagators: Attr<LitStr>,
     pub(crate) deadline_ms: Attr<u64>,
+    /// `crate = path`, on every hook.
+    pub(crate) krate: Attr<syn::Path>,
 }
 
 const OTEL_KEYS: &[&str] = &[
@@ -83,6 +85,7 @@ pub(crate) fn parse(cx: &Ctxt, kind: HookKind, tokens: TokenStream) -> HookArgs 
     for arg in grammar::parse(cx, tokens) {
         let key = arg.name.to_string();
         match (kind, key.as_str()) {
+            (_, "crate") => args.krate.set(cx, &arg, grammar::crate_path),
             (HookKind::PostFork, _) if OTEL_KEYS.contains(&key.as_str()) => {
                 otel_arg(cx, &mut args.otel, &arg);
             }

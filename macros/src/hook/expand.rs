@@ -18,7 +18,7 @@ pub(crate) fn expand(
     sig: &Signature,
     item: &ItemFn,
 ) -> TokenStream {
-    let p = &Private::new(None);
+    let p = &Private::new(args.krate.value());
     let fn_name = &item.sig.ident;
     let fn_name_str = fn_name.to_string();
     let (registry, descriptor) = kind.registry();

@@ -1,6 +1,6 @@
 //! The `#[span(...)]` options of `#[derive(SpanAttributes)]`, read in the shared grammar into
 //! `Attr` slots (an option given twice, in one `#[span(...)]` or across two, is reported by its
-//! slot): `prefix = "..."` on the struct; `name = "..."`, `skip`, `redact` and `flatten` on a
+//! slot): `prefix = "..."` and `crate = path` on the struct; `name = "..."`, `skip`, `redact` and `flatten` on a
 //! field. Which options agree, and the keys they make, are `check.rs`'s.
 
 use crate::ctxt::Ctxt;
@@ -13,6 +13,7 @@ const FIELD_OPTIONS: &[&str] = &["name", "skip", "redact", "flatten"];
 #[derive(Default)]
 pub(crate) struct StructArgs {
     pub(crate) prefix: Attr<LitStr>,
+    pub(crate) krate: Attr<syn::Path>,
 }
 
 #[derive(Default)]
@@ -30,11 +31,14 @@ pub(crate) fn struct_args(cx: &Ctxt, attrs: &[Attribute]) -> StructArgs {
             "prefix" => args.prefix.set(cx, &arg, |cx, arg| {
                 grammar::string_literal(cx, arg, "\"checkout\"")
             }),
+            "crate" => args.krate.set(cx, &arg, grammar::crate_path),
             other => cx.error(
                 arg.name.span(),
                 format!(
-                    "unknown struct option `{other}`: #[span(prefix = \"...\")] is the one option on \
-                     the struct; `name`, `skip`, `redact` and `flatten` go on fields"
+                    "unknown struct option `{other}`{}: the struct takes #[span(prefix = \"...\")] \
+                     and #[span(crate = path::to::forkline)]; `name`, `skip`, `redact` and \
+                     `flatten` go on fields",
+                    did_you_mean(other, &["prefix", "crate"])
                 ),
             ),
         }

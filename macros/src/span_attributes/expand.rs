@@ -8,8 +8,12 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
 
-pub(crate) fn expand(input: &DeriveInput, recorded: &[Recorded<'_>]) -> TokenStream {
-    let private = Private::new(None);
+pub(crate) fn expand(
+    input: &DeriveInput,
+    krate: Option<&syn::Path>,
+    recorded: &[Recorded<'_>],
+) -> TokenStream {
+    let private = Private::new(krate);
     let statements = recorded.iter().map(|field| {
         let Recorded { ident, ty, key, how } = field;
         let p = private.at(ty.span());

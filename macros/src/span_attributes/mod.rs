@@ -18,7 +18,7 @@ pub(crate) fn derive(input: DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let args = args::struct_args(&cx, &input.attrs);
     let recorded = check::check(&cx, &input, &args);
-    let item = expand::expand(&input, &recorded);
+    let item = expand::expand(&input, args.krate.value(), &recorded);
     match cx.check() {
         Ok(()) => item,
         // Still emit the impl (with the valid fields) so that uses elsewhere do not cascade.
