@@ -12,7 +12,7 @@
 //! descriptor) replaces `v1` with `v2`, and forkline-macros generates `v2` paths in the same
 //! release; an addition that older generated code does not name keeps the version. A
 //! forkline-macros used with a forkline of another contract then fails at its first generated
-//! path with "could not find `v1` in `__private`" (or `v2`), which points here, instead of at a
+//! path with "cannot find `v1` in `__private`" (or `v2`), which points here, instead of at a
 //! missing field or a changed type. forkline depends on exactly its own version of forkline-macros
 //! (`=`), so through `forkline::...` the two always agree; the check catches forkline-macros
 //! depended on directly.

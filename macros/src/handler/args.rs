@@ -1,7 +1,7 @@
 //! `#[handler(...)]` arguments: `name = "..."`, `kind = "server"`, `fields(key = expr, ...)`,
-//! `skip(arg, ...)`, `skip_all`, `err`, read in the shared grammar into `Attr` slots (a name given
-//! twice is reported by its slot), every problem collected. Rules between arguments and the
-//! function live in `check.rs`.
+//! `skip(arg, ...)`, `skip_all`, `err` and `crate = path`, read in the shared grammar into `Attr`
+//! slots (a name given twice is reported by its slot), every problem collected. Rules between
+//! arguments and the function live in `check.rs`.
 
 use crate::ctxt::Ctxt;
 use crate::grammar::{self, Arg, Attr};

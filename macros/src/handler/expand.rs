@@ -1,7 +1,8 @@
 //! Generates the instrumented function: the same signature and attributes, a body that starts
 //! the span (attributes only when it is recorded), runs the original body with the span active
 //! (across `.await` for async bodies; panics recorded and resumed), reports `Err` with `err`,
-//! and ends the span when the call returns.
+//! and ends the span when the call returns. Everything it names of forkline is under
+//! `__private::v1` (`private.rs`).
 
 use crate::handler::args::HandlerArgs;
 use crate::handler::check::{nameable, Recorded};

@@ -1,4 +1,6 @@
 //! `#[forkline::handler]`: an OTel span around a request handler, through the global provider.
+//! Reads the function (`item.rs`) and the arguments, checks them against each other, and
+//! generates the instrumented function; on any error, the function as written and every error.
 
 mod args;
 mod check;

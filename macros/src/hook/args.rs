@@ -1,6 +1,8 @@
-//! Gives meaning to hook arguments: which names each hook knows and which value each takes, read
-//! into `Attr` slots (so a name given twice is reported by the slot). Rules on values and between
-//! arguments live in `check.rs`.
+//! Gives meaning to hook arguments: which names each hook knows (the OTel base on `post_fork`,
+//! `sentry(...)` and `propagators` on `worker_init`, `deadline_ms` on `worker_exit`, `crate` on
+//! all), which value each takes, and where a misplaced one belongs. Values are read into `Attr`
+//! slots, so a name given twice is reported by the slot. Rules on values and between arguments
+//! live in `check.rs`.
 
 use crate::ctxt::Ctxt;
 use crate::grammar::{self, Arg, Attr, Value};

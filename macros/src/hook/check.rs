@@ -1,4 +1,6 @@
-//! Rules on values and between arguments, checked after every argument has been read.
+//! Rules on hook argument values and between arguments (samplers and ratios, exporters and
+//! endpoints, the DSN, propagators, the deadline, the guard's ranges and orderings), checked after
+//! every argument has been read.
 
 use crate::ctxt::Ctxt;
 use crate::grammar::Spanned;

@@ -1,5 +1,7 @@
-//! Generates the registration of a hook: a descriptor in the runtime's registry holding the
-//! checked arguments and a wrapper that runs the user's function after forkline's own setup.
+//! Generates the registration of a hook: the function as written, and a descriptor in the
+//! runtime's registry holding the checked arguments (the guard's as `GuardSettings`) and a wrapper
+//! that runs the function after forkline's own setup. Everything it names of forkline is under
+//! `__private::v1` (`private.rs`).
 
 use crate::grammar::Attr;
 use crate::hook::args::HookArgs;

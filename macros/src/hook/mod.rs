@@ -1,5 +1,6 @@
-//! The lifecycle hooks (`#[post_fork(...)]` and the others): reads the function and the
-//! arguments, checks them, and registers the function with the runtime.
+//! The lifecycle hooks (`#[post_fork(...)]` and the others): reads the function (`item.rs`) and
+//! the arguments, checks both, and registers the function with the runtime; on any error, the
+//! function as written and every error.
 
 mod args;
 mod check;

@@ -1,7 +1,7 @@
 //! The `#[span(...)]` options of `#[derive(SpanAttributes)]`, read in the shared grammar into
 //! `Attr` slots (an option given twice, in one `#[span(...)]` or across two, is reported by its
-//! slot): `prefix = "..."` and `crate = path` on the struct; `name = "..."`, `skip`, `redact` and `flatten` on a
-//! field. Which options agree, and the keys they make, are `check.rs`'s.
+//! slot): `prefix = "..."` and `crate = path` on the struct; `name = "..."`, `skip`, `redact` and
+//! `flatten` on a field. Which options agree, and the keys they make, are `check.rs`'s.
 
 use crate::ctxt::Ctxt;
 use crate::grammar::{self, Arg, Attr};

@@ -1,5 +1,6 @@
 //! Generates the `SpanAttributes` impl: one statement a recorded field, each pushing the field's
-//! attributes under its key (joined to the caller's prefix when there is one).
+//! attributes under its key (joined to the caller's prefix when there is one). Everything it names
+//! of forkline is under `__private::v1` (`private.rs`).
 
 use crate::private::Private;
 use crate::span_attributes::check::{How, Recorded};

@@ -3,8 +3,9 @@
 //! renamed semantic-convention keys. `#[span(skip)]` leaves a field out, `#[span(redact)]`
 //! records a fixed stand-in instead of the value, a nested struct's attributes are prefixed with
 //! its field's key (`#[span(flatten)]`: not prefixed), `#[span(prefix = "...")]` on the struct
-//! prefixes every key. Options are read in `args.rs`, checked in `check.rs`, and the impl is
-//! generated in `expand.rs`.
+//! prefixes every key (`#[span(crate = path)]`: forkline renamed). Options are read in `args.rs`,
+//! checked in `check.rs`, and the impl is generated in `expand.rs`, even with errors (with the
+//! valid fields), so that uses elsewhere do not cascade.
 
 mod args;
 mod check;
