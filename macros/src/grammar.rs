@@ -128,14 +128,17 @@ impl<T> Attr<T> {
         });
     }
 
+    /// The value read, with its spans; `None` if not given or rejected.
     pub(crate) fn get(&self) -> Option<&Spanned<T>> {
         self.value.as_ref()
     }
 
+    /// The value read; `None` if not given or rejected.
     pub(crate) fn value(&self) -> Option<&T> {
         self.value.as_ref().map(|v| &v.value)
     }
 
+    /// Whether a value was read (for a flag: whether it was given).
     pub(crate) fn is_set(&self) -> bool {
         self.value.is_some()
     }
