@@ -1,4 +1,4 @@
-//! "Did you mean" suggestions for misspelled argument names.
+//! "Did you mean" suggestions for misspelled argument names and values.
 
 /// The known name closest to `typo`, if it is close enough to be a plausible misspelling.
 pub(crate) fn nearest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
@@ -8,6 +8,14 @@ pub(crate) fn nearest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
         .filter(|(distance, candidate)| *distance <= (candidate.len().max(typo.len()) / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
+}
+
+/// ` (did you mean `near`?)` when a known name is close to `typo`, else nothing: to put after
+/// the unknown name in a message.
+pub(crate) fn did_you_mean(typo: &str, known: &[&str]) -> String {
+    nearest(typo, known)
+        .map(|near| format!(" (did you mean `{near}`?)"))
+        .unwrap_or_default()
 }
 
 /// Optimal-string-alignment distance: like Levenshtein, but a swap of two neighbours costs one,

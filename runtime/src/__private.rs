@@ -1,39 +1,61 @@
-//! What the macros' generated code names. Not public API: it may change in any release.
+//! What the macros' generated code names, and nothing else. Not public API: it may change in any
+//! release.
+//!
+//! Everything sits in a version module, `v1`, and forkline-macros generates every path to forkline
+//! through it: `::forkline::__private::v1::…`, or `<path>::__private::v1::…` under
+//! `crate = <path>` (never `::forkline::Worker` or another public path, so a public rename does
+//! not break generated code). Paths to the standard library are `::core::…` and `::std::…`.
+//!
+//! The version names the contract between the two crates: the items below and their shapes (the
+//! hook descriptors' fields, the handler's functions). A change that generated code from an older
+//! forkline-macros would not compile against (an item renamed or removed, a field added to a
+//! descriptor) replaces `v1` with `v2`, and forkline-macros generates `v2` paths in the same
+//! release; an addition that older generated code does not name keeps the version. A
+//! forkline-macros used with a forkline of another contract then fails at its first generated
+//! path with "cannot find `v1` in `__private`" (or `v2`), which points here, instead of at a
+//! missing field or a changed type. forkline depends on exactly its own version of forkline-macros
+//! (`=`), so through `forkline::...` the two always agree; the check catches forkline-macros
+//! depended on directly.
 
-pub use crate::lifecycle::hooks::{
-    ChildExitHook, DsnArg, HookResult, HookSite, IntoHookResult, MasterHook, OtelArgs,
-    PostForkHook, SentryArgs, WorkerExitHook, WorkerInitHook, CHILD_EXIT, ON_EXIT, ON_STARTING,
-    POST_FORK, PRE_FORK, WHEN_READY, WORKER_EXIT, WORKER_INIT,
-};
-pub use linkme;
+/// The contract of forkline-macros 0.1 (see the module comment).
+pub mod v1 {
+    pub use crate::config::GuardSettings;
+    pub use crate::lifecycle::hooks::{
+        ChildExitHook, DsnArg, HookResult, HookSite, IntoHookResult, MasterHook, OtelArgs,
+        PostForkHook, SentryArgs, WorkerExitHook, WorkerInitHook, CHILD_EXIT, ON_EXIT, ON_STARTING,
+        POST_FORK, PRE_FORK, WHEN_READY, WORKER_EXIT, WORKER_INIT,
+    };
+    pub use crate::lifecycle::{Master, Worker, WorkerExit};
+    pub use linkme;
+    pub use opentelemetry;
 
-/// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
-pub mod handler {
-    pub use crate::handler::attributes::record_static;
-    pub use crate::handler::capture::{ErrorRef, ViaChain, ViaDisplay, ViaError};
-    pub use crate::handler::error_event::HandlerSite;
-    pub use crate::handler::span::record;
-    pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};
-    pub use opentelemetry::trace::SpanKind;
-    pub use opentelemetry::KeyValue;
+    /// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
+    pub mod handler {
+        pub use crate::handler::attributes::record_static;
+        pub use crate::handler::capture::{ErrorRef, ViaChain, ViaDisplay, ViaError};
+        pub use crate::handler::error_event::HandlerSite;
+        pub use crate::handler::span::record;
+        pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};
+        pub use opentelemetry::trace::SpanKind;
+        pub use opentelemetry::KeyValue;
 
-    /// The redacted stand-in for a `#[span(redact)]` field's value.
-    pub const REDACTED: &str = "[redacted]";
-}
+        /// The redacted stand-in for a `#[span(redact)]` field's value.
+        pub const REDACTED: &str = "[redacted]";
+    }
 
-use crate::lifecycle::Worker;
-use std::future::Future;
+    use std::future::Future;
 
-/// Runs an `async` hook to completion on the worker's runtime (hooks run outside `block_on`).
-pub fn block_on_hook<F: Future>(worker: &Worker, future: F) -> F::Output {
-    match worker.runtime() {
-        Some(handle) => handle.block_on(future),
-        None => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map(|rt| rt.block_on(future))
-            .unwrap_or_else(|e| {
-                panic!("no runtime for an async hook and none could be built: {e}")
-            }),
+    /// Runs an `async` hook to completion on the worker's runtime (hooks run outside `block_on`).
+    pub fn block_on_hook<F: Future>(worker: &Worker, future: F) -> F::Output {
+        match worker.runtime() {
+            Some(handle) => handle.block_on(future),
+            None => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(future))
+                .unwrap_or_else(|e| {
+                    panic!("no runtime for an async hook and none could be built: {e}")
+                }),
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! `#[handler(...)]` arguments: `name = "..."`, `kind = "server"`, `fields(key = expr, ...)`,
-//! `skip(arg, ...)`, `skip_all`, `err`. Read here, every problem collected; rules between
+//! `skip(arg, ...)`, `skip_all`, `err` and `crate = path`, read in the shared grammar into `Attr`
+//! slots (a name given twice is reported by its slot), every problem collected. Rules between
 //! arguments and the function live in `check.rs`.
 
 use crate::ctxt::Ctxt;
-use proc_macro2::Span;
-use std::collections::HashMap;
+use crate::grammar::{self, Arg, Attr};
+use crate::suggest::did_you_mean;
+use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Expr, Ident, LitStr, Token};
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 pub(crate) const KINDS: &[&str] = &["server", "client", "internal", "producer", "consumer"];
 const KNOWN: &[&str] = &["name", "kind", "fields", "skip", "skip_all", "err"];
@@ -22,45 +24,14 @@ pub(crate) struct Field {
 
 #[derive(Default)]
 pub(crate) struct HandlerArgs {
-    pub(crate) name: Option<LitStr>,
-    pub(crate) kind: Option<(String, Span)>,
-    pub(crate) fields: Vec<Field>,
-    pub(crate) skip: Vec<Ident>,
-    pub(crate) skip_all: Option<Span>,
-    pub(crate) err: Option<Span>,
-}
-
-/// The raw shape, before meaning: `ident`, `ident = expr`, `ident(...)`.
-enum Raw {
-    Flag(Ident),
-    Value(Ident, Expr),
-    List(Ident, proc_macro2::TokenStream),
-}
-
-struct RawList(Vec<Raw>);
-
-impl Parse for RawList {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut out = Vec::new();
-        while !input.is_empty() {
-            let name: Ident = input.parse()?;
-            if input.peek(Token![=]) {
-                input.parse::<Token![=]>()?;
-                out.push(Raw::Value(name, input.parse()?));
-            } else if input.peek(syn::token::Paren) {
-                let content;
-                syn::parenthesized!(content in input);
-                out.push(Raw::List(name, content.parse()?));
-            } else {
-                out.push(Raw::Flag(name));
-            }
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
-        Ok(Self(out))
-    }
+    pub(crate) name: Attr<LitStr>,
+    /// One of `KINDS`.
+    pub(crate) kind: Attr<String>,
+    pub(crate) fields: Attr<Vec<Field>>,
+    pub(crate) skip: Attr<Vec<Ident>>,
+    pub(crate) skip_all: Attr<()>,
+    pub(crate) err: Attr<()>,
+    pub(crate) krate: Attr<syn::Path>,
 }
 
 /// A key: `a.b.c` (identifiers joined by dots) or a string literal.
@@ -107,99 +78,22 @@ impl Parse for FieldSyntax {
     }
 }
 
-pub(crate) fn parse(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> HandlerArgs {
+pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> HandlerArgs {
     let mut args = HandlerArgs::default();
-    let raw = match syn::parse2::<RawList>(tokens) {
-        Ok(raw) => raw.0,
-        Err(e) => {
-            cx.push(e);
-            return args;
-        }
-    };
-    let mut seen: HashMap<String, Span> = HashMap::new();
-    for arg in raw {
-        let name = match &arg {
-            Raw::Flag(n) | Raw::Value(n, _) | Raw::List(n, _) => n.clone(),
-        };
-        let key = name.to_string();
-        if seen.insert(key.clone(), name.span()).is_some() {
-            cx.error(
-                name.span(),
-                format!("duplicate argument `{key}`: it is already given earlier in this list; remove one of the two"),
-            );
-            continue;
-        }
-        match (key.as_str(), arg) {
-            ("name", Raw::Value(_, expr)) => match expr {
-                Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => {
-                    if s.value().trim().is_empty() {
-                        cx.error(s.span(), "the span name must not be empty; remove `name` to use the function's name");
-                    }
-                    args.name = Some(s);
-                }
-                other => cx.error_spanned(
-                    &other,
-                    "`name` must be a string literal such as `name = \"GET /orders/{id}\"`",
-                ),
-            },
-            ("kind", Raw::Value(_, expr)) => match expr {
-                Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) if KINDS.contains(&s.value().as_str()) => {
-                    args.kind = Some((s.value(), s.span()))
-                }
-                other => cx.error_spanned(
-                    &other,
-                    format!(
-                        "`kind` is one of {}; handlers are \"server\" by default",
-                        KINDS
-                            .iter()
-                            .map(|k| format!("\"{k}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ),
-            },
-            ("fields", Raw::List(_, tokens)) => fields(cx, tokens, &mut args),
-            ("skip", Raw::List(_, tokens)) => {
-                // `self` is accepted (it is never recorded anyway), as in `tracing::instrument`.
-                let parser = Punctuated::<Ident, Token![,]>::parse_terminated_with;
-                match syn::parse::Parser::parse2(
-                    |input: ParseStream<'_>| parser(input, Ident::parse_any),
-                    tokens,
-                ) {
-                    Ok(list) => args.skip.extend(list),
-                    Err(e) => cx.push(syn::Error::new(
-                        e.span(),
-                        "`skip` takes argument names: `skip(db, request)`",
-                    )),
-                }
-            }
-            ("skip_all", Raw::Flag(n)) => args.skip_all = Some(n.span()),
-            ("err", Raw::Flag(n)) => args.err = Some(n.span()),
-            ("name" | "kind", _) => cx.error(
-                name.span(),
-                format!("`{key}` takes a string: write `{key} = \"...\"`"),
-            ),
-            ("fields" | "skip", _) => cx.error(
-                name.span(),
-                format!("`{key}` takes a list: write `{key}(...)`"),
-            ),
-            ("skip_all" | "err", _) => cx.error(
-                name.span(),
-                format!("`{key}` takes no value: write just `{key}`"),
-            ),
-            (other, _) => cx.error(
-                name.span(),
+    for arg in grammar::parse(cx, tokens) {
+        match arg.name.to_string().as_str() {
+            "name" => args.name.set(cx, &arg, name),
+            "kind" => args.kind.set(cx, &arg, kind),
+            "fields" => args.fields.set(cx, &arg, fields),
+            "skip" => args.skip.set(cx, &arg, skip),
+            "skip_all" => args.skip_all.set(cx, &arg, grammar::flag),
+            "err" => args.err.set(cx, &arg, grammar::flag),
+            "crate" => args.krate.set(cx, &arg, grammar::crate_path),
+            other => cx.error(
+                arg.name.span(),
                 format!(
                     "unknown argument `{other}` for #[forkline::handler]{}; known arguments: {}",
-                    crate::suggest::nearest(other, KNOWN)
-                        .map(|near| format!(" (did you mean `{near}`?)"))
-                        .unwrap_or_default(),
+                    did_you_mean(other, KNOWN),
                     KNOWN.join(", ")
                 ),
             ),
@@ -208,20 +102,67 @@ pub(crate) fn parse(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> HandlerArgs 
     args
 }
 
-fn fields(cx: &Ctxt, tokens: proc_macro2::TokenStream, args: &mut HandlerArgs) {
-    let list = match syn::parse::Parser::parse2(
-        Punctuated::<FieldSyntax, Token![,]>::parse_terminated,
-        tokens,
-    ) {
+fn name(cx: &Ctxt, arg: &Arg) -> Option<LitStr> {
+    let name = grammar::string_literal(cx, arg, "\"GET /orders/{id}\"")?;
+    if name.value().trim().is_empty() {
+        cx.error(
+            name.span(),
+            "the span name must not be empty; remove `name` to use the function's name",
+        );
+    }
+    Some(name)
+}
+
+fn kind(cx: &Ctxt, arg: &Arg) -> Option<String> {
+    match grammar::expr(cx, arg, "\"server\"")? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) if KINDS.contains(&s.value().as_str()) => Some(s.value()),
+        other => {
+            cx.error_spanned(
+                other,
+                format!(
+                    "`kind` is one of {}; handlers are \"server\" by default",
+                    KINDS
+                        .iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn skip(cx: &Ctxt, arg: &Arg) -> Option<Vec<Ident>> {
+    let tokens = grammar::list(cx, arg, "db, request")?;
+    // `self` is accepted (it is never recorded anyway), as in `tracing::instrument`.
+    let parser = |input: ParseStream<'_>| {
+        Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+    };
+    match parser.parse2(tokens.clone()) {
+        Ok(list) => Some(list.into_iter().collect()),
+        Err(e) => {
+            cx.error(e.span(), "`skip` takes argument names: `skip(db, request)`");
+            None
+        }
+    }
+}
+
+fn fields(cx: &Ctxt, arg: &Arg) -> Option<Vec<Field>> {
+    let tokens = grammar::list(cx, arg, "order.id = order.id, user")?;
+    let list = match Punctuated::<FieldSyntax, Token![,]>::parse_terminated.parse2(tokens.clone()) {
         Ok(list) => list,
         Err(e) => {
-            cx.push(syn::Error::new(
+            cx.error(
                 e.span(),
                 format!("{e}; `fields` takes `key = value` pairs, as in `fields(order.id = order.id, user)`"),
-            ));
-            return;
+            );
+            return None;
         }
     };
+    let mut fields = Vec::new();
     for field in list {
         let value = match (field.value, field.bare) {
             (Some(value), _) => value,
@@ -237,10 +178,11 @@ fn fields(cx: &Ctxt, tokens: proc_macro2::TokenStream, args: &mut HandlerArgs) {
                 continue;
             }
         };
-        args.fields.push(Field {
+        fields.push(Field {
             key: field.key,
             key_span: field.key_span,
             value,
         });
     }
+    Some(fields)
 }

@@ -4,9 +4,11 @@
 
 use crate::ctxt::Ctxt;
 use crate::handler::args::HandlerArgs;
+use crate::item::ItemFn;
+use crate::semconv;
 use proc_macro2::Span;
 use std::collections::HashMap;
-use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+use syn::{FnArg, Ident, Pat, ReturnType, Type};
 
 /// The function's arguments that will be recorded, by binding name.
 pub(crate) struct Recorded {
@@ -42,14 +44,15 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
         }
     }
 
-    if let (Some(_), Some(first)) = (args.skip_all, args.skip.first()) {
+    let skip = args.skip.value().map_or(&[][..], Vec::as_slice);
+    if let (true, Some(first)) = (args.skip_all.is_set(), skip.first()) {
         cx.error(
             first.span(),
             "`skip_all` already leaves out every argument: remove `skip(...)` or `skip_all`",
         );
     }
     let mut skipped = HashMap::new();
-    for name in &args.skip {
+    for name in skip {
         if name == "self" {
             continue;
         }
@@ -73,7 +76,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
             );
         }
     }
-    let recorded: Vec<Ident> = if args.skip_all.is_some() {
+    let recorded: Vec<Ident> = if args.skip_all.is_set() {
         Vec::new()
     } else {
         bindings
@@ -86,8 +89,8 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
     // Keys: valid, current, and each recorded once.
     let mut keys: HashMap<String, Span> =
         recorded.iter().map(|b| (b.to_string(), b.span())).collect();
-    for field in &args.fields {
-        if let Some(problem) = crate::semconv::problem(&field.key) {
+    for field in args.fields.value().into_iter().flatten() {
+        if let Some(problem) = semconv::problem(&field.key) {
             cx.error(field.key_span, problem);
         } else if keys.insert(field.key.clone(), field.key_span).is_some() {
             cx.error(
@@ -102,7 +105,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
     }
     for binding in &recorded {
         let name = binding.to_string();
-        if let Some(problem) = crate::semconv::problem(&name) {
+        if let Some(problem) = semconv::problem(&name) {
             cx.error(
                 binding.span(),
                 format!(
@@ -113,10 +116,10 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
         }
     }
 
-    if let Some(err) = args.err {
+    if let Some(err) = args.err.get() {
         if !returns_result(&sig.output) {
             cx.error(
-                err,
+                err.name_span,
                 format!(
                     "`err` records `Err` values, but `{}` does not return a `Result`; remove `err`",
                     sig.ident

@@ -1,26 +1,30 @@
 //! Generates the instrumented function: the same signature and attributes, a body that starts
 //! the span (attributes only when it is recorded), runs the original body with the span active
 //! (across `.await` for async bodies; panics recorded and resumed), reports `Err` with `err`,
-//! and ends the span when the call returns.
+//! and ends the span when the call returns. Everything it names of forkline is under
+//! `__private::v1` (`private.rs`).
 
 use crate::handler::args::HandlerArgs;
 use crate::handler::check::{nameable, Recorded};
+use crate::item::ItemFn;
+use crate::private::Private;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{ItemFn, LitStr, ReturnType};
+use syn::{LitStr, ReturnType};
 
 pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> TokenStream {
+    let p = &Private::new(args.krate.value());
     let ItemFn {
         attrs,
         vis,
         sig,
         block,
     } = func;
-    let name = match &args.name {
+    let name = match args.name.value() {
         Some(name) => name.clone(),
         None => LitStr::new(&sig.ident.to_string(), sig.ident.span()),
     };
-    let kind = match args.kind.as_ref().map(|(k, _)| k.as_str()) {
+    let kind = match args.kind.value().map(String::as_str) {
         Some("client") => quote!(Client),
         Some("internal") => quote!(Internal),
         Some("producer") => quote!(Producer),
@@ -29,11 +33,15 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     };
     let records = recorded.bindings.iter().map(|b| {
         let key = b.to_string();
+        let p = p.at(b.span());
         quote_spanned! {b.span()=>
-            ::forkline::__private::handler::record(&#b, #key, __forkline_out);
+            #p::handler::record(&#b, #key, __forkline_out);
         }
     });
-    let fields = args.fields.iter().map(|f| {
+    let fields = args.fields.value().map_or(&[][..], Vec::as_slice);
+    let capacity = recorded.bindings.len() + fields.len();
+    let fields = fields.iter().map(|f| {
+        let p = p.at(f.key_span);
         let key = &f.key;
         let value = &f.value;
         if let syn::Expr::Lit(syn::ExprLit {
@@ -43,18 +51,17 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         {
             // A literal needs no copy.
             return quote_spanned! {f.key_span=>
-                ::forkline::__private::handler::record_static(
+                #p::handler::record_static(
                     #lit,
-                    ::forkline::__private::handler::AttributeKey::Argument(#key),
+                    #p::handler::AttributeKey::Argument(#key),
                     __forkline_out,
                 );
             };
         }
         quote_spanned! {f.key_span=>
-            ::forkline::__private::handler::record(&(#value), #key, __forkline_out);
+            #p::handler::record(&(#value), #key, __forkline_out);
         }
     });
-    let capacity = recorded.bindings.len() + args.fields.len();
     // `let __forkline_value: Ret = { body };` gives `?` and `return` in the body the function's
     // return type; `impl Trait` cannot be written there, so it is then left to inference.
     let ret = match &sig.output {
@@ -80,17 +87,17 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         }
     };
     let fn_name = sig.ident.to_string();
-    let report = if args.err.is_some() {
+    let report = if args.err.is_set() {
         quote! {
             if let ::core::result::Result::Err(__forkline_error) = &__forkline_result {
                 #[allow(unused_imports)]
-                use ::forkline::__private::handler::{
+                use #p::handler::{
                     ViaChain as _, ViaDisplay as _, ViaError as _,
                 };
-                (&::forkline::__private::handler::ErrorRef(__forkline_error))
+                (&#p::handler::ErrorRef(__forkline_error))
                     .forkline_report(&__forkline_span, {
-                        const __FORKLINE_SITE: ::forkline::__private::handler::HandlerSite =
-                            ::forkline::__private::handler::HandlerSite {
+                        const __FORKLINE_SITE: #p::handler::HandlerSite =
+                            #p::handler::HandlerSite {
                                 module: ::core::module_path!(),
                                 dir: ::core::env!("CARGO_MANIFEST_DIR"),
                                 function: #fn_name,
@@ -105,11 +112,11 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     quote! {
         #(#attrs)*
         #vis #sig {
-            let __forkline_span = ::forkline::__private::handler::HandlerSpan::start(
+            let __forkline_span = #p::handler::HandlerSpan::start(
                 #name,
-                ::forkline::__private::handler::SpanKind::#kind,
+                #p::handler::SpanKind::#kind,
                 #capacity,
-                |__forkline_out: &mut ::std::vec::Vec<::forkline::__private::handler::KeyValue>| {
+                |__forkline_out: &mut ::std::vec::Vec<#p::handler::KeyValue>| {
                     #(#records)*
                     #(#fields)*
                 },

@@ -1,35 +1,29 @@
 //! `#[forkline::handler]`: an OTel span around a request handler, through the global provider.
+//! Reads the function (`item.rs`) and the arguments, checks them against each other, and
+//! generates the instrumented function; on any error, the function as written and every error.
 
 mod args;
 mod check;
 mod expand;
 
-use crate::ctxt::Ctxt;
+use crate::ctxt::{keep_item, Ctxt};
+use crate::item::parse_fn;
 use proc_macro2::TokenStream;
-use quote::ToTokens;
 
 pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match syn::parse2::<syn::ItemFn>(item.clone()) {
+    let func = match parse_fn(
+        item,
+        "#[forkline::handler] goes on a function (`fn` or `async fn`); for a method, put it on \
+         the method inside the `impl` block",
+    ) {
         Ok(func) => func,
-        Err(_) => {
-            let span = item.clone().into_iter().next().map(|t| t.span());
-            let error = syn::Error::new(
-                span.unwrap_or_else(proc_macro2::Span::call_site),
-                "#[forkline::handler] goes on a function (`fn` or `async fn`); for a method, put it \
-                 on the method inside the `impl` block",
-            );
-            let mut out = item;
-            out.extend(error.to_compile_error());
-            return out;
-        }
+        Err(tokens) => return tokens,
     };
-    let cx = Ctxt::default();
+    let cx = Ctxt::new();
     let parsed = args::parse(&cx, args);
     let recorded = check::check(&cx, &parsed, &func);
-    if cx.has_errors() {
-        let mut out = func.into_token_stream();
-        out.extend(cx.into_compile_errors());
-        return out;
+    match cx.check() {
+        Ok(()) => expand::expand(&parsed, &recorded, &func),
+        Err(errors) => keep_item(&func, &errors),
     }
-    expand::expand(&parsed, &recorded, &func)
 }

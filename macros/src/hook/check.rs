@@ -1,7 +1,14 @@
-//! Rules on values and between arguments, checked after every argument has been read.
+//! Rules on hook argument values and between arguments (samplers and ratios, exporters and
+//! endpoints, the DSN, propagators, the deadline, the guard's ranges and orderings), checked after
+//! every argument has been read.
 
-use crate::attr::{DsnArg, HookArgs, Spanned, MAX_DEADLINE_MS};
 use crate::ctxt::Ctxt;
+use crate::grammar::Spanned;
+use crate::hook::args::{HookArgs, MAX_DEADLINE_MS};
+use crate::hook::guard::GuardArgs;
+use crate::hook::value::DsnArg;
+use crate::suggest;
+use syn::LitStr;
 
 pub(crate) const SAMPLERS: &[&str] = &[
     "always_on",
@@ -15,23 +22,27 @@ const RATIO_SAMPLERS: &[&str] = &["traceidratio", "parentbased_traceidratio"];
 const EXPORTERS: &[&str] = &["otlp", "embedded", "none"];
 const PROPAGATORS: &[&str] = &["tracecontext", "baggage", "sentry", "none"];
 
+/// The longest guard timeout, backoff or cool-down accepted: longer is almost surely a unit
+/// mistake.
+const MAX_MS: u64 = 600_000;
+
 pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
     let otel = &args.otel;
-    unit_interval(cx, "ratio", otel.ratio.as_ref());
-    if let Some(sampler) = &otel.sampler {
+    unit_interval(cx, "ratio", otel.ratio.get());
+    if let Some(sampler) = otel.sampler.get() {
         let name = sampler.value.value();
         if !SAMPLERS.contains(&name.as_str()) {
             cx.error(
                 sampler.value_span,
                 format!(
                     "unknown sampler \"{name}\"{}; the OTEL_TRACES_SAMPLER names are: {}",
-                    crate::suggest::nearest(&name, SAMPLERS)
+                    suggest::nearest(&name, SAMPLERS)
                         .map(|s| format!(" (did you mean \"{s}\"?)"))
                         .unwrap_or_default(),
                     SAMPLERS.join(", ")
                 ),
             );
-        } else if let Some(ratio) = &otel.ratio {
+        } else if let Some(ratio) = otel.ratio.get() {
             if !RATIO_SAMPLERS.contains(&name.as_str()) {
                 cx.error(
                     ratio.name_span,
@@ -44,11 +55,11 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             }
         }
     }
-    non_empty(cx, "service_name", otel.service_name.as_ref());
-    non_empty(cx, "service_version", otel.service_version.as_ref());
-    non_empty(cx, "environment", otel.environment.as_ref());
-    let exporter = otel.exporter.as_ref().map(|e| e.value.value());
-    if let (Some(name), Some(spanned)) = (&exporter, &otel.exporter) {
+    non_empty(cx, "service_name", otel.service_name.get());
+    non_empty(cx, "service_version", otel.service_version.get());
+    non_empty(cx, "environment", otel.environment.get());
+    let exporter = otel.exporter.value().map(LitStr::value);
+    if let (Some(name), Some(spanned)) = (&exporter, otel.exporter.get()) {
         if !EXPORTERS.contains(&name.as_str()) {
             cx.error(
                 spanned.value_span,
@@ -59,10 +70,10 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             );
         }
     }
-    if let Some(g) = &otel.guard {
-        crate::guard::check(cx, g);
+    if let Some(g) = otel.guard.value() {
+        guard(cx, g);
     }
-    if let Some(endpoint) = &otel.endpoint {
+    if let Some(endpoint) = otel.endpoint.get() {
         let url = endpoint.value.value();
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || url.len() <= "https://".len()
@@ -80,20 +91,20 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         }
     }
 
-    if let Some(sentry) = &args.sentry {
-        unit_interval(cx, "traces_sample_rate", sentry.traces_sample_rate.as_ref());
-        unit_interval(cx, "sample_rate", sentry.sample_rate.as_ref());
-        non_empty(cx, "environment", sentry.environment.as_ref());
-        non_empty(cx, "release", sentry.release.as_ref());
-        if let Some(dsn) = &sentry.dsn {
+    if let Some(sentry) = args.sentry.value() {
+        unit_interval(cx, "traces_sample_rate", sentry.traces_sample_rate.get());
+        unit_interval(cx, "sample_rate", sentry.sample_rate.get());
+        non_empty(cx, "environment", sentry.environment.get());
+        non_empty(cx, "release", sentry.release.get());
+        if let Some(dsn) = sentry.dsn.get() {
             check_dsn(cx, dsn);
         }
-        if let Some(g) = &sentry.guard {
-            crate::guard::check(cx, g);
+        if let Some(g) = sentry.guard.value() {
+            guard(cx, g);
         }
     }
 
-    if let Some(propagators) = &args.propagators {
+    if let Some(propagators) = args.propagators.get() {
         for name in propagators.value.value().split(',').map(str::trim) {
             if !PROPAGATORS.contains(&name) {
                 cx.error(
@@ -107,7 +118,7 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         }
     }
 
-    if let Some(deadline) = &args.deadline_ms {
+    if let Some(deadline) = args.deadline_ms.get() {
         if deadline.value == 0 || deadline.value > MAX_DEADLINE_MS {
             cx.error(
                 deadline.value_span,
@@ -135,7 +146,7 @@ fn unit_interval(cx: &Ctxt, name: &str, value: Option<&Spanned<f64>>) {
     }
 }
 
-fn non_empty(cx: &Ctxt, name: &str, value: Option<&Spanned<syn::LitStr>>) {
+fn non_empty(cx: &Ctxt, name: &str, value: Option<&Spanned<LitStr>>) {
     if let Some(v) = value {
         if v.value.value().trim().is_empty() {
             cx.error(
@@ -175,6 +186,88 @@ fn check_dsn(cx: &Ctxt, dsn: &Spanned<DsnArg>) {
                      (or use dsn = env(\"SENTRY_DSN\"))",
                 );
             }
+        }
+    }
+}
+
+/// The guard's value ranges and the rules between its parameters.
+fn guard(cx: &Ctxt, g: &GuardArgs) {
+    for (name, value) in [
+        ("connect_timeout_ms", &g.connect_timeout_ms),
+        ("attempt_timeout_ms", &g.attempt_timeout_ms),
+        ("backoff_base_ms", &g.backoff_base_ms),
+        ("backoff_cap_ms", &g.backoff_cap_ms),
+        ("breaker_cooldown_ms", &g.breaker_cooldown_ms),
+    ] {
+        if let Some(v) = value.get().filter(|v| v.value > MAX_MS) {
+            cx.error(
+                v.value_span,
+                format!("`{name}` is in milliseconds and at most {MAX_MS} (ten minutes)"),
+            );
+        }
+    }
+    for (name, value, what) in [
+        (
+            "attempt_timeout_ms",
+            &g.attempt_timeout_ms,
+            "an attempt needs time to happen",
+        ),
+        (
+            "connect_timeout_ms",
+            &g.connect_timeout_ms,
+            "a connection needs time to happen",
+        ),
+        (
+            "breaker_failures",
+            &g.breaker_failures,
+            "the breaker opens after at least one failure",
+        ),
+        (
+            "queue_capacity",
+            &g.queue_capacity,
+            "the queue must hold at least one item",
+        ),
+    ] {
+        if let Some(v) = value.get().filter(|v| v.value == 0) {
+            cx.error(v.value_span, format!("`{name}` must be at least 1: {what}"));
+        }
+    }
+    if let Some(v) = g
+        .breaker_failures
+        .get()
+        .filter(|v| v.value > u64::from(u32::MAX))
+    {
+        cx.error(v.value_span, "`breaker_failures` is too large");
+    }
+    if let Some(v) = g.max_retries.get().filter(|v| v.value > 100) {
+        cx.error(
+            v.value_span,
+            "`max_retries` is at most 100; the breaker is what stops a dead backend",
+        );
+    }
+    if let (Some(base), Some(cap)) = (g.backoff_base_ms.get(), g.backoff_cap_ms.get()) {
+        if base.value > cap.value {
+            cx.error(
+                base.value_span,
+                format!(
+                    "`backoff_base_ms` ({}) exceeds `backoff_cap_ms` ({}): the cap bounds every \
+                     wait, the first included; lower the base or raise the cap",
+                    base.value, cap.value
+                ),
+            );
+        }
+    }
+    if let (Some(connect), Some(attempt)) = (g.connect_timeout_ms.get(), g.attempt_timeout_ms.get())
+    {
+        if connect.value > attempt.value {
+            cx.error(
+                connect.value_span,
+                format!(
+                    "`connect_timeout_ms` ({}) exceeds `attempt_timeout_ms` ({}): connecting is \
+                     part of an attempt, so the attempt's bound would cut it off first",
+                    connect.value, attempt.value
+                ),
+            );
         }
     }
 }

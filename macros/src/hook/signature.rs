@@ -2,8 +2,9 @@
 //! piece of the signature to change.
 
 use crate::ctxt::Ctxt;
-use crate::kind::{HookKind, Param};
-use syn::{FnArg, GenericParam, ItemFn, ReturnType, Type};
+use crate::hook::kind::{HookKind, Param};
+use crate::item::ItemFn;
+use syn::{FnArg, GenericParam, ReturnType, Type};
 
 pub(crate) struct Signature {
     /// The context each parameter receives, in the user's order, with the span of its type
