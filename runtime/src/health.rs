@@ -1,16 +1,16 @@
 //! `forkline::health()`: what each export pipeline of this process is doing.
 
-use crate::guard::health::PipelineHealth;
-use crate::guard::sentry_transport::Shared as SentryShared;
-use crate::guard::span_export::Shared as SpanShared;
+use crate::export::figures::PipelineHealth;
+use crate::export::sentry_transport::Shared as SentryShared;
+use crate::export::span_export::Shared as SpanShared;
 use crate::identity::fork_generation;
 use crate::server::scoreboard::Record;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use crate::guard::breaker::BreakerState;
-pub use crate::guard::health::{Dropped, PipelineHealth as Pipeline};
+pub use crate::export::breaker::BreakerState;
+pub use crate::export::figures::{Dropped, PipelineHealth as Pipeline};
 
 /// The health of this process's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

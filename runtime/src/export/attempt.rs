@@ -2,9 +2,9 @@
 //! backend's `Retry-After`; plus the words for failures and breaker changes in logs and health.
 
 use crate::config::GuardPolicy;
-use crate::guard::health::DropReason;
-use crate::guard::outcome::{self, FailureKind, Outcome};
-use crate::guard::retry_after;
+use crate::export::figures::DropReason;
+use crate::export::outcome::{self, FailureKind, Outcome};
+use crate::export::retry_after;
 use std::time::SystemTime;
 
 /// Sends `request` within the policy's attempt timeout. Returns the outcome, and the response's

@@ -6,11 +6,11 @@
 //! full queue, and its guard joins a stuck thread with no deadline.
 
 use crate::config::GuardPolicy;
-use crate::guard::attempt;
-use crate::guard::breaker::{Breaker, BreakerState, Permit};
-use crate::guard::health::{Counters, DropReason, PipelineHealth};
-use crate::guard::outcome::Outcome;
-use crate::guard::transition_log::TransitionLog;
+use crate::export::attempt;
+use crate::export::breaker::{Breaker, BreakerState, Permit};
+use crate::export::figures::{DropReason, PipelineCounters, PipelineHealth};
+use crate::export::outcome::Outcome;
+use crate::export::transition_log::TransitionLog;
 use sentry::transports::RateLimiter;
 use sentry::types::Dsn;
 use sentry::{Envelope, Transport};
@@ -25,7 +25,7 @@ const PANIC_FLUSH_BOUND: Duration = Duration::from_millis(50);
 /// Shared between the capturing side, the delivery thread and health readers.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) counters: Counters,
+    pub(crate) counters: PipelineCounters,
     pub(crate) breaker: Breaker,
     transitions: TransitionLog,
     /// Envelopes queued or being delivered, and whether shutdown gave up on them (they were
@@ -125,7 +125,7 @@ impl GuardedSentryTransport {
     pub fn start(dsn: &Dsn, client: reqwest::Client, policy: GuardPolicy) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
-            counters: Counters::default(),
+            counters: PipelineCounters::default(),
             breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
             transitions: TransitionLog::new("Sentry transport", "events are dropped and counted"),
             pending: Mutex::new(Pending::default()),
@@ -154,7 +154,11 @@ impl GuardedSentryTransport {
 
     /// Starts it with its own HTTP client, bounded by `policy`'s connect and attempt timeouts.
     pub fn new(dsn: &Dsn, policy: GuardPolicy) -> std::io::Result<Self> {
-        Self::start(dsn, crate::guard::http_client(&policy, &[])?, policy)
+        Self::start(
+            dsn,
+            crate::export::http_client::build(&policy, &[])?,
+            policy,
+        )
     }
 
     pub(crate) fn shared(&self) -> Arc<Shared> {

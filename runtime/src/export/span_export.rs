@@ -16,11 +16,11 @@
 
 use crate::config::GuardPolicy;
 use crate::config::OtlpProtocol;
-use crate::guard::attempt;
-use crate::guard::breaker::{Breaker, Permit};
-use crate::guard::health::{Counters, DropReason, PipelineHealth};
-use crate::guard::outcome::Outcome;
-use crate::guard::transition_log::TransitionLog;
+use crate::export::attempt;
+use crate::export::breaker::{Breaker, Permit};
+use crate::export::figures::{DropReason, PipelineCounters, PipelineHealth};
+use crate::export::outcome::Outcome;
+use crate::export::transition_log::TransitionLog;
 use crate::stats::{ProcessCounters, COUNTERS};
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -82,7 +82,7 @@ struct Pending {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    counters: Counters,
+    counters: PipelineCounters,
     breaker: Breaker,
     transitions: TransitionLog,
     pending: Pending,
@@ -186,16 +186,18 @@ impl GuardedSpanProcessor {
     /// Starts the export thread. The client is built here (no thread, no socket).
     pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
         let sender = match settings.protocol {
-            OtlpProtocol::HttpProtobuf => Sender::Http(crate::guard::http_client(
+            OtlpProtocol::HttpProtobuf => Sender::Http(crate::export::http_client::build(
                 &settings.policy,
                 &settings.headers,
             )?),
             #[cfg(feature = "grpc")]
-            OtlpProtocol::Grpc => Sender::Grpc(Box::new(crate::guard::otlp_grpc::GrpcSender::new(
-                &settings.url,
-                &settings.headers,
-                &settings.policy,
-            )?)),
+            OtlpProtocol::Grpc => {
+                Sender::Grpc(Box::new(crate::export::otlp_grpc::GrpcSender::new(
+                    &settings.url,
+                    &settings.headers,
+                    &settings.policy,
+                )?))
+            }
             #[cfg(not(feature = "grpc"))]
             OtlpProtocol::Grpc => {
                 return Err(std::io::Error::other(
@@ -219,7 +221,7 @@ impl GuardedSpanProcessor {
         let policy = settings.policy;
         let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
         let shared = Arc::new(Shared {
-            counters: Counters::default(),
+            counters: PipelineCounters::default(),
             breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
             transitions: TransitionLog::new(
                 "OTLP export",
@@ -321,7 +323,7 @@ impl SpanProcessor for GuardedSpanProcessor {
 enum Sender {
     Http(reqwest::Client),
     #[cfg(feature = "grpc")]
-    Grpc(Box<crate::guard::otlp_grpc::GrpcSender>),
+    Grpc(Box<crate::export::otlp_grpc::GrpcSender>),
 }
 
 struct Encoded {

@@ -8,7 +8,7 @@
 //! before the first batch.
 
 use crate::config::GuardPolicy;
-use crate::guard::outcome::{self, Answer, FailureKind, Outcome};
+use crate::export::outcome::{self, Answer, FailureKind, Outcome};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
