@@ -1,8 +1,7 @@
 //! `forkline::health()`: what each export pipeline of this process is doing.
 
+use crate::export::engine::state::PipelineState;
 use crate::export::figures::PipelineHealth;
-use crate::export::sentry_transport::Shared as SentryShared;
-use crate::export::span_export::Shared as SpanShared;
 use crate::identity::fork_generation;
 use crate::server::scoreboard::Record;
 use serde::{Deserialize, Serialize};
@@ -42,8 +41,8 @@ fn serving() -> Option<crate::server::Serving> {
 /// A pipeline registered in this process, with the fork generation it was built in.
 type Registered<T> = Mutex<Option<(u64, Arc<T>)>>;
 
-static SENTRY: Registered<SentryShared> = Mutex::new(None);
-static SPANS: Registered<SpanShared> = Mutex::new(None);
+static SENTRY: Registered<PipelineState> = Mutex::new(None);
+static SPANS: Registered<PipelineState> = Mutex::new(None);
 
 fn register<T>(slot: &Registered<T>, shared: Arc<T>) {
     if let Ok(mut slot) = slot.lock() {
@@ -63,19 +62,19 @@ fn current<T>(
     })
 }
 
-pub(crate) fn register_sentry(shared: Arc<SentryShared>) {
+pub(crate) fn register_sentry(shared: Arc<PipelineState>) {
     register(&SENTRY, shared);
 }
 
-pub(crate) fn register_spans(shared: Arc<SpanShared>) {
+pub(crate) fn register_spans(shared: Arc<PipelineState>) {
     register(&SPANS, shared);
 }
 
 /// The health of this process's telemetry pipelines.
 pub fn health() -> Health {
     Health {
-        otlp: current(&SPANS, SpanShared::health),
-        sentry: current(&SENTRY, SentryShared::health),
+        otlp: current(&SPANS, PipelineState::health),
+        sentry: current(&SENTRY, PipelineState::health),
         spans: crate::stats(),
         serving: serving(),
     }
