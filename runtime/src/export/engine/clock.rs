@@ -38,14 +38,14 @@ impl FakeClock {
     }
 
     pub(crate) fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) += by;
     }
 }
 
 #[cfg(test)]
 impl Clock for FakeClock {
     fn now(&self) -> Instant {
-        *self.0.lock().unwrap()
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn park(&self, timeout: Option<Duration>) {

@@ -55,20 +55,30 @@ struct Scripted {
 
 impl Scripted {
     fn answer(&self, outcomes: impl IntoIterator<Item = Outcome>) {
-        self.script.lock().unwrap().extend(outcomes);
+        self.script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(outcomes);
     }
 
     /// The first item of each attempt's batch, in order.
     fn sent(&self) -> Vec<u8> {
-        let sent = self.sent.lock().unwrap();
+        let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         sent.iter().map(|body| body[0]).collect()
     }
 }
 
 impl Transport for Scripted {
     async fn attempt(&mut self, body: bytes::Bytes) -> Attempted {
-        self.sent.lock().unwrap().push(body.to_vec());
-        let outcome = self.script.lock().unwrap().pop_front();
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(body.to_vec());
+        let outcome = self
+            .script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
         outcome.unwrap_or(Outcome::Delivered).into()
     }
 }
@@ -515,7 +525,7 @@ fn the_thread_driver_delivers_and_ends_after_shutdown_drains_the_channel() {
     for n in 1..=3 {
         rig.state.accept();
         rig.state.add_pending();
-        tx.send(n).unwrap();
+        tx.send(n).expect("the channel is open");
         rig.state.sent_to_channel();
     }
     rig.state.close(Duration::from_secs(1));
