@@ -1,6 +1,6 @@
-//! OTLP/gRPC delivery for the guarded span pipeline (feature `grpc`). The pipeline around it is
+//! OTLP/gRPC attempts for the guarded span pipeline (feature `grpc`). The engine around them is
 //! the same as for OTLP/HTTP — queue, batches, ride-through buffer, breaker, one deadline — only
-//! an attempt differs: a unary `TraceService/Export` call whose status code is classified with
+//! an attempt differs: a unary `TraceService/Export` call whose `tonic::Code` is classified with
 //! the OTLP specification's retry table.
 //!
 //! Why tonic's channel is built lazily on the export thread: a channel owns tasks of the runtime

@@ -7,7 +7,6 @@
 //! joins a stuck thread with no deadline.
 
 use crate::config::GuardPolicy;
-use crate::export::breaker::Breaker;
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::PipelineState;
@@ -63,13 +62,6 @@ impl GuardedSentryTransport {
                 runner: "the Sentry transport",
             },
         };
-        let (queue, rx) = mpsc::channel();
-        let state = Arc::new(PipelineState::new(
-            Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
-            TransitionLog::new("Sentry transport", "events are dropped and counted"),
-            params.max_batch,
-            None,
-        ));
         let transport = EnvelopeTransport {
             client,
             url: dsn.envelope_api_url().to_string(),
@@ -78,13 +70,13 @@ impl GuardedSentryTransport {
                 .to_string(),
             policy,
         };
-        let encoder = EnvelopeEncoder::new();
-        driver::spawn(
+        let (queue, rx) = mpsc::channel();
+        let state = driver::spawn(
             "forkline-sentry",
             params,
-            encoder,
-            transport,
-            state.clone(),
+            TransitionLog::new("Sentry transport", "events are dropped and counted"),
+            None,
+            (EnvelopeEncoder::new(), transport),
             rx,
         )?;
         Ok(Self {

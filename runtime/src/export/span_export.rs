@@ -17,7 +17,6 @@
 
 use crate::config::GuardPolicy;
 use crate::config::OtlpProtocol;
-use crate::export::breaker::Breaker;
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::{PipelineState, ProcessTally};
@@ -142,26 +141,20 @@ impl GuardedSpanProcessor {
                 runner: "the OTLP exporter",
             },
         };
-        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
-        let state = Arc::new(PipelineState::new(
-            Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
-            TransitionLog::new("OTLP export", "spans are kept (up to the buffer budget)"),
-            params.max_batch,
-            Some(ProcessTally {
-                delivered: &COUNTERS.spans_exported,
-                failed: &COUNTERS.spans_export_failed,
-            }),
-        ));
         let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
         let encoder = SpanEncoder {
             resource: resource.clone(),
         };
-        driver::spawn(
+        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let state = driver::spawn(
             "forkline-otlp",
             params,
-            encoder,
-            transport,
-            state.clone(),
+            TransitionLog::new("OTLP export", "spans are kept (up to the buffer budget)"),
+            Some(ProcessTally {
+                delivered: &COUNTERS.spans_exported,
+                failed: &COUNTERS.spans_export_failed,
+            }),
+            (encoder, transport),
             rx,
         )?;
         Ok(Self {

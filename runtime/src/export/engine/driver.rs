@@ -6,19 +6,22 @@ use crate::export::engine::clock::{Clock, SystemClock};
 use crate::export::engine::delivery::{Delivery, Step};
 use crate::export::engine::params::Params;
 use crate::export::engine::signal::{Encode, Transport};
-use crate::export::engine::state::PipelineState;
+use crate::export::engine::state::{PipelineState, ProcessTally};
+use crate::export::transition_log::TransitionLog;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
-/// Starts a pipeline's delivery thread, named `name`.
+/// Starts a pipeline's delivery thread, named `name`, taking items from `queue`; returns the
+/// pipeline's shared state for its front end (see [`PipelineState::new`] for the rest).
 pub(crate) fn spawn<E: Encode, T: Transport>(
     name: &str,
     params: Params,
-    encoder: E,
-    transport: T,
-    state: Arc<PipelineState>,
+    transitions: TransitionLog,
+    process: Option<ProcessTally>,
+    (encoder, transport): (E, T),
     queue: Receiver<E::Item>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Arc<PipelineState>> {
+    let state = Arc::new(PipelineState::new(&params, transitions, process));
     let thread_state = state.clone();
     let handle = std::thread::Builder::new()
         .name(name.into())
@@ -28,7 +31,7 @@ pub(crate) fn spawn<E: Encode, T: Transport>(
             Driver::new(params, encoder, transport, thread_state, SystemClock).run(queue);
         })?;
     state.set_worker(handle.thread().clone());
-    Ok(())
+    Ok(state)
 }
 
 pub(crate) struct Driver<E: Encode, T, C> {

@@ -7,8 +7,9 @@
 //! take the time as an argument; the thread that drives them ([`driver`]) reads an injected
 //! [`clock`], so breaker, backoff and deadline behaviour are unit-tested with a fake clock.
 //!
-//! Data flows one way: `clock`, `params`, `signal`, `batcher`, `outbox` and `state` use no
-//! other engine file; `delivery` uses them; `driver` uses `delivery`.
+//! Data flows one way: `clock`, `params`, `signal` and `batcher` use no other engine file;
+//! `outbox` holds `signal`'s encoded batches, `state` is built from `params`; `delivery` decides
+//! with all of them; `driver` runs `delivery` on a thread. This file only declares them.
 
 pub(crate) mod batcher;
 pub(crate) mod clock;

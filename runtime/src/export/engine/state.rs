@@ -3,6 +3,7 @@
 //! its late fate never), waiting for idle, waking the delivery thread, and the health snapshot.
 
 use crate::export::breaker::{Breaker, BreakerState};
+use crate::export::engine::params::Params;
 use crate::export::figures::{DropReason, PipelineCounters, PipelineHealth};
 use crate::export::transition_log::TransitionLog;
 use crate::stats::ProcessCounters;
@@ -50,15 +51,17 @@ pub(crate) struct PipelineState {
 }
 
 impl PipelineState {
+    /// The state of a pipeline run with `params`, its breaker changes logged by `transitions`,
+    /// feeding the process-wide `process` counters if given.
     pub(crate) fn new(
-        breaker: Breaker,
+        params: &Params,
         transitions: TransitionLog,
-        max_batch: usize,
         process: Option<ProcessTally>,
     ) -> Self {
+        let policy = &params.policy;
         Self {
             counters: PipelineCounters::default(),
-            breaker,
+            breaker: Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
             transitions,
             pending: AtomicUsize::new(0),
             gate: Mutex::new(false),
@@ -67,7 +70,7 @@ impl PipelineState {
             flush_now: AtomicBool::new(false),
             in_channel: AtomicUsize::new(0),
             worker: OnceLock::new(),
-            max_batch: max_batch.max(1),
+            max_batch: params.max_batch.max(1),
             deadline: Mutex::new(None),
             attempt_since: Mutex::new(None),
             process,

@@ -2,7 +2,7 @@
 //! transport that answers with a given sequence of outcomes and records what it was sent.
 
 use crate::config::{GuardPolicy, Profile};
-use crate::export::breaker::{Breaker, BreakerState};
+use crate::export::breaker::BreakerState;
 use crate::export::engine::clock::{Clock, FakeClock};
 use crate::export::engine::driver::Driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
@@ -152,11 +152,9 @@ impl Rig {
         let clock = FakeClock::new();
         let transport = Scripted::default();
         let limited = Arc::new(AtomicBool::new(false));
-        let policy = params.policy;
         let state = Arc::new(PipelineState::new(
-            Breaker::new(policy.breaker_failures, policy.breaker_cooldown),
+            &params,
             TransitionLog::new("test", "kept"),
-            params.max_batch,
             None,
         ));
         let encoder = Numbers {
