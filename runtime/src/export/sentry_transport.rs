@@ -26,6 +26,27 @@ const PANIC_FLUSH_BOUND: Duration = Duration::from_millis(50);
 /// at shutdown, so this is only a safety net.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// The engine's parameters for Sentry envelopes: one per attempt, sent as soon as queued, no
+/// ride-through buffer (the queue waits behind the envelope being delivered), at most
+/// `max_retries` retries, dropped while the breaker is open, one last attempt at shutdown.
+pub(crate) fn engine_params(policy: GuardPolicy) -> Params {
+    Params {
+        policy,
+        max_batch: 1,
+        batch_delay: Duration::ZERO,
+        ride_through_bytes: None,
+        retries: Retries::PerBatch(policy.max_retries),
+        while_open: WhileOpen::Drop,
+        last_attempt_at_shutdown: true,
+        idle_poll: Some(IDLE_POLL),
+        words: Words {
+            backend: "Sentry host",
+            refused: "Sentry refused an envelope",
+            runner: "the Sentry transport",
+        },
+    }
+}
+
 /// The guarded transport. Build it with [`GuardedSentryTransport::start`].
 pub struct GuardedSentryTransport {
     /// Unbounded as a channel, bounded by `capacity` over the pending count: a bounded channel
@@ -46,22 +67,7 @@ impl GuardedSentryTransport {
     /// Starts the delivery thread for `dsn`. `client` carries the connect and total timeouts
     /// (it holds no thread or socket, so it may be built before `fork()` and shared).
     pub fn start(dsn: &Dsn, client: reqwest::Client, policy: GuardPolicy) -> std::io::Result<Self> {
-        let params = Params {
-            policy,
-            // One envelope per attempt, sent as soon as it is queued.
-            max_batch: 1,
-            batch_delay: Duration::ZERO,
-            ride_through_bytes: None,
-            retries: Retries::PerBatch(policy.max_retries),
-            while_open: WhileOpen::Drop,
-            last_attempt_at_shutdown: true,
-            idle_poll: Some(IDLE_POLL),
-            words: Words {
-                backend: "Sentry host",
-                refused: "Sentry refused an envelope",
-                runner: "the Sentry transport",
-            },
-        };
+        let params = engine_params(policy);
         let transport = EnvelopeTransport {
             client,
             url: dsn.envelope_api_url().to_string(),

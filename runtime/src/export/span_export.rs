@@ -69,6 +69,31 @@ impl std::fmt::Debug for SpanExportSettings {
     }
 }
 
+/// The engine's parameters for OTLP spans: batches of up to `max_batch` spans or after
+/// `batch_delay`, kept in a ride-through buffer within the policy's byte budget, retried
+/// without a count limit, held for the probe while the breaker is open.
+pub(crate) fn engine_params(
+    policy: GuardPolicy,
+    max_batch: usize,
+    batch_delay: Duration,
+) -> Params {
+    Params {
+        policy,
+        max_batch: max_batch.max(1),
+        batch_delay,
+        ride_through_bytes: Some(policy.buffer_budget_bytes),
+        retries: Retries::Unlimited,
+        while_open: WhileOpen::Hold,
+        last_attempt_at_shutdown: false,
+        idle_poll: Some(TICK),
+        words: Words {
+            backend: "collector",
+            refused: "the collector refused a batch",
+            runner: "the OTLP exporter",
+        },
+    }
+}
+
 /// The guarded span processor. Build it with [`GuardedSpanProcessor::start`].
 #[derive(Debug)]
 pub struct GuardedSpanProcessor {
@@ -126,21 +151,7 @@ impl GuardedSpanProcessor {
 
     fn start_with(settings: SpanExportSettings, transport: SpanTransport) -> std::io::Result<Self> {
         let policy = settings.policy;
-        let params = Params {
-            policy,
-            max_batch: settings.max_batch.max(1),
-            batch_delay: settings.batch_delay,
-            ride_through_bytes: Some(policy.buffer_budget_bytes),
-            retries: Retries::Unlimited,
-            while_open: WhileOpen::Hold,
-            last_attempt_at_shutdown: false,
-            idle_poll: Some(TICK),
-            words: Words {
-                backend: "collector",
-                refused: "the collector refused a batch",
-                runner: "the OTLP exporter",
-            },
-        };
+        let params = engine_params(policy, settings.max_batch, settings.batch_delay);
         let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
         let encoder = SpanEncoder {
             resource: resource.clone(),

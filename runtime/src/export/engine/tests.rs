@@ -5,7 +5,7 @@ use crate::config::{GuardPolicy, Profile};
 use crate::export::breaker::BreakerState;
 use crate::export::engine::clock::{Clock, FakeClock};
 use crate::export::engine::driver::Driver;
-use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::params::Params;
 use crate::export::engine::signal::{Attempted, Encode, Encoded, Transport};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::{DropReason, PipelineHealth};
@@ -103,40 +103,12 @@ fn policy() -> GuardPolicy {
 
 /// The OTLP span pipeline's parameters.
 fn otlp(policy: GuardPolicy, max_batch: usize) -> Params {
-    Params {
-        policy,
-        max_batch,
-        batch_delay: Duration::from_millis(200),
-        ride_through_bytes: Some(policy.buffer_budget_bytes),
-        retries: Retries::Unlimited,
-        while_open: WhileOpen::Hold,
-        last_attempt_at_shutdown: false,
-        idle_poll: Some(Duration::from_millis(20)),
-        words: Words {
-            backend: "collector",
-            refused: "the collector refused a batch",
-            runner: "the OTLP exporter",
-        },
-    }
+    crate::export::span_export::engine_params(policy, max_batch, Duration::from_millis(200))
 }
 
 /// The Sentry transport's parameters.
 fn sentry(policy: GuardPolicy) -> Params {
-    Params {
-        max_batch: 1,
-        batch_delay: Duration::ZERO,
-        ride_through_bytes: None,
-        retries: Retries::PerBatch(policy.max_retries),
-        while_open: WhileOpen::Drop,
-        last_attempt_at_shutdown: true,
-        idle_poll: None,
-        words: Words {
-            backend: "Sentry host",
-            refused: "Sentry refused an envelope",
-            runner: "the Sentry transport",
-        },
-        ..otlp(policy, 1)
-    }
+    crate::export::sentry_transport::engine_params(policy)
 }
 
 struct Rig {
