@@ -52,7 +52,7 @@ compile_error!(
 mod config;
 mod diag;
 mod error;
-mod guard;
+mod export;
 pub mod handler;
 mod health;
 #[cfg(feature = "tower")]
@@ -80,8 +80,8 @@ pub use forkline_macros::{
     worker_init, SpanAttributes,
 };
 
-pub use guard::sentry_transport::GuardedSentryTransport;
-pub use guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
+pub use export::sentry_transport::GuardedSentryTransport;
+pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit};

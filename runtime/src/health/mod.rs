@@ -6,16 +6,15 @@ pub(crate) mod serving;
 
 use serving::{Record, Serving};
 
-use crate::guard::health::PipelineHealth;
-use crate::guard::sentry_transport::Shared as SentryShared;
-use crate::guard::span_export::Shared as SpanShared;
+use crate::export::engine::state::PipelineState;
+use crate::export::figures::PipelineHealth;
 use crate::identity::fork_generation;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use crate::guard::breaker::BreakerState;
-pub use crate::guard::health::{Dropped, PipelineHealth as Pipeline};
+pub use crate::export::breaker::BreakerState;
+pub use crate::export::figures::{Dropped, PipelineHealth as Pipeline};
 
 /// The health of this process's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,8 +46,8 @@ fn serving() -> Option<Serving> {
 /// A pipeline registered in this process, with the fork generation it was built in.
 type Registered<T> = Mutex<Option<(u64, Arc<T>)>>;
 
-static SENTRY: Registered<SentryShared> = Mutex::new(None);
-static SPANS: Registered<SpanShared> = Mutex::new(None);
+static SENTRY: Registered<PipelineState> = Mutex::new(None);
+static SPANS: Registered<PipelineState> = Mutex::new(None);
 
 fn register<T>(slot: &Registered<T>, shared: Arc<T>) {
     if let Ok(mut slot) = slot.lock() {
@@ -68,19 +67,19 @@ fn current<T>(
     })
 }
 
-pub(crate) fn register_sentry(shared: Arc<SentryShared>) {
+pub(crate) fn register_sentry(shared: Arc<PipelineState>) {
     register(&SENTRY, shared);
 }
 
-pub(crate) fn register_spans(shared: Arc<SpanShared>) {
+pub(crate) fn register_spans(shared: Arc<PipelineState>) {
     register(&SPANS, shared);
 }
 
 /// The health of this process's telemetry pipelines.
 pub fn health() -> Health {
     Health {
-        otlp: current(&SPANS, SpanShared::health),
-        sentry: current(&SENTRY, SentryShared::health),
+        otlp: current(&SPANS, PipelineState::health),
+        sentry: current(&SENTRY, PipelineState::health),
         spans: crate::stats(),
         serving: serving(),
     }

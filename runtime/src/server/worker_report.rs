@@ -23,10 +23,10 @@ pub struct WorkerReport {
     pub shutdown: TeardownReport,
     /// The guarded OTLP pipeline's figures at exit, in spans (`None` unless exporting OTLP).
     #[serde(default)]
-    pub otlp: Option<crate::guard::health::PipelineHealth>,
+    pub otlp: Option<crate::export::figures::PipelineHealth>,
     /// The guarded Sentry transport's figures at exit, in envelopes (`None` without a DSN).
     #[serde(default)]
-    pub sentry: Option<crate::guard::health::PipelineHealth>,
+    pub sentry: Option<crate::export::figures::PipelineHealth>,
     /// Connections and requests this worker served.
     #[serde(default)]
     pub serving: crate::server::Serving,

@@ -6,7 +6,7 @@
 
 use crate::config::{ExporterConfig, OtelConfig, SamplerConfig, TelemetryConfig};
 use crate::error::{Error, Result};
-use crate::guard::span_export::{GuardedSpanProcessor, SpanExportSettings};
+use crate::export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 use crate::identity::fork_generation;
 use crate::sink::span_file::SpanFileExporter;
 use crate::telemetry::fork_rng::ForkSafeIdGenerator;

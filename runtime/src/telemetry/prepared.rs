@@ -26,7 +26,7 @@ impl Prepared {
                 let settings = crate::telemetry::otel_pipeline::otlp_settings(config)
                     .ok_or_else(|| Error::Telemetry("no OTLP settings".into()))?;
                 Some(
-                    crate::guard::http_client(&settings.policy, &settings.headers)
+                    crate::export::http_client::build(&settings.policy, &settings.headers)
                         .map_err(|e| Error::io("preparing the OTLP HTTP client", e))?,
                 )
             }
@@ -34,7 +34,7 @@ impl Prepared {
         };
         let sentry_http = match &config.sentry.dsn {
             Some(_) if config.sentry.enabled => Some(
-                crate::guard::http_client(&config.sentry_guard, &[])
+                crate::export::http_client::build(&config.sentry_guard, &[])
                     .map_err(|e| Error::io("preparing the Sentry HTTP client", e))?,
             ),
             _ => None,

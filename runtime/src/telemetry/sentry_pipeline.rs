@@ -5,7 +5,7 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
-use crate::guard::sentry_transport::GuardedSentryTransport;
+use crate::export::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
 use crate::stats::{ProcessCounters, COUNTERS};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;

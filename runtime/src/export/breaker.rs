@@ -1,6 +1,7 @@
-//! A circuit breaker: closed until `threshold` consecutive failures, then open (everything is
-//! refused at once, to be dropped and counted by the caller) for `cooldown`, then half-open: one
-//! probe goes through; its success closes the breaker, its failure opens it again.
+//! A circuit breaker: closed until `threshold` consecutive failures, then open for `cooldown`
+//! (every delivery is refused at once: the engine holds the data for the probe or drops and
+//! counts it, as its parameters say), then half-open: one probe goes through; its success
+//! closes the breaker, its failure opens it again.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;

@@ -1,26 +1,25 @@
-//! One delivery attempt, shared by both guarded paths: bounded in time, classified, with the
-//! backend's `Retry-After`; plus the words for failures and breaker changes in logs and health.
+//! One HTTP delivery attempt, for any guarded path: bounded in time, classified, with the
+//! backend's `Retry-After` and the response's headers; plus the words and the drop counter for
+//! a failure.
 
 use crate::config::GuardPolicy;
-use crate::guard::health::DropReason;
-use crate::guard::outcome::{self, FailureKind, Outcome};
-use crate::guard::retry_after;
+use crate::export::engine::signal::Attempted;
+use crate::export::figures::DropReason;
+use crate::export::outcome::{self, FailureKind, Outcome};
+use crate::export::retry_after;
 use std::time::SystemTime;
 
 /// Sends `request` within the policy's attempt timeout. Returns the outcome, and the response's
 /// headers when there was a response (Sentry reads its rate limits from them).
-pub(crate) async fn send(
-    request: reqwest::RequestBuilder,
-    policy: &GuardPolicy,
-) -> (Outcome, Option<reqwest::header::HeaderMap>) {
+pub(crate) async fn send(request: reqwest::RequestBuilder, policy: &GuardPolicy) -> Attempted {
     let retryable = |reason| Outcome::Retryable {
         reason,
         after: None,
     };
     let response = match tokio::time::timeout(policy.attempt_timeout, request.send()).await {
-        Err(_) => return (retryable(FailureKind::Timeout), None),
-        Ok(Err(e)) if e.is_timeout() => return (retryable(FailureKind::Timeout), None),
-        Ok(Err(_)) => return (retryable(FailureKind::Network), None),
+        Err(_) => return retryable(FailureKind::Timeout).into(),
+        Ok(Err(e)) if e.is_timeout() => return retryable(FailureKind::Timeout).into(),
+        Ok(Err(_)) => return retryable(FailureKind::Network).into(),
         Ok(Ok(response)) => response,
     };
     let after = response
@@ -29,7 +28,10 @@ pub(crate) async fn send(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry_after::parse(v, SystemTime::now(), policy.backoff_cap));
     let outcome = outcome::from_status(response.status().as_u16(), after);
-    (outcome, Some(response.headers().clone()))
+    Attempted {
+        outcome,
+        headers: Some(response.headers().clone()),
+    }
 }
 
 /// A failure in words, for `last_error` (never contains secrets: no URL, no header).
@@ -51,25 +53,5 @@ pub(crate) fn drop_reason(reason: FailureKind) -> DropReason {
         FailureKind::Timeout => DropReason::Timeout,
         FailureKind::Throttled => DropReason::Throttled,
         FailureKind::Status(_) => DropReason::ServerError,
-    }
-}
-
-/// The export thread's runtime, built on first use: built at thread start, it competed with the
-/// worker's boot for the CPU (a measurable share of a 2 ms boot on 2 cores).
-#[derive(Default)]
-pub(crate) struct LazyRuntime(Option<tokio::runtime::Runtime>);
-
-impl LazyRuntime {
-    pub(crate) fn get(&mut self) -> std::io::Result<&tokio::runtime::Runtime> {
-        if self.0.is_none() {
-            self.0 = Some(
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?,
-            );
-        }
-        self.0
-            .as_ref()
-            .ok_or_else(|| std::io::Error::other("no runtime"))
     }
 }

@@ -1,6 +1,6 @@
 //! What one export pipeline has done: the numbers behind `forkline::health()`.
 
-use crate::guard::breaker::BreakerState;
+use crate::export::breaker::BreakerState;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -22,7 +22,7 @@ pub(crate) enum DropReason {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct Counters {
+pub(crate) struct PipelineCounters {
     pub(crate) accepted: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) retried: AtomicU64,
@@ -31,7 +31,7 @@ pub(crate) struct Counters {
     last_success_unix_ms: AtomicU64,
 }
 
-impl Counters {
+impl PipelineCounters {
     pub(crate) fn dropped(&self, reason: DropReason, n: u64) {
         self.dropped[reason as usize].fetch_add(n, Relaxed);
     }

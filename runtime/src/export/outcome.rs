@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Delivered (2xx).
     Delivered,
@@ -22,38 +22,27 @@ pub(crate) enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Answer {
     Http(u16),
-    /// A gRPC status code (never 0, OK).
-    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-    Grpc(i32),
+    /// A gRPC status (never `Ok`).
+    #[cfg(feature = "grpc")]
+    Grpc(tonic::Code),
 }
 
 impl std::fmt::Display for Answer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const GRPC: [&str; 17] = [
-            "OK",
-            "CANCELLED",
-            "UNKNOWN",
-            "INVALID_ARGUMENT",
-            "DEADLINE_EXCEEDED",
-            "NOT_FOUND",
-            "ALREADY_EXISTS",
-            "PERMISSION_DENIED",
-            "RESOURCE_EXHAUSTED",
-            "FAILED_PRECONDITION",
-            "ABORTED",
-            "OUT_OF_RANGE",
-            "UNIMPLEMENTED",
-            "INTERNAL",
-            "UNAVAILABLE",
-            "DATA_LOSS",
-            "UNAUTHENTICATED",
-        ];
         match *self {
             Self::Http(status) => write!(f, "HTTP {status}"),
-            Self::Grpc(code) => match usize::try_from(code).ok().and_then(|c| GRPC.get(c)) {
-                Some(name) => write!(f, "gRPC {name}"),
-                None => write!(f, "gRPC status {code}"),
-            },
+            #[cfg(feature = "grpc")]
+            Self::Grpc(code) => {
+                // The specification's name (UNAVAILABLE, DEADLINE_EXCEEDED) from tonic's variant.
+                let mut name = String::new();
+                for (i, c) in format!("{code:?}").chars().enumerate() {
+                    if c.is_ascii_uppercase() && i > 0 {
+                        name.push('_');
+                    }
+                    name.push(c.to_ascii_uppercase());
+                }
+                write!(f, "gRPC {name}")
+            }
         }
     }
 }
@@ -85,28 +74,6 @@ pub(crate) fn from_status(status: u16, after: Option<Duration>) -> Outcome {
         },
         _ => Outcome::Rejected {
             status: Answer::Http(status),
-        },
-    }
-}
-
-/// Classifies a gRPC status code as the OTLP specification does: CANCELLED, DEADLINE_EXCEEDED,
-/// ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retried; RESOURCE_EXHAUSTED is
-/// throttling (retried with backoff: the guard does not read `RetryInfo`, and its breaker stops
-/// a collector that never recovers); every other code refuses the data.
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-pub(crate) fn from_grpc(code: i32) -> Outcome {
-    match code {
-        0 => Outcome::Delivered,
-        8 => Outcome::Retryable {
-            reason: FailureKind::Throttled,
-            after: None,
-        },
-        1 | 4 | 10 | 11 | 14 | 15 => Outcome::Retryable {
-            reason: FailureKind::Status(Answer::Grpc(code)),
-            after: None,
-        },
-        _ => Outcome::Rejected {
-            status: Answer::Grpc(code),
         },
     }
 }
@@ -151,32 +118,5 @@ mod tests {
                 "{status}"
             );
         }
-    }
-
-    #[test]
-    fn grpc_codes_follow_the_otlp_retry_table() {
-        assert_eq!(from_grpc(0), Outcome::Delivered);
-        for retryable in [1, 4, 10, 11, 14, 15] {
-            assert!(
-                matches!(from_grpc(retryable), Outcome::Retryable { .. }),
-                "{retryable}"
-            );
-        }
-        assert!(matches!(
-            from_grpc(8),
-            Outcome::Retryable {
-                reason: FailureKind::Throttled,
-                ..
-            }
-        ));
-        for refused in [2, 3, 5, 6, 7, 9, 12, 13, 16, 99] {
-            assert!(
-                matches!(from_grpc(refused), Outcome::Rejected { .. }),
-                "{refused}"
-            );
-        }
-        assert_eq!(Answer::Grpc(14).to_string(), "gRPC UNAVAILABLE");
-        assert_eq!(Answer::Grpc(99).to_string(), "gRPC status 99");
-        assert_eq!(Answer::Http(503).to_string(), "HTTP 503");
     }
 }

@@ -2,7 +2,7 @@
 //! backend that flaps would otherwise write a line every cool-down. A line says how many changes
 //! went unlogged before it; `forkline::health()` always shows the current state.
 
-use crate::guard::breaker::BreakerState;
+use crate::export::breaker::BreakerState;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -1,18 +1,4 @@
-//! The guard both export paths (OTLP spans, Sentry envelopes) will share: how a delivery attempt
-//! is classified, when to retry and how long to wait, and a circuit breaker that stops trying a
-//! dead backend. Pure logic, no I/O: the transports that use it own their sockets and threads.
-
-pub(crate) mod attempt;
-pub(crate) mod backoff;
-pub(crate) mod breaker;
-pub(crate) mod health;
-#[cfg(feature = "grpc")]
-pub(crate) mod otlp_grpc;
-pub(crate) mod outcome;
-pub(crate) mod retry_after;
-pub(crate) mod sentry_transport;
-pub(crate) mod span_export;
-pub(crate) mod transition_log;
+//! The HTTP client of a guarded path (OTLP/HTTP spans, Sentry envelopes).
 
 use crate::config::GuardPolicy;
 
@@ -20,7 +6,7 @@ use crate::config::GuardPolicy;
 /// headers marked sensitive (never printed). It holds no thread and no socket until first used,
 /// so the master can build it once before forking and every worker reuses it: building one
 /// loads the TLS trust store, the bulk of a worker's telemetry boot otherwise.
-pub(crate) fn http_client(
+pub(crate) fn build(
     policy: &GuardPolicy,
     headers: &[(String, String)],
 ) -> std::io::Result<reqwest::Client> {

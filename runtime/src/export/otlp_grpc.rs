@@ -1,6 +1,6 @@
-//! OTLP/gRPC delivery for the guarded span pipeline (feature `grpc`). The pipeline around it is
+//! OTLP/gRPC attempts for the guarded span pipeline (feature `grpc`). The engine around them is
 //! the same as for OTLP/HTTP — queue, batches, ride-through buffer, breaker, one deadline — only
-//! an attempt differs: a unary `TraceService/Export` call whose status code is classified with
+//! an attempt differs: a unary `TraceService/Export` call whose `tonic::Code` is classified with
 //! the OTLP specification's retry table.
 //!
 //! Why tonic's channel is built lazily on the export thread: a channel owns tasks of the runtime
@@ -8,12 +8,13 @@
 //! before the first batch.
 
 use crate::config::GuardPolicy;
-use crate::guard::outcome::{self, Answer, FailureKind, Outcome};
+use crate::export::outcome::{Answer, FailureKind, Outcome};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
 
 /// A gRPC client for one collector, connected on first use.
 pub(crate) struct GrpcSender {
@@ -53,7 +54,7 @@ impl GrpcSender {
         let Ok(request) = ExportTraceServiceRequest::decode(body) else {
             // The pipeline encoded it; this cannot happen, and retrying would not help.
             return Outcome::Rejected {
-                status: Answer::Grpc(3),
+                status: Answer::Grpc(Code::InvalidArgument),
             };
         };
         let endpoint = &self.endpoint;
@@ -84,5 +85,72 @@ fn classify(status: &tonic::Status) -> Outcome {
             after: None,
         };
     }
-    outcome::from_grpc(status.code() as i32)
+    from_code(status.code())
+}
+
+/// Classifies a gRPC status code as the OTLP specification does: CANCELLED, DEADLINE_EXCEEDED,
+/// ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retried; RESOURCE_EXHAUSTED is
+/// throttling (retried with backoff: the guard does not read `RetryInfo`, and its breaker stops
+/// a collector that never recovers); every other code refuses the data.
+fn from_code(code: Code) -> Outcome {
+    match code {
+        Code::Ok => Outcome::Delivered,
+        Code::ResourceExhausted => Outcome::Retryable {
+            reason: FailureKind::Throttled,
+            after: None,
+        },
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => Outcome::Retryable {
+            reason: FailureKind::Status(Answer::Grpc(code)),
+            after: None,
+        },
+        _ => Outcome::Rejected {
+            status: Answer::Grpc(code),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_codes_follow_the_otlp_retry_table() {
+        assert_eq!(from_code(Code::Ok), Outcome::Delivered);
+        for retryable in [1, 4, 10, 11, 14, 15] {
+            assert!(
+                matches!(
+                    from_code(Code::from_i32(retryable)),
+                    Outcome::Retryable { .. }
+                ),
+                "{retryable}"
+            );
+        }
+        assert!(matches!(
+            from_code(Code::ResourceExhausted),
+            Outcome::Retryable {
+                reason: FailureKind::Throttled,
+                ..
+            }
+        ));
+        for refused in [2, 3, 5, 6, 7, 9, 12, 13, 16, 99] {
+            assert!(
+                matches!(from_code(Code::from_i32(refused)), Outcome::Rejected { .. }),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            Answer::Grpc(Code::Unavailable).to_string(),
+            "gRPC UNAVAILABLE"
+        );
+        assert_eq!(
+            Answer::Grpc(Code::DeadlineExceeded).to_string(),
+            "gRPC DEADLINE_EXCEEDED"
+        );
+        assert_eq!(Answer::Http(503).to_string(), "HTTP 503");
+    }
 }

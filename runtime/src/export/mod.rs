@@ -1,0 +1,24 @@
+//! Export: delivering telemetry to its backends without hurting the worker. One delivery engine
+//! ([`engine`]: queue, batch, encode, attempt, classify, retry with backoff behind a circuit
+//! breaker, ride-through buffer, health and accounting) runs every pipeline; a signal brings an
+//! encoder and a transport (`otlp_spans`, `sentry_envelopes`) and a front end its SDK calls
+//! (`span_export`: the OpenTelemetry span processor; `sentry_transport`: the Sentry transport).
+//! The guard — what protects an export path against a failing backend — is the policy those
+//! pieces apply: bounded attempts (`attempt`), their classification (`outcome`,
+//! `retry_after`), `backoff`, the `breaker` and its log (`transition_log`).
+
+pub(crate) mod attempt;
+pub(crate) mod backoff;
+pub(crate) mod breaker;
+pub(crate) mod engine;
+pub(crate) mod figures;
+pub(crate) mod http_client;
+#[cfg(feature = "grpc")]
+pub(crate) mod otlp_grpc;
+pub(crate) mod otlp_spans;
+pub(crate) mod outcome;
+pub(crate) mod retry_after;
+pub(crate) mod sentry_envelopes;
+pub(crate) mod sentry_transport;
+pub(crate) mod span_export;
+pub(crate) mod transition_log;

@@ -1,0 +1,261 @@
+//! The guarded OTLP span pipeline's front end: a span processor whose request-path side is one
+//! non-blocking enqueue (a full queue drops and counts), and whose export thread (the delivery
+//! engine, with the spans' encoder and transport) batches, encodes OTLP protobuf and delivers
+//! through the guard: timed attempts, full-jitter backoff honouring `Retry-After`, never
+//! retrying a 4xx, and a circuit breaker.
+//!
+//! Undelivered batches are not dropped on the first failure: they stay, encoded, in a
+//! ride-through buffer bounded in bytes, and go out in order when the collector answers again
+//! (while the breaker is open nothing is attempted; its half-open probe is the oldest batch).
+//! Past the budget the oldest batches are dropped and counted. A batch is sent again only after
+//! an attempt that failed; an attempt cut off by its timeout may still have been stored by the
+//! collector, the one case where a retry can duplicate.
+//!
+//! Why not the SDK's batch processor and OTLP exporter: the exporter hides the HTTP status and
+//! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
+//! neither counts what they drop.
+
+use crate::config::GuardPolicy;
+use crate::config::OtlpProtocol;
+use crate::export::engine::driver;
+use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::state::{PipelineState, ProcessTally};
+use crate::export::figures::{DropReason, PipelineHealth};
+use crate::export::otlp_spans::{SpanEncoder, SpanTransport};
+use crate::export::transition_log::TransitionLog;
+use crate::stats::COUNTERS;
+use opentelemetry::Context;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::Resource;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the export thread looks at shutdown and flush requests when idle.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Where and how spans are exported. Its `Debug` shows header names only.
+#[derive(Clone)]
+pub struct SpanExportSettings {
+    /// The full OTLP/HTTP traces URL, or the collector's base URL for gRPC.
+    pub url: String,
+    /// HTTP/protobuf, or gRPC (feature `grpc`).
+    pub protocol: crate::config::OtlpProtocol,
+    /// Extra request headers (credentials: never logged).
+    pub headers: Vec<(String, String)>,
+    /// Spans per request at most.
+    pub max_batch: usize,
+    /// How long a partial batch may wait.
+    pub batch_delay: Duration,
+    /// The guard.
+    pub policy: GuardPolicy,
+}
+
+impl std::fmt::Debug for SpanExportSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanExportSettings")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field("protocol", &self.protocol)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("max_batch", &self.max_batch)
+            .field("batch_delay", &self.batch_delay)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// The engine's parameters for OTLP spans: batches of up to `max_batch` spans or after
+/// `batch_delay`, kept in a ride-through buffer within the policy's byte budget, retried
+/// without a count limit, held for the probe while the breaker is open.
+pub(crate) fn engine_params(
+    policy: GuardPolicy,
+    max_batch: usize,
+    batch_delay: Duration,
+) -> Params {
+    Params {
+        policy,
+        max_batch: max_batch.max(1),
+        batch_delay,
+        ride_through_bytes: Some(policy.buffer_budget_bytes),
+        retries: Retries::Unlimited,
+        while_open: WhileOpen::Hold,
+        last_attempt_at_shutdown: false,
+        idle_poll: Some(TICK),
+        words: Words {
+            backend: "collector",
+            refused: "the collector refused a batch",
+            runner: "the OTLP exporter",
+        },
+    }
+}
+
+/// The guarded span processor. Build it with [`GuardedSpanProcessor::start`].
+#[derive(Debug)]
+pub struct GuardedSpanProcessor {
+    /// A bounded channel allocates and touches all its slots when built (about 0.3 ms of a
+    /// worker's boot for 2048 spans). Measured against an unbounded channel bounded by a count,
+    /// which allocates a block every 31 spans on the span path, it keeps the span path's p99 at
+    /// ~5 µs instead of ~9 µs (`benches/export_faults.rs`): the span path matters more.
+    queue: SyncSender<SpanData>,
+    state: Arc<PipelineState>,
+    resource: Arc<Mutex<ResourceAttributesWithSchema>>,
+}
+
+impl GuardedSpanProcessor {
+    /// Starts the export thread. The client is built here (no thread, no socket).
+    pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
+        let policy = settings.policy;
+        let transport = match settings.protocol {
+            OtlpProtocol::HttpProtobuf => SpanTransport::Http {
+                client: crate::export::http_client::build(&policy, &settings.headers)?,
+                url: settings.url.clone(),
+                policy,
+            },
+            #[cfg(feature = "grpc")]
+            OtlpProtocol::Grpc => SpanTransport::Grpc {
+                sender: Box::new(crate::export::otlp_grpc::GrpcSender::new(
+                    &settings.url,
+                    &settings.headers,
+                    &policy,
+                )?),
+                policy,
+            },
+            #[cfg(not(feature = "grpc"))]
+            OtlpProtocol::Grpc => {
+                return Err(std::io::Error::other(
+                    "OTLP/gRPC needs forkline's `grpc` feature",
+                ))
+            }
+        };
+        Self::start_with(settings, transport)
+    }
+
+    /// Starts the export thread with an HTTP client prepared earlier (in the master, before
+    /// fork). The client must carry the settings' timeouts and headers.
+    pub(crate) fn start_with_client(
+        settings: SpanExportSettings,
+        client: reqwest::Client,
+    ) -> std::io::Result<Self> {
+        let transport = SpanTransport::Http {
+            client,
+            url: settings.url.clone(),
+            policy: settings.policy,
+        };
+        Self::start_with(settings, transport)
+    }
+
+    fn start_with(settings: SpanExportSettings, transport: SpanTransport) -> std::io::Result<Self> {
+        let policy = settings.policy;
+        let params = engine_params(policy, settings.max_batch, settings.batch_delay);
+        let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
+        let encoder = SpanEncoder {
+            resource: resource.clone(),
+        };
+        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let state = driver::spawn(
+            "forkline-otlp",
+            params,
+            TransitionLog::new("OTLP export", "spans are kept (up to the buffer budget)"),
+            Some(ProcessTally {
+                delivered: &COUNTERS.spans_exported,
+                failed: &COUNTERS.spans_export_failed,
+            }),
+            (encoder, transport),
+            rx,
+        )?;
+        Ok(Self {
+            queue,
+            state,
+            resource,
+        })
+    }
+
+    /// What this pipeline has done so far (counts are spans).
+    pub fn health(&self) -> PipelineHealth {
+        self.state.health()
+    }
+
+    /// A reader of this pipeline's health that outlives handing the processor to a provider.
+    pub fn health_handle(&self) -> impl Fn() -> PipelineHealth + Send + Sync + 'static {
+        let state = self.state.clone();
+        move || state.health()
+    }
+
+    pub(crate) fn shared(&self) -> Arc<PipelineState> {
+        self.state.clone()
+    }
+}
+
+impl SpanProcessor for GuardedSpanProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        let state = &*self.state;
+        state.accept();
+        if state.is_closed() {
+            state.refuse(DropReason::Shutdown);
+            return;
+        }
+        state.add_pending();
+        match self.queue.try_send(span) {
+            Ok(()) => state.sent_to_channel(),
+            Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
+            Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.state.hurry(true);
+        let flushed = self.state.wait_idle(Duration::from_secs(5));
+        self.state.hurry(false);
+        if flushed {
+            Ok(())
+        } else {
+            Err(opentelemetry_sdk::error::OTelSdkError::Timeout(
+                Duration::from_secs(5),
+            ))
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.state.close(timeout);
+        if self.state.wait_idle(timeout) {
+            return Ok(());
+        }
+        self.state.abandon();
+        Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Ok(mut r) = self.resource.lock() {
+            *r = resource.into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_credentials() {
+        let settings = SpanExportSettings {
+            url: "https://user:hunter2@collector:4318/v1/traces".into(),
+            protocol: OtlpProtocol::HttpProtobuf,
+            headers: vec![("authorization".into(), "Bearer hunter2".into())],
+            max_batch: 1,
+            batch_delay: Duration::from_millis(1),
+            policy: GuardPolicy::for_profile(crate::config::Profile::Production),
+        };
+        let shown = format!("{settings:?}");
+        assert!(
+            shown.contains("authorization") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+}
