@@ -140,8 +140,13 @@ impl PipelineState {
 
     /// Shutdown begins: nothing more is accepted, and what is left has until `timeout`.
     pub(crate) fn close(&self, timeout: Duration) {
+        self.close_at(Instant::now() + timeout);
+    }
+
+    /// As `close`, with the deadline as an instant of the engine's clock (a fake one in tests).
+    pub(crate) fn close_at(&self, at: Instant) {
         if let Ok(mut deadline) = self.deadline.lock() {
-            *deadline = Some(Instant::now() + timeout);
+            *deadline = Some(at);
         }
         self.closed.store(true, Ordering::Relaxed);
         self.wake();

@@ -387,11 +387,39 @@ fn shutdown_with_the_breaker_open_waits_only_for_a_probe_before_the_deadline() {
     rig.send();
     assert_eq!(rig.health().breaker, BreakerState::Open);
     // The probe (5 s away) comes after the deadline: what is left goes, counted, at once.
-    rig.state.close(Duration::from_secs(1));
+    rig.state.close_at(rig.clock.now() + Duration::from_secs(1));
     rig.retry();
     let h = rig.health();
     assert_eq!((h.dropped.breaker_open, h.pending), (2, 0), "{h:?}");
     assert_eq!(rig.transport.sent(), [1]);
+    rig.assert_balanced();
+}
+
+#[test]
+fn shutdown_with_the_breaker_open_waits_for_a_probe_due_before_the_deadline() {
+    let mut p = policy();
+    p.breaker_failures = 1;
+    let mut rig = Rig::new(otlp(p, 1));
+    rig.transport.answer([failed(FailureKind::Network)]);
+    rig.offer([1, 2]);
+    rig.send();
+    assert_eq!(rig.health().breaker, BreakerState::Open);
+    // The probe (5 s away) comes before the deadline (10 s): shutdown waits for it, and its
+    // success lets the rest go out.
+    let closed = rig.clock.now();
+    rig.state.close_at(closed + Duration::from_secs(10));
+    rig.retry(); // the backoff ends with the breaker still open: the next attempt is the probe
+    assert_eq!(rig.transport.sent(), [1]);
+    rig.retry();
+    assert!(rig.clock.now() - closed < p.breaker_cooldown + Duration::from_millis(1));
+    let h = rig.health();
+    assert_eq!(
+        (h.delivered, h.dropped_total, h.pending),
+        (2, 0, 0),
+        "{h:?}"
+    );
+    assert_eq!(h.breaker, BreakerState::Closed);
+    assert_eq!(rig.transport.sent(), [1, 1, 2]);
     rig.assert_balanced();
 }
 
