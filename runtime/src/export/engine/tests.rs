@@ -377,8 +377,8 @@ fn shutdown_at_the_deadline_counts_what_is_left_once() {
     assert!(rig.state.wait_idle(Duration::ZERO), "nothing left pending");
 }
 
-#[test]
-fn shutdown_with_the_breaker_open_waits_only_for_a_probe_before_the_deadline() {
+/// Two batches pending behind a breaker that the first one's failed attempt opened (cooldown 5 s).
+fn open_breaker_with_two_pending() -> Rig {
     let mut p = policy();
     p.breaker_failures = 1;
     let mut rig = Rig::new(otlp(p, 1));
@@ -386,6 +386,12 @@ fn shutdown_with_the_breaker_open_waits_only_for_a_probe_before_the_deadline() {
     rig.offer([1, 2]);
     rig.send();
     assert_eq!(rig.health().breaker, BreakerState::Open);
+    rig
+}
+
+#[test]
+fn shutdown_with_the_breaker_open_waits_only_for_a_probe_before_the_deadline() {
+    let mut rig = open_breaker_with_two_pending();
     // The probe (5 s away) comes after the deadline: what is left goes, counted, at once.
     rig.state.close_at(rig.clock.now() + Duration::from_secs(1));
     rig.retry();
@@ -397,13 +403,7 @@ fn shutdown_with_the_breaker_open_waits_only_for_a_probe_before_the_deadline() {
 
 #[test]
 fn shutdown_with_the_breaker_open_waits_for_a_probe_due_before_the_deadline() {
-    let mut p = policy();
-    p.breaker_failures = 1;
-    let mut rig = Rig::new(otlp(p, 1));
-    rig.transport.answer([failed(FailureKind::Network)]);
-    rig.offer([1, 2]);
-    rig.send();
-    assert_eq!(rig.health().breaker, BreakerState::Open);
+    let mut rig = open_breaker_with_two_pending();
     // The probe (5 s away) comes before the deadline (10 s): shutdown waits for it, and its
     // success lets the rest go out.
     let closed = rig.clock.now();
@@ -411,7 +411,7 @@ fn shutdown_with_the_breaker_open_waits_for_a_probe_due_before_the_deadline() {
     rig.retry(); // the backoff ends with the breaker still open: the next attempt is the probe
     assert_eq!(rig.transport.sent(), [1]);
     rig.retry();
-    assert!(rig.clock.now() - closed < p.breaker_cooldown + Duration::from_millis(1));
+    assert!(rig.clock.now() - closed < policy().breaker_cooldown + Duration::from_millis(1));
     let h = rig.health();
     assert_eq!(
         (h.delivered, h.dropped_total, h.pending),
