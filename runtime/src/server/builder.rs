@@ -56,6 +56,9 @@ impl Server {
             Some(n) => Some(n).filter(|&n| n > 0),
             None => Some(DEFAULT_MAX_REQUESTS_PER_CONNECTION),
         };
+        // Gunicorn's defaults: 0 (never recycle) and no jitter.
+        let max_requests = env.u64("FORKLINE_MAX_REQUESTS")?.filter(|&n| n > 0);
+        let max_requests_jitter = env.u64("FORKLINE_MAX_REQUESTS_JITTER")?.unwrap_or(0);
         let addr = env
             .get("FORKLINE_BIND")
             .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -72,6 +75,8 @@ impl Server {
                 allow_threads_at_fork,
                 balanced_accept,
                 max_requests_per_connection,
+                max_requests,
+                max_requests_jitter,
             },
             env,
         };
@@ -141,6 +146,24 @@ impl Server {
         self
     }
 
+    /// Gunicorn's `max_requests`: a worker that has answered this many requests (plus up to
+    /// [`max_requests_jitter`](Server::max_requests_jitter), drawn per worker) finishes those in
+    /// flight, runs `worker_exit` and is replaced. 0 (the default) never recycles; also
+    /// `FORKLINE_MAX_REQUESTS`. Counted by [`serve_axum`](Server::serve_axum); not with
+    /// [`no_fork`](Server::no_fork), where no master would replace the worker.
+    pub fn max_requests(mut self, max: u64) -> Self {
+        self.settings.max_requests = Some(max).filter(|&n| n > 0);
+        self
+    }
+
+    /// Gunicorn's `max_requests_jitter`: each worker's limit is `max_requests` plus a random
+    /// number in `[0, jitter]`, so workers started together do not recycle together (default 0;
+    /// also `FORKLINE_MAX_REQUESTS_JITTER`).
+    pub fn max_requests_jitter(mut self, jitter: u64) -> Self {
+        self.settings.max_requests_jitter = jitter;
+        self
+    }
+
     /// Telemetry settings in code: they win over the environment and the hooks' arguments.
     pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
         self.telemetry = telemetry;
@@ -181,6 +204,7 @@ impl Server {
                 router: router.clone(),
                 max_requests: serve.max_requests_per_connection,
                 record: serve.record.map(|(_, record)| record),
+                recycle: serve.recycle.clone(),
             };
             let shutdown = serve.shutdown.clone();
             async move {

@@ -6,6 +6,7 @@
 
 use crate::health::serving::Record;
 use crate::server::balanced_accept::{BalancedListener, OpenSlot};
+use crate::server::max_requests::Recycle;
 use axum::extract::Request;
 use axum::response::Response;
 use std::convert::Infallible;
@@ -23,6 +24,7 @@ pub(crate) struct MakePerConnection {
     /// `None`: no limit.
     pub(crate) max_requests: Option<u64>,
     pub(crate) record: Option<&'static Record>,
+    pub(crate) recycle: Option<Arc<Recycle>>,
 }
 
 impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerConnection {
@@ -43,6 +45,7 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             max_requests: self.max_requests,
             served: Arc::new(AtomicU64::new(0)),
             record: self.record,
+            recycle: self.recycle.clone(),
             open: incoming.io().open_slot(),
         }))
     }
@@ -56,6 +59,7 @@ pub(crate) struct PerConnection {
     /// Requests on this connection (the service is cloned per request).
     served: Arc<AtomicU64>,
     record: Option<&'static Record>,
+    recycle: Option<Arc<Recycle>>,
     open: OpenSlot,
 }
 
@@ -73,7 +77,9 @@ impl Service<Request> for PerConnection {
         if let Some(record) = self.record {
             record.request_served();
         }
-        let last = self.max_requests.is_some_and(|max| served >= max);
+        // The worker's last requests (max_requests) close their connections too.
+        let recycling = self.recycle.as_ref().is_some_and(|r| r.request_served());
+        let last = recycling || self.max_requests.is_some_and(|max| served >= max);
         if last {
             self.open.release();
         }

@@ -7,6 +7,7 @@ pub(crate) mod boot_failure;
 pub(crate) mod builder;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
+pub(crate) mod max_requests;
 pub(crate) mod scoreboard;
 pub(crate) mod settings;
 pub(crate) mod shutdown_signal;

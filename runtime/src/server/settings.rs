@@ -15,4 +15,8 @@ pub(crate) struct Settings {
     pub(crate) allow_threads_at_fork: bool,
     pub(crate) balanced_accept: bool,
     pub(crate) max_requests_per_connection: Option<u64>,
+    /// Gunicorn's `max_requests` (`None`: never recycle).
+    pub(crate) max_requests: Option<u64>,
+    /// Gunicorn's `max_requests_jitter`.
+    pub(crate) max_requests_jitter: u64,
 }

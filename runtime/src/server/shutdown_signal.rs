@@ -18,8 +18,9 @@ pub struct Shutdown {
     rx: watch::Receiver<Option<StopKind>>,
 }
 
-#[derive(Debug)]
-pub(crate) struct StopSender(watch::Sender<Option<StopKind>>);
+/// The sending side; the worker's signal listener holds one, and `max_requests` another.
+#[derive(Debug, Clone)]
+pub(crate) struct StopSender(std::sync::Arc<watch::Sender<Option<StopKind>>>);
 
 impl StopSender {
     pub(crate) fn stop(&self, kind: StopKind) {
@@ -37,7 +38,7 @@ impl StopSender {
 impl Shutdown {
     pub(crate) fn channel() -> (StopSender, Self) {
         let (tx, rx) = watch::channel(None);
-        (StopSender(tx), Self { rx })
+        (StopSender(std::sync::Arc::new(tx)), Self { rx })
     }
 
     /// Waits for a stop request of any kind.

@@ -6,8 +6,8 @@
 //! Signals follow Gunicorn: TERM graceful stop (workers get TERM, then KILL after the graceful
 //! timeout), INT/QUIT quick stop, HUP replaces every worker, TTIN/TTOU one worker more/fewer,
 //! USR1 (reopen logs: forkline logs to stderr, so there is nothing to reopen), USR2 and WINCH
-//! logged and ignored. None of them is fatal. A worker that dies is reaped and replaced; one that
-//! cannot boot stops the master with the worker's reason.
+//! logged and ignored. None of them is fatal. A worker that dies is reaped and replaced, as is one
+//! that reached its `max_requests`; one that cannot boot stops the master with the worker's reason.
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
@@ -15,6 +15,7 @@ use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, Master, WorkerExit};
 use crate::server::boot_failure;
+use crate::server::max_requests::RECYCLED;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
 use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
@@ -322,6 +323,11 @@ impl<A: App> Supervisor<'_, A> {
             let Some(id) = self.workers.remove(&pid) else {
                 continue; // Not a worker (a child the user's hooks started).
             };
+            // Read before the slot is given back: what the worker served, for the log line.
+            let requests = self
+                .board
+                .record(id)
+                .map_or(0, |record| record.serving().requests_served);
             self.board.release(id, pid as u32);
             let exit = WorkerExit {
                 worker_id: id,
@@ -330,8 +336,13 @@ impl<A: App> Supervisor<'_, A> {
             };
             let retiring = self.retiring.remove(&pid);
             let boot_failed = status == ExitStatus::Exited(BOOT_ERROR);
+            let recycled = status == ExitStatus::Exited(RECYCLED);
             match (retiring, &self.stopping) {
                 _ if boot_failed => {}
+                (None, None) if recycled => crate::diag::log_info!(
+                    "worker {id} (pid {pid}) recycled after {requests} requests (max_requests); \
+                     starting its replacement"
+                ),
                 (Some(Retiring::Fewer), _) => {
                     crate::diag::log_info!("worker {id} (pid {pid}) stopped after TTOU ({status:?})")
                 }

@@ -30,6 +30,10 @@ pub struct WorkerReport {
     /// Connections and requests this worker served.
     #[serde(default)]
     pub serving: crate::server::Serving,
+    /// The `max_requests` limit this worker drew (`None`: no limit). The worker was recycled
+    /// when `serving.requests_served` reached it.
+    #[serde(default)]
+    pub max_requests: Option<u64>,
 }
 
 impl WorkerReport {

@@ -8,6 +8,7 @@ use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::Worker;
 use crate::server::boot_failure;
+use crate::server::max_requests::{Recycle, RECYCLED};
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::signals::{self, SignalInbox};
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exit code of a worker that could not boot: the master stops rather than respawn it.
@@ -69,6 +71,7 @@ struct Booted<F> {
     finished: bool,
     boot: BootTimes,
     threads_at_post_fork: usize,
+    recycle: Option<Arc<Recycle>>,
 }
 
 impl<A: App> WorkerRun<'_, A> {
@@ -135,6 +138,18 @@ impl<A: App> WorkerRun<'_, A> {
         let rt = self.build_runtime().map_err(|e| e.to_string())?;
         worker.set_runtime(rt.handle().clone());
         let (stop, shutdown) = Shutdown::channel();
+        // Only a forked worker recycles: in one process there is no master to replace it.
+        let recycle = self
+            .settings
+            .max_requests
+            .filter(|_| self.forked)
+            .map(|max| {
+                Arc::new(Recycle::draw(
+                    max,
+                    self.settings.max_requests_jitter,
+                    stop.clone(),
+                ))
+            });
         {
             let _context = rt.enter();
             listen_for_signals(inbox, stop, self.id)
@@ -155,6 +170,7 @@ impl<A: App> WorkerRun<'_, A> {
             record,
             balance: self.settings.balanced_accept,
             max_requests_per_connection: self.settings.max_requests_per_connection,
+            recycle: recycle.clone(),
         };
         let mut app = {
             let _context = rt.enter();
@@ -176,6 +192,7 @@ impl<A: App> WorkerRun<'_, A> {
             finished: first.is_ready(),
             boot,
             threads_at_post_fork,
+            recycle,
         })
     }
 
@@ -188,6 +205,7 @@ impl<A: App> WorkerRun<'_, A> {
             finished,
             boot,
             threads_at_post_fork,
+            recycle,
         } = booted;
         let quick_stop = shutdown.clone();
         let served = if finished {
@@ -205,6 +223,8 @@ impl<A: App> WorkerRun<'_, A> {
         if let Err(e) = served {
             crate::diag::log_error!("worker {} stopped serving: the app: {e}", self.id);
             code = SERVE_ERROR;
+        } else if recycle.as_ref().is_some_and(|r| r.reached()) {
+            code = RECYCLED;
         }
         let _context = rt.enter();
 
@@ -230,6 +250,7 @@ impl<A: App> WorkerRun<'_, A> {
             otlp: health.otlp,
             sentry: health.sentry,
             serving: health.serving.unwrap_or_default(),
+            max_requests: recycle.as_ref().map(|r| r.limit()),
         };
         if let Err(e) = report.write(&self.config.run_dir) {
             crate::diag::log_warn!("could not write the worker report: {e}");
