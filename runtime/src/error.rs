@@ -36,6 +36,18 @@ pub enum Error {
         /// Why, as the worker said it (a hook's error, a panic's message).
         message: String,
     },
+    /// Workers kept dying soon after they started: the master stopped instead of respawning them
+    /// in a loop.
+    CrashLoop {
+        /// The slot of the last worker that died.
+        worker_id: usize,
+        /// Early deaths in a row.
+        crashes: u32,
+        /// What counts as early: dying this soon after the fork.
+        window: std::time::Duration,
+        /// How the last one ended.
+        last: String,
+    },
     /// A worker stopped serving with an error (no-fork mode reports it as the server's result).
     WorkerFailed {
         /// The worker's slot number.
@@ -87,6 +99,19 @@ impl fmt::Display for Error {
                 f,
                 "worker {worker_id} failed to boot (exit code {code}): {message}. The master \
                  stopped instead of respawning a worker that cannot start"
+            ),
+            Self::CrashLoop {
+                worker_id,
+                crashes,
+                window,
+                last,
+            } => write!(
+                f,
+                "workers died {crashes} times in a row within {} ms of starting (the last, worker \
+                 {worker_id}, {last}); the master stopped instead of respawning them in a loop. \
+                 Their errors are logged above (FORKLINE_CRASH_LOOP_LIMIT sets how many early \
+                 deaths are tolerated, 0 for no limit)",
+                window.as_millis()
             ),
             Self::WorkerFailed { worker_id, code } => write!(
                 f,

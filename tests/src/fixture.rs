@@ -21,8 +21,16 @@ pub fn record(phase: &str, extra: &str) {
     let tid = unsafe { libc::gettid() };
     let (threads, others) = threads_besides(tid);
     let runtime = tokio::runtime::Handle::try_current().is_ok();
+    // When, on the monotonic clock (milliseconds), for tests that time the lifecycle.
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let at_ms = now.tv_sec as i64 * 1000 + now.tv_nsec as i64 / 1_000_000;
     let line = format!(
-        "{phase} pid={} tid={tid} threads={threads} others={others} runtime={runtime} {extra}\n",
+        "{phase} pid={} tid={tid} threads={threads} others={others} runtime={runtime} at_ms={at_ms} {extra}\n",
         std::process::id()
     );
     let written = std::fs::OpenOptions::new()

@@ -30,10 +30,14 @@ fn workers_recycle_at_their_drawn_limits_and_no_request_fails() {
     let kept = Load::start(addr, 2, true, "/work");
     // Four recycles: the master logs each as it replaces the worker.
     let recycles = |fx: &forkline_tests::harness::Fixture| {
-        fx.stderr().matches("(max_requests); starting its replacement").count()
+        fx.stderr()
+            .matches("(max_requests); starting its replacement")
+            .count()
     };
-    wait_until(Duration::from_secs(60), || (recycles(&fx) >= 4).then_some(()))
-        .unwrap_or_else(|| panic!("four workers recycled:\n{}", fx.stderr()));
+    wait_until(Duration::from_secs(60), || {
+        (recycles(&fx) >= 4).then_some(())
+    })
+    .unwrap_or_else(|| panic!("four workers recycled:\n{}", fx.stderr()));
     let (fresh, _) = fresh.stop();
     let (kept, _) = kept.stop();
     eprintln!("max_requests under load: new connections {fresh:?}; keep-alive {kept:?}");

@@ -59,6 +59,16 @@ impl Server {
         // Gunicorn's defaults: 0 (never recycle) and no jitter.
         let max_requests = env.u64("FORKLINE_MAX_REQUESTS")?.filter(|&n| n > 0);
         let max_requests_jitter = env.u64("FORKLINE_MAX_REQUESTS_JITTER")?.unwrap_or(0);
+        let crash_window = env
+            .millis("FORKLINE_CRASH_WINDOW_MS")?
+            .unwrap_or(Duration::from_secs(10));
+        let crash_backoff_cap = env
+            .millis("FORKLINE_CRASH_BACKOFF_CAP_MS")?
+            .unwrap_or(Duration::from_secs(10));
+        let crash_loop_limit = match env.u64("FORKLINE_CRASH_LOOP_LIMIT")? {
+            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+            None => 10,
+        };
         let addr = env
             .get("FORKLINE_BIND")
             .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -77,6 +87,9 @@ impl Server {
                 max_requests_per_connection,
                 max_requests,
                 max_requests_jitter,
+                crash_window,
+                crash_backoff_cap,
+                crash_loop_limit,
             },
             env,
         };
@@ -161,6 +174,26 @@ impl Server {
     /// also `FORKLINE_MAX_REQUESTS_JITTER`).
     pub fn max_requests_jitter(mut self, jitter: u64) -> Self {
         self.settings.max_requests_jitter = jitter;
+        self
+    }
+
+    /// Crash-loop protection: a worker that dies within `window` of its fork is an early death;
+    /// the first is replaced at once, and after each further one in a row the replacement waits
+    /// longer (100 ms, doubling, up to
+    /// [`crash_backoff_cap`](Server::crash_backoff_cap)), and after `limit` in a row the master
+    /// stops with [`Error::CrashLoop`] instead of spinning (0: never stops). A worker that lives
+    /// past `window` resets the count. Defaults: 10 within 10 s (`FORKLINE_CRASH_LOOP_LIMIT`,
+    /// `FORKLINE_CRASH_WINDOW_MS`).
+    pub fn crash_loop(mut self, limit: u32, window: Duration) -> Self {
+        self.settings.crash_loop_limit = limit;
+        self.settings.crash_window = window;
+        self
+    }
+
+    /// The longest wait before replacing a worker after early deaths (default 10 s;
+    /// `FORKLINE_CRASH_BACKOFF_CAP_MS`).
+    pub fn crash_backoff_cap(mut self, cap: Duration) -> Self {
+        self.settings.crash_backoff_cap = cap;
         self
     }
 

@@ -19,4 +19,29 @@ pub(crate) struct Settings {
     pub(crate) max_requests: Option<u64>,
     /// Gunicorn's `max_requests_jitter`.
     pub(crate) max_requests_jitter: u64,
+    /// A worker that dies this soon after its fork is an early death (a crash loop's sign).
+    pub(crate) crash_window: Duration,
+    /// The longest wait before replacing a worker after early deaths (from the second in a row,
+    /// the wait doubles from `CRASH_BACKOFF_FIRST` with each).
+    pub(crate) crash_backoff_cap: Duration,
+    /// Early deaths in a row after which the master stops (0: never).
+    pub(crate) crash_loop_limit: u32,
+}
+
+/// The wait before replacing a worker after its second early death in a row (one crash is not
+/// a loop: the first is replaced at once).
+pub(crate) const CRASH_BACKOFF_FIRST: Duration = Duration::from_millis(100);
+
+impl Settings {
+    /// The wait before replacing a worker after `early` early deaths in a row: none after the
+    /// first, then 100 ms doubling up to the cap.
+    pub(crate) fn crash_backoff(&self, early: u32) -> Duration {
+        if early <= 1 {
+            return Duration::ZERO;
+        }
+        let factor = 1u32.checked_shl((early - 2).min(31)).unwrap_or(u32::MAX);
+        CRASH_BACKOFF_FIRST
+            .saturating_mul(factor)
+            .min(self.crash_backoff_cap)
+    }
 }

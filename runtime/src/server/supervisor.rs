@@ -127,6 +127,10 @@ pub(crate) fn run<A: App>(
             target: settings.workers,
             stopping: None,
             halt: None,
+            born: BTreeMap::new(),
+            early_deaths: 0,
+            last_early_death: None,
+            respawn_at: None,
         };
         supervisor.run()
     } else {
@@ -203,6 +207,12 @@ struct Supervisor<'a, A> {
     target: usize,
     stopping: Option<Stopping>,
     halt: Option<Error>,
+    /// When each live worker was forked: a death soon after is an early one.
+    born: BTreeMap<libc::pid_t, Instant>,
+    /// Early deaths in a row, when the last one was, and when the next replacement may be forked.
+    early_deaths: u32,
+    last_early_death: Option<Instant>,
+    respawn_at: Option<Instant>,
 }
 
 impl<A: App> Supervisor<'_, A> {
@@ -334,6 +344,7 @@ impl<A: App> Supervisor<'_, A> {
                 pid: pid as u32,
                 status,
             };
+            let born = self.born.remove(&pid);
             let retiring = self.retiring.remove(&pid);
             let boot_failed = status == ExitStatus::Exited(BOOT_ERROR);
             let recycled = status == ExitStatus::Exited(RECYCLED);
@@ -352,9 +363,7 @@ impl<A: App> Supervisor<'_, A> {
                 (_, Some(_)) => {
                     crate::diag::log_info!("worker {id} (pid {pid}) stopped ({status:?})")
                 }
-                (None, None) => crate::diag::log_warn!(
-                    "worker {id} (pid {pid}) crashed ({status:?}); replacing it"
-                ),
+                (None, None) => self.crashed(id, pid, status, born),
             }
             if let Err(e) = run::child_exit_hooks(self.plan.child_exit, self.master, &exit) {
                 crate::diag::log_error!("{e}");
@@ -383,7 +392,63 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    /// A worker died on its own. Replaced at once, unless it died soon after it started: then
+    /// the replacement waits (longer after each early death in a row), and past the limit the
+    /// master stops rather than spin.
+    fn crashed(&mut self, id: usize, pid: libc::pid_t, status: ExitStatus, born: Option<Instant>) {
+        let lived = born.map(|b| b.elapsed());
+        let early = lived.is_some_and(|l| l < self.settings.crash_window);
+        if !early {
+            self.early_deaths = 0;
+            crate::diag::log_warn!("worker {id} (pid {pid}) crashed ({status:?}); replacing it");
+            return;
+        }
+        self.early_deaths = self.early_deaths.saturating_add(1);
+        self.last_early_death = Some(Instant::now());
+        let lived_ms = lived.unwrap_or_default().as_millis();
+        let limit = self.settings.crash_loop_limit;
+        if limit > 0 && self.early_deaths >= limit {
+            self.halt(Error::CrashLoop {
+                worker_id: id,
+                crashes: self.early_deaths,
+                window: self.settings.crash_window,
+                last: format!("pid {pid}, {status:?} after {lived_ms} ms"),
+            });
+            return;
+        }
+        let wait = self.settings.crash_backoff(self.early_deaths);
+        if wait.is_zero() {
+            crate::diag::log_warn!("worker {id} (pid {pid}) crashed ({status:?}); replacing it");
+            return;
+        }
+        self.respawn_at = Some(Instant::now() + wait);
+        crate::diag::log_warn!(
+            "worker {id} (pid {pid}) crashed ({status:?}); replacing it in {} ms (it died {lived_ms} \
+             ms after it started: {} early death(s) in a row)",
+            wait.as_millis(),
+            self.early_deaths
+        );
+    }
+
     fn spawn_missing(&mut self) {
+        // A worker forked after the last early death has lived past the window: no loop.
+        if let Some(last) = self.last_early_death {
+            let window = self.settings.crash_window;
+            if self
+                .born
+                .values()
+                .any(|&b| b > last && b.elapsed() >= window)
+            {
+                self.early_deaths = 0;
+                self.last_early_death = None;
+            }
+        }
+        if let Some(at) = self.respawn_at {
+            if Instant::now() < at {
+                return;
+            }
+            self.respawn_at = None;
+        }
         for id in 0..self.target {
             if self.stopping.is_some() {
                 return;
@@ -406,6 +471,7 @@ impl<A: App> Supervisor<'_, A> {
         match sys::fork().map_err(|e| Error::io("fork", e))? {
             Forked::Parent(pid) => {
                 self.workers.insert(pid, id);
+                self.born.insert(pid, Instant::now());
                 Ok(())
             }
             Forked::Child => {

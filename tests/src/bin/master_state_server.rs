@@ -9,7 +9,8 @@
 //!
 //! `FIXTURE_BOOT` breaks the worker's boot: `panic_in_runtime_start` (after `post_fork` the
 //! kernel refuses new threads, as in a container at its thread limit, so tokio panics while it
-//! starts the worker's runtime) or `panic_in_worker_init`. The app carries the HTTP layer, so
+//! starts the worker's runtime) or `panic_in_worker_init`; `crash_after_boot` lets the worker
+//! boot and then exits it with code 7 a moment later (a crash loop). The app carries the HTTP layer, so
 //! `/panic` is answered with a 500.
 
 use forkline::{Master, Worker};
@@ -148,6 +149,13 @@ fn init(worker: &Worker) {
         panic!("worker_init panicked on purpose");
     }
     record("worker_init", &format!("worker={}", worker.id()));
+    if boot_mode() == "crash_after_boot" {
+        tokio::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            // SAFETY: _exit has no preconditions; the crash a loop is made of.
+            unsafe { libc::_exit(7) }
+        });
+    }
 }
 
 #[forkline::worker_exit(deadline_ms = 1000)]
