@@ -28,7 +28,7 @@ pub fn record(phase: &str, extra: &str) {
     };
     // SAFETY: a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    let at_ms = now.tv_sec as i64 * 1000 + now.tv_nsec as i64 / 1_000_000;
+    let at_ms = now.tv_sec * 1000 + now.tv_nsec / 1_000_000;
     let line = format!(
         "{phase} pid={} tid={tid} threads={threads} others={others} runtime={runtime} at_ms={at_ms} {extra}\n",
         std::process::id()
