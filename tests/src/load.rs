@@ -183,3 +183,15 @@ impl Load {
         (self.so_far(), self.started.elapsed())
     }
 }
+
+/// Stops a load of new connections and one of keep-alive connections that ran through `what`
+/// (a HUP, a recycle), and asserts that no request was lost and the socket never closed.
+pub fn stop_and_assert_nothing_lost(what: &str, fresh: Load, kept: Load) {
+    let (fresh, _) = fresh.stop();
+    let (kept, _) = kept.stop();
+    eprintln!("{what}: new connections {fresh:?}; keep-alive {kept:?}");
+    for seen in [fresh, kept] {
+        assert_eq!(seen.failed, 0, "{what}: {seen:?}");
+        assert_eq!(seen.refused, 0, "{what}: the socket never closed: {seen:?}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::wait_until;
-use forkline_tests::load::Load;
+use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
@@ -38,13 +38,7 @@ fn workers_recycle_at_their_drawn_limits_and_no_request_fails() {
         (recycles(&fx) >= 4).then_some(())
     })
     .unwrap_or_else(|| panic!("four workers recycled:\n{}", fx.stderr()));
-    let (fresh, _) = fresh.stop();
-    let (kept, _) = kept.stop();
-    eprintln!("max_requests under load: new connections {fresh:?}; keep-alive {kept:?}");
-    for seen in [fresh, kept] {
-        assert_eq!(seen.failed, 0, "{seen:?}");
-        assert_eq!(seen.refused, 0, "the socket never closed: {seen:?}");
-    }
+    stop_and_assert_nothing_lost("max_requests under load", fresh, kept);
     fx.signal(libc::SIGTERM);
     assert!(fx
         .wait_exit(Duration::from_secs(20))

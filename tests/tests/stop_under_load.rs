@@ -4,7 +4,7 @@
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{read_hooks, wait_until};
-use forkline_tests::load::Load;
+use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
@@ -30,13 +30,7 @@ fn a_hup_under_load_loses_no_request_a_worker_took() {
         (fresh.so_far().ok + kept.so_far().ok >= before + 2000).then_some(())
     })
     .expect("the load goes on after the HUP");
-    let (fresh, _) = fresh.stop();
-    let (kept, _) = kept.stop();
-    eprintln!("HUP under load: new connections {fresh:?}; keep-alive {kept:?}");
-    for seen in [fresh, kept] {
-        assert_eq!(seen.failed, 0, "{seen:?}");
-        assert_eq!(seen.refused, 0, "the socket never closed: {seen:?}");
-    }
+    stop_and_assert_nothing_lost("HUP under load", fresh, kept);
     fx.signal(libc::SIGTERM);
     assert!(fx
         .wait_exit(Duration::from_secs(20))
