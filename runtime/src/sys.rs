@@ -108,3 +108,15 @@ pub(crate) fn other_threads() -> Vec<OtherThread> {
     threads.sort_by_key(|t| t.tid);
     threads
 }
+
+/// Milliseconds on the monotonic clock, which every process of the machine shares: a worker's
+/// heartbeat is written in it and read by the master.
+pub(crate) fn monotonic_ms() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
+}

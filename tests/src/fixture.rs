@@ -230,12 +230,21 @@ async fn slow() -> String {
     format!("pid={}", std::process::id())
 }
 
+/// Blocks the runtime thread it runs on for a minute (a sync sleep where an await belongs).
+async fn block() -> String {
+    record("block_started", "");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    format!("pid={}", std::process::id())
+}
+
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
-/// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms).
+/// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms),
+/// `/block` (blocks its runtime thread for a minute).
 pub fn router() -> Router {
     let router = Router::new()
         .route("/work", get(work))
         .route("/slow", get(slow))
+        .route("/block", get(block))
         .route("/fail", get(fail))
         .route("/err", get(lookup_order))
         .route("/panic", get(boom))

@@ -27,6 +27,9 @@ pub(crate) struct Record {
     accepted: AtomicU64,
     open: AtomicU64,
     requests: AtomicU64,
+    /// When a task on the worker's runtime last ran (`sys::monotonic_ms`); 0 before the first
+    /// beat. A runtime whose threads are all blocked stops beating.
+    heartbeat_ms: AtomicU64,
 }
 
 impl Record {
@@ -35,7 +38,19 @@ impl Record {
         self.accepted.store(0, Relaxed);
         self.open.store(0, Relaxed);
         self.requests.store(0, Relaxed);
+        self.heartbeat_ms.store(0, Relaxed);
         self.pid.store(pid, Relaxed);
+    }
+
+    /// The worker's runtime made progress at `now_ms`.
+    pub(crate) fn beat(&self, now_ms: u64) {
+        self.heartbeat_ms.store(now_ms, Relaxed);
+    }
+
+    /// The last beat, if the worker has beaten since it claimed the record.
+    pub(crate) fn last_beat(&self, pid: u32) -> Option<u64> {
+        let beat = self.heartbeat_ms.load(Relaxed);
+        (self.pid.load(Relaxed) == pid && beat > 0).then_some(beat)
     }
 
     /// Given back by the worker `pid` (no-op if another worker holds it now).

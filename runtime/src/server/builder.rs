@@ -69,6 +69,11 @@ impl Server {
             Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
             None => 10,
         };
+        // Gunicorn's default: 30 s; 0 turns it off.
+        let timeout = match env.millis("FORKLINE_TIMEOUT_MS")? {
+            Some(t) => Some(t).filter(|t| !t.is_zero()),
+            None => Some(Duration::from_secs(30)),
+        };
         let addr = env
             .get("FORKLINE_BIND")
             .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -90,6 +95,7 @@ impl Server {
                 crash_window,
                 crash_backoff_cap,
                 crash_loop_limit,
+                timeout,
             },
             env,
         };
@@ -194,6 +200,16 @@ impl Server {
     /// `FORKLINE_CRASH_BACKOFF_CAP_MS`).
     pub fn crash_backoff_cap(mut self, cap: Duration) -> Self {
         self.settings.crash_backoff_cap = cap;
+        self
+    }
+
+    /// Gunicorn's `timeout`: a worker whose async runtime makes no progress for this long (every
+    /// runtime thread blocked, by a sync sleep or a lock, say) is sent ABRT: it flushes its
+    /// telemetry within a short deadline, sends a Sentry event "worker timeout" and exits; if it
+    /// is still alive 2 s later it is killed; either way it is replaced. Default 30 s; `None` (or
+    /// `FORKLINE_TIMEOUT_MS=0`) turns it off; also `FORKLINE_TIMEOUT_MS`.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.timeout = timeout.filter(|t| !t.is_zero());
         self
     }
 

@@ -13,6 +13,7 @@ pub(crate) mod settings;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;
 pub(crate) mod supervisor;
+pub(crate) mod timeout;
 pub(crate) mod worker_report;
 pub(crate) mod worker_run;
 

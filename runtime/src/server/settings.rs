@@ -26,13 +26,26 @@ pub(crate) struct Settings {
     pub(crate) crash_backoff_cap: Duration,
     /// Early deaths in a row after which the master stops (0: never).
     pub(crate) crash_loop_limit: u32,
+    /// Gunicorn's `timeout`: a worker whose runtime makes no progress for this long is aborted
+    /// and replaced (`None`: never).
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// The wait before replacing a worker after its second early death in a row (one crash is not
 /// a loop: the first is replaced at once).
 pub(crate) const CRASH_BACKOFF_FIRST: Duration = Duration::from_millis(100);
 
+/// How long a worker aborted for a timeout has to flush and exit before it is killed.
+pub(crate) const ABORT_GRACE: Duration = Duration::from_secs(2);
+
 impl Settings {
+    /// How often a worker's runtime beats: often enough that a timeout is seen within a quarter
+    /// of itself, and at most once a second.
+    pub(crate) fn heartbeat_every(&self) -> Option<Duration> {
+        self.timeout
+            .map(|t| (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
+    }
+
     /// The wait before replacing a worker after `early` early deaths in a row: none after the
     /// first, then 100 ms doubling up to the cap.
     pub(crate) fn crash_backoff(&self, early: u32) -> Duration {

@@ -166,7 +166,7 @@ fn set_action(signal: libc::c_int, handler: libc::sighandler_t) -> io::Result<()
 /// A thread's signal mask, as `pthread_sigmask` gives it.
 pub(crate) struct SignalMask(libc::sigset_t);
 
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
+pub(crate) fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: sigemptyset initialises the set before sigaddset uses it.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

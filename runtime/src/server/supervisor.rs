@@ -17,6 +17,7 @@ use crate::lifecycle::{ExitStatus, Master, WorkerExit};
 use crate::server::boot_failure;
 use crate::server::max_requests::RECYCLED;
 use crate::server::scoreboard::Scoreboard;
+use crate::server::settings::ABORT_GRACE;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
 use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
 use crate::server::{App, Settings};
@@ -50,6 +51,8 @@ enum Retiring {
     Fewer,
     /// HUP: replaced by a new worker.
     Replaced,
+    /// Its runtime made no progress for the timeout: sent ABRT at `since`, KILL after the grace.
+    TimedOut { since: Instant, killed: bool },
 }
 
 pub(crate) fn run<A: App>(
@@ -227,6 +230,7 @@ impl<A: App> Supervisor<'_, A> {
             let received = self.inbox.wait(TICK, self.mask);
             self.handle(received);
             self.reap();
+            self.check_timeouts();
             if let Some(stopping) = &mut self.stopping {
                 if !stopping.killed && Instant::now() >= stopping.deadline {
                     stopping.killed = true;
@@ -283,6 +287,60 @@ impl<A: App> Supervisor<'_, A> {
         for (signal, name) in [(libc::SIGUSR2, "USR2"), (libc::SIGWINCH, "WINCH")] {
             if received.contains(signal) {
                 crate::diag::log_info!("{name} has no meaning in forkline yet; ignored");
+            }
+        }
+    }
+
+    /// Gunicorn's `timeout`: a worker whose runtime has not beaten for that long is sent ABRT
+    /// (it flushes and exits on a thread of its own), and KILL if it is still alive after the
+    /// grace. Workers that have not served yet have not beaten, and are not timed.
+    fn check_timeouts(&mut self) {
+        let Some(timeout) = self.settings.timeout else {
+            return;
+        };
+        let now = sys::monotonic_ms();
+        let live: Vec<(libc::pid_t, usize)> = self.workers.iter().map(|(&p, &i)| (p, i)).collect();
+        for (pid, id) in live {
+            match self.retiring.get(&pid) {
+                Some(&Retiring::TimedOut { since, killed }) => {
+                    if !killed && since.elapsed() >= ABORT_GRACE {
+                        crate::diag::log_warn!(
+                            "worker {id} (pid {pid}) did not exit within {} ms of ABRT; killing it",
+                            ABORT_GRACE.as_millis()
+                        );
+                        sys::kill(pid, libc::SIGKILL);
+                        self.retiring.insert(
+                            pid,
+                            Retiring::TimedOut {
+                                since,
+                                killed: true,
+                            },
+                        );
+                    }
+                    continue;
+                }
+                Some(_) => continue,
+                None if self.stopping.is_some() => continue,
+                None => {}
+            }
+            let Some(beat) = self.board.record(id).and_then(|r| r.last_beat(pid as u32)) else {
+                continue;
+            };
+            let silent = now.saturating_sub(beat);
+            if u128::from(silent) > timeout.as_millis() {
+                crate::diag::log_error!(
+                    "worker {id} (pid {pid}) timed out: its runtime made no progress for {silent} \
+                     ms (timeout {} ms); aborting it",
+                    timeout.as_millis()
+                );
+                self.retiring.insert(
+                    pid,
+                    Retiring::TimedOut {
+                        since: Instant::now(),
+                        killed: false,
+                    },
+                );
+                sys::kill(pid, libc::SIGABRT);
             }
         }
     }
@@ -357,6 +415,10 @@ impl<A: App> Supervisor<'_, A> {
                 (Some(Retiring::Fewer), _) => {
                     crate::diag::log_info!("worker {id} (pid {pid}) stopped after TTOU ({status:?})")
                 }
+                (Some(Retiring::TimedOut { .. }), None) => crate::diag::log_warn!(
+                    "worker {id} (pid {pid}) stopped after its timeout ({status:?}); starting its \
+                     replacement"
+                ),
                 (Some(Retiring::Replaced), None) => crate::diag::log_info!(
                     "worker {id} (pid {pid}) stopped after HUP ({status:?}); starting its replacement"
                 ),

@@ -34,6 +34,9 @@ pub struct WorkerReport {
     /// when `serving.requests_served` reached it.
     #[serde(default)]
     pub max_requests: Option<u64>,
+    /// The master aborted this worker because its runtime made no progress for its `timeout`.
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 impl WorkerReport {

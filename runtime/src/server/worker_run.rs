@@ -12,11 +12,13 @@ use crate::server::max_requests::{Recycle, RECYCLED};
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::signals::{self, SignalInbox};
+use crate::server::timeout;
 use crate::server::worker_report::{BootTimes, WorkerReport};
 use crate::server::{App, Serve, Settings};
 use crate::stats::COUNTERS;
 use crate::sys;
 use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
+use crate::telemetry::teardown::TeardownReport;
 use crate::telemetry::{sentry_pipeline, teardown};
 use std::future::Future;
 use std::net::TcpListener;
@@ -105,6 +107,12 @@ impl<A: App> WorkerRun<'_, A> {
         if let Err(e) = inbox.unblock() {
             return self.boot_failed(&format!("unblocking its stop signals: {e}"));
         }
+        let timed = self.forked && self.settings.timeout.is_some();
+        if timed {
+            if let Err(e) = timeout::block_abort() {
+                return self.boot_failed(&format!("blocking ABRT for its timeout: {e}"));
+            }
+        }
         if self.forked {
             COUNTERS.reset();
             // Before anything draws a random id: see `fork_rng`.
@@ -163,6 +171,26 @@ impl<A: App> WorkerRun<'_, A> {
             crate::health::register_serving(record);
             (self.board, record)
         });
+        if let (Some(every), Some((_, record)), true) =
+            (self.settings.heartbeat_every(), record, self.forked)
+        {
+            let _context = rt.enter();
+            timeout::start_heartbeat(record, every);
+            let leaving = Leaving {
+                id: self.id,
+                worker: worker.clone(),
+                run_dir: self.config.run_dir.clone(),
+                threads_at_post_fork,
+                boot,
+                recycle: recycle.clone(),
+            };
+            let (silence, deadline) = (
+                self.settings.timeout.unwrap_or_default(),
+                self.config.worker_exit_deadline.min(timeout::ABORT_FLUSH),
+            );
+            timeout::watch_for_abort(move || leaving.abort(silence, deadline))
+                .map_err(|e| format!("starting its abort thread: {e}"))?;
+        }
         let serve = Serve {
             worker: worker.clone(),
             listener,
@@ -238,34 +266,15 @@ impl<A: App> WorkerRun<'_, A> {
         } else {
             self.config.worker_exit_deadline
         };
-        let shutdown = teardown::teardown(deadline);
-        let health = crate::health();
-        let report = WorkerReport {
-            worker_id: self.id,
-            pid: worker.pid(),
+        let leaving = Leaving {
+            id: self.id,
+            worker,
+            run_dir: self.config.run_dir.clone(),
             threads_at_post_fork,
             boot,
-            shutdown,
-            stats: crate::stats(),
-            otlp: health.otlp,
-            sentry: health.sentry,
-            serving: health.serving.unwrap_or_default(),
-            max_requests: recycle.as_ref().map(|r| r.limit()),
+            recycle,
         };
-        if let Err(e) = report.write(&self.config.run_dir) {
-            crate::diag::log_warn!("could not write the worker report: {e}");
-        }
-        crate::diag::log_info!(
-            "worker {} exiting: {} spans exported, {} dropped, {} discarded by the embedded budget, {} Sentry events; telemetry shut down in {} ms",
-            self.id,
-            report.stats.spans_exported,
-            report.stats.spans_export_failed
-                + report.stats.spans_dropped_unexported
-                + report.stats.spans_dropped_inherited,
-            report.stats.spans_discarded_budget,
-            report.stats.sentry_events_captured,
-            report.shutdown.elapsed_ms
-        );
+        leaving.leave(teardown::teardown(deadline), false);
         code
     }
 
@@ -400,4 +409,63 @@ fn listen_for_signals(inbox: SignalInbox, stop: StopSender, id: usize) -> std::i
         }
     });
     Ok(())
+}
+
+/// What a worker leaves behind as it exits: its report in the run folder and its last log line.
+struct Leaving {
+    id: usize,
+    worker: Worker,
+    run_dir: std::path::PathBuf,
+    threads_at_post_fork: usize,
+    boot: BootTimes,
+    recycle: Option<Arc<Recycle>>,
+}
+
+impl Leaving {
+    fn leave(&self, shutdown: TeardownReport, timed_out: bool) {
+        let health = crate::health();
+        let report = WorkerReport {
+            worker_id: self.id,
+            pid: self.worker.pid(),
+            threads_at_post_fork: self.threads_at_post_fork,
+            boot: self.boot,
+            shutdown,
+            stats: crate::stats(),
+            otlp: health.otlp,
+            sentry: health.sentry,
+            serving: health.serving.unwrap_or_default(),
+            max_requests: self.recycle.as_ref().map(|r| r.limit()),
+            timed_out,
+        };
+        if let Err(e) = report.write(&self.run_dir) {
+            crate::diag::log_warn!("could not write the worker report: {e}");
+        }
+        crate::diag::log_info!(
+            "worker {} exiting: {} spans exported, {} dropped, {} discarded by the embedded budget, {} Sentry events; telemetry shut down in {} ms",
+            self.id,
+            report.stats.spans_exported,
+            report.stats.spans_export_failed
+                + report.stats.spans_dropped_unexported
+                + report.stats.spans_dropped_inherited,
+            report.stats.spans_discarded_budget,
+            report.stats.sentry_events_captured,
+            report.shutdown.elapsed_ms
+        );
+    }
+
+    /// The master's ABRT for a timeout, on the abort thread while the runtime is stuck: a Sentry
+    /// event, the telemetry flushed within `deadline`, the report, and the exit.
+    fn abort(self, silence: Duration, deadline: Duration) -> ! {
+        let message = format!(
+            "worker timeout: worker {} (pid {}) made no progress on its runtime for {} ms; the \
+             master aborted it",
+            self.id,
+            self.worker.pid(),
+            silence.as_millis()
+        );
+        crate::diag::log_error!("{message}; flushing its telemetry");
+        sentry::capture_message(&message, sentry::Level::Fatal);
+        self.leave(teardown::teardown(deadline), true);
+        crate::sys::exit_now(timeout::TIMED_OUT)
+    }
 }

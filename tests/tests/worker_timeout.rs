@@ -1,0 +1,78 @@
+//! Gunicorn's `timeout`: a worker whose runtime is blocked (here a sync sleep in a handler on its
+//! one runtime thread) stops beating; the master sends ABRT, the worker flushes its telemetry
+//! from a thread of its own, sends a Sentry event "worker timeout" and leaves a report saying so,
+//! and a replacement serves, within the timeout and 2 s.
+
+use forkline_tests::harness::{http_get, read_hooks, read_sentry, wait_until, Fixture};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
+const BOOT: Duration = Duration::from_secs(30);
+const TIMEOUT_MS: u64 = 1500;
+
+#[test]
+fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
+    let timeout = TIMEOUT_MS.to_string();
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "1"),
+            ("FORKLINE_WORKER_THREADS", "1"),
+            ("FORKLINE_TIMEOUT_MS", &timeout),
+        ],
+    );
+    let addr = fx.addr(BOOT);
+    let first = fx.wait_for_workers(1, BOOT)[0];
+    let blocked = std::thread::spawn(move || http_get(addr, "/block"));
+    let log = fx.dir.join("hooks.log");
+    wait_until(BOOT, || {
+        read_hooks(&log)
+            .iter()
+            .any(|h| h.phase == "block_started")
+            .then_some(())
+    })
+    .expect("the handler blocks its runtime");
+    let blocked_at = Instant::now();
+    let all = fx.wait_for_workers(2, BOOT);
+    let replaced_after = blocked_at.elapsed();
+    let replacement = *all.iter().find(|&&p| p != first).expect("a replacement");
+    eprintln!("replaced {} ms after the runtime blocked", replaced_after.as_millis());
+    assert!(
+        replaced_after < Duration::from_millis(TIMEOUT_MS) + Duration::from_secs(2),
+        "replaced after {replaced_after:?}:\n{}",
+        fx.stderr()
+    );
+    assert!(
+        blocked.join().expect("client").is_err(),
+        "the blocked request died with its worker"
+    );
+    let (status, body) = http_get(addr, "/work").expect("the replacement answers");
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("pid={replacement}")), "{body}");
+
+    let stderr = fx.stderr();
+    assert!(
+        stderr.contains(&format!("(pid {first}) timed out: its runtime made no progress for"))
+            && stderr.contains(&format!("(pid {first}) stopped after its timeout")),
+        "{stderr}"
+    );
+    let events = read_sentry(&fx.run_dir(), first);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.to_string().contains("worker timeout: worker 0")),
+        "{events:?}"
+    );
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
+    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
+    let aborted = reports.iter().find(|r| r.pid == first).expect("its report");
+    assert!(aborted.timed_out, "{aborted:?}");
+    let next = reports.iter().find(|r| r.pid == replacement).expect("report");
+    assert!(!next.timed_out);
+    for pid in [first, replacement] {
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+}
