@@ -36,7 +36,10 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
     let all = fx.wait_for_workers(2, BOOT);
     let replaced_after = blocked_at.elapsed();
     let replacement = *all.iter().find(|&&p| p != first).expect("a replacement");
-    eprintln!("replaced {} ms after the runtime blocked", replaced_after.as_millis());
+    eprintln!(
+        "replaced {} ms after the runtime blocked",
+        replaced_after.as_millis()
+    );
     assert!(
         replaced_after < Duration::from_millis(TIMEOUT_MS) + Duration::from_secs(2),
         "replaced after {replaced_after:?}:\n{}",
@@ -52,8 +55,9 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
 
     let stderr = fx.stderr();
     assert!(
-        stderr.contains(&format!("(pid {first}) timed out: its runtime made no progress for"))
-            && stderr.contains(&format!("(pid {first}) stopped after its timeout")),
+        stderr.contains(&format!(
+            "(pid {first}) timed out: its runtime made no progress for"
+        )) && stderr.contains(&format!("(pid {first}) stopped after its timeout")),
         "{stderr}"
     );
     let events = read_sentry(&fx.run_dir(), first);
@@ -70,7 +74,10 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     let aborted = reports.iter().find(|r| r.pid == first).expect("its report");
     assert!(aborted.timed_out, "{aborted:?}");
-    let next = reports.iter().find(|r| r.pid == replacement).expect("report");
+    let next = reports
+        .iter()
+        .find(|r| r.pid == replacement)
+        .expect("report");
     assert!(!next.timed_out);
     for pid in [first, replacement] {
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
