@@ -55,6 +55,29 @@ async fn boom() -> &'static str {
     "unreachable"
 }
 
+#[derive(Debug)]
+struct CardDeclined;
+
+impl std::fmt::Display for CardDeclined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("layer test card declined")
+    }
+}
+
+impl std::error::Error for CardDeclined {}
+
+impl axum::response::IntoResponse for CardDeclined {
+    fn into_response(self) -> axum::response::Response {
+        (StatusCode::PAYMENT_REQUIRED, "declined").into_response()
+    }
+}
+
+/// A `#[handler(err)]` inside the layer: its event carries the layer's request.
+#[forkline::handler(err, name = "charge")]
+async fn charge() -> Result<String, CardDeclined> {
+    Err(CardDeclined)
+}
+
 /// What this service would send to the next one.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
@@ -99,6 +122,8 @@ fn setup() -> &'static Setup {
             .route("/fail", get(fail))
             .route("/boom", get(boom))
             .route("/outgoing", get(outgoing))
+            .route("/orders/{id}/charge", get(charge))
+            .route("/orders/{id}/refund", get(fail))
             .layer(forkline::http::TelemetryLayer::new());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -263,6 +288,67 @@ fn a_5xx_marks_the_span_and_reaches_sentry_linked_to_it() {
                 .any(|p| f.starts_with(p))),
         "{functions:#?}"
     );
+}
+
+/// Credentials a request may carry, none of which may reach Sentry by default.
+const SECRET_HEADERS: &[(&str, &str)] = &[
+    ("authorization", "Bearer layer-secret-1"),
+    ("proxy-authorization", "Basic layer-secret-2"),
+    ("cookie", "session=layer-secret-3"),
+    ("x-api-key", "layer-secret-4"),
+    ("x-request-id", "req-77"),
+];
+
+/// The request of an event as `send_default_pii` off leaves it: the route template as the
+/// transaction, method and URL, the plain headers, no credential and no query value.
+fn assert_request_without_secrets(
+    event: &sentry::protocol::Event<'static>,
+    route: &str,
+    path: &str,
+) {
+    assert_eq!(event.transaction.as_deref(), Some(route));
+    let request = event.request.as_ref().expect("the request of the event");
+    assert_eq!(request.method.as_deref(), Some("GET"));
+    let url = request.url.as_ref().expect("a URL");
+    assert_eq!(url.path(), path);
+    assert_eq!(url.query(), Some("card=[Filtered]"));
+    assert_eq!(request.query_string.as_deref(), Some("card=[Filtered]"));
+    assert_eq!(
+        request.headers.get("x-request-id").map(String::as_str),
+        Some("req-77")
+    );
+    assert!(request.headers.contains_key("host"));
+    assert_eq!(request.cookies, None);
+    let all = format!("{request:?}");
+    assert!(
+        !all.contains("layer-secret"),
+        "a credential reached Sentry: {all}"
+    );
+    assert!(!all.contains("4111"), "a query value reached Sentry: {all}");
+}
+
+#[test]
+fn an_err_event_inside_the_layer_has_the_route_and_the_request_without_credentials() {
+    let (status, _) = get_with("/orders/5/charge?card=4111", SECRET_HEADERS).expect("GET");
+    assert_eq!(status, 402);
+    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages("layer test card declined");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("the handler's error event");
+    assert_request_without_secrets(&events[0], "/orders/{id}/charge", "/orders/5/charge");
+}
+
+#[test]
+fn a_5xx_event_has_the_route_and_the_request_without_credentials() {
+    let (status, _) = get_with("/orders/6/refund?card=4111", SECRET_HEADERS).expect("GET");
+    assert_eq!(status, 502);
+    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages("HTTP 502 from GET /orders/{id}/refund");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("the layer's 5xx event");
+    assert_request_without_secrets(&events[0], "/orders/{id}/refund", "/orders/6/refund");
 }
 
 #[test]

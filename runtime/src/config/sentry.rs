@@ -26,6 +26,9 @@ pub struct SentryConfig {
     pub sample_rate: f32,
     /// Sentry's own debug output.
     pub debug: bool,
+    /// Sentry's `send_default_pii`: whether the request of an error event keeps cookies,
+    /// credential headers and query values (`SENTRY_SEND_DEFAULT_PII`, off by default).
+    pub send_default_pii: bool,
     /// Crates whose stack frames Sentry marks in-app (Sentry's `in_app_include`): the crate that
     /// defines the hooks, so that events whose stack forkline cannot attribute itself (the HTTP
     /// layer's, panics) still point at the application's frames rather than every frame.
@@ -113,6 +116,10 @@ impl SentryConfig {
             traces_sample_rate: traces_sample_rate as f32,
             sample_rate: sample_rate as f32,
             debug: env.bool("SENTRY_DEBUG")?.or(args.debug).unwrap_or(false),
+            send_default_pii: match code.send_default_pii {
+                Some(on) => on,
+                None => env.bool("SENTRY_SEND_DEFAULT_PII")?.unwrap_or(false),
+            },
             // Symbols name the crate with `_` where the package name may have `-`.
             in_app_include: user_crate
                 .map(|(name, _)| vec![name.replace('-', "_")])

@@ -9,6 +9,7 @@
 //! Everything here runs on the error path only, and only when a Sentry client is bound: the
 //! success path of a handler never reaches this module.
 
+use crate::telemetry::request_scope;
 use sentry::protocol::{Event, Exception, Frame, Level, Mechanism, Stacktrace};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,7 +68,11 @@ impl Caught<'_> {
     /// Sends the event to the current hub (inside whatever span is active, which Sentry's OTel
     /// integration links it to).
     pub(crate) fn capture(self) {
-        let _ = sentry::capture_event(self.into_event());
+        let mut event = self.into_event();
+        // Inside the HTTP layer: the route as the transaction, the request (the event
+        // processor worker_init installs does the same; this covers a client bound elsewhere).
+        request_scope::fill(&mut event, request_scope::send_default_pii());
+        let _ = sentry::capture_event(event);
     }
 
     pub(crate) fn into_event(self) -> Event<'static> {

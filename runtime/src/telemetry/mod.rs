@@ -5,6 +5,7 @@ pub(crate) mod fork_rng;
 pub mod otel_pipeline;
 pub(crate) mod prepared;
 pub mod propagation;
+pub(crate) mod request_scope;
 pub mod sentry_pipeline;
 pub(crate) mod slot;
 pub mod teardown;
