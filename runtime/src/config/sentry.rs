@@ -144,6 +144,24 @@ mod tests {
     }
 
     #[test]
+    fn send_default_pii_is_off_unless_the_variable_or_code_says_so() -> Result<()> {
+        assert!(!resolve(&[], SentryArgs::DEFAULT)?.send_default_pii);
+        let on = resolve(&[("SENTRY_SEND_DEFAULT_PII", "true")], SentryArgs::DEFAULT)?;
+        assert!(on.send_default_pii);
+        let code = Telemetry::default().send_default_pii(false);
+        let c = SentryConfig::resolve(
+            &Env::from_pairs([("SENTRY_SEND_DEFAULT_PII", "1")]),
+            &SentryArgs::DEFAULT,
+            &code,
+            Profile::Development,
+            "development",
+            None,
+        )?;
+        assert!(!c.send_default_pii, "code wins");
+        Ok(())
+    }
+
+    #[test]
     fn release_defaults_to_the_user_crate() -> Result<()> {
         let c = resolve(&[], SentryArgs::DEFAULT)?;
         assert_eq!(c.release.as_deref(), Some("shop@2.0.0"));
