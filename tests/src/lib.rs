@@ -1,7 +1,7 @@
 //! Shared pieces of forkline's behaviour tests: the fixture servers' app and hook recorder, and
 //! the harness that starts them as real pre-fork servers and inspects what they left behind.
 //!
-//! The README's Rust code blocks are this crate's doc tests ([`Readme`]): `cargo test --doc`
+//! The README's Rust code blocks are this crate's doc tests (`Readme`, under `cfg(doctest)`): `cargo test --doc`
 //! compiles every one of them, and a warning fails it.
 
 // Doc tests are compiled with warnings denied (after rustdoc's own `allow(unused)`).

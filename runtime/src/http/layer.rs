@@ -17,6 +17,9 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 /// Wraps a service with [`TelemetryService`]: `Router::new()....layer(forkline::http::TelemetryLayer::new())`.
+///
+/// Available with the `tower` feature (included in `axum`); the route template (`http.route`,
+/// the events' `transaction`) is read from axum's `MatchedPath` with the `axum` feature.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TelemetryLayer {
     _private: (),

@@ -46,7 +46,7 @@ pub(crate) fn prune(
         })
         .collect();
     // Newest first (start time, then pid for runs started in the same second).
-    finished.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    finished.sort_by_key(|(secs, pid, _)| std::cmp::Reverse((*secs, *pid)));
     finished
         .into_iter()
         .skip(keep)

@@ -11,6 +11,7 @@ pub(crate) mod slot;
 pub mod teardown;
 pub(crate) mod tracer_cache;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing_bridge;
 
 pub use crate::stats::{stats, Stats};
