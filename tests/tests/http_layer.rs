@@ -78,6 +78,29 @@ async fn charge() -> Result<String, CardDeclined> {
     Err(CardDeclined)
 }
 
+#[derive(Debug)]
+struct LedgerDown;
+
+impl std::fmt::Display for LedgerDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("layer test ledger down")
+    }
+}
+
+impl std::error::Error for LedgerDown {}
+
+impl axum::response::IntoResponse for LedgerDown {
+    fn into_response(self) -> axum::response::Response {
+        (StatusCode::SERVICE_UNAVAILABLE, "ledger down").into_response()
+    }
+}
+
+/// A `#[handler(err)]` whose error becomes a 503.
+#[forkline::handler(err, name = "settle")]
+async fn settle() -> Result<String, LedgerDown> {
+    Err(LedgerDown)
+}
+
 /// What this service would send to the next one.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
@@ -124,6 +147,7 @@ fn setup() -> &'static Setup {
             .route("/outgoing", get(outgoing))
             .route("/orders/{id}/charge", get(charge))
             .route("/orders/{id}/refund", get(fail))
+            .route("/orders/{id}/settle", get(settle))
             .layer(forkline::http::TelemetryLayer::new());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -337,6 +361,33 @@ fn an_err_event_inside_the_layer_has_the_route_and_the_request_without_credentia
     })
     .expect("the handler's error event");
     assert_request_without_secrets(&events[0], "/orders/{id}/charge", "/orders/5/charge");
+}
+
+#[test]
+fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
+    let (status, _) = get_with("/orders/8/settle", &[]).expect("GET");
+    assert_eq!(status, 503);
+    let span = server_span("GET /orders/{id}/settle", "/orders/8/settle");
+    assert!(
+        matches!(span.status, Status::Error { .. }),
+        "the span still says 5xx"
+    );
+    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages("layer test ledger down");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("the handler's error event");
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].transaction.as_deref(),
+        Some("/orders/{id}/settle")
+    );
+    // The span has ended, so the layer has decided: give a second event no time to arrive late.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        sentry_messages("from GET /orders/{id}/settle").is_empty(),
+        "no second event for the 5xx"
+    );
 }
 
 #[test]

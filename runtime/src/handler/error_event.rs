@@ -72,6 +72,7 @@ impl Caught<'_> {
         // Inside the HTTP layer: the route as the transaction, the request (the event
         // processor worker_init installs does the same; this covers a client bound elsewhere).
         request_scope::fill(&mut event, request_scope::send_default_pii());
+        request_scope::mark_error_reported();
         let _ = sentry::capture_event(event);
     }
 

@@ -41,7 +41,7 @@ struct HttpRequest {
 
 /// The context value for `request`, to put into the request's OTel context.
 pub(crate) fn scope_of<B>(request: &http::Request<B>, route: Option<&str>) -> RequestScope {
-    RequestScope(Arc::new(HttpRequest {
+    RequestScope::new(Arc::new(HttpRequest {
         route: route.map(str::to_string),
         method: request.method().clone(),
         uri: request.uri().clone(),

@@ -9,6 +9,7 @@
 
 use opentelemetry::Context;
 use sentry::protocol::{Event, Request};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What the HTTP layer knows about a request, turned into Sentry's types on demand.
@@ -20,9 +21,35 @@ pub(crate) trait RequestOfEvent: Send + Sync {
     fn request(&self, send_default_pii: bool) -> Request;
 }
 
-/// The OTel context value that carries a request's [`RequestOfEvent`].
+/// The OTel context value that carries a request's [`RequestOfEvent`], and whether an error
+/// event was already sent for the request (so the HTTP layer does not send a second one for the
+/// 5xx that the handler's error became).
 #[derive(Clone)]
-pub(crate) struct RequestScope(pub Arc<dyn RequestOfEvent>);
+pub(crate) struct RequestScope(pub Arc<dyn RequestOfEvent>, pub Arc<AtomicBool>);
+
+impl RequestScope {
+    /// The scope of a request.
+    pub(crate) fn new(request: Arc<dyn RequestOfEvent>) -> Self {
+        Self(request, Arc::new(AtomicBool::new(false)))
+    }
+}
+
+/// Notes that an error event was sent for the current request (no-op outside one).
+pub(crate) fn mark_error_reported() {
+    Context::map_current(|cx| {
+        if let Some(scope) = cx.get::<RequestScope>() {
+            scope.1.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Whether an error event was already sent for the current request.
+pub(crate) fn error_reported() -> bool {
+    Context::map_current(|cx| {
+        cx.get::<RequestScope>()
+            .is_some_and(|scope| scope.1.load(Ordering::Relaxed))
+    })
+}
 
 impl std::fmt::Debug for RequestScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
