@@ -55,50 +55,40 @@ async fn boom() -> &'static str {
     "unreachable"
 }
 
+/// A handler's error, answered with its status.
 #[derive(Debug)]
-struct CardDeclined;
+struct Refused(StatusCode, &'static str);
 
-impl std::fmt::Display for CardDeclined {
+impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("layer test card declined")
+        f.write_str(self.1)
     }
 }
 
-impl std::error::Error for CardDeclined {}
+impl std::error::Error for Refused {}
 
-impl axum::response::IntoResponse for CardDeclined {
+impl axum::response::IntoResponse for Refused {
     fn into_response(self) -> axum::response::Response {
-        (StatusCode::PAYMENT_REQUIRED, "declined").into_response()
+        (self.0, self.1).into_response()
     }
 }
 
 /// A `#[handler(err)]` inside the layer: its event carries the layer's request.
 #[forkline::handler(err, name = "charge")]
-async fn charge() -> Result<String, CardDeclined> {
-    Err(CardDeclined)
-}
-
-#[derive(Debug)]
-struct LedgerDown;
-
-impl std::fmt::Display for LedgerDown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("layer test ledger down")
-    }
-}
-
-impl std::error::Error for LedgerDown {}
-
-impl axum::response::IntoResponse for LedgerDown {
-    fn into_response(self) -> axum::response::Response {
-        (StatusCode::SERVICE_UNAVAILABLE, "ledger down").into_response()
-    }
+async fn charge() -> Result<String, Refused> {
+    Err(Refused(
+        StatusCode::PAYMENT_REQUIRED,
+        "layer test card declined",
+    ))
 }
 
 /// A `#[handler(err)]` whose error becomes a 503.
 #[forkline::handler(err, name = "settle")]
-async fn settle() -> Result<String, LedgerDown> {
-    Err(LedgerDown)
+async fn settle() -> Result<String, Refused> {
+    Err(Refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "layer test ledger down",
+    ))
 }
 
 /// What this service would send to the next one.

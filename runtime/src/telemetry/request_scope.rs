@@ -27,6 +27,7 @@ pub(crate) trait RequestOfEvent: Send + Sync {
 #[derive(Clone)]
 pub(crate) struct RequestScope(pub Arc<dyn RequestOfEvent>, pub Arc<AtomicBool>);
 
+#[cfg(feature = "tower")]
 impl RequestScope {
     /// The scope of a request.
     pub(crate) fn new(request: Arc<dyn RequestOfEvent>) -> Self {
@@ -44,6 +45,7 @@ pub(crate) fn mark_error_reported() {
 }
 
 /// Whether an error event was already sent for the current request.
+#[cfg(feature = "tower")]
 pub(crate) fn error_reported() -> bool {
     Context::map_current(|cx| {
         cx.get::<RequestScope>()
