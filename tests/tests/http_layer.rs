@@ -341,15 +341,20 @@ fn assert_request_without_secrets(
     assert!(!all.contains("4111"), "a query value reached Sentry: {all}");
 }
 
+/// The Sentry events mentioning `needle`, once there is at least one (5 s at most).
+fn wait_for_events(needle: &str) -> Vec<sentry::protocol::Event<'static>> {
+    forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages(needle);
+        (!e.is_empty()).then_some(e)
+    })
+    .unwrap_or_else(|| panic!("no Sentry event mentioning {needle:?}"))
+}
+
 #[test]
 fn an_err_event_inside_the_layer_has_the_route_and_the_request_without_credentials() {
     let (status, _) = get_with("/orders/5/charge?card=4111", SECRET_HEADERS).expect("GET");
     assert_eq!(status, 402);
-    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
-        let e = sentry_messages("layer test card declined");
-        (!e.is_empty()).then_some(e)
-    })
-    .expect("the handler's error event");
+    let events = wait_for_events("layer test card declined");
     assert_request_without_secrets(&events[0], "/orders/{id}/charge", "/orders/5/charge");
 }
 
@@ -362,17 +367,13 @@ fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
         matches!(span.status, Status::Error { .. }),
         "the span still says 5xx"
     );
-    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
-        let e = sentry_messages("layer test ledger down");
-        (!e.is_empty()).then_some(e)
-    })
-    .expect("the handler's error event");
+    let events = wait_for_events("layer test ledger down");
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0].transaction.as_deref(),
         Some("/orders/{id}/settle")
     );
-    // The span has ended, so the layer has decided: give a second event no time to arrive late.
+    // The span has ended, so the layer has decided; a second event would have had time to arrive.
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert!(
         sentry_messages("from GET /orders/{id}/settle").is_empty(),
@@ -384,11 +385,7 @@ fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
 fn a_5xx_event_has_the_route_and_the_request_without_credentials() {
     let (status, _) = get_with("/orders/6/refund?card=4111", SECRET_HEADERS).expect("GET");
     assert_eq!(status, 502);
-    let events = forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
-        let e = sentry_messages("HTTP 502 from GET /orders/{id}/refund");
-        (!e.is_empty()).then_some(e)
-    })
-    .expect("the layer's 5xx event");
+    let events = wait_for_events("HTTP 502 from GET /orders/{id}/refund");
     assert_request_without_secrets(&events[0], "/orders/{id}/refund", "/orders/6/refund");
 }
 
