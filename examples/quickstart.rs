@@ -12,10 +12,9 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use forkline::opentelemetry::trace::{FutureExt, SpanKind, TraceContextExt, Tracer};
-use forkline::opentelemetry::{global, Context, KeyValue};
 use forkline::{Master, Worker};
 use forkline_examples::child_server::{self, ChildServer};
 use forkline_examples::http_get;
@@ -26,9 +25,7 @@ use std::time::Instant;
 // ---- The server: hooks generate the telemetry setup in the right order. ----
 
 #[forkline::post_fork(service_name = "quickstart")]
-fn otel(worker: &Worker) {
-    let _ = worker; // The OTel base is built; per-worker extras would go here.
-}
+fn otel(_worker: &Worker) {} // The OTel base is built; per-worker extras would go here.
 
 #[forkline::worker_init(sentry(traces_sample_rate = 1.0))]
 fn telemetry(worker: &Worker) {
@@ -43,58 +40,77 @@ fn ready(master: &Master) -> std::io::Result<()> {
     child_server::publish_addr(master)
 }
 
-/// Runs `body` inside a server span that is the active context (so Sentry events link to it).
-async fn traced<T>(name: String, body: impl std::future::Future<Output = T>) -> T {
-    let tracer = global::tracer("quickstart");
-    let span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Server)
-        .start(&tracer);
-    let cx = Context::current_with_span(span);
-    let out = body.with_context(cx.clone()).await;
-    cx.span().end();
-    out
+/// What an order lookup carries: recorded on the handler's span as `order.*` attributes.
+#[derive(forkline::SpanAttributes)]
+#[span(prefix = "order")]
+struct OrderLookup {
+    id: u64,
+    #[span(redact)]
+    customer_email: String,
 }
 
-async fn order(Path(id): Path<u64>) -> (StatusCode, String) {
-    traced(format!("GET /orders/{id}"), async move {
-        Context::current()
-            .span()
-            .set_attribute(KeyValue::new("order.id", id as i64));
-        if id % 20 == 0 {
-            sentry::capture_message(
-                &format!("order {id} could not be loaded"),
-                sentry::Level::Error,
-            );
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("order {id} failed"),
-            )
-        } else {
-            (
-                StatusCode::OK,
-                format!("order {id} from pid {}", std::process::id()),
-            )
+/// The handler's error: sent to Sentry as `OrderError` (its type, not its variant), linked to
+/// the handler's span, with the request's route as the event's transaction.
+#[derive(Debug)]
+enum OrderError {
+    Unavailable(u64),
+}
+
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unavailable(id) => write!(f, "order {id} could not be loaded"),
         }
-    })
-    .await
+    }
 }
 
+impl std::error::Error for OrderError {}
+
+impl IntoResponse for OrderError {
+    fn into_response(self) -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+/// The business step: a span (child of the request's server span) with the lookup's attributes;
+/// an `Err` marks it and goes to Sentry, once.
+#[forkline::handler(err)]
+async fn load_order(lookup: OrderLookup) -> Result<String, OrderError> {
+    let _ = &lookup.customer_email; // Only its redacted form is recorded.
+    if lookup.id.is_multiple_of(20) {
+        return Err(OrderError::Unavailable(lookup.id));
+    }
+    Ok(format!(
+        "order {} from pid {}",
+        lookup.id,
+        std::process::id()
+    ))
+}
+
+async fn order(Path(id): Path<u64>) -> Result<String, OrderError> {
+    let lookup = OrderLookup {
+        id,
+        customer_email: "ada@example.com".into(),
+    };
+    load_order(lookup).await
+}
+
+/// Panics on purpose: the layer records it on the server span, Sentry's panic integration
+/// captures it, and the client still gets a 500.
 async fn panics() -> &'static str {
-    traced("GET /panic".into(), async {
-        let on_purpose = true;
-        if on_purpose {
-            panic!("the quickstart's panicking handler");
-        }
-        "unreachable"
-    })
-    .await
+    let on_purpose = true;
+    if on_purpose {
+        panic!("the quickstart's panicking handler");
+    }
+    "unreachable"
 }
 
 fn serve() -> ExitCode {
+    // The layer makes every request's server span, named after its route template.
     let app = Router::new()
         .route("/orders/{id}", get(order))
-        .route("/panic", get(panics));
+        .route("/panic", get(panics))
+        .layer(forkline::http::TelemetryLayer::new());
     let result = forkline::Server::from_env()
         .and_then(|s| s.bind("127.0.0.1:0"))
         .and_then(|s| s.serve_axum(app));
@@ -145,12 +161,12 @@ fn drive() -> Result<(), String> {
         };
         match http_get(addr, &path) {
             Ok((200, _)) => ok += 1,
-            Ok(_) => failed += 1,
-            Err(_) => lost += 1, // The panicking handler never answers.
+            Ok(_) => failed += 1, // 9 errors and the panic, each answered with a 500.
+            Err(_) => lost += 1,
         }
     }
     println!(
-        "quickstart: {REQUESTS} requests in {:?}: {ok} ok, {failed} errors (500), {lost} without response (panic)",
+        "quickstart: {REQUESTS} requests in {:?}: {ok} ok, {failed} answered 500 (9 errors, 1 panic), {lost} without response",
         started.elapsed()
     );
 

@@ -40,6 +40,8 @@
 //! oldest first.
 
 #![warn(missing_docs)]
+// docs.rs (nightly) labels feature-gated items with the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The pre-fork server is built on fork(2), ppoll(2), pipe2(2), prctl(PR_SET_PDEATHSIG) and
 // /proc/self/task: say so, rather than fail on a missing symbol somewhere inside.
@@ -56,6 +58,7 @@ mod export;
 pub mod handler;
 mod health;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod http;
 mod identity;
 mod lifecycle;

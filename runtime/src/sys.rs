@@ -66,6 +66,25 @@ pub(crate) fn die_with_parent(signal: libc::c_int) {
     }
 }
 
+/// Whether a process with this pid exists (ours or another user's: `EPERM` says it does).
+pub(crate) fn is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; no memory is involved.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// This process's real user id.
+pub(crate) fn user_id() -> u32 {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() }
+}
+
 pub(crate) fn parent_pid() -> u32 {
     // SAFETY: getppid has no preconditions.
     unsafe { libc::getppid() as u32 }

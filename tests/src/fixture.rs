@@ -201,6 +201,40 @@ pub async fn lookup_order() -> Result<String, OrderLookupFailed> {
     Err(OrderLookupFailed(DiskUnreadable))
 }
 
+/// The error of `/orders/{id}/refuse`.
+#[derive(Debug)]
+pub struct OrderRefused;
+
+impl std::fmt::Display for OrderRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order 88 refused")
+    }
+}
+
+impl std::error::Error for OrderRefused {}
+
+impl axum::response::IntoResponse for OrderRefused {
+    fn into_response(self) -> axum::response::Response {
+        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "refused").into_response()
+    }
+}
+
+/// `/orders/{id}/refuse`: a `#[forkline::handler(err)]` behind `forkline::http::TelemetryLayer`,
+/// whose error event carries the route and the request.
+#[forkline::handler(err)]
+pub async fn refuse_order() -> Result<String, OrderRefused> {
+    Err(OrderRefused)
+}
+
+/// `/orders/{id}/explode`: a panic behind the layer.
+async fn explode_order() -> &'static str {
+    let on_purpose = true;
+    if on_purpose {
+        panic!("order exploded on purpose");
+    }
+    "unreachable"
+}
+
 /// A step instrumented with `tracing` only: with the bridge it is a child of the server span.
 #[cfg(feature = "tracing")]
 #[tracing::instrument(fields(order.id = id))]
@@ -239,8 +273,14 @@ async fn block() -> String {
 
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
 /// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms),
-/// `/block` (blocks its runtime thread for a minute).
+/// `/block` (blocks its runtime thread for a minute), and behind `forkline::http::TelemetryLayer`:
+/// `/orders/{id}/refuse` (500 from a `#[forkline::handler(err)]`) and `/orders/{id}/explode`
+/// (panics).
 pub fn router() -> Router {
+    let layered = Router::new()
+        .route("/orders/{id}/refuse", get(refuse_order))
+        .route("/orders/{id}/explode", get(explode_order))
+        .layer(forkline::http::TelemetryLayer::new());
     let router = Router::new()
         .route("/work", get(work))
         .route("/slow", get(slow))
@@ -248,7 +288,8 @@ pub fn router() -> Router {
         .route("/fail", get(fail))
         .route("/err", get(lookup_order))
         .route("/panic", get(boom))
-        .route("/health", get(health));
+        .route("/health", get(health))
+        .merge(layered);
     #[cfg(feature = "tracing")]
     let router = router.route("/traced", get(traced));
     router

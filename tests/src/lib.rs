@@ -1,5 +1,11 @@
 //! Shared pieces of forkline's behaviour tests: the fixture servers' app and hook recorder, and
 //! the harness that starts them as real pre-fork servers and inspects what they left behind.
+//!
+//! The README's Rust code blocks are this crate's doc tests (`Readme`, under `cfg(doctest)`): `cargo test --doc`
+//! compiles every one of them, and a warning fails it.
+
+// Doc tests are compiled with warnings denied (after rustdoc's own `allow(unused)`).
+#![doc(test(attr(deny(warnings))))]
 
 pub mod faults;
 pub mod fixture;
@@ -13,3 +19,9 @@ pub mod pipelines;
 pub mod propagation_fuzz;
 pub mod sentry_capture;
 pub mod span_pipe;
+
+/// The README, whose Rust code blocks `cargo test --doc -p forkline-tests` compiles (with the
+/// `axum` and `anyhow` features this crate turns on) with warnings denied.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct Readme;

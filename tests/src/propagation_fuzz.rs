@@ -18,7 +18,7 @@ use forkline::opentelemetry::{global, Context, KeyValue};
 use forkline::PropagatorKind;
 use std::collections::BTreeMap;
 
-/// The W3C Baggage limits a propagator must support (https://www.w3.org/TR/baggage/#limits).
+/// The W3C Baggage limits a propagator must support (<https://www.w3.org/TR/baggage/#limits>).
 pub const BAGGAGE_MAX_MEMBERS: usize = 64;
 pub const BAGGAGE_MAX_BYTES: usize = 8192;
 
@@ -130,7 +130,7 @@ fn ows_trimmed(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
 
-/// W3C Trace Context level 1, `traceparent` (https://www.w3.org/TR/trace-context/#traceparent-header):
+/// W3C Trace Context level 1, `traceparent` (<https://www.w3.org/TR/trace-context/#traceparent-header>):
 /// `version-traceid-parentid-flags`, lowercase hex of 2, 32, 16 and 2 digits; version `ff` is
 /// invalid; version `00` is exactly 55 characters, a later version at least 55 with a `-` after
 /// the flags if longer; an all-zero trace or parent id is invalid.
@@ -169,7 +169,7 @@ pub fn reference_traceparent(value: &str) -> Option<RefParent> {
 /// Whether a part of a `sentry-trace` value has the right characters.
 type PartCheck = fn(&str) -> bool;
 
-/// Sentry's `sentry-trace` (https://develop.sentry.dev/sdk/telemetry/traces/#header-sentry-trace),
+/// Sentry's `sentry-trace` (<https://develop.sentry.dev/sdk/telemetry/traces/#header-sentry-trace>),
 /// as its SDKs match it: `^[ \t]*([0-9a-f]{32})?-?([0-9a-f]{16})?-?([01])?[ \t]*$`, tried the way
 /// a backtracking regex engine does (each optional part present before absent). A parent needs
 /// both ids, not all zeros (OTel's invalid ids); without the sampled part the decision is

@@ -329,6 +329,82 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
     assert_eq!(linked["trace_id"], trace["trace_id"]);
 }
 
+/// Credentials sent with the requests of the next test; none may reach Bugsink.
+const SECRET_HEADERS: &[(&str, &str)] = &[
+    ("Authorization", "Bearer e2e-secret-1"),
+    ("Proxy-Authorization", "Basic e2e-secret-2"),
+    ("Cookie", "session=e2e-secret-3"),
+    ("X-Api-Key", "e2e-secret-4"),
+    ("X-Request-Id", "e2e-req-9"),
+];
+
+#[test]
+fn err_and_panic_events_in_bugsink_have_the_route_as_transaction_and_the_request_without_credentials(
+) {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(BIN, &peers, "e2e-request", "1", &[]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(1, BOOT);
+    let get = |path: &str| forkline_examples::http_get_with(addr, path, SECRET_HEADERS);
+    assert_eq!(
+        get("/orders/88/refuse?card=4111").map(|(s, _)| s).ok(),
+        Some(500)
+    );
+    assert_eq!(
+        get("/orders/89/explode?card=4111").map(|(s, _)| s).ok(),
+        Some(500)
+    );
+    stop(fx);
+
+    let events = eventually(ARRIVAL, || {
+        let events = peers.events_in(&service);
+        // 1 boot + the handler's error (the layer sends no second event for its 500) + 1 panic
+        (events.len() >= 3).then_some(events)
+    })
+    .unwrap_or_else(|| panic!("Bugsink did not receive the events of {service}"));
+    for (value, route, path) in [
+        (
+            "order 88 refused",
+            "/orders/{id}/refuse",
+            "/orders/88/refuse",
+        ),
+        (
+            "order exploded on purpose",
+            "/orders/{id}/explode",
+            "/orders/89/explode",
+        ),
+    ] {
+        let event = events
+            .iter()
+            .find(|e| outermost(e)["value"] == value)
+            .unwrap_or_else(|| panic!("no {value:?} event in {events:#?}"));
+        assert_eq!(event["transaction"], route, "{value}: {event:#}");
+        let request = &event["request"];
+        assert_eq!(request["method"], "GET", "{value}: {request:#}");
+        let url = request["url"].as_str().unwrap_or_default();
+        assert!(url.contains(path), "{value}: {url}");
+        assert_eq!(
+            request["query_string"], "card=[Filtered]",
+            "{value}: {request:#}"
+        );
+        let text = request.to_string().to_ascii_lowercase();
+        assert!(
+            text.contains("e2e-req-9"),
+            "{value}: the plain headers: {request:#}"
+        );
+        assert!(
+            !text.contains("4111"),
+            "{value}: a query value: {request:#}"
+        );
+        let whole = event.to_string();
+        assert!(
+            !whole.contains("e2e-secret"),
+            "{value}: a credential reached Bugsink: {whole}"
+        );
+    }
+    assert_eq!(events.len(), 3, "one event per failure: {events:#?}");
+}
+
 /// The stack frames of one exception of an event.
 fn frames_of(exception: &Value) -> Vec<Value> {
     exception["stacktrace"]["frames"]

@@ -287,6 +287,63 @@ fn errors_mark_the_span_and_reach_sentry_linked_to_it() {
     );
 }
 
+mod inventory {
+    /// An enum error: Sentry alone would name it after the variant (`NotFound`).
+    #[derive(Debug)]
+    pub enum InventoryError {
+        NotFound(u64),
+    }
+
+    impl std::fmt::Display for InventoryError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Self::NotFound(sku) => write!(f, "sku {sku} not in the inventory"),
+            }
+        }
+    }
+
+    impl std::error::Error for InventoryError {}
+}
+
+#[forkline::handler(err)]
+fn find_sku(sku: u64) -> Result<(), inventory::InventoryError> {
+    Err(inventory::InventoryError::NotFound(sku))
+}
+
+#[test]
+fn the_exception_type_is_the_errors_type_on_the_span_and_in_sentry_alike() {
+    let (trace, result) = in_root(|| find_sku(4242));
+    assert!(result.is_err());
+    let spans = spans_of(trace);
+    let span = named(&spans, "find_sku");
+    let on_span = span
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .and_then(|e| {
+            e.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == "exception.type")
+                .map(|kv| kv.value.as_str().to_string())
+        })
+        .expect("exception.type on the span");
+    assert_eq!(on_span, "handler::inventory::InventoryError");
+    let captured = sentry_events("sku 4242 not in the inventory");
+    assert_eq!(captured.len(), 1);
+    let exception = captured[0].exception.values.last().expect("an exception");
+    assert_eq!(exception.ty, "InventoryError", "the type, not the variant");
+    assert_eq!(exception.module.as_deref(), Some("handler::inventory"));
+    assert_eq!(
+        format!(
+            "{}::{}",
+            exception.module.as_deref().unwrap_or(""),
+            exception.ty
+        ),
+        on_span,
+        "Sentry's module::type is the span's exception.type"
+    );
+}
+
 #[forkline::handler]
 fn explode(code: u32) -> u32 {
     if code == 7 {

@@ -55,6 +55,42 @@ async fn boom() -> &'static str {
     "unreachable"
 }
 
+/// A handler's error, answered with its status.
+#[derive(Debug)]
+struct Refused(StatusCode, &'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.1)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl axum::response::IntoResponse for Refused {
+    fn into_response(self) -> axum::response::Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+/// A `#[handler(err)]` inside the layer: its event carries the layer's request.
+#[forkline::handler(err, name = "charge")]
+async fn charge() -> Result<String, Refused> {
+    Err(Refused(
+        StatusCode::PAYMENT_REQUIRED,
+        "layer test card declined",
+    ))
+}
+
+/// A `#[handler(err)]` whose error becomes a 503.
+#[forkline::handler(err, name = "settle")]
+async fn settle() -> Result<String, Refused> {
+    Err(Refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "layer test ledger down",
+    ))
+}
+
 /// What this service would send to the next one.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
@@ -99,6 +135,9 @@ fn setup() -> &'static Setup {
             .route("/fail", get(fail))
             .route("/boom", get(boom))
             .route("/outgoing", get(outgoing))
+            .route("/orders/{id}/charge", get(charge))
+            .route("/orders/{id}/refund", get(fail))
+            .route("/orders/{id}/settle", get(settle))
             .layer(forkline::http::TelemetryLayer::new());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -263,6 +302,91 @@ fn a_5xx_marks_the_span_and_reaches_sentry_linked_to_it() {
                 .any(|p| f.starts_with(p))),
         "{functions:#?}"
     );
+}
+
+/// Credentials a request may carry, none of which may reach Sentry by default.
+const SECRET_HEADERS: &[(&str, &str)] = &[
+    ("authorization", "Bearer layer-secret-1"),
+    ("proxy-authorization", "Basic layer-secret-2"),
+    ("cookie", "session=layer-secret-3"),
+    ("x-api-key", "layer-secret-4"),
+    ("x-request-id", "req-77"),
+];
+
+/// The request of an event as `send_default_pii` off leaves it: the route template as the
+/// transaction, method and URL, the plain headers, no credential and no query value.
+fn assert_request_without_secrets(
+    event: &sentry::protocol::Event<'static>,
+    route: &str,
+    path: &str,
+) {
+    assert_eq!(event.transaction.as_deref(), Some(route));
+    let request = event.request.as_ref().expect("the request of the event");
+    assert_eq!(request.method.as_deref(), Some("GET"));
+    let url = request.url.as_ref().expect("a URL");
+    assert_eq!(url.path(), path);
+    assert_eq!(url.query(), Some("card=[Filtered]"));
+    assert_eq!(request.query_string.as_deref(), Some("card=[Filtered]"));
+    assert_eq!(
+        request.headers.get("x-request-id").map(String::as_str),
+        Some("req-77")
+    );
+    assert!(request.headers.contains_key("host"));
+    assert_eq!(request.cookies, None);
+    let all = format!("{request:?}");
+    assert!(
+        !all.contains("layer-secret"),
+        "a credential reached Sentry: {all}"
+    );
+    assert!(!all.contains("4111"), "a query value reached Sentry: {all}");
+}
+
+/// The Sentry events mentioning `needle`, once there is at least one (5 s at most).
+fn wait_for_events(needle: &str) -> Vec<sentry::protocol::Event<'static>> {
+    forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        let e = sentry_messages(needle);
+        (!e.is_empty()).then_some(e)
+    })
+    .unwrap_or_else(|| panic!("no Sentry event mentioning {needle:?}"))
+}
+
+#[test]
+fn an_err_event_inside_the_layer_has_the_route_and_the_request_without_credentials() {
+    let (status, _) = get_with("/orders/5/charge?card=4111", SECRET_HEADERS).expect("GET");
+    assert_eq!(status, 402);
+    let events = wait_for_events("layer test card declined");
+    assert_request_without_secrets(&events[0], "/orders/{id}/charge", "/orders/5/charge");
+}
+
+#[test]
+fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
+    let (status, _) = get_with("/orders/8/settle", &[]).expect("GET");
+    assert_eq!(status, 503);
+    let span = server_span("GET /orders/{id}/settle", "/orders/8/settle");
+    assert!(
+        matches!(span.status, Status::Error { .. }),
+        "the span still says 5xx"
+    );
+    let events = wait_for_events("layer test ledger down");
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].transaction.as_deref(),
+        Some("/orders/{id}/settle")
+    );
+    // The span has ended, so the layer has decided; a second event would have had time to arrive.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        sentry_messages("from GET /orders/{id}/settle").is_empty(),
+        "no second event for the 5xx"
+    );
+}
+
+#[test]
+fn a_5xx_event_has_the_route_and_the_request_without_credentials() {
+    let (status, _) = get_with("/orders/6/refund?card=4111", SECRET_HEADERS).expect("GET");
+    assert_eq!(status, 502);
+    let events = wait_for_events("HTTP 502 from GET /orders/{id}/refund");
+    assert_request_without_secrets(&events[0], "/orders/{id}/refund", "/orders/6/refund");
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub struct Telemetry {
     pub(crate) otlp_endpoint: Option<String>,
     pub(crate) sentry_enabled: Option<bool>,
     pub(crate) sentry_dsn: Option<String>,
+    pub(crate) send_default_pii: Option<bool>,
     pub(crate) traces_sample_rate: Option<f64>,
     pub(crate) worker_exit_deadline: Option<Duration>,
     pub(crate) run_dir: Option<PathBuf>,
@@ -86,6 +87,14 @@ impl Telemetry {
     /// Turn Sentry on or off.
     pub fn sentry_enabled(mut self, enabled: bool) -> Self {
         self.sentry_enabled = Some(enabled);
+        self
+    }
+
+    /// Sentry's `send_default_pii`: when on, the request of an error event keeps its cookies,
+    /// credential headers (`Authorization`, `X-Api-Key`...) and query values. Off by default
+    /// (`SENTRY_SEND_DEFAULT_PII`).
+    pub fn send_default_pii(mut self, on: bool) -> Self {
+        self.send_default_pii = Some(on);
         self
     }
 

@@ -26,6 +26,9 @@ pub struct SentryConfig {
     pub sample_rate: f32,
     /// Sentry's own debug output.
     pub debug: bool,
+    /// Sentry's `send_default_pii`: whether the request of an error event keeps cookies,
+    /// credential headers and query values (`SENTRY_SEND_DEFAULT_PII`, off by default).
+    pub send_default_pii: bool,
     /// Crates whose stack frames Sentry marks in-app (Sentry's `in_app_include`): the crate that
     /// defines the hooks, so that events whose stack forkline cannot attribute itself (the HTTP
     /// layer's, panics) still point at the application's frames rather than every frame.
@@ -113,6 +116,10 @@ impl SentryConfig {
             traces_sample_rate: traces_sample_rate as f32,
             sample_rate: sample_rate as f32,
             debug: env.bool("SENTRY_DEBUG")?.or(args.debug).unwrap_or(false),
+            send_default_pii: match code.send_default_pii {
+                Some(on) => on,
+                None => env.bool("SENTRY_SEND_DEFAULT_PII")?.unwrap_or(false),
+            },
             // Symbols name the crate with `_` where the package name may have `-`.
             in_app_include: user_crate
                 .map(|(name, _)| vec![name.replace('-', "_")])
@@ -134,6 +141,24 @@ mod tests {
             "development",
             Some(("shop", "2.0.0")),
         )
+    }
+
+    #[test]
+    fn send_default_pii_is_off_unless_the_variable_or_code_says_so() -> Result<()> {
+        assert!(!resolve(&[], SentryArgs::DEFAULT)?.send_default_pii);
+        let on = resolve(&[("SENTRY_SEND_DEFAULT_PII", "true")], SentryArgs::DEFAULT)?;
+        assert!(on.send_default_pii);
+        let code = Telemetry::default().send_default_pii(false);
+        let c = SentryConfig::resolve(
+            &Env::from_pairs([("SENTRY_SEND_DEFAULT_PII", "1")]),
+            &SentryArgs::DEFAULT,
+            &code,
+            Profile::Development,
+            "development",
+            None,
+        )?;
+        assert!(!c.send_default_pii, "code wins");
+        Ok(())
     }
 
     #[test]

@@ -109,7 +109,13 @@ fn default_run_dir() -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    std::env::temp_dir().join(format!("forkline-{}-{started}", std::process::id()))
+    std::env::temp_dir().join(run_folder_name(std::process::id(), started))
+}
+
+/// The default run folder's name, in the temporary directory, for a master `pid` started at
+/// `secs` since the epoch (the master keeps the newest finished ones: `sink::old_runs`).
+pub(crate) fn run_folder_name(pid: u32, secs: u64) -> String {
+    format!("forkline-{pid}-{secs}")
 }
 
 impl TelemetryConfig {

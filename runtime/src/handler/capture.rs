@@ -2,12 +2,14 @@
 //! linked to it, with the mechanism `forkline.handler`, the exception chain and a stack trace
 //! (see `error_event`). A `std::error::Error` (and, with the `anyhow` feature, an
 //! `anyhow::Error`, or a boxed `dyn Error`) becomes one exception per cause; any other `Display`
-//! error one exception named after its type. The choice is made at compile time (autoref
+//! error one exception named after its type. The error itself is named by one rule on both
+//! sides (`error_event::ErrorType`): the Sentry exception's `type` and `module` are its Rust
+//! type's name and path, the span's `exception.type` is `module::type`. The choice is made at compile time (autoref
 //! specialisation: the generated code calls `(&ErrorRef(e)).forkline_report(..)` with every
 //! trait in scope; an impl on `ErrorRef` wins over the `Display` one on `&ErrorRef`, and the
 //! `ErrorRef` impls never overlap).
 
-use crate::handler::error_event::{self, Caught, HandlerSite};
+use crate::handler::error_event::{self, Caught, ErrorType, HandlerSite};
 use crate::handler::span::HandlerSpan;
 use sentry::protocol::{Exception, Stacktrace};
 use std::fmt::Display;
@@ -37,7 +39,8 @@ pub trait ViaDisplay {
 
 impl<E: std::error::Error + ?Sized> ViaError for ErrorRef<'_, E> {
     fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
-        report::<E>(span, self.0.to_string(), site, |_| {
+        let ty = ErrorType::of_error(self.0);
+        report(span, self.0.to_string(), site, ty, |_| {
             (error_event::exceptions_of(self.0), None)
         });
     }
@@ -45,7 +48,8 @@ impl<E: std::error::Error + ?Sized> ViaError for ErrorRef<'_, E> {
 
 impl ViaChain for ErrorRef<'_, Box<dyn std::error::Error + Send + Sync>> {
     fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
-        report::<Box<dyn std::error::Error + Send + Sync>>(span, self.0.to_string(), site, |_| {
+        let ty = ErrorType::of_error(&**self.0);
+        report(span, self.0.to_string(), site, ty, |_| {
             (error_event::exceptions_of(&**self.0), None)
         });
     }
@@ -53,7 +57,8 @@ impl ViaChain for ErrorRef<'_, Box<dyn std::error::Error + Send + Sync>> {
 
 impl ViaChain for ErrorRef<'_, Box<dyn std::error::Error>> {
     fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
-        report::<Box<dyn std::error::Error>>(span, self.0.to_string(), site, |_| {
+        let ty = ErrorType::of_error(&**self.0);
+        report(span, self.0.to_string(), site, ty, |_| {
             (error_event::exceptions_of(&**self.0), None)
         });
     }
@@ -62,8 +67,9 @@ impl ViaChain for ErrorRef<'_, Box<dyn std::error::Error>> {
 #[cfg(feature = "anyhow")]
 impl ViaChain for ErrorRef<'_, anyhow::Error> {
     fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
-        report::<anyhow::Error>(span, self.0.to_string(), site, |_| {
-            let error: &(dyn std::error::Error + Send + Sync + 'static) = self.0.as_ref();
+        let error: &(dyn std::error::Error + Send + Sync + 'static) = self.0.as_ref();
+        let ty = ErrorType::of_error(error);
+        report(span, self.0.to_string(), site, ty, |_| {
             let backtrace = self.0.backtrace();
             let own = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
                 .then(|| sentry::integrations::backtrace::parse_stacktrace(&backtrace.to_string()))
@@ -75,30 +81,33 @@ impl ViaChain for ErrorRef<'_, anyhow::Error> {
 
 impl<E: Display + ?Sized> ViaDisplay for &ErrorRef<'_, E> {
     fn forkline_report(&self, span: &HandlerSpan, site: &'static HandlerSite) {
-        report::<E>(span, self.0.to_string(), site, |message| {
-            (
-                error_event::display_exception::<E>(message.to_string()),
-                None,
-            )
-        });
+        report(
+            span,
+            self.0.to_string(),
+            site,
+            ErrorType::of::<E>(),
+            |message| (error_event::display_exception(message.to_string()), None),
+        );
     }
 }
 
 /// Records the error on the span, then captures it with the span active, so that Sentry's OTel
 /// integration links the event to it. The event (and its stack) is only built when a Sentry
 /// client would send it.
-fn report<E: ?Sized>(
+fn report(
     span: &HandlerSpan,
     message: String,
     site: &'static HandlerSite,
+    ty: ErrorType,
     exceptions: impl FnOnce(&str) -> (Vec<Exception>, Option<Stacktrace>),
 ) {
-    span.record_error(std::any::type_name::<E>(), message.clone());
+    span.record_error(&ty.qualified(), message.clone());
     if !error_event::sentry_enabled() {
         return;
     }
     let _active = span.context().attach();
-    let (exceptions, own_stack) = exceptions(&message);
+    let (mut exceptions, own_stack) = exceptions(&message);
+    ty.apply(&mut exceptions);
     Caught {
         exceptions,
         own_stack,

@@ -9,6 +9,7 @@
 //! Everything here runs on the error path only, and only when a Sentry client is bound: the
 //! success path of a handler never reaches this module.
 
+use crate::telemetry::request_scope;
 use sentry::protocol::{Event, Exception, Frame, Level, Mechanism, Stacktrace};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,7 +68,12 @@ impl Caught<'_> {
     /// Sends the event to the current hub (inside whatever span is active, which Sentry's OTel
     /// integration links it to).
     pub(crate) fn capture(self) {
-        let _ = sentry::capture_event(self.into_event());
+        let mut event = self.into_event();
+        // Inside the HTTP layer: the route as the transaction, the request (the event
+        // processor worker_init installs does the same; this covers a client bound elsewhere).
+        request_scope::fill(&mut event, request_scope::send_default_pii());
+        request_scope::mark_error_reported();
+        let _ = sentry::capture_event(event);
     }
 
     pub(crate) fn into_event(self) -> Event<'static> {
@@ -117,19 +123,87 @@ pub(crate) fn exceptions_of<E: std::error::Error + ?Sized>(error: &E) -> Vec<Exc
     sentry::event_from_error(error).exception.values
 }
 
-/// One exception for an error that is only `Display`: its type's name and its message.
-pub(crate) fn display_exception<E: ?Sized>(message: String) -> Vec<Exception> {
+/// One exception for an error that is only `Display`: its message (the type is set by
+/// [`ErrorType::apply`]).
+pub(crate) fn display_exception(message: String) -> Vec<Exception> {
     vec![Exception {
-        ty: short_type_name(std::any::type_name::<E>()).to_string(),
         value: Some(message),
         ..Default::default()
     }]
 }
 
-/// `alloc::string::String` → `String`, `my::Error<T>` → `Error`.
-fn short_type_name(full: &str) -> &str {
-    let plain = full.split('<').next().unwrap_or(full);
-    plain.rsplit("::").next().unwrap_or(plain)
+/// The type an error is reported under, the same on both sides: the Sentry exception's `type`
+/// is `name` and its `module` is `module`; the span's `exception.type` is `module::name`.
+///
+/// The rule: a handler's error of a concrete type is named after that type, as Rust spells it
+/// (`inventory::InventoryError` → `InventoryError` in module `inventory`; generic parameters
+/// are left out), never after an enum variant; an error behind `dyn Error` (`Box<dyn Error>`,
+/// `anyhow::Error`), whose type is not known statically, is named the way Sentry names it,
+/// from its `Debug` output (`Error` when that is only the message), with no module. The
+/// causes in the chain are named by Sentry from their `Debug` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ErrorType {
+    pub module: Option<String>,
+    pub name: String,
+}
+
+impl ErrorType {
+    /// The type of a value of `E`.
+    pub(crate) fn of<E: ?Sized>() -> Self {
+        let full = std::any::type_name::<E>().trim_start_matches('&');
+        let plain = full.split('<').next().unwrap_or(full);
+        match plain.rsplit_once("::") {
+            Some((module, name)) => Self {
+                module: Some(module.to_string()),
+                name: name.to_string(),
+            },
+            None => Self {
+                module: None,
+                name: plain.to_string(),
+            },
+        }
+    }
+
+    /// The type of `error`: its static type, unless that is a trait object.
+    pub(crate) fn of_error<E: std::error::Error + ?Sized>(error: &E) -> Self {
+        if std::any::type_name::<E>()
+            .trim_start_matches('&')
+            .starts_with("dyn ")
+        {
+            Self::of_dyn(&error.to_string(), &format!("{error:?}"))
+        } else {
+            Self::of::<E>()
+        }
+    }
+
+    /// What Sentry's `event_from_error` names an error with this `Display` and `Debug`.
+    pub(crate) fn of_dyn(display: &str, debug: &str) -> Self {
+        let name = if debug == format!("{display:?}") {
+            "Error"
+        } else {
+            sentry::parse_type_from_debug(debug)
+        };
+        Self {
+            module: None,
+            name: name.to_string(),
+        }
+    }
+
+    /// `module::name`, the span's `exception.type`.
+    pub(crate) fn qualified(&self) -> String {
+        match &self.module {
+            Some(module) => format!("{module}::{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// Names the outermost exception (the error itself) after this type.
+    pub(crate) fn apply(&self, exceptions: &mut [Exception]) {
+        if let Some(outermost) = exceptions.last_mut() {
+            outermost.ty = self.name.clone();
+            outermost.module = self.module.clone();
+        }
+    }
 }
 
 /// Crates whose frames say nothing about the application: the machinery that takes the stack
@@ -302,8 +376,56 @@ mod tests {
             Some("core")
         );
         assert_eq!(crate_of_module("my_app::handlers"), "my_app");
-        assert_eq!(short_type_name("alloc::string::String"), "String");
-        assert_eq!(short_type_name("my::Error<alloc::string::String>"), "Error");
+    }
+
+    mod inventory {
+        #[derive(Debug)]
+        pub enum InventoryError {
+            NotFound,
+        }
+        impl std::fmt::Display for InventoryError {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("not found")
+            }
+        }
+        impl std::error::Error for InventoryError {}
+        #[derive(Debug)]
+        pub struct Wrapped<T>(pub T);
+    }
+
+    #[test]
+    fn an_error_is_named_after_its_type_not_its_variant() {
+        use inventory::InventoryError;
+        let here = module_path!();
+        let t = ErrorType::of_error(&InventoryError::NotFound);
+        assert_eq!(t.name, "InventoryError");
+        assert_eq!(t.module.as_deref(), Some(&*format!("{here}::inventory")));
+        assert_eq!(t.qualified(), format!("{here}::inventory::InventoryError"));
+        // Sentry alone would say `NotFound`; the rule overrides it on the outermost exception.
+        let mut exceptions = exceptions_of(&InventoryError::NotFound);
+        assert_eq!(exceptions[0].ty, "NotFound");
+        t.apply(&mut exceptions);
+        assert_eq!(exceptions[0].ty, "InventoryError");
+        assert_eq!(
+            format!(
+                "{}::{}",
+                exceptions[0].module.as_deref().unwrap_or(""),
+                exceptions[0].ty
+            ),
+            t.qualified()
+        );
+        let generic = ErrorType::of::<inventory::Wrapped<String>>();
+        assert_eq!(generic.name, "Wrapped");
+        assert_eq!(
+            ErrorType::of::<String>().qualified(),
+            "alloc::string::String"
+        );
+        assert_eq!(ErrorType::of::<str>().qualified(), "str");
+        // Behind `dyn Error`, Sentry's rule: from `Debug`, `Error` when it is the message.
+        let boxed: Box<dyn std::error::Error> = Box::new(InventoryError::NotFound);
+        assert_eq!(ErrorType::of_error(&*boxed).qualified(), "NotFound");
+        let message: Box<dyn std::error::Error> = "plain".into();
+        assert_eq!(ErrorType::of_error(&*message).qualified(), "Error");
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! A tower layer that makes the server span of every request: the caller's context continued
 //! (global propagators), the stable HTTP semantic conventions, 5xx and panics captured to Sentry
 //! inside the span (a 5xx as an error event with the mechanism `forkline.http` and the stack
-//! where the layer saw it). A handler that panics is answered with a 500 (the response body type's
+//! where the layer saw it, unless a `#[handler(err)]` inside the request already sent the
+//! error that became the 5xx). Every Sentry event captured inside the request (a 5xx, a panic, a
+//! `#[handler(err)]` error, the application's own) has the route template as its `transaction`
+//! and the request (method, URL, headers; no credentials unless `send_default_pii`) as its
+//! `request`. A handler that panics is answered with a 500 (the response body type's
 //! `Default`, empty for axum), not a dropped connection.
 
 use crate::handler::error_event::{self, Caught};
 use crate::http::headers::extract;
+use crate::http::request_of_event;
+use crate::telemetry::request_scope;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
@@ -13,6 +19,9 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 /// Wraps a service with [`TelemetryService`]: `Router::new()....layer(forkline::http::TelemetryLayer::new())`.
+///
+/// Available with the `tower` feature (included in `axum`); the route template (`http.route`,
+/// the events' `transaction`) is read from axum's `MatchedPath` with the `axum` feature.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TelemetryLayer {
     _private: (),
@@ -90,8 +99,8 @@ where
                 },
             ),
         ];
-        if let Some(route) = route {
-            attributes.push(KeyValue::new("http.route", route));
+        if let Some(route) = &route {
+            attributes.push(KeyValue::new("http.route", route.clone()));
         }
         if let Some(query) = request.uri().query() {
             attributes.push(KeyValue::new(
@@ -122,7 +131,12 @@ where
                 .with_attributes(attributes)
                 .start_with_context(tracer, &parent)
         });
-        let cx = parent.with_span(span);
+        let mut cx = parent.with_span(span);
+        // Only when an event could be sent: the request's parts are kept (not converted) for
+        // the Sentry events captured inside it, with the route as their transaction.
+        if error_event::sentry_enabled() {
+            cx = cx.with_value(request_of_event::scope_of(&request, route.as_deref()));
+        }
         let inner = {
             let _active = cx.clone().attach();
             self.inner.call(request)
@@ -218,8 +232,10 @@ where
                 if status >= 500 {
                     span.set_attribute(KeyValue::new("error.type", status.to_string()));
                     span.set_status(Status::error(format!("HTTP {status}")));
-                    // Inside the span: Sentry's OTel integration links the event to it.
-                    if error_event::sentry_enabled() {
+                    // Inside the span: Sentry's OTel integration links the event to it. Not
+                    // when the handler's `Err` was already sent as an error event: that event
+                    // is this 5xx, with the error's own type, chain and stack.
+                    if error_event::sentry_enabled() && !request_scope::error_reported() {
                         Caught {
                             exceptions: vec![sentry::protocol::Exception {
                                 ty: "ServerError".into(),

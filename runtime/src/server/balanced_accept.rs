@@ -288,7 +288,9 @@ impl AsyncWrite for CountedStream {
     }
 }
 
+/// What `axum::serve` accepts connections from (feature `axum`).
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl axum::serve::Listener for BalancedListener {
     type Io = CountedStream;
     type Addr = SocketAddr;

@@ -246,7 +246,10 @@ impl Server {
     /// Serves an axum `Router` in every worker, with graceful shutdown on TERM: connections
     /// shared out over the workers ([`balanced_accept`](Server::balanced_accept)), at most
     /// [`max_requests_per_connection`](Server::max_requests_per_connection) requests each.
+    ///
+    /// Available with the `axum` feature.
     #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn serve_axum(self, router: axum::Router) -> Result<()> {
         self.serve(move |serve: Serve| {
             let make = keep_alive::MakePerConnection {

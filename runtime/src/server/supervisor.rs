@@ -72,6 +72,20 @@ pub(crate) fn run<A: App>(
             e,
         )
     })?;
+    let removed = crate::sink::old_runs::prune(
+        &std::env::temp_dir(),
+        crate::sink::old_runs::KEEP_OLD_RUNS,
+        &config.run_dir,
+        sys::is_alive,
+    );
+    if !removed.is_empty() {
+        crate::diag::log_info!(
+            "removed {} old run folders from {} (the newest {} finished runs are kept)",
+            removed.len(),
+            std::env::temp_dir().display(),
+            crate::sink::old_runs::KEEP_OLD_RUNS
+        );
+    }
     if config.uses_embedded_sink() {
         crate::diag::emit(
             "info",
@@ -111,7 +125,11 @@ pub(crate) fn run<A: App>(
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
     master.set_local_addr(local);
-    crate::diag::log_info!("listening on {local} with {} workers", settings.workers);
+    // Always shown, whatever the profile: what runs where, and where its files go.
+    crate::diag::emit(
+        "info",
+        format_args!("{}", start_line(local, settings.workers, config)),
+    );
     run::master_hooks("when_ready", plan.when_ready, &master)?;
 
     let result = if let Some((inbox, mask)) = &signals {
@@ -141,6 +159,24 @@ pub(crate) fn run<A: App>(
     };
     let on_exit = run::master_hooks("on_exit", plan.on_exit, &master);
     result.and(on_exit)
+}
+
+/// The master's start line: address, workers, profile, environment and run folder.
+fn start_line(local: std::net::SocketAddr, workers: usize, config: &TelemetryConfig) -> String {
+    let environment =
+        if config.sentry.enabled && config.sentry.environment != config.otel.environment {
+            format!(
+                "{} (Sentry: {})",
+                config.otel.environment, config.sentry.environment
+            )
+        } else {
+            config.otel.environment.clone()
+        };
+    format!(
+        "listening on {local} with {workers} workers; profile {}, environment {environment}; run folder {}",
+        config.profile.name(),
+        config.run_dir.display()
+    )
 }
 
 fn in_process<A: App>(

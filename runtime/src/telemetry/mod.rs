@@ -5,11 +5,13 @@ pub(crate) mod fork_rng;
 pub mod otel_pipeline;
 pub(crate) mod prepared;
 pub mod propagation;
+pub(crate) mod request_scope;
 pub mod sentry_pipeline;
 pub(crate) mod slot;
 pub mod teardown;
 pub(crate) mod tracer_cache;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing_bridge;
 
 pub use crate::stats::{stats, Stats};

@@ -59,6 +59,7 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         .environment(config.environment.clone())
         .maybe_release(config.release.clone())
         .debug(config.debug)
+        .send_default_pii(config.send_default_pii)
         .before_send(|event| {
             ProcessCounters::add(&COUNTERS.sentry_events_captured, 1);
             Some(event)
@@ -73,7 +74,11 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         .collect();
     // The guard is never dropped: dropping it joins the transport thread with no deadline.
     // The worker closes the client itself, under the worker_exit deadline.
+    let send_default_pii = options.send_default_pii;
     std::mem::forget(sentry::init(options));
+    // On the process hub, before any other thread clones it: every event captured inside an
+    // HTTP request gets its route and request.
+    crate::telemetry::request_scope::install_event_processor(send_default_pii);
     Ok(true)
 }
 
