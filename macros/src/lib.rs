@@ -75,6 +75,35 @@ pub fn child_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::ChildExit, args.into(), item.into()).into()
 }
 
+/// Master, on HUP, before the new workers are forked (Gunicorn's `on_reload`). Each old worker is
+/// then asked to stop once its replacement is ready.
+#[proc_macro_attribute]
+pub fn on_reload(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook::hook(HookKind::OnReload, args.into(), item.into()).into()
+}
+
+/// Master, after TTIN or TTOU changed the number of workers (Gunicorn's
+/// `nworkers_changed(arbiter, new_value, old_value)`): takes `&forkline::Master` and
+/// `&forkline::WorkersChanged` (`new`, `old`), each optional.
+#[proc_macro_attribute]
+pub fn nworkers_changed(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook::hook(HookKind::NWorkersChanged, args.into(), item.into()).into()
+}
+
+/// Worker, when it receives INT or QUIT (a quick stop), on its main thread once it stopped
+/// serving, before `worker_exit` (Gunicorn's `worker_int`).
+#[proc_macro_attribute]
+pub fn worker_int(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook::hook(HookKind::WorkerInt, args.into(), item.into()).into()
+}
+
+/// Worker, when the master aborts it for its `timeout` (ABRT), on the worker's abort thread while
+/// its runtime is stuck, before the telemetry flush (Gunicorn's `worker_abort`).
+#[proc_macro_attribute]
+pub fn worker_abort(args: TokenStream, item: TokenStream) -> TokenStream {
+    hook::hook(HookKind::WorkerAbort, args.into(), item.into()).into()
+}
+
 /// Master, just before it exits.
 #[proc_macro_attribute]
 pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -161,6 +190,21 @@ mod tests {
                     fn c(_m: &Master, _e: &WorkerExit) {}
                 ),
             ),
+            hook(
+                HookKind::NWorkersChanged,
+                quote!(),
+                quote!(
+                    fn n(_m: &Master, _c: &WorkersChanged) {}
+                ),
+            ),
+            hook(
+                HookKind::WorkerInt,
+                quote!(),
+                quote!(
+                    fn i(_w: &Worker) {}
+                ),
+            ),
+            hook(HookKind::OnReload, quote!(), item.clone()),
             hook(HookKind::OnStarting, quote!(), item.clone()),
             hook(HookKind::WhenReady, quote!(), item.clone()),
             hook(HookKind::PreFork, quote!(), item.clone()),

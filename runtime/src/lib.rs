@@ -12,7 +12,9 @@
 //! | [`post_fork`] | worker, single-threaded | OTel base: resource, sampler, exporter, provider with a late-bound slot |
 //! | [`worker_init`] | worker main thread, runtime started | `sentry::init`, Sentry span processor into the slot, propagators |
 //! | [`worker_exit`] | worker, on stop | your function first, then flush + shutdown under one deadline |
-//! | [`child_exit`], [`on_exit`] | master | none |
+//! | [`worker_int`] | worker, on INT / QUIT | none; then `worker_exit` |
+//! | [`worker_abort`] | worker's abort thread, on the timeout's ABRT | none; then the flush |
+//! | [`on_reload`], [`nworkers_changed`], [`child_exit`], [`on_exit`] | master | none |
 //!
 //! ```no_run
 //! #[forkline::post_fork(service_name = "checkout", sampler = "parentbased_traceidratio", ratio = 0.25)]
@@ -79,15 +81,15 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{
-    child_exit, handler, on_exit, on_starting, post_fork, pre_fork, when_ready, worker_exit,
-    worker_init, SpanAttributes,
+    child_exit, handler, nworkers_changed, on_exit, on_reload, on_starting, post_fork, pre_fork,
+    when_ready, worker_abort, worker_exit, worker_init, worker_int, SpanAttributes,
 };
 
 pub use export::sentry_transport::GuardedSentryTransport;
 pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, Dropped, Health, Pipeline};
-pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit};
+pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{
     App, BalancedListener, CountedStream, Fresh, Serve, Server, Serving, Shutdown, StopKind,

@@ -1,6 +1,8 @@
 //! A HUP or a stop under load drops no request a worker took: the listening socket never
 //! closes, a stopping worker takes no new connection (it stays queued for the others), and the
-//! connections it took get their first request read before the graceful shutdown begins.
+//! connections it took get their first request read before the graceful shutdown begins. A HUP
+//! leaves no gap in capacity: each old worker is asked to stop only once its replacement is
+//! ready, so at every moment at least the configured number of workers serve.
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{read_hooks, wait_until};
@@ -46,6 +48,67 @@ fn a_hup_under_load_loses_no_request_a_worker_took() {
             "{pid} served after the HUP"
         );
     }
+}
+
+/// The ready counts the master logged (`[ready=N]`) after its line for the HUP.
+fn ready_counts_after_hup(stderr: &str) -> Vec<usize> {
+    stderr
+        .lines()
+        .skip_while(|l| !l.contains("HUP: starting a new worker per slot"))
+        .filter_map(|l| l.split("[ready=").nth(1)?.split(']').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_hup_keeps_every_worker_slot_ready_and_fails_no_request() {
+    let mut fx = quiet_server(BIN, "3", &[]);
+    let addr = fx.addr(BOOT);
+    let old = fx.wait_for_workers(3, BOOT);
+    let fresh = Load::start(addr, 4, false, "/work");
+    let kept = Load::start(addr, 4, true, "/work");
+    wait_until(BOOT, || {
+        (fresh.so_far().ok + kept.so_far().ok >= 1000).then_some(())
+    })
+    .expect("the load runs");
+    fx.signal(libc::SIGHUP);
+    wait_until(BOOT, || {
+        let stderr = fx.stderr();
+        old.iter()
+            .all(|pid| stderr.contains(&format!("(pid {pid}) stopped after HUP")))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the old workers stop after the HUP:\n{}", fx.stderr()));
+    let before = fresh.so_far().ok + kept.so_far().ok;
+    wait_until(BOOT, || {
+        (fresh.so_far().ok + kept.so_far().ok >= before + 1000).then_some(())
+    })
+    .expect("the load goes on after the HUP");
+    stop_and_assert_nothing_lost("HUP, new workers first", fresh, kept);
+
+    let stderr = fx.stderr();
+    let counts = ready_counts_after_hup(&stderr);
+    // Three new workers ready (4, 5, 6 at most) and three old ones asked to stop.
+    assert!(counts.len() >= 6, "{counts:?}\n{stderr}");
+    eprintln!("ready counts after the HUP: {counts:?}");
+    let least = counts.iter().copied().min().unwrap_or(0);
+    assert!(least >= 3, "ready dropped to {least}: {counts:?}\n{stderr}");
+    // `#[on_reload]` ran once, in the master, before the new workers were forked.
+    let hooks = fx.hooks();
+    let reload = hooks
+        .iter()
+        .position(|h| h.phase == "on_reload")
+        .expect("on_reload ran");
+    assert_eq!(hooks[reload].pid(), fx.pid);
+    assert_eq!(hooks[reload].get("workers"), "3");
+    let forks_after = hooks[reload..]
+        .iter()
+        .filter(|h| h.phase == "pre_fork")
+        .count();
+    assert_eq!(forks_after, 3, "{hooks:?}");
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
 }
 
 #[test]

@@ -60,6 +60,21 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
         )) && stderr.contains(&format!("(pid {first}) stopped after its timeout")),
         "{stderr}"
     );
+    // `#[worker_abort]` ran in the aborted worker, on its abort thread (not the main thread),
+    // before the flush and exit.
+    let hooks = read_hooks(&log);
+    let abort = hooks
+        .iter()
+        .find(|h| h.phase == "worker_abort")
+        .expect("worker_abort ran");
+    assert_eq!(abort.pid(), first, "{abort:?}");
+    assert_ne!(abort.get("tid"), first.to_string(), "{abort:?}");
+    assert!(
+        hooks
+            .iter()
+            .all(|h| h.phase != "worker_exit" || h.pid() != first),
+        "an aborted worker does not run worker_exit"
+    );
     let events = read_sentry(&fx.run_dir(), first);
     assert!(
         events

@@ -36,10 +36,15 @@ pub(crate) fn expand(
         Param::Master => quote_spanned!(*span=> __forkline_master),
         Param::Worker => quote_spanned!(*span=> __forkline_worker),
         Param::WorkerExit => quote_spanned!(*span=> __forkline_exit),
+        Param::WorkersChanged => quote_spanned!(*span=> __forkline_change),
     });
     let call = quote!(#fn_name(#(#call_args),*));
     let wrapper = match kind {
-        HookKind::OnStarting | HookKind::PreFork | HookKind::WhenReady | HookKind::OnExit => {
+        HookKind::OnStarting
+        | HookKind::PreFork
+        | HookKind::WhenReady
+        | HookKind::OnExit
+        | HookKind::OnReload => {
             quote! {
                 fn __forkline_run(__forkline_master: &#p::Master) -> #p::HookResult {
                     #p::IntoHookResult::into_hook_result(#call)
@@ -54,7 +59,19 @@ pub(crate) fn expand(
                 #p::IntoHookResult::into_hook_result(#call)
             }
         },
-        HookKind::PostFork | HookKind::WorkerInit | HookKind::WorkerExit => {
+        HookKind::NWorkersChanged => quote! {
+            fn __forkline_run(
+                __forkline_master: &#p::Master,
+                __forkline_change: &#p::WorkersChanged,
+            ) -> #p::HookResult {
+                #p::IntoHookResult::into_hook_result(#call)
+            }
+        },
+        HookKind::PostFork
+        | HookKind::WorkerInit
+        | HookKind::WorkerExit
+        | HookKind::WorkerInt
+        | HookKind::WorkerAbort => {
             let body = if sig.is_async {
                 quote!(#p::block_on_hook(__forkline_worker, #call))
             } else {

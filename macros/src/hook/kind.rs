@@ -6,6 +6,7 @@ pub(crate) enum Param {
     Master,
     Worker,
     WorkerExit,
+    WorkersChanged,
 }
 
 impl Param {
@@ -14,6 +15,7 @@ impl Param {
             "Master" => Some(Self::Master),
             "Worker" => Some(Self::Worker),
             "WorkerExit" => Some(Self::WorkerExit),
+            "WorkersChanged" => Some(Self::WorkersChanged),
             _ => None,
         }
     }
@@ -23,6 +25,7 @@ impl Param {
             Self::Master => "Master",
             Self::Worker => "Worker",
             Self::WorkerExit => "WorkerExit",
+            Self::WorkersChanged => "WorkersChanged",
         }
     }
 }
@@ -37,6 +40,10 @@ pub(crate) enum HookKind {
     WorkerExit,
     ChildExit,
     OnExit,
+    OnReload,
+    NWorkersChanged,
+    WorkerInt,
+    WorkerAbort,
 }
 
 impl HookKind {
@@ -50,29 +57,50 @@ impl HookKind {
             Self::WorkerExit => "worker_exit",
             Self::ChildExit => "child_exit",
             Self::OnExit => "on_exit",
+            Self::OnReload => "on_reload",
+            Self::NWorkersChanged => "nworkers_changed",
+            Self::WorkerInt => "worker_int",
+            Self::WorkerAbort => "worker_abort",
         }
     }
 
     /// Where the hook runs, for error messages.
     pub(crate) fn runs_in(self) -> &'static str {
         match self {
-            Self::OnStarting | Self::PreFork | Self::WhenReady | Self::ChildExit | Self::OnExit => {
-                "the master process"
-            }
-            Self::PostFork | Self::WorkerInit | Self::WorkerExit => "a worker process",
+            Self::OnStarting
+            | Self::PreFork
+            | Self::WhenReady
+            | Self::ChildExit
+            | Self::OnExit
+            | Self::OnReload
+            | Self::NWorkersChanged => "the master process",
+            Self::PostFork
+            | Self::WorkerInit
+            | Self::WorkerExit
+            | Self::WorkerInt
+            | Self::WorkerAbort => "a worker process",
         }
     }
 
     /// The context types this hook may take, in any order, each at most once.
     pub(crate) fn allowed_params(self) -> &'static [Param] {
         match self {
-            Self::OnStarting | Self::PreFork | Self::WhenReady | Self::OnExit => &[Param::Master],
+            Self::OnStarting | Self::PreFork | Self::WhenReady | Self::OnExit | Self::OnReload => {
+                &[Param::Master]
+            }
             Self::ChildExit => &[Param::Master, Param::WorkerExit],
-            Self::PostFork | Self::WorkerInit | Self::WorkerExit => &[Param::Worker],
+            Self::NWorkersChanged => &[Param::Master, Param::WorkersChanged],
+            Self::PostFork
+            | Self::WorkerInit
+            | Self::WorkerExit
+            | Self::WorkerInt
+            | Self::WorkerAbort => &[Param::Worker],
         }
     }
 
-    /// Master hooks and `post_fork` run before any async runtime exists in their process.
+    /// Master hooks and `post_fork` run before any async runtime exists in their process;
+    /// `worker_int` and `worker_abort` run while the worker is stopping (`worker_abort` while its
+    /// runtime is stuck), so they are plain functions too.
     pub(crate) fn allows_async(self) -> bool {
         matches!(self, Self::WorkerInit | Self::WorkerExit)
     }
@@ -89,6 +117,10 @@ impl HookKind {
             Self::PreFork => ("PRE_FORK", "MasterHook"),
             Self::WhenReady => ("WHEN_READY", "MasterHook"),
             Self::OnExit => ("ON_EXIT", "MasterHook"),
+            Self::OnReload => ("ON_RELOAD", "MasterHook"),
+            Self::NWorkersChanged => ("NWORKERS_CHANGED", "NWorkersChangedHook"),
+            Self::WorkerInt => ("WORKER_INT", "WorkerHook"),
+            Self::WorkerAbort => ("WORKER_ABORT", "WorkerHook"),
             Self::ChildExit => ("CHILD_EXIT", "ChildExitHook"),
             Self::PostFork => ("POST_FORK", "PostForkHook"),
             Self::WorkerInit => ("WORKER_INIT", "WorkerInitHook"),

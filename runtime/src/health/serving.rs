@@ -58,6 +58,12 @@ impl Record {
         let _ = self.pid.compare_exchange(pid, 0, Relaxed, Relaxed);
     }
 
+    /// Whether the worker `pid` has claimed this record (it is about to serve: its runtime,
+    /// `worker_init` and listener are up).
+    pub(crate) fn held_by(&self, pid: u32) -> bool {
+        self.pid.load(Relaxed) == pid
+    }
+
     /// Whether a worker holds this record.
     pub(crate) fn live(&self) -> bool {
         self.pid.load(Relaxed) != 0

@@ -6,7 +6,7 @@
 //! exactly what this crate exists to keep under control.
 
 pub use crate::config::hook_args::{DsnArg, OtelArgs, SentryArgs};
-use crate::lifecycle::{Master, Worker, WorkerExit};
+use crate::lifecycle::{Master, Worker, WorkerExit, WorkersChanged};
 use linkme::distributed_slice;
 use std::fmt;
 
@@ -42,7 +42,7 @@ impl fmt::Display for HookSite {
     }
 }
 
-/// A master hook: `on_starting`, `when_ready`, `pre_fork`, `on_exit`.
+/// A master hook: `on_starting`, `when_ready`, `pre_fork`, `on_reload`, `on_exit`.
 #[derive(Debug)]
 pub struct MasterHook {
     /// Where it was written.
@@ -58,6 +58,24 @@ pub struct ChildExitHook {
     pub site: HookSite,
     /// The generated wrapper.
     pub run: fn(&Master, &WorkerExit) -> HookResult,
+}
+
+/// A `nworkers_changed` hook.
+#[derive(Debug)]
+pub struct NWorkersChangedHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// The generated wrapper.
+    pub run: fn(&Master, &WorkersChanged) -> HookResult,
+}
+
+/// A worker hook with no telemetry arguments: `worker_int`, `worker_abort`.
+#[derive(Debug)]
+pub struct WorkerHook {
+    /// Where it was written.
+    pub site: HookSite,
+    /// The generated wrapper.
+    pub run: fn(&Worker) -> HookResult,
 }
 
 /// The `post_fork` hook and the OTel base it asks for.
@@ -104,6 +122,18 @@ pub static WHEN_READY: [MasterHook];
 /// `#[pre_fork]` hooks.
 #[distributed_slice]
 pub static PRE_FORK: [MasterHook];
+/// `#[on_reload]` hooks.
+#[distributed_slice]
+pub static ON_RELOAD: [MasterHook];
+/// `#[nworkers_changed]` hooks.
+#[distributed_slice]
+pub static NWORKERS_CHANGED: [NWorkersChangedHook];
+/// `#[worker_int]` hooks.
+#[distributed_slice]
+pub static WORKER_INT: [WorkerHook];
+/// `#[worker_abort]` hooks.
+#[distributed_slice]
+pub static WORKER_ABORT: [WorkerHook];
 /// `#[on_exit]` hooks.
 #[distributed_slice]
 pub static ON_EXIT: [MasterHook];

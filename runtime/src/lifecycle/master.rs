@@ -5,6 +5,17 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// The number of workers the master keeps, changed by TTIN or TTOU: what `#[nworkers_changed]`
+/// receives (Gunicorn's `nworkers_changed(arbiter, new_value, old_value)`; the master is the hook's
+/// `&Master`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkersChanged {
+    /// The new number of workers.
+    pub new: usize,
+    /// The number before the change.
+    pub old: usize,
+}
+
 /// The master process, as its hooks see it.
 #[derive(Debug)]
 pub struct Master {

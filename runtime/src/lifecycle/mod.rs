@@ -1,5 +1,5 @@
 //! The lifecycle points (Gunicorn's hooks): what each hook is handed (`Master`, `Worker`,
-//! `WorkerExit`), the registries the macros fill, the plan read from them, and running a hook.
+//! `WorkerExit`, `WorkersChanged`), the registries the macros fill, the plan read from them, and running a hook.
 
 pub(crate) mod hooks;
 pub(crate) mod master;
@@ -7,5 +7,5 @@ pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod worker;
 
-pub use master::Master;
+pub use master::{Master, WorkersChanged};
 pub use worker::{ExitStatus, Worker, WorkerExit};

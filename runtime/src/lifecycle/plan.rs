@@ -3,8 +3,9 @@
 use crate::config::hook_args::{HookArgs, OtelArgs, SentryArgs};
 use crate::error::{Error, Result};
 use crate::lifecycle::hooks::{
-    ChildExitHook, HookSite, MasterHook, PostForkHook, WorkerExitHook, WorkerInitHook, CHILD_EXIT,
-    ON_EXIT, ON_STARTING, POST_FORK, PRE_FORK, WHEN_READY, WORKER_EXIT, WORKER_INIT,
+    ChildExitHook, HookSite, MasterHook, NWorkersChangedHook, PostForkHook, WorkerExitHook,
+    WorkerHook, WorkerInitHook, CHILD_EXIT, NWORKERS_CHANGED, ON_EXIT, ON_RELOAD, ON_STARTING,
+    POST_FORK, PRE_FORK, WHEN_READY, WORKER_ABORT, WORKER_EXIT, WORKER_INIT, WORKER_INT,
 };
 
 /// Every hook of the binary, in the order each point runs them.
@@ -13,8 +14,12 @@ pub(crate) struct Plan {
     pub(crate) on_starting: &'static [MasterHook],
     pub(crate) when_ready: &'static [MasterHook],
     pub(crate) pre_fork: &'static [MasterHook],
+    pub(crate) on_reload: &'static [MasterHook],
+    pub(crate) nworkers_changed: &'static [NWorkersChangedHook],
     pub(crate) on_exit: &'static [MasterHook],
     pub(crate) child_exit: &'static [ChildExitHook],
+    pub(crate) worker_int: &'static [WorkerHook],
+    pub(crate) worker_abort: &'static [WorkerHook],
     pub(crate) post_fork: Option<&'static PostForkHook>,
     pub(crate) worker_init: Option<&'static WorkerInitHook>,
     pub(crate) worker_exit: Option<&'static WorkerExitHook>,
@@ -28,8 +33,12 @@ impl Plan {
             on_starting: &ON_STARTING,
             when_ready: &WHEN_READY,
             pre_fork: &PRE_FORK,
+            on_reload: &ON_RELOAD,
+            nworkers_changed: &NWORKERS_CHANGED,
             on_exit: &ON_EXIT,
             child_exit: &CHILD_EXIT,
+            worker_int: &WORKER_INT,
+            worker_abort: &WORKER_ABORT,
             post_fork: singleton("post_fork", &POST_FORK, |h| &h.site)?,
             worker_init: singleton("worker_init", &WORKER_INIT, |h| &h.site)?,
             worker_exit: singleton("worker_exit", &WORKER_EXIT, |h| &h.site)?,

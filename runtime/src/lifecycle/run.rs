@@ -1,8 +1,10 @@
 //! Running the user's hooks: an `Err` or a panic becomes an [`Error::Hook`] naming the hook.
 
 use crate::error::{Error, Result};
-use crate::lifecycle::hooks::{ChildExitHook, HookResult, HookSite, MasterHook};
-use crate::lifecycle::{Master, Worker, WorkerExit};
+use crate::lifecycle::hooks::{
+    ChildExitHook, HookResult, HookSite, MasterHook, NWorkersChangedHook, WorkerHook,
+};
+use crate::lifecycle::{Master, Worker, WorkerExit, WorkersChanged};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 fn guarded(site: &HookSite, point: &str, f: impl FnOnce() -> HookResult) -> Result<()> {
@@ -41,6 +43,28 @@ pub(crate) fn child_exit_hooks(
     hooks
         .iter()
         .try_for_each(|hook| guarded(&hook.site, "child_exit", || (hook.run)(master, exit)))
+}
+
+pub(crate) fn nworkers_changed_hooks(
+    hooks: &[NWorkersChangedHook],
+    master: &Master,
+    change: &WorkersChanged,
+) -> Result<()> {
+    hooks.iter().try_for_each(|hook| {
+        guarded(&hook.site, "nworkers_changed", || {
+            (hook.run)(master, change)
+        })
+    })
+}
+
+/// Runs every hook of a worker point without telemetry arguments (`worker_int`,
+/// `worker_abort`); each one's error is logged, and the next still runs.
+pub(crate) fn worker_hooks(point: &str, hooks: &[WorkerHook], worker: &Worker) {
+    for hook in hooks {
+        if let Err(e) = guarded(&hook.site, point, || (hook.run)(worker)) {
+            crate::diag::log_error!("{e}");
+        }
+    }
 }
 
 /// A worker hook's site and generated wrapper.

@@ -4,7 +4,9 @@
 //! a thread the user left running cannot take a signal and die of its default action.
 //!
 //! Signals follow Gunicorn: TERM graceful stop (workers get TERM, then KILL after the graceful
-//! timeout), INT/QUIT quick stop, HUP replaces every worker, TTIN/TTOU one worker more/fewer,
+//! timeout), INT/QUIT quick stop, HUP replaces every worker without a gap in capacity (`on_reload`
+//! hooks, then a new worker per slot; each old worker is asked to stop only once its replacement
+//! is ready), TTIN/TTOU one worker more/fewer,
 //! USR1 (reopen logs: forkline logs to stderr, so there is nothing to reopen), USR2 and WINCH
 //! logged and ignored. None of them is fatal. A worker that dies is reaped and replaced, as is one
 //! that reached its `max_requests`; one that cannot boot stops the master with the worker's reason.
@@ -13,7 +15,7 @@ use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
-use crate::lifecycle::{ExitStatus, Master, WorkerExit};
+use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
 use crate::server::boot_failure;
 use crate::server::max_requests::RECYCLED;
 use crate::server::scoreboard::Scoreboard;
@@ -148,7 +150,6 @@ pub(crate) fn run<A: App>(
             target: settings.workers,
             stopping: None,
             halt: None,
-            born: BTreeMap::new(),
             early_deaths: 0,
             last_early_death: None,
             respawn_at: None,
@@ -193,6 +194,7 @@ fn in_process<A: App>(
     master.set_forking_worker(None);
     let code = WorkerRun {
         id: 0,
+        slot: 0,
         master_pid: master.pid(),
         forked: false,
         plan,
@@ -222,6 +224,22 @@ fn in_process<A: App>(
     }
 }
 
+/// A live worker, as the master tracks it.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    /// Its id (`Worker::id`): which of the `target` workers it is.
+    id: usize,
+    /// Its scoreboard slot, free when it was forked.
+    slot: usize,
+    /// When it was forked: a death soon after is an early one.
+    born: Instant,
+    /// It has claimed its scoreboard record: it serves.
+    ready: bool,
+    /// A HUP came after it was forked: it is stopped once a worker of its id forked after the
+    /// HUP is ready.
+    outgoing: bool,
+}
+
 struct Stopping {
     deadline: Instant,
     killed: bool,
@@ -239,15 +257,13 @@ struct Supervisor<'a, A> {
     /// goes back to it.
     mask: &'a SignalMask,
     board: &'static Scoreboard,
-    /// Live workers: pid → slot.
-    workers: BTreeMap<libc::pid_t, usize>,
+    /// Live workers by pid.
+    workers: BTreeMap<libc::pid_t, Live>,
     /// Workers asked to stop while the server keeps running, and why.
     retiring: BTreeMap<libc::pid_t, Retiring>,
     target: usize,
     stopping: Option<Stopping>,
     halt: Option<Error>,
-    /// When each live worker was forked: a death soon after is an early one.
-    born: BTreeMap<libc::pid_t, Instant>,
     /// Early deaths in a row, when the last one was, and when the next replacement may be forked.
     early_deaths: u32,
     last_early_death: Option<Instant>,
@@ -266,6 +282,7 @@ impl<A: App> Supervisor<'_, A> {
             let received = self.inbox.wait(TICK, self.mask);
             self.handle(received);
             self.reap();
+            self.note_ready();
             self.check_timeouts();
             if let Some(stopping) = &mut self.stopping {
                 if !stopping.killed && Instant::now() >= stopping.deadline {
@@ -295,23 +312,33 @@ impl<A: App> Supervisor<'_, A> {
             self.stop(libc::SIGQUIT, self.settings.quick_timeout);
         }
         if received.contains(libc::SIGHUP) && self.stopping.is_none() {
-            crate::diag::log_info!("HUP: replacing every worker");
-            let pids: Vec<_> = self.workers.keys().copied().collect();
-            for pid in pids {
-                self.retire(pid, Retiring::Replaced);
+            crate::diag::log_info!(
+                "HUP: starting a new worker per slot; each old one stops once its replacement is \
+                 ready"
+            );
+            if let Err(e) = run::master_hooks("on_reload", self.plan.on_reload, self.master) {
+                crate::diag::log_error!("{e}");
+            }
+            for (pid, live) in self.workers.iter_mut() {
+                if !self.retiring.contains_key(pid) {
+                    live.outgoing = true;
+                }
             }
         }
         if received.contains(libc::SIGTTIN) {
-            self.target += 1;
-            self.master.set_workers(self.target);
+            self.set_target(self.target + 1);
             crate::diag::log_info!("TTIN: {} workers", self.target);
         }
         if received.contains(libc::SIGTTOU) && self.target > 1 {
-            self.target -= 1;
-            self.master.set_workers(self.target);
+            self.set_target(self.target - 1);
             crate::diag::log_info!("TTOU: {} workers", self.target);
-            let extra = self.workers.iter().find(|(_, &id)| id >= self.target);
-            if let Some((&pid, _)) = extra {
+            let extra: Vec<_> = self
+                .workers
+                .iter()
+                .filter(|(pid, live)| live.id >= self.target && !self.retiring.contains_key(pid))
+                .map(|(&pid, _)| pid)
+                .collect();
+            for pid in extra {
                 self.retire(pid, Retiring::Fewer);
             }
         }
@@ -327,6 +354,74 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    fn set_target(&mut self, new: usize) {
+        let old = self.target;
+        self.target = new;
+        self.master.set_workers(new);
+        let change = WorkersChanged { new, old };
+        if let Err(e) =
+            run::nworkers_changed_hooks(self.plan.nworkers_changed, self.master, &change)
+        {
+            crate::diag::log_error!("{e}");
+        }
+    }
+
+    /// Workers serving and not asked to stop.
+    fn ready_count(&self) -> usize {
+        self.workers
+            .iter()
+            .filter(|(pid, live)| live.ready && !self.retiring.contains_key(pid))
+            .count()
+    }
+
+    /// Marks the workers that have claimed their scoreboard record as ready, and asks each old
+    /// worker a HUP replaced to stop once a new worker of its id is ready. Each change is logged
+    /// with the number of ready workers (`[ready=N]`).
+    fn note_ready(&mut self) {
+        let board = self.board;
+        let mut newly = Vec::new();
+        for (&pid, live) in self.workers.iter_mut() {
+            // A slot past the board's size cannot say: ready once forked.
+            if !live.ready
+                && board
+                    .record(live.slot)
+                    .is_none_or(|r| r.held_by(pid as u32))
+            {
+                live.ready = true;
+                newly.push((pid, live.id));
+            }
+        }
+        for (pid, id) in newly {
+            crate::diag::log_info!(
+                "worker {id} (pid {pid}) is ready [ready={}]",
+                self.ready_count()
+            );
+        }
+        if self.stopping.is_some() {
+            return;
+        }
+        let replaced: Vec<(libc::pid_t, usize)> = self
+            .workers
+            .iter()
+            .filter(|(pid, live)| live.outgoing && !self.retiring.contains_key(pid))
+            .filter(|(_, old)| {
+                old.id >= self.target
+                    || self
+                        .workers
+                        .values()
+                        .any(|new| new.id == old.id && !new.outgoing && new.ready)
+            })
+            .map(|(&pid, live)| (pid, live.id))
+            .collect();
+        for (pid, id) in replaced {
+            self.retire(pid, Retiring::Replaced);
+            crate::diag::log_info!(
+                "worker {id} (pid {pid}) asked to stop: its replacement is ready (HUP) [ready={}]",
+                self.ready_count()
+            );
+        }
+    }
+
     /// Gunicorn's `timeout`: a worker whose runtime has not beaten for that long is sent ABRT
     /// (it flushes and exits on a thread of its own), and KILL if it is still alive after the
     /// grace. Workers that have not served yet have not beaten, and are not timed.
@@ -335,8 +430,12 @@ impl<A: App> Supervisor<'_, A> {
             return;
         };
         let now = sys::monotonic_ms();
-        let live: Vec<(libc::pid_t, usize)> = self.workers.iter().map(|(&p, &i)| (p, i)).collect();
-        for (pid, id) in live {
+        let live: Vec<(libc::pid_t, usize, usize)> = self
+            .workers
+            .iter()
+            .map(|(&p, l)| (p, l.id, l.slot))
+            .collect();
+        for (pid, id, slot) in live {
             match self.retiring.get(&pid) {
                 Some(&Retiring::TimedOut { since, killed }) => {
                     if !killed && since.elapsed() >= ABORT_GRACE {
@@ -359,7 +458,11 @@ impl<A: App> Supervisor<'_, A> {
                 None if self.stopping.is_some() => continue,
                 None => {}
             }
-            let Some(beat) = self.board.record(id).and_then(|r| r.last_beat(pid as u32)) else {
+            let Some(beat) = self
+                .board
+                .record(slot)
+                .and_then(|r| r.last_beat(pid as u32))
+            else {
                 continue;
             };
             let silent = now.saturating_sub(beat);
@@ -424,22 +527,29 @@ impl<A: App> Supervisor<'_, A> {
                 Reaped::Exited(pid, code) => (pid, ExitStatus::Exited(code)),
                 Reaped::Signaled(pid, sig) => (pid, ExitStatus::Signaled(sig)),
             };
-            let Some(id) = self.workers.remove(&pid) else {
+            let Some(live) = self.workers.remove(&pid) else {
                 continue; // Not a worker (a child the user's hooks started).
             };
+            let id = live.id;
             // Read before the slot is given back: what the worker served, for the log line.
             let requests = self
                 .board
-                .record(id)
+                .record(live.slot)
                 .map_or(0, |record| record.serving().requests_served);
-            self.board.release(id, pid as u32);
+            self.board.release(live.slot, pid as u32);
             let exit = WorkerExit {
                 worker_id: id,
                 pid: pid as u32,
                 status,
             };
-            let born = self.born.remove(&pid);
+            let born = Some(live.born);
             let retiring = self.retiring.remove(&pid);
+            if live.ready && retiring.is_none() {
+                crate::diag::log_info!(
+                    "worker {id} (pid {pid}) exited [ready={}]",
+                    self.ready_count()
+                );
+            }
             let boot_failed = status == ExitStatus::Exited(BOOT_ERROR);
             let recycled = status == ExitStatus::Exited(RECYCLED);
             match (retiring, &self.stopping) {
@@ -456,7 +566,7 @@ impl<A: App> Supervisor<'_, A> {
                      replacement"
                 ),
                 (Some(Retiring::Replaced), None) => crate::diag::log_info!(
-                    "worker {id} (pid {pid}) stopped after HUP ({status:?}); starting its replacement"
+                    "worker {id} (pid {pid}) stopped after HUP ({status:?}); its replacement was ready"
                 ),
                 (_, Some(_)) => {
                     crate::diag::log_info!("worker {id} (pid {pid}) stopped ({status:?})")
@@ -533,9 +643,9 @@ impl<A: App> Supervisor<'_, A> {
         if let Some(last) = self.last_early_death {
             let window = self.settings.crash_window;
             if self
-                .born
+                .workers
                 .values()
-                .any(|&b| b > last && b.elapsed() >= window)
+                .any(|l| l.born > last && l.born.elapsed() >= window)
             {
                 self.early_deaths = 0;
                 self.last_early_death = None;
@@ -551,7 +661,7 @@ impl<A: App> Supervisor<'_, A> {
             if self.stopping.is_some() {
                 return;
             }
-            if self.workers.values().any(|&live| live == id) {
+            if self.workers.values().any(|l| l.id == id && !l.outgoing) {
                 continue;
             }
             if let Err(e) = self.spawn(id) {
@@ -560,21 +670,38 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    /// A scoreboard slot no live worker holds: the worker's id where it is free.
+    fn free_slot(&self, id: usize) -> usize {
+        let taken = |slot: usize| self.workers.values().any(|l| l.slot == slot);
+        if !taken(id) {
+            return id;
+        }
+        (0..).find(|&slot| !taken(slot)).unwrap_or(id)
+    }
+
     fn spawn(&mut self, id: usize) -> Result<()> {
         self.master.set_forking_worker(Some(id));
         let checked = run::master_hooks("pre_fork", self.plan.pre_fork, self.master)
             .and_then(|()| fork_check::check_before_fork(self.settings.allow_threads_at_fork));
         self.master.set_forking_worker(None);
         checked?;
+        let slot = self.free_slot(id);
         match sys::fork().map_err(|e| Error::io("fork", e))? {
             Forked::Parent(pid) => {
-                self.workers.insert(pid, id);
-                self.born.insert(pid, Instant::now());
+                let live = Live {
+                    id,
+                    slot,
+                    born: Instant::now(),
+                    ready: false,
+                    outgoing: false,
+                };
+                self.workers.insert(pid, live);
                 Ok(())
             }
             Forked::Child => {
                 let worker = WorkerRun {
                     id,
+                    slot,
                     master_pid: self.master.pid(),
                     forked: true,
                     plan: self.plan,

@@ -4,6 +4,7 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
+use crate::lifecycle::hooks::WorkerHook;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::Worker;
@@ -49,6 +50,9 @@ const QUICK_DEADLINE: Duration = Duration::from_millis(500);
 
 pub(crate) struct WorkerRun<'a, A> {
     pub(crate) id: usize,
+    /// The worker's scoreboard slot: its id, unless a worker of that id still holds it (during
+    /// a HUP the new worker starts before the old one stops).
+    pub(crate) slot: usize,
     pub(crate) master_pid: u32,
     pub(crate) forked: bool,
     pub(crate) plan: &'a Plan,
@@ -166,7 +170,7 @@ impl<A: App> WorkerRun<'_, A> {
                 .map_err(|e| format!("in worker_init: {e}"))?;
         }
         let listener = self.listener(&rt).map_err(|e| e.to_string())?;
-        let record = self.board.record(self.id).map(|record| {
+        let record = self.board.record(self.slot).map(|record| {
             record.claim(worker.pid());
             crate::health::register_serving(record);
             (self.board, record)
@@ -176,6 +180,7 @@ impl<A: App> WorkerRun<'_, A> {
         {
             let _context = rt.enter();
             timeout::start_heartbeat(record, every);
+            let abort_hooks = self.plan.worker_abort;
             let leaving = Leaving {
                 id: self.id,
                 worker: worker.clone(),
@@ -188,7 +193,7 @@ impl<A: App> WorkerRun<'_, A> {
                 self.settings.timeout.unwrap_or_default(),
                 self.config.worker_exit_deadline.min(timeout::ABORT_FLUSH),
             );
-            timeout::watch_for_abort(move || leaving.abort(silence, deadline))
+            timeout::watch_for_abort(move || leaving.abort(silence, deadline, abort_hooks))
                 .map_err(|e| format!("starting its abort thread: {e}"))?;
         }
         let serve = Serve {
@@ -257,6 +262,9 @@ impl<A: App> WorkerRun<'_, A> {
         let _context = rt.enter();
 
         let quick = shutdown.requested() == Some(StopKind::Quick);
+        if quick {
+            run::worker_hooks("worker_int", self.plan.worker_int, &worker);
+        }
         let exit_hook = self.plan.worker_exit.map(|h| (&h.site, h.run));
         if let Err(e) = run::optional_worker_hook("worker_exit", exit_hook, &worker) {
             crate::diag::log_error!("{e}");
@@ -455,7 +463,8 @@ impl Leaving {
 
     /// The master's ABRT for a timeout, on the abort thread while the runtime is stuck: a Sentry
     /// event, the telemetry flushed within `deadline`, the report, and the exit.
-    fn abort(self, silence: Duration, deadline: Duration) -> ! {
+    /// The `worker_abort` hooks run first, on this thread.
+    fn abort(self, silence: Duration, deadline: Duration, hooks: &[WorkerHook]) -> ! {
         let message = format!(
             "worker timeout: worker {} (pid {}) made no progress on its runtime for {} ms; the \
              master aborted it",
@@ -464,6 +473,7 @@ impl Leaving {
             silence.as_millis()
         );
         crate::diag::log_error!("{message}; flushing its telemetry");
+        run::worker_hooks("worker_abort", hooks, &self.worker);
         sentry::capture_message(&message, sentry::Level::Fatal);
         self.leave(teardown::teardown(deadline), true);
         crate::sys::exit_now(timeout::TIMED_OUT)

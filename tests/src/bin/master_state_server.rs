@@ -11,7 +11,7 @@
 //! kernel refuses new threads, as in a container at its thread limit, so tokio panics while it
 //! starts the worker's runtime) or `panic_in_worker_init`; `crash_after_boot` lets the worker
 //! boot and then exits it with code 7 a moment later (a crash loop). The app carries the HTTP layer, so
-//! `/panic` is answered with a 500.
+//! `/panic` is answered with a 500. Every master and worker hook but `post_fork` records itself.
 
 use forkline::{Master, Worker};
 use forkline_tests::fixture::{publish_addr, record, router};
@@ -156,6 +156,29 @@ fn init(worker: &Worker) {
             unsafe { libc::_exit(7) }
         });
     }
+}
+
+#[forkline::on_reload]
+fn reload(master: &Master) {
+    record("on_reload", &format!("workers={}", master.workers()));
+}
+
+#[forkline::nworkers_changed]
+fn resized(_master: &Master, change: &forkline::WorkersChanged) {
+    record(
+        "nworkers_changed",
+        &format!("new={} old={}", change.new, change.old),
+    );
+}
+
+#[forkline::worker_int]
+fn interrupted(worker: &Worker) {
+    record("worker_int", &format!("worker={}", worker.id()));
+}
+
+#[forkline::worker_abort]
+fn aborted(worker: &Worker) {
+    record("worker_abort", &format!("worker={}", worker.id()));
 }
 
 #[forkline::worker_exit(deadline_ms = 1000)]
