@@ -1,6 +1,7 @@
 //! Every signal Gunicorn gives a meaning to is handled and none is fatal: USR1, USR2 and WINCH to
 //! the master and to a worker leave the server serving and able to stop cleanly. Worker exits
-//! are logged for what they are: TTOU, HUP, a stop, a crash.
+//! are logged for what they are: TTOU, HUP, a stop, a crash. `#[nworkers_changed]` runs in the
+//! master on TTIN and TTOU, `#[worker_int]` in a worker on INT / QUIT, before `worker_exit`.
 
 use forkline_tests::harness::{http_get, signal_pid, wait_until, Fixture};
 use std::time::Duration;
@@ -87,4 +88,69 @@ fn worker_exits_are_logged_for_what_they_are() {
     let stderr = fx.stderr();
     assert!(stderr.contains(") stopped (Exited(0))"), "{stderr}");
     assert_eq!(stderr.matches("crashed").count(), 1, "{stderr}");
+}
+
+#[test]
+fn nworkers_changed_runs_in_the_master_and_worker_int_in_the_worker() {
+    let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2")]);
+    fx.addr(BOOT);
+    let workers = fx.wait_for_workers(2, BOOT);
+    let changed = |fx: &Fixture, n: usize| {
+        wait_until(BOOT, || {
+            let seen: Vec<_> = fx
+                .hooks()
+                .into_iter()
+                .filter(|h| h.phase == "nworkers_changed")
+                .collect();
+            (seen.len() >= n).then_some(seen)
+        })
+        .unwrap_or_else(|| panic!("nworkers_changed x{n}:\n{}", fx.stderr()))
+    };
+    fx.signal(libc::SIGTTIN);
+    let seen = changed(&fx, 1);
+    assert_eq!(
+        (seen[0].pid(), seen[0].get("new"), seen[0].get("old")),
+        (fx.pid, "3", "2")
+    );
+    fx.signal(libc::SIGTTOU);
+    let seen = changed(&fx, 2);
+    assert_eq!(
+        (seen[1].pid(), seen[1].get("new"), seen[1].get("old")),
+        (fx.pid, "2", "3")
+    );
+
+    for (pid, signal) in [(workers[0], libc::SIGINT), (workers[1], libc::SIGQUIT)] {
+        signal_pid(pid, signal);
+        let hooks = wait_until(BOOT, || {
+            let hooks = fx.hooks();
+            hooks
+                .iter()
+                .any(|h| h.phase == "worker_exit" && h.pid() == pid)
+                .then_some(hooks)
+        })
+        .unwrap_or_else(|| panic!("{pid} stops:\n{}", fx.stderr()));
+        let mine: Vec<&str> = hooks
+            .iter()
+            .filter(|h| h.pid() == pid && h.phase != "worker_init")
+            .map(|h| h.phase.as_str())
+            .collect();
+        assert_eq!(mine, ["worker_int", "worker_exit"], "{pid}");
+    }
+    assert!(
+        fx.hooks()
+            .iter()
+            .all(|h| h.phase != "worker_int" || workers.contains(&h.pid())),
+        "worker_int ran only in the interrupted workers"
+    );
+    fx.signal(libc::SIGTERM);
+    let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
+    assert!(status.success(), "{}", fx.stderr());
+    assert!(
+        fx.hooks()
+            .iter()
+            .filter(|h| h.phase == "worker_int")
+            .count()
+            == 2,
+        "a TERM does not run worker_int"
+    );
 }

@@ -110,6 +110,34 @@ impl HookKind {
         matches!(self, Self::PostFork | Self::WorkerInit | Self::WorkerExit)
     }
 
+    /// What an `Err` from the hook does, for error messages.
+    pub(crate) fn on_err(self) -> &'static str {
+        match self {
+            Self::OnStarting | Self::PreFork | Self::WhenReady | Self::OnExit => {
+                "stops the master with that message"
+            }
+            Self::PostFork | Self::WorkerInit | Self::WorkerExit => {
+                "stops the worker's boot with that message"
+            }
+            Self::ChildExit
+            | Self::OnReload
+            | Self::NWorkersChanged
+            | Self::WorkerInt
+            | Self::WorkerAbort => "is logged, and the server goes on",
+        }
+    }
+
+    /// Why the hook cannot be `async`, where it is not that no runtime exists yet.
+    pub(crate) fn why_not_async(self) -> Option<&'static str> {
+        match self {
+            Self::WorkerInt => Some("they run in a worker process that is stopping quickly"),
+            Self::WorkerAbort => {
+                Some("they run on a worker's abort thread, outside its runtime, which is stuck")
+            }
+            _ => None,
+        }
+    }
+
     /// The runtime's registry (a `linkme` distributed slice) and descriptor type.
     pub(crate) fn registry(self) -> (&'static str, &'static str) {
         match self {

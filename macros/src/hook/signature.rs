@@ -28,9 +28,15 @@ pub(crate) fn check(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Signature {
             cx.error_spanned(
                 asyncness,
                 format!(
-                    "#[{hook}] hooks cannot be `async`: they run in {} before any async runtime exists \
-                     there; remove `async` (async setup belongs in #[worker_init], which may be async)",
-                    kind.runs_in()
+                    "#[{hook}] hooks cannot be `async`: {}; remove `async` (async setup belongs \
+                     in #[worker_init], which may be async)",
+                    kind.why_not_async().map_or_else(
+                        || format!(
+                            "they run in {} before any async runtime exists there",
+                            kind.runs_in()
+                        ),
+                        str::to_string
+                    )
                 ),
             );
         }
@@ -165,12 +171,9 @@ fn return_type(cx: &Ctxt, kind: HookKind, output: &ReturnType) {
         cx.error_spanned(
             ty,
             format!(
-                "#[{}] hooks return `()` or `Result<(), E>` (E: Display); an `Err` stops {} with that message",
+                "#[{}] hooks return `()` or `Result<(), E>` (E: Display); an `Err` {}",
                 kind.attr_name(),
-                match kind.runs_in() {
-                    "a worker process" => "the worker's boot",
-                    _ => "the master",
-                }
+                kind.on_err()
             ),
         );
     }

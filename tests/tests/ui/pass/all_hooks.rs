@@ -1,5 +1,5 @@
 // Every hook with its arguments; sync and async bodies; `()` and `Result` returns.
-use forkline::{Master, Worker, WorkerExit};
+use forkline::{Master, Worker, WorkerExit, WorkersChanged};
 
 #[forkline::on_starting]
 fn starting(master: &Master) {
@@ -50,6 +50,29 @@ fn reaped(exit: &WorkerExit, master: &Master) {
 
 #[forkline::on_exit]
 fn leaving(_: &forkline::Master) {}
+
+#[forkline::on_reload]
+fn reloading(master: &Master) -> Result<(), String> {
+    let _ = master.workers();
+    Ok(())
+}
+
+#[forkline::nworkers_changed]
+fn resized(change: &WorkersChanged, _master: &Master) {
+    let _ = (change.new, change.old);
+}
+
+#[forkline::nworkers_changed]
+fn resized_too() {}
+
+#[forkline::worker_int]
+fn interrupted(_worker: &Worker) {}
+
+#[forkline::worker_abort]
+fn aborted(worker: &forkline::Worker) -> std::io::Result<()> {
+    let _ = worker.pid();
+    Ok(())
+}
 
 fn main() {
     // Registration is by linker section: nothing ran before main, and the hooks are all there.
