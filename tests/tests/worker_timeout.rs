@@ -79,7 +79,8 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
     assert!(
         events
             .iter()
-            .any(|e| e.to_string().contains("worker timeout: worker 0")),
+            .any(|e| e.to_string().contains("worker timeout: worker 0")
+                && e.to_string().contains("requests in flight: GET /block")),
         "{events:?}"
     );
     fx.signal(libc::SIGTERM);

@@ -251,6 +251,12 @@ impl Server {
     #[cfg(feature = "axum")]
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn serve_axum(self, router: axum::Router) -> Result<()> {
+        // Routed requests name their route template in the worker's in-flight list.
+        let router = if router.has_routes() {
+            router.route_layer(axum::middleware::map_request(keep_alive::name_route))
+        } else {
+            router
+        };
         self.serve(move |serve: Serve| {
             let make = keep_alive::MakePerConnection {
                 router: router.clone(),

@@ -2,10 +2,12 @@
 //! response says `Connection: close`, and the client's next request opens a new connection,
 //! which the balanced listener gives to whichever worker is under its share. Without it a
 //! long-lived client stays on the worker it first landed on for as long as it likes. It also
-//! counts every request in the worker's scoreboard record.
+//! counts every request in the worker's scoreboard record, and keeps the request each
+//! connection is serving in its `in_flight` slot (named in the timeout's Sentry event).
 
 use crate::health::serving::Record;
 use crate::server::balanced_accept::{BalancedListener, OpenSlot};
+use crate::server::in_flight::Slot;
 use crate::server::max_requests::Recycle;
 use axum::extract::Request;
 use axum::response::Response;
@@ -47,6 +49,7 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             record: self.record,
             recycle: self.recycle.clone(),
             open: incoming.io().open_slot(),
+            in_flight: Slot::open(),
         }))
     }
 }
@@ -61,6 +64,34 @@ pub(crate) struct PerConnection {
     record: Option<&'static Record>,
     recycle: Option<Arc<Recycle>>,
     open: OpenSlot,
+    in_flight: Arc<Slot>,
+}
+
+/// The connection's in-flight slot, in the request's extensions for [`name_route`].
+#[derive(Debug, Clone)]
+struct InFlight(Arc<Slot>);
+
+/// Clears the connection's in-flight slot when the response is done or dropped.
+#[derive(Debug)]
+pub(crate) struct Answered(Arc<Slot>);
+
+impl Drop for Answered {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// A route layer of `serve_axum`'s router: once routed, the in-flight slot names the route
+/// template (`GET /orders/{id}`) instead of the path.
+pub(crate) async fn name_route(request: Request) -> Request {
+    let extensions = request.extensions();
+    if let (Some(route), Some(InFlight(slot))) = (
+        extensions.get::<axum::extract::MatchedPath>(),
+        extensions.get::<InFlight>(),
+    ) {
+        slot.set(request.method().as_str(), route.as_str());
+    }
+    request
 }
 
 impl Service<Request> for PerConnection {
@@ -72,7 +103,12 @@ impl Service<Request> for PerConnection {
         Service::<Request>::poll_ready(&mut self.router, cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        self.in_flight
+            .set(request.method().as_str(), request.uri().path());
+        request
+            .extensions_mut()
+            .insert(InFlight(self.in_flight.clone()));
         let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(record) = self.record {
             record.request_served();
@@ -86,6 +122,7 @@ impl Service<Request> for PerConnection {
         LastOrNot {
             inner: self.router.call(request),
             last,
+            _answered: Answered(self.in_flight.clone()),
         }
     }
 }
@@ -95,6 +132,7 @@ impl Service<Request> for PerConnection {
 pub(crate) struct LastOrNot<F> {
     inner: F,
     last: bool,
+    _answered: Answered,
 }
 
 impl<F> Future for LastOrNot<F>

@@ -465,9 +465,15 @@ impl Leaving {
     /// event, the telemetry flushed within `deadline`, the report, and the exit.
     /// The `worker_abort` hooks run first, on this thread.
     fn abort(self, silence: Duration, deadline: Duration, hooks: &[WorkerHook]) -> ! {
+        let serving = crate::server::in_flight::snapshot(Duration::from_millis(50));
+        let serving = if serving.is_empty() {
+            String::new()
+        } else {
+            format!("; requests in flight: {}", serving.join(", "))
+        };
         let message = format!(
             "worker timeout: worker {} (pid {}) made no progress on its runtime for {} ms; the \
-             master aborted it",
+             master aborted it{serving}",
             self.id,
             self.worker.pid(),
             silence.as_millis()
