@@ -5,33 +5,41 @@
 //! ready, so at every moment at least the configured number of workers serve.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::{read_hooks, wait_until};
+use forkline_tests::harness::{read_hooks, wait_until, Fixture};
 use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
 
-#[test]
-fn a_hup_under_load_loses_no_request_a_worker_took() {
-    let mut fx = quiet_server(BIN, "3", &[]);
+/// Waits until the two loads together have `more` requests answered beyond what they had.
+fn answered(fresh: &Load, kept: &Load, more: u64, what: &str) {
+    let before = fresh.so_far().ok + kept.so_far().ok;
+    wait_until(BOOT, || {
+        (fresh.so_far().ok + kept.so_far().ok >= before + more).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{what}"));
+}
+
+/// Three workers under load (fresh connections and kept-alive ones), then a HUP.
+fn hup_under_load() -> (Fixture, Vec<u32>, Load, Load) {
+    let fx = quiet_server(BIN, "3", &[]);
     let addr = fx.addr(BOOT);
     let old = fx.wait_for_workers(3, BOOT);
     let fresh = Load::start(addr, 4, false, "/work");
     let kept = Load::start(addr, 4, true, "/work");
-    wait_until(BOOT, || {
-        (fresh.so_far().ok + kept.so_far().ok >= 2000).then_some(())
-    })
-    .expect("the load runs");
+    answered(&fresh, &kept, 1000, "the load runs");
     fx.signal(libc::SIGHUP);
+    (fx, old, fresh, kept)
+}
+
+#[test]
+fn a_hup_under_load_loses_no_request_a_worker_took() {
+    let (mut fx, old, fresh, kept) = hup_under_load();
     let all = fx.wait_for_workers(6, BOOT);
     let new: Vec<u32> = all.into_iter().filter(|p| !old.contains(p)).collect();
     // Served by the new workers too, before the load stops.
-    let before = fresh.so_far().ok + kept.so_far().ok;
-    wait_until(BOOT, || {
-        (fresh.so_far().ok + kept.so_far().ok >= before + 2000).then_some(())
-    })
-    .expect("the load goes on after the HUP");
+    answered(&fresh, &kept, 2000, "the load goes on after the HUP");
     stop_and_assert_nothing_lost("HUP under load", fresh, kept);
     fx.signal(libc::SIGTERM);
     assert!(fx
@@ -61,16 +69,7 @@ fn ready_counts_after_hup(stderr: &str) -> Vec<usize> {
 
 #[test]
 fn a_hup_keeps_every_worker_slot_ready_and_fails_no_request() {
-    let mut fx = quiet_server(BIN, "3", &[]);
-    let addr = fx.addr(BOOT);
-    let old = fx.wait_for_workers(3, BOOT);
-    let fresh = Load::start(addr, 4, false, "/work");
-    let kept = Load::start(addr, 4, true, "/work");
-    wait_until(BOOT, || {
-        (fresh.so_far().ok + kept.so_far().ok >= 1000).then_some(())
-    })
-    .expect("the load runs");
-    fx.signal(libc::SIGHUP);
+    let (mut fx, old, fresh, kept) = hup_under_load();
     wait_until(BOOT, || {
         let stderr = fx.stderr();
         old.iter()
@@ -78,11 +77,7 @@ fn a_hup_keeps_every_worker_slot_ready_and_fails_no_request() {
             .then_some(())
     })
     .unwrap_or_else(|| panic!("the old workers stop after the HUP:\n{}", fx.stderr()));
-    let before = fresh.so_far().ok + kept.so_far().ok;
-    wait_until(BOOT, || {
-        (fresh.so_far().ok + kept.so_far().ok >= before + 1000).then_some(())
-    })
-    .expect("the load goes on after the HUP");
+    answered(&fresh, &kept, 1000, "the load goes on after the HUP");
     stop_and_assert_nothing_lost("HUP, new workers first", fresh, kept);
 
     let stderr = fx.stderr();

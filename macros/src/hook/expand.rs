@@ -6,7 +6,7 @@
 use crate::grammar::Attr;
 use crate::hook::args::HookArgs;
 use crate::hook::guard::GuardArgs;
-use crate::hook::kind::{HookKind, Param};
+use crate::hook::kind::HookKind;
 use crate::hook::signature::Signature;
 use crate::hook::value::DsnArg;
 use crate::item::ItemFn;
@@ -32,56 +32,27 @@ pub(crate) fn expand(
         fn_name_str.to_uppercase()
     );
 
-    let call_args = sig.params.iter().map(|(param, span)| match param {
-        Param::Master => quote_spanned!(*span=> __forkline_master),
-        Param::Worker => quote_spanned!(*span=> __forkline_worker),
-        Param::WorkerExit => quote_spanned!(*span=> __forkline_exit),
-        Param::WorkersChanged => quote_spanned!(*span=> __forkline_change),
-    });
+    // The wrapper takes every context the point hands out, and passes the user's function those
+    // it asked for, in its order (each with the span of its parameter's type).
+    let call_args = sig
+        .params
+        .iter()
+        .map(|(param, span)| Ident::new(param.binding(), *span));
     let call = quote!(#fn_name(#(#call_args),*));
-    let wrapper = match kind {
-        HookKind::OnStarting
-        | HookKind::PreFork
-        | HookKind::WhenReady
-        | HookKind::OnExit
-        | HookKind::OnReload => {
-            quote! {
-                fn __forkline_run(__forkline_master: &#p::Master) -> #p::HookResult {
-                    #p::IntoHookResult::into_hook_result(#call)
-                }
-            }
-        }
-        HookKind::ChildExit => quote! {
-            fn __forkline_run(
-                __forkline_master: &#p::Master,
-                __forkline_exit: &#p::WorkerExit,
-            ) -> #p::HookResult {
-                #p::IntoHookResult::into_hook_result(#call)
-            }
-        },
-        HookKind::NWorkersChanged => quote! {
-            fn __forkline_run(
-                __forkline_master: &#p::Master,
-                __forkline_change: &#p::WorkersChanged,
-            ) -> #p::HookResult {
-                #p::IntoHookResult::into_hook_result(#call)
-            }
-        },
-        HookKind::PostFork
-        | HookKind::WorkerInit
-        | HookKind::WorkerExit
-        | HookKind::WorkerInt
-        | HookKind::WorkerAbort => {
-            let body = if sig.is_async {
-                quote!(#p::block_on_hook(__forkline_worker, #call))
-            } else {
-                call
-            };
-            quote! {
-                fn __forkline_run(__forkline_worker: &#p::Worker) -> #p::HookResult {
-                    #p::IntoHookResult::into_hook_result(#body)
-                }
-            }
+    let inputs = kind.allowed_params().iter().map(|param| {
+        let name = Ident::new(param.binding(), Span::call_site());
+        let ty = Ident::new(param.type_name(), Span::call_site());
+        quote!(#name: &#p::#ty)
+    });
+    // Only worker hooks may be async (checked): they run it on the worker's runtime.
+    let body = if sig.is_async {
+        quote!(#p::block_on_hook(__forkline_worker, #call))
+    } else {
+        call
+    };
+    let wrapper = quote! {
+        fn __forkline_run(#(#inputs),*) -> #p::HookResult {
+            #p::IntoHookResult::into_hook_result(#body)
         }
     };
 

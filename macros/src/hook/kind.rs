@@ -20,6 +20,16 @@ impl Param {
         }
     }
 
+    /// The name the generated wrapper gives this context.
+    pub(crate) fn binding(self) -> &'static str {
+        match self {
+            Self::Master => "__forkline_master",
+            Self::Worker => "__forkline_worker",
+            Self::WorkerExit => "__forkline_exit",
+            Self::WorkersChanged => "__forkline_change",
+        }
+    }
+
     pub(crate) fn type_name(self) -> &'static str {
         match self {
             Self::Master => "Master",
