@@ -60,7 +60,7 @@ impl Master {
         self.local_addr.set(Some(addr));
     }
 
-    /// In `pre_fork`: the slot number of the worker about to be forked.
+    /// In `pre_fork`: the id of the worker about to be forked.
     pub fn forking_worker(&self) -> Option<usize> {
         self.forking_worker.get()
     }

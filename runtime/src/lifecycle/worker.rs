@@ -74,7 +74,8 @@ impl Worker {
 /// How a worker process ended, as `child_exit` sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerExit {
-    /// The worker's slot number.
+    /// The worker's id (`Worker::id`: 0 to `workers - 1`; a worker started by a HUP takes the id
+    /// of the one it replaces).
     pub worker_id: usize,
     /// Its process id.
     pub pid: u32,

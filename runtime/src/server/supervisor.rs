@@ -379,19 +379,22 @@ impl<A: App> Supervisor<'_, A> {
     /// with the number of ready workers (`[ready=N]`).
     fn note_ready(&mut self) {
         let board = self.board;
-        let mut newly = Vec::new();
-        for (&pid, live) in self.workers.iter_mut() {
+        let newly: Vec<libc::pid_t> = self
+            .workers
+            .iter()
             // A slot past the board's size cannot say: ready once forked.
-            if !live.ready
-                && board
-                    .record(live.slot)
-                    .is_none_or(|r| r.held_by(pid as u32))
-            {
-                live.ready = true;
-                newly.push((pid, live.id));
-            }
-        }
-        for (pid, id) in newly {
+            .filter(|(&pid, l)| {
+                !l.ready && board.record(l.slot).is_none_or(|r| r.held_by(pid as u32))
+            })
+            .map(|(&pid, _)| pid)
+            .collect();
+        // One at a time, so each line has the count as it was.
+        for pid in newly {
+            let Some(live) = self.workers.get_mut(&pid) else {
+                continue;
+            };
+            live.ready = true;
+            let id = live.id;
             crate::diag::log_info!(
                 "worker {id} (pid {pid}) is ready [ready={}]",
                 self.ready_count()
