@@ -273,7 +273,7 @@ async fn block() -> String {
 
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
 /// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms),
-/// `/block` (blocks its runtime thread for a minute), and behind `forkline::http::TelemetryLayer`:
+/// `/block` and `/block/{reason}` (block their runtime thread for a minute), and behind `forkline::http::TelemetryLayer`:
 /// `/orders/{id}/refuse` (500 from a `#[forkline::handler(err)]`) and `/orders/{id}/explode`
 /// (panics).
 pub fn router() -> Router {
@@ -285,6 +285,7 @@ pub fn router() -> Router {
         .route("/work", get(work))
         .route("/slow", get(slow))
         .route("/block", get(block))
+        .route("/block/{reason}", get(block))
         .route("/fail", get(fail))
         .route("/err", get(lookup_order))
         .route("/panic", get(boom))

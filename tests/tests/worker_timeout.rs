@@ -23,7 +23,7 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
     );
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT)[0];
-    let blocked = std::thread::spawn(move || http_get(addr, "/block"));
+    let blocked = std::thread::spawn(move || http_get(addr, "/block/db-lock"));
     let log = fx.dir.join("hooks.log");
     wait_until(BOOT, || {
         read_hooks(&log)
@@ -80,7 +80,8 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
         events
             .iter()
             .any(|e| e.to_string().contains("worker timeout: worker 0")
-                && e.to_string().contains("requests in flight: GET /block")),
+                // The route template, not the path it was called with.
+                && e.to_string().contains("requests in flight: GET /block/{reason}")),
         "{events:?}"
     );
     fx.signal(libc::SIGTERM);
