@@ -13,6 +13,7 @@
 //! checking them (`check.rs`) and generating code (`expand.rs`); then this file.
 
 #![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
 
 mod ctxt;
 mod grammar;
@@ -29,7 +30,18 @@ use proc_macro::TokenStream;
 
 /// Master, once, before the listening socket is bound. No telemetry threads or sockets here.
 ///
-/// Every hook takes `crate = path` where forkline is renamed or re-exported.
+/// The master hooks (`on_starting`, `when_ready`, `pre_fork`, `on_reload`, `nworkers_changed`,
+/// `child_exit`, `on_exit`) and `worker_int` / `worker_abort` take one argument only: `crate =
+/// path`, where forkline is renamed or re-exported (default `::forkline`). They take
+/// `&forkline::Master` (the master hooks) or `&forkline::Worker` (the worker ones), or nothing.
+///
+/// ```no_run
+/// #[forkline::on_starting]
+/// fn starting(master: &forkline::Master) {
+///     let _ = master.pid();
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn on_starting(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::OnStarting, args.into(), item.into()).into()
@@ -47,23 +59,91 @@ pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::PreFork, args.into(), item.into()).into()
 }
 
-/// Worker, right after fork, single-threaded: builds the OTel base from its arguments
-/// (`service_name`, `service_version`, `environment`, `sampler`, `ratio`, `exporter`,
-/// `endpoint`), then runs the function.
+/// Worker, right after fork, single-threaded: builds the OTel base (resource, sampler, exporter,
+/// tracer provider with a late-bound processor slot) from its arguments, then runs the function.
+/// At most one per binary. The function takes `&forkline::Worker` (or nothing) and returns `()`
+/// or a `Result` whose `Err` is a boot failure.
+///
+/// Every argument is optional; a standard variable, where one exists, overrides it, and code
+/// (`Server::telemetry`) overrides both:
+///
+/// | argument | type | default | meaning |
+/// |---|---|---|---|
+/// | `service_name` | string literal | your crate's name | `service.name` (`OTEL_SERVICE_NAME`) |
+/// | `service_version` | string literal | your crate's version | `service.version` |
+/// | `environment` | string literal | the profile's name | `deployment.environment.name`, and Sentry's environment unless it has its own |
+/// | `sampler` | string literal | `parentbased_always_on` (development), `parentbased_traceidratio` (production) | an `OTEL_TRACES_SAMPLER` name: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` |
+/// | `ratio` | float in [0, 1] | 1.0 (development), 0.1 (production) | the ratio of the ratio samplers (`OTEL_TRACES_SAMPLER_ARG`); an error on the others |
+/// | `exporter` | `"otlp"`, `"embedded"`, `"none"` | `otlp` with an endpoint, else `embedded` (files in the run folder) | `OTEL_TRACES_EXPORTER` |
+/// | `endpoint` | string literal, `http(s)://` URL | none | the OTLP base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`); `/v1/traces` is appended for HTTP |
+/// | `guard(...)` | nested | the profile's | the OTLP path's protection against a failing collector: `connect_timeout_ms` (1000), `attempt_timeout_ms` (5000), `backoff_base_ms` (100), `backoff_cap_ms` (5000), `breaker_failures` (5), `breaker_cooldown_ms` (2000 development, 10000 production), `queue_capacity` (1024 spans), `buffer_budget_bytes` (64 MiB of encoded spans kept through an outage) |
+/// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
+///
+/// ```no_run
+/// #[forkline::post_fork(
+///     service_name = "checkout",
+///     sampler = "parentbased_traceidratio",
+///     ratio = 0.25,
+///     guard(attempt_timeout_ms = 2000, breaker_failures = 3),
+/// )]
+/// fn otel(worker: &forkline::Worker) {
+///     let _ = worker.id();
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn post_fork(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::PostFork, args.into(), item.into()).into()
 }
 
 /// Worker main thread, after its runtime starts: `sentry::init` (from `sentry(...)`), the Sentry
-/// span processor into the late-bound slot, then the propagators; then runs the function.
+/// span processor into the late-bound slot, then the propagators; then runs the function (it may
+/// be `async`). At most one per binary; takes `&forkline::Worker` (or nothing).
+///
+/// | argument | type | default | meaning |
+/// |---|---|---|---|
+/// | `sentry` or `sentry(...)` | flag or nested | Sentry from the environment | the Sentry client; the nested options below, each overridden by its `SENTRY_*` variable and by code |
+/// | `sentry(enabled = ...)` | bool | `true` | `false` leaves Sentry off |
+/// | `sentry(dsn = ...)` | `"literal"` or `env("VAR")` | `SENTRY_DSN` | the DSN; none (or `""`): events go to the run folder |
+/// | `sentry(environment = ...)` | string literal | the OTel environment | Sentry's environment (`SENTRY_ENVIRONMENT`) |
+/// | `sentry(release = ...)` | string literal | `<your crate>@<version>` | Sentry's release (`SENTRY_RELEASE`) |
+/// | `sentry(traces_sample_rate = ...)` | float in [0, 1] | 1.0 (development), 0.1 (production) | share of transactions sent (`SENTRY_TRACES_SAMPLE_RATE`) |
+/// | `sentry(sample_rate = ...)` | float in [0, 1] | 1.0 | share of error events sent (`SENTRY_SAMPLE_RATE`) |
+/// | `sentry(debug = ...)` | bool | `false` | Sentry's debug logging (`SENTRY_DEBUG`) |
+/// | `sentry(guard(...))` | nested | the profile's | the Sentry transport's protection: as `post_fork`'s `guard(...)` without `buffer_budget_bytes`, plus `max_retries` (3) per envelope |
+/// | `propagators` | string literal | `"tracecontext,baggage,sentry"` | the propagators installed, in order (`OTEL_PROPAGATORS`); `"none"` for none |
+/// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
+///
+/// ```no_run
+/// #[forkline::worker_init(
+///     sentry(dsn = env("SENTRY_DSN"), traces_sample_rate = 1.0, guard(max_retries = 1)),
+///     propagators = "tracecontext,baggage",
+/// )]
+/// async fn telemetry(worker: &forkline::Worker) {
+///     let _ = worker.id();
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn worker_init(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::WorkerInit, args.into(), item.into()).into()
 }
 
-/// Worker, on graceful stop: runs the function, then flushes and shuts down all telemetry
-/// within one total `deadline_ms`.
+/// Worker, on graceful stop: runs the function (it may be `async`), then flushes and shuts down
+/// all telemetry within one total deadline. At most one per binary; takes `&forkline::Worker`.
+///
+/// | argument | type | default | meaning |
+/// |---|---|---|---|
+/// | `deadline_ms` | integer, 1 to 600000 | 2000 (development), 5000 (production) | the one deadline for the OTel and Sentry flush and shutdown together |
+/// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
+///
+/// ```no_run
+/// #[forkline::worker_exit(deadline_ms = 2000)]
+/// fn bye(worker: &forkline::Worker) {
+///     let _ = worker.id();
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn worker_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::WorkerExit, args.into(), item.into()).into()
