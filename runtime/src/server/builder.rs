@@ -33,7 +33,7 @@ const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 pub struct Server {
     env: Env,
     telemetry: Telemetry,
-    settings: Settings,
+    pub(crate) settings: Settings,
 }
 
 impl Server {

@@ -5,6 +5,7 @@ pub(crate) mod app;
 pub(crate) mod balanced_accept;
 pub(crate) mod boot_failure;
 pub(crate) mod builder;
+pub(crate) mod crash_loop;
 pub(crate) mod in_flight;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;

@@ -17,6 +17,7 @@ use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
 use crate::server::boot_failure;
+use crate::server::crash_loop::{CrashLoop, Death};
 use crate::server::max_requests::RECYCLED;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::settings::ABORT_GRACE;
@@ -150,9 +151,7 @@ pub(crate) fn run<A: App>(
             target: settings.workers,
             stopping: None,
             halt: None,
-            early_deaths: 0,
-            last_early_death: None,
-            respawn_at: None,
+            crash_loop: CrashLoop::default(),
         };
         supervisor.run()
     } else {
@@ -264,10 +263,8 @@ struct Supervisor<'a, A> {
     target: usize,
     stopping: Option<Stopping>,
     halt: Option<Error>,
-    /// Early deaths in a row, when the last one was, and when the next replacement may be forked.
-    early_deaths: u32,
-    last_early_death: Option<Instant>,
-    respawn_at: Option<Instant>,
+    /// Early deaths in a row, and when the next replacement may be forked.
+    crash_loop: CrashLoop,
 }
 
 impl<A: App> Supervisor<'_, A> {
@@ -605,60 +602,35 @@ impl<A: App> Supervisor<'_, A> {
 
     /// A worker died on its own. Replaced at once, unless it died soon after it started: then
     /// the replacement waits (longer after each early death in a row), and past the limit the
-    /// master stops rather than spin.
+    /// master stops rather than spin (see `crash_loop`).
     fn crashed(&mut self, id: usize, pid: libc::pid_t, status: ExitStatus, born: Option<Instant>) {
-        let lived = born.map(|b| b.elapsed());
-        let early = lived.is_some_and(|l| l < self.settings.crash_window);
-        if !early {
-            self.early_deaths = 0;
-            crate::diag::log_warn!("worker {id} (pid {pid}) crashed ({status:?}); replacing it");
-            return;
-        }
-        self.early_deaths = self.early_deaths.saturating_add(1);
-        self.last_early_death = Some(Instant::now());
-        let lived_ms = lived.unwrap_or_default().as_millis();
-        let limit = self.settings.crash_loop_limit;
-        if limit > 0 && self.early_deaths >= limit {
-            self.halt(Error::CrashLoop {
+        let lived = born.map_or(Duration::MAX, |b| b.elapsed());
+        let lived_ms = lived.as_millis();
+        match self.crash_loop.died(self.settings, lived, Instant::now()) {
+            Death::Late | Death::Early { in_a_row: 1, .. } => {
+                crate::diag::log_warn!("worker {id} (pid {pid}) crashed ({status:?}); replacing it")
+            }
+            Death::Early { in_a_row, wait } => crate::diag::log_warn!(
+                "worker {id} (pid {pid}) crashed ({status:?}); replacing it in {} ms (it died \
+                 {lived_ms} ms after it started: {in_a_row} early deaths in a row)",
+                wait.as_millis()
+            ),
+            Death::Loop { in_a_row } => self.halt(Error::CrashLoop {
                 worker_id: id,
-                crashes: self.early_deaths,
+                crashes: in_a_row,
                 window: self.settings.crash_window,
                 last: format!("pid {pid}, {status:?} after {lived_ms} ms"),
-            });
-            return;
+            }),
         }
-        let wait = self.settings.crash_backoff(self.early_deaths);
-        if wait.is_zero() {
-            crate::diag::log_warn!("worker {id} (pid {pid}) crashed ({status:?}); replacing it");
-            return;
-        }
-        self.respawn_at = Some(Instant::now() + wait);
-        crate::diag::log_warn!(
-            "worker {id} (pid {pid}) crashed ({status:?}); replacing it in {} ms (it died {lived_ms} \
-             ms after it started: {} early death(s) in a row)",
-            wait.as_millis(),
-            self.early_deaths
-        );
     }
 
     fn spawn_missing(&mut self) {
-        // A worker forked after the last early death has lived past the window: no loop.
-        if let Some(last) = self.last_early_death {
-            let window = self.settings.crash_window;
-            if self
-                .workers
-                .values()
-                .any(|l| l.born > last && l.born.elapsed() >= window)
-            {
-                self.early_deaths = 0;
-                self.last_early_death = None;
-            }
-        }
-        if let Some(at) = self.respawn_at {
-            if Instant::now() < at {
-                return;
-            }
-            self.respawn_at = None;
+        let births = self.workers.values().map(|l| l.born);
+        if !self
+            .crash_loop
+            .may_spawn(self.settings, births, Instant::now())
+        {
+            return;
         }
         for id in 0..self.target {
             if self.stopping.is_some() {
