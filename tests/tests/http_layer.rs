@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use forkline::opentelemetry::baggage::BaggageExt;
-use forkline::opentelemetry::trace::{Status, TraceContextExt};
+use forkline::opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use forkline::opentelemetry::{global, Context, Value};
 use forkline::PropagatorKind;
 use forkline_examples::http_get_with;
@@ -91,6 +91,18 @@ async fn settle() -> Result<String, Refused> {
     ))
 }
 
+/// A `#[handler]` with no `kind` behind the layer: internal, under the layer's server span.
+#[forkline::handler(name = "lookup")]
+async fn lookup() -> &'static str {
+    "found"
+}
+
+/// An explicit `kind` wins, even behind the layer.
+#[forkline::handler(name = "lookup as server", kind = "server")]
+async fn lookup_as_server() -> &'static str {
+    "found"
+}
+
 /// What this service would send to the next one.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
@@ -138,6 +150,8 @@ fn setup() -> &'static Setup {
             .route("/orders/{id}/charge", get(charge))
             .route("/orders/{id}/refund", get(fail))
             .route("/orders/{id}/settle", get(settle))
+            .route("/lookup", get(lookup))
+            .route("/lookup-as-server", get(lookup_as_server))
             .layer(forkline::http::TelemetryLayer::new());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -379,6 +393,48 @@ fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
         sentry_messages("from GET /orders/{id}/settle").is_empty(),
         "no second event for the 5xx"
     );
+}
+
+/// The finished span named `name` in `trace`.
+fn span_in(trace: forkline::opentelemetry::trace::TraceId, name: &str) -> SpanData {
+    forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
+        setup()
+            .spans
+            .get_finished_spans()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.name == name && s.span_context.trace_id() == trace)
+    })
+    .unwrap_or_else(|| panic!("no span {name:?} in trace {trace}"))
+}
+
+#[test]
+fn a_handler_behind_the_layer_is_internal_so_a_request_has_one_server_span() {
+    let (status, _) = get_with("/lookup", &[]).expect("GET");
+    assert_eq!(status, 200);
+    let server = server_span("GET /lookup", "/lookup");
+    assert_eq!(server.span_kind, SpanKind::Server);
+    let trace = server.span_context.trace_id();
+    let handler = span_in(trace, "lookup");
+    assert_eq!(handler.span_kind, SpanKind::Internal);
+    assert_eq!(handler.parent_span_id, server.span_context.span_id());
+    let servers = setup()
+        .spans
+        .get_finished_spans()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.span_context.trace_id() == trace && s.span_kind == SpanKind::Server)
+        .count();
+    assert_eq!(servers, 1, "one SERVER span per request");
+}
+
+#[test]
+fn an_explicit_kind_wins_behind_the_layer() {
+    let (status, _) = get_with("/lookup-as-server", &[]).expect("GET");
+    assert_eq!(status, 200);
+    let server = server_span("GET /lookup-as-server", "/lookup-as-server");
+    let handler = span_in(server.span_context.trace_id(), "lookup as server");
+    assert_eq!(handler.span_kind, SpanKind::Server);
 }
 
 #[test]
