@@ -72,8 +72,8 @@ pub mod telemetry;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, OtelConfig, OtlpProtocol,
-    Profile, PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
+    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogLevel, OtelConfig,
+    OtlpProtocol, Profile, PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
     DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
     MIN_EMBEDDED_BUDGET_BYTES,
 };

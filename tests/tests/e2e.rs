@@ -405,6 +405,59 @@ fn err_and_panic_events_in_bugsink_have_the_route_as_transaction_and_the_request
     assert_eq!(events.len(), 3, "one event per failure: {events:#?}");
 }
 
+#[cfg(feature = "tracing")]
+#[test]
+fn a_tracing_error_in_a_handler_reaches_bugsink_linked_to_the_request_with_its_breadcrumbs() {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(BIN, &peers, "e2e-tracing", "1", &[]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(1, BOOT);
+    let (status, trace_id) = forkline_examples::http_get_with(addr, "/orders/77/logged", &[])
+        .expect("GET /orders/77/logged");
+    assert_eq!(status, 200);
+    assert_eq!(trace_id.len(), 32, "the request's trace id: {trace_id}");
+    stop(fx);
+
+    let event = eventually(ARRIVAL, || {
+        peers
+            .events_in(&service)
+            .into_iter()
+            .find(|e| e.to_string().contains("order 77 could not be shipped"))
+    })
+    .unwrap_or_else(|| panic!("Bugsink did not receive the tracing error of {service}"));
+    assert_eq!(
+        event["contexts"]["trace"]["trace_id"], trace_id,
+        "linked to the request's trace: {event:#}"
+    );
+    assert!(
+        event["contexts"]["trace"]["span_id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 16),
+        "linked to a span: {event:#}"
+    );
+    let crumbs = event["breadcrumbs"]["values"]
+        .as_array()
+        .or_else(|| event["breadcrumbs"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    let messages: Vec<String> = crumbs
+        .iter()
+        .map(|c| c["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m == "looking order 77 up"),
+        "the info event is a breadcrumb: {messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m == "order 77 is late"),
+        "the warn event is a breadcrumb: {messages:?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.contains("debug detail")),
+        "debug is below the breadcrumb level: {messages:?}"
+    );
+}
+
 /// The stack frames of one exception of an event.
 fn frames_of(exception: &Value) -> Vec<Value> {
     exception["stacktrace"]["frames"]

@@ -212,8 +212,8 @@ fn a_handler_at_the_head_of_a_trace_is_server_and_a_nested_one_internal() {
 fn a_handler_under_a_parent_from_another_process_is_server() {
     backends();
     let remote = SpanContext::new(
-        TraceId::from_hex("5d3c1a2b4e6f48a09b8c7d6e5f4a3b2c").unwrap(),
-        SpanId::from_hex("c8be7c827a314442").unwrap(),
+        TraceId::from_hex("5d3c1a2b4e6f48a09b8c7d6e5f4a3b2c").expect("id"),
+        SpanId::from_hex("c8be7c827a314442").expect("id"),
         TraceFlags::SAMPLED,
         true,
         TraceState::default(),
@@ -227,7 +227,7 @@ fn a_handler_under_a_parent_from_another_process_is_server() {
     assert_eq!(outer.span_kind, SpanKind::Server);
     assert_eq!(
         outer.parent_span_id,
-        SpanId::from_hex("c8be7c827a314442").unwrap()
+        SpanId::from_hex("c8be7c827a314442").expect("id")
     );
 }
 

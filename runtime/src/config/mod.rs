@@ -26,5 +26,5 @@ pub use otel::{BatchSettings, ExporterConfig, OtelConfig, OtlpProtocol, SamplerC
 pub use overrides::Telemetry;
 pub use profile::Profile;
 pub use propagators::PropagatorKind;
-pub use sentry::SentryConfig;
+pub use sentry::{LogLevel, SentryConfig};
 pub use telemetry_config::TelemetryConfig;

@@ -9,6 +9,51 @@ use crate::error::{Error, Result};
 use sentry::types::Dsn;
 use std::str::FromStr;
 
+/// A `tracing` level threshold for what the `tracing` bridge hands to Sentry (feature `tracing`):
+/// events at this level or more severe. `Off` hands over nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// `ERROR` only.
+    Error,
+    /// `WARN` and more severe.
+    Warn,
+    /// `INFO` and more severe.
+    Info,
+    /// `DEBUG` and more severe.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// Reads `off`, `error`, `warn`, `info`, `debug` or `trace` (any case).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" => Self::Off,
+            "error" => Self::Error,
+            "warn" | "warning" => Self::Warn,
+            "info" => Self::Info,
+            "debug" => Self::Debug,
+            "trace" => Self::Trace,
+            _ => return None,
+        })
+    }
+
+    fn resolve(env: &Env, name: &str, code: Option<Self>, default: Self) -> Result<Self> {
+        if let Some(level) = code {
+            return Ok(level);
+        }
+        match env.get(name) {
+            None => Ok(default),
+            Some(text) => Self::parse(text).ok_or_else(|| {
+                env.invalid(name, "expected off, error, warn, info, debug or trace")
+            }),
+        }
+    }
+}
+
 /// The resolved Sentry configuration of every worker.
 #[derive(Debug, Clone)]
 pub struct SentryConfig {
@@ -33,6 +78,15 @@ pub struct SentryConfig {
     /// defines the hooks, so that events whose stack forkline cannot attribute itself (the HTTP
     /// layer's, panics) still point at the application's frames rather than every frame.
     pub in_app_include: Vec<String>,
+    /// `tracing` events sent as Sentry error events, linked to the active span
+    /// (`FORKLINE_SENTRY_EVENT_LEVEL`, default `error`; feature `tracing`).
+    pub event_level: LogLevel,
+    /// Less severe `tracing` events kept as breadcrumbs of the next event
+    /// (`FORKLINE_SENTRY_BREADCRUMB_LEVEL`, default `info`; feature `tracing`).
+    pub breadcrumb_level: LogLevel,
+    /// `tracing` events sent as Sentry structured logs (`FORKLINE_SENTRY_LOG_LEVEL`, default
+    /// `info`; only with feature `sentry-logs`).
+    pub log_level: LogLevel,
 }
 
 impl SentryConfig {
@@ -124,6 +178,24 @@ impl SentryConfig {
             in_app_include: user_crate
                 .map(|(name, _)| vec![name.replace('-', "_")])
                 .unwrap_or_default(),
+            event_level: LogLevel::resolve(
+                env,
+                "FORKLINE_SENTRY_EVENT_LEVEL",
+                code.sentry_event_level,
+                LogLevel::Error,
+            )?,
+            breadcrumb_level: LogLevel::resolve(
+                env,
+                "FORKLINE_SENTRY_BREADCRUMB_LEVEL",
+                code.sentry_breadcrumb_level,
+                LogLevel::Info,
+            )?,
+            log_level: LogLevel::resolve(
+                env,
+                "FORKLINE_SENTRY_LOG_LEVEL",
+                code.sentry_log_level,
+                LogLevel::Info,
+            )?,
         })
     }
 }
@@ -158,6 +230,47 @@ mod tests {
             None,
         )?;
         assert!(!c.send_default_pii, "code wins");
+        Ok(())
+    }
+
+    #[test]
+    fn tracing_levels_default_to_error_events_and_info_breadcrumbs() -> Result<()> {
+        let c = resolve(&[], SentryArgs::DEFAULT)?;
+        assert_eq!(
+            (c.event_level, c.breadcrumb_level, c.log_level),
+            (LogLevel::Error, LogLevel::Info, LogLevel::Info)
+        );
+        let c = resolve(
+            &[
+                ("FORKLINE_SENTRY_EVENT_LEVEL", "WARN"),
+                ("FORKLINE_SENTRY_BREADCRUMB_LEVEL", "debug"),
+                ("FORKLINE_SENTRY_LOG_LEVEL", "off"),
+            ],
+            SentryArgs::DEFAULT,
+        )?;
+        assert_eq!(
+            (c.event_level, c.breadcrumb_level, c.log_level),
+            (LogLevel::Warn, LogLevel::Debug, LogLevel::Off)
+        );
+        let code = Telemetry::default().sentry_event_level(LogLevel::Off);
+        let c = SentryConfig::resolve(
+            &Env::from_pairs([("FORKLINE_SENTRY_EVENT_LEVEL", "info")]),
+            &SentryArgs::DEFAULT,
+            &code,
+            Profile::Development,
+            "development",
+            None,
+        )?;
+        assert_eq!(c.event_level, LogLevel::Off, "code wins");
+        let bad = resolve(
+            &[("FORKLINE_SENTRY_BREADCRUMB_LEVEL", "loud")],
+            SentryArgs::DEFAULT,
+        );
+        let message = bad.expect_err("not a level").to_string();
+        assert!(
+            message.contains("FORKLINE_SENTRY_BREADCRUMB_LEVEL"),
+            "{message}"
+        );
         Ok(())
     }
 
