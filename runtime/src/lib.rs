@@ -86,7 +86,7 @@ pub use forkline_macros::{
 pub use export::sentry_transport::GuardedSentryTransport;
 pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
-pub use health::{health, BreakerState, Dropped, Health, Pipeline};
+pub use health::{health, BreakerState, ByItemKind, Dropped, Health, Pipeline};
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{

@@ -32,6 +32,21 @@ fn spans_and_errors_from_every_worker_reach_otelite_and_bugsink_linked() {
         .map(|r| r.stats.spans_export_failed + r.stats.spans_dropped_unexported)
         .sum();
     assert_eq!(dropped, 0, "a healthy receiver loses nothing");
+    // Bugsink takes error events and refuses transactions (its rate limits): the Sentry figures
+    // say which kind was dropped, and no error event is among the drops.
+    for report in &reports {
+        let sentry = report.sentry.as_ref().expect("a Sentry pipeline");
+        let by_kind = sentry.rate_limited_by_kind;
+        assert_eq!(by_kind.event, 0, "no error event refused: {sentry:#?}");
+        assert!(
+            by_kind.transaction > 0,
+            "transactions refused, counted: {sentry:#?}"
+        );
+        assert_eq!(
+            sentry.dropped_total, sentry.dropped.rate_limited,
+            "nothing else dropped: {sentry:#?}"
+        );
+    }
 
     let spans = eventually(ARRIVAL, || {
         let spans = peers.spans_of(&service);
