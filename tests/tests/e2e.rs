@@ -431,7 +431,17 @@ fn a_tracing_error_in_a_handler_reaches_bugsink_linked_to_the_request_with_its_b
         .expect("GET /orders/77/logged");
     assert_eq!(status, 200);
     assert_eq!(trace_id.len(), 32, "the request's trace id: {trace_id}");
-    stop(fx);
+    let reports = stop(fx);
+    // The request behind the layer was a release-health session, sent (aggregated) by the flush
+    // at worker exit: Bugsink answers it with 200 and no rate limit for sessions (it stores only
+    // events), so nothing of it is dropped.
+    let sentry = reports[0].sentry.as_ref().expect("a Sentry pipeline");
+    assert_eq!(sentry.rate_limited_by_kind.session, 0, "{sentry:#?}");
+    assert_eq!(
+        sentry.dropped_total, sentry.dropped.rate_limited,
+        "only refused transactions dropped: {sentry:#?}"
+    );
+    let delivered = sentry.delivered;
 
     let event = eventually(ARRIVAL, || {
         peers
@@ -470,6 +480,14 @@ fn a_tracing_error_in_a_handler_reaches_bugsink_linked_to_the_request_with_its_b
     assert!(
         !messages.iter().any(|m| m.contains("debug detail")),
         "debug is below the breadcrumb level: {messages:?}"
+    );
+    // Bugsink stored the boot event and this error; the worker had one more envelope
+    // acknowledged: the session aggregate (its transactions were refused and counted).
+    let stored = peers.events_in(&service).len() as u64;
+    assert_eq!(stored, 2, "the boot event and the tracing error");
+    assert!(
+        delivered > stored,
+        "the session aggregate was acknowledged too: {delivered} delivered, {stored} stored"
     );
 }
 

@@ -127,6 +127,9 @@ fn setup() -> &'static Setup {
                 .release("layer-test@1.0.0")
                 .environment("test")
                 .traces_sample_rate(1.0)
+                // What forkline's worker_init sets: release health, a session per request.
+                .session_mode(sentry::SessionMode::Request)
+                .auto_session_tracking(true)
                 .transport(sentry.clone()),
         ));
         let spans = InMemorySpanExporter::default();
@@ -435,6 +438,38 @@ fn an_explicit_kind_wins_behind_the_layer() {
     let server = server_span("GET /lookup-as-server", "/lookup-as-server");
     let handler = span_in(server.span_context.trace_id(), "lookup as server");
     assert_eq!(handler.span_kind, SpanKind::Server);
+}
+
+#[test]
+fn every_request_is_a_release_health_session_errored_or_crashed_as_it_went() {
+    setup();
+    let flush = || {
+        sentry::Hub::main()
+            .client()
+            .expect("a client")
+            .flush(Some(std::time::Duration::from_secs(2)))
+    };
+    flush();
+    let before = setup().sentry.session_totals();
+    for _ in 0..3 {
+        assert_eq!(get_with("/lookup", &[]).expect("GET").0, 200);
+    }
+    assert_eq!(get_with("/fail", &[]).expect("GET").0, 502);
+    assert_eq!(get_with("/boom", &[]).expect("GET").0, 500);
+    // The layer ends a request's session when its response is ready.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    flush();
+    let after = setup().sentry.session_totals();
+    // Other tests run beside this one: at least these requests' sessions.
+    assert!(after.exited >= before.exited + 3, "{before:?} -> {after:?}");
+    assert!(
+        after.errored > before.errored,
+        "the 5xx: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.crashed > before.crashed,
+        "the panic: {before:?} -> {after:?}"
+    );
 }
 
 #[test]
