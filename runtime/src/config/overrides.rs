@@ -1,8 +1,8 @@
 //! Explicit configuration in code: it wins over environment variables and macro arguments.
 
 use crate::config::guard::GuardSettings;
+use crate::config::log_level::LogLevel;
 use crate::config::profile::Profile;
-use crate::config::sentry::LogLevel;
 use std::path::PathBuf;
 use std::time::Duration;
 
