@@ -182,15 +182,22 @@ fn get_with(path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, Strin
     http_get_with(setup().addr, path, headers)
 }
 
-/// The server span named `name` whose `url.path` is `path` (each test uses its own paths).
-fn server_span(name: &str, path: &str) -> SpanData {
+/// The first finished span named `name` that `also` accepts, waited for.
+fn finished_span(name: &str, also: impl Fn(&SpanData) -> bool) -> Option<SpanData> {
     forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
         setup()
             .spans
             .get_finished_spans()
             .unwrap_or_default()
             .into_iter()
-            .find(|s| s.name == name && attr(s, "url.path") == Some(Value::from(path.to_string())))
+            .find(|s| s.name == name && also(s))
+    })
+}
+
+/// The server span named `name` whose `url.path` is `path` (each test uses its own paths).
+fn server_span(name: &str, path: &str) -> SpanData {
+    finished_span(name, |s| {
+        attr(s, "url.path") == Some(Value::from(path.to_string()))
     })
     .unwrap_or_else(|| panic!("no span {name:?} for {path}"))
 }
@@ -400,15 +407,8 @@ fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
 
 /// The finished span named `name` in `trace`.
 fn span_in(trace: forkline::opentelemetry::trace::TraceId, name: &str) -> SpanData {
-    forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
-        setup()
-            .spans
-            .get_finished_spans()
-            .unwrap_or_default()
-            .into_iter()
-            .find(|s| s.name == name && s.span_context.trace_id() == trace)
-    })
-    .unwrap_or_else(|| panic!("no span {name:?} in trace {trace}"))
+    finished_span(name, |s| s.span_context.trace_id() == trace)
+        .unwrap_or_else(|| panic!("no span {name:?} in trace {trace}"))
 }
 
 #[test]

@@ -171,20 +171,25 @@ mod tests {
         )
     }
 
+    /// With `code` over one variable.
+    fn resolve_with_code(code: &Telemetry, var: (&str, &str)) -> Result<SentryConfig> {
+        SentryConfig::resolve(
+            &Env::from_pairs([var]),
+            &SentryArgs::DEFAULT,
+            code,
+            Profile::Development,
+            "development",
+            None,
+        )
+    }
+
     #[test]
     fn send_default_pii_is_off_unless_the_variable_or_code_says_so() -> Result<()> {
         assert!(!resolve(&[], SentryArgs::DEFAULT)?.send_default_pii);
         let on = resolve(&[("SENTRY_SEND_DEFAULT_PII", "true")], SentryArgs::DEFAULT)?;
         assert!(on.send_default_pii);
         let code = Telemetry::default().send_default_pii(false);
-        let c = SentryConfig::resolve(
-            &Env::from_pairs([("SENTRY_SEND_DEFAULT_PII", "1")]),
-            &SentryArgs::DEFAULT,
-            &code,
-            Profile::Development,
-            "development",
-            None,
-        )?;
+        let c = resolve_with_code(&code, ("SENTRY_SEND_DEFAULT_PII", "1"))?;
         assert!(!c.send_default_pii, "code wins");
         Ok(())
     }
@@ -209,14 +214,7 @@ mod tests {
             (LogLevel::Warn, LogLevel::Debug, LogLevel::Off)
         );
         let code = Telemetry::default().sentry_event_level(LogLevel::Off);
-        let c = SentryConfig::resolve(
-            &Env::from_pairs([("FORKLINE_SENTRY_EVENT_LEVEL", "info")]),
-            &SentryArgs::DEFAULT,
-            &code,
-            Profile::Development,
-            "development",
-            None,
-        )?;
+        let c = resolve_with_code(&code, ("FORKLINE_SENTRY_EVENT_LEVEL", "info"))?;
         assert_eq!(c.event_level, LogLevel::Off, "code wins");
         let bad = resolve(
             &[("FORKLINE_SENTRY_BREADCRUMB_LEVEL", "loud")],
