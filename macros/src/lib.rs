@@ -190,19 +190,187 @@ pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::OnExit, args.into(), item.into()).into()
 }
 
-/// An OpenTelemetry span around a request handler (`fn` or `async fn`), through the global
-/// provider: `name = "..."` (default: the function's name), `kind = "server"` (the default),
-/// arguments recorded as attributes (`skip(...)`, `skip_all`), extra `fields(key = value)`,
-/// and `err` to record `Err` values and send them to Sentry linked to the span. Panics are
-/// recorded on the span and resumed. `crate = path` names forkline where it is renamed.
+/// An OpenTelemetry span around a handler (`fn` or `async fn`, free function or method), made
+/// through the global tracer provider and active for the whole body (across `.await`). The span
+/// ends when the call returns, panics (recorded on the span, then resumed) or is cancelled.
+/// Under an unsampled parent (with forkline's parent-based samplers) no span is made. The
+/// function's signature, attributes, `#[must_use]` and lints are kept.
+///
+/// # Arguments
+///
+/// All optional, in any order, each at most once:
+///
+/// | argument | type | default | meaning |
+/// |---|---|---|---|
+/// | `name = "..."` | string literal, not empty | the function's name | the span's name |
+/// | `kind = "..."` | `"server"`, `"client"`, `"internal"`, `"producer"` or `"consumer"` | decided per call, see below | the span's kind |
+/// | `skip(a, b, ...)` | the function's argument names | nothing skipped | arguments not recorded (`self` never is) |
+/// | `skip_all` | flag | off | no argument recorded (not together with `skip`) |
+/// | `fields(key = expr, ...)` | keys `a.b.c` or `"a.b"`; any expression; a bare `name` records the variable `name` | none | extra attributes, evaluated when the call starts |
+/// | `err` | flag, on a function returning `Result` | off | an `Err` sets the span's status to error, adds an `exception` event, and is sent to Sentry linked to the span |
+/// | `crate = path` | path | `::forkline` | where forkline is renamed or re-exported |
+///
+/// **`kind`'s default** is decided per call: `server` when the handler starts the trace in this
+/// process (no active span, or only a parent extracted from another process's headers), and
+/// `internal` under a span of this process — `forkline::http::TelemetryLayer`'s server span, or
+/// an outer handler's — so a request has one SERVER span. An explicit `kind` always wins.
+///
+/// **Arguments as attributes**: each argument not skipped is recorded under its name: numbers,
+/// strings, `bool`, `char`, `Option` (nothing when `None`), slices and `Vec`s of values, and
+/// references, `Box` and `Arc` of those. A struct deriving
+/// [`SpanAttributes`](derive@SpanAttributes) is recorded under its own keys. Any other type is a
+/// compile error naming `SpanAttributes`: `skip` it, or record a part of it with `fields`. Keys
+/// are checked at compile time (shape, and renamed semantic-convention keys).
+///
+/// **`err`**: the error is reported with its cause chain through `std::error::Error` (each
+/// `source()` its own exception), through `anyhow::Error` (feature `anyhow`), or through
+/// `Display` — whichever the type offers.
+///
+/// # Examples
+///
+/// ```
+/// #[derive(Debug)]
+/// struct OutOfStock(String);
+///
+/// impl std::fmt::Display for OutOfStock {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "{} is out of stock", self.0)
+///     }
+/// }
+///
+/// impl std::error::Error for OutOfStock {}
+///
+/// struct Db;
+///
+/// // Span "reserve" with the attributes `sku`, `quantity` and `tenant`; `db` is not recorded;
+/// // an `Err` goes to Sentry, linked to the span.
+/// #[forkline::handler(err, skip(db), fields(tenant = "acme"))]
+/// async fn reserve(db: &Db, sku: String, quantity: u32) -> Result<u32, OutOfStock> {
+///     let _ = db;
+///     if quantity > 10 {
+///         Err(OutOfStock(sku))
+///     } else {
+///         Ok(quantity)
+///     }
+/// }
+///
+/// // A named client span for an outgoing call: no argument recorded, two fields.
+/// #[forkline::handler(
+///     name = "GET /inventory/{sku}",
+///     kind = "client",
+///     skip_all,
+///     fields(http.request.method = "GET", sku.length = sku.len())
+/// )]
+/// fn fetch_inventory(sku: &str) -> u32 {
+///     sku.len() as u32
+/// }
+///
+/// // A bare key in `fields` records the variable of that name.
+/// #[forkline::handler(skip_all, fields(region))]
+/// fn route(region: &str, payload: &[u8]) -> usize {
+///     payload.len() + region.len()
+/// }
+///
+/// let _ = reserve(&Db, "sku-1".into(), 1);
+/// assert_eq!(fetch_inventory("abc"), 3);
+/// assert_eq!(route("eu", b"xy"), 4);
+/// ```
+///
+/// Where forkline is renamed (`fl = { package = "forkline", ... }` in `Cargo.toml`, here a
+/// `use` stands for it):
+///
+/// ```
+/// use forkline as fl;
+///
+/// #[fl::handler(crate = fl, kind = "internal")]
+/// fn step(n: u64) -> u64 {
+///     n + 1
+/// }
+///
+/// assert_eq!(step(1), 2);
+/// ```
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::handler(args.into(), item.into()).into()
 }
 
-/// Records a struct's fields as span attributes: `#[span(name = "...")]`, `#[span(skip)]`,
-/// `#[span(redact)]`, `#[span(flatten)]` on fields, `#[span(prefix = "...")]` and
-/// `#[span(crate = path)]` (where forkline is renamed) on the struct. Keys are checked at compile time (shape, and renamed semantic-convention keys).
+/// Implements forkline's `SpanAttributes` for a struct with named fields, so that it can be a
+/// `#[handler]` argument (or a field of another such struct): each field becomes a span
+/// attribute. Field types must be recordable (numbers, strings, `bool`, `char`, `Option`,
+/// slices and `Vec`s of values, references, `Box`, `Arc`, and structs deriving
+/// `SpanAttributes`); another type is a compile error naming `SpanAttributes`. String values
+/// are cut at 4 KiB (and counted in `forkline::Stats::attribute_values_truncated`).
+///
+/// # Options
+///
+/// On the struct, `#[span(...)]`:
+///
+/// | option | type | default | meaning |
+/// |---|---|---|---|
+/// | `prefix = "..."` | string literal | none: keys are the fields' own | put before every key of the struct (`prefix.field`) |
+/// | `crate = path` | path | `::forkline` | where forkline is renamed or re-exported |
+///
+/// On a field, `#[span(...)]` (several in one attribute, or several attributes):
+///
+/// | option | type | default | meaning |
+/// |---|---|---|---|
+/// | `name = "..."` | string literal, a key `a.b.c` | the field's name | the field's key (after the prefix) |
+/// | `skip` | flag | off | not recorded (secrets, payloads, types that cannot be attributes) |
+/// | `redact` | flag | off | recorded as `"[redacted]"`: the key says the value was there, the value is not sent |
+/// | `flatten` | flag, on a field whose type derives `SpanAttributes` | off | the nested struct's keys as they are, without this field's key in front |
+///
+/// A struct given as a handler argument is recorded under its own keys (not the argument's
+/// name). A nested struct (not flattened) has its keys put after the field's key
+/// (`order.customer.id`). Conflicting options (`skip` with `redact`, `flatten` with `name` or
+/// `redact`), two fields with one key, invalid keys and renamed semantic-convention keys
+/// (`http.method` → `http.request.method`) are compile errors that say the fix.
+///
+/// # Example
+///
+/// ```
+/// #[derive(forkline::SpanAttributes)]
+/// struct Customer {
+///     id: u64,           // order.customer.id
+///     #[span(redact)]
+///     email: String,     // order.customer.email = "[redacted]"
+/// }
+///
+/// #[derive(forkline::SpanAttributes)]
+/// struct Http {
+///     #[span(name = "http.request.method")]
+///     method: &'static str,
+/// }
+///
+/// #[derive(forkline::SpanAttributes)]
+/// #[span(prefix = "order")]
+/// struct Order {
+///     id: u64,           // order.id
+///     #[span(name = "total_cents")]
+///     total: i64,        // order.total_cents
+///     #[span(skip)]
+///     card_number: String,
+///     coupon: Option<String>, // order.coupon, only when Some
+///     customer: Customer,     // order.customer.*
+///     #[span(flatten)]
+///     http: Http,        // http.request.method, as Http names it
+/// }
+///
+/// #[forkline::handler]
+/// fn place(order: &Order) -> u64 {
+///     let _ = (&order.card_number, &order.customer.email);
+///     order.id
+/// }
+///
+/// let order = Order {
+///     id: 7,
+///     total: 1999,
+///     card_number: "4111111111111111".into(),
+///     coupon: None,
+///     customer: Customer { id: 1, email: "someone@example.com".into() },
+///     http: Http { method: "POST" },
+/// };
+/// assert_eq!(place(&order), 7);
+/// ```
 #[proc_macro_derive(SpanAttributes, attributes(span))]
 pub fn derive_span_attributes(item: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(item) {

@@ -74,8 +74,8 @@ pub mod telemetry;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, OtelConfig, OtlpProtocol,
-    Profile, PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
+    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogLevel, OtelConfig,
+    OtlpProtocol, Profile, PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
     DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
     MIN_EMBEDDED_BUDGET_BYTES,
 };
@@ -88,7 +88,7 @@ pub use forkline_macros::{
 pub use export::sentry_transport::GuardedSentryTransport;
 pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
-pub use health::{health, BreakerState, Dropped, Health, Pipeline};
+pub use health::{health, BreakerState, ByItemKind, Dropped, Health, Pipeline};
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{

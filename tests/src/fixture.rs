@@ -251,6 +251,19 @@ async fn traced(headers: HeaderMap) -> String {
     out.to_string()
 }
 
+/// `/orders/{id}/logged` (behind the layer): two `tracing` events that become breadcrumbs, then
+/// a `tracing::error!` that becomes a Sentry event linked to the request's span; answers with the
+/// request's trace id.
+#[cfg(feature = "tracing")]
+async fn logged_order(axum::extract::Path(id): axum::extract::Path<u64>) -> String {
+    tracing::info!(order.id = id, "looking order {id} up");
+    tracing::warn!("order {id} is late");
+    tracing::debug!("order {id} debug detail");
+    tracing::error!(order.id = id, "order {id} could not be shipped");
+    let cx = forkline::opentelemetry::Context::current();
+    cx.span().span_context().trace_id().to_string()
+}
+
 /// This worker's `forkline::health()` as JSON with its pid. It makes no span, so that reading
 /// it does not change what it reports.
 async fn health() -> String {
@@ -292,7 +305,11 @@ pub fn router() -> Router {
         .route("/health", get(health))
         .merge(layered);
     #[cfg(feature = "tracing")]
-    let router = router.route("/traced", get(traced));
+    let router = router.route("/traced", get(traced)).merge(
+        Router::new()
+            .route("/orders/{id}/logged", get(logged_order))
+            .layer(forkline::http::TelemetryLayer::new()),
+    );
     router
 }
 

@@ -15,7 +15,35 @@ impl sentry::Transport for KeptEnvelopes {
     }
 }
 
+/// Release-health sessions sent in request mode, summed over every aggregate kept.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTotals {
+    pub exited: u64,
+    pub errored: u64,
+    pub abnormal: u64,
+    pub crashed: u64,
+}
+
 impl KeptEnvelopes {
+    /// The sessions of every `sessions` (aggregate) item kept so far.
+    pub fn session_totals(&self) -> SessionTotals {
+        let kept = self.0.lock().map(|k| k.clone()).unwrap_or_default();
+        let mut totals = SessionTotals::default();
+        for envelope in &kept {
+            for item in envelope.items() {
+                if let sentry::protocol::EnvelopeItem::SessionAggregates(a) = item {
+                    for g in &a.aggregates {
+                        totals.exited += u64::from(g.exited);
+                        totals.errored += u64::from(g.errored);
+                        totals.abnormal += u64::from(g.abnormal);
+                        totals.crashed += u64::from(g.crashed);
+                    }
+                }
+            }
+        }
+        totals
+    }
+
     /// The events whose message or exception value contains `needle`.
     pub fn events_mentioning(&self, needle: &str) -> Vec<sentry::protocol::Event<'static>> {
         let kept = self.0.lock().map(|k| k.clone()).unwrap_or_default();

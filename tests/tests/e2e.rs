@@ -32,6 +32,21 @@ fn spans_and_errors_from_every_worker_reach_otelite_and_bugsink_linked() {
         .map(|r| r.stats.spans_export_failed + r.stats.spans_dropped_unexported)
         .sum();
     assert_eq!(dropped, 0, "a healthy receiver loses nothing");
+    // Bugsink takes error events and refuses transactions (its rate limits): the Sentry figures
+    // say which kind was dropped, and no error event is among the drops.
+    for report in &reports {
+        let sentry = report.sentry.as_ref().expect("a Sentry pipeline");
+        let by_kind = sentry.rate_limited_by_kind;
+        assert_eq!(by_kind.event, 0, "no error event refused: {sentry:#?}");
+        assert!(
+            by_kind.transaction > 0,
+            "transactions refused, counted: {sentry:#?}"
+        );
+        assert_eq!(
+            sentry.dropped_total, sentry.dropped.rate_limited,
+            "nothing else dropped: {sentry:#?}"
+        );
+    }
 
     let spans = eventually(ARRIVAL, || {
         let spans = peers.spans_of(&service);
@@ -403,6 +418,77 @@ fn err_and_panic_events_in_bugsink_have_the_route_as_transaction_and_the_request
         );
     }
     assert_eq!(events.len(), 3, "one event per failure: {events:#?}");
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn a_tracing_error_in_a_handler_reaches_bugsink_linked_to_the_request_with_its_breadcrumbs() {
+    let peers = Peers::from_env();
+    let (fx, service) = start_against(BIN, &peers, "e2e-tracing", "1", &[]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(1, BOOT);
+    let (status, trace_id) = forkline_examples::http_get_with(addr, "/orders/77/logged", &[])
+        .expect("GET /orders/77/logged");
+    assert_eq!(status, 200);
+    assert_eq!(trace_id.len(), 32, "the request's trace id: {trace_id}");
+    let reports = stop(fx);
+    // The request behind the layer was a release-health session, sent (aggregated) by the flush
+    // at worker exit: Bugsink answers it with 200 and no rate limit for sessions (it stores only
+    // events), so nothing of it is dropped.
+    let sentry = reports[0].sentry.as_ref().expect("a Sentry pipeline");
+    assert_eq!(sentry.rate_limited_by_kind.session, 0, "{sentry:#?}");
+    assert_eq!(
+        sentry.dropped_total, sentry.dropped.rate_limited,
+        "only refused transactions dropped: {sentry:#?}"
+    );
+    let delivered = sentry.delivered;
+
+    let event = eventually(ARRIVAL, || {
+        peers
+            .events_in(&service)
+            .into_iter()
+            .find(|e| e.to_string().contains("order 77 could not be shipped"))
+    })
+    .unwrap_or_else(|| panic!("Bugsink did not receive the tracing error of {service}"));
+    assert_eq!(
+        event["contexts"]["trace"]["trace_id"], trace_id,
+        "linked to the request's trace: {event:#}"
+    );
+    assert!(
+        event["contexts"]["trace"]["span_id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 16),
+        "linked to a span: {event:#}"
+    );
+    let crumbs = event["breadcrumbs"]["values"]
+        .as_array()
+        .or_else(|| event["breadcrumbs"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    let messages: Vec<String> = crumbs
+        .iter()
+        .map(|c| c["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m == "looking order 77 up"),
+        "the info event is a breadcrumb: {messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m == "order 77 is late"),
+        "the warn event is a breadcrumb: {messages:?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.contains("debug detail")),
+        "debug is below the breadcrumb level: {messages:?}"
+    );
+    // Bugsink stored the boot event and this error; the worker had one more envelope
+    // acknowledged: the session aggregate (its transactions were refused and counted).
+    let stored = peers.events_in(&service).len() as u64;
+    assert_eq!(stored, 2, "the boot event and the tracing error");
+    assert!(
+        delivered > stored,
+        "the session aggregate was acknowledged too: {delivered} delivered, {stored} stored"
+    );
 }
 
 /// The stack frames of one exception of an event.

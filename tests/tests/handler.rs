@@ -139,7 +139,11 @@ fn a_sync_handler_records_its_arguments_fields_and_derived_structs() {
     assert_eq!(out, 3, "the return value is untouched");
     let spans = spans_of(trace);
     let span = named(&spans, "place_order");
-    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(
+        span.span_kind,
+        SpanKind::Internal,
+        "no `kind` under a span of this process"
+    );
     assert_eq!(
         span.parent_span_id,
         named(&spans, "root").span_context.span_id()
@@ -164,6 +168,67 @@ fn a_sync_handler_records_its_arguments_fields_and_derived_structs() {
     assert!(!all.contains("hunter2"), "skipped argument recorded: {all}");
     assert!(!all.contains("4111"), "skipped field recorded: {all}");
     assert!(!all.contains("someone@"), "redacted field recorded: {all}");
+}
+
+#[forkline::handler(skip_all)]
+fn inner_step() -> SpanContext {
+    Context::current().span().span_context().clone()
+}
+
+#[forkline::handler(skip_all)]
+fn entry_point() -> (SpanContext, SpanContext) {
+    (
+        Context::current().span().span_context().clone(),
+        inner_step(),
+    )
+}
+
+/// The finished span whose id is `id`.
+fn span_with_id(cx: &SpanContext) -> SpanData {
+    spans_of(cx.trace_id())
+        .into_iter()
+        .find(|s| s.span_context.span_id() == cx.span_id())
+        .unwrap_or_else(|| panic!("no span {:?}", cx.span_id()))
+}
+
+#[test]
+fn a_handler_at_the_head_of_a_trace_is_server_and_a_nested_one_internal() {
+    backends();
+    // No active span at all: this handler starts the trace.
+    let (outer, inner) = {
+        let _active = Context::new().attach();
+        entry_point()
+    };
+    let outer = span_with_id(&outer);
+    let inner = span_with_id(&inner);
+    assert_eq!(outer.name, "entry_point");
+    assert_eq!(outer.span_kind, SpanKind::Server);
+    assert_eq!(outer.parent_span_id, SpanId::INVALID);
+    assert_eq!(inner.span_kind, SpanKind::Internal);
+    assert_eq!(inner.parent_span_id, outer.span_context.span_id());
+}
+
+#[test]
+fn a_handler_under_a_parent_from_another_process_is_server() {
+    backends();
+    let remote = SpanContext::new(
+        TraceId::from_hex("5d3c1a2b4e6f48a09b8c7d6e5f4a3b2c").expect("id"),
+        SpanId::from_hex("c8be7c827a314442").expect("id"),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let cx = Context::new().with_remote_span_context(remote);
+    let (outer, _) = {
+        let _active = cx.attach();
+        entry_point()
+    };
+    let outer = span_with_id(&outer);
+    assert_eq!(outer.span_kind, SpanKind::Server);
+    assert_eq!(
+        outer.parent_span_id,
+        SpanId::from_hex("c8be7c827a314442").expect("id")
+    );
 }
 
 #[forkline::handler(name = "GET /orders/{id}", kind = "client", skip_all)]

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use forkline::opentelemetry::baggage::BaggageExt;
-use forkline::opentelemetry::trace::{Status, TraceContextExt};
+use forkline::opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use forkline::opentelemetry::{global, Context, Value};
 use forkline::PropagatorKind;
 use forkline_examples::http_get_with;
@@ -91,6 +91,18 @@ async fn settle() -> Result<String, Refused> {
     ))
 }
 
+/// A `#[handler]` with no `kind` behind the layer: internal, under the layer's server span.
+#[forkline::handler(name = "lookup")]
+async fn lookup() -> &'static str {
+    "found"
+}
+
+/// An explicit `kind` wins, even behind the layer.
+#[forkline::handler(name = "lookup as server", kind = "server")]
+async fn lookup_as_server() -> &'static str {
+    "found"
+}
+
 /// What this service would send to the next one.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
@@ -115,6 +127,9 @@ fn setup() -> &'static Setup {
                 .release("layer-test@1.0.0")
                 .environment("test")
                 .traces_sample_rate(1.0)
+                // What forkline's worker_init sets: release health, a session per request.
+                .session_mode(sentry::SessionMode::Request)
+                .auto_session_tracking(true)
                 .transport(sentry.clone()),
         ));
         let spans = InMemorySpanExporter::default();
@@ -138,6 +153,8 @@ fn setup() -> &'static Setup {
             .route("/orders/{id}/charge", get(charge))
             .route("/orders/{id}/refund", get(fail))
             .route("/orders/{id}/settle", get(settle))
+            .route("/lookup", get(lookup))
+            .route("/lookup-as-server", get(lookup_as_server))
             .layer(forkline::http::TelemetryLayer::new());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -165,15 +182,22 @@ fn get_with(path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, Strin
     http_get_with(setup().addr, path, headers)
 }
 
-/// The server span named `name` whose `url.path` is `path` (each test uses its own paths).
-fn server_span(name: &str, path: &str) -> SpanData {
+/// The first finished span named `name` that `also` accepts, waited for.
+fn finished_span(name: &str, also: impl Fn(&SpanData) -> bool) -> Option<SpanData> {
     forkline_tests::harness::wait_until(std::time::Duration::from_secs(5), || {
         setup()
             .spans
             .get_finished_spans()
             .unwrap_or_default()
             .into_iter()
-            .find(|s| s.name == name && attr(s, "url.path") == Some(Value::from(path.to_string())))
+            .find(|s| s.name == name && also(s))
+    })
+}
+
+/// The server span named `name` whose `url.path` is `path` (each test uses its own paths).
+fn server_span(name: &str, path: &str) -> SpanData {
+    finished_span(name, |s| {
+        attr(s, "url.path") == Some(Value::from(path.to_string()))
     })
     .unwrap_or_else(|| panic!("no span {name:?} for {path}"))
 }
@@ -378,6 +402,73 @@ fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
     assert!(
         sentry_messages("from GET /orders/{id}/settle").is_empty(),
         "no second event for the 5xx"
+    );
+}
+
+/// The finished span named `name` in `trace`.
+fn span_in(trace: forkline::opentelemetry::trace::TraceId, name: &str) -> SpanData {
+    finished_span(name, |s| s.span_context.trace_id() == trace)
+        .unwrap_or_else(|| panic!("no span {name:?} in trace {trace}"))
+}
+
+#[test]
+fn a_handler_behind_the_layer_is_internal_so_a_request_has_one_server_span() {
+    let (status, _) = get_with("/lookup", &[]).expect("GET");
+    assert_eq!(status, 200);
+    let server = server_span("GET /lookup", "/lookup");
+    assert_eq!(server.span_kind, SpanKind::Server);
+    let trace = server.span_context.trace_id();
+    let handler = span_in(trace, "lookup");
+    assert_eq!(handler.span_kind, SpanKind::Internal);
+    assert_eq!(handler.parent_span_id, server.span_context.span_id());
+    let servers = setup()
+        .spans
+        .get_finished_spans()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.span_context.trace_id() == trace && s.span_kind == SpanKind::Server)
+        .count();
+    assert_eq!(servers, 1, "one SERVER span per request");
+}
+
+#[test]
+fn an_explicit_kind_wins_behind_the_layer() {
+    let (status, _) = get_with("/lookup-as-server", &[]).expect("GET");
+    assert_eq!(status, 200);
+    let server = server_span("GET /lookup-as-server", "/lookup-as-server");
+    let handler = span_in(server.span_context.trace_id(), "lookup as server");
+    assert_eq!(handler.span_kind, SpanKind::Server);
+}
+
+#[test]
+fn every_request_is_a_release_health_session_errored_or_crashed_as_it_went() {
+    setup();
+    let flush = || {
+        sentry::Hub::main()
+            .client()
+            .expect("a client")
+            .flush(Some(std::time::Duration::from_secs(2)))
+    };
+    flush();
+    let before = setup().sentry.session_totals();
+    for _ in 0..3 {
+        assert_eq!(get_with("/lookup", &[]).expect("GET").0, 200);
+    }
+    assert_eq!(get_with("/fail", &[]).expect("GET").0, 502);
+    assert_eq!(get_with("/boom", &[]).expect("GET").0, 500);
+    // The layer ends a request's session when its response is ready.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    flush();
+    let after = setup().sentry.session_totals();
+    // Other tests run beside this one: at least these requests' sessions.
+    assert!(after.exited >= before.exited + 3, "{before:?} -> {after:?}");
+    assert!(
+        after.errored > before.errored,
+        "the 5xx: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.crashed > before.crashed,
+        "the panic: {before:?} -> {after:?}"
     );
 }
 

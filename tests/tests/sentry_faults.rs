@@ -30,6 +30,7 @@ fn sentry_at(addr: SocketAddr, policy: GuardPolicy) -> Sentry {
     let options = sentry::ClientOptions::new()
         .dsn(&dsn)
         .default_integrations(false)
+        .traces_sample_rate(1.0)
         .transport(transport.clone());
     let client = Arc::new(sentry::Client::with_options(options));
     let hub = sentry::Hub::new(Some(client.clone()), Arc::new(sentry::Scope::default()));
@@ -229,10 +230,51 @@ fn sentry_rate_limits_stop_sending_that_category() {
     let h = assert_accounted(&s, 0);
     assert_eq!(h.dropped.rate_limited, 10, "{h:#?}");
     assert_eq!(
+        h.rate_limited_by_kind,
+        forkline::ByItemKind {
+            event: 10,
+            ..Default::default()
+        },
+        "by kind: error events {h:#?}"
+    );
+    assert_eq!(
         server.requests(),
         1,
         "only the request that learned the limit reached the server"
     );
+}
+
+/// Bugsink's answer to every envelope: 200, and "no transactions for a day".
+#[test]
+fn a_host_that_refuses_transactions_counts_them_by_kind_and_delivers_errors() {
+    let server = FaultServer::start(Behaviour::Status {
+        code: 200,
+        retry_after: None,
+        sentry_limits: Some("86400:transaction;span:organization".into()),
+    });
+    let s = sentry_at(server.addr, policy());
+    s.capture(1);
+    assert!(s.flush(Duration::from_secs(2)));
+    for i in 0..3 {
+        let transaction = s.hub.start_transaction(sentry::TransactionContext::new(
+            &format!("refused transaction {i}"),
+            "test",
+        ));
+        transaction.finish();
+    }
+    s.capture(2);
+    assert!(s.flush(Duration::from_secs(2)));
+    let h = assert_accounted(&s, 3);
+    assert_eq!(
+        h.rate_limited_by_kind,
+        forkline::ByItemKind {
+            transaction: 3,
+            ..Default::default()
+        },
+        "{h:#?}"
+    );
+    assert_eq!(h.dropped.rate_limited, 3, "{h:#?}");
+    assert_eq!(server.requests(), 3, "only the error events were sent");
 }
 
 #[test]

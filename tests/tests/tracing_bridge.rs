@@ -46,3 +46,70 @@ fn tracing_spans_join_the_otel_trace_in_every_worker() {
     }
     assert_eq!(checked, 6, "every request's tracing span was exported");
 }
+
+/// The levels, in-process: a Sentry client with a transport that keeps what it is given, and
+/// forkline's Sentry layer at the configured levels as the thread's subscriber.
+fn captured_with(
+    event_level: forkline::LogLevel,
+    breadcrumb_level: forkline::LogLevel,
+    emit: impl FnOnce(),
+) -> Vec<sentry::protocol::Event<'static>> {
+    use std::sync::Arc;
+    use tracing_subscriber::layer::SubscriberExt;
+    let kept = Arc::new(forkline_tests::sentry_capture::KeptEnvelopes::default());
+    let client = sentry::Client::from(
+        sentry::ClientOptions::new()
+            .dsn("https://public@sentry.invalid/1")
+            .transport(kept.clone()),
+    );
+    let hub = Arc::new(sentry::Hub::new(
+        Some(Arc::new(client)),
+        Arc::new(sentry::Scope::default()),
+    ));
+    let mut config = forkline::TelemetryConfig::from_env(
+        &forkline::Env::from_pairs::<&str, &str>([]),
+        &forkline::Telemetry::new(),
+    )
+    .expect("config")
+    .sentry;
+    config.event_level = event_level;
+    config.breadcrumb_level = breadcrumb_level;
+    let subscriber = tracing_subscriber::registry()
+        .with(forkline::telemetry::tracing_bridge::sentry_layer(&config));
+    sentry::Hub::run(hub, || tracing::subscriber::with_default(subscriber, emit));
+    kept.events_mentioning("")
+}
+
+#[test]
+fn errors_become_events_with_the_earlier_info_and_warn_events_as_breadcrumbs() {
+    use forkline::LogLevel;
+    let events = captured_with(LogLevel::Error, LogLevel::Info, || {
+        tracing::debug!("bridge debug detail");
+        tracing::info!("bridge info step");
+        tracing::warn!("bridge warn step");
+        tracing::error!("bridge failure");
+    });
+    assert_eq!(events.len(), 1, "only the error is an event: {events:#?}");
+    let crumbs: Vec<_> = events[0]
+        .breadcrumbs
+        .values
+        .iter()
+        .filter_map(|b| b.message.clone())
+        .collect();
+    assert_eq!(crumbs, ["bridge info step", "bridge warn step"]);
+}
+
+#[test]
+fn the_levels_are_configurable() {
+    use forkline::LogLevel;
+    let events = captured_with(LogLevel::Warn, LogLevel::Off, || {
+        tracing::info!("bridge quiet info");
+        tracing::warn!("bridge loud warn");
+    });
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert!(events[0].breadcrumbs.values.is_empty(), "breadcrumbs off");
+    let events = captured_with(LogLevel::Off, LogLevel::Info, || {
+        tracing::error!("bridge unreported error");
+    });
+    assert!(events.is_empty(), "events off: {events:#?}");
+}

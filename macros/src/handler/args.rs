@@ -1,4 +1,4 @@
-//! `#[handler(...)]` arguments: `name = "..."`, `kind = "server"`, `fields(key = expr, ...)`,
+//! `#[handler(...)]` arguments: `name = "..."`, `kind = "internal"`, `fields(key = expr, ...)`,
 //! `skip(arg, ...)`, `skip_all`, `err` and `crate = path`, read in the shared grammar into `Attr`
 //! slots (a name given twice is reported by its slot), every problem collected. Rules between
 //! arguments and the function live in `check.rs`.
@@ -122,7 +122,7 @@ fn kind(cx: &Ctxt, arg: &Arg) -> Option<String> {
             cx.error_spanned(
                 other,
                 format!(
-                    "`kind` is one of {}; handlers are \"server\" by default",
+                    "`kind` is one of {}; by default a handler is \"server\" at the head of a trace and \"internal\" under a span of this process",
                     KINDS
                         .iter()
                         .map(|k| format!("\"{k}\""))

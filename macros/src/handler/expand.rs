@@ -24,12 +24,19 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
         Some(name) => name.clone(),
         None => LitStr::new(&sig.ident.to_string(), sig.ident.span()),
     };
+    // No `kind`: the runtime decides per call (`server` at the head of a trace, `internal` under
+    // a span of this process, such as `TelemetryLayer`'s).
     let kind = match args.kind.value().map(String::as_str) {
-        Some("client") => quote!(Client),
-        Some("internal") => quote!(Internal),
-        Some("producer") => quote!(Producer),
-        Some("consumer") => quote!(Consumer),
-        _ => quote!(Server),
+        Some("server") => Some(quote!(Server)),
+        Some("client") => Some(quote!(Client)),
+        Some("internal") => Some(quote!(Internal)),
+        Some("producer") => Some(quote!(Producer)),
+        Some("consumer") => Some(quote!(Consumer)),
+        _ => None,
+    };
+    let (start, kind) = match kind {
+        Some(kind) => (quote!(start), quote!(#p::handler::SpanKind::#kind,)),
+        None => (quote!(start_default_kind), TokenStream::new()),
     };
     let records = recorded.bindings.iter().map(|b| {
         let key = b.to_string();
@@ -112,9 +119,9 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     quote! {
         #(#attrs)*
         #vis #sig {
-            let __forkline_span = #p::handler::HandlerSpan::start(
+            let __forkline_span = #p::handler::HandlerSpan::#start(
                 #name,
-                #p::handler::SpanKind::#kind,
+                #kind
                 #capacity,
                 |__forkline_out: &mut ::std::vec::Vec<#p::handler::KeyValue>| {
                     #(#records)*

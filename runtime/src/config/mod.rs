@@ -7,6 +7,7 @@ pub(crate) mod env;
 pub(crate) mod guard;
 pub(crate) mod guard_policy;
 pub(crate) mod hook_args;
+pub(crate) mod log_level;
 pub(crate) mod otel;
 pub(crate) mod overrides;
 pub(crate) mod prepared;
@@ -21,6 +22,7 @@ pub use embedded::{
 pub use env::Env;
 pub use guard::GuardSettings;
 pub use guard_policy::GuardPolicy;
+pub use log_level::LogLevel;
 pub(crate) use otel::redact_url;
 pub use otel::{BatchSettings, ExporterConfig, OtelConfig, OtlpProtocol, SamplerConfig};
 pub use overrides::Telemetry;

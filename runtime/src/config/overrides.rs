@@ -1,6 +1,7 @@
 //! Explicit configuration in code: it wins over environment variables and macro arguments.
 
 use crate::config::guard::GuardSettings;
+use crate::config::log_level::LogLevel;
 use crate::config::profile::Profile;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,9 @@ pub struct Telemetry {
     pub(crate) sentry_enabled: Option<bool>,
     pub(crate) sentry_dsn: Option<String>,
     pub(crate) send_default_pii: Option<bool>,
+    pub(crate) sentry_event_level: Option<LogLevel>,
+    pub(crate) sentry_breadcrumb_level: Option<LogLevel>,
+    pub(crate) sentry_log_level: Option<LogLevel>,
     pub(crate) traces_sample_rate: Option<f64>,
     pub(crate) worker_exit_deadline: Option<Duration>,
     pub(crate) run_dir: Option<PathBuf>,
@@ -95,6 +99,27 @@ impl Telemetry {
     /// (`SENTRY_SEND_DEFAULT_PII`).
     pub fn send_default_pii(mut self, on: bool) -> Self {
         self.send_default_pii = Some(on);
+        self
+    }
+
+    /// `tracing` events at this level or more severe become Sentry error events, linked to the
+    /// active span (feature `tracing`; `FORKLINE_SENTRY_EVENT_LEVEL`, default `Error`).
+    pub fn sentry_event_level(mut self, level: LogLevel) -> Self {
+        self.sentry_event_level = Some(level);
+        self
+    }
+
+    /// `tracing` events at this level or more severe, and not events, become breadcrumbs
+    /// (feature `tracing`; `FORKLINE_SENTRY_BREADCRUMB_LEVEL`, default `Info`).
+    pub fn sentry_breadcrumb_level(mut self, level: LogLevel) -> Self {
+        self.sentry_breadcrumb_level = Some(level);
+        self
+    }
+
+    /// `tracing` events at this level or more severe become Sentry structured logs (feature
+    /// `sentry-logs`; `FORKLINE_SENTRY_LOG_LEVEL`, default `Info`).
+    pub fn sentry_log_level(mut self, level: LogLevel) -> Self {
+        self.sentry_log_level = Some(level);
         self
     }
 

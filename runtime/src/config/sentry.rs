@@ -3,6 +3,7 @@
 
 use crate::config::env::Env;
 use crate::config::hook_args::{DsnArg, SentryArgs};
+use crate::config::log_level::LogLevel;
 use crate::config::overrides::Telemetry;
 use crate::config::profile::Profile;
 use crate::error::{Error, Result};
@@ -33,6 +34,15 @@ pub struct SentryConfig {
     /// defines the hooks, so that events whose stack forkline cannot attribute itself (the HTTP
     /// layer's, panics) still point at the application's frames rather than every frame.
     pub in_app_include: Vec<String>,
+    /// `tracing` events sent as Sentry error events, linked to the active span
+    /// (`FORKLINE_SENTRY_EVENT_LEVEL`, default `error`; feature `tracing`).
+    pub event_level: LogLevel,
+    /// Less severe `tracing` events kept as breadcrumbs of the next event
+    /// (`FORKLINE_SENTRY_BREADCRUMB_LEVEL`, default `info`; feature `tracing`).
+    pub breadcrumb_level: LogLevel,
+    /// `tracing` events sent as Sentry structured logs (`FORKLINE_SENTRY_LOG_LEVEL`, default
+    /// `info`; only with feature `sentry-logs`).
+    pub log_level: LogLevel,
 }
 
 impl SentryConfig {
@@ -124,6 +134,24 @@ impl SentryConfig {
             in_app_include: user_crate
                 .map(|(name, _)| vec![name.replace('-', "_")])
                 .unwrap_or_default(),
+            event_level: LogLevel::resolve(
+                env,
+                "FORKLINE_SENTRY_EVENT_LEVEL",
+                code.sentry_event_level,
+                LogLevel::Error,
+            )?,
+            breadcrumb_level: LogLevel::resolve(
+                env,
+                "FORKLINE_SENTRY_BREADCRUMB_LEVEL",
+                code.sentry_breadcrumb_level,
+                LogLevel::Info,
+            )?,
+            log_level: LogLevel::resolve(
+                env,
+                "FORKLINE_SENTRY_LOG_LEVEL",
+                code.sentry_log_level,
+                LogLevel::Info,
+            )?,
         })
     }
 }
@@ -143,21 +171,60 @@ mod tests {
         )
     }
 
+    /// With `code` over one variable.
+    fn resolve_with_code(code: &Telemetry, var: (&str, &str)) -> Result<SentryConfig> {
+        SentryConfig::resolve(
+            &Env::from_pairs([var]),
+            &SentryArgs::DEFAULT,
+            code,
+            Profile::Development,
+            "development",
+            None,
+        )
+    }
+
     #[test]
     fn send_default_pii_is_off_unless_the_variable_or_code_says_so() -> Result<()> {
         assert!(!resolve(&[], SentryArgs::DEFAULT)?.send_default_pii);
         let on = resolve(&[("SENTRY_SEND_DEFAULT_PII", "true")], SentryArgs::DEFAULT)?;
         assert!(on.send_default_pii);
         let code = Telemetry::default().send_default_pii(false);
-        let c = SentryConfig::resolve(
-            &Env::from_pairs([("SENTRY_SEND_DEFAULT_PII", "1")]),
-            &SentryArgs::DEFAULT,
-            &code,
-            Profile::Development,
-            "development",
-            None,
-        )?;
+        let c = resolve_with_code(&code, ("SENTRY_SEND_DEFAULT_PII", "1"))?;
         assert!(!c.send_default_pii, "code wins");
+        Ok(())
+    }
+
+    #[test]
+    fn tracing_levels_default_to_error_events_and_info_breadcrumbs() -> Result<()> {
+        let c = resolve(&[], SentryArgs::DEFAULT)?;
+        assert_eq!(
+            (c.event_level, c.breadcrumb_level, c.log_level),
+            (LogLevel::Error, LogLevel::Info, LogLevel::Info)
+        );
+        let c = resolve(
+            &[
+                ("FORKLINE_SENTRY_EVENT_LEVEL", "WARN"),
+                ("FORKLINE_SENTRY_BREADCRUMB_LEVEL", "debug"),
+                ("FORKLINE_SENTRY_LOG_LEVEL", "off"),
+            ],
+            SentryArgs::DEFAULT,
+        )?;
+        assert_eq!(
+            (c.event_level, c.breadcrumb_level, c.log_level),
+            (LogLevel::Warn, LogLevel::Debug, LogLevel::Off)
+        );
+        let code = Telemetry::default().sentry_event_level(LogLevel::Off);
+        let c = resolve_with_code(&code, ("FORKLINE_SENTRY_EVENT_LEVEL", "info"))?;
+        assert_eq!(c.event_level, LogLevel::Off, "code wins");
+        let bad = resolve(
+            &[("FORKLINE_SENTRY_BREADCRUMB_LEVEL", "loud")],
+            SentryArgs::DEFAULT,
+        );
+        let message = bad.expect_err("not a level").to_string();
+        assert!(
+            message.contains("FORKLINE_SENTRY_BREADCRUMB_LEVEL"),
+            "{message}"
+        );
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use crate::export::breaker::BreakerState;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Why something was dropped.
@@ -21,8 +21,119 @@ pub(crate) enum DropReason {
     BufferFull,
 }
 
+/// The kind of a Sentry envelope item, for the Sentry pipeline's drops broken down by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ItemKind {
+    Event,
+    Transaction,
+    Session,
+    Log,
+    Other,
+}
+
+impl ItemKind {
+    /// The kind of one envelope item, and how many items of that kind it holds.
+    pub(crate) fn of(item: &sentry::protocol::EnvelopeItem) -> (Self, u64) {
+        use sentry::protocol::{EnvelopeItem, ItemContainer};
+        match item {
+            EnvelopeItem::Event(_) => (Self::Event, 1),
+            EnvelopeItem::Transaction(_) => (Self::Transaction, 1),
+            EnvelopeItem::SessionUpdate(_) => (Self::Session, 1),
+            EnvelopeItem::SessionAggregates(a) => (
+                Self::Session,
+                a.aggregates
+                    .iter()
+                    .map(|g| u64::from(g.exited + g.errored + g.abnormal + g.crashed))
+                    .sum::<u64>()
+                    .max(1),
+            ),
+            EnvelopeItem::ItemContainer(ItemContainer::Logs(logs)) => {
+                (Self::Log, logs.len() as u64)
+            }
+            _ => (Self::Other, 1),
+        }
+    }
+
+    /// The field of [`ByItemKind`] that counts it.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Self::Event => "event",
+            Self::Transaction => "transaction",
+            Self::Session => "session",
+            Self::Log => "log",
+            Self::Other => "other",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Self::Event => "error events",
+            Self::Transaction => "transactions",
+            Self::Session => "sessions",
+            Self::Log => "logs",
+            Self::Other => "other items",
+        }
+    }
+}
+
+/// Sentry items the server's rate limits stopped, by kind; the first of each kind is logged
+/// once ("Sentry host refuses transactions: ..."), so a server that never takes a kind (Bugsink
+/// refuses transactions for a day with every answer) reads as that, not as lost errors.
+#[derive(Debug, Default)]
+pub(crate) struct KindCounts([AtomicU64; 5]);
+
+impl KindCounts {
+    /// Counts `n` items of `kind` dropped by rate limits; logs the first of a kind.
+    pub(crate) fn rate_limited(&self, kind: ItemKind, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.0[kind as usize].fetch_add(n, Relaxed) == 0 {
+            crate::diag::log_warn!(
+                "Sentry host refuses {}: they are dropped client-side and counted under \
+                 rate_limited.{}",
+                kind.plural(),
+                kind.key()
+            );
+        }
+    }
+
+    fn snapshot(&self) -> ByItemKind {
+        let n = |k: ItemKind| self.0[k as usize].load(Relaxed);
+        ByItemKind {
+            event: n(ItemKind::Event),
+            transaction: n(ItemKind::Transaction),
+            session: n(ItemKind::Session),
+            log: n(ItemKind::Log),
+            other: n(ItemKind::Other),
+        }
+    }
+}
+
+/// Sentry items by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByItemKind {
+    /// Error events (and messages).
+    #[serde(default)]
+    pub event: u64,
+    /// Transactions (performance data).
+    #[serde(default)]
+    pub transaction: u64,
+    /// Release-health sessions (each session of an aggregate counts).
+    #[serde(default)]
+    pub session: u64,
+    /// Structured logs.
+    #[serde(default)]
+    pub log: u64,
+    /// Attachments, check-ins, client reports.
+    #[serde(default)]
+    pub other: u64,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct PipelineCounters {
+    /// The Sentry pipeline's drops by item kind (unset for spans).
+    kinds: OnceLock<Arc<KindCounts>>,
     pub(crate) accepted: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) retried: AtomicU64,
@@ -32,6 +143,11 @@ pub(crate) struct PipelineCounters {
 }
 
 impl PipelineCounters {
+    /// Shares the Sentry encoder's counts by item kind with this pipeline's figures.
+    pub(crate) fn set_kinds(&self, kinds: Arc<KindCounts>) {
+        let _ = self.kinds.set(kinds);
+    }
+
     pub(crate) fn dropped(&self, reason: DropReason, n: u64) {
         self.dropped[reason as usize].fetch_add(n, Relaxed);
     }
@@ -88,6 +204,7 @@ impl PipelineCounters {
             dropped,
             last_error: self.last_error(),
             last_success_unix_ms: (last_success > 0).then_some(last_success),
+            rate_limited_by_kind: self.kinds.get().map(|k| k.snapshot()).unwrap_or_default(),
         }
     }
 }
@@ -159,4 +276,63 @@ pub struct PipelineHealth {
     pub last_error: Option<String>,
     /// When the backend last acknowledged a delivery (Unix milliseconds).
     pub last_success_unix_ms: Option<u64>,
+    /// Sentry only: the items behind `dropped.rate_limited` (which counts envelopes), by kind —
+    /// what the Sentry host's rate limits refuse, such as Bugsink's transactions.
+    #[serde(default)]
+    pub rate_limited_by_kind: ByItemKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry::protocol::{EnvelopeItem, SessionAggregateItem, SessionAggregates};
+
+    #[test]
+    fn item_kinds_count_each_session_of_an_aggregate_and_log_once_per_kind() {
+        let aggregates = SessionAggregates {
+            aggregates: vec![SessionAggregateItem {
+                started: SystemTime::now(),
+                distinct_id: None,
+                exited: 3,
+                errored: 1,
+                abnormal: 0,
+                crashed: 1,
+            }],
+            attributes: sentry::protocol::SessionAttributes {
+                release: "shop@1.0.0".into(),
+                environment: None,
+                ip_address: None,
+                user_agent: None,
+            },
+        };
+        let (kind, n) = ItemKind::of(&EnvelopeItem::SessionAggregates(aggregates));
+        assert_eq!((kind, n), (ItemKind::Session, 5));
+        let counts = KindCounts::default();
+        counts.rate_limited(kind, n);
+        counts.rate_limited(ItemKind::Transaction, 2);
+        counts.rate_limited(ItemKind::Transaction, 0);
+        let counters = PipelineCounters::default();
+        assert_eq!(
+            counters
+                .snapshot(BreakerState::Closed, 0)
+                .rate_limited_by_kind,
+            ByItemKind::default(),
+            "no Sentry encoder: zeros"
+        );
+        counters.set_kinds(Arc::new(counts));
+        let by_kind = counters
+            .snapshot(BreakerState::Closed, 0)
+            .rate_limited_by_kind;
+        assert_eq!(
+            by_kind,
+            ByItemKind {
+                session: 5,
+                transaction: 2,
+                ..Default::default()
+            }
+        );
+        // Older reports, without the field, still read.
+        let old: ByItemKind = serde_json::from_str("{}").expect("defaults");
+        assert_eq!(old, ByItemKind::default());
+    }
 }

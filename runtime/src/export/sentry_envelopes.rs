@@ -5,19 +5,23 @@
 use crate::config::GuardPolicy;
 use crate::export::attempt;
 use crate::export::engine::signal::{Attempted, Encode, Encoded, Transport};
-use crate::export::figures::DropReason;
+use crate::export::figures::{DropReason, ItemKind, KindCounts};
 use sentry::transports::RateLimiter;
 use sentry::Envelope;
+use std::sync::Arc;
 
 /// Filters envelopes through the rate limits the server announced, and serializes them.
 pub(crate) struct EnvelopeEncoder {
     limiter: RateLimiter,
+    /// The items the rate limits stopped, by kind.
+    kinds: Arc<KindCounts>,
 }
 
 impl EnvelopeEncoder {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(kinds: Arc<KindCounts>) -> Self {
         Self {
             limiter: RateLimiter::new(),
+            kinds,
         }
     }
 
@@ -28,6 +32,34 @@ impl EnvelopeEncoder {
         #[allow(deprecated)]
         self.limiter.filter_envelope(envelope)
     }
+
+    /// [`Self::allowed`], counting by kind the items it stops.
+    fn allowed_counted(&self, envelope: Envelope) -> Option<Envelope> {
+        let before = tally(&envelope);
+        let allowed = self.allowed(envelope);
+        let after = allowed.as_ref().map(tally).unwrap_or_default();
+        for (kind, n) in before {
+            let kept = after
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |(_, n)| *n);
+            self.kinds.rate_limited(kind, n.saturating_sub(kept));
+        }
+        allowed
+    }
+}
+
+/// An envelope's items, counted by kind.
+fn tally(envelope: &Envelope) -> Vec<(ItemKind, u64)> {
+    let mut out: Vec<(ItemKind, u64)> = Vec::new();
+    for item in envelope.items() {
+        let (kind, n) = ItemKind::of(item);
+        match out.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, total)) => *total += n,
+            None => out.push((kind, n)),
+        }
+    }
+    out
 }
 
 impl Encode for EnvelopeEncoder {
@@ -38,7 +70,9 @@ impl Encode for EnvelopeEncoder {
     /// Encodes one envelope (the pipeline's batches are of one).
     fn encode(&mut self, envelopes: Vec<Envelope>) -> Result<Encoded<Envelope>, DropReason> {
         let envelope = envelopes.into_iter().next().ok_or(DropReason::Rejected)?;
-        let envelope = self.allowed(envelope).ok_or(DropReason::RateLimited)?;
+        let envelope = self
+            .allowed_counted(envelope)
+            .ok_or(DropReason::RateLimited)?;
         let mut body = Vec::new();
         envelope
             .to_writer(&mut body)
@@ -64,7 +98,14 @@ impl Encode for EnvelopeEncoder {
 
     /// A 429 with Sentry rate limits means "stop sending this", not "send it again".
     fn still_wanted(&self, batch: &Encoded<Envelope>) -> bool {
-        self.allowed(batch.meta.clone()).is_some()
+        // The body is re-sent whole or not at all: only a refusal of all of it drops items.
+        let wanted = self.allowed(batch.meta.clone()).is_some();
+        if !wanted {
+            for (kind, n) in tally(&batch.meta) {
+                self.kinds.rate_limited(kind, n);
+            }
+        }
+        wanted
     }
 }
 

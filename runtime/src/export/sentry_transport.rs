@@ -77,14 +77,16 @@ impl GuardedSentryTransport {
             policy,
         };
         let (queue, rx) = mpsc::channel();
+        let kinds = Arc::new(crate::export::figures::KindCounts::default());
         let state = driver::spawn(
             "forkline-sentry",
             params,
             TransitionLog::new("Sentry transport", "events are dropped and counted"),
             None,
-            (EnvelopeEncoder::new(), transport),
+            (EnvelopeEncoder::new(kinds.clone()), transport),
             rx,
         )?;
+        state.counters.set_kinds(kinds);
         Ok(Self {
             queue,
             capacity: policy.queue_capacity.max(1),

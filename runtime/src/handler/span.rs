@@ -28,11 +28,33 @@ impl HandlerSpan {
         capacity: usize,
         attributes: impl FnOnce(&mut Vec<KeyValue>),
     ) -> Self {
-        // One look at the current context: skip an unsampled parent, else take it as parent.
+        Self::start_as(name, Some(kind), capacity, attributes)
+    }
+
+    /// [`HandlerSpan::start`] for a handler with no `kind = ...`: see [`default_kind`].
+    #[inline]
+    pub fn start_default_kind(
+        name: &'static str,
+        capacity: usize,
+        attributes: impl FnOnce(&mut Vec<KeyValue>),
+    ) -> Self {
+        Self::start_as(name, None, capacity, attributes)
+    }
+
+    #[inline]
+    fn start_as(
+        name: &'static str,
+        kind: Option<SpanKind>,
+        capacity: usize,
+        attributes: impl FnOnce(&mut Vec<KeyValue>),
+    ) -> Self {
+        // One look at the current context: skip an unsampled parent, else take it as parent
+        // (and, with no explicit kind, read the default off it).
         let parent_decides = parent_decides();
-        let Some(parent) =
-            Context::map_current(|cx| (!(parent_decides && is_unsampled(cx))).then(|| cx.clone()))
-        else {
+        let Some((parent, kind)) = Context::map_current(|cx| {
+            (!(parent_decides && is_unsampled(cx)))
+                .then(|| (cx.clone(), kind.unwrap_or_else(|| default_kind(cx))))
+        }) else {
             return Self { cx: None };
         };
         let mut out = Vec::with_capacity(capacity);
@@ -99,6 +121,26 @@ impl Drop for HandlerSpan {
         if let Some(cx) = &self.cx {
             cx.span().end();
         }
+    }
+}
+
+/// The kind of a handler's span when `kind = ...` is not given: `Server` at the head of the
+/// trace in this process (no span, or only a parent extracted from another process's headers),
+/// `Internal` under a span of this process — `TelemetryLayer`'s server span of the request, or an
+/// outer handler's — so a request has one SERVER span. OTel's SERVER kind is "the server side of a
+/// remote call", which is exactly a parent that is remote or absent. One look at the parent's span
+/// context: no lock, no allocation.
+#[inline]
+pub fn default_kind(cx: &Context) -> SpanKind {
+    if !cx.has_active_span() {
+        return SpanKind::Server;
+    }
+    let span = cx.span();
+    let parent = span.span_context();
+    if parent.is_valid() && !parent.is_remote() {
+        SpanKind::Internal
+    } else {
+        SpanKind::Server
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use crate::export::breaker::BreakerState;
-pub use crate::export::figures::{Dropped, PipelineHealth as Pipeline};
+pub use crate::export::figures::{ByItemKind, Dropped, PipelineHealth as Pipeline};
 
 /// The health of this process's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 /// Wraps a service with [`TelemetryService`]: `Router::new()....layer(forkline::http::TelemetryLayer::new())`.
@@ -137,17 +138,39 @@ where
         if error_event::sentry_enabled() {
             cx = cx.with_value(request_of_event::scope_of(&request, route.as_deref()));
         }
+        let hub = request_session();
         let inner = {
             let _active = cx.clone().attach();
-            self.inner.call(request)
+            match &hub {
+                Some(hub) => sentry::Hub::run(hub.clone(), || self.inner.call(request)),
+                None => self.inner.call(request),
+            }
         };
         ResponseFuture {
             inner,
             cx,
             name,
             done: false,
+            hub,
         }
     }
+}
+
+/// Release health: with Sentry's automatic session tracking in request mode (what
+/// `worker_init` sets), the request's own hub with a session started on it. Events captured
+/// while the request runs (on that hub) mark it errored, a panic crashed; it ends with the
+/// request and is aggregated by the client, which sends the aggregates every minute and at the
+/// worker's flush.
+fn request_session() -> Option<Arc<sentry::Hub>> {
+    let current = sentry::Hub::current();
+    let options = current.client()?;
+    let options = options.options();
+    if !(options.auto_session_tracking && options.session_mode == sentry::SessionMode::Request) {
+        return None;
+    }
+    let hub = Arc::new(sentry::Hub::new_from_top(current));
+    hub.start_session();
+    Some(hub)
 }
 
 /// The route template (axum's `MatchedPath`) when the router knows it: never the raw path,
@@ -178,6 +201,8 @@ pub struct ResponseFuture<F> {
     cx: Context,
     name: String,
     done: bool,
+    /// The request's Sentry hub and session (release health), when tracked.
+    hub: Option<Arc<sentry::Hub>>,
 }
 
 impl<F> std::fmt::Debug for ResponseFuture<F> {
@@ -198,8 +223,28 @@ where
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
         // SAFETY: `inner` is structurally pinned (never moved out); the other fields are not.
         let this = unsafe { self.get_unchecked_mut() };
+        let Some(hub) = this.hub.clone() else {
+            return this.poll_in_span(task);
+        };
+        // On the request's hub: its events update the request's session.
+        let polled = sentry::Hub::run(hub.clone(), || this.poll_in_span(task));
+        if polled.is_ready() {
+            hub.end_session();
+        }
+        polled
+    }
+}
+
+impl<F, RB, E> ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<RB>, E>>,
+    RB: Default,
+{
+    /// Polls `inner` with the span active. Only called from `poll`, on a pinned `self`.
+    fn poll_in_span(&mut self, task: &mut TaskContext<'_>) -> Poll<Result<http::Response<RB>, E>> {
+        let this = self;
         let _active = this.cx.clone().attach();
-        // SAFETY: see above.
+        // SAFETY: `self` is pinned (see `poll`), and `inner` is structurally pinned.
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
         let polled =
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(task))) {
@@ -268,6 +313,10 @@ where
 
 impl<F> Drop for ResponseFuture<F> {
     fn drop(&mut self) {
+        if let Some(hub) = &self.hub {
+            // A session not ended yet (a cancelled request) ends as exited.
+            hub.end_session();
+        }
         if !self.done {
             // Cancelled (the client went away): the span ends now, marked as such.
             let span = self.cx.span();

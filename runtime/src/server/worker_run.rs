@@ -372,7 +372,7 @@ fn worker_init(
             }
             crate::telemetry::propagation::install(&config.propagators);
             #[cfg(feature = "tracing")]
-            crate::telemetry::tracing_bridge::install();
+            crate::telemetry::tracing_bridge::install(&config.sentry);
             Ok(())
         },
     )

@@ -60,6 +60,11 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         .maybe_release(config.release.clone())
         .debug(config.debug)
         .send_default_pii(config.send_default_pii)
+        // Release health for a server: one session per request, aggregated before sending
+        // (`forkline::http::TelemetryLayer` starts and ends them), for the crash-free rate.
+        // The worker's flush at exit sends what is aggregated.
+        .session_mode(sentry::SessionMode::Request)
+        .auto_session_tracking(true)
         .before_send(|event| {
             ProcessCounters::add(&COUNTERS.sentry_events_captured, 1);
             Some(event)

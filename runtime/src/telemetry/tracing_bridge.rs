@@ -1,14 +1,24 @@
 //! The `tracing` bridge (feature `tracing`): code instrumented with `tracing` (its spans,
 //! `#[tracing::instrument]`, and libraries such as hyper, tower-http, sqlx, reqwest) flows into
-//! the same provider as forkline's own spans, children of whatever OTel span is active.
+//! the same provider as forkline's own spans, children of whatever OTel span is active; and its
+//! events reach Sentry as sentry-python's logging integration does: `ERROR` events (by default)
+//! become Sentry error events, linked to the active span by the Sentry span processor, and
+//! `INFO`/`WARN` events become breadcrumbs of the next event. With feature `sentry-logs` they are
+//! also sent as Sentry structured logs. The levels come from [`SentryConfig`]
+//! (`FORKLINE_SENTRY_EVENT_LEVEL`, `FORKLINE_SENTRY_BREADCRUMB_LEVEL`, `FORKLINE_SENTRY_LOG_LEVEL`).
+//! `tracing` spans are not turned into Sentry spans here: they reach Sentry through OTel.
 //!
-//! `worker_init` installs it as the global `tracing` subscriber, after the propagators. A process
-//! that already has a subscriber keeps it (forkline logs that it did not install its own); add
-//! [`layer`] to that subscriber instead.
+//! `worker_init` installs it as the global `tracing` subscriber, after `sentry::init` and the
+//! propagators — in each worker, never in the master. A process that already has a subscriber
+//! keeps it (forkline logs that it did not install its own); add [`layer`] and [`sentry_layer`]
+//! to that subscriber instead.
 
+use crate::config::{LogLevel, SentryConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
-use tracing_subscriber::layer::SubscriberExt;
+use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
+use tracing_subscriber::filter::FilterFn;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 
 /// The OpenTelemetry layer for `tracing`, exporting through `provider`; compose it into your own
 /// subscriber (`registry().with(forkline::telemetry::tracing_bridge::layer(&provider))`).
@@ -23,19 +33,72 @@ where
         .with_error_records_to_exceptions(true)
 }
 
-/// Installs the bridge as the global `tracing` subscriber for this process's provider. Returns
-/// whether it was installed (`false`: no forkline provider, or a subscriber was already set).
-pub fn install() -> bool {
-    let Some(provider) = crate::telemetry::otel_pipeline::current_provider() else {
-        return false;
+/// Whether a `tracing` level passes a threshold.
+fn passes(level: &tracing::Level, threshold: LogLevel) -> bool {
+    let rank = match *level {
+        tracing::Level::ERROR => LogLevel::Error,
+        tracing::Level::WARN => LogLevel::Warn,
+        tracing::Level::INFO => LogLevel::Info,
+        tracing::Level::DEBUG => LogLevel::Debug,
+        tracing::Level::TRACE => LogLevel::Trace,
     };
-    let subscriber = tracing_subscriber::registry().with(layer(&provider));
+    threshold != LogLevel::Off && rank <= threshold
+}
+
+type LevelFilter = FilterFn<Box<dyn Fn(&tracing::Metadata<'_>) -> bool + Send + Sync>>;
+
+fn level_filter(keep: impl Fn(&tracing::Level) -> bool + Send + Sync + 'static) -> LevelFilter {
+    let keep: Box<dyn Fn(&tracing::Metadata<'_>) -> bool + Send + Sync> =
+        Box::new(move |metadata: &tracing::Metadata<'_>| {
+            metadata.is_event() && keep(metadata.level())
+        });
+    tracing_subscriber::filter::filter_fn(keep)
+}
+
+/// Sentry's layer for `tracing` events at `config`'s levels: error events, breadcrumbs (events
+/// less severe than an error event) and, with feature `sentry-logs`, structured logs. It reports
+/// through the current Sentry hub, so build it after `sentry::init`; compose it into your own
+/// subscriber when you have one (`registry().with(sentry_layer(&config.sentry))`).
+pub fn sentry_layer<S>(config: &SentryConfig) -> impl Layer<S> + Send + Sync
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    let (event, crumb) = (config.event_level, config.breadcrumb_level);
+    let layer = ErrorLayer::new()
+        .with_filter(level_filter(move |l| passes(l, event)))
+        .and_then(
+            BreadcrumbLayer::new()
+                .with_filter(level_filter(move |l| passes(l, crumb) && !passes(l, event))),
+        );
+    #[cfg(feature = "sentry-logs")]
+    let layer = {
+        let log = config.log_level;
+        layer.and_then(
+            sentry::integrations::tracing::LogLayer::new()
+                .with_filter(level_filter(move |l| passes(l, log))),
+        )
+    };
+    layer
+}
+
+/// Installs the bridge as the global `tracing` subscriber: the OTel layer for this process's
+/// provider, and Sentry's layers when a Sentry client is bound. Returns whether it was installed
+/// (`false`: neither, or a subscriber was already set).
+pub fn install(config: &SentryConfig) -> bool {
+    let provider = crate::telemetry::otel_pipeline::current_provider();
+    let sentry_bound = sentry::Hub::main().client().is_some();
+    if provider.is_none() && !sentry_bound {
+        return false;
+    }
+    let subscriber = tracing_subscriber::registry()
+        .with(provider.as_ref().map(layer))
+        .with(sentry_bound.then(|| sentry_layer(config)));
     match tracing::subscriber::set_global_default(subscriber) {
         Ok(()) => true,
         Err(_) => {
             crate::diag::log_info!(
                 "a tracing subscriber is already set: forkline's tracing bridge was not installed; \
-                 add forkline::telemetry::tracing_bridge::layer to it to export tracing spans"
+                 add forkline::telemetry::tracing_bridge::layer and sentry_layer to it"
             );
             false
         }
