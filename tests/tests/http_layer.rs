@@ -572,3 +572,14 @@ fn outgoing_calls_carry_the_trace_and_sentrys_sampling_context() {
     assert!(headers.contains("sentry-sample_rate=0.25"), "{headers}");
     assert!(!headers.contains("layerkey"), "{headers}");
 }
+
+#[test]
+fn a_server_span_keeps_the_query_but_not_its_credentials() {
+    let (status, _) = get_with("/orders/81?page=2&access_token=layer-secret-5", &[]).expect("GET");
+    assert_eq!(status, 200);
+    let span = server_span("GET /orders/{id}", "/orders/81");
+    assert_eq!(
+        attr(&span, "url.query"),
+        Some(Value::from("page=2&access_token=REDACTED".to_string()))
+    );
+}

@@ -104,10 +104,12 @@ where
             attributes.push(KeyValue::new("http.route", route.clone()));
         }
         if let Some(query) = request.uri().query() {
-            attributes.push(KeyValue::new(
-                "url.query",
-                crate::handler::attributes::bounded(query),
-            ));
+            let query = if request_scope::pii_allowed() {
+                crate::handler::attributes::bounded(query)
+            } else {
+                crate::handler::attributes::bounded(&crate::http::query::scrubbed(query))
+            };
+            attributes.push(KeyValue::new("url.query", query));
         }
         if let Some((host, port)) = host_of(&request) {
             attributes.push(KeyValue::new("server.address", host));

@@ -4,6 +4,7 @@
 
 mod headers;
 mod layer;
+mod query;
 mod request_of_event;
 
 pub use headers::{extract, inject, inject_context, HeaderExtractor, HeaderInjector};

@@ -11,7 +11,6 @@ use sentry::protocol::Request;
 use std::sync::Arc;
 
 /// What Sentry writes in place of a value it does not send.
-const FILTERED: &str = "[Filtered]";
 
 /// Headers that carry credentials or session tokens beyond Sentry's own list (compared in
 /// lower case).
@@ -59,7 +58,7 @@ impl RequestOfEvent for HttpRequest {
             if send_default_pii {
                 q.to_string()
             } else {
-                filtered_query(q)
+                crate::http::query::filtered(q)
             }
         });
         let url = self.url(query.as_deref()).map(|url| {
@@ -129,19 +128,6 @@ impl HttpRequest {
 
 fn is_credential(name: &http::HeaderName) -> bool {
     sentry::utils::is_sensitive_header(name.as_str()) || CREDENTIAL_HEADERS.contains(&name.as_str())
-}
-
-/// `a=1&token=s3cret&flag` → `a=[Filtered]&token=[Filtered]&flag`: the keys say what was asked,
-/// the values may be secrets.
-fn filtered_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) => format!("{key}={FILTERED}"),
-            None => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 #[cfg(test)]

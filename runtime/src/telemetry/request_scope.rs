@@ -77,6 +77,16 @@ pub(crate) fn fill(event: &mut Event<'static>, send_default_pii: bool) {
     }
 }
 
+/// `send_default_pii` as `worker_init` set it up (off until then, and without Sentry): read on
+/// every request by the HTTP layer, so a static rather than a look at the hub.
+static PII_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether request data may keep personal data and credentials (`send_default_pii`).
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+pub(crate) fn pii_allowed() -> bool {
+    PII_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The bound client's `send_default_pii` (off without a client). Not for use inside an event
 /// processor, which runs with the hub's stack borrowed.
 pub(crate) fn send_default_pii() -> bool {
@@ -87,6 +97,7 @@ pub(crate) fn send_default_pii() -> bool {
 /// every event (panics and the application's own captures included). Called by `worker_init`'s
 /// generated setup right after `sentry::init`, so every thread's hub inherits it.
 pub(crate) fn install_event_processor(send_default_pii: bool) {
+    PII_ALLOWED.store(send_default_pii, std::sync::atomic::Ordering::Relaxed);
     sentry::configure_scope(|scope| {
         scope.add_event_processor(move |mut event| {
             fill(&mut event, send_default_pii);
