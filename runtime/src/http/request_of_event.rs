@@ -10,8 +10,6 @@ use crate::telemetry::request_scope::{RequestOfEvent, RequestScope};
 use sentry::protocol::Request;
 use std::sync::Arc;
 
-/// What Sentry writes in place of a value it does not send.
-
 /// Headers that carry credentials or session tokens beyond Sentry's own list (compared in
 /// lower case).
 const CREDENTIAL_HEADERS: &[&str] = &[
