@@ -1,6 +1,7 @@
 //! The server's settings as `Server`'s builder methods leave them, read by the supervisor and
 //! every worker.
 
+use crate::export::backoff::Backoff;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -47,14 +48,16 @@ impl Settings {
     }
 
     /// The wait before replacing a worker after `early` early deaths in a row: none after the
-    /// first, then 100 ms doubling up to the cap.
+    /// first, then 100 ms doubling up to the cap (the export guard's backoff ceiling, unjittered:
+    /// one master, nobody to spread out).
     pub(crate) fn crash_backoff(&self, early: u32) -> Duration {
         if early <= 1 {
             return Duration::ZERO;
         }
-        let factor = 1u32.checked_shl((early - 2).min(31)).unwrap_or(u32::MAX);
-        CRASH_BACKOFF_FIRST
-            .saturating_mul(factor)
-            .min(self.crash_backoff_cap)
+        Backoff {
+            base: CRASH_BACKOFF_FIRST,
+            cap: self.crash_backoff_cap,
+        }
+        .ceiling(early - 2)
     }
 }
