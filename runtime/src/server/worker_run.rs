@@ -69,15 +69,13 @@ pub(crate) struct WorkerRun<'a, A> {
 /// A worker that booted: everything its serve and exit phases need.
 struct Booted<F> {
     rt: tokio::runtime::Runtime,
-    worker: Worker,
     shutdown: Shutdown,
     app: Pin<Box<F>>,
     /// The app already returned on its first poll (a TERM that came during boot): polling a
     /// finished `async fn` again panics.
     finished: bool,
-    boot: BootTimes,
-    threads_at_post_fork: usize,
-    recycle: Option<Arc<Recycle>>,
+    /// The worker, and what it leaves behind at exit (the abort thread holds a copy).
+    leaving: Leaving,
 }
 
 impl<A: App> WorkerRun<'_, A> {
@@ -175,20 +173,21 @@ impl<A: App> WorkerRun<'_, A> {
             crate::health::register_serving(record);
             (self.board, record)
         });
+        let leaving = Leaving {
+            id: self.id,
+            worker: worker.clone(),
+            run_dir: self.config.run_dir.clone(),
+            threads_at_post_fork,
+            boot,
+            recycle: recycle.clone(),
+        };
         if let (Some(every), Some((_, record)), true) =
             (self.settings.heartbeat_every(), record, self.forked)
         {
             let _context = rt.enter();
             timeout::start_heartbeat(record, every);
             let abort_hooks = self.plan.worker_abort;
-            let leaving = Leaving {
-                id: self.id,
-                worker: worker.clone(),
-                run_dir: self.config.run_dir.clone(),
-                threads_at_post_fork,
-                boot,
-                recycle: recycle.clone(),
-            };
+            let leaving = leaving.clone();
             let (silence, deadline) = (
                 self.settings.timeout.unwrap_or_default(),
                 self.config.worker_exit_deadline.min(timeout::ABORT_FLUSH),
@@ -219,27 +218,22 @@ impl<A: App> WorkerRun<'_, A> {
         crate::diag::log_info!("worker {} booted (pid {})", self.id, worker.pid());
         Ok(Booted {
             rt,
-            worker,
             shutdown,
             app,
             finished: first.is_ready(),
-            boot,
-            threads_at_post_fork,
-            recycle,
+            leaving,
         })
     }
 
     fn serve_and_exit(&self, booted: Booted<A::Future>) -> i32 {
         let Booted {
             rt,
-            worker,
             shutdown,
             mut app,
             finished,
-            boot,
-            threads_at_post_fork,
-            recycle,
+            leaving,
         } = booted;
+        let worker = &leaving.worker;
         let quick_stop = shutdown.clone();
         let served = if finished {
             Ok(())
@@ -256,31 +250,23 @@ impl<A: App> WorkerRun<'_, A> {
         if let Err(e) = served {
             crate::diag::log_error!("worker {} stopped serving: the app: {e}", self.id);
             code = SERVE_ERROR;
-        } else if recycle.as_ref().is_some_and(|r| r.reached()) {
+        } else if leaving.recycle.as_ref().is_some_and(|r| r.reached()) {
             code = RECYCLED;
         }
         let _context = rt.enter();
 
         let quick = shutdown.requested() == Some(StopKind::Quick);
         if quick {
-            run::worker_hooks("worker_int", self.plan.worker_int, &worker);
+            run::worker_hooks("worker_int", self.plan.worker_int, worker);
         }
         let exit_hook = self.plan.worker_exit.map(|h| (&h.site, h.run));
-        if let Err(e) = run::optional_worker_hook("worker_exit", exit_hook, &worker) {
+        if let Err(e) = run::optional_worker_hook("worker_exit", exit_hook, worker) {
             crate::diag::log_error!("{e}");
         }
         let deadline = if quick {
             self.config.worker_exit_deadline.min(QUICK_DEADLINE)
         } else {
             self.config.worker_exit_deadline
-        };
-        let leaving = Leaving {
-            id: self.id,
-            worker,
-            run_dir: self.config.run_dir.clone(),
-            threads_at_post_fork,
-            boot,
-            recycle,
         };
         leaving.leave(teardown::teardown(deadline), false);
         code
@@ -420,6 +406,7 @@ fn listen_for_signals(inbox: SignalInbox, stop: StopSender, id: usize) -> std::i
 }
 
 /// What a worker leaves behind as it exits: its report in the run folder and its last log line.
+#[derive(Clone)]
 struct Leaving {
     id: usize,
     worker: Worker,
