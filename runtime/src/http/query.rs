@@ -4,6 +4,8 @@
 //! `signature`…), which become `REDACTED` as the OTel semantic conventions suggest, unless
 //! `send_default_pii` is on.
 
+use std::borrow::Cow;
+
 /// What Sentry shows in place of a value.
 pub(crate) const FILTERED: &str = "[Filtered]";
 /// What a span shows in place of a credential's value.
@@ -30,16 +32,21 @@ pub(crate) fn filtered(query: &str) -> String {
     replace_values(query, |_| true, FILTERED)
 }
 
-/// `page=2&access_token=s3cret` → `page=2&access_token=REDACTED`.
-pub(crate) fn scrubbed(query: &str) -> String {
-    replace_values(
-        query,
-        |key| {
-            let key = key.to_ascii_lowercase();
-            CREDENTIAL_KEYS.iter().any(|part| key.contains(part))
-        },
-        REDACTED,
-    )
+/// `page=2&access_token=s3cret` → `page=2&access_token=REDACTED`. A query with no credential
+/// key (the usual case, on every request with a query) is returned as it is, unallocated.
+pub(crate) fn scrubbed(query: &str) -> Cow<'_, str> {
+    let credential = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        CREDENTIAL_KEYS.iter().any(|part| key.contains(part))
+    };
+    let any = query
+        .split('&')
+        .any(|pair| pair.split_once('=').is_some_and(|(key, _)| credential(key)));
+    if any {
+        Cow::Owned(replace_values(query, credential, REDACTED))
+    } else {
+        Cow::Borrowed(query)
+    }
 }
 
 fn replace_values(query: &str, secret: impl Fn(&str) -> bool, with: &str) -> String {
