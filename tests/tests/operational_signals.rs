@@ -1,5 +1,6 @@
-//! Every signal Gunicorn gives a meaning to is handled and none is fatal: USR1, USR2 and WINCH to
-//! the master and to a worker leave the server serving and able to stop cleanly. Worker exits
+//! Every signal Gunicorn gives a meaning to is handled and none is fatal: USR1 and WINCH (outside
+//! a binary upgrade) to the master, and USR1, USR2 and WINCH to a worker, leave the server
+//! serving and able to stop cleanly (USR2 to the master is the binary upgrade: `binary_upgrade.rs`). Worker exits
 //! are logged for what they are: TTOU, HUP, a stop, a crash. `#[nworkers_changed]` runs in the
 //! master on TTIN and TTOU, `#[worker_int]` in a worker on INT / QUIT, before `worker_exit`.
 
@@ -19,15 +20,19 @@ fn usr1_usr2_and_winch_are_not_fatal_to_the_master_or_a_worker() {
     let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2")]);
     let addr = fx.addr(BOOT);
     let workers = fx.wait_for_workers(2, BOOT);
-    for signal in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
+    for signal in [libc::SIGUSR1, libc::SIGWINCH] {
         fx.signal(signal);
+    }
+    for signal in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
         signal_pid(workers[0], signal);
     }
     // Each was taken, by the master and by the worker (their lines carry their pids).
     for (pid, line) in [
         (fx.pid, "USR1: forkline writes its log to stderr"),
-        (fx.pid, "USR2 has no meaning in forkline yet; ignored"),
-        (fx.pid, "WINCH has no meaning in forkline yet; ignored"),
+        (
+            fx.pid,
+            "WINCH ignored: it stops this master's workers only during a binary upgrade",
+        ),
         (workers[0], "USR1: forkline writes its log to stderr"),
         (workers[0], "USR2 has no meaning in a worker; ignored"),
         (workers[0], "WINCH has no meaning in a worker; ignored"),

@@ -74,6 +74,10 @@ impl Server {
             Some(t) => Some(t).filter(|t| !t.is_zero()),
             None => Some(Duration::from_secs(30)),
         };
+        let pidfile = env
+            .get("FORKLINE_PIDFILE")
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
         let addr = env
             .get("FORKLINE_BIND")
             .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -96,6 +100,7 @@ impl Server {
                 crash_backoff_cap,
                 crash_loop_limit,
                 timeout,
+                pidfile,
             },
             env,
         };
@@ -210,6 +215,15 @@ impl Server {
     /// `FORKLINE_TIMEOUT_MS=0`) turns it off; also `FORKLINE_TIMEOUT_MS`.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.settings.timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Gunicorn's `pidfile`: the master writes its pid there once it listens and removes it when
+    /// it exits (also `FORKLINE_PIDFILE`; default none). During a binary upgrade (USR2) the old
+    /// master's file moves to `<path>.oldbin` and the new master writes `<path>`, so `<path>`
+    /// always names the master to signal. A file naming a live process is a start-up error.
+    pub fn pidfile(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.settings.pidfile = Some(path.into());
         self
     }
 

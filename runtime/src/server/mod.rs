@@ -3,6 +3,7 @@
 
 pub(crate) mod app;
 pub(crate) mod balanced_accept;
+pub(crate) mod binary_upgrade;
 pub(crate) mod boot_failure;
 pub(crate) mod builder;
 pub(crate) mod crash_loop;
@@ -10,6 +11,7 @@ pub(crate) mod in_flight;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
 pub(crate) mod max_requests;
+pub(crate) mod pidfile;
 pub(crate) mod scoreboard;
 pub(crate) mod settings;
 pub(crate) mod shutdown_signal;

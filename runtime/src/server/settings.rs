@@ -3,6 +3,7 @@
 
 use crate::export::backoff::Backoff;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub(crate) struct Settings {
     /// Gunicorn's `timeout`: a worker whose runtime makes no progress for this long is aborted
     /// and replaced (`None`: never).
     pub(crate) timeout: Option<Duration>,
+    /// Gunicorn's `pidfile`: the master's pid, moved to `<path>.oldbin` during a binary upgrade.
+    pub(crate) pidfile: Option<PathBuf>,
 }
 
 /// The wait before replacing a worker after its second early death in a row (one crash is not

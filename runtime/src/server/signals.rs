@@ -164,6 +164,7 @@ fn set_action(signal: libc::c_int, handler: libc::sighandler_t) -> io::Result<()
 }
 
 /// A thread's signal mask, as `pthread_sigmask` gives it.
+#[derive(Clone)]
 pub(crate) struct SignalMask(libc::sigset_t);
 
 pub(crate) fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {

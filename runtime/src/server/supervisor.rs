@@ -7,8 +7,10 @@
 //! timeout), INT/QUIT quick stop, HUP replaces every worker without a gap in capacity (`on_reload`
 //! hooks, then a new worker per slot; each old worker is asked to stop only once its replacement
 //! is ready), TTIN/TTOU one worker more/fewer,
-//! USR1 (reopen logs: forkline logs to stderr, so there is nothing to reopen), USR2 and WINCH
-//! logged and ignored. None of them is fatal. A worker that dies is reaped and replaced, as is one
+//! USR1 (reopen logs: forkline logs to stderr, so there is nothing to reopen), USR2 a binary
+//! upgrade (a new master from the executable's path, on the same socket: `binary_upgrade`),
+//! WINCH during an upgrade this master's workers stopped gracefully (otherwise ignored: a
+//! terminal resize sends it too). None of them is fatal. A worker that dies is reaped and replaced, as is one
 //! that reached its `max_requests`; one that cannot boot stops the master with the worker's reason.
 
 use crate::config::TelemetryConfig;
@@ -16,9 +18,11 @@ use crate::error::{Error, Result};
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
+use crate::server::binary_upgrade::{self, Origin};
 use crate::server::boot_failure;
 use crate::server::crash_loop::{CrashLoop, Death};
 use crate::server::max_requests::RECYCLED;
+use crate::server::pidfile::Pidfile;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::settings::ABORT_GRACE;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
@@ -56,6 +60,8 @@ enum Retiring {
     Replaced,
     /// Its runtime made no progress for the timeout: sent ABRT at `since`, KILL after the grace.
     TimedOut { since: Instant, killed: bool },
+    /// WINCH during a binary upgrade: the new master's workers take over.
+    Winched,
 }
 
 pub(crate) fn run<A: App>(
@@ -65,6 +71,15 @@ pub(crate) fn run<A: App>(
     app: &A,
 ) -> Result<()> {
     crate::diag::set_verbose(config.profile.verbose());
+    // Both before any hook can start a thread or change the folder (see `binary_upgrade`).
+    let inherited = binary_upgrade::take_inherited()?;
+    let origin = Origin::capture()
+        .inspect_err(|e| {
+            crate::diag::log_warn!(
+                "this executable's path cannot be read ({e}): USR2 cannot upgrade"
+            )
+        })
+        .ok();
     // Thread-free preparation shared by every worker through fork (HTTP clients, TLS roots).
     let mut config = config.clone();
     config.prepare()?;
@@ -117,17 +132,34 @@ pub(crate) fn run<A: App>(
         .map_err(|e| Error::io("mapping the scoreboard", e))?;
     let master = Master::new(settings.workers, config.run_dir.clone());
     run::master_hooks("on_starting", plan.on_starting, &master)?;
-    let addr = settings.addr.ok_or_else(|| {
-        Error::config(
-            "Server::bind",
-            "no address to listen on: call .bind(\"127.0.0.1:8000\") or set FORKLINE_BIND",
-        )
-    })?;
-    let listener = TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
+    let (listener, upgraded_from) = match inherited {
+        Some(inherited) => (inherited.listener, inherited.from),
+        None => {
+            let addr = settings.addr.ok_or_else(|| {
+                Error::config(
+                    "Server::bind",
+                    "no address to listen on: call .bind(\"127.0.0.1:8000\") or set FORKLINE_BIND",
+                )
+            })?;
+            let listener =
+                TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
+            (listener, None)
+        }
+    };
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
     master.set_local_addr(local);
+    if let Some(old) = upgraded_from {
+        crate::diag::log_info!(
+            "binary upgrade: serving the socket {local} handed down by the master with pid {old}"
+        );
+    }
+    let pidfile = settings
+        .pidfile
+        .as_deref()
+        .map(|path| Pidfile::create(path, std::process::id()))
+        .transpose()?;
     // Always shown, whatever the profile: what runs where, and where its files go.
     crate::diag::emit(
         "info",
@@ -152,6 +184,11 @@ pub(crate) fn run<A: App>(
             stopping: None,
             halt: None,
             crash_loop: CrashLoop::default(),
+            origin,
+            pidfile,
+            new_master: None,
+            old_master: upgraded_from,
+            winched_from: None,
         };
         supervisor.run()
     } else {
@@ -265,6 +302,15 @@ struct Supervisor<'a, A> {
     halt: Option<Error>,
     /// Early deaths in a row, and when the next replacement may be forked.
     crash_loop: CrashLoop,
+    /// What a USR2 starts; `None` if it could not be read at start.
+    origin: Option<Origin>,
+    pidfile: Option<Pidfile>,
+    /// The master a USR2 started, while it runs.
+    new_master: Option<libc::pid_t>,
+    /// The master that started this one (USR2), while it runs.
+    old_master: Option<u32>,
+    /// The worker count before WINCH stopped them all.
+    winched_from: Option<usize>,
 }
 
 impl<A: App> Supervisor<'_, A> {
@@ -279,6 +325,7 @@ impl<A: App> Supervisor<'_, A> {
             let received = self.inbox.wait(TICK, self.mask);
             self.handle(received);
             self.reap();
+            self.note_old_master_gone();
             self.note_ready();
             self.check_timeouts();
             if let Some(stopping) = &mut self.stopping {
@@ -309,6 +356,9 @@ impl<A: App> Supervisor<'_, A> {
             self.stop(libc::SIGQUIT, self.settings.quick_timeout);
         }
         if received.contains(libc::SIGHUP) && self.stopping.is_none() {
+            if let Some(workers) = self.winched_from.take() {
+                self.set_target(workers);
+            }
             crate::diag::log_info!(
                 "HUP: starting a new worker per slot; each old one stops once its replacement is \
                  ready"
@@ -344,9 +394,134 @@ impl<A: App> Supervisor<'_, A> {
                 "USR1: forkline writes its log to stderr, so there is no file to reopen"
             );
         }
-        for (signal, name) in [(libc::SIGUSR2, "USR2"), (libc::SIGWINCH, "WINCH")] {
-            if received.contains(signal) {
-                crate::diag::log_info!("{name} has no meaning in forkline yet; ignored");
+        if received.contains(libc::SIGUSR2) {
+            self.upgrade();
+        }
+        if received.contains(libc::SIGWINCH) {
+            self.winch();
+        }
+    }
+
+    /// USR2: starts a new master from this executable's path, on the same socket; this master's
+    /// pid file moves to `.oldbin`.
+    fn upgrade(&mut self) {
+        let refused = if self.stopping.is_some() {
+            Some("this master is stopping".to_string())
+        } else if let Some(pid) = self.new_master {
+            Some(format!("the new master it started (pid {pid}) still runs"))
+        } else if let Some(old) = self.old_master {
+            Some(format!(
+                "the master this one replaces (pid {old}) still runs: retire it first (WINCH, \
+                 then TERM)"
+            ))
+        } else if self.origin.is_none() {
+            Some("this executable's path could not be read at start".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            crate::diag::log_warn!("USR2 ignored: {why}");
+            return;
+        }
+        let Some(origin) = &self.origin else { return };
+        if let Some(pidfile) = &mut self.pidfile {
+            if let Err(e) = pidfile.move_to_oldbin() {
+                crate::diag::log_error!(
+                    "USR2 ignored: the pid file cannot move to {}: {e}",
+                    pidfile.oldbin().display()
+                );
+                return;
+            }
+        }
+        match binary_upgrade::start_new_master(origin, self.listener, self.mask) {
+            Ok(pid) => {
+                self.new_master = Some(pid);
+                crate::diag::log_info!(
+                    "USR2: started a new master (pid {pid}) from {} on the same socket; once it \
+                     serves, WINCH stops this master's workers and TERM this master",
+                    origin.exe().display()
+                );
+            }
+            Err(e) => {
+                crate::diag::log_error!(
+                    "USR2: cannot start a new master from {}: {e}; this master serves on",
+                    origin.exe().display()
+                );
+                self.pid_file_back();
+            }
+        }
+    }
+
+    /// WINCH: during an upgrade, this master's workers stop gracefully and are not replaced
+    /// (HUP brings them back). Otherwise ignored: a terminal resize sends WINCH to a master
+    /// started in the foreground, and must not stop its workers.
+    fn winch(&mut self) {
+        let Some(new) = self.new_master else {
+            crate::diag::log_info!(
+                "WINCH ignored: it stops this master's workers only during a binary upgrade \
+                 (after USR2); a terminal resize sends it too"
+            );
+            return;
+        };
+        if self.target == 0 || self.stopping.is_some() {
+            return;
+        }
+        crate::diag::log_info!(
+            "WINCH: stopping this master's {} workers gracefully; the new master (pid {new}) \
+             serves; TERM stops this master, HUP starts its workers again",
+            self.target
+        );
+        self.winched_from = Some(self.target);
+        self.set_target(0);
+        let serving: Vec<libc::pid_t> = self
+            .workers
+            .keys()
+            .filter(|pid| !self.retiring.contains_key(pid))
+            .copied()
+            .collect();
+        for pid in serving {
+            self.retire(pid, Retiring::Winched);
+        }
+    }
+
+    /// The new master died before this one was retired: the upgrade failed, this master serves
+    /// on, its pid file goes back, and workers that WINCH stopped are started again.
+    fn new_master_exited(&mut self, pid: libc::pid_t, status: ExitStatus) {
+        self.new_master = None;
+        crate::diag::log_warn!(
+            "the new master (pid {pid}) exited ({status:?}) while this one runs: the binary \
+             upgrade did not complete; this master serves on"
+        );
+        self.pid_file_back();
+        if self.stopping.is_none() {
+            if let Some(workers) = self.winched_from.take() {
+                crate::diag::log_info!("starting this master's {workers} workers again");
+                self.set_target(workers);
+            }
+        }
+    }
+
+    fn pid_file_back(&mut self) {
+        if let Some(pidfile) = &mut self.pidfile {
+            match pidfile.move_back() {
+                Ok(()) => {}
+                Err(e) => crate::diag::log_warn!(
+                    "the pid file stays at {}: {e}",
+                    pidfile.location().display()
+                ),
+            }
+        }
+    }
+
+    /// Gunicorn's promotion: once the master that started this one has exited, this one is the
+    /// only master, and may itself be upgraded.
+    fn note_old_master_gone(&mut self) {
+        if let Some(old) = self.old_master {
+            if sys::parent_pid() != old {
+                crate::diag::log_info!(
+                    "the old master (pid {old}) has exited: this master is the only one"
+                );
+                self.old_master = None;
             }
         }
     }
@@ -527,6 +702,10 @@ impl<A: App> Supervisor<'_, A> {
                 Reaped::Exited(pid, code) => (pid, ExitStatus::Exited(code)),
                 Reaped::Signaled(pid, sig) => (pid, ExitStatus::Signaled(sig)),
             };
+            if self.new_master == Some(pid) {
+                self.new_master_exited(pid, status);
+                continue;
+            }
             let Some(live) = self.workers.remove(&pid) else {
                 continue; // Not a worker (a child the user's hooks started).
             };
@@ -558,6 +737,9 @@ impl<A: App> Supervisor<'_, A> {
                     "worker {id} (pid {pid}) recycled after {requests} requests (max_requests); \
                      starting its replacement"
                 ),
+                (Some(Retiring::Winched), _) => {
+                    crate::diag::log_info!("worker {id} (pid {pid}) stopped after WINCH ({status:?})")
+                }
                 (Some(Retiring::Fewer), _) => {
                     crate::diag::log_info!("worker {id} (pid {pid}) stopped after TTOU ({status:?})")
                 }
