@@ -90,6 +90,7 @@ pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, ByItemKind, Dropped, Health, Pipeline};
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
+pub use server::master_report::{read_master_reports, Exits, MasterReport, SpanAccount};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{
     App, BalancedListener, CountedStream, Fresh, Serve, Server, Serving, Shutdown, StopKind,

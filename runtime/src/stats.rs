@@ -2,7 +2,7 @@
 //! dropped, so that no loss is silent.
 
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 pub(crate) struct ProcessCounters {
@@ -25,7 +25,8 @@ pub(crate) struct ProcessCounters {
     pub(crate) attribute_values_truncated: AtomicU64,
 }
 
-pub(crate) static COUNTERS: ProcessCounters = ProcessCounters {
+/// This process's counters until it counts elsewhere (`count_in`).
+static LOCAL: ProcessCounters = ProcessCounters {
     spans_started: AtomicU64::new(0),
     spans_ended: AtomicU64::new(0),
     spans_exported: AtomicU64::new(0),
@@ -42,6 +43,33 @@ pub(crate) static COUNTERS: ProcessCounters = ProcessCounters {
     sentry_write_failed: AtomicU64::new(0),
     attribute_values_truncated: AtomicU64::new(0),
 };
+
+/// Where this process counts, when not in `LOCAL`.
+static ELSEWHERE: AtomicPtr<ProcessCounters> = AtomicPtr::new(std::ptr::null_mut());
+
+/// This process's counters: its own static, or, in a worker, its scoreboard record's, which
+/// live in memory the master shares, so that what a worker killed with KILL had counted (spans
+/// ended, exported, failed) is still there for the master to read.
+#[inline]
+pub(crate) fn counters() -> &'static ProcessCounters {
+    let at = ELSEWHERE.load(std::sync::atomic::Ordering::Acquire);
+    if at.is_null() {
+        &LOCAL
+    } else {
+        // SAFETY: only `count_in` stores here, from a `&'static`.
+        unsafe { &*at }
+    }
+}
+
+/// From here on this process counts in `to`, from zero. A worker calls it right after fork,
+/// before anything counts (a pipeline keeps references to the counters it feeds).
+pub(crate) fn count_in(to: &'static ProcessCounters) {
+    to.reset();
+    ELSEWHERE.store(
+        (to as *const ProcessCounters).cast_mut(),
+        std::sync::atomic::Ordering::Release,
+    );
+}
 
 impl ProcessCounters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -120,7 +148,11 @@ pub struct Stats {
 
 /// A snapshot of this process's counters.
 pub fn stats() -> Stats {
-    let c = &COUNTERS;
+    snapshot(counters())
+}
+
+/// What `c` holds, as figures.
+pub(crate) fn snapshot(c: &ProcessCounters) -> Stats {
     let ended = c.spans_ended.load(Relaxed);
     let exported = c.spans_exported.load(Relaxed);
     let failed = c.spans_export_failed.load(Relaxed);

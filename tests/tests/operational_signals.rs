@@ -67,8 +67,12 @@ fn usr1_usr2_and_winch_are_not_fatal_to_the_master_or_a_worker() {
 #[test]
 fn worker_exits_are_logged_for_what_they_are() {
     let mut fx = Fixture::start(BIN, &[("FORKLINE_WORKERS", "2")]);
-    fx.addr(BOOT);
+    let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(2, BOOT);
+    for _ in 0..6 {
+        let (status, _) = http_get(addr, "/work").expect("GET /work");
+        assert_eq!(status, 200);
+    }
 
     fx.signal(libc::SIGTTOU);
     wait_for_log(&fx, "stopped after TTOU");
@@ -93,6 +97,45 @@ fn worker_exits_are_logged_for_what_they_are() {
     let stderr = fx.stderr();
     assert!(stderr.contains(") stopped (Exited(0))"), "{stderr}");
     assert_eq!(stderr.matches("crashed").count(), 1, "{stderr}");
+
+    // The master's account of the run, KILLed worker included.
+    let reports = forkline::read_master_reports(&fx.run_dir()).expect("master report");
+    let [report] = reports.as_slice() else {
+        panic!("one master report: {reports:?}")
+    };
+    assert_eq!(report.pid, fx.pid);
+    let exits = report.exits;
+    assert_eq!(
+        (
+            exits.fewer_by_ttou,
+            exits.replaced_by_hup,
+            exits.killed,
+            exits.stopped,
+            exits.crashed
+        ),
+        (1, 1, 1, 1, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.workers_started, 4, "{report:?}");
+    assert_eq!(
+        exits.total(),
+        report.workers_started,
+        "every worker reaped and counted"
+    );
+    let spans = report.spans;
+    assert!(spans.created >= 6, "a span per request: {report:?}");
+    assert_eq!(spans.unaccounted, 0, "{report:?}");
+    assert_eq!(
+        spans.created,
+        spans.delivered + spans.dropped + spans.lost_with_killed_workers,
+        "{report:?}"
+    );
+    // What the workers that exited by themselves reported agrees with the master's reading.
+    let worker_reports = forkline::read_reports(&fx.run_dir()).expect("worker reports");
+    assert_eq!(worker_reports.len(), 3, "all but the killed one");
+    let reported: u64 = worker_reports.iter().map(|r| r.stats.spans_ended).sum();
+    assert!(spans.created >= reported, "{report:?} vs {reported}");
+    assert!(stderr.contains("run: 4 workers started;"), "{stderr}");
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::export::engine::state::{PipelineState, ProcessTally};
 use crate::export::figures::{DropReason, PipelineHealth};
 use crate::export::otlp_spans::{SpanEncoder, SpanTransport};
 use crate::export::transition_log::TransitionLog;
-use crate::stats::COUNTERS;
+use crate::stats::counters;
 use opentelemetry::Context;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -162,8 +162,8 @@ impl GuardedSpanProcessor {
             params,
             TransitionLog::new("OTLP export", "spans are kept (up to the buffer budget)"),
             Some(ProcessTally {
-                delivered: &COUNTERS.spans_exported,
-                failed: &COUNTERS.spans_export_failed,
+                delivered: &counters().spans_exported,
+                failed: &counters().spans_export_failed,
             }),
             (encoder, transport),
             rx,

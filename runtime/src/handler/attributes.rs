@@ -109,7 +109,7 @@ pub(crate) fn bounded(s: &str) -> StringValue {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    crate::stats::ProcessCounters::add(&crate::stats::COUNTERS.attribute_values_truncated, 1);
+    crate::stats::ProcessCounters::add(&crate::stats::counters().attribute_values_truncated, 1);
     StringValue::from(s[..end].to_string())
 }
 

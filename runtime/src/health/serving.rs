@@ -2,6 +2,7 @@
 //! atomics that lives in the master's shared scoreboard (`server::scoreboard`), so the master and
 //! the other workers can read it too.
 
+use crate::stats::ProcessCounters;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -30,7 +31,14 @@ pub(crate) struct Record {
     /// When a task on the worker's runtime last ran (`sys::monotonic_ms`); 0 before the first
     /// beat. A runtime whose threads are all blocked stops beating.
     heartbeat_ms: AtomicU64,
+    /// The worker's telemetry counters (`stats::count_in`), on cache lines of their own: the
+    /// worker writes them per span, while other workers read the line above per connection.
+    telemetry: TelemetryCounters,
 }
+
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+struct TelemetryCounters(ProcessCounters);
 
 impl Record {
     /// Taken by a worker for itself, with its counters from zero.
@@ -40,6 +48,12 @@ impl Record {
         self.requests.store(0, Relaxed);
         self.heartbeat_ms.store(0, Relaxed);
         self.pid.store(pid, Relaxed);
+    }
+
+    /// The counters of the worker that holds (or last held) this record. The master zeroes them
+    /// before it forks the record's next worker, so they are never a previous worker's.
+    pub(crate) fn counters(&self) -> &ProcessCounters {
+        &self.telemetry.0
     }
 
     /// The worker's runtime made progress at `now_ms`.

@@ -176,7 +176,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         assert!(is_listening_socket(listener.as_raw_fd()));
         let connected =
-            std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         assert!(!is_listening_socket(connected.as_raw_fd()), "a connection");
         let file = std::fs::File::open("/proc/self/stat").expect("a file");
         assert!(!is_listening_socket(file.as_raw_fd()), "a file");

@@ -10,6 +10,7 @@ pub(crate) mod crash_loop;
 pub(crate) mod in_flight;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
+pub(crate) mod master_report;
 pub(crate) mod max_requests;
 pub(crate) mod pidfile;
 pub(crate) mod scoreboard;

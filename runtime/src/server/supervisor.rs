@@ -21,6 +21,7 @@ use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
 use crate::server::binary_upgrade::{self, Origin};
 use crate::server::boot_failure;
 use crate::server::crash_loop::{CrashLoop, Death};
+use crate::server::master_report::MasterReport;
 use crate::server::max_requests::RECYCLED;
 use crate::server::pidfile::Pidfile;
 use crate::server::scoreboard::Scoreboard;
@@ -189,6 +190,10 @@ pub(crate) fn run<A: App>(
             new_master: None,
             old_master: upgraded_from,
             winched_from: None,
+            report: MasterReport {
+                pid: std::process::id(),
+                ..MasterReport::default()
+            },
         };
         supervisor.run()
     } else {
@@ -311,6 +316,8 @@ struct Supervisor<'a, A> {
     old_master: Option<u32>,
     /// The worker count before WINCH stopped them all.
     winched_from: Option<usize>,
+    /// What this run did, written at exit.
+    report: MasterReport,
 }
 
 impl<A: App> Supervisor<'_, A> {
@@ -340,6 +347,10 @@ impl<A: App> Supervisor<'_, A> {
                         .for_each(|&pid| sys::kill(pid, libc::SIGKILL));
                 }
             }
+        }
+        crate::diag::log_info!("{}", self.report.summary());
+        if let Err(e) = self.report.write(&self.config.run_dir) {
+            crate::diag::log_warn!("cannot write the master's report: {e}");
         }
         match self.halt.take() {
             Some(e) => Err(e),
@@ -710,11 +721,13 @@ impl<A: App> Supervisor<'_, A> {
                 continue; // Not a worker (a child the user's hooks started).
             };
             let id = live.id;
-            // Read before the slot is given back: what the worker served, for the log line.
-            let requests = self
-                .board
-                .record(live.slot)
-                .map_or(0, |record| record.serving().requests_served);
+            // Read before the slot is given back: what the worker served and counted.
+            let (requests, stats) = self.board.record(live.slot).map_or((0, None), |record| {
+                (
+                    record.serving().requests_served,
+                    Some(crate::stats::snapshot(record.counters())),
+                )
+            });
             self.board.release(live.slot, pid as u32);
             let exit = WorkerExit {
                 worker_id: id,
@@ -731,6 +744,7 @@ impl<A: App> Supervisor<'_, A> {
             }
             let boot_failed = status == ExitStatus::Exited(BOOT_ERROR);
             let recycled = status == ExitStatus::Exited(RECYCLED);
+            self.count_exit(status, retiring, boot_failed, recycled, requests, stats);
             match (retiring, &self.stopping) {
                 _ if boot_failed => {}
                 (None, None) if recycled => crate::diag::log_info!(
@@ -782,18 +796,53 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    /// Counts a reaped worker's exit and spans in the run's report.
+    fn count_exit(
+        &mut self,
+        status: ExitStatus,
+        retiring: Option<Retiring>,
+        boot_failed: bool,
+        recycled: bool,
+        requests: u64,
+        stats: Option<crate::stats::Stats>,
+    ) {
+        let exits = &mut self.report.exits;
+        let signaled = matches!(status, ExitStatus::Signaled(_));
+        match retiring {
+            _ if boot_failed => exits.boot_failed += 1,
+            Some(Retiring::TimedOut { .. }) => exits.timed_out += 1,
+            Some(Retiring::Replaced) => exits.replaced_by_hup += 1,
+            Some(Retiring::Fewer) => exits.fewer_by_ttou += 1,
+            Some(Retiring::Winched) => exits.winched += 1,
+            None if self.stopping.is_some() => exits.stopped += 1,
+            None if recycled => exits.recycled += 1,
+            None if signaled => exits.killed += 1,
+            None => exits.crashed += 1,
+        }
+        self.report.requests_served += requests;
+        if let Some(stats) = stats {
+            self.report.spans.add(&stats, signaled);
+        }
+    }
+
     /// A worker died on its own. Replaced at once, unless it died soon after it started: then
     /// the replacement waits (longer after each early death in a row), and past the limit the
     /// master stops rather than spin (see `crash_loop`).
     fn crashed(&mut self, id: usize, pid: libc::pid_t, status: ExitStatus, born: Option<Instant>) {
         let lived = born.map_or(Duration::MAX, |b| b.elapsed());
         let lived_ms = lived.as_millis();
+        // Code 0 unasked (INT or QUIT sent to the worker itself, or the app returned) is no crash.
+        let how = if status == ExitStatus::Exited(0) {
+            "exited on its own"
+        } else {
+            "crashed"
+        };
         match self.crash_loop.died(self.settings, lived, Instant::now()) {
             Death::Late | Death::Early { in_a_row: 1, .. } => {
-                crate::diag::log_warn!("worker {id} (pid {pid}) crashed ({status:?}); replacing it")
+                crate::diag::log_warn!("worker {id} (pid {pid}) {how} ({status:?}); replacing it")
             }
             Death::Early { in_a_row, wait } => crate::diag::log_warn!(
-                "worker {id} (pid {pid}) crashed ({status:?}); replacing it in {} ms (it died \
+                "worker {id} (pid {pid}) {how} ({status:?}); replacing it in {} ms (it died \
                  {lived_ms} ms after it started: {in_a_row} early deaths in a row)",
                 wait.as_millis()
             ),
@@ -843,6 +892,11 @@ impl<A: App> Supervisor<'_, A> {
         self.master.set_forking_worker(None);
         checked?;
         let slot = self.free_slot(id);
+        if let Some(record) = self.board.record(slot) {
+            // The worker counts here from its first instant (`stats::count_in`); never a
+            // previous worker's counts, even if this one dies before it starts counting.
+            record.counters().reset();
+        }
         match sys::fork().map_err(|e| Error::io("fork", e))? {
             Forked::Parent(pid) => {
                 let live = Live {
@@ -853,6 +907,7 @@ impl<A: App> Supervisor<'_, A> {
                     outgoing: false,
                 };
                 self.workers.insert(pid, live);
+                self.report.workers_started += 1;
                 Ok(())
             }
             Forked::Child => {

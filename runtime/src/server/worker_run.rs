@@ -16,7 +16,7 @@ use crate::server::signals::{self, SignalInbox};
 use crate::server::timeout;
 use crate::server::worker_report::{BootTimes, WorkerReport};
 use crate::server::{App, Serve, Settings};
-use crate::stats::COUNTERS;
+use crate::stats::counters;
 use crate::sys;
 use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
 use crate::telemetry::teardown::TeardownReport;
@@ -88,7 +88,7 @@ impl<A: App> WorkerRun<'_, A> {
     /// 2. `SignalInbox::install`: `pipe2`, `sigaction`, atomics; no lock, no allocation but the
     ///    inbox's list of signals (glibc's `malloc` resets its locks in the child).
     /// 3. The signal mask: back to the one the process started with, stop signals unblocked.
-    /// 4. `COUNTERS.reset()` (atomics) and the RNG reseed (thread-local, `getrandom`).
+    /// 4. The counters moved to the scoreboard record, from zero (atomics) and the RNG reseed (thread-local, `getrandom`).
     /// 5. From here on the worker's own setup runs (`post_fork`, runtime, `worker_init`); it
     ///    takes the SDKs' global locks, which only the master's forking thread touched, and
     ///    forkline's log lines are written with one `write(2)` each, never through the stderr lock.
@@ -116,7 +116,11 @@ impl<A: App> WorkerRun<'_, A> {
             }
         }
         if self.forked {
-            COUNTERS.reset();
+            // In the scoreboard record, so the master can read them even after a KILL.
+            match self.board.record(self.slot) {
+                Some(record) => crate::stats::count_in(record.counters()),
+                None => counters().reset(),
+            }
             // Before anything draws a random id: see `fork_rng`.
             crate::telemetry::fork_rng::reseed_thread_rng();
         }

@@ -4,7 +4,7 @@
 //! are discarded and counted by kind.
 
 use crate::sink::rotating::{NotWritten, RotatingFile};
-use crate::stats::{ProcessCounters, COUNTERS};
+use crate::stats::{counters, ProcessCounters};
 use sentry::protocol::EnvelopeItem;
 use sentry::{Envelope, Transport};
 use serde_json::json;
@@ -49,32 +49,32 @@ impl SentryFileTransport {
         line.push(b'\n');
         let appended = self.file.append(&line, kind);
         ProcessCounters::add(
-            &COUNTERS.sentry_events_discarded_budget,
+            &counters().sentry_events_discarded_budget,
             appended.discarded.events,
         );
         ProcessCounters::add(
-            &COUNTERS.sentry_transactions_discarded_budget,
+            &counters().sentry_transactions_discarded_budget,
             appended.discarded.transactions,
         );
         let problem = match appended.written {
             Ok(()) => {
-                ProcessCounters::add(&COUNTERS.sentry_events_written, kind.events);
-                ProcessCounters::add(&COUNTERS.sentry_transactions_written, kind.transactions);
+                ProcessCounters::add(&counters().sentry_events_written, kind.events);
+                ProcessCounters::add(&counters().sentry_transactions_written, kind.transactions);
                 if self.failing.swap(false, Ordering::Relaxed) {
                     crate::diag::log_warn!("the embedded Sentry sink writes again");
                 }
                 return;
             }
             Err(e @ NotWritten::TooLarge { .. }) => {
-                ProcessCounters::add(&COUNTERS.sentry_events_discarded_budget, kind.events);
+                ProcessCounters::add(&counters().sentry_events_discarded_budget, kind.events);
                 ProcessCounters::add(
-                    &COUNTERS.sentry_transactions_discarded_budget,
+                    &counters().sentry_transactions_discarded_budget,
                     kind.transactions,
                 );
                 e
             }
             Err(e @ NotWritten::Io(_)) => {
-                ProcessCounters::add(&COUNTERS.sentry_write_failed, 1);
+                ProcessCounters::add(&counters().sentry_write_failed, 1);
                 e
             }
         };

@@ -5,7 +5,7 @@
 //! (written, failed, discarded) because only it knows which part of a batch went where.
 
 use crate::sink::rotating::{NotWritten, RotatingFile};
-use crate::stats::{ProcessCounters, COUNTERS};
+use crate::stats::{counters, ProcessCounters};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -44,27 +44,27 @@ impl SpanFileExporter {
         let mut line = match serde_json::to_vec(&request) {
             Ok(line) => line,
             Err(e) => {
-                ProcessCounters::add(&COUNTERS.spans_export_failed, n);
+                ProcessCounters::add(&counters().spans_export_failed, n);
                 *problem = Some(format!("encoding OTLP JSON: {e}"));
                 return;
             }
         };
         line.push(b'\n');
         let appended = self.file.append(&line, n);
-        ProcessCounters::add(&COUNTERS.spans_budget_rotated, appended.discarded);
+        ProcessCounters::add(&counters().spans_budget_rotated, appended.discarded);
         match appended.written {
-            Ok(()) => ProcessCounters::add(&COUNTERS.spans_exported, n),
+            Ok(()) => ProcessCounters::add(&counters().spans_exported, n),
             Err(NotWritten::TooLarge { .. }) if n > 1 => {
                 let [first, second] = halves(request);
                 self.write(first, problem);
                 self.write(second, problem);
             }
             Err(e @ NotWritten::TooLarge { .. }) => {
-                ProcessCounters::add(&COUNTERS.spans_budget_refused, n);
+                ProcessCounters::add(&counters().spans_budget_refused, n);
                 *problem = Some(format!("a span was discarded: {e}"));
             }
             Err(NotWritten::Io(e)) => {
-                ProcessCounters::add(&COUNTERS.spans_export_failed, n);
+                ProcessCounters::add(&counters().spans_export_failed, n);
                 *problem = Some(format!("writing the span file: {e}"));
             }
         }

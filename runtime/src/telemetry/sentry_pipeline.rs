@@ -7,7 +7,7 @@ use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
 use crate::export::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
-use crate::stats::{ProcessCounters, COUNTERS};
+use crate::stats::{counters, ProcessCounters};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
         .session_mode(sentry::SessionMode::Request)
         .auto_session_tracking(true)
         .before_send(|event| {
-            ProcessCounters::add(&COUNTERS.sentry_events_captured, 1);
+            ProcessCounters::add(&counters().sentry_events_captured, 1);
             Some(event)
         });
     options.dsn = dsn;

@@ -8,7 +8,7 @@
 //! lets the provider be built first and the processor be added later, exactly once.
 
 use crate::identity::fork_generation;
-use crate::stats::{ProcessCounters, COUNTERS};
+use crate::stats::{counters, ProcessCounters};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -89,7 +89,7 @@ impl ForkAwareProcessor {
 
 impl SpanProcessor for ForkAwareProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        ProcessCounters::add(&COUNTERS.spans_started, 1);
+        ProcessCounters::add(&counters().spans_started, 1);
         if self.inherited() {
             return;
         }
@@ -102,9 +102,9 @@ impl SpanProcessor for ForkAwareProcessor {
     }
 
     fn on_end(&self, span: SpanData) {
-        ProcessCounters::add(&COUNTERS.spans_ended, 1);
+        ProcessCounters::add(&counters().spans_ended, 1);
         if self.inherited() {
-            ProcessCounters::add(&COUNTERS.spans_dropped_inherited, 1);
+            ProcessCounters::add(&counters().spans_dropped_inherited, 1);
             self.warn_inherited_once();
             return;
         }
@@ -115,12 +115,12 @@ impl SpanProcessor for ForkAwareProcessor {
             }
             (Some(late), None) => {
                 // Sentry sees it; OTel export is off by configuration.
-                ProcessCounters::add(&COUNTERS.spans_discarded_no_exporter, 1);
+                ProcessCounters::add(&counters().spans_discarded_no_exporter, 1);
                 late.on_end(span);
             }
             (None, Some(exporter)) => exporter.on_end(span),
             // `exporter = "none"` and no Sentry: discarded by configuration, still counted.
-            (None, None) => ProcessCounters::add(&COUNTERS.spans_discarded_no_exporter, 1),
+            (None, None) => ProcessCounters::add(&counters().spans_discarded_no_exporter, 1),
         }
     }
 

@@ -1,0 +1,198 @@
+//! The master's account of a whole run, written as `master-<pid>.json` in the run folder when
+//! it exits: worker exits by cause, and the spans of every worker that has exited, read from
+//! its scoreboard record when it is reaped. A worker killed with KILL cannot report what it
+//! still held; the record, in memory the master shares, still has its counts, so what it had
+//! neither delivered nor dropped is counted as lost with it.
+
+use crate::stats::Stats;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One master's run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterReport {
+    /// The master's pid.
+    pub pid: u32,
+    /// Workers forked.
+    pub workers_started: u64,
+    /// Workers that exited, by cause.
+    pub exits: Exits,
+    /// Requests the exited workers answered (`serve_axum`).
+    pub requests_served: u64,
+    /// The exited workers' spans, summed.
+    pub spans: SpanAccount,
+}
+
+/// Worker exits by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exits {
+    /// Stopped with the server (TERM, INT, QUIT to the master).
+    pub stopped: u64,
+    /// Replaced after a HUP.
+    pub replaced_by_hup: u64,
+    /// Stopped by TTOU.
+    pub fewer_by_ttou: u64,
+    /// Stopped by WINCH during a binary upgrade.
+    pub winched: u64,
+    /// Recycled at `max_requests`.
+    pub recycled: u64,
+    /// Aborted (ABRT, then KILL if needed) after their `timeout`.
+    pub timed_out: u64,
+    /// Killed by a signal nobody in forkline sent (KILL from outside, a segfault).
+    pub killed: u64,
+    /// Exited on their own with a non-zero code, or code 0 unasked.
+    pub crashed: u64,
+    /// Could not boot.
+    pub boot_failed: u64,
+}
+
+impl Exits {
+    /// All exits.
+    pub fn total(&self) -> u64 {
+        self.stopped
+            + self.replaced_by_hup
+            + self.fewer_by_ttou
+            + self.winched
+            + self.recycled
+            + self.timed_out
+            + self.killed
+            + self.crashed
+            + self.boot_failed
+    }
+}
+
+/// Where the spans of exited workers went: `created = delivered + dropped + lost_with_killed
+/// + unaccounted`, exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanAccount {
+    /// Spans ended (recorded) in the workers.
+    pub created: u64,
+    /// Spans the exporter delivered (an OTLP backend acknowledged them, or the embedded sink
+    /// wrote them).
+    pub delivered: u64,
+    /// Spans dropped and counted as dropped: export failures, a full queue, the breaker,
+    /// shutdown's deadline, an inherited provider, no exporter, over the embedded budget.
+    pub dropped: u64,
+    /// Spans that workers killed by a signal held, neither delivered nor dropped.
+    pub lost_with_killed_workers: u64,
+    /// Spans that workers which exited by themselves neither delivered nor counted as dropped:
+    /// always 0 unless an account is broken.
+    pub unaccounted: u64,
+}
+
+impl SpanAccount {
+    /// Adds a worker's final counts; `killed`: it died of a signal, so what it held is lost.
+    pub(crate) fn add(&mut self, stats: &Stats, killed: bool) {
+        let held = stats.spans_dropped_unexported;
+        self.created += stats.spans_ended;
+        self.delivered += stats.spans_exported;
+        self.dropped += stats.spans_ended - stats.spans_exported.min(stats.spans_ended) - held;
+        if killed {
+            self.lost_with_killed_workers += held;
+        } else {
+            self.unaccounted += held;
+        }
+    }
+}
+
+impl MasterReport {
+    pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let path = dir.join(format!("master-{}.json", self.pid));
+        let tmp = dir.join(format!(".master-{}.json.tmp", self.pid));
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// One line for the master's log at exit.
+    pub(crate) fn summary(&self) -> String {
+        let e = &self.exits;
+        let s = &self.spans;
+        format!(
+            "run: {} workers started; exits: stopped {}, HUP {}, TTOU {}, WINCH {}, recycled {}, \
+             timeout {}, killed {}, crashes {}, boot failures {}; {} requests; spans: {} \
+             created = {} delivered + {} dropped + {} lost with killed workers + {} unaccounted",
+            self.workers_started,
+            e.stopped,
+            e.replaced_by_hup,
+            e.fewer_by_ttou,
+            e.winched,
+            e.recycled,
+            e.timed_out,
+            e.killed,
+            e.crashed,
+            e.boot_failed,
+            self.requests_served,
+            s.created,
+            s.delivered,
+            s.dropped,
+            s.lost_with_killed_workers,
+            s.unaccounted
+        )
+    }
+}
+
+/// Every master report in `dir` (one per master: more than one after a binary upgrade), by pid.
+pub fn read_master_reports(dir: &Path) -> std::io::Result<Vec<MasterReport>> {
+    let mut reports = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_report = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("master-") && n.ends_with(".json"));
+        if is_report {
+            let bytes = std::fs::read(&path)?;
+            reports.push(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
+        }
+    }
+    reports.sort_by_key(|r: &MasterReport| r.pid);
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_worker_loses_what_it_held_and_a_clean_exit_accounts_for_everything() {
+        let mut account = SpanAccount::default();
+        let held = Stats {
+            spans_ended: 100,
+            spans_exported: 60,
+            spans_export_failed: 25,
+            spans_discarded_no_exporter: 5,
+            spans_dropped_unexported: 10,
+            ..Stats::default()
+        };
+        account.add(&held, true);
+        assert_eq!(
+            account,
+            SpanAccount {
+                created: 100,
+                delivered: 60,
+                dropped: 30,
+                lost_with_killed_workers: 10,
+                unaccounted: 0,
+            }
+        );
+        let clean = Stats {
+            spans_ended: 7,
+            spans_exported: 7,
+            ..Stats::default()
+        };
+        account.add(&clean, false);
+        account.add(&held, false);
+        let a = account;
+        assert_eq!(
+            a.created,
+            a.delivered + a.dropped + a.lost_with_killed_workers + a.unaccounted
+        );
+        assert_eq!(
+            a.unaccounted, 10,
+            "a clean exit that does not add up is visible"
+        );
+    }
+}
