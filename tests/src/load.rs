@@ -22,6 +22,8 @@ pub struct LoadOutcome {
     /// Requests sent again because an idle keep-alive connection was closed before any byte
     /// of the answer came back.
     pub resent: u64,
+    /// The longest exchange answered with 200, in microseconds.
+    pub longest_ok_us: u64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +32,7 @@ struct Counts {
     failed: AtomicU64,
     refused: AtomicU64,
     resent: AtomicU64,
+    longest_ok_us: AtomicU64,
 }
 
 /// Clients running against a server.
@@ -120,9 +123,12 @@ fn client(addr: SocketAddr, path: &str, keep_alive: bool, stop: &AtomicBool, cou
         let mut fresh = true;
         pending_resend = false;
         loop {
+            let sent = Instant::now();
             match exchange(&mut reader, request.as_bytes()) {
                 Answer::Ok { close } => {
                     counts.ok.fetch_add(1, Ordering::Relaxed);
+                    let took = sent.elapsed().as_micros() as u64;
+                    counts.longest_ok_us.fetch_max(took, Ordering::Relaxed);
                     if close || !keep_alive || stop.load(Ordering::Relaxed) {
                         break;
                     }
@@ -170,6 +176,7 @@ impl Load {
             failed: c.failed.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
             resent: c.resent.load(Ordering::Relaxed),
+            longest_ok_us: c.longest_ok_us.load(Ordering::Relaxed),
         }
     }
 

@@ -72,6 +72,21 @@ impl Breaker {
         }
     }
 
+    /// Lets one probe through now, before the cool-down ends; false if the breaker is not
+    /// open or a probe is in flight. For shutdown: the backend may have come back since the
+    /// breaker opened, and waiting out the cool-down past the deadline could only drop what is
+    /// held on what the breaker knew then.
+    pub(crate) fn probe_now(&self) -> bool {
+        let mut state = self.lock();
+        match *state {
+            State::Open { .. } | State::HalfOpen { probing: false } => {
+                *state = State::HalfOpen { probing: true };
+                true
+            }
+            State::Closed { .. } | State::HalfOpen { probing: true } => false,
+        }
+    }
+
     /// Records a delivery's result; returns the new state when it changed.
     pub(crate) fn record(&self, delivered: bool, now: Instant) -> Option<BreakerState> {
         let mut state = self.lock();

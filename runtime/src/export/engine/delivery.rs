@@ -38,6 +38,8 @@ pub(crate) struct Delivery<E: Encode> {
     outbox: Outbox<E::Meta>,
     next_attempt: Instant,
     failures_in_a_row: u32,
+    /// Shutdown found the breaker open and let one probe through at once (only one).
+    probed_at_shutdown: bool,
 }
 
 impl<E: Encode> Delivery<E> {
@@ -50,6 +52,7 @@ impl<E: Encode> Delivery<E> {
             state,
             next_attempt: now,
             failures_in_a_row: 0,
+            probed_at_shutdown: false,
         }
     }
 
@@ -120,9 +123,19 @@ impl<E: Encode> Delivery<E> {
             match self.params.while_open {
                 WhileOpen::Drop => self.retire_front(Some(DropReason::BreakerOpen)),
                 WhileOpen::Hold if closing => {
-                    // Shutting down with the backend known to be down: wait for the probe only
-                    // if it comes before the deadline; otherwise waiting cannot deliver
-                    // anything, so what is left is dropped and counted now.
+                    // Shutting down with the breaker open: what it knows may be stale (a
+                    // collector that restarted is back long before the cool-down ends; seen in
+                    // the soak as a third of all spans dropped by workers recycled or replaced
+                    // after a blip). So one probe goes at once, within the deadline.
+                    if !self.probed_at_shutdown {
+                        self.probed_at_shutdown = true;
+                        if self.state.breaker.probe_now() {
+                            return Step::Attempt;
+                        }
+                    }
+                    // The probe failed: wait for the next one only if it comes before the
+                    // deadline; otherwise waiting cannot deliver anything, so what is left is
+                    // dropped and counted now.
                     match (self.state.breaker.probe_at(), self.state.deadline()) {
                         (Some(probe), Some(deadline)) if probe < deadline => {
                             self.next_attempt = probe

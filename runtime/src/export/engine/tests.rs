@@ -390,28 +390,35 @@ fn open_breaker_with_two_pending() -> Rig {
 }
 
 #[test]
-fn shutdown_with_the_breaker_open_waits_only_for_a_probe_before_the_deadline() {
+fn shutdown_with_the_breaker_open_probes_at_once_and_drops_only_if_the_backend_is_still_down() {
     let mut rig = open_breaker_with_two_pending();
-    // The probe (5 s away) comes after the deadline: what is left goes, counted, at once.
+    // The scheduled probe (5 s away) comes after the deadline; shutdown probes at once instead,
+    // and the backend is still down: what is left goes, counted, without waiting.
+    rig.transport.answer([failed(FailureKind::Network)]);
     rig.state.close_at(rig.clock.now() + Duration::from_secs(1));
+    rig.retry();
     rig.retry();
     let h = rig.health();
     assert_eq!((h.dropped.breaker_open, h.pending), (2, 0), "{h:?}");
-    assert_eq!(rig.transport.sent(), [1]);
+    assert_eq!(
+        rig.transport.sent(),
+        [1, 1],
+        "the first attempt and one probe"
+    );
+    assert_eq!(h.breaker, BreakerState::Open);
     rig.assert_balanced();
 }
 
 #[test]
-fn shutdown_with_the_breaker_open_waits_for_a_probe_due_before_the_deadline() {
+fn shutdown_with_the_breaker_open_delivers_everything_if_the_backend_is_back() {
     let mut rig = open_breaker_with_two_pending();
-    // The probe (5 s away) comes before the deadline (10 s): shutdown waits for it, and its
-    // success lets the rest go out.
+    // The collector restarted a moment ago; the breaker still thinks it is down (cool-down 5 s
+    // away, deadline in 1 s): the probe at shutdown finds it back, and the rest follows.
     let closed = rig.clock.now();
-    rig.state.close_at(closed + Duration::from_secs(10));
-    rig.retry(); // the backoff ends with the breaker still open: the next attempt is the probe
-    assert_eq!(rig.transport.sent(), [1]);
+    rig.state.close_at(closed + Duration::from_secs(1));
     rig.retry();
-    assert!(rig.clock.now() - closed < policy().breaker_cooldown + Duration::from_millis(1));
+    rig.send();
+    rig.send();
     let h = rig.health();
     assert_eq!(
         (h.delivered, h.dropped_total, h.pending),
@@ -420,6 +427,42 @@ fn shutdown_with_the_breaker_open_waits_for_a_probe_due_before_the_deadline() {
     );
     assert_eq!(h.breaker, BreakerState::Closed);
     assert_eq!(rig.transport.sent(), [1, 1, 2]);
+    assert!(
+        rig.clock.now() - closed < Duration::from_secs(1),
+        "within the deadline"
+    );
+    rig.assert_balanced();
+}
+
+#[test]
+fn shutdown_with_the_breaker_open_waits_for_a_probe_due_before_the_deadline() {
+    let mut rig = open_breaker_with_two_pending();
+    // The probe at shutdown finds the backend still down; the next scheduled probe (5 s away)
+    // comes before the deadline (10 s): shutdown waits for it, and its success lets the rest go.
+    rig.transport.answer([failed(FailureKind::Network)]);
+    let closed = rig.clock.now();
+    rig.state.close_at(closed + Duration::from_secs(10));
+    rig.retry(); // the backoff ends with the breaker still open: the probe at shutdown
+    rig.retry();
+    assert_eq!(rig.transport.sent(), [1, 1]);
+    assert_eq!(
+        rig.health().dropped_total,
+        0,
+        "the next probe is due before the deadline"
+    );
+    rig.retry();
+    assert!(
+        rig.clock.now() - closed < Duration::from_secs(10),
+        "within the deadline"
+    );
+    let h = rig.health();
+    assert_eq!(
+        (h.delivered, h.dropped_total, h.pending),
+        (2, 0, 0),
+        "{h:?}"
+    );
+    assert_eq!(h.breaker, BreakerState::Closed);
+    assert_eq!(rig.transport.sent(), [1, 1, 1, 2]);
     rig.assert_balanced();
 }
 
