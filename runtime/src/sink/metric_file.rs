@@ -39,7 +39,10 @@ impl MetricFileExporter {
 
     fn write(&self, metrics: &ResourceMetrics) -> Result<(), String> {
         // A collection with no metric (nothing recorded yet) is not written.
-        if metrics.scope_metrics().all(|sm| sm.metrics().next().is_none()) {
+        if metrics
+            .scope_metrics()
+            .all(|sm| sm.metrics().next().is_none())
+        {
             return Ok(());
         }
         // opentelemetry-proto's conversion, as for OTLP (see `export::otlp_metrics`).
@@ -129,7 +132,10 @@ mod tests {
         let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];
         assert_eq!(metric.name, "d");
         let text = serde_json::to_string(metric).expect("json");
-        assert!(text.contains("\"count\":\"2\"") || text.contains("\"count\":2"), "{text}");
+        assert!(
+            text.contains("\"count\":\"2\"") || text.contains("\"count\":2"),
+            "{text}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
