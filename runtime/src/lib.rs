@@ -96,7 +96,7 @@ pub use server::{
     SERVE_IN_RUNTIME,
 };
 pub use stats::{stats, Stats};
-pub use telemetry::fork_check::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
+pub use telemetry::fork_check::{METER_PROVIDER_IN_MASTER, PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
 
 /// Re-exported so generated code and users agree on the versions.
 pub use opentelemetry;
