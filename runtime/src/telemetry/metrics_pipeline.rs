@@ -133,6 +133,7 @@ pub(crate) fn current() -> Option<Installed> {
 }
 
 /// Changes whenever forkline installs a meter provider.
+#[cfg(feature = "tower")]
 #[inline]
 pub(crate) fn meter_epoch() -> u64 {
     METER_EPOCH.load(Ordering::Acquire)
