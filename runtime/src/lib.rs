@@ -74,10 +74,10 @@ pub mod telemetry;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogLevel, OtelConfig,
-    OtlpProtocol, Profile, PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
-    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
-    MIN_EMBEDDED_BUDGET_BYTES,
+    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogLevel, MetricsConfig,
+    MetricsExporterConfig, MetricsTemporality, OtelConfig, OtlpProtocol, Profile, PropagatorKind,
+    SamplerConfig, SentryConfig, Telemetry, TelemetryConfig, DEFAULT_EMBEDDED_BUDGET_BYTES,
+    DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{
@@ -97,7 +97,7 @@ pub use server::{
     SERVE_IN_RUNTIME,
 };
 pub use stats::{stats, Stats};
-pub use telemetry::fork_check::{PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
+pub use telemetry::fork_check::{METER_PROVIDER_IN_MASTER, PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
 
 /// Re-exported so generated code and users agree on the versions.
 pub use opentelemetry;

@@ -50,6 +50,7 @@ pub struct FaultServer {
     requests: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     spans: Arc<Mutex<Vec<Vec<u8>>>>,
+    metrics: Arc<Mutex<Vec<Vec<u8>>>>,
     connections: Arc<AtomicUsize>,
     acceptor: Option<std::thread::JoinHandle<()>>,
 }
@@ -77,28 +78,35 @@ impl FaultServer {
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicUsize::new(0));
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let (ok, seen, halt, open, ids) = (
+        let metrics = Arc::new(Mutex::new(Vec::new()));
+        let (ok, seen, halt, open, ids, collections) = (
             answered_ok.clone(),
             requests.clone(),
             stop.clone(),
             connections.clone(),
             spans.clone(),
+            metrics.clone(),
         );
         let acceptor = std::thread::spawn(move || {
             while !halt.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (b, ok, seen, halt, open, ids) = (
+                        let (b, ok, seen, halt, open, ids, collections) = (
                             behaviour.clone(),
                             ok.clone(),
                             seen.clone(),
                             halt.clone(),
                             open.clone(),
                             ids.clone(),
+                            collections.clone(),
                         );
                         open.fetch_add(1, Ordering::SeqCst);
                         std::thread::spawn(move || {
-                            serve(stream, &b, &ok, &seen, &halt, &ids);
+                            let kept = Kept {
+                                spans: &ids,
+                                metrics: &collections,
+                            };
+                            serve(stream, &b, &ok, &seen, &halt, kept);
                             open.fetch_sub(1, Ordering::SeqCst);
                         });
                     }
@@ -112,6 +120,7 @@ impl FaultServer {
             requests,
             stop,
             spans,
+            metrics,
             connections,
             acceptor: Some(acceptor),
         }
@@ -140,6 +149,18 @@ impl FaultServer {
         self.spans.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The OTLP metrics requests (`POST .../v1/metrics`) answered with 200, in arrival order.
+    pub fn metrics(
+        &self,
+    ) -> Vec<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest> {
+        use prost::Message;
+        let bodies = self.metrics.lock().map(|m| m.clone()).unwrap_or_default();
+        bodies
+            .iter()
+            .filter_map(|b| Message::decode(b.as_slice()).ok())
+            .collect()
+    }
+
     /// Requests received, whatever the answer.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::Relaxed)
@@ -152,13 +173,19 @@ impl Drop for FaultServer {
     }
 }
 
+/// What a server keeps of the bodies it answered with 200: span ids, metrics requests.
+struct Kept<'a> {
+    spans: &'a Mutex<Vec<Vec<u8>>>,
+    metrics: &'a Mutex<Vec<Vec<u8>>>,
+}
+
 fn serve(
     stream: TcpStream,
     behaviour: &Behaviour,
     ok: &AtomicUsize,
     seen: &AtomicUsize,
     halt: &AtomicBool,
-    spans: &Mutex<Vec<Vec<u8>>>,
+    kept: Kept<'_>,
 ) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut writer = match stream.try_clone() {
@@ -171,6 +198,7 @@ fn serve(
         let mut length = 0usize;
         let mut line = String::new();
         let mut started = false;
+        let mut is_metrics = false;
         loop {
             line.clear();
             match reader.read_line(&mut line) {
@@ -191,6 +219,13 @@ fn serve(
             }
             if line == "\r\n" && started {
                 break;
+            }
+            if !started {
+                // The request line: `POST /v1/metrics HTTP/1.1`.
+                is_metrics = line
+                    .split_whitespace()
+                    .nth(1)
+                    .is_some_and(|path| path.ends_with("/v1/metrics"));
             }
             started = true;
             if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
@@ -235,7 +270,13 @@ fn serve(
         if code == 200 {
             // Counted before the answer is written: a client that saw the 200 finds it counted.
             ok.fetch_add(1, Ordering::Relaxed);
-            record_spans(&body, spans);
+            if is_metrics {
+                if let Ok(mut metrics) = kept.metrics.lock() {
+                    metrics.push(body);
+                }
+            } else {
+                record_spans(&body, kept.spans);
+            }
         }
         let response = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\n{extra}\r\n{{}}");
         if writer.write_all(response.as_bytes()).is_err() {

@@ -25,7 +25,8 @@ fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
     );
     let addr = fx.addr(Duration::from_secs(30));
     fx.wait_for_workers(2, Duration::from_secs(30));
-    for path in ["/work", "/fail", "/work", "/fail"] {
+    // The last one is behind `TelemetryLayer`, so the worker has a metric to export.
+    for path in ["/work", "/fail", "/work", "/fail", "/orders/1/refuse"] {
         assert!(
             http_get(addr, path).is_ok(),
             "requests are served while both backends hang"
@@ -53,6 +54,7 @@ fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
         "TERM to the master's exit took {stopped_in:?}; the workers' deadline is {deadline:?}"
     );
     for r in &reports {
+        assert_ne!(r.shutdown.metrics, PartOutcome::Absent, "{r:#?}");
         assert_ne!(
             r.shutdown.sentry,
             PartOutcome::Done,
@@ -68,6 +70,15 @@ fn black_holed_backends_cannot_hold_a_worker_past_its_deadline() {
             "left-behind events are counted: {sentry:#?}"
         );
     }
+    // The worker that served the layered request has a last collection for the same black
+    // hole; it is left behind within the deadline (the other has no metric to send).
+    assert!(
+        reports.iter().any(|r| matches!(
+            r.shutdown.metrics,
+            PartOutcome::TimedOut | PartOutcome::Failed(_)
+        )),
+        "the metrics could not have been delivered: {reports:#?}"
+    );
     assert_eq!(backends.sentry.delivered(), 0);
     assert_eq!(backends.collector.delivered(), 0);
 }

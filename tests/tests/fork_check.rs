@@ -105,6 +105,17 @@ fn a_tracer_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
 }
 
 #[test]
+fn a_meter_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
+    let (stderr, booted) = refused("raw_otel_metrics");
+    assert!(
+        stderr.contains(forkline::METER_PROVIDER_IN_MASTER),
+        "{stderr}"
+    );
+    assert!(stderr.contains("#[forkline::post_fork(...)]"));
+    assert_eq!(booted, 0);
+}
+
+#[test]
 fn forking_with_other_threads_in_the_master_is_warned_about_once_when_allowed() {
     let mut fx = Fixture::start(
         BIN,

@@ -2,8 +2,8 @@
 //! sockets: the caller's trace continued from W3C `traceparent`, `sentry-trace` and `baggage`;
 //! the stable HTTP semantic conventions on the server span; 5xx and panics captured to Sentry
 //! inside the span, a panic answered with a 500; hostile headers ignored; outgoing calls carrying the trace and Sentry's
-//! dynamic sampling context. Spans go to an in-memory exporter (this file checks the layer, the
-//! e2e tests check delivery).
+//! dynamic sampling context; the HTTP server metrics' attributes. Spans and metrics go to
+//! in-memory exporters (this file checks the layer, the e2e tests check delivery).
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
@@ -14,6 +14,7 @@ use forkline::opentelemetry::{global, Context, Value};
 use forkline::PropagatorKind;
 use forkline_examples::http_get_with;
 use forkline_tests::sentry_capture::{trace_context, KeptEnvelopes};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 struct Setup {
     spans: InMemorySpanExporter,
+    metrics: (SdkMeterProvider, InMemoryMetricExporter),
     sentry: Arc<KeptEnvelopes>,
     addr: SocketAddr,
 }
@@ -139,6 +141,12 @@ fn setup() -> &'static Setup {
                 .with_simple_exporter(spans.clone())
                 .build(),
         );
+        // Before the first request: the layer makes its instruments from it then.
+        let metric_exporter = InMemoryMetricExporter::default();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_periodic_exporter(metric_exporter.clone())
+            .build();
+        global::set_meter_provider(meter_provider.clone());
         forkline::telemetry::propagation::install(&[
             PropagatorKind::TraceContext,
             PropagatorKind::Baggage,
@@ -172,6 +180,7 @@ fn setup() -> &'static Setup {
         });
         Setup {
             spans,
+            metrics: (meter_provider, metric_exporter),
             sentry,
             addr,
         }
@@ -581,5 +590,71 @@ fn a_server_span_keeps_the_query_but_not_its_credentials() {
     assert_eq!(
         attr(&span, "url.query"),
         Some(Value::from("page=2&access_token=REDACTED".to_string()))
+    );
+}
+
+/// The duration histogram's points now, as (attributes, count); cumulative, so every request
+/// of this test binary so far.
+fn duration_points() -> Vec<(std::collections::BTreeMap<String, String>, u64)> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let (provider, exporter) = &setup().metrics;
+    provider.force_flush().expect("collected");
+    let collections = exporter.get_finished_metrics().expect("metrics");
+    let Some(last) = collections.last() else {
+        return Vec::new();
+    };
+    let mut points = Vec::new();
+    for sm in last.scope_metrics() {
+        for m in sm.metrics() {
+            if m.name() != "http.server.request.duration" {
+                continue;
+            }
+            assert_eq!(m.unit(), "s");
+            let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() else {
+                panic!("the duration is not an f64 histogram: {m:?}");
+            };
+            for p in h.data_points() {
+                let attrs = p
+                    .attributes()
+                    .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                    .collect();
+                points.push((attrs, p.count()));
+            }
+        }
+    }
+    points
+}
+
+#[test]
+fn request_metrics_carry_the_route_template_and_error_type_for_5xx_and_panics() {
+    assert_eq!(get_with("/boom", &[]).expect("answered").0, 500);
+    assert_eq!(
+        get_with("/orders/6001/refund", &[]).expect("answered").0,
+        502
+    );
+    assert_eq!(get_with("/lookup", &[]).expect("answered").0, 200);
+    let points = duration_points();
+    let find = |route: &str| {
+        points
+            .iter()
+            .find(|(a, _)| a.get("http.route").map(String::as_str) == Some(route))
+            .unwrap_or_else(|| panic!("no point for {route}: {points:?}"))
+    };
+    let (panicked, n) = find("/boom");
+    assert!(*n >= 1);
+    assert_eq!(panicked["error.type"], "panic");
+    assert_eq!(panicked["http.response.status_code"], "500");
+    assert_eq!(panicked["http.request.method"], "GET");
+    assert_eq!(panicked["url.scheme"], "http");
+    let (refused, _) = find("/orders/{id}/refund");
+    assert_eq!(refused["error.type"], "502");
+    let (ok, _) = find("/lookup");
+    assert!(!ok.contains_key("error.type"), "{ok:?}");
+    assert_eq!(ok["http.response.status_code"], "200");
+    assert!(
+        points
+            .iter()
+            .all(|(a, _)| a.get("http.route").is_none_or(|r| !r.contains("6001"))),
+        "a raw path leaked into http.route: {points:?}"
     );
 }

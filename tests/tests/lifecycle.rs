@@ -293,7 +293,7 @@ fn three_workers_run_every_hook_in_order_and_each_exports_what_it_served() {
 /// forkline's generated setup has run. With an OTLP endpoint and a DSN the master prepares both
 /// HTTP clients before forking, which is what could leave a thread behind.
 #[test]
-fn the_master_forks_alone_and_post_fork_ends_with_one_export_thread() {
+fn the_master_forks_alone_and_post_fork_ends_with_the_export_threads() {
     let backends = Backends::start(Behaviour::Healthy);
     let (otlp, dsn) = (&backends.otlp_endpoint, &backends.dsn);
     let mut fx = Fixture::start(
@@ -332,11 +332,12 @@ fn the_master_forks_alone_and_post_fork_ends_with_one_export_thread() {
         fx.stderr()
     );
     // What post_fork starts, from what is configured: the OTLP exporter's one export thread
-    // (an OTLP endpoint is set). Sentry's delivery thread belongs to worker_init, and the async
+    // (an OTLP endpoint is set), and the metrics pipeline's two (the SDK's periodic reader and
+    // forkline's OTLP metrics delivery thread). Sentry's delivery thread belongs to worker_init, and the async
     // runtime's workers start between the two, so neither exists yet. (Only the count is
     // asserted: a thread names itself once it runs, so just after its spawn it may still
     // carry the process's name.)
-    let export_threads = 1;
+    let export_threads = 3;
     for pid in &workers {
         let post = hooks
             .iter()

@@ -103,8 +103,8 @@ mod tests {
     fn budget_defaults_reads_its_variable_and_code_wins() -> Result<()> {
         let c = config(&[], &Telemetry::new())?;
         assert_eq!(c.embedded_budget_bytes, DEFAULT_EMBEDDED_BUDGET_BYTES);
-        // Spans and Sentry both embedded: four files, a quarter each.
-        assert_eq!(c.embedded_file_limit(), DEFAULT_EMBEDDED_BUDGET_BYTES / 4);
+        // Spans, metrics and Sentry all embedded: six files, a sixth each.
+        assert_eq!(c.embedded_file_limit(), DEFAULT_EMBEDDED_BUDGET_BYTES / 6);
         let c = config(&[(VARIABLE, "65536")], &Telemetry::new())?;
         assert_eq!(c.embedded_budget_bytes, 65536);
         let c = config(
@@ -114,7 +114,11 @@ mod tests {
         assert_eq!(c.embedded_budget_bytes, 1 << 20);
         // Sentry off: the span files get the whole budget.
         let c = config(
-            &[(VARIABLE, "65536"), ("SENTRY_DSN", "")],
+            &[
+                (VARIABLE, "65536"),
+                ("SENTRY_DSN", ""),
+                ("OTEL_METRICS_EXPORTER", "none"),
+            ],
             &Telemetry::new(),
         )?;
         assert_eq!(c.embedded_file_limit(), 32768);
@@ -209,6 +213,7 @@ mod tests {
             &[
                 ("FORKLINE_PROFILE", "production"),
                 ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_METRICS_EXPORTER", "none"),
                 ("SENTRY_DSN", ""),
             ],
             &Telemetry::new(),

@@ -238,7 +238,7 @@ fn sampler(
     Ok(SamplerConfig::from_name(name, Some(ratio)).unwrap_or(SamplerConfig::ParentBasedAlwaysOn))
 }
 
-const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
+pub(crate) const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
 const DEFAULT_OTLP_GRPC_BASE: &str = "http://localhost:4317";
 
 fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
@@ -361,7 +361,7 @@ fn traces_url(base: &str) -> String {
     }
 }
 
-fn validate_url(raw: &str, source: &str) -> Result<()> {
+pub(crate) fn validate_url(raw: &str, source: &str) -> Result<()> {
     let shown = redact_url(raw);
     let url = url::Url::parse(raw)
         .map_err(|e| Error::config(source, format!("{shown:?} is not a valid URL: {e}")))?;

@@ -7,5 +7,6 @@
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub(crate) otlp_http: Option<reqwest::Client>,
+    pub(crate) otlp_metrics_http: Option<reqwest::Client>,
     pub(crate) sentry_http: Option<reqwest::Client>,
 }

@@ -7,6 +7,7 @@ use crate::config::env::Env;
 use crate::config::guard;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::HookArgs;
+use crate::config::metrics::{MetricsConfig, MetricsExporterConfig};
 use crate::config::otel::{self, ExporterConfig, OtelConfig};
 use crate::config::overrides::Telemetry;
 use crate::config::prepared::Prepared;
@@ -24,6 +25,8 @@ pub struct TelemetryConfig {
     pub profile: Profile,
     /// The OTel base.
     pub otel: OtelConfig,
+    /// OTel metrics (their exporter, interval, temporality and guard).
+    pub metrics: MetricsConfig,
     /// Sentry.
     pub sentry: SentryConfig,
     /// The propagators installed in `worker_init`.
@@ -64,6 +67,7 @@ impl TelemetryConfig {
             user_crate,
         )?;
         let otlp_guard = guard::resolve_otlp(env, &otel_args.guard, &code.otlp_guard, profile)?;
+        let metrics = MetricsConfig::resolve(env, &otel_args, code, otlp_guard)?;
         let sentry_guard = guard::resolve_sentry(&sentry_args.guard, &code.sentry_guard, profile)?;
         let propagators = propagators::resolve(env, hooks.propagators)?;
         let worker_exit_deadline = code
@@ -81,6 +85,7 @@ impl TelemetryConfig {
         Ok(Self {
             profile,
             otel,
+            metrics,
             sentry,
             propagators,
             otlp_guard,
@@ -98,9 +103,9 @@ impl TelemetryConfig {
         Self::resolve(env, &HookArgs::NONE, code)
     }
 
-    /// Whether spans or events go to local files.
+    /// Whether spans, metrics or events go to local files.
     pub fn uses_embedded_sink(&self) -> bool {
-        self.embedded_spans() || self.embedded_sentry()
+        self.embedded_spans() || self.embedded_metrics() || self.embedded_sentry()
     }
 }
 
@@ -124,6 +129,11 @@ impl TelemetryConfig {
         self.otel.enabled && self.otel.exporter == ExporterConfig::Embedded
     }
 
+    /// Whether metrics go to `metrics-<pid>.jsonl`.
+    pub fn embedded_metrics(&self) -> bool {
+        self.otel.enabled && self.metrics.exporter == MetricsExporterConfig::Embedded
+    }
+
     /// Whether Sentry events go to `sentry-<pid>.jsonl`.
     pub fn embedded_sentry(&self) -> bool {
         self.sentry.enabled && self.sentry.dsn.is_none()
@@ -133,7 +143,9 @@ impl TelemetryConfig {
     /// budget, split between its current file and the one rotated file kept behind it, so a
     /// worker's files never add up to more than its budget.
     pub(crate) fn embedded_file_limit(&self) -> u64 {
-        let sinks = u64::from(self.embedded_spans()) + u64::from(self.embedded_sentry());
+        let sinks = u64::from(self.embedded_spans())
+            + u64::from(self.embedded_metrics())
+            + u64::from(self.embedded_sentry());
         self.embedded_budget_bytes / (2 * sinks.max(1))
     }
 
@@ -143,17 +155,22 @@ impl TelemetryConfig {
         if self.profile != Profile::Production || !self.uses_embedded_sink() {
             return None;
         }
-        let what = match (self.embedded_spans(), self.embedded_sentry()) {
+        let what = match (
+            self.embedded_spans() || self.embedded_metrics(),
+            self.embedded_sentry(),
+        ) {
             (true, true) => {
                 "with no OTLP endpoint and no Sentry DSN: telemetry is going to local files only"
             }
-            (true, false) => "with no OTLP endpoint: spans are going to local files only",
+            (true, false) => {
+                "with no OTLP endpoint: spans and metrics are going to local files only"
+            }
             _ => "with no Sentry DSN: Sentry events are going to local files only",
         };
         Some(format!(
             "*** production profile {what} ({}, at most {} bytes per worker, the oldest \
              discarded first). Set OTEL_EXPORTER_OTLP_ENDPOINT and SENTRY_DSN, or turn the files \
-             off with OTEL_TRACES_EXPORTER=none and SENTRY_DSN=\"\" ***",
+             off with OTEL_TRACES_EXPORTER=none, OTEL_METRICS_EXPORTER=none and SENTRY_DSN=\"\" ***",
             self.run_dir.display(),
             self.embedded_budget_bytes
         ))

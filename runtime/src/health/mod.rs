@@ -21,6 +21,10 @@ pub use crate::export::figures::{ByItemKind, Dropped, PipelineHealth as Pipeline
 pub struct Health {
     /// The guarded OTLP span pipeline (counts are spans); `None` unless spans go to OTLP.
     pub otlp: Option<PipelineHealth>,
+    /// The guarded OTLP metrics pipeline (counts are collections, one per export interval);
+    /// `None` unless metrics go to OTLP.
+    #[serde(default)]
+    pub metrics: Option<PipelineHealth>,
     /// The guarded Sentry transport (counts are envelopes); `None` when Sentry is off or writes
     /// to the embedded sink.
     pub sentry: Option<PipelineHealth>,
@@ -48,6 +52,7 @@ type Registered<T> = Mutex<Option<(u64, Arc<T>)>>;
 
 static SENTRY: Registered<PipelineState> = Mutex::new(None);
 static SPANS: Registered<PipelineState> = Mutex::new(None);
+static METRICS: Registered<PipelineState> = Mutex::new(None);
 
 fn register<T>(slot: &Registered<T>, shared: Arc<T>) {
     if let Ok(mut slot) = slot.lock() {
@@ -75,10 +80,15 @@ pub(crate) fn register_spans(shared: Arc<PipelineState>) {
     register(&SPANS, shared);
 }
 
+pub(crate) fn register_metrics(shared: Arc<PipelineState>) {
+    register(&METRICS, shared);
+}
+
 /// The health of this process's telemetry pipelines.
 pub fn health() -> Health {
     Health {
         otlp: current(&SPANS, PipelineState::health),
+        metrics: current(&METRICS, PipelineState::health),
         sentry: current(&SENTRY, PipelineState::health),
         spans: crate::stats(),
         serving: serving(),

@@ -1,4 +1,5 @@
-//! A tower layer that makes the server span of every request: the caller's context continued
+//! A tower layer that makes the server span of every request, and records it in the HTTP server
+//! metrics (`server_metrics`): the caller's context continued
 //! (global propagators), the stable HTTP semantic conventions, 5xx and panics captured to Sentry
 //! inside the span (a 5xx as an error event with the mechanism `forkline.http` and the stack
 //! where the layer saw it, unless a `#[handler(err)]` inside the request already sent the
@@ -11,6 +12,7 @@
 use crate::handler::error_event::{self, Caught};
 use crate::http::headers::extract;
 use crate::http::request_of_event;
+use crate::http::server_metrics::RequestMetrics;
 use crate::telemetry::request_scope;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -80,16 +82,17 @@ where
             Some(route) => format!("{method} {route}"),
             None => method.to_string(),
         };
+        let scheme = match request.uri().scheme_str() {
+            Some("https") => "https",
+            _ => "http",
+        };
         let mut attributes = vec![
             KeyValue::new("http.request.method", method),
             KeyValue::new(
                 "url.path",
                 crate::handler::attributes::bounded(request.uri().path()),
             ),
-            KeyValue::new(
-                "url.scheme",
-                request.uri().scheme_str().unwrap_or("http").to_string(),
-            ),
+            KeyValue::new("url.scheme", scheme),
             KeyValue::new(
                 "network.protocol.version",
                 match request.version() {
@@ -140,6 +143,7 @@ where
         if error_event::sentry_enabled() {
             cx = cx.with_value(request_of_event::scope_of(&request, route.as_deref()));
         }
+        let metrics = RequestMetrics::start(method, scheme, route);
         let hub = request_session();
         let inner = {
             let _active = cx.clone().attach();
@@ -154,6 +158,7 @@ where
             name,
             done: false,
             hub,
+            metrics,
         }
     }
 }
@@ -205,6 +210,8 @@ pub struct ResponseFuture<F> {
     done: bool,
     /// The request's Sentry hub and session (release health), when tracked.
     hub: Option<Arc<sentry::Hub>>,
+    /// The request in the HTTP server metrics.
+    metrics: RequestMetrics,
 }
 
 impl<F> std::fmt::Debug for ResponseFuture<F> {
@@ -259,6 +266,7 @@ where
                     span.set_attribute(KeyValue::new("error.type", "panic"));
                     span.set_attribute(KeyValue::new("http.response.status_code", 500));
                     span.end();
+                    this.metrics.finish(Some(500), Some("panic".into()));
                     this.done = true;
                     let mut response = http::Response::new(RB::default());
                     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -276,6 +284,8 @@ where
                     "http.response.status_code",
                     i64::from(status),
                 ));
+                this.metrics
+                    .finish(Some(status), (status >= 500).then(|| status.to_string()));
                 if status >= 500 {
                     span.set_attribute(KeyValue::new("error.type", status.to_string()));
                     span.set_status(Status::error(format!("HTTP {status}")));
@@ -300,10 +310,9 @@ where
                 }
             }
             Err(_) => {
-                span.set_attribute(KeyValue::new(
-                    "error.type",
-                    std::any::type_name::<E>().to_string(),
-                ));
+                let error = std::any::type_name::<E>().to_string();
+                this.metrics.finish(None, Some(error.clone()));
+                span.set_attribute(KeyValue::new("error.type", error));
                 span.set_status(Status::error("the service failed"));
             }
         }

@@ -3,7 +3,7 @@
 //!
 //! - A provider forkline built in the master is fine: each worker detects it (fork generation)
 //!   and rebuilds it in `post_fork`. The master is told once that this is wasted work.
-//! - A Sentry client or a tracer provider set up in the master by hand is not: its threads do
+//! - A Sentry client, a tracer provider or a meter provider set up in the master by hand is not: its threads do
 //!   not survive `fork()`, so the workers would drop everything and hang at exit. Start-up
 //!   fails with a message naming the hook to move the code to.
 //! - Any other thread in the master at fork time is a start-up error that names each thread
@@ -35,6 +35,12 @@ pub const PROVIDER_IN_MASTER: &str = "an OpenTelemetry tracer provider was insta
      thread does not survive fork(), so workers would silently drop every span. Remove it and let \
      #[forkline::post_fork(...)] build the provider in each worker";
 
+/// The message for a meter provider installed in the master by hand.
+pub const METER_PROVIDER_IN_MASTER: &str = "an OpenTelemetry meter provider was installed in \
+     the master process before fork() (opentelemetry::global::set_meter_provider): its periodic \
+     reader thread does not survive fork(), so workers would silently lose every metric. Remove \
+     it and let #[forkline::post_fork(...)] build the meter provider in each worker";
+
 /// Why a master thread at fork time is a hazard, once, for both the error and the warning.
 const THREADS_HAZARD: &str = "Only the forking thread exists in a worker: locks the others hold \
      stay locked there forever, and the runtime state they share (signal pipes, connection pools) \
@@ -58,6 +64,8 @@ pub(crate) fn check_before_fork(allow_threads: bool) -> Result<()> {
         }
     } else if foreign_provider_installed() {
         return Err(Error::ForkSafety(PROVIDER_IN_MASTER.into()));
+    } else if foreign_meter_provider_installed() {
+        return Err(Error::ForkSafety(METER_PROVIDER_IN_MASTER.into()));
     }
     // Opted in, threads are expected to stay: no point waiting for them to go.
     let threads = if allow_threads {
@@ -173,4 +181,31 @@ fn foreign_provider_installed() -> bool {
     let found = span.span_context().span_id() != parent.span_id();
     drop(span);
     found
+}
+
+/// Whether the global meter provider is a real SDK one with a reader (not the default no-op),
+/// found without recording anything: the SDK keeps an observable instrument's callback for its
+/// readers to call, the no-op drops it at once. (The probe gauge observes nothing, so it never
+/// exports a point; start-up stops anyway when it is found.)
+fn foreign_meter_provider_installed() -> bool {
+    let kept = std::sync::Arc::new(());
+    let probe = kept.clone();
+    let _gauge = opentelemetry::global::meter("forkline.fork_check")
+        .u64_observable_gauge("forkline.fork_check.probe")
+        .with_callback(move |_| {
+            let _ = &probe;
+        })
+        .build();
+    std::sync::Arc::strong_count(&kept) > 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_no_op_meter_provider_is_not_taken_for_an_sdk_one() {
+        // Nothing installed in this test process's global meter provider.
+        assert!(!foreign_meter_provider_installed());
+    }
 }

@@ -1,5 +1,6 @@
 //! Builds and installs the OTel base of a process: resource, sampler, exporter, batch processor
-//! and the late-bound slot, as the global tracer provider. Each installation is tagged with the
+//! and the late-bound slot, as the global tracer provider, and, with the same resource, the
+//! meter provider (`metrics_pipeline`). Each installation is tagged with the
 //! fork generation it was built in; an inherited one is abandoned (never shut down: its export
 //! thread does not exist here, so shutting it down would wait for a thread that never answers)
 //! and rebuilt.
@@ -103,8 +104,9 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
         }
     };
 
+    let resource = resource(config, who);
     let provider = SdkTracerProvider::builder()
-        .with_resource(resource(config, who))
+        .with_resource(resource.clone())
         .with_sampler(sampler(config.sampler))
         .with_id_generator(ForkSafeIdGenerator)
         .with_span_processor(ForkAwareProcessor::new(exporter, late.clone()))
@@ -122,6 +124,8 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
         provider,
         slot: late,
     });
+    drop(slot);
+    crate::telemetry::metrics_pipeline::install(telemetry, resource, who.pid)?;
     Ok(previous)
 }
 

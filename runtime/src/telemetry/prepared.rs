@@ -2,7 +2,7 @@
 //! `config::prepared`): the HTTP clients of the guarded paths.
 
 use crate::config::prepared::Prepared;
-use crate::config::{ExporterConfig, OtlpProtocol, TelemetryConfig};
+use crate::config::{ExporterConfig, MetricsExporterConfig, OtlpProtocol, TelemetryConfig};
 use crate::error::{Error, Result};
 
 impl TelemetryConfig {
@@ -32,6 +32,13 @@ impl Prepared {
             }
             _ => None,
         };
+        let otlp_metrics_http = match &config.metrics.exporter {
+            MetricsExporterConfig::Otlp { headers, .. } if config.otel.enabled => Some(
+                crate::export::http_client::build(&config.metrics.guard, headers)
+                    .map_err(|e| Error::io("preparing the OTLP metrics HTTP client", e))?,
+            ),
+            _ => None,
+        };
         let sentry_http = match &config.sentry.dsn {
             Some(_) if config.sentry.enabled => Some(
                 crate::export::http_client::build(&config.sentry_guard, &[])
@@ -41,6 +48,7 @@ impl Prepared {
         };
         Ok(Self {
             otlp_http,
+            otlp_metrics_http,
             sentry_http,
         })
     }

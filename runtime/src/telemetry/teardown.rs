@@ -1,6 +1,6 @@
 //! Flush and shut down everything of a worker's telemetry under ONE total deadline.
 //!
-//! The OTel provider and the Sentry client are shut down concurrently, each on its own thread,
+//! The OTel tracer provider, the meter provider and the Sentry client are shut down concurrently, each on its own thread,
 //! and the worker waits for both only until the deadline: a black-holed backend can stall either
 //! one (the Sentry transport has no request timeout; its guard's drop joins a stuck thread), and
 //! neither may keep the worker from exiting on time. A part that misses the deadline is
@@ -11,10 +11,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How one part of the telemetry ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartOutcome {
     /// It was not set up in this process.
+    #[default]
     Absent,
     /// It shut down cleanly.
     Done,
@@ -33,12 +34,16 @@ pub struct TeardownReport {
     pub elapsed_ms: u64,
     /// The OTel tracer provider.
     pub otel: PartOutcome,
+    /// The OTel meter provider (its last collection included).
+    #[serde(default)]
+    pub metrics: PartOutcome,
     /// The Sentry client.
     pub sentry: PartOutcome,
 }
 
 enum Part {
     Otel(PartOutcome),
+    Metrics(PartOutcome),
     Sentry(PartOutcome),
 }
 
@@ -66,6 +71,35 @@ pub fn teardown(deadline: Duration) -> TeardownReport {
         });
     }
 
+    let mut metrics = PartOutcome::Absent;
+    if let Some(installed) = crate::telemetry::metrics_pipeline::current() {
+        pending += 1;
+        metrics = PartOutcome::TimedOut;
+        let tx = tx.clone();
+        let part_end = started + part_deadline;
+        spawn("forkline-metrics-shutdown", move || {
+            // The SDK's shutdown makes the last collection, then shuts the exporter down with
+            // its own fixed timeout: the guarded exporter reads the worker's deadline instead.
+            if let Some((_, by)) = &installed.guarded {
+                if let Ok(mut by) = by.lock() {
+                    *by = Some(part_end);
+                }
+            }
+            let mut outcome = match installed.provider.shutdown_with_timeout(part_deadline) {
+                Ok(()) => PartOutcome::Done,
+                Err(e) => PartOutcome::Failed(e.to_string()),
+            };
+            // The SDK stops waiting for its reader after 5 s; delivery may still be under way.
+            if let Some((state, _)) = &installed.guarded {
+                let left = part_end.saturating_duration_since(Instant::now());
+                if outcome != PartOutcome::Done && state.wait_idle(left) {
+                    outcome = PartOutcome::Done;
+                }
+            }
+            let _ = tx.send(Part::Metrics(outcome));
+        });
+    }
+
     let mut sentry = PartOutcome::Absent;
     if let Some(client) = sentry::Hub::main().client().filter(|c| c.is_enabled()) {
         pending += 1;
@@ -86,6 +120,7 @@ pub fn teardown(deadline: Duration) -> TeardownReport {
         };
         match rx.recv_timeout(left) {
             Ok(Part::Otel(outcome)) => otel = outcome,
+            Ok(Part::Metrics(outcome)) => metrics = outcome,
             Ok(Part::Sentry(outcome)) => sentry = outcome,
             Err(_) => break,
         }
@@ -95,6 +130,7 @@ pub fn teardown(deadline: Duration) -> TeardownReport {
         deadline_ms: deadline.as_millis() as u64,
         elapsed_ms: started.elapsed().as_millis() as u64,
         otel,
+        metrics,
         sentry,
     }
 }

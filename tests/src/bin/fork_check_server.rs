@@ -3,6 +3,8 @@
 //!   master that a worker then uses (its spans must be counted as dropped, not lost silently);
 //! - `raw_sentry`: `sentry::init` by hand (start-up must fail, naming `worker_init`);
 //! - `raw_otel`: an SDK tracer provider by hand (start-up must fail, naming `post_fork`);
+//! - `raw_otel_metrics`: an SDK meter provider by hand (start-up must fail, naming `post_fork`,
+//!   before the thread check sees its reader's thread);
 //! - `thread`: a helper thread left running in the master (forking must warn about it).
 
 use forkline::opentelemetry::global::{self, BoxedTracer};
@@ -31,6 +33,11 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
         Ok("raw_otel") => global::set_tracer_provider(
             opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
         ),
+        Ok("raw_otel_metrics") => global::set_meter_provider(
+            opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+                .with_periodic_exporter(Discard)
+                .build(),
+        ),
         Ok("thread") => {
             let (ready, started) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
@@ -42,6 +49,30 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
         other => panic!("unknown FIXTURE_MODE {other:?}"),
     }
     Ok(())
+}
+
+/// A metric exporter that keeps nothing.
+struct Discard;
+
+impl opentelemetry_sdk::metrics::exporter::PushMetricExporter for Discard {
+    async fn export(
+        &self,
+        _metrics: &opentelemetry_sdk::metrics::data::ResourceMetrics,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(
+        &self,
+        _timeout: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
+        opentelemetry_sdk::metrics::Temporality::Cumulative
+    }
 }
 
 #[forkline::when_ready]

@@ -1,0 +1,389 @@
+//! The OpenTelemetry metrics pipeline's configuration: where metrics go (`OTEL_METRICS_EXPORTER`,
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` or the base endpoint + `/v1/metrics`, headers as for
+//! traces), how often they are collected (`OTEL_METRIC_EXPORT_INTERVAL`), how long an export may
+//! take (`OTEL_METRIC_EXPORT_TIMEOUT`) and the temporality asked of the SDK
+//! (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`). Plain data, resolved in the master.
+//!
+//! Metrics travel over OTLP/HTTP (protobuf) only: with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` and no
+//! metrics-specific protocol, metrics are off (the worker says so once), since the base endpoint
+//! is then a gRPC address.
+
+use crate::config::env::Env;
+use crate::config::guard_policy::GuardPolicy;
+use crate::config::hook_args::OtelArgs;
+use crate::config::otel::{redact_url, validate_url};
+use crate::config::overrides::Telemetry;
+use crate::error::{Error, Result};
+use std::fmt;
+use std::time::Duration;
+
+/// The resolved metrics configuration of every worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Where metrics go.
+    pub exporter: MetricsExporterConfig,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`: time between two collections (60 s by default).
+    pub interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`: the most one export attempt may take (30 s by default; the
+    /// OTLP guard's attempt timeout, when shorter, wins).
+    pub export_timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+    pub temporality: MetricsTemporality,
+    /// The guard of the OTLP metrics path (the OTLP span guard, its attempt bounded by
+    /// `export_timeout`, a queue of a few collections).
+    pub guard: GuardPolicy,
+    /// Why metrics are off although they were not turned off (shown once by each worker).
+    pub off_because: Option<&'static str>,
+}
+
+/// Where metrics are exported.
+#[derive(Clone, PartialEq)]
+pub enum MetricsExporterConfig {
+    /// OTLP over HTTP (protobuf).
+    Otlp {
+        /// The full metrics URL (`.../v1/metrics`).
+        metrics_url: String,
+        /// Extra request headers (often credentials: never logged).
+        headers: Vec<(String, String)>,
+    },
+    /// OTLP JSON lines in `metrics-<pid>.jsonl` in the run folder.
+    Embedded,
+    /// Metrics are not exported (no meter provider is installed).
+    None,
+}
+
+impl fmt::Debug for MetricsExporterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Otlp {
+                metrics_url,
+                headers,
+            } => f
+                .debug_struct("Otlp")
+                .field("metrics_url", &redact_url(metrics_url))
+                .field(
+                    "headers",
+                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                )
+                .finish(),
+            Self::Embedded => f.write_str("Embedded"),
+            Self::None => f.write_str("None"),
+        }
+    }
+}
+
+/// The aggregation temporality forkline's exporter asks of the SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsTemporality {
+    /// `cumulative` (the default): every point counts from the worker's start.
+    #[default]
+    Cumulative,
+    /// `delta`: every point counts since the previous collection.
+    Delta,
+    /// `lowmemory`: delta for synchronous counters and histograms, cumulative otherwise.
+    LowMemory,
+}
+
+/// Collections waiting for delivery at most (one collection is one request).
+const METRICS_QUEUE: usize = 16;
+
+impl MetricsConfig {
+    pub(crate) fn resolve(
+        env: &Env,
+        args: &OtelArgs,
+        code: &Telemetry,
+        otlp_guard: GuardPolicy,
+    ) -> Result<Self> {
+        let interval = env
+            .millis("OTEL_METRIC_EXPORT_INTERVAL")?
+            .unwrap_or(Duration::from_millis(60_000));
+        let export_timeout = env
+            .millis("OTEL_METRIC_EXPORT_TIMEOUT")?
+            .unwrap_or(Duration::from_millis(30_000));
+        let temporality = match env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+            None => MetricsTemporality::Cumulative,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "cumulative" => MetricsTemporality::Cumulative,
+                "delta" => MetricsTemporality::Delta,
+                "lowmemory" => MetricsTemporality::LowMemory,
+                _ => {
+                    return Err(env.invalid(
+                        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                        "expected cumulative, delta or lowmemory",
+                    ))
+                }
+            },
+        };
+        let mut guard = otlp_guard;
+        if let Some(t) = env.millis("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT")? {
+            guard.attempt_timeout = t;
+        }
+        guard.attempt_timeout = guard.attempt_timeout.min(export_timeout);
+        guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
+        guard.queue_capacity = METRICS_QUEUE;
+        let (exporter, off_because) = exporter(env, args, code)?;
+        Ok(Self {
+            exporter,
+            interval,
+            export_timeout,
+            temporality,
+            guard,
+            off_because,
+        })
+    }
+}
+
+fn exporter(
+    env: &Env,
+    args: &OtelArgs,
+    code: &Telemetry,
+) -> Result<(MetricsExporterConfig, Option<&'static str>)> {
+    let grpc_inherited = match env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") {
+        None | Some("") => env.get("OTEL_EXPORTER_OTLP_PROTOCOL") == Some("grpc"),
+        Some("http/protobuf") => false,
+        Some("grpc") => {
+            return Err(env.invalid(
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+                "forkline exports metrics over http/protobuf only (gRPC metrics are not \
+                 supported yet); set it to http/protobuf, or OTEL_METRICS_EXPORTER=none",
+            ))
+        }
+        Some(_) => {
+            return Err(env.invalid(
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+                "expected http/protobuf (http/json is not supported)",
+            ))
+        }
+    };
+    let specific = env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+    let endpoint: Option<(String, &str)> = if let Some(base) = &code.otlp_endpoint {
+        Some((metrics_url(base), "Telemetry::otlp_endpoint"))
+    } else if let Some(url) = specific {
+        Some((url.to_string(), "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"))
+    } else if let Some(base) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Some((metrics_url(base), "OTEL_EXPORTER_OTLP_ENDPOINT"))
+    } else {
+        args.endpoint
+            .map(|base| (metrics_url(base), "#[post_fork(endpoint)]"))
+    };
+    let choice = env.get("OTEL_METRICS_EXPORTER");
+    let kind = match choice {
+        Some("otlp") => "otlp",
+        Some("embedded") => "embedded",
+        Some("none") => "none",
+        Some(_) => {
+            return Err(env.invalid(
+                "OTEL_METRICS_EXPORTER",
+                "expected otlp, embedded or none (forkline has no prometheus or console \
+                 metrics exporter)",
+            ))
+        }
+        None if endpoint.is_some() => "otlp",
+        None => "embedded",
+    };
+    match kind {
+        "embedded" => return Ok((MetricsExporterConfig::Embedded, None)),
+        "none" => return Ok((MetricsExporterConfig::None, None)),
+        _ => {}
+    }
+    // The base endpoint of a gRPC collector is no OTLP/HTTP address.
+    if grpc_inherited && specific.is_none() && code.otlp_endpoint.is_none() {
+        if choice == Some("otlp") {
+            return Err(env.invalid(
+                "OTEL_METRICS_EXPORTER",
+                "OTLP metrics go over http/protobuf only, and OTEL_EXPORTER_OTLP_PROTOCOL is \
+                 grpc; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf and \
+                 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            ));
+        }
+        return Ok((
+            MetricsExporterConfig::None,
+            Some(
+                "metrics are off: OTEL_EXPORTER_OTLP_PROTOCOL is grpc and forkline exports \
+                 metrics over http/protobuf only; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\
+                 http/protobuf and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to turn them on",
+            ),
+        ));
+    }
+    let (metrics_url, source) = endpoint.unwrap_or_else(|| {
+        (
+            metrics_url(crate::config::otel::DEFAULT_OTLP_BASE),
+            "the default endpoint",
+        )
+    });
+    validate_url(&metrics_url, source)?;
+    let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
+    headers.extend(env.key_values("OTEL_EXPORTER_OTLP_METRICS_HEADERS")?);
+    for (name, value) in &headers {
+        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && reqwest::header::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            return Err(Error::config(
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                format!("header {name:?} has an invalid name or value (the value is not shown)"),
+            ));
+        }
+    }
+    Ok((
+        MetricsExporterConfig::Otlp {
+            metrics_url,
+            headers,
+        },
+        None,
+    ))
+}
+
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL; the metrics path is appended to it.
+fn metrics_url(base: &str) -> String {
+    if base.ends_with('/') {
+        format!("{base}v1/metrics")
+    } else {
+        format!("{base}/v1/metrics")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::profile::Profile;
+
+    fn resolve(pairs: &[(&str, &str)]) -> Result<MetricsConfig> {
+        MetricsConfig::resolve(
+            &Env::from_pairs(pairs.iter().copied()),
+            &OtelArgs::default(),
+            &Telemetry::default(),
+            GuardPolicy::for_profile(Profile::Development),
+        )
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        resolve(pairs)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_are_the_specified_ones_and_the_embedded_sink() -> Result<()> {
+        let c = resolve(&[])?;
+        assert_eq!(c.exporter, MetricsExporterConfig::Embedded);
+        assert_eq!(c.interval, Duration::from_millis(60_000));
+        assert_eq!(c.export_timeout, Duration::from_millis(30_000));
+        assert_eq!(c.temporality, MetricsTemporality::Cumulative);
+        assert_eq!(c.guard.queue_capacity, METRICS_QUEUE);
+        assert_eq!(c.off_because, None);
+        Ok(())
+    }
+
+    #[test]
+    fn endpoints_give_the_metrics_url_the_specific_one_as_it_is() -> Result<()> {
+        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318/")])?;
+        assert!(matches!(
+            c.exporter,
+            MetricsExporterConfig::Otlp { ref metrics_url, .. }
+                if metrics_url == "http://127.0.0.1:4318/v1/metrics"
+        ));
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/in"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=2"),
+        ])?;
+        assert_eq!(
+            c.exporter,
+            MetricsExporterConfig::Otlp {
+                metrics_url: "http://m:9/in".into(),
+                headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            }
+        );
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ])?;
+        assert_eq!(c.exporter, MetricsExporterConfig::None);
+        Ok(())
+    }
+
+    #[test]
+    fn interval_timeout_and_temporality_are_read_and_the_timeout_bounds_an_attempt() -> Result<()> {
+        let c = resolve(&[
+            ("OTEL_METRIC_EXPORT_INTERVAL", "250"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "700"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+        ])?;
+        assert_eq!(c.interval, Duration::from_millis(250));
+        assert_eq!(c.export_timeout, Duration::from_millis(700));
+        assert_eq!(c.guard.attempt_timeout, Duration::from_millis(700));
+        assert!(c.guard.connect_timeout <= c.guard.attempt_timeout);
+        assert_eq!(c.temporality, MetricsTemporality::Delta);
+        let c = resolve(&[(
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            "lowmemory",
+        )])?;
+        assert_eq!(c.temporality, MetricsTemporality::LowMemory);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("OTEL_METRIC_EXPORT_INTERVAL", "soon"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "-1"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "sometimes",
+            ),
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://x"),
+        ] {
+            let err = error_of(&[(name, value)]);
+            let expected = if value == "ftp://x" { "http://" } else { name };
+            assert!(err.contains(expected), "{name}={value}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_grpc_collector_turns_metrics_off_with_a_reason_unless_asked_for() -> Result<()> {
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+        let c = resolve(&[grpc, endpoint])?;
+        assert_eq!(c.exporter, MetricsExporterConfig::None);
+        assert!(c.off_because.is_some_and(|r| r.contains("grpc")));
+        assert!(
+            error_of(&[grpc, endpoint, ("OTEL_METRICS_EXPORTER", "otlp")])
+                .contains("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf")
+        );
+        let c = resolve(&[
+            grpc,
+            endpoint,
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://collector:4318/v1/metrics",
+            ),
+        ])?;
+        assert!(matches!(c.exporter, MetricsExporterConfig::Otlp { .. }));
+        Ok(())
+    }
+
+    #[test]
+    fn credentials_are_never_shown() {
+        let c = resolve(&[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://u:hunter2@h:4318/v1/metrics",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "authorization=Bearer%20hunter2",
+            ),
+        ]);
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("authorization"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! The guarded OTLP metrics pipeline's front end: a `PushMetricExporter` whose `export` (called
+//! by the SDK's periodic reader thread, once per collection) converts the collection to OTLP and
+//! hands it to the delivery engine without waiting: a full queue drops and counts. The engine
+//! (with the metrics encoder and transport) delivers through the guard, as for spans: timed
+//! attempts, backoff honouring `Retry-After`, no retry of a 4xx, a circuit breaker, and a
+//! ride-through buffer bounded in bytes.
+//!
+//! Why not opentelemetry-otlp's metric exporter: it blocks the reader thread for the whole
+//! attempt, has no breaker, and counts nothing it loses. Counts here are collections (one per
+//! export interval, and one at shutdown), not data points.
+
+use crate::config::GuardPolicy;
+use crate::export::engine::driver;
+use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::state::PipelineState;
+use crate::export::figures::DropReason;
+use crate::export::otlp_metrics::{to_request, MetricsEncoder, MetricsTransport};
+use crate::export::transition_log::TransitionLog;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::Temporality;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the export thread looks at shutdown and flush requests when idle.
+const TICK: Duration = Duration::from_millis(20);
+
+/// The longest a flush waits (the span processor's, too).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most undelivered collections kept, encoded, for a collector that comes back.
+const RIDE_THROUGH_BYTES: usize = 8 << 20;
+
+/// When the pipeline must have finished shutting down (set by the worker's teardown, whose one
+/// deadline the SDK's own shutdown, a fixed 5 s, does not know).
+pub(crate) type ShutdownBy = Arc<Mutex<Option<Instant>>>;
+
+/// The engine's parameters for OTLP metrics: one collection per request (several after an
+/// outage), kept within a byte budget and retried without a count limit, held while the
+/// breaker is open.
+fn engine_params(policy: GuardPolicy) -> Params {
+    Params {
+        policy,
+        max_batch: 1,
+        batch_delay: Duration::ZERO,
+        ride_through_bytes: Some(policy.buffer_budget_bytes.min(RIDE_THROUGH_BYTES)),
+        retries: Retries::Unlimited,
+        while_open: WhileOpen::Hold,
+        last_attempt_at_shutdown: false,
+        idle_poll: Some(TICK),
+        words: Words {
+            backend: "collector",
+            refused: "the collector refused metrics",
+            runner: "the OTLP metrics exporter",
+        },
+    }
+}
+
+/// The guarded metric exporter, for the SDK's `PeriodicReader`.
+#[derive(Debug)]
+pub(crate) struct GuardedMetricExporter {
+    queue: SyncSender<ExportMetricsServiceRequest>,
+    state: Arc<PipelineState>,
+    temporality: Temporality,
+    shutdown_by: ShutdownBy,
+}
+
+impl GuardedMetricExporter {
+    /// Starts the export thread, posting to `url` with `client` (which carries the policy's
+    /// timeouts and the headers).
+    pub(crate) fn start(
+        client: reqwest::Client,
+        url: String,
+        policy: GuardPolicy,
+        temporality: Temporality,
+    ) -> std::io::Result<Self> {
+        let transport = MetricsTransport {
+            client,
+            url,
+            policy,
+        };
+        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let state = driver::spawn(
+            "forkline-metric",
+            engine_params(policy),
+            TransitionLog::new(
+                "OTLP metrics export",
+                "collections are kept (up to the buffer budget)",
+            ),
+            None,
+            (MetricsEncoder, transport),
+            rx,
+        )?;
+        Ok(Self {
+            queue,
+            state,
+            temporality,
+            shutdown_by: ShutdownBy::default(),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> Arc<PipelineState> {
+        self.state.clone()
+    }
+
+    /// Where the teardown sets its deadline before shutting the provider down.
+    pub(crate) fn shutdown_by(&self) -> ShutdownBy {
+        self.shutdown_by.clone()
+    }
+
+    fn hand_over(&self, request: ExportMetricsServiceRequest) -> OTelSdkResult {
+        let state = &*self.state;
+        state.accept();
+        if state.is_closed() {
+            state.refuse(DropReason::Shutdown);
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        state.add_pending();
+        match self.queue.try_send(request) {
+            Ok(()) => {
+                state.sent_to_channel();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => {
+                state.finish(1, Some(DropReason::QueueFull));
+                Err(OTelSdkError::InternalFailure(
+                    "the metrics queue is full: the collection was dropped (counted)".into(),
+                ))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                state.finish(1, Some(DropReason::Shutdown));
+                Err(OTelSdkError::AlreadyShutdown)
+            }
+        }
+    }
+}
+
+impl PushMetricExporter for GuardedMetricExporter {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        match to_request(metrics) {
+            Some(request) => self.hand_over(request),
+            None => Ok(()),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        let timeout = FLUSH_TIMEOUT;
+        self.state.hurry(true);
+        let flushed = self.state.wait_idle(timeout);
+        self.state.hurry(false);
+        if flushed {
+            Ok(())
+        } else {
+            Err(OTelSdkError::Timeout(timeout))
+        }
+    }
+
+    /// Closes the pipeline; what is left has until the teardown's deadline if one was set,
+    /// else `timeout`, and is counted as dropped past it.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let now = Instant::now();
+        let end = self
+            .shutdown_by
+            .lock()
+            .ok()
+            .and_then(|by| *by)
+            .unwrap_or(now + timeout);
+        let left = end.saturating_duration_since(now);
+        self.state.close(left);
+        if self.state.wait_idle(left) {
+            return Ok(());
+        }
+        self.state.abandon();
+        Err(OTelSdkError::Timeout(left))
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.temporality
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Profile;
+    use crate::export::otlp_metrics::tests::collected;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-connection OTLP/HTTP receiver: answers 200 and returns the body it got.
+    fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!(
+            "http://{}/v1/metrics",
+            listener.local_addr().expect("address")
+        );
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut buf).expect("read");
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + length {
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                        return got[end + 4..end + 4 + length].to_vec();
+                    }
+                }
+                if n == 0 {
+                    return Vec::new();
+                }
+            }
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn a_collection_reaches_the_collector_and_is_counted_delivered() {
+        use prost::Message;
+        let (url, got) = receiver();
+        let policy = GuardPolicy {
+            queue_capacity: 4,
+            ..GuardPolicy::for_profile(Profile::Development)
+        };
+        let client = crate::export::http_client::build(&policy, &[]).expect("client");
+        let exporter =
+            GuardedMetricExporter::start(client, url, policy, Temporality::Delta).expect("started");
+        assert_eq!(exporter.temporality(), Temporality::Delta);
+        let collected = collected(Temporality::Delta);
+        let result = futures_lite_block_on(exporter.export(collected.last().expect("one")));
+        assert!(result.is_ok(), "{result:?}");
+        *exporter.shutdown_by().lock().expect("lock") =
+            Some(Instant::now() + Duration::from_secs(5));
+        exporter
+            .shutdown_with_timeout(Duration::from_millis(1))
+            .expect("delivered before the teardown's deadline, not the SDK's timeout");
+        let body = got.join().expect("receiver");
+        let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("protobuf");
+        assert_eq!(crate::export::otlp_metrics::data_points(&request), 4);
+        let health = exporter.shared().health();
+        assert_eq!((health.accepted, health.delivered), (1, 1), "{health:?}");
+        // Closed: a late collection is refused and counted.
+        let late = futures_lite_block_on(exporter.export(collected.last().expect("one")));
+        assert!(late.is_err());
+        assert_eq!(exporter.shared().health().dropped.shutdown, 1);
+    }
+
+    /// The reader thread's way of running `export` (a future that never waits on I/O).
+    fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The HTTP server metrics of the stable semantic conventions, recorded by `TelemetryLayer`:
+//! `http.server.request.duration` (a histogram in seconds, with the conventions' bucket
+//! boundaries) and `http.server.active_requests` (an up-down counter). The instruments are made
+//! once per installed meter provider (so once per worker, after `post_fork` installed it; the
+//! layer itself is built in the master, before any provider exists), and the attribute keys are
+//! constants: a request costs its attribute values and two or three recordings.
+
+use opentelemetry::metrics::{Histogram, UpDownCounter};
+use opentelemetry::{Key, KeyValue};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::Instant;
+
+const METHOD: Key = Key::from_static_str("http.request.method");
+const ROUTE: Key = Key::from_static_str("http.route");
+const STATUS: Key = Key::from_static_str("http.response.status_code");
+const SCHEME: Key = Key::from_static_str("url.scheme");
+const ERROR_TYPE: Key = Key::from_static_str("error.type");
+
+/// The semantic conventions' advice for `http.server.request.duration`, in seconds.
+pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+struct Instruments {
+    epoch: u64,
+    duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
+}
+
+/// The current instruments. Entries are never freed (a request may still hold one): one leaks
+/// per meter provider installed, a handful in a process's life.
+static CACHED: AtomicPtr<Instruments> = AtomicPtr::new(std::ptr::null_mut());
+
+fn instruments() -> &'static Instruments {
+    let epoch = crate::telemetry::metrics_pipeline::meter_epoch();
+    // SAFETY: a non-null pointer in CACHED comes from `Box::leak` below and is never freed.
+    if let Some(cached) = unsafe { CACHED.load(Ordering::Acquire).as_ref() } {
+        if cached.epoch == epoch {
+            return cached;
+        }
+    }
+    let meter = opentelemetry::global::meter("forkline");
+    let fresh: &'static Instruments = Box::leak(Box::new(Instruments {
+        epoch,
+        duration: meter
+            .f64_histogram("http.server.request.duration")
+            .with_unit("s")
+            .with_description("Duration of HTTP server requests.")
+            .with_boundaries(DURATION_BOUNDARIES.to_vec())
+            .build(),
+        active: meter
+            .i64_up_down_counter("http.server.active_requests")
+            .with_unit("{request}")
+            .with_description("Number of active HTTP server requests.")
+            .build(),
+    }));
+    CACHED.store(std::ptr::from_ref(fresh).cast_mut(), Ordering::Release);
+    fresh
+}
+
+/// One request in the metrics: counted active from its start until it is finished or dropped.
+pub(crate) struct RequestMetrics {
+    instruments: &'static Instruments,
+    started: Instant,
+    method: &'static str,
+    scheme: &'static str,
+    route: Option<String>,
+    finished: bool,
+}
+
+impl RequestMetrics {
+    /// A request starts (`method` as the conventions name it, `_OTHER` otherwise).
+    pub(crate) fn start(method: &'static str, scheme: &'static str, route: Option<String>) -> Self {
+        let instruments = instruments();
+        instruments.active.add(
+            1,
+            &[KeyValue::new(METHOD, method), KeyValue::new(SCHEME, scheme)],
+        );
+        Self {
+            instruments,
+            started: Instant::now(),
+            method,
+            scheme,
+            route,
+            finished: false,
+        }
+    }
+
+    /// The request is answered with `status`, or failed (`status` `None`) with `error`.
+    /// `error` is set for 5xx (the status code), panics and service errors.
+    pub(crate) fn finish(&mut self, status: Option<u16>, error: Option<String>) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        let mut attributes = Vec::with_capacity(5);
+        attributes.push(KeyValue::new(METHOD, self.method));
+        attributes.push(KeyValue::new(SCHEME, self.scheme));
+        if let Some(route) = self.route.take() {
+            attributes.push(KeyValue::new(ROUTE, route));
+        }
+        if let Some(status) = status {
+            attributes.push(KeyValue::new(STATUS, i64::from(status)));
+        }
+        if let Some(error) = error {
+            attributes.push(KeyValue::new(ERROR_TYPE, error));
+        }
+        self.instruments.duration.record(seconds, &attributes);
+        self.active_done();
+    }
+
+    fn active_done(&self) {
+        self.instruments.active.add(
+            -1,
+            &[
+                KeyValue::new(METHOD, self.method),
+                KeyValue::new(SCHEME, self.scheme),
+            ],
+        );
+    }
+}
+
+impl Drop for RequestMetrics {
+    fn drop(&mut self) {
+        // Cancelled (the client went away): no longer active, and no duration of an answer.
+        if !self.finished {
+            self.finished = true;
+            self.active_done();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_boundaries_are_the_conventions_advice_in_order() {
+        assert!(DURATION_BOUNDARIES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(DURATION_BOUNDARIES.first(), Some(&0.005));
+        assert_eq!(DURATION_BOUNDARIES.last(), Some(&10.0));
+    }
+}

@@ -1,0 +1,140 @@
+//! Builds and installs the OTel metrics pipeline of a worker, next to its tracer provider (in
+//! `post_fork`): a `SdkMeterProvider` with the worker's resource and one periodic reader whose
+//! exporter is forkline's (the guarded OTLP/HTTP pipeline, or `metrics-<pid>.jsonl` in the run
+//! folder), installed as the global meter provider. As with the tracer provider, an installation
+//! inherited across `fork()` is abandoned, never shut down (its reader thread does not exist
+//! here; the SDK's shutdown would wait 5 s for it), and rebuilt.
+
+use crate::config::{MetricsExporterConfig, MetricsTemporality, TelemetryConfig};
+use crate::error::{Error, Result};
+use crate::export::engine::state::PipelineState;
+use crate::export::metric_export::{GuardedMetricExporter, ShutdownBy};
+use crate::identity::fork_generation;
+use crate::sink::metric_file::MetricFileExporter;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::Resource;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// This process's meter provider, and its guarded pipeline when it exports OTLP.
+#[derive(Clone)]
+pub(crate) struct Installed {
+    generation: u64,
+    pub(crate) provider: SdkMeterProvider,
+    pub(crate) guarded: Option<(Arc<PipelineState>, ShutdownBy)>,
+}
+
+static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
+
+/// Bumped whenever forkline installs a meter provider, so instruments cached by the
+/// integrations (the HTTP layer's) are made again from the new one.
+static METER_EPOCH: AtomicU64 = AtomicU64::new(1);
+
+fn installed() -> MutexGuard<'static, Option<Installed>> {
+    INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Builds the meter provider from `telemetry` with `resource` and installs it globally. Nothing
+/// is installed when metrics (or the SDK) are off.
+pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32) -> Result<()> {
+    let mut slot = installed();
+    match slot.take() {
+        None => {}
+        Some(old) if old.generation != fork_generation() => std::mem::forget(old),
+        Some(current) => {
+            *slot = Some(current);
+            return Err(Error::Telemetry(
+                "the OTel meter provider is already installed in this process; #[post_fork] \
+                 installs it once per worker"
+                    .into(),
+            ));
+        }
+    }
+    let metrics = &telemetry.metrics;
+    if !telemetry.otel.enabled {
+        return Ok(());
+    }
+    if let Some(reason) = metrics.off_because {
+        crate::diag::log_warn!("{reason}");
+    }
+    let temporality = match metrics.temporality {
+        MetricsTemporality::Cumulative => Temporality::Cumulative,
+        MetricsTemporality::Delta => Temporality::Delta,
+        MetricsTemporality::LowMemory => Temporality::LowMemory,
+    };
+    let (provider, guarded) = match &metrics.exporter {
+        MetricsExporterConfig::None => return Ok(()),
+        MetricsExporterConfig::Embedded => {
+            let run_dir = telemetry.run_dir.as_path();
+            let limit = telemetry.embedded_file_limit();
+            let file =
+                MetricFileExporter::create(run_dir, pid, limit, temporality).map_err(|e| {
+                    Error::io(
+                        format!("opening the metrics file in {}", run_dir.display()),
+                        e,
+                    )
+                })?;
+            (build(telemetry, resource, file), None)
+        }
+        MetricsExporterConfig::Otlp {
+            metrics_url,
+            headers,
+        } => {
+            let client = match &telemetry.prepared.otlp_metrics_http {
+                Some(client) => client.clone(),
+                None => crate::export::http_client::build(&metrics.guard, headers)
+                    .map_err(|e| Error::io("building the OTLP metrics HTTP client", e))?,
+            };
+            let exporter = GuardedMetricExporter::start(
+                client,
+                metrics_url.clone(),
+                metrics.guard,
+                temporality,
+            )
+            .map_err(|e| Error::io("starting the OTLP metrics exporter", e))?;
+            let guarded = (exporter.shared(), exporter.shutdown_by());
+            crate::health::register_metrics(guarded.0.clone());
+            (build(telemetry, resource, exporter), Some(guarded))
+        }
+    };
+    opentelemetry::global::set_meter_provider(provider.clone());
+    METER_EPOCH.fetch_add(1, Ordering::Release);
+    *slot = Some(Installed {
+        generation: fork_generation(),
+        provider,
+        guarded,
+    });
+    Ok(())
+}
+
+fn build<E: PushMetricExporter>(
+    telemetry: &TelemetryConfig,
+    resource: Resource,
+    exporter: E,
+) -> SdkMeterProvider {
+    let reader = PeriodicReader::builder(exporter)
+        .with_interval(telemetry.metrics.interval)
+        .build();
+    SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(reader)
+        .build()
+}
+
+/// The meter provider installed in this process (not an inherited one).
+pub(crate) fn current() -> Option<Installed> {
+    installed()
+        .as_ref()
+        .filter(|i| i.generation == fork_generation())
+        .cloned()
+}
+
+/// Changes whenever forkline installs a meter provider.
+#[cfg(feature = "tower")]
+#[inline]
+pub(crate) fn meter_epoch() -> u64 {
+    METER_EPOCH.load(Ordering::Acquire)
+}
