@@ -31,7 +31,7 @@ impl HandlerSpan {
         Self::start_as(name, Some(kind), capacity, attributes)
     }
 
-    /// [`HandlerSpan::start`] for a handler with no `kind = ...`: see [`default_kind`].
+    /// [`HandlerSpan::start`] for a handler with no `kind = ...`: see `default_kind`.
     #[inline]
     pub fn start_default_kind(
         name: &'static str,

@@ -27,6 +27,10 @@ pub struct WorkerReport {
     /// The guarded Sentry transport's figures at exit, in envelopes (`None` without a DSN).
     #[serde(default)]
     pub sentry: Option<crate::export::figures::PipelineHealth>,
+    /// The guarded OTLP metrics pipeline's figures at exit, in collections (`None` unless
+    /// metrics go to OTLP).
+    #[serde(default)]
+    pub metrics: Option<crate::export::figures::PipelineHealth>,
     /// Connections and requests this worker served.
     #[serde(default)]
     pub serving: crate::server::Serving,

@@ -432,6 +432,7 @@ impl Leaving {
             stats: crate::stats(),
             otlp: health.otlp,
             sentry: health.sentry,
+            metrics: health.metrics,
             serving: health.serving.unwrap_or_default(),
             max_requests: self.recycle.as_ref().map(|r| r.limit()),
             timed_out,
