@@ -18,11 +18,21 @@ struct Outcome {
     per_second: f64,
 }
 
-fn run(workers: usize, balanced: bool, seconds: u64, connections: usize, threads: &str) -> Outcome {
+fn run(
+    workers: usize,
+    balanced: bool,
+    seconds: u64,
+    connections: usize,
+    threads: &str,
+    settings: &[(&str, &str)],
+) -> Outcome {
     let mut extra = vec![("FORKLINE_PROFILE", "production")];
-    if !balanced {
+    if balanced {
+        extra.extend_from_slice(settings);
+    } else {
         extra.push(("FORKLINE_BALANCED_ACCEPT", "false"));
         extra.push(("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "0"));
+        extra.push(("FORKLINE_REBALANCE_AFTER_MS", "0"));
     }
     if !threads.is_empty() {
         extra.push(("FORKLINE_WORKER_THREADS", threads));
@@ -48,49 +58,97 @@ fn run(workers: usize, balanced: bool, seconds: u64, connections: usize, threads
     }
 }
 
+fn max_over_min(per_worker: &[u64]) -> f64 {
+    let min = per_worker.first().copied().unwrap_or(0);
+    let max = per_worker.last().copied().unwrap_or(0);
+    if min == 0 {
+        f64::INFINITY
+    } else {
+        max as f64 / min as f64
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args()
+    let all: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
+        .collect();
+    // `NAME=value` arguments set the balanced server's variables, to compare settings;
+    // `workers=2,3` picks the worker counts (default 3 and 6); `rounds=N` alternates shared and
+    // balanced N times and prints the medians (runs on a 2-core VM vary a lot).
+    let (settings, args): (Vec<String>, Vec<String>) =
+        all.into_iter().partition(|a| a.contains('='));
+    let pairs: Vec<(&str, &str)> = settings.iter().filter_map(|a| a.split_once('=')).collect();
+    let own = |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let counts: Vec<usize> = own("workers")
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![3, 6]);
+    let rounds: usize = own("rounds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let settings: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "workers" && *k != "rounds")
         .collect();
     let seconds = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
     let connections = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(8);
     let threads = args.get(2).cloned().unwrap_or_default();
     println!(
-        "worker_balance: {connections} keep-alive connections, {seconds} s per run, runtime threads per worker: {}",
-        if threads.is_empty() { "default" } else { &threads }
+        "worker_balance: {connections} keep-alive connections, {seconds} s per run, {rounds} \
+         round(s), runtime threads per worker: {}, balanced settings: {settings:?}",
+        if threads.is_empty() {
+            "default"
+        } else {
+            &threads
+        }
     );
     println!(
         "{:<8} {:<10} {:>10} {:>9}  requests per worker",
         "workers", "accept", "requests/s", "max/min"
     );
-    for workers in [3, 6] {
-        let mut baseline = 0.0;
-        for balanced in [false, true] {
-            let o = run(workers, balanced, seconds, connections, &threads);
-            let min = o.per_worker.first().copied().unwrap_or(0);
-            let max = o.per_worker.last().copied().unwrap_or(0);
-            let ratio = if min == 0 {
-                f64::INFINITY
-            } else {
-                max as f64 / min as f64
-            };
-            let vs = if balanced {
-                format!(
-                    " ({:.2}x the shared socket's rate)",
-                    o.per_second / baseline
-                )
-            } else {
-                baseline = o.per_second;
-                String::new()
-            };
+    for workers in counts {
+        let (mut ratios, mut spreads, mut shared_spreads) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let mut baseline = 0.0;
+            for balanced in [false, true] {
+                let o = run(workers, balanced, seconds, connections, &threads, &settings);
+                let spread = max_over_min(&o.per_worker);
+                let vs = if balanced {
+                    ratios.push(o.per_second / baseline);
+                    spreads.push(spread);
+                    format!(
+                        " ({:.2}x the shared socket's rate)",
+                        o.per_second / baseline
+                    )
+                } else {
+                    baseline = o.per_second;
+                    shared_spreads.push(spread);
+                    String::new()
+                };
+                println!(
+                    "{:<8} {:<10} {:>10.0} {:>9.2}  {:?}{vs}",
+                    workers,
+                    if balanced { "balanced" } else { "shared" },
+                    o.per_second,
+                    spread,
+                    o.per_worker
+                );
+            }
+        }
+        if rounds > 1 {
             println!(
-                "{:<8} {:<10} {:>10.0} {:>9.2}  {:?}{vs}",
-                workers,
-                if balanced { "balanced" } else { "shared" },
-                o.per_second,
-                ratio,
-                o.per_worker
+                "{workers} workers, median of {rounds}: balanced/shared rate {:.2}x; max/min \
+                 balanced {:.2}, shared {:.2}",
+                median(ratios),
+                median(spreads),
+                median(shared_spreads)
             );
         }
     }

@@ -151,6 +151,20 @@ impl Drop for Fixture {
     }
 }
 
+/// After the master has exited: none of the workers it started is left, running or as a zombie
+/// (the master reaped them all). Call after `wait_exit`.
+pub fn assert_no_worker_left(fx: &Fixture) {
+    let workers = fx.booted_workers();
+    assert!(!workers.is_empty(), "no worker booted");
+    for pid in workers {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} is still in /proc after its master exited:\n{}",
+            fx.stderr()
+        );
+    }
+}
+
 pub fn signal_pid(pid: u32, signal: i32) {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {

@@ -3,7 +3,7 @@
 //! flight), runs `worker_exit` and is replaced, and no client request fails because of it.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::wait_until;
+use forkline_tests::harness::{assert_no_worker_left, wait_until};
 use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ fn workers_recycle_at_their_drawn_limits_and_no_request_fails() {
     assert!(fx
         .wait_exit(Duration::from_secs(20))
         .is_some_and(|s| s.success()));
+    assert_no_worker_left(&fx);
 
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     let mut limits = Vec::new();

@@ -4,7 +4,7 @@
 //! are logged for what they are: TTOU, HUP, a stop, a crash. `#[nworkers_changed]` runs in the
 //! master on TTIN and TTOU, `#[worker_int]` in a worker on INT / QUIT, before `worker_exit`.
 
-use forkline_tests::harness::{http_get, signal_pid, wait_until, Fixture};
+use forkline_tests::harness::{assert_no_worker_left, http_get, signal_pid, wait_until, Fixture};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
@@ -54,6 +54,7 @@ fn usr1_usr2_and_winch_are_not_fatal_to_the_master_or_a_worker() {
     fx.signal(libc::SIGTERM);
     let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
     assert!(status.success(), "{}", fx.stderr());
+    assert_no_worker_left(&fx);
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     for pid in workers {
         assert!(
@@ -94,6 +95,7 @@ fn worker_exits_are_logged_for_what_they_are() {
     fx.signal(libc::SIGTERM);
     let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
     assert!(status.success(), "{}", fx.stderr());
+    assert_no_worker_left(&fx);
     let stderr = fx.stderr();
     assert!(stderr.contains(") stopped (Exited(0))"), "{stderr}");
     assert_eq!(stderr.matches("crashed").count(), 1, "{stderr}");
@@ -193,6 +195,7 @@ fn nworkers_changed_runs_in_the_master_and_worker_int_in_the_worker() {
     fx.signal(libc::SIGTERM);
     let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
     assert!(status.success(), "{}", fx.stderr());
+    assert_no_worker_left(&fx);
     assert!(
         fx.hooks()
             .iter()

@@ -5,7 +5,7 @@
 //! ready, so at every moment at least the configured number of workers serve.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::{read_hooks, wait_until, Fixture};
+use forkline_tests::harness::{assert_no_worker_left, read_hooks, wait_until, Fixture};
 use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
 use std::time::Duration;
 
@@ -45,6 +45,7 @@ fn a_hup_under_load_loses_no_request_a_worker_took() {
     assert!(fx
         .wait_exit(Duration::from_secs(20))
         .is_some_and(|s| s.success()));
+    assert_no_worker_left(&fx);
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     for pid in new {
         let report = reports
@@ -104,6 +105,7 @@ fn a_hup_keeps_every_worker_slot_ready_and_fails_no_request() {
     assert!(fx
         .wait_exit(Duration::from_secs(20))
         .is_some_and(|s| s.success()));
+    assert_no_worker_left(&fx);
 }
 
 #[test]
@@ -134,4 +136,5 @@ fn a_stop_lets_every_request_a_worker_took_finish() {
     assert!(fx
         .wait_exit(Duration::from_secs(20))
         .is_some_and(|s| s.success()));
+    assert_no_worker_left(&fx);
 }

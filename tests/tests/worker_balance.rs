@@ -1,6 +1,7 @@
 //! Every worker does its share. New connections over the one shared socket go to the workers
-//! with the fewest open (balanced accept), and the keep-alive limit moves long-lived clients onto
-//! workers that joined after they connected. Alone in its test binary, so that no other test's
+//! with the fewest open (balanced accept); keep-alive rebalancing (and the keep-alive limit)
+//! move long-lived clients onto workers that joined after they connected, and rebalancing
+//! leaves evenly spread connections alone. Alone in its test binary, so that no other test's
 //! load skews what each worker gets, and its two tests take turns.
 
 use forkline_tests::fixture_env::quiet_server;
@@ -30,8 +31,8 @@ fn stop_and_report(mut fx: forkline_tests::harness::Fixture) -> Vec<forkline::Wo
 #[test]
 fn new_connections_go_to_the_workers_with_the_fewest_open() {
     let _alone = alone();
-    // No keep-alive limit: each client keeps the one connection it opened at the start.
-    let fx = quiet_server(BIN, "3", &[("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "0")]);
+    // No rebalancing: each client keeps the one connection it opened at the start.
+    let fx = quiet_server(BIN, "3", &[("FORKLINE_REBALANCE_AFTER_MS", "0")]);
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(3, BOOT);
     let load = Load::start(addr, CLIENTS, true, "/work");
@@ -60,7 +61,53 @@ fn new_connections_go_to_the_workers_with_the_fewest_open() {
 #[test]
 fn the_keep_alive_limit_moves_long_lived_clients_onto_new_workers() {
     let _alone = alone();
-    let fx = quiet_server(BIN, "1", &[("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "100")]);
+    moves_clients_onto_new_workers(&[
+        ("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "100"),
+        ("FORKLINE_REBALANCE_AFTER_MS", "0"),
+    ]);
+}
+
+#[test]
+fn rebalancing_moves_long_lived_clients_onto_new_workers() {
+    let _alone = alone();
+    // The defaults: rebalancing every 500 ms, no keep-alive limit.
+    moves_clients_onto_new_workers(&[]);
+}
+
+#[test]
+fn rebalancing_leaves_evenly_spread_connections_alone() {
+    let _alone = alone();
+    // Six clients over three workers: two each, nobody over their share, nothing to move.
+    let fx = quiet_server(BIN, "3", &[("FORKLINE_REBALANCE_AFTER_MS", "50")]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(3, BOOT);
+    let load = Load::start(addr, 6, true, "/work");
+    wait_until(BOOT, || (load.so_far().ok >= 2000).then_some(())).expect("the load runs");
+    // Many rebalancing periods (50 ms each) with requests in every one.
+    let started = std::time::Instant::now();
+    wait_until(Duration::from_secs(60), || {
+        (started.elapsed() >= Duration::from_secs(1) && load.so_far().ok >= 6000).then_some(())
+    })
+    .expect("the load goes on");
+    let (seen, _) = load.stop();
+    assert_eq!(seen.failed, 0, "{seen:?}");
+    let reports = stop_and_report(fx);
+    let accepted: Vec<u64> = reports
+        .iter()
+        .map(|r| r.serving.connections_accepted)
+        .collect();
+    eprintln!("connections accepted per worker: {accepted:?}");
+    // Two each from the start: nothing closed. (If the start was uneven, a move or two evens
+    // it out; a plain age limit would have closed each connection about 20 times.)
+    let total: u64 = accepted.iter().sum();
+    assert!(
+        total <= 8,
+        "connections accepted per worker {accepted:?}: evenly spread connections were closed"
+    );
+}
+
+fn moves_clients_onto_new_workers(settings: &[(&str, &str)]) {
+    let fx = quiet_server(BIN, "1", settings);
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT);
     let load = Load::start(addr, CLIENTS, true, "/work");

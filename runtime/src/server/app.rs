@@ -22,6 +22,8 @@ pub struct Serve {
     // Only `serve_axum` can mark a response as a connection's last.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) max_requests_per_connection: Option<u64>,
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) rebalance_after: Option<std::time::Duration>,
     // Only `serve_axum` counts requests against `max_requests`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) recycle: Option<std::sync::Arc<crate::server::max_requests::Recycle>>,

@@ -18,8 +18,8 @@ use std::time::Duration;
 #[cfg(feature = "axum")]
 const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(100);
 
-/// Requests on one connection before `serve_axum` answers `Connection: close`.
-const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
+/// How old a connection on a crowded worker gets before `serve_axum` closes it.
+const DEFAULT_REBALANCE_AFTER: Duration = Duration::from_millis(500);
 
 /// A pre-fork server. Build it, then [`serve`](Server::serve) an app.
 ///
@@ -52,9 +52,13 @@ impl Server {
         let allow_threads_at_fork = env.bool("FORKLINE_ALLOW_THREADS_AT_FORK")?.unwrap_or(false);
         let balanced_accept = env.bool("FORKLINE_BALANCED_ACCEPT")?.unwrap_or(true);
         // 0 turns the limit off.
-        let max_requests_per_connection = match env.u64("FORKLINE_MAX_REQUESTS_PER_CONNECTION")? {
-            Some(n) => Some(n).filter(|&n| n > 0),
-            None => Some(DEFAULT_MAX_REQUESTS_PER_CONNECTION),
+        let max_requests_per_connection = env
+            .u64("FORKLINE_MAX_REQUESTS_PER_CONNECTION")?
+            .filter(|&n| n > 0);
+        // 0 turns the limit off.
+        let rebalance_after = match env.u64("FORKLINE_REBALANCE_AFTER_MS")? {
+            Some(ms) => Some(Duration::from_millis(ms)).filter(|a| !a.is_zero()),
+            None => Some(DEFAULT_REBALANCE_AFTER),
         };
         // Gunicorn's defaults: 0 (never recycle) and no jitter.
         let max_requests = env.u64("FORKLINE_MAX_REQUESTS")?.filter(|&n| n > 0);
@@ -70,8 +74,8 @@ impl Server {
             None => 10,
         };
         // Gunicorn's default: 30 s; 0 turns it off.
-        let timeout = match env.millis("FORKLINE_TIMEOUT_MS")? {
-            Some(t) => Some(t).filter(|t| !t.is_zero()),
+        let timeout = match env.u64("FORKLINE_TIMEOUT_MS")? {
+            Some(ms) => Some(Duration::from_millis(ms)).filter(|t| !t.is_zero()),
             None => Some(Duration::from_secs(30)),
         };
         let pidfile = env
@@ -94,6 +98,7 @@ impl Server {
                 allow_threads_at_fork,
                 balanced_accept,
                 max_requests_per_connection,
+                rebalance_after,
                 max_requests,
                 max_requests_jitter,
                 crash_window,
@@ -162,11 +167,25 @@ impl Server {
         self
     }
 
-    /// After this many requests on one connection, `serve_axum` answers `Connection: close`, so
-    /// long-lived clients reconnect and are spread over the workers again (default 1000; `None`
-    /// for no limit; also `FORKLINE_MAX_REQUESTS_PER_CONNECTION`, 0 for no limit).
+    /// After this many requests on one connection, `serve_axum` answers `Connection: close`
+    /// (default: no limit; also `FORKLINE_MAX_REQUESTS_PER_CONNECTION`, 0 for no limit). A hard
+    /// cap, for clients or proxies that want one; spreading long-lived connections over the
+    /// workers is [`rebalance_after`](Server::rebalance_after)'s job, which closes far fewer.
     pub fn max_requests_per_connection(mut self, max: Option<u64>) -> Self {
         self.settings.max_requests_per_connection = max.filter(|&n| n > 0);
+        self
+    }
+
+    /// Keep-alive rebalancing: a connection at least this old, on a worker that holds more than
+    /// its share of the open connections (more than their number over the live workers,
+    /// rounded down), is closed after its next response (`Connection: close`); its client
+    /// reconnects and balanced accept gives it to a worker with fewer. Connections on workers
+    /// at or under their share are never closed for it, so evenly spread connections stay put,
+    /// and a connection is looked at once per this age, not per request. Default 500 ms;
+    /// `None` (or `FORKLINE_REBALANCE_AFTER_MS=0`) turns it off; also
+    /// `FORKLINE_REBALANCE_AFTER_MS`. Only with balanced accept.
+    pub fn rebalance_after(mut self, age: Option<Duration>) -> Self {
+        self.settings.rebalance_after = age.filter(|a| !a.is_zero());
         self
     }
 
@@ -275,6 +294,8 @@ impl Server {
             let make = keep_alive::MakePerConnection {
                 router: router.clone(),
                 max_requests: serve.max_requests_per_connection,
+                rebalance_after: serve.rebalance_after.filter(|_| serve.balance),
+                board: serve.record.map(|(board, _)| board),
                 record: serve.record.map(|(_, record)| record),
                 recycle: serve.recycle.clone(),
             };
@@ -309,4 +330,46 @@ fn resolve(addr: &str) -> std::result::Result<SocketAddr, String> {
         .map_err(|e| format!("{addr:?} is not a host:port address: {e}"))?
         .next()
         .ok_or_else(|| format!("{addr:?} resolved to nothing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut env: Vec<(&str, String)> = vec![
+            ("OTEL_TRACES_EXPORTER", "none".to_string()),
+            ("SENTRY_DSN", String::new()),
+        ];
+        env.extend(pairs.iter().map(|&(k, v)| (k, v.to_string())));
+        Server::with_env(Env::from_pairs(env))
+            .expect("settings")
+            .settings
+    }
+
+    #[test]
+    fn zero_turns_the_timeout_and_the_keep_alive_limits_off() {
+        let off = settings(&[
+            ("FORKLINE_TIMEOUT_MS", "0"),
+            ("FORKLINE_REBALANCE_AFTER_MS", "0"),
+            ("FORKLINE_MAX_REQUESTS_PER_CONNECTION", "0"),
+        ]);
+        assert_eq!(off.timeout, None);
+        assert_eq!(off.rebalance_after, None);
+        assert_eq!(off.max_requests_per_connection, None);
+        let defaults = settings(&[]);
+        assert_eq!(defaults.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(defaults.rebalance_after, Some(DEFAULT_REBALANCE_AFTER));
+        let set = settings(&[
+            ("FORKLINE_TIMEOUT_MS", "1500"),
+            ("FORKLINE_REBALANCE_AFTER_MS", "250"),
+        ]);
+        assert_eq!(set.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(set.rebalance_after, Some(Duration::from_millis(250)));
+        assert!(Server::with_env(Env::from_pairs([(
+            "FORKLINE_TIMEOUT_MS",
+            "soon".to_string()
+        )]))
+        .is_err());
+    }
 }

@@ -17,6 +17,9 @@ pub(crate) struct Settings {
     pub(crate) allow_threads_at_fork: bool,
     pub(crate) balanced_accept: bool,
     pub(crate) max_requests_per_connection: Option<u64>,
+    /// How old a keep-alive connection on a crowded worker must be before `serve_axum` closes
+    /// it after its next response (`None`: never).
+    pub(crate) rebalance_after: Option<Duration>,
     /// Gunicorn's `max_requests` (`None`: never recycle).
     pub(crate) max_requests: Option<u64>,
     /// Gunicorn's `max_requests_jitter`.

@@ -206,6 +206,7 @@ impl<A: App> WorkerRun<'_, A> {
             record,
             balance: self.settings.balanced_accept,
             max_requests_per_connection: self.settings.max_requests_per_connection,
+            rebalance_after: self.settings.rebalance_after,
             recycle: recycle.clone(),
         };
         let mut app = {
