@@ -46,6 +46,14 @@ macro_rules! log_warn {
     };
 }
 
+/// What an operator asked for (a signal to the master) and what came of it, and the run's
+/// summary: always shown, at info, whatever the profile.
+macro_rules! log_notice {
+    ($($arg:tt)*) => {
+        $crate::diag::emit("info", format_args!($($arg)*))
+    };
+}
+
 /// Something failed; always shown.
 macro_rules! log_error {
     ($($arg:tt)*) => {
@@ -53,4 +61,4 @@ macro_rules! log_error {
     };
 }
 
-pub(crate) use {log_error, log_info, log_warn};
+pub(crate) use {log_error, log_info, log_notice, log_warn};

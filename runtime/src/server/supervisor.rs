@@ -152,7 +152,7 @@ pub(crate) fn run<A: App>(
         .map_err(|e| Error::io("reading the bound address", e))?;
     master.set_local_addr(local);
     if let Some(old) = upgraded_from {
-        crate::diag::log_info!(
+        crate::diag::log_notice!(
             "binary upgrade: serving the socket {local} handed down by the master with pid {old}"
         );
     }
@@ -348,7 +348,7 @@ impl<A: App> Supervisor<'_, A> {
                 }
             }
         }
-        crate::diag::log_info!("{}", self.report.summary());
+        crate::diag::log_notice!("{}", self.report.summary());
         if let Err(e) = self.report.write(&self.config.run_dir) {
             crate::diag::log_warn!("cannot write the master's report: {e}");
         }
@@ -370,7 +370,7 @@ impl<A: App> Supervisor<'_, A> {
             if let Some(workers) = self.winched_from.take() {
                 self.set_target(workers);
             }
-            crate::diag::log_info!(
+            crate::diag::log_notice!(
                 "HUP: starting a new worker per slot; each old one stops once its replacement is \
                  ready"
             );
@@ -385,11 +385,11 @@ impl<A: App> Supervisor<'_, A> {
         }
         if received.contains(libc::SIGTTIN) {
             self.set_target(self.target + 1);
-            crate::diag::log_info!("TTIN: {} workers", self.target);
+            crate::diag::log_notice!("TTIN: {} workers", self.target);
         }
         if received.contains(libc::SIGTTOU) && self.target > 1 {
             self.set_target(self.target - 1);
-            crate::diag::log_info!("TTOU: {} workers", self.target);
+            crate::diag::log_notice!("TTOU: {} workers", self.target);
             let extra: Vec<_> = self
                 .workers
                 .iter()
@@ -401,7 +401,7 @@ impl<A: App> Supervisor<'_, A> {
             }
         }
         if received.contains(libc::SIGUSR1) {
-            crate::diag::log_info!(
+            crate::diag::log_notice!(
                 "USR1: forkline writes its log to stderr, so there is no file to reopen"
             );
         }
@@ -447,7 +447,7 @@ impl<A: App> Supervisor<'_, A> {
         match binary_upgrade::start_new_master(origin, self.listener, self.mask) {
             Ok(pid) => {
                 self.new_master = Some(pid);
-                crate::diag::log_info!(
+                crate::diag::log_notice!(
                     "USR2: started a new master (pid {pid}) from {} on the same socket; once it \
                      serves, WINCH stops this master's workers and TERM this master",
                     origin.exe().display()
@@ -468,7 +468,7 @@ impl<A: App> Supervisor<'_, A> {
     /// started in the foreground, and must not stop its workers.
     fn winch(&mut self) {
         let Some(new) = self.new_master else {
-            crate::diag::log_info!(
+            crate::diag::log_notice!(
                 "WINCH ignored: it stops this master's workers only during a binary upgrade \
                  (after USR2); a terminal resize sends it too"
             );
@@ -477,7 +477,7 @@ impl<A: App> Supervisor<'_, A> {
         if self.target == 0 || self.stopping.is_some() {
             return;
         }
-        crate::diag::log_info!(
+        crate::diag::log_notice!(
             "WINCH: stopping this master's {} workers gracefully; the new master (pid {new}) \
              serves; TERM stops this master, HUP starts its workers again",
             self.target
@@ -506,7 +506,7 @@ impl<A: App> Supervisor<'_, A> {
         self.pid_file_back();
         if self.stopping.is_none() {
             if let Some(workers) = self.winched_from.take() {
-                crate::diag::log_info!("starting this master's {workers} workers again");
+                crate::diag::log_notice!("starting this master's {workers} workers again");
                 self.set_target(workers);
             }
         }
@@ -529,7 +529,7 @@ impl<A: App> Supervisor<'_, A> {
     fn note_old_master_gone(&mut self) {
         if let Some(old) = self.old_master {
             if sys::parent_pid() != old {
-                crate::diag::log_info!(
+                crate::diag::log_notice!(
                     "the old master (pid {old}) has exited: this master is the only one"
                 );
                 self.old_master = None;
