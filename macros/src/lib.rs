@@ -208,6 +208,7 @@ pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `skip_all` | flag | off | no argument recorded (not together with `skip`) |
 /// | `fields(key = expr, ...)` | keys `a.b.c` or `"a.b"`; any expression; a bare `name` records the variable `name` | none | extra attributes, evaluated when the call starts |
 /// | `err` | flag, on a function returning `Result` | off | an `Err` sets the span's status to error, adds an `exception` event, and is sent to Sentry linked to the span |
+/// | `metrics` | flag | off | each call's duration in the histogram `forkline.handler.duration` (seconds, the HTTP conventions' buckets) by `code.function.name` (the span's name), and `error.type = "panic"` for a call that panicked; recorded through the worker's meter provider |
 /// | `crate = path` | path | `::forkline` | where forkline is renamed or re-exported |
 ///
 /// **`kind`'s default** is decided per call: `server` when the handler starts the trace in this
@@ -243,8 +244,9 @@ pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
 /// struct Db;
 ///
 /// // Span "reserve" with the attributes `sku`, `quantity` and `tenant`; `db` is not recorded;
-/// // an `Err` goes to Sentry, linked to the span.
-/// #[forkline::handler(err, skip(db), fields(tenant = "acme"))]
+/// // an `Err` goes to Sentry, linked to the span; each call's duration goes to the
+/// // `forkline.handler.duration` histogram.
+/// #[forkline::handler(err, metrics, skip(db), fields(tenant = "acme"))]
 /// async fn reserve(db: &Db, sku: String, quantity: u32) -> Result<u32, OutOfStock> {
 ///     let _ = db;
 ///     if quantity > 10 {

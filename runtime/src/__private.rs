@@ -35,6 +35,7 @@ pub mod v1 {
         pub use crate::handler::attributes::record_static;
         pub use crate::handler::capture::{ErrorRef, ViaChain, ViaDisplay, ViaError};
         pub use crate::handler::error_event::HandlerSite;
+        pub use crate::handler::metrics::HandlerTimer;
         pub use crate::handler::span::record;
         pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};
         pub use opentelemetry::trace::SpanKind;

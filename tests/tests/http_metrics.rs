@@ -201,6 +201,39 @@ fn each_worker_exports_its_metrics_over_otlp_through_its_guarded_pipeline() {
             .sum()
     }
 
+    /// The value of `name`'s data point whose attributes include `with` (a sum or a gauge).
+    fn point(
+        request: &ExportMetricsServiceRequest,
+        name: &str,
+        with: &[(&str, &str)],
+    ) -> Option<f64> {
+        use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+        let metric = request
+            .resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .find(|m| m.name == name)?;
+        let points = match metric.data.as_ref()? {
+            Data::Sum(sum) => &sum.data_points,
+            Data::Gauge(gauge) => &gauge.data_points,
+            _ => return None,
+        };
+        let has = |p: &&opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| {
+            with.iter().all(|(k, v)| {
+                p.attributes.iter().any(|kv| {
+                    kv.key == *k
+                        && matches!(kv.value.as_ref().and_then(|a| a.value.as_ref()),
+                            Some(Any::StringValue(s)) if s == v)
+                })
+            })
+        };
+        match points.iter().find(has)?.value? {
+            Number::AsInt(n) => Some(n as f64),
+            Number::AsDouble(x) => Some(x),
+        }
+    }
+
     let collector = FaultServer::start(Behaviour::Healthy);
     let endpoint = format!("http://{}/v1/metrics", collector.addr);
     let mut fx = Fixture::start(
@@ -278,5 +311,35 @@ fn each_worker_exports_its_metrics_over_otlp_through_its_guarded_pipeline() {
             layered,
             "worker {pid}: its last collection counts what it served"
         );
+        // Operational metrics: the process, and the metrics pipeline's own figures.
+        let memory = point(last, "process.memory.usage", &[]).unwrap_or(0.0);
+        assert!(
+            memory > f64::from(1 << 20),
+            "worker {pid}: resident bytes {memory}"
+        );
+        let user = point(last, "process.cpu.time", &[("cpu.mode", "user")]).unwrap_or(0.0);
+        assert!(user > 0.0, "worker {pid}: user CPU seconds {user}");
+        let accepted = point(
+            last,
+            "forkline.export.items",
+            &[
+                ("forkline.pipeline", "metrics"),
+                ("forkline.outcome", "accepted"),
+            ],
+        )
+        .unwrap_or(0.0);
+        assert!(
+            accepted >= 1.0,
+            "worker {pid}: collections handed to its pipeline {accepted}"
+        );
+        let open = point(
+            last,
+            "forkline.export.breaker",
+            &[
+                ("forkline.pipeline", "metrics"),
+                ("forkline.breaker.state", "closed"),
+            ],
+        );
+        assert_eq!(open, Some(1.0), "worker {pid}: its breaker is closed");
     }
 }

@@ -1,5 +1,5 @@
 //! `#[handler(...)]` arguments: `name = "..."`, `kind = "internal"`, `fields(key = expr, ...)`,
-//! `skip(arg, ...)`, `skip_all`, `err` and `crate = path`, read in the shared grammar into `Attr`
+//! `skip(arg, ...)`, `skip_all`, `err`, `metrics` and `crate = path`, read in the shared grammar into `Attr`
 //! slots (a name given twice is reported by its slot), every problem collected. Rules between
 //! arguments and the function live in `check.rs`.
 
@@ -13,7 +13,9 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 pub(crate) const KINDS: &[&str] = &["server", "client", "internal", "producer", "consumer"];
-const KNOWN: &[&str] = &["name", "kind", "fields", "skip", "skip_all", "err"];
+const KNOWN: &[&str] = &[
+    "name", "kind", "fields", "skip", "skip_all", "err", "metrics",
+];
 
 /// One `fields(...)` entry: `key = expr`, or a bare variable `key` (recorded under its name).
 pub(crate) struct Field {
@@ -31,6 +33,7 @@ pub(crate) struct HandlerArgs {
     pub(crate) skip: Attr<Vec<Ident>>,
     pub(crate) skip_all: Attr<()>,
     pub(crate) err: Attr<()>,
+    pub(crate) metrics: Attr<()>,
     pub(crate) krate: Attr<syn::Path>,
 }
 
@@ -88,6 +91,7 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> HandlerArgs {
             "skip" => args.skip.set(cx, &arg, skip),
             "skip_all" => args.skip_all.set(cx, &arg, grammar::flag),
             "err" => args.err.set(cx, &arg, grammar::flag),
+            "metrics" => args.metrics.set(cx, &arg, grammar::flag),
             "crate" => args.krate.set(cx, &arg, grammar::crate_path),
             other => cx.error(
                 arg.name.span(),

@@ -1,7 +1,8 @@
 //! Generates the instrumented function: the same signature and attributes, a body that starts
 //! the span (attributes only when it is recorded), runs the original body with the span active
 //! (across `.await` for async bodies; panics recorded and resumed), reports `Err` with `err`,
-//! and ends the span when the call returns. Everything it names of forkline is under
+//! and ends the span when the call returns; with `metrics`, a timer records the call's duration
+//! when the function's locals are dropped (after the span ended, panics included). Everything it names of forkline is under
 //! `__private::v1` (`private.rs`).
 
 use crate::handler::args::HandlerArgs;
@@ -116,9 +117,17 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     } else {
         TokenStream::new()
     };
+    let timer = if args.metrics.is_set() {
+        quote! {
+            let __forkline_timer = #p::handler::HandlerTimer::start(#name);
+        }
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #(#attrs)*
         #vis #sig {
+            #timer
             let __forkline_span = #p::handler::HandlerSpan::#start(
                 #name,
                 #kind

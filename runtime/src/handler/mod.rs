@@ -28,6 +28,7 @@
 pub(crate) mod attributes;
 pub(crate) mod capture;
 pub(crate) mod error_event;
+pub(crate) mod metrics;
 pub(crate) mod span;
 pub(crate) mod unwind;
 

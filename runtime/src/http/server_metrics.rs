@@ -16,10 +16,7 @@ const STATUS: Key = Key::from_static_str("http.response.status_code");
 const SCHEME: Key = Key::from_static_str("url.scheme");
 const ERROR_TYPE: Key = Key::from_static_str("error.type");
 
-/// The semantic conventions' advice for `http.server.request.duration`, in seconds.
-pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+pub(crate) use crate::telemetry::metrics_pipeline::DURATION_BOUNDARIES;
 
 struct Instruments {
     epoch: u64,

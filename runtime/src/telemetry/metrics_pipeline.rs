@@ -27,6 +27,12 @@ pub(crate) struct Installed {
 
 static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
 
+/// The semantic conventions' bucket advice for `http.server.request.duration`, in seconds; also
+/// `forkline.handler.duration`'s.
+pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
 /// Bumped whenever forkline installs a meter provider, so instruments cached by the
 /// integrations (the HTTP layer's) are made again from the new one.
 static METER_EPOCH: AtomicU64 = AtomicU64::new(1);
@@ -100,6 +106,7 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
             (build(telemetry, resource, exporter), Some(guarded))
         }
     };
+    crate::telemetry::operational_metrics::register(&provider);
     opentelemetry::global::set_meter_provider(provider.clone());
     METER_EPOCH.fetch_add(1, Ordering::Release);
     *slot = Some(Installed {
@@ -133,7 +140,6 @@ pub(crate) fn current() -> Option<Installed> {
 }
 
 /// Changes whenever forkline installs a meter provider.
-#[cfg(feature = "tower")]
 #[inline]
 pub(crate) fn meter_epoch() -> u64 {
     METER_EPOCH.load(Ordering::Acquire)

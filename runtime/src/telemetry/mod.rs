@@ -3,6 +3,7 @@
 pub mod fork_check;
 pub(crate) mod fork_rng;
 pub(crate) mod metrics_pipeline;
+pub(crate) mod operational_metrics;
 pub mod otel_pipeline;
 pub(crate) mod prepared;
 pub mod propagation;
