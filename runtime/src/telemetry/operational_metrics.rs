@@ -179,7 +179,7 @@ impl Memory {
         let mut pages = statm.split_whitespace().map(|p| p.parse::<i64>().ok());
         let (size, resident) = (pages.next()??, pages.next()??);
         // SAFETY: sysconf has no preconditions.
-        let page = i64::from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(1);
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1);
         Some(Self {
             virtual_bytes: size * page,
             resident_bytes: resident * page,
