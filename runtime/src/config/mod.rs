@@ -10,6 +10,7 @@ pub(crate) mod hook_args;
 pub(crate) mod log_level;
 pub(crate) mod metrics;
 pub(crate) mod otel;
+pub(crate) mod otlp_signal;
 pub(crate) mod overrides;
 pub(crate) mod prepared;
 pub(crate) mod profile;
