@@ -16,6 +16,7 @@ pub(crate) mod http_client;
 pub(crate) mod metric_export;
 #[cfg(feature = "grpc")]
 pub(crate) mod otlp_grpc;
+pub(crate) mod otlp_http;
 pub(crate) mod otlp_metrics;
 pub(crate) mod otlp_spans;
 pub(crate) mod outcome;
