@@ -433,6 +433,7 @@ impl Leaving {
             otlp: health.otlp,
             sentry: health.sentry,
             metrics: health.metrics,
+            logs: health.logs,
             serving: health.serving.unwrap_or_default(),
             max_requests: self.recycle.as_ref().map(|r| r.limit()),
             timed_out,

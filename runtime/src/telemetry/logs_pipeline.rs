@@ -1,0 +1,120 @@
+//! Builds and installs the OTel logs pipeline of a worker, next to its tracer and meter
+//! providers (in `post_fork`): a `SdkLoggerProvider` with the worker's resource and one
+//! processor, forkline's (the guarded OTLP/HTTP pipeline), or the SDK's batch processor over
+//! `logs-<pid>.jsonl` in the run folder. OpenTelemetry 0.32 has no global logger provider:
+//! forkline keeps it here, the `tracing` bridge takes it from here ([`logger_provider`]), and the
+//! teardown shuts it down under the worker's one deadline. As with the tracer provider, an
+//! installation inherited across `fork()` is abandoned, never shut down (its threads do not exist
+//! here), and rebuilt.
+
+use crate::config::{LogsExporterConfig, TelemetryConfig};
+use crate::error::{Error, Result};
+use crate::export::engine::state::PipelineState;
+use crate::export::log_export::{GuardedLogProcessor, LogBatching, ShutdownBy};
+use crate::identity::fork_generation;
+use crate::sink::log_file::LogFileExporter;
+use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
+use opentelemetry_sdk::Resource;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// This process's logger provider, and its guarded pipeline when it exports OTLP.
+#[derive(Clone)]
+pub(crate) struct Installed {
+    generation: u64,
+    pub(crate) provider: SdkLoggerProvider,
+    pub(crate) guarded: Option<(Arc<PipelineState>, ShutdownBy)>,
+}
+
+static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
+
+fn installed() -> MutexGuard<'static, Option<Installed>> {
+    INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Builds the logger provider from `telemetry` with `resource` and keeps it for this process.
+/// Nothing is installed when logs (or the SDK) are off.
+pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32) -> Result<()> {
+    let mut slot = installed();
+    match slot.take() {
+        None => {}
+        Some(old) if old.generation != fork_generation() => std::mem::forget(old),
+        Some(current) => {
+            *slot = Some(current);
+            return Err(Error::Telemetry(
+                "the OTel logger provider is already installed in this process; #[post_fork] \
+                 installs it once per worker"
+                    .into(),
+            ));
+        }
+    }
+    let logs = &telemetry.logs;
+    if !telemetry.otel.enabled {
+        return Ok(());
+    }
+    if let Some(reason) = logs.off_because {
+        crate::diag::log_warn!("{reason}");
+    }
+    let builder = SdkLoggerProvider::builder().with_resource(resource);
+    let (provider, guarded) = match &logs.exporter {
+        LogsExporterConfig::None => return Ok(()),
+        LogsExporterConfig::Embedded => {
+            let run_dir = telemetry.run_dir.as_path();
+            let limit = telemetry.embedded_file_limit();
+            let file = LogFileExporter::create(run_dir, pid, limit).map_err(|e| {
+                Error::io(format!("opening the logs file in {}", run_dir.display()), e)
+            })?;
+            let b = &logs.batch;
+            let processor = BatchLogProcessor::builder(file)
+                .with_batch_config(
+                    BatchConfigBuilder::default()
+                        .with_max_queue_size(b.max_queue_size)
+                        .with_max_export_batch_size(b.max_export_batch_size)
+                        .with_scheduled_delay(b.scheduled_delay)
+                        .build(),
+                )
+                .build();
+            (builder.with_log_processor(processor).build(), None)
+        }
+        LogsExporterConfig::Otlp { logs_url, headers } => {
+            let client = match &telemetry.prepared.otlp_logs_http {
+                Some(client) => client.clone(),
+                None => crate::export::http_client::build(&logs.guard, headers)
+                    .map_err(|e| Error::io("building the OTLP logs HTTP client", e))?,
+            };
+            let batching = LogBatching {
+                max_batch: logs.batch.max_export_batch_size,
+                batch_delay: logs.batch.scheduled_delay,
+            };
+            let processor =
+                GuardedLogProcessor::start(client, logs_url.clone(), logs.guard, batching)
+                    .map_err(|e| Error::io("starting the OTLP logs exporter", e))?;
+            let guarded = (processor.shared(), processor.shutdown_by());
+            crate::health::register_logs(guarded.0.clone());
+            (builder.with_log_processor(processor).build(), Some(guarded))
+        }
+    };
+    *slot = Some(Installed {
+        generation: fork_generation(),
+        provider,
+        guarded,
+    });
+    Ok(())
+}
+
+/// The logger provider installed in this process (not an inherited one).
+pub(crate) fn current() -> Option<Installed> {
+    installed()
+        .as_ref()
+        .filter(|i| i.generation == fork_generation())
+        .cloned()
+}
+
+/// This worker's logger provider (`None` in the master, before `post_fork`, or with logs off):
+/// give it to an OTel log appender of your own (`opentelemetry-appender-tracing`'s or
+/// `opentelemetry-appender-log`'s bridge) when you install your own `tracing` subscriber or
+/// logger. Its records go through forkline's pipeline and are shut down at `worker_exit`.
+pub fn logger_provider() -> Option<SdkLoggerProvider> {
+    current().map(|i| i.provider)
+}
