@@ -362,7 +362,7 @@ fn worker_init(
             }
             crate::telemetry::propagation::install(&config.propagators);
             #[cfg(feature = "tracing")]
-            crate::telemetry::tracing_bridge::install(&config.sentry);
+            crate::telemetry::tracing_bridge::install(config);
             Ok(())
         },
     )
