@@ -14,9 +14,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
 const BOOT: Duration = Duration::from_secs(30);
 const WORKERS: u64 = 2;
 const BUDGET: u64 = 64 * 1024;
-/// Spans, metrics and Sentry all write locally: each sink gets a third of the budget, in two
-/// files.
-const FILE_LIMIT: u64 = BUDGET / 6;
+/// Spans, metrics, logs and Sentry all write locally: each sink gets a quarter of the budget,
+/// in two files.
+const FILE_LIMIT: u64 = BUDGET / 8;
 const REQUESTS: u64 = 2000;
 
 /// Every file in the run folder and its size. A file renamed away between listing and sizing
@@ -202,7 +202,7 @@ fn production_with_local_files_only_warns_at_start_and_the_files_can_be_turned_o
     assert!(fx.wait_exit(Duration::from_secs(20)).is_some());
 
     // The documented way to keep a production service off the disk: no span file, no metrics
-    // file, no Sentry file.
+    // file, no logs file, no Sentry file.
     let mut fx = Fixture::start(
         BIN,
         &[
@@ -210,6 +210,7 @@ fn production_with_local_files_only_warns_at_start_and_the_files_can_be_turned_o
             ("FORKLINE_PROFILE", "production"),
             ("OTEL_TRACES_EXPORTER", "none"),
             ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
             ("SENTRY_DSN", ""),
         ],
     );
