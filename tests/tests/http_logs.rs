@@ -1,0 +1,300 @@
+//! OTel logs across real forks (issue 12): the `budget_server` fixture (one route behind
+//! `TelemetryLayer`, whose handler logs `tracing::info!(n, "request served")`) with 2 workers.
+//! Each worker's logger provider, built in its `post_fork`, turns the event into a log record
+//! (the `tracing` bridge, installed in `worker_init`); the record carries the worker's pid in
+//! its resource, and the trace and span ids of the request's server span. Without an endpoint the
+//! records go to `logs-<pid>.jsonl` (and the spans to `spans-<pid>.jsonl`); with one, both reach
+//! the collector in the test through the guarded pipelines.
+#![cfg(feature = "tracing")]
+
+use forkline_tests::harness::{attributes, http_get, read_sink_text, read_spans, Fixture};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
+const BOOT: Duration = Duration::from_secs(30);
+
+/// Requests `/req/1`, `/req/2`, ... each on a new connection until both workers have served
+/// some (at least 20 requests, at most 400); returns the pid that answered each `n`.
+fn requests_over_both_workers(addr: std::net::SocketAddr) -> BTreeMap<u64, u32> {
+    let mut served = BTreeMap::new();
+    for n in 1..=400_u64 {
+        let (_, body) = http_get(addr, &format!("/req/{n}")).expect("answered");
+        let pid = body
+            .strip_prefix("pid=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {body:?}"));
+        served.insert(n, pid);
+        let pids: BTreeSet<u32> = served.values().copied().collect();
+        if n >= 20 && pids.len() == 2 {
+            return served;
+        }
+    }
+    panic!("400 requests and not both workers served: {served:?}");
+}
+
+/// What a request's log record and server span say, as hex ids.
+#[derive(Debug, PartialEq, Eq)]
+struct Ids {
+    trace_id: String,
+    span_id: String,
+}
+
+/// A trace or span id as the OTLP JSON files and the collector show it: lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn n_of(value: &Value) -> Option<u64> {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+}
+
+/// The `request served` records in a worker's logs file: the pid in their resource, and the
+/// ids of each by its `n`.
+fn logged(run_dir: &std::path::Path, pid: u32) -> BTreeMap<u64, (Value, Ids)> {
+    let text = read_sink_text(run_dir, &format!("logs-{pid}"));
+    let mut records = BTreeMap::new();
+    for line in text.lines() {
+        let request: Value = serde_json::from_str(line).expect("OTLP JSON");
+        for rl in request["resourceLogs"].as_array().into_iter().flatten() {
+            let resource = attributes(&rl["resource"]["attributes"]);
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for record in sl["logRecords"].as_array().into_iter().flatten() {
+                    if record["body"]["stringValue"] != "request served" {
+                        continue;
+                    }
+                    let attrs = attributes(&record["attributes"]);
+                    let n = n_of(&attrs["n"]).unwrap_or_else(|| panic!("no n in {record}"));
+                    let ids = Ids {
+                        trace_id: record["traceId"].as_str().unwrap_or_default().into(),
+                        span_id: record["spanId"].as_str().unwrap_or_default().into(),
+                    };
+                    assert_eq!(record["severityText"], "INFO", "{record}");
+                    assert!(records.insert(n, (resource.clone(), ids)).is_none());
+                }
+            }
+        }
+    }
+    records
+}
+
+/// The server span of each `/req/{n}` in a worker's spans file.
+fn server_spans(run_dir: &std::path::Path, pid: u32) -> BTreeMap<u64, Ids> {
+    read_spans(run_dir, pid)
+        .iter()
+        .filter_map(|span| {
+            let attrs = attributes(&span["attributes"]);
+            let n = attrs["url.path"]
+                .as_str()?
+                .strip_prefix("/req/")?
+                .parse()
+                .ok()?;
+            let ids = Ids {
+                trace_id: span["traceId"].as_str()?.into(),
+                span_id: span["spanId"].as_str()?.into(),
+            };
+            Some((n, ids))
+        })
+        .collect()
+}
+
+#[test]
+fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were_logged_in() {
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "2"),
+            ("SENTRY_DSN", ""),
+            ("OTEL_METRICS_EXPORTER", "none"),
+        ],
+    );
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    let served = requests_over_both_workers(addr);
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
+    let run_dir = fx.run_dir();
+    let reports = forkline::read_reports(&run_dir).expect("reports");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for report in &reports {
+        let pid = report.pid;
+        assert_eq!(
+            report.shutdown.logs,
+            forkline::telemetry::teardown::PartOutcome::Done,
+            "{report:?}"
+        );
+        let mine: BTreeSet<u64> = served
+            .iter()
+            .filter(|(_, p)| **p == pid)
+            .map(|(n, _)| *n)
+            .collect();
+        assert!(!mine.is_empty(), "worker {pid} served nothing: {served:?}");
+        let records = logged(&run_dir, pid);
+        assert_eq!(
+            records.keys().copied().collect::<BTreeSet<_>>(),
+            mine,
+            "worker {pid}'s logs file holds one record for each request it served, and no other"
+        );
+        let spans = server_spans(&run_dir, pid);
+        for (n, (resource, ids)) in &records {
+            assert_eq!(resource["process.pid"], Value::from(i64::from(pid)));
+            assert_eq!(resource["service.name"], "budget-fixture");
+            assert_eq!(ids.trace_id.len(), 32, "a trace id: {ids:?}");
+            let span = spans
+                .get(n)
+                .unwrap_or_else(|| panic!("worker {pid}: no server span for /req/{n}"));
+            assert_eq!(
+                ids, span,
+                "worker {pid}, /req/{n}: the record carries its request's server span"
+            );
+        }
+        // Requests are distinct traces: no two records share one.
+        let traces: BTreeSet<&str> = records.values().map(|(_, i)| i.trace_id.as_str()).collect();
+        assert_eq!(traces.len(), records.len());
+    }
+}
+
+/// The same over OTLP/HTTP to a collector in this test: each worker's records reach it through
+/// its guarded logs pipeline (its figures in the worker report), with its pid in the resource
+/// and the trace of the server span the collector received for the same request.
+#[test]
+fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() {
+    use forkline_tests::faults::{Behaviour, FaultServer};
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+
+    fn int(attributes: &[KeyValue], key: &str) -> Option<i64> {
+        let kv = attributes.iter().find(|kv| kv.key == key)?;
+        match kv.value.as_ref()?.value {
+            Some(Any::IntValue(v)) => Some(v),
+            _ => None,
+        }
+    }
+    fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+        let kv = attributes.iter().find(|kv| kv.key == key)?;
+        match kv.value.as_ref()?.value.as_ref()? {
+            Any::StringValue(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    let collector = FaultServer::start(Behaviour::Healthy);
+    let endpoint = format!("http://{}", collector.addr);
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "2"),
+            ("SENTRY_DSN", ""),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    let served = requests_over_both_workers(addr);
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
+    assert!(
+        !fx.run_dir()
+            .read_dir()
+            .expect("run folder")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("logs-")),
+        "with an endpoint, no logs file"
+    );
+
+    // The server spans the collector received, by request.
+    let mut spans: BTreeMap<u64, Ids> = BTreeMap::new();
+    for request in collector.traces() {
+        for span in request
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+        {
+            let n = string(&span.attributes, "url.path")
+                .and_then(|p| p.strip_prefix("/req/"))
+                .and_then(|n| n.parse().ok());
+            if let Some(n) = n {
+                spans.insert(
+                    n,
+                    Ids {
+                        trace_id: hex(&span.trace_id),
+                        span_id: hex(&span.span_id),
+                    },
+                );
+            }
+        }
+    }
+    // The records, by the pid in their resource.
+    let mut records: BTreeMap<u32, BTreeMap<u64, Ids>> = BTreeMap::new();
+    for request in collector.logs() {
+        for rl in &request.resource_logs {
+            let pid = rl
+                .resource
+                .as_ref()
+                .and_then(|r| int(&r.attributes, "process.pid"))
+                .and_then(|p| u32::try_from(p).ok())
+                .expect("a pid in the resource");
+            for record in rl.scope_logs.iter().flat_map(|sl| &sl.log_records) {
+                let Some(n) = int(&record.attributes, "n") else {
+                    continue;
+                };
+                let ids = Ids {
+                    trace_id: hex(&record.trace_id),
+                    span_id: hex(&record.span_id),
+                };
+                let again = records.entry(pid).or_default().insert(n as u64, ids);
+                assert!(again.is_none(), "/req/{n} logged twice");
+            }
+        }
+    }
+
+    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for report in &reports {
+        let pid = report.pid;
+        let mine: BTreeSet<u64> = served
+            .iter()
+            .filter(|(_, p)| **p == pid)
+            .map(|(n, _)| *n)
+            .collect();
+        let got = records.remove(&pid).unwrap_or_default();
+        assert_eq!(
+            got.keys().copied().collect::<BTreeSet<_>>(),
+            mine,
+            "the collector got one record from worker {pid} for each request it served"
+        );
+        for (n, ids) in &got {
+            assert_eq!(
+                Some(ids),
+                spans.get(n),
+                "worker {pid}, /req/{n}: the record carries its request's server span"
+            );
+        }
+        // The report's figures count the same records (the boot logs nothing else at info
+        // from a target the fixture does not filter: every record is a request's).
+        let logs = report
+            .logs
+            .as_ref()
+            .expect("the guarded logs pipeline's figures");
+        assert_eq!(logs.delivered, mine.len() as u64, "{logs:?}");
+        assert_eq!(logs.dropped_total, 0, "{logs:?}");
+        assert_eq!(
+            report.shutdown.logs,
+            forkline::telemetry::teardown::PartOutcome::Done
+        );
+    }
+    assert!(
+        records.is_empty(),
+        "records from no known worker: {records:?}"
+    );
+}
