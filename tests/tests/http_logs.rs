@@ -298,3 +298,89 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
         "records from no known worker: {records:?}"
     );
 }
+
+/// A logs collector that accepts, reads and never answers: the request path does not wait on
+/// it (each request stays far below the export attempt's timeout), the worker still exits within
+/// its `worker_exit` deadline, timed from outside, and what the logs pipeline left behind is
+/// counted in its report: accepted = dropped, none delivered.
+#[test]
+fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    use forkline_tests::faults::{Behaviour, FaultServer};
+    use std::time::Instant;
+
+    let collector = FaultServer::start(Behaviour::BlackHole);
+    let endpoint = format!("http://{}/v1/logs", collector.addr);
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "2"),
+            ("SENTRY_DSN", ""),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
+            // A blocking request path would show this 5 s on a request.
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "5000"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "20"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "1"),
+        ],
+    );
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    let mut slowest = Duration::ZERO;
+    let mut served = BTreeMap::new();
+    for n in 1..=60_u64 {
+        let started = Instant::now();
+        let (_, body) = http_get(addr, &format!("/req/{n}")).expect("answered");
+        slowest = slowest.max(started.elapsed());
+        let pid: u32 = body
+            .strip_prefix("pid=")
+            .and_then(|p| p.parse().ok())
+            .expect("pid");
+        *served.entry(pid).or_insert(0_u64) += 1;
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a request took {slowest:?} while the logs collector hangs"
+    );
+    assert!(
+        collector.requests() >= 1,
+        "the logs pipeline did try the collector"
+    );
+
+    let term = Instant::now();
+    fx.signal(libc::SIGTERM);
+    let status = fx
+        .wait_exit(Duration::from_secs(20))
+        .expect("the master exits");
+    let stopped_in = term.elapsed();
+    assert!(status.success(), "{}", fx.stderr());
+    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    let deadline = Duration::from_millis(reports[0].shutdown.deadline_ms);
+    assert!(
+        stopped_in <= deadline + Duration::from_millis(200),
+        "TERM to the master's exit took {stopped_in:?}; the workers' deadline is {deadline:?}"
+    );
+    for r in &reports {
+        let logs = r
+            .logs
+            .as_ref()
+            .expect("the guarded logs pipeline's figures");
+        assert_eq!(
+            logs.accepted,
+            served.get(&r.pid).copied().unwrap_or(0),
+            "{logs:?}"
+        );
+        assert_eq!(logs.delivered, 0, "{logs:?}");
+        assert_eq!(
+            logs.dropped_total, logs.accepted,
+            "every record left behind is counted: {logs:?}"
+        );
+        assert_ne!(
+            r.shutdown.logs,
+            forkline::telemetry::teardown::PartOutcome::Done,
+            "the logs could not have been delivered: {r:?}"
+        );
+    }
+    assert_eq!(collector.delivered(), 0);
+}
