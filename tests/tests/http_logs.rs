@@ -14,6 +14,8 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
 const BOOT: Duration = Duration::from_secs(30);
+/// Log records a request makes: its `tracing::info!`, and its `log::info!` with feature `log`.
+const PER_REQUEST: u64 = if cfg!(feature = "log") { 2 } else { 1 };
 
 /// Requests `/req/1`, `/req/2`, ... each on a new connection until both workers have served
 /// some (at least 20 requests, at most 400); returns the pid that answered each `n`.
@@ -74,6 +76,39 @@ fn logged(run_dir: &std::path::Path, pid: u32) -> BTreeMap<u64, (Value, Ids)> {
                     };
                     assert_eq!(record["severityText"], "INFO", "{record}");
                     assert!(records.insert(n, (resource.clone(), ids)).is_none());
+                }
+            }
+        }
+    }
+    records
+}
+
+/// With feature `log`: the records the handler's `log::info!` became in a worker's logs file, by
+/// the `n` in their message, with their target and the record's own (`log.target`).
+#[cfg(feature = "log")]
+fn logged_through_log(run_dir: &std::path::Path, pid: u32) -> BTreeMap<u64, (Ids, Value)> {
+    let text = read_sink_text(run_dir, &format!("logs-{pid}"));
+    let mut records = BTreeMap::new();
+    for line in text.lines() {
+        let request: Value = serde_json::from_str(line).expect("OTLP JSON");
+        for rl in request["resourceLogs"].as_array().into_iter().flatten() {
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for record in sl["logRecords"].as_array().into_iter().flatten() {
+                    let body = record["body"]["stringValue"].as_str().unwrap_or_default();
+                    let Some(n) = body
+                        .strip_prefix("request ")
+                        .and_then(|rest| rest.strip_suffix(" served through log"))
+                        .and_then(|n| n.parse().ok())
+                    else {
+                        continue;
+                    };
+                    let ids = Ids {
+                        trace_id: record["traceId"].as_str().unwrap_or_default().into(),
+                        span_id: record["spanId"].as_str().unwrap_or_default().into(),
+                    };
+                    let mut attrs = attributes(&record["attributes"]);
+                    attrs["scope"] = sl["scope"]["name"].clone();
+                    assert!(records.insert(n, (ids, attrs)).is_none());
                 }
             }
         }
@@ -156,6 +191,24 @@ fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were
         // Requests are distinct traces: no two records share one.
         let traces: BTreeSet<&str> = records.values().map(|(_, i)| i.trace_id.as_str()).collect();
         assert_eq!(traces.len(), records.len());
+        // With feature `log`, the handler's `log::info!` took the same path.
+        #[cfg(feature = "log")]
+        {
+            let through_log = logged_through_log(&run_dir, pid);
+            assert_eq!(
+                through_log.keys().copied().collect::<BTreeSet<_>>(),
+                mine,
+                "worker {pid}: one `log` record for each request it served"
+            );
+            for (n, (ids, attrs)) in &through_log {
+                assert_eq!(
+                    Some(ids),
+                    spans.get(n),
+                    "worker {pid}, /req/{n} through log"
+                );
+                assert_eq!(attrs["log.target"], "budget_fixture", "{attrs}");
+            }
+        }
     }
 }
 
@@ -280,13 +333,13 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
                 "worker {pid}, /req/{n}: the record carries its request's server span"
             );
         }
-        // The report's figures count the same records (the boot logs nothing else at info
-        // from a target the fixture does not filter: every record is a request's).
+        // The report's figures count the same records (the worker logs nothing else at info:
+        // every record is a request's).
         let logs = report
             .logs
             .as_ref()
             .expect("the guarded logs pipeline's figures");
-        assert_eq!(logs.delivered, mine.len() as u64, "{logs:?}");
+        assert_eq!(logs.delivered, PER_REQUEST * mine.len() as u64, "{logs:?}");
         assert_eq!(logs.dropped_total, 0, "{logs:?}");
         assert_eq!(
             report.shutdown.logs,
@@ -368,7 +421,7 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
             .expect("the guarded logs pipeline's figures");
         assert_eq!(
             logs.accepted,
-            served.get(&r.pid).copied().unwrap_or(0),
+            PER_REQUEST * served.get(&r.pid).copied().unwrap_or(0),
             "{logs:?}"
         );
         assert_eq!(logs.delivered, 0, "{logs:?}");

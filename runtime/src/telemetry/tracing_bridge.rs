@@ -16,6 +16,11 @@
 //! the `tracing` span's own OTel span inside a `tracing` span (the OTel layer activates it on
 //! entry).
 //!
+//! With feature `log`, records of the `log` crate are made `tracing` events too (tracing-log's
+//! `LogTracer`, installed as the worker's `log` logger with the subscriber, at the most verbose
+//! level `RUST_LOG` lets through), so they take the same paths; their OTel log records have the
+//! target `log`, the record's own target in the attribute `log.target`.
+//!
 //! `worker_init` installs it as the global `tracing` subscriber, after `sentry::init` and the
 //! propagators — in each worker, never in the master. A process that already has a subscriber
 //! keeps it (forkline logs that it did not install its own); add [`layer`], [`logs_layer`] and
@@ -138,7 +143,11 @@ pub fn install(config: &TelemetryConfig) -> bool {
         )
         .with(sentry_bound.then(|| sentry_layer(&config.sentry)));
     match tracing::subscriber::set_global_default(subscriber) {
-        Ok(()) => true,
+        Ok(()) => {
+            #[cfg(feature = "log")]
+            install_log_bridge(&config.logs.filter);
+            true
+        }
         Err(_) => {
             crate::diag::log_info!(
                 "a tracing subscriber is already set: forkline's tracing bridge was not installed; \
@@ -146,5 +155,36 @@ pub fn install(config: &TelemetryConfig) -> bool {
             );
             false
         }
+    }
+}
+
+/// Makes `log` records `tracing` events, up to the most verbose level `filter` passes.
+#[cfg(feature = "log")]
+fn install_log_bridge(filter: &LogFilter) {
+    use tracing_log::log::LevelFilter;
+    let most = filter
+        .targets
+        .iter()
+        .map(|(_, l)| *l)
+        .chain([filter.default])
+        .max()
+        .unwrap_or(LogLevel::Off);
+    let max = match most {
+        LogLevel::Off => LevelFilter::Off,
+        LogLevel::Error => LevelFilter::Error,
+        LogLevel::Warn => LevelFilter::Warn,
+        LogLevel::Info => LevelFilter::Info,
+        LogLevel::Debug => LevelFilter::Debug,
+        LogLevel::Trace => LevelFilter::Trace,
+    };
+    if tracing_log::LogTracer::builder()
+        .with_max_level(max)
+        .init()
+        .is_err()
+    {
+        crate::diag::log_info!(
+            "a `log` logger is already set: records of the `log` crate do not reach forkline's \
+             tracing bridge"
+        );
     }
 }
