@@ -3,9 +3,12 @@
 //! on the SDK's batch log processor thread (a local file needs no guard). The file is bounded by
 //! the worker's budget like the span file (see `sink::rotating`): older records move to
 //! `logs-<pid>.1.jsonl`, then are discarded; a batch whose line would not fit in one file's
-//! share is written a record a line, and a record that alone does not fit is discarded.
+//! share is written a record a line, and a record that alone does not fit is discarded. What it
+//! writes, discards and fails to write is counted in the process's counters (the worker report's
+//! `logs_*` figures).
 
 use crate::sink::rotating::{NotWritten, RotatingFile};
+use crate::stats::ProcessCounters;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -14,26 +17,29 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord};
 use opentelemetry_sdk::Resource;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct LogFileExporter {
     file: RotatingFile<u64>,
     resource: ResourceAttributesWithSchema,
-    /// Records written, and records discarded by the budget (rotated away or too large).
-    written: AtomicU64,
-    discarded: AtomicU64,
+    /// The process's counters (a worker's, in its scoreboard record).
+    counters: &'static ProcessCounters,
     /// Whether the last batch lost records: problems are logged when they start.
     failing: AtomicBool,
 }
 
 impl LogFileExporter {
-    pub(crate) fn create(dir: &Path, pid: u32, limit: u64) -> std::io::Result<Self> {
+    pub(crate) fn create(
+        dir: &Path,
+        pid: u32,
+        limit: u64,
+        counters: &'static ProcessCounters,
+    ) -> std::io::Result<Self> {
         Ok(Self {
             file: RotatingFile::open(dir, &format!("logs-{pid}"), limit)?,
             resource: ResourceAttributesWithSchema::default(),
-            written: AtomicU64::new(0),
-            discarded: AtomicU64::new(0),
+            counters,
             failing: AtomicBool::new(false),
         })
     }
@@ -57,12 +63,15 @@ impl LogFileExporter {
             return Ok(());
         }
         let n = records.len() as u64;
-        let appended = self.file.append(&self.line(records)?, n);
-        self.discarded
-            .fetch_add(appended.discarded, Ordering::Relaxed);
+        let c = self.counters;
+        let line = self.line(records).inspect_err(|_| {
+            ProcessCounters::add(&c.logs_write_failed, n);
+        })?;
+        let appended = self.file.append(&line, n);
+        ProcessCounters::add(&c.logs_budget_rotated, appended.discarded);
         match appended.written {
             Ok(()) => {
-                self.written.fetch_add(n, Ordering::Relaxed);
+                ProcessCounters::add(&c.logs_written, n);
                 Ok(())
             }
             Err(NotWritten::TooLarge { .. }) if n > 1 => {
@@ -75,20 +84,21 @@ impl LogFileExporter {
                 problem
             }
             Err(e @ NotWritten::TooLarge { .. }) => {
-                self.discarded.fetch_add(n, Ordering::Relaxed);
+                ProcessCounters::add(&c.logs_budget_refused, n);
                 Err(format!("a log record was discarded: {e}"))
             }
-            Err(NotWritten::Io(e)) => Err(format!("writing the logs file: {e}")),
+            Err(NotWritten::Io(e)) => {
+                ProcessCounters::add(&c.logs_write_failed, n);
+                Err(format!("writing the logs file: {e}"))
+            }
         }
     }
 
     /// Records written so far, and records the budget discarded.
     #[cfg(test)]
     fn counts(&self) -> (u64, u64) {
-        (
-            self.written.load(Ordering::Relaxed),
-            self.discarded.load(Ordering::Relaxed),
-        )
+        let s = crate::stats::snapshot(self.counters);
+        (s.logs_written, s.logs_discarded_budget)
     }
 }
 
@@ -141,6 +151,11 @@ mod tests {
             .collect()
     }
 
+    /// Counters of this test's own, not the process's.
+    fn fresh_counters() -> &'static ProcessCounters {
+        Box::leak(Box::default())
+    }
+
     fn dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("forkline-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -151,7 +166,8 @@ mod tests {
     #[test]
     fn each_batch_is_one_otlp_json_line_with_the_resource() {
         let dir = dir("log-file");
-        let mut exporter = LogFileExporter::create(&dir, 77, 1 << 20).expect("file");
+        let mut exporter =
+            LogFileExporter::create(&dir, 77, 1 << 20, fresh_counters()).expect("file");
         exporter.set_resource(
             &Resource::builder_empty()
                 .with_attributes([opentelemetry::KeyValue::new("process.pid", 77_i64)])
@@ -176,7 +192,7 @@ mod tests {
     fn a_batch_too_large_for_the_budget_goes_a_record_a_line_and_an_oversized_record_is_counted() {
         let dir = dir("log-file-budget");
         let big = "x".repeat(700);
-        let exporter = LogFileExporter::create(&dir, 78, 1000).expect("file");
+        let exporter = LogFileExporter::create(&dir, 78, 1000, fresh_counters()).expect("file");
         let owned = records(&["a", "b", &big, "c"]);
         let batch: Vec<_> = owned.iter().map(|(r, s)| (r, s)).collect();
         assert!(exporter.write(&batch[..2]).is_ok());

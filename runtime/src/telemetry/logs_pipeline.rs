@@ -13,9 +13,17 @@ use crate::export::engine::state::PipelineState;
 use crate::export::log_export::{GuardedLogProcessor, LogBatching, ShutdownBy};
 use crate::identity::fork_generation;
 use crate::sink::log_file::LogFileExporter;
-use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
+use crate::stats::{counters, ProcessCounters};
+use opentelemetry::logs::Severity;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{
+    BatchConfigBuilder, BatchLogProcessor, LogProcessor, SdkLogRecord, SdkLoggerProvider,
+};
 use opentelemetry_sdk::Resource;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// This process's logger provider, and its guarded pipeline when it exports OTLP.
 #[derive(Clone)]
@@ -62,7 +70,7 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
         LogsExporterConfig::Embedded => {
             let run_dir = telemetry.run_dir.as_path();
             let limit = telemetry.embedded_file_limit();
-            let file = LogFileExporter::create(run_dir, pid, limit).map_err(|e| {
+            let file = LogFileExporter::create(run_dir, pid, limit, counters()).map_err(|e| {
                 Error::io(format!("opening the logs file in {}", run_dir.display()), e)
             })?;
             let b = &logs.batch;
@@ -75,7 +83,11 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
                         .build(),
                 )
                 .build();
-            (builder.with_log_processor(processor).build(), None)
+            let counted = Counted {
+                inner: processor,
+                emitted: &counters().logs_emitted,
+            };
+            (builder.with_log_processor(counted).build(), None)
         }
         LogsExporterConfig::Otlp { logs_url, headers } => {
             let client = match &telemetry.prepared.otlp_logs_http {
@@ -117,4 +129,36 @@ pub(crate) fn current() -> Option<Installed> {
 /// logger. Its records go through forkline's pipeline and are shut down at `worker_exit`.
 pub fn logger_provider() -> Option<SdkLoggerProvider> {
     current().map(|i| i.provider)
+}
+
+/// Counts the records handed to the embedded sink's batch processor, which drops without
+/// counting when its queue is full: what was emitted and not written shows in the worker's
+/// `logs_dropped_unwritten`.
+#[derive(Debug)]
+struct Counted<P> {
+    inner: P,
+    emitted: &'static AtomicU64,
+}
+
+impl<P: LogProcessor> LogProcessor for Counted<P> {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        ProcessCounters::add(self.emitted, 1);
+        self.inner.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
+        self.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
 }
