@@ -169,6 +169,19 @@ fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were
             .map(|(n, _)| *n)
             .collect();
         assert!(!mine.is_empty(), "worker {pid} served nothing: {served:?}");
+        // The report accounts for every record: all emitted were written, none lost.
+        let stats = &report.stats;
+        assert_eq!(
+            stats.logs_emitted,
+            PER_REQUEST * mine.len() as u64,
+            "{stats:?}"
+        );
+        assert_eq!(stats.logs_written, stats.logs_emitted, "{stats:?}");
+        assert_eq!(
+            (stats.logs_discarded_budget, stats.logs_dropped_unwritten),
+            (0, 0),
+            "{stats:?}"
+        );
         let records = logged(&run_dir, pid);
         assert_eq!(
             records.keys().copied().collect::<BTreeSet<_>>(),
