@@ -188,3 +188,63 @@ fn install_log_bridge(filter: &LogFilter) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::logs::AnyValue;
+    use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+    use opentelemetry::Context;
+    use opentelemetry_sdk::logs::InMemoryLogExporter;
+
+    #[test]
+    fn events_become_log_records_by_target_and_level_with_the_active_otel_span() {
+        let exporter = InMemoryLogExporter::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let filter = LogFilter::parse("warn,checkout=debug").expect("directives");
+        let subscriber = tracing_subscriber::registry().with(logs_layer(&provider, &filter));
+        let tracer = SdkTracerProvider::builder().build().tracer("test");
+        let span = tracer.start("request");
+        let expected = span.span_context().clone();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "other", "info is below warn");
+            tracing::warn!(target: "other", "warn passes the default");
+            tracing::debug!(target: "checkout::db", "debug passes for checkout");
+            tracing::trace!(target: "checkout", "trace is below debug");
+            let _active = Context::current_with_span(span).attach();
+            tracing::warn!(target: "other", n = 7, "inside a request");
+        });
+        let logs = exporter.get_emitted_logs().expect("logs");
+        let bodies: Vec<String> = logs
+            .iter()
+            .filter_map(|l| match l.record.body() {
+                Some(AnyValue::String(s)) => Some(s.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                "warn passes the default",
+                "debug passes for checkout",
+                "inside a request"
+            ]
+        );
+        assert!(
+            logs[0].record.trace_context().is_none(),
+            "no span was active"
+        );
+        let inside = &logs[2].record;
+        let cx = inside.trace_context().expect("the active span's ids");
+        assert_eq!(
+            (cx.trace_id, cx.span_id),
+            (expected.trace_id(), expected.span_id())
+        );
+        assert_eq!(inside.target().map(|t| t.as_ref()), Some("other"));
+        assert!(inside
+            .attributes_iter()
+            .any(|(k, v)| k.as_str() == "n" && *v == AnyValue::Int(7)));
+    }
+}
