@@ -7,8 +7,8 @@
 //! bytes.
 //!
 //! Why a processor and not a `LogExporter` under the SDK's `BatchLogProcessor`: that processor
-//! blocks its thread for the whole export, has no breaker, and counts nothing it drops; the
-//! engine already batches. Counts here are log records.
+//! blocks its thread for the whole export, has no breaker, and reports what it drops only in the
+//! SDK's own internal log; the engine already batches. Counts here are log records.
 
 use crate::config::GuardPolicy;
 use crate::export::engine::driver;

@@ -131,8 +131,8 @@ pub fn logger_provider() -> Option<SdkLoggerProvider> {
     current().map(|i| i.provider)
 }
 
-/// Counts the records handed to the embedded sink's batch processor, which drops without
-/// counting when its queue is full: what was emitted and not written shows in the worker's
+/// Counts the records handed to the embedded sink's batch processor, which drops when its queue
+/// is full and exposes no count of it: what was emitted and not written shows in the worker's
 /// `logs_dropped_unwritten`.
 #[derive(Debug)]
 struct Counted<P> {
