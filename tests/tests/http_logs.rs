@@ -365,17 +365,20 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
     );
 }
 
-/// A logs collector that accepts, reads and never answers: the request path does not wait on
-/// it (each request stays far below the export attempt's timeout), the worker still exits within
-/// its `worker_exit` deadline, timed from outside, and what the logs pipeline left behind is
-/// counted in its report: accepted = dropped, none delivered.
-#[test]
-fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
-    use forkline_tests::faults::{Behaviour, FaultServer};
-    use std::time::Instant;
+/// What a run against a failing logs collector showed: the slowest of 60 requests, how long
+/// the master took from TERM to its exit, the workers' deadline, their reports, and the
+/// requests each served.
+struct FaultRun {
+    slowest: Duration,
+    stopped_in: Duration,
+    deadline: Duration,
+    reports: Vec<forkline::WorkerReport>,
+    served: BTreeMap<u32, u64>,
+}
 
-    let collector = FaultServer::start(Behaviour::BlackHole);
-    let endpoint = format!("http://{}/v1/logs", collector.addr);
+/// 2 workers whose logs go to `endpoint` (spans, metrics and Sentry off), 60 requests, TERM.
+fn run_against(endpoint: &str) -> FaultRun {
+    use std::time::Instant;
     let mut fx = Fixture::start(
         BIN,
         &[
@@ -383,7 +386,7 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
             ("SENTRY_DSN", ""),
             ("OTEL_METRICS_EXPORTER", "none"),
             ("OTEL_TRACES_EXPORTER", "none"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", endpoint),
             // A blocking request path would show this 5 s on a request.
             ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "5000"),
             ("OTEL_BLRP_SCHEDULE_DELAY", "20"),
@@ -404,15 +407,6 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
             .expect("pid");
         *served.entry(pid).or_insert(0_u64) += 1;
     }
-    assert!(
-        slowest < Duration::from_secs(1),
-        "a request took {slowest:?} while the logs collector hangs"
-    );
-    assert!(
-        collector.requests() >= 1,
-        "the logs pipeline did try the collector"
-    );
-
     let term = Instant::now();
     fx.signal(libc::SIGTERM);
     let status = fx
@@ -422,26 +416,63 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
     assert!(status.success(), "{}", fx.stderr());
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     assert_eq!(reports.len(), 2, "{reports:?}");
-    let deadline = Duration::from_millis(reports[0].shutdown.deadline_ms);
+    FaultRun {
+        slowest,
+        stopped_in,
+        deadline: Duration::from_millis(reports[0].shutdown.deadline_ms),
+        reports,
+        served,
+    }
+}
+
+impl FaultRun {
+    /// Requests stayed far below the attempt timeout, the master exited within the workers'
+    /// deadline, and every record a worker accepted is counted dropped, none delivered.
+    fn assert_flat_on_time_and_counted(&self) {
+        assert!(
+            self.slowest < Duration::from_secs(1),
+            "a request took {:?} while the logs collector fails",
+            self.slowest
+        );
+        assert!(
+            self.stopped_in <= self.deadline + Duration::from_millis(200),
+            "TERM to the master's exit took {:?}; the workers' deadline is {:?}",
+            self.stopped_in,
+            self.deadline
+        );
+        for r in &self.reports {
+            let logs = r
+                .logs
+                .as_ref()
+                .expect("the guarded logs pipeline's figures");
+            assert_eq!(
+                logs.accepted,
+                PER_REQUEST * self.served.get(&r.pid).copied().unwrap_or(0),
+                "{logs:?}"
+            );
+            assert_eq!(logs.delivered, 0, "{logs:?}");
+            assert_eq!(
+                logs.dropped_total, logs.accepted,
+                "every record left behind is counted: {logs:?}"
+            );
+        }
+    }
+}
+
+/// A logs collector that accepts, reads and never answers: the request path does not wait on
+/// it, the worker still exits within its `worker_exit` deadline, timed from outside, and what
+/// the logs pipeline left behind is counted in its report.
+#[test]
+fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    use forkline_tests::faults::{Behaviour, FaultServer};
+    let collector = FaultServer::start(Behaviour::BlackHole);
+    let run = run_against(&format!("http://{}/v1/logs", collector.addr));
+    run.assert_flat_on_time_and_counted();
     assert!(
-        stopped_in <= deadline + Duration::from_millis(200),
-        "TERM to the master's exit took {stopped_in:?}; the workers' deadline is {deadline:?}"
+        collector.requests() >= 1,
+        "the logs pipeline did try the collector"
     );
-    for r in &reports {
-        let logs = r
-            .logs
-            .as_ref()
-            .expect("the guarded logs pipeline's figures");
-        assert_eq!(
-            logs.accepted,
-            PER_REQUEST * served.get(&r.pid).copied().unwrap_or(0),
-            "{logs:?}"
-        );
-        assert_eq!(logs.delivered, 0, "{logs:?}");
-        assert_eq!(
-            logs.dropped_total, logs.accepted,
-            "every record left behind is counted: {logs:?}"
-        );
+    for r in &run.reports {
         assert_ne!(
             r.shutdown.logs,
             forkline::telemetry::teardown::PartOutcome::Done,
@@ -449,4 +480,20 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
         );
     }
     assert_eq!(collector.delivered(), 0);
+}
+
+/// A logs collector whose port refuses connections: the same, and the failures show as what
+/// they are (network errors, then the open breaker) in the report's figures.
+#[test]
+fn a_refusing_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    let addr = forkline_tests::faults::refusing_addr();
+    let run = run_against(&format!("http://{addr}/v1/logs"));
+    run.assert_flat_on_time_and_counted();
+    for r in &run.reports {
+        let logs = r.logs.as_ref().expect("figures");
+        assert!(
+            logs.consecutive_failures >= 1 && logs.last_error.is_some(),
+            "the refusals are seen: {logs:?}"
+        );
+    }
 }
