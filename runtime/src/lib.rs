@@ -74,9 +74,10 @@ pub mod telemetry;
 pub mod __private;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogLevel, MetricsConfig,
-    MetricsExporterConfig, MetricsTemporality, OtelConfig, OtlpProtocol, Profile, PropagatorKind,
-    SamplerConfig, SentryConfig, Telemetry, TelemetryConfig, DEFAULT_EMBEDDED_BUDGET_BYTES,
+    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogBatchSettings, LogFilter,
+    LogLevel, LogsConfig, LogsExporterConfig, MetricsConfig, MetricsExporterConfig,
+    MetricsTemporality, OtelConfig, OtlpProtocol, Profile, PropagatorKind, SamplerConfig,
+    SentryConfig, Telemetry, TelemetryConfig, DEFAULT_EMBEDDED_BUDGET_BYTES,
     DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
 };
 pub use error::{Error, Result};

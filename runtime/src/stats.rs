@@ -23,6 +23,14 @@ pub(crate) struct ProcessCounters {
     pub(crate) sentry_transactions_discarded_budget: AtomicU64,
     pub(crate) sentry_write_failed: AtomicU64,
     pub(crate) attribute_values_truncated: AtomicU64,
+    /// Log records handed to the embedded logs sink's batch processor.
+    pub(crate) logs_emitted: AtomicU64,
+    pub(crate) logs_written: AtomicU64,
+    /// Written to `logs-<pid>.jsonl`, then deleted with the oldest file to stay in budget.
+    pub(crate) logs_budget_rotated: AtomicU64,
+    /// Never written: a single record larger than one file's share of the budget.
+    pub(crate) logs_budget_refused: AtomicU64,
+    pub(crate) logs_write_failed: AtomicU64,
 }
 
 /// This process's counters until it counts elsewhere (`count_in`).
@@ -42,6 +50,11 @@ static LOCAL: ProcessCounters = ProcessCounters {
     sentry_transactions_discarded_budget: AtomicU64::new(0),
     sentry_write_failed: AtomicU64::new(0),
     attribute_values_truncated: AtomicU64::new(0),
+    logs_emitted: AtomicU64::new(0),
+    logs_written: AtomicU64::new(0),
+    logs_budget_rotated: AtomicU64::new(0),
+    logs_budget_refused: AtomicU64::new(0),
+    logs_write_failed: AtomicU64::new(0),
 };
 
 /// Where this process counts, when not in `LOCAL`.
@@ -94,6 +107,11 @@ impl ProcessCounters {
             &self.sentry_transactions_discarded_budget,
             &self.sentry_write_failed,
             &self.attribute_values_truncated,
+            &self.logs_emitted,
+            &self.logs_written,
+            &self.logs_budget_rotated,
+            &self.logs_budget_refused,
+            &self.logs_write_failed,
         ] {
             c.store(0, Relaxed);
         }
@@ -144,6 +162,25 @@ pub struct Stats {
     /// String attribute values cut to `forkline::handler::MAX_VALUE_BYTES`.
     #[serde(default)]
     pub attribute_values_truncated: u64,
+    /// Log records emitted to the embedded logs sink (`logs-<pid>.jsonl`; over OTLP they are
+    /// counted in `health().logs` instead).
+    #[serde(default)]
+    pub logs_emitted: u64,
+    /// Log records written to the embedded logs sink, including those a rotation later
+    /// discarded.
+    #[serde(default)]
+    pub logs_written: u64,
+    /// Log records the embedded sink discarded to stay within its byte budget (written, then
+    /// deleted with the oldest file; or too large to write).
+    #[serde(default)]
+    pub logs_discarded_budget: u64,
+    /// Log records the embedded sink failed to write (encoding or I/O error).
+    #[serde(default)]
+    pub logs_write_failed: u64,
+    /// Log records emitted but neither written, failed nor too large: lost to the batch
+    /// processor's full queue, or still queued when shutdown's deadline passed.
+    #[serde(default)]
+    pub logs_dropped_unwritten: u64,
 }
 
 /// A snapshot of this process's counters.
@@ -178,5 +215,16 @@ pub(crate) fn snapshot(c: &ProcessCounters) -> Stats {
         sentry_transactions_discarded_budget: c.sentry_transactions_discarded_budget.load(Relaxed),
         sentry_write_failed: c.sentry_write_failed.load(Relaxed),
         attribute_values_truncated: c.attribute_values_truncated.load(Relaxed),
+        logs_emitted: c.logs_emitted.load(Relaxed),
+        logs_written: c.logs_written.load(Relaxed),
+        logs_discarded_budget: c.logs_budget_rotated.load(Relaxed)
+            + c.logs_budget_refused.load(Relaxed),
+        logs_write_failed: c.logs_write_failed.load(Relaxed),
+        // Rotated records were written first, so only the refused ones stand beside `written`.
+        logs_dropped_unwritten: c.logs_emitted.load(Relaxed).saturating_sub(
+            c.logs_written.load(Relaxed)
+                + c.logs_write_failed.load(Relaxed)
+                + c.logs_budget_refused.load(Relaxed),
+        ),
     }
 }

@@ -50,7 +50,7 @@ pub struct FaultServer {
     requests: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     spans: Arc<Mutex<Vec<Vec<u8>>>>,
-    metrics: Arc<Mutex<Vec<Vec<u8>>>>,
+    bodies: Bodies,
     connections: Arc<AtomicUsize>,
     acceptor: Option<std::thread::JoinHandle<()>>,
 }
@@ -78,14 +78,14 @@ impl FaultServer {
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicUsize::new(0));
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let metrics = Arc::new(Mutex::new(Vec::new()));
+        let bodies = Bodies::default();
         let (ok, seen, halt, open, ids, collections) = (
             answered_ok.clone(),
             requests.clone(),
             stop.clone(),
             connections.clone(),
             spans.clone(),
-            metrics.clone(),
+            bodies.clone(),
         );
         let acceptor = std::thread::spawn(move || {
             while !halt.load(Ordering::Relaxed) {
@@ -104,7 +104,7 @@ impl FaultServer {
                         std::thread::spawn(move || {
                             let kept = Kept {
                                 spans: &ids,
-                                metrics: &collections,
+                                bodies: &collections,
                             };
                             serve(stream, &b, &ok, &seen, &halt, kept);
                             open.fetch_sub(1, Ordering::SeqCst);
@@ -120,7 +120,7 @@ impl FaultServer {
             requests,
             stop,
             spans,
-            metrics,
+            bodies,
             connections,
             acceptor: Some(acceptor),
         }
@@ -153,12 +153,21 @@ impl FaultServer {
     pub fn metrics(
         &self,
     ) -> Vec<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest> {
-        use prost::Message;
-        let bodies = self.metrics.lock().map(|m| m.clone()).unwrap_or_default();
-        bodies
-            .iter()
-            .filter_map(|b| Message::decode(b.as_slice()).ok())
-            .collect()
+        decode_all(&self.bodies.metrics)
+    }
+
+    /// The OTLP logs requests (`POST .../v1/logs`) answered with 200, in arrival order.
+    pub fn logs(
+        &self,
+    ) -> Vec<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest> {
+        decode_all(&self.bodies.logs)
+    }
+
+    /// The OTLP trace requests (any other path) answered with 200, in arrival order.
+    pub fn traces(
+        &self,
+    ) -> Vec<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest> {
+        decode_all(&self.bodies.traces)
     }
 
     /// Requests received, whatever the answer.
@@ -173,10 +182,26 @@ impl Drop for FaultServer {
     }
 }
 
-/// What a server keeps of the bodies it answered with 200: span ids, metrics requests.
+/// The bodies a server answered with 200, by OTLP signal (the path's end).
+#[derive(Debug, Clone, Default)]
+struct Bodies {
+    metrics: Arc<Mutex<Vec<Vec<u8>>>>,
+    logs: Arc<Mutex<Vec<Vec<u8>>>>,
+    traces: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+fn decode_all<M: prost::Message + Default>(bodies: &Mutex<Vec<Vec<u8>>>) -> Vec<M> {
+    let bodies = bodies.lock().map(|b| b.clone()).unwrap_or_default();
+    bodies
+        .iter()
+        .filter_map(|b| M::decode(b.as_slice()).ok())
+        .collect()
+}
+
+/// What a server keeps of the bodies it answered with 200: span ids, and every body by signal.
 struct Kept<'a> {
     spans: &'a Mutex<Vec<Vec<u8>>>,
-    metrics: &'a Mutex<Vec<Vec<u8>>>,
+    bodies: &'a Bodies,
 }
 
 fn serve(
@@ -198,7 +223,7 @@ fn serve(
         let mut length = 0usize;
         let mut line = String::new();
         let mut started = false;
-        let mut is_metrics = false;
+        let mut path = String::new();
         loop {
             line.clear();
             match reader.read_line(&mut line) {
@@ -222,10 +247,11 @@ fn serve(
             }
             if !started {
                 // The request line: `POST /v1/metrics HTTP/1.1`.
-                is_metrics = line
+                path = line
                     .split_whitespace()
                     .nth(1)
-                    .is_some_and(|path| path.ends_with("/v1/metrics"));
+                    .unwrap_or_default()
+                    .to_string();
             }
             started = true;
             if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
@@ -270,12 +296,16 @@ fn serve(
         if code == 200 {
             // Counted before the answer is written: a client that saw the 200 finds it counted.
             ok.fetch_add(1, Ordering::Relaxed);
-            if is_metrics {
-                if let Ok(mut metrics) = kept.metrics.lock() {
-                    metrics.push(body);
-                }
+            let kind = if path.ends_with("/v1/metrics") {
+                &kept.bodies.metrics
+            } else if path.ends_with("/v1/logs") {
+                &kept.bodies.logs
             } else {
                 record_spans(&body, kept.spans);
+                &kept.bodies.traces
+            };
+            if let Ok(mut bodies) = kind.lock() {
+                bodies.push(body);
             }
         }
         let response = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\n{extra}\r\n{{}}");

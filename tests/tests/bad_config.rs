@@ -47,6 +47,17 @@ fn non_numeric_batch_settings_are_refused() {
 }
 
 #[test]
+fn bad_logs_settings_are_refused() {
+    start_up_error("OTEL_LOGS_EXPORTER", "console");
+    start_up_error("OTEL_BLRP_MAX_QUEUE_SIZE", "0");
+    start_up_error("OTEL_BLRP_SCHEDULE_DELAY", "soon");
+    start_up_error("OTEL_BLRP_EXPORT_TIMEOUT", "-1");
+    start_up_error("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "not a url");
+    #[cfg(feature = "tracing")]
+    start_up_error("RUST_LOG", "info,[span]=debug");
+}
+
+#[test]
 fn a_bad_sampler_or_propagator_is_refused() {
     start_up_error("OTEL_TRACES_SAMPLER", "sometimes");
     start_up_error("OTEL_PROPAGATORS", "tracecontext,b3");

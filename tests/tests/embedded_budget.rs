@@ -4,6 +4,8 @@
 //! (exactly the last requests each worker served), and what the worker reports as discarded is
 //! what was created minus what is on disk, for spans, Sentry events and transactions alike.
 
+#[cfg(feature = "tracing")]
+use forkline_tests::harness::read_sink_text;
 use forkline_tests::harness::{http_get, read_sentry, read_spans, wait_until, Fixture};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -14,9 +16,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
 const BOOT: Duration = Duration::from_secs(30);
 const WORKERS: u64 = 2;
 const BUDGET: u64 = 64 * 1024;
-/// Spans, metrics and Sentry all write locally: each sink gets a third of the budget, in two
-/// files.
-const FILE_LIMIT: u64 = BUDGET / 6;
+/// Spans, metrics, logs and Sentry all write locally: each sink gets a quarter of the budget,
+/// in two files.
+const FILE_LIMIT: u64 = BUDGET / 8;
 const REQUESTS: u64 = 2000;
 
 /// Every file in the run folder and its size. A file renamed away between listing and sizing
@@ -175,6 +177,38 @@ fn a_small_budget_keeps_the_newest_telemetry_and_counts_what_it_discards() {
             "transactions discarded = one per request - on disk: {s:?}"
         );
         assert!(s.sentry_transactions_discarded_budget > 0, "{s:?}");
+
+        // With the tracing bridge, every request logs (twice with feature `log`): the logs
+        // file rotates within its share too, and what it discards is counted.
+        #[cfg(feature = "tracing")]
+        {
+            let per_request = if cfg!(feature = "log") { 2 } else { 1 };
+            let on_disk: u64 = read_sink_text(&run_dir, &format!("logs-{}", report.pid))
+                .lines()
+                .map(|line| {
+                    let request: Value = serde_json::from_str(line).expect("OTLP JSON");
+                    request["resourceLogs"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|rl| rl["scopeLogs"].as_array().into_iter().flatten())
+                        .map(|sl| sl["logRecords"].as_array().map_or(0, Vec::len) as u64)
+                        .sum::<u64>()
+                })
+                .sum();
+            assert_eq!(s.logs_emitted, per_request * mine.len() as u64, "{s:?}");
+            assert_eq!(
+                (s.logs_write_failed, s.logs_dropped_unwritten),
+                (0, 0),
+                "{s:?}"
+            );
+            assert!(s.logs_discarded_budget > 0, "the logs file rotated: {s:?}");
+            assert_eq!(
+                s.logs_discarded_budget,
+                s.logs_emitted - on_disk,
+                "logs discarded = emitted - on disk: {s:?}"
+            );
+        }
     }
 }
 
@@ -202,7 +236,7 @@ fn production_with_local_files_only_warns_at_start_and_the_files_can_be_turned_o
     assert!(fx.wait_exit(Duration::from_secs(20)).is_some());
 
     // The documented way to keep a production service off the disk: no span file, no metrics
-    // file, no Sentry file.
+    // file, no logs file, no Sentry file.
     let mut fx = Fixture::start(
         BIN,
         &[
@@ -210,6 +244,7 @@ fn production_with_local_files_only_warns_at_start_and_the_files_can_be_turned_o
             ("FORKLINE_PROFILE", "production"),
             ("OTEL_TRACES_EXPORTER", "none"),
             ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
             ("SENTRY_DSN", ""),
         ],
     );

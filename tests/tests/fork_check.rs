@@ -116,6 +116,19 @@ fn a_meter_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
 }
 
 #[test]
+fn a_logger_provider_built_in_the_master_stops_start_up_naming_its_thread_and_post_fork() {
+    let (stderr, booted) = refused("raw_otel_logs");
+    assert!(
+        stderr.contains("\"OpenTelemetry.L\" (tid")
+            && stderr.contains("an OpenTelemetry batch log processor")
+            && stderr.contains("#[forkline::post_fork(...)] build the logger provider")
+            && stderr.contains("logs_pipeline::logger_provider()"),
+        "{stderr}"
+    );
+    assert_eq!(booted, 0);
+}
+
+#[test]
 fn forking_with_other_threads_in_the_master_is_warned_about_once_when_allowed() {
     let mut fx = Fixture::start(
         BIN,

@@ -332,12 +332,13 @@ fn the_master_forks_alone_and_post_fork_ends_with_the_export_threads() {
         fx.stderr()
     );
     // What post_fork starts, from what is configured: the OTLP exporter's one export thread
-    // (an OTLP endpoint is set), and the metrics pipeline's two (the SDK's periodic reader and
-    // forkline's OTLP metrics delivery thread). Sentry's delivery thread belongs to worker_init, and the async
+    // (an OTLP endpoint is set), the metrics pipeline's two (the SDK's periodic reader and
+    // forkline's OTLP metrics delivery thread) and the logs pipeline's one (forkline's OTLP
+    // logs delivery thread). Sentry's delivery thread belongs to worker_init, and the async
     // runtime's workers start between the two, so neither exists yet. (Only the count is
     // asserted: a thread names itself once it runs, so just after its spawn it may still
     // carry the process's name.)
-    let export_threads = 3;
+    let export_threads = 4;
     for pid in &workers {
         let post = hooks
             .iter()

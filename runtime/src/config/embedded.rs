@@ -103,8 +103,8 @@ mod tests {
     fn budget_defaults_reads_its_variable_and_code_wins() -> Result<()> {
         let c = config(&[], &Telemetry::new())?;
         assert_eq!(c.embedded_budget_bytes, DEFAULT_EMBEDDED_BUDGET_BYTES);
-        // Spans, metrics and Sentry all embedded: six files, a sixth each.
-        assert_eq!(c.embedded_file_limit(), DEFAULT_EMBEDDED_BUDGET_BYTES / 6);
+        // Spans, metrics, logs and Sentry all embedded: eight files, an eighth each.
+        assert_eq!(c.embedded_file_limit(), DEFAULT_EMBEDDED_BUDGET_BYTES / 8);
         let c = config(&[(VARIABLE, "65536")], &Telemetry::new())?;
         assert_eq!(c.embedded_budget_bytes, 65536);
         let c = config(
@@ -118,6 +118,7 @@ mod tests {
                 (VARIABLE, "65536"),
                 ("SENTRY_DSN", ""),
                 ("OTEL_METRICS_EXPORTER", "none"),
+                ("OTEL_LOGS_EXPORTER", "none"),
             ],
             &Telemetry::new(),
         )?;
@@ -214,6 +215,7 @@ mod tests {
                 ("FORKLINE_PROFILE", "production"),
                 ("OTEL_TRACES_EXPORTER", "none"),
                 ("OTEL_METRICS_EXPORTER", "none"),
+                ("OTEL_LOGS_EXPORTER", "none"),
                 ("SENTRY_DSN", ""),
             ],
             &Telemetry::new(),

@@ -1,10 +1,11 @@
-//! The `tracing` level thresholds of what the `tracing` bridge hands to Sentry: plain data,
-//! resolved from code over a `FORKLINE_SENTRY_*_LEVEL` variable over a default.
+//! The `tracing` level thresholds of what the `tracing` bridge hands to Sentry and to OTel logs:
+//! plain data, resolved from code over a variable (`FORKLINE_SENTRY_*_LEVEL`, `RUST_LOG`) over a
+//! default.
 
 use crate::config::env::Env;
 use crate::error::Result;
 
-/// A `tracing` level threshold for what the `tracing` bridge hands to Sentry (feature `tracing`):
+/// A `tracing` level threshold for what the `tracing` bridge hands on (feature `tracing`):
 /// events at this level or more severe. `Off` hands over nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {

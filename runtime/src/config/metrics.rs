@@ -11,9 +11,10 @@
 use crate::config::env::Env;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::OtelArgs;
-use crate::config::otel::{redact_url, validate_url};
+use crate::config::otel::redact_url;
+use crate::config::otlp_signal::{self, Destination, Signal};
 use crate::config::overrides::Telemetry;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::fmt;
 use std::time::Duration;
 
@@ -133,113 +134,31 @@ impl MetricsConfig {
     }
 }
 
+/// The metrics signal's variables.
+const METRICS: Signal = Signal {
+    upper: "METRICS",
+    exporter_variable: "OTEL_METRICS_EXPORTER",
+    path: "v1/metrics",
+    off_with_grpc: "metrics are off: OTEL_EXPORTER_OTLP_PROTOCOL is grpc and forkline exports \
+                    metrics over http/protobuf only; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\
+                    http/protobuf and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to turn them on",
+};
+
 fn exporter(
     env: &Env,
     args: &OtelArgs,
     code: &Telemetry,
 ) -> Result<(MetricsExporterConfig, Option<&'static str>)> {
-    let grpc_inherited = match env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") {
-        None | Some("") => env.get("OTEL_EXPORTER_OTLP_PROTOCOL") == Some("grpc"),
-        Some("http/protobuf") => false,
-        Some("grpc") => {
-            return Err(env.invalid(
-                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-                "forkline exports metrics over http/protobuf only (gRPC metrics are not \
-                 supported yet); set it to http/protobuf, or OTEL_METRICS_EXPORTER=none",
-            ))
-        }
-        Some(_) => {
-            return Err(env.invalid(
-                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-                "expected http/protobuf (http/json is not supported)",
-            ))
-        }
-    };
-    let specific = env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
-    let endpoint: Option<(String, &str)> = if let Some(base) = &code.otlp_endpoint {
-        Some((metrics_url(base), "Telemetry::otlp_endpoint"))
-    } else if let Some(url) = specific {
-        Some((url.to_string(), "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"))
-    } else if let Some(base) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Some((metrics_url(base), "OTEL_EXPORTER_OTLP_ENDPOINT"))
-    } else {
-        args.endpoint
-            .map(|base| (metrics_url(base), "#[post_fork(endpoint)]"))
-    };
-    let choice = env.get("OTEL_METRICS_EXPORTER");
-    let kind = match choice {
-        Some("otlp") => "otlp",
-        Some("embedded") => "embedded",
-        Some("none") => "none",
-        Some(_) => {
-            return Err(env.invalid(
-                "OTEL_METRICS_EXPORTER",
-                "expected otlp, embedded or none (forkline has no prometheus or console \
-                 metrics exporter)",
-            ))
-        }
-        None if endpoint.is_some() => "otlp",
-        None => "embedded",
-    };
-    match kind {
-        "embedded" => return Ok((MetricsExporterConfig::Embedded, None)),
-        "none" => return Ok((MetricsExporterConfig::None, None)),
-        _ => {}
-    }
-    // The base endpoint of a gRPC collector is no OTLP/HTTP address.
-    if grpc_inherited && specific.is_none() && code.otlp_endpoint.is_none() {
-        if choice == Some("otlp") {
-            return Err(env.invalid(
-                "OTEL_METRICS_EXPORTER",
-                "OTLP metrics go over http/protobuf only, and OTEL_EXPORTER_OTLP_PROTOCOL is \
-                 grpc; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf and \
-                 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-            ));
-        }
-        return Ok((
-            MetricsExporterConfig::None,
-            Some(
-                "metrics are off: OTEL_EXPORTER_OTLP_PROTOCOL is grpc and forkline exports \
-                 metrics over http/protobuf only; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\
-                 http/protobuf and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to turn them on",
-            ),
-        ));
-    }
-    let (metrics_url, source) = endpoint.unwrap_or_else(|| {
-        (
-            metrics_url(crate::config::otel::DEFAULT_OTLP_BASE),
-            "the default endpoint",
-        )
-    });
-    validate_url(&metrics_url, source)?;
-    let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
-    headers.extend(env.key_values("OTEL_EXPORTER_OTLP_METRICS_HEADERS")?);
-    for (name, value) in &headers {
-        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
-            && reqwest::header::HeaderValue::from_str(value).is_ok();
-        if !valid {
-            return Err(Error::config(
-                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-                format!("header {name:?} has an invalid name or value (the value is not shown)"),
-            ));
-        }
-    }
-    Ok((
-        MetricsExporterConfig::Otlp {
-            metrics_url,
+    let (destination, off_because) = otlp_signal::resolve(env, args, code, METRICS)?;
+    let exporter = match destination {
+        Destination::Otlp { url, headers } => MetricsExporterConfig::Otlp {
+            metrics_url: url,
             headers,
         },
-        None,
-    ))
-}
-
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL; the metrics path is appended to it.
-fn metrics_url(base: &str) -> String {
-    if base.ends_with('/') {
-        format!("{base}v1/metrics")
-    } else {
-        format!("{base}/v1/metrics")
-    }
+        Destination::Embedded => MetricsExporterConfig::Embedded,
+        Destination::None => MetricsExporterConfig::None,
+    };
+    Ok((exporter, off_because))
 }
 
 #[cfg(test)]

@@ -8,5 +8,6 @@
 pub struct Prepared {
     pub(crate) otlp_http: Option<reqwest::Client>,
     pub(crate) otlp_metrics_http: Option<reqwest::Client>,
+    pub(crate) otlp_logs_http: Option<reqwest::Client>,
     pub(crate) sentry_http: Option<reqwest::Client>,
 }

@@ -7,6 +7,7 @@ use crate::config::env::Env;
 use crate::config::guard;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::HookArgs;
+use crate::config::logs::{LogsConfig, LogsExporterConfig};
 use crate::config::metrics::{MetricsConfig, MetricsExporterConfig};
 use crate::config::otel::{self, ExporterConfig, OtelConfig};
 use crate::config::overrides::Telemetry;
@@ -27,6 +28,8 @@ pub struct TelemetryConfig {
     pub otel: OtelConfig,
     /// OTel metrics (their exporter, interval, temporality and guard).
     pub metrics: MetricsConfig,
+    /// OTel logs (their exporter, batching, `tracing` filter and guard).
+    pub logs: LogsConfig,
     /// Sentry.
     pub sentry: SentryConfig,
     /// The propagators installed in `worker_init`.
@@ -68,6 +71,7 @@ impl TelemetryConfig {
         )?;
         let otlp_guard = guard::resolve_otlp(env, &otel_args.guard, &code.otlp_guard, profile)?;
         let metrics = MetricsConfig::resolve(env, &otel_args, code, otlp_guard)?;
+        let logs = LogsConfig::resolve(env, &otel_args, code, otlp_guard)?;
         let sentry_guard = guard::resolve_sentry(&sentry_args.guard, &code.sentry_guard, profile)?;
         let propagators = propagators::resolve(env, hooks.propagators)?;
         let worker_exit_deadline = code
@@ -86,6 +90,7 @@ impl TelemetryConfig {
             profile,
             otel,
             metrics,
+            logs,
             sentry,
             propagators,
             otlp_guard,
@@ -103,9 +108,12 @@ impl TelemetryConfig {
         Self::resolve(env, &HookArgs::NONE, code)
     }
 
-    /// Whether spans, metrics or events go to local files.
+    /// Whether spans, metrics, logs or events go to local files.
     pub fn uses_embedded_sink(&self) -> bool {
-        self.embedded_spans() || self.embedded_metrics() || self.embedded_sentry()
+        self.embedded_spans()
+            || self.embedded_metrics()
+            || self.embedded_logs()
+            || self.embedded_sentry()
     }
 }
 
@@ -134,6 +142,11 @@ impl TelemetryConfig {
         self.otel.enabled && self.metrics.exporter == MetricsExporterConfig::Embedded
     }
 
+    /// Whether log records go to `logs-<pid>.jsonl`.
+    pub fn embedded_logs(&self) -> bool {
+        self.otel.enabled && self.logs.exporter == LogsExporterConfig::Embedded
+    }
+
     /// Whether Sentry events go to `sentry-<pid>.jsonl`.
     pub fn embedded_sentry(&self) -> bool {
         self.sentry.enabled && self.sentry.dsn.is_none()
@@ -145,6 +158,7 @@ impl TelemetryConfig {
     pub(crate) fn embedded_file_limit(&self) -> u64 {
         let sinks = u64::from(self.embedded_spans())
             + u64::from(self.embedded_metrics())
+            + u64::from(self.embedded_logs())
             + u64::from(self.embedded_sentry());
         self.embedded_budget_bytes / (2 * sinks.max(1))
     }
@@ -156,21 +170,22 @@ impl TelemetryConfig {
             return None;
         }
         let what = match (
-            self.embedded_spans() || self.embedded_metrics(),
+            self.embedded_spans() || self.embedded_metrics() || self.embedded_logs(),
             self.embedded_sentry(),
         ) {
             (true, true) => {
                 "with no OTLP endpoint and no Sentry DSN: telemetry is going to local files only"
             }
             (true, false) => {
-                "with no OTLP endpoint: spans and metrics are going to local files only"
+                "with no OTLP endpoint: spans, metrics and logs are going to local files only"
             }
             _ => "with no Sentry DSN: Sentry events are going to local files only",
         };
         Some(format!(
             "*** production profile {what} ({}, at most {} bytes per worker, the oldest \
              discarded first). Set OTEL_EXPORTER_OTLP_ENDPOINT and SENTRY_DSN, or turn the files \
-             off with OTEL_TRACES_EXPORTER=none, OTEL_METRICS_EXPORTER=none and SENTRY_DSN=\"\" ***",
+             off with OTEL_TRACES_EXPORTER=none, OTEL_METRICS_EXPORTER=none, \
+             OTEL_LOGS_EXPORTER=none and SENTRY_DSN=\"\" ***",
             self.run_dir.display(),
             self.embedded_budget_bytes
         ))

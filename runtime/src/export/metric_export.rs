@@ -14,7 +14,8 @@ use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
-use crate::export::otlp_metrics::{to_request, MetricsEncoder, MetricsTransport};
+use crate::export::otlp_http::OtlpHttpTransport;
+use crate::export::otlp_metrics::{to_request, MetricsEncoder};
 use crate::export::transition_log::TransitionLog;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -77,7 +78,7 @@ impl GuardedMetricExporter {
         policy: GuardPolicy,
         temporality: Temporality,
     ) -> std::io::Result<Self> {
-        let transport = MetricsTransport {
+        let transport = OtlpHttpTransport {
             client,
             url,
             policy,

@@ -13,9 +13,12 @@ pub(crate) mod breaker;
 pub(crate) mod engine;
 pub(crate) mod figures;
 pub(crate) mod http_client;
+pub(crate) mod log_export;
 pub(crate) mod metric_export;
 #[cfg(feature = "grpc")]
 pub(crate) mod otlp_grpc;
+pub(crate) mod otlp_http;
+pub(crate) mod otlp_logs;
 pub(crate) mod otlp_metrics;
 pub(crate) mod otlp_spans;
 pub(crate) mod outcome;

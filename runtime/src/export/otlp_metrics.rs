@@ -1,5 +1,5 @@
 //! What OTLP metrics bring to the delivery engine: an encoder (collections, each already an
-//! `ExportMetricsServiceRequest`, to one protobuf body) and a transport (an OTLP/HTTP POST).
+//! `ExportMetricsServiceRequest`, to one protobuf body); the transport is `otlp_http`'s POST.
 //!
 //! The conversion from the SDK's `ResourceMetrics` is opentelemetry-proto's own
 //! (`From<&ResourceMetrics> for ExportMetricsServiceRequest`, feature `metrics`): it is public,
@@ -7,9 +7,7 @@
 //! and is what opentelemetry-otlp sends, so forkline does not keep a second copy. It runs on the
 //! SDK's reader thread, because `ResourceMetrics` is borrowed for the export call only.
 
-use crate::config::GuardPolicy;
-use crate::export::attempt;
-use crate::export::engine::signal::{Attempted, Encode, Encoded, Transport};
+use crate::export::engine::signal::{Encode, Encoded};
 use crate::export::figures::DropReason;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -63,24 +61,6 @@ impl Encode for MetricsEncoder {
             items,
             meta: (),
         })
-    }
-}
-
-/// An OTLP/HTTP POST of a protobuf body to the metrics URL.
-pub(crate) struct MetricsTransport {
-    pub(crate) client: reqwest::Client,
-    pub(crate) url: String,
-    pub(crate) policy: GuardPolicy,
-}
-
-impl Transport for MetricsTransport {
-    async fn attempt(&mut self, body: bytes::Bytes) -> Attempted {
-        let request = self
-            .client
-            .post(self.url.as_str())
-            .header("Content-Type", "application/x-protobuf")
-            .body(body);
-        attempt::send(request, &self.policy).await
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Health {
     /// `None` unless metrics go to OTLP.
     #[serde(default)]
     pub metrics: Option<PipelineHealth>,
+    /// The guarded OTLP logs pipeline (counts are log records); `None` unless logs go to OTLP.
+    #[serde(default)]
+    pub logs: Option<PipelineHealth>,
     /// The guarded Sentry transport (counts are envelopes); `None` when Sentry is off or writes
     /// to the embedded sink.
     pub sentry: Option<PipelineHealth>,
@@ -53,6 +56,7 @@ type Registered<T> = Mutex<Option<(u64, Arc<T>)>>;
 static SENTRY: Registered<PipelineState> = Mutex::new(None);
 static SPANS: Registered<PipelineState> = Mutex::new(None);
 static METRICS: Registered<PipelineState> = Mutex::new(None);
+static LOGS: Registered<PipelineState> = Mutex::new(None);
 
 fn register<T>(slot: &Registered<T>, shared: Arc<T>) {
     if let Ok(mut slot) = slot.lock() {
@@ -84,11 +88,16 @@ pub(crate) fn register_metrics(shared: Arc<PipelineState>) {
     register(&METRICS, shared);
 }
 
+pub(crate) fn register_logs(shared: Arc<PipelineState>) {
+    register(&LOGS, shared);
+}
+
 /// The health of this process's telemetry pipelines.
 pub fn health() -> Health {
     Health {
         otlp: current(&SPANS, PipelineState::health),
         metrics: current(&METRICS, PipelineState::health),
+        logs: current(&LOGS, PipelineState::health),
         sentry: current(&SENTRY, PipelineState::health),
         spans: crate::stats(),
         serving: serving(),

@@ -31,6 +31,10 @@ pub struct WorkerReport {
     /// metrics go to OTLP).
     #[serde(default)]
     pub metrics: Option<crate::export::figures::PipelineHealth>,
+    /// The guarded OTLP logs pipeline's figures at exit, in log records (`None` unless logs go
+    /// to OTLP).
+    #[serde(default)]
+    pub logs: Option<crate::export::figures::PipelineHealth>,
     /// Connections and requests this worker served.
     #[serde(default)]
     pub serving: crate::server::Serving,

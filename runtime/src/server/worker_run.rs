@@ -363,7 +363,7 @@ fn worker_init(
             }
             crate::telemetry::propagation::install(&config.propagators);
             #[cfg(feature = "tracing")]
-            crate::telemetry::tracing_bridge::install(&config.sentry);
+            crate::telemetry::tracing_bridge::install(config);
             Ok(())
         },
     )
@@ -434,6 +434,7 @@ impl Leaving {
             otlp: health.otlp,
             sentry: health.sentry,
             metrics: health.metrics,
+            logs: health.logs,
             serving: health.serving.unwrap_or_default(),
             max_requests: self.recycle.as_ref().map(|r| r.limit()),
             timed_out,

@@ -3,6 +3,7 @@
 //! a total budget by pruning the files of exited workers. Old default run folders in the
 //! temporary directory are bounded in number too (`old_runs`).
 
+pub(crate) mod log_file;
 pub(crate) mod metric_file;
 pub(crate) mod old_runs;
 pub(crate) mod prune;

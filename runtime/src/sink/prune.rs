@@ -33,7 +33,7 @@ struct TelemetryFile {
     modified: SystemTime,
 }
 
-/// Deletes the telemetry files (`spans-`, `metrics-`, `sentry-<pid>[.1].jsonl`) of pids not in
+/// Deletes the telemetry files (`spans-`, `metrics-`, `logs-`, `sentry-<pid>[.1].jsonl`) of pids not in
 /// `live_pids`, oldest first, while the folder's telemetry files add up to more than
 /// `total_budget`. The calling process counts as live: without forking it is the worker, and its
 /// files are open. I/O errors are logged in one line and the file skipped: pruning is best effort
@@ -118,6 +118,7 @@ fn telemetry_pid(name: &str) -> Option<u32> {
     let rest = name
         .strip_prefix("spans-")
         .or_else(|| name.strip_prefix("metrics-"))
+        .or_else(|| name.strip_prefix("logs-"))
         .or_else(|| name.strip_prefix("sentry-"))?;
     let pid = rest
         .strip_suffix(".1.jsonl")
@@ -288,6 +289,8 @@ mod tests {
         assert_eq!(telemetry_pid("sentry-7.1.jsonl"), Some(7));
         assert_eq!(telemetry_pid("metrics-9.jsonl"), Some(9));
         assert_eq!(telemetry_pid("metrics-9.1.jsonl"), Some(9));
+        assert_eq!(telemetry_pid("logs-5.jsonl"), Some(5));
+        assert_eq!(telemetry_pid("logs-5.1.jsonl"), Some(5));
         for other in [
             "worker-42.json",
             ".worker-42.json.tmp",

@@ -5,7 +5,8 @@
 //!   and rebuilds it in `post_fork`. The master is told once that this is wasted work.
 //! - A Sentry client, a tracer provider or a meter provider set up in the master by hand is not: its threads do
 //!   not survive `fork()`, so the workers would drop everything and hang at exit. Start-up
-//!   fails with a message naming the hook to move the code to.
+//!   fails with a message naming the hook to move the code to. A logger provider has no global
+//!   slot to look in: its batch processor's thread is what stops start-up, with its own advice.
 //! - Any other thread in the master at fork time is a start-up error that names each thread
 //!   and where its work belongs, unless the user opted in (`allow_threads_at_fork`), which still
 //!   warns. A thread count alone is not the whole hazard (see `server/signals.rs` for state a
@@ -134,6 +135,14 @@ fn advice(name: &str) -> &'static str {
             "tokio-",
             "a tokio runtime is still alive; drop it before serve, or do that work in \
              #[worker_init] (each worker has its own runtime)",
+        ),
+        (
+            // The SDK's batch log processor: OTel 0.32 has no global logger provider to find,
+            // so its thread is how a hand-made one shows.
+            "OpenTelemetry.L",
+            "an OpenTelemetry batch log processor (a logger provider built in the master); let \
+             #[forkline::post_fork(...)] build the logger provider in each worker, and give \
+             forkline::telemetry::logs_pipeline::logger_provider() to your own appender",
         ),
         (
             "OpenTelemetry",

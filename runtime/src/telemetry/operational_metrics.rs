@@ -3,7 +3,7 @@
 //! - the process, with the semantic conventions' names: `process.memory.usage` (resident
 //!   bytes), `process.memory.virtual`, `process.cpu.time` by `cpu.mode` (user, system) and
 //!   `process.thread.count`, so that a leaking worker shows before `max_requests` is tuned;
-//! - each guarded export pipeline (`forkline.pipeline`: spans, metrics, sentry), from
+//! - each guarded export pipeline (`forkline.pipeline`: spans, metrics, logs, sentry), from
 //!   `forkline::health()`: `forkline.export.items` by `forkline.outcome` (accepted, delivered,
 //!   retried), `forkline.export.dropped` by `forkline.drop.reason`, `forkline.export.pending`
 //!   and `forkline.export.breaker` (1 for the state it is in, by `forkline.breaker.state`).
@@ -67,6 +67,7 @@ fn each_pipeline(mut f: impl FnMut(&'static str, &PipelineHealth)) {
     for (name, pipeline) in [
         ("spans", &health.otlp),
         ("metrics", &health.metrics),
+        ("logs", &health.logs),
         ("sentry", &health.sentry),
     ] {
         if let Some(pipeline) = pipeline {

@@ -1,6 +1,6 @@
 //! Builds and installs the OTel base of a process: resource, sampler, exporter, batch processor
 //! and the late-bound slot, as the global tracer provider, and, with the same resource, the
-//! meter provider (`metrics_pipeline`). Each installation is tagged with the
+//! meter provider (`metrics_pipeline`) and the logger provider (`logs_pipeline`). Each installation is tagged with the
 //! fork generation it was built in; an inherited one is abandoned (never shut down: its export
 //! thread does not exist here, so shutting it down would wait for a thread that never answers)
 //! and rebuilt.
@@ -125,7 +125,8 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
         slot: late,
     });
     drop(slot);
-    crate::telemetry::metrics_pipeline::install(telemetry, resource, who.pid)?;
+    crate::telemetry::metrics_pipeline::install(telemetry, resource.clone(), who.pid)?;
+    crate::telemetry::logs_pipeline::install(telemetry, resource, who.pid)?;
     Ok(previous)
 }
 

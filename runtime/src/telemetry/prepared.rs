@@ -2,7 +2,9 @@
 //! `config::prepared`): the HTTP clients of the guarded paths.
 
 use crate::config::prepared::Prepared;
-use crate::config::{ExporterConfig, MetricsExporterConfig, OtlpProtocol, TelemetryConfig};
+use crate::config::{
+    ExporterConfig, LogsExporterConfig, MetricsExporterConfig, OtlpProtocol, TelemetryConfig,
+};
 use crate::error::{Error, Result};
 
 impl TelemetryConfig {
@@ -39,6 +41,13 @@ impl Prepared {
             ),
             _ => None,
         };
+        let otlp_logs_http = match &config.logs.exporter {
+            LogsExporterConfig::Otlp { headers, .. } if config.otel.enabled => Some(
+                crate::export::http_client::build(&config.logs.guard, headers)
+                    .map_err(|e| Error::io("preparing the OTLP logs HTTP client", e))?,
+            ),
+            _ => None,
+        };
         let sentry_http = match &config.sentry.dsn {
             Some(_) if config.sentry.enabled => Some(
                 crate::export::http_client::build(&config.sentry_guard, &[])
@@ -49,6 +58,7 @@ impl Prepared {
         Ok(Self {
             otlp_http,
             otlp_metrics_http,
+            otlp_logs_http,
             sentry_http,
         })
     }

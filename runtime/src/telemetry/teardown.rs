@@ -1,7 +1,7 @@
 //! Flush and shut down everything of a worker's telemetry under ONE total deadline.
 //!
-//! The OTel tracer provider, the meter provider and the Sentry client are shut down concurrently, each on its own thread,
-//! and the worker waits for both only until the deadline: a black-holed backend can stall either
+//! The OTel tracer, meter and logger providers and the Sentry client are shut down concurrently,
+//! each on its own thread, and the worker waits for them only until the deadline: a black-holed backend can stall either
 //! one (the Sentry transport has no request timeout; its guard's drop joins a stuck thread), and
 //! neither may keep the worker from exiting on time. A part that misses the deadline is
 //! abandoned, never joined or dropped; the process is about to exit.
@@ -37,6 +37,9 @@ pub struct TeardownReport {
     /// The OTel meter provider (its last collection included).
     #[serde(default)]
     pub metrics: PartOutcome,
+    /// The OTel logger provider (its last batch included).
+    #[serde(default)]
+    pub logs: PartOutcome,
     /// The Sentry client.
     pub sentry: PartOutcome,
 }
@@ -44,6 +47,7 @@ pub struct TeardownReport {
 enum Part {
     Otel(PartOutcome),
     Metrics(PartOutcome),
+    Logs(PartOutcome),
     Sentry(PartOutcome),
 }
 
@@ -100,6 +104,27 @@ pub fn teardown(deadline: Duration) -> TeardownReport {
         });
     }
 
+    let mut logs = PartOutcome::Absent;
+    if let Some(installed) = crate::telemetry::logs_pipeline::current() {
+        pending += 1;
+        logs = PartOutcome::TimedOut;
+        let tx = tx.clone();
+        let part_end = started + part_deadline;
+        spawn("forkline-logs-shutdown", move || {
+            // The guarded processor reads the worker's deadline, not the SDK's fixed timeout.
+            if let Some((_, by)) = &installed.guarded {
+                if let Ok(mut by) = by.lock() {
+                    *by = Some(part_end);
+                }
+            }
+            let outcome = match installed.provider.shutdown_with_timeout(part_deadline) {
+                Ok(()) => PartOutcome::Done,
+                Err(e) => PartOutcome::Failed(e.to_string()),
+            };
+            let _ = tx.send(Part::Logs(outcome));
+        });
+    }
+
     let mut sentry = PartOutcome::Absent;
     if let Some(client) = sentry::Hub::main().client().filter(|c| c.is_enabled()) {
         pending += 1;
@@ -121,6 +146,7 @@ pub fn teardown(deadline: Duration) -> TeardownReport {
         match rx.recv_timeout(left) {
             Ok(Part::Otel(outcome)) => otel = outcome,
             Ok(Part::Metrics(outcome)) => metrics = outcome,
+            Ok(Part::Logs(outcome)) => logs = outcome,
             Ok(Part::Sentry(outcome)) => sentry = outcome,
             Err(_) => break,
         }
@@ -131,6 +157,7 @@ pub fn teardown(deadline: Duration) -> TeardownReport {
         elapsed_ms: started.elapsed().as_millis() as u64,
         otel,
         metrics,
+        logs,
         sentry,
     }
 }

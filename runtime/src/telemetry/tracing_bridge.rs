@@ -8,16 +8,31 @@
 //! (`FORKLINE_SENTRY_EVENT_LEVEL`, `FORKLINE_SENTRY_BREADCRUMB_LEVEL`, `FORKLINE_SENTRY_LOG_LEVEL`).
 //! `tracing` spans are not turned into Sentry spans here: they reach Sentry through OTel.
 //!
+//! `tracing` events also become OTel log records through the worker's logger provider
+//! (`logs_pipeline`), filtered by target and level as `RUST_LOG` says (`info` by default), by
+//! opentelemetry-appender-tracing's layer ([`logs_layer`]). A record carries the trace and span
+//! ids of the OTel span active at the event: the SDK's logger reads them from the current OTel
+//! context, which holds forkline's request and handler spans while a request is served, and
+//! the `tracing` span's own OTel span inside a `tracing` span (the OTel layer activates it on
+//! entry).
+//!
+//! With feature `log`, records of the `log` crate are made `tracing` events too (tracing-log's
+//! `LogTracer`, installed as the worker's `log` logger with the subscriber, at the most verbose
+//! level `RUST_LOG` lets through), so they take the same paths; their OTel log records have the
+//! target `log`, the record's own target in the attribute `log.target`.
+//!
 //! `worker_init` installs it as the global `tracing` subscriber, after `sentry::init` and the
 //! propagators — in each worker, never in the master. A process that already has a subscriber
-//! keeps it (forkline logs that it did not install its own); add [`layer`] and [`sentry_layer`]
-//! to that subscriber instead.
+//! keeps it (forkline logs that it did not install its own); add [`layer`], [`logs_layer`] and
+//! [`sentry_layer`] to that subscriber instead.
 
-use crate::config::{LogLevel, SentryConfig};
+use crate::config::{LogFilter, LogLevel, SentryConfig, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
-use tracing_subscriber::filter::FilterFn;
+use tracing_subscriber::filter::{FilterFn, Targets};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
 /// The OpenTelemetry layer for `tracing`, exporting through `provider`; compose it into your own
@@ -31,6 +46,33 @@ where
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("forkline-tracing"))
         .with_error_records_to_exceptions(true)
+}
+
+/// The OTel logs layer for `tracing`: events that pass `filter` become log records of
+/// `provider` (forkline's is [`logger_provider`](crate::telemetry::logs_pipeline::logger_provider));
+/// compose it into your own subscriber when you have one.
+pub fn logs_layer<S>(
+    provider: &SdkLoggerProvider,
+    filter: &LogFilter,
+) -> impl Layer<S> + Send + Sync
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    OpenTelemetryTracingBridge::new(provider).with_filter(targets(filter))
+}
+
+fn targets(filter: &LogFilter) -> Targets {
+    let level = |l: LogLevel| match l {
+        LogLevel::Off => tracing_subscriber::filter::LevelFilter::OFF,
+        LogLevel::Error => tracing_subscriber::filter::LevelFilter::ERROR,
+        LogLevel::Warn => tracing_subscriber::filter::LevelFilter::WARN,
+        LogLevel::Info => tracing_subscriber::filter::LevelFilter::INFO,
+        LogLevel::Debug => tracing_subscriber::filter::LevelFilter::DEBUG,
+        LogLevel::Trace => tracing_subscriber::filter::LevelFilter::TRACE,
+    };
+    Targets::new()
+        .with_default(level(filter.default))
+        .with_targets(filter.targets.iter().map(|(t, l)| (t.clone(), level(*l))))
 }
 
 /// Whether a `tracing` level passes a threshold.
@@ -81,26 +123,128 @@ where
     layer
 }
 
-/// Installs the bridge as the global `tracing` subscriber: the OTel layer for this process's
-/// provider, and Sentry's layers when a Sentry client is bound. Returns whether it was installed
-/// (`false`: neither, or a subscriber was already set).
-pub fn install(config: &SentryConfig) -> bool {
+/// Installs the bridge as the global `tracing` subscriber: the OTel span layer for this
+/// process's tracer provider, the OTel logs layer for its logger provider, and Sentry's layers
+/// when a Sentry client is bound. Returns whether it was installed (`false`: none of them, or a
+/// subscriber was already set).
+pub fn install(config: &TelemetryConfig) -> bool {
     let provider = crate::telemetry::otel_pipeline::current_provider();
+    let logger_provider = crate::telemetry::logs_pipeline::logger_provider();
     let sentry_bound = sentry::Hub::main().client().is_some();
-    if provider.is_none() && !sentry_bound {
+    if provider.is_none() && logger_provider.is_none() && !sentry_bound {
         return false;
     }
     let subscriber = tracing_subscriber::registry()
         .with(provider.as_ref().map(layer))
-        .with(sentry_bound.then(|| sentry_layer(config)));
+        .with(
+            logger_provider
+                .as_ref()
+                .map(|p| logs_layer(p, &config.logs.filter)),
+        )
+        .with(sentry_bound.then(|| sentry_layer(&config.sentry)));
     match tracing::subscriber::set_global_default(subscriber) {
-        Ok(()) => true,
+        Ok(()) => {
+            #[cfg(feature = "log")]
+            install_log_bridge(&config.logs.filter);
+            true
+        }
         Err(_) => {
             crate::diag::log_info!(
                 "a tracing subscriber is already set: forkline's tracing bridge was not installed; \
-                 add forkline::telemetry::tracing_bridge::layer and sentry_layer to it"
+                 add forkline::telemetry::tracing_bridge::layer, logs_layer and sentry_layer to it"
             );
             false
         }
+    }
+}
+
+/// Makes `log` records `tracing` events, up to the most verbose level `filter` passes.
+#[cfg(feature = "log")]
+fn install_log_bridge(filter: &LogFilter) {
+    use tracing_log::log::LevelFilter;
+    let most = filter
+        .targets
+        .iter()
+        .map(|(_, l)| *l)
+        .chain([filter.default])
+        .max()
+        .unwrap_or(LogLevel::Off);
+    let max = match most {
+        LogLevel::Off => LevelFilter::Off,
+        LogLevel::Error => LevelFilter::Error,
+        LogLevel::Warn => LevelFilter::Warn,
+        LogLevel::Info => LevelFilter::Info,
+        LogLevel::Debug => LevelFilter::Debug,
+        LogLevel::Trace => LevelFilter::Trace,
+    };
+    if tracing_log::LogTracer::builder()
+        .with_max_level(max)
+        .init()
+        .is_err()
+    {
+        crate::diag::log_info!(
+            "a `log` logger is already set: records of the `log` crate do not reach forkline's \
+             tracing bridge"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::logs::AnyValue;
+    use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+    use opentelemetry::Context;
+    use opentelemetry_sdk::logs::InMemoryLogExporter;
+
+    #[test]
+    fn events_become_log_records_by_target_and_level_with_the_active_otel_span() {
+        let exporter = InMemoryLogExporter::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let filter = LogFilter::parse("warn,checkout=debug").expect("directives");
+        let subscriber = tracing_subscriber::registry().with(logs_layer(&provider, &filter));
+        let tracer = SdkTracerProvider::builder().build().tracer("test");
+        let span = tracer.start("request");
+        let expected = span.span_context().clone();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "other", "info is below warn");
+            tracing::warn!(target: "other", "warn passes the default");
+            tracing::debug!(target: "checkout::db", "debug passes for checkout");
+            tracing::trace!(target: "checkout", "trace is below debug");
+            let _active = Context::current_with_span(span).attach();
+            tracing::warn!(target: "other", n = 7, "inside a request");
+        });
+        let logs = exporter.get_emitted_logs().expect("logs");
+        let bodies: Vec<String> = logs
+            .iter()
+            .filter_map(|l| match l.record.body() {
+                Some(AnyValue::String(s)) => Some(s.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                "warn passes the default",
+                "debug passes for checkout",
+                "inside a request"
+            ]
+        );
+        assert!(
+            logs[0].record.trace_context().is_none(),
+            "no span was active"
+        );
+        let inside = &logs[2].record;
+        let cx = inside.trace_context().expect("the active span's ids");
+        assert_eq!(
+            (cx.trace_id, cx.span_id),
+            (expected.trace_id(), expected.span_id())
+        );
+        assert_eq!(inside.target().map(|t| t.as_ref()), Some("other"));
+        assert!(inside
+            .attributes_iter()
+            .any(|(k, v)| k.as_str() == "n" && *v == AnyValue::Int(7)));
     }
 }

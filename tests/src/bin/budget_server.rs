@@ -1,6 +1,7 @@
 //! A pre-fork server whose one route sits behind `forkline::http::TelemetryLayer`, writing to
 //! the embedded sink: driven by `tests/tests/embedded_budget.rs` with a small budget, and by hand
-//! (`wrk`) for the load measurement of the default budget.
+//! (`wrk`) for the load measurement of the default budget, and by `tests/tests/http_metrics.rs`
+//! and `tests/tests/http_logs.rs`.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -24,8 +25,14 @@ fn init(worker: &Worker) {
 
 /// Request `n` answers with the worker's pid, so the test knows which worker's files should
 /// hold its span. Every tenth answers 500: the layer captures it to Sentry as an event, so that
-/// events rotate beside the transactions.
+/// events rotate beside the transactions. With feature `tracing` it also logs one `tracing`
+/// event carrying `n`, which the bridge makes an OTel log record (`tests/tests/http_logs.rs`),
+/// and, with feature `log`, one `log` record naming `n` in its message.
 async fn request(Path(n): Path<u64>) -> (StatusCode, String) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(n, "request served");
+    #[cfg(feature = "log")]
+    log::info!(target: "budget_fixture", "request {n} served through log");
     let status = if n % 10 == 0 {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {

@@ -5,6 +5,8 @@
 //! - `raw_otel`: an SDK tracer provider by hand (start-up must fail, naming `post_fork`);
 //! - `raw_otel_metrics`: an SDK meter provider by hand (start-up must fail, naming `post_fork`,
 //!   before the thread check sees its reader's thread);
+//! - `raw_otel_logs`: an SDK logger provider with a batch processor by hand (start-up must fail,
+//!   naming its thread and `post_fork`);
 //! - `thread`: a helper thread left running in the master (forking must warn about it).
 
 use forkline::opentelemetry::global::{self, BoxedTracer};
@@ -38,6 +40,11 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
                 .with_periodic_exporter(Discard)
                 .build(),
         ),
+        Ok("raw_otel_logs") => std::mem::forget(
+            opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                .with_batch_exporter(Discard)
+                .build(),
+        ),
         Ok("thread") => {
             let (ready, started) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
@@ -51,7 +58,8 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
     Ok(())
 }
 
-/// A metric exporter that keeps nothing.
+/// A metric and log exporter that keeps nothing.
+#[derive(Debug)]
 struct Discard;
 
 impl opentelemetry_sdk::metrics::exporter::PushMetricExporter for Discard {
@@ -72,6 +80,15 @@ impl opentelemetry_sdk::metrics::exporter::PushMetricExporter for Discard {
     }
     fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
         opentelemetry_sdk::metrics::Temporality::Cumulative
+    }
+}
+
+impl opentelemetry_sdk::logs::LogExporter for Discard {
+    async fn export(
+        &self,
+        _batch: opentelemetry_sdk::logs::LogBatch<'_>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
     }
 }
 

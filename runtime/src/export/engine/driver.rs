@@ -28,6 +28,9 @@ pub(crate) fn spawn<E: Encode, T: Transport>(
         .spawn(move || {
             // Before looking at the channel: a wake-up from then on is not lost.
             thread_state.set_worker(std::thread::current());
+            // What the HTTP client logs while delivering must not become telemetry to deliver
+            // (the SDK's loggers drop records emitted in a suppressed scope).
+            let _quiet = opentelemetry::Context::enter_telemetry_suppressed_scope();
             Driver::new(params, encoder, transport, thread_state, SystemClock).run(queue);
         })?;
     state.set_worker(handle.thread().clone());

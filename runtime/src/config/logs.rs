@@ -1,0 +1,404 @@
+//! The OpenTelemetry logs pipeline's configuration: where log records go (`OTEL_LOGS_EXPORTER`,
+//! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or the base endpoint + `/v1/logs`, headers as for
+//! traces; see `otlp_signal`), how they are batched (`OTEL_BLRP_*`, the specification's
+//! defaults) and, with feature `tracing`, which `tracing` events become log records (`RUST_LOG`,
+//! `info` by default). Plain data, resolved in the master.
+
+use crate::config::env::Env;
+use crate::config::guard_policy::GuardPolicy;
+use crate::config::hook_args::OtelArgs;
+use crate::config::log_level::LogLevel;
+use crate::config::otel::redact_url;
+use crate::config::otlp_signal::{self, Destination, Signal};
+use crate::config::overrides::Telemetry;
+use crate::error::Result;
+use std::fmt;
+use std::time::Duration;
+
+/// The resolved logs configuration of every worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogsConfig {
+    /// Where log records go.
+    pub exporter: LogsExporterConfig,
+    /// How records are batched (`OTEL_BLRP_*`).
+    pub batch: LogBatchSettings,
+    /// Which `tracing` events become log records (feature `tracing`; `RUST_LOG`).
+    pub filter: LogFilter,
+    /// The guard of the OTLP logs path (the OTLP span guard, its queue
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE`, its attempt bounded by `OTEL_BLRP_EXPORT_TIMEOUT`).
+    pub guard: GuardPolicy,
+    /// Why logs are off although they were not turned off (shown once by each worker).
+    pub off_because: Option<&'static str>,
+}
+
+/// Where log records are exported.
+#[derive(Clone, PartialEq)]
+pub enum LogsExporterConfig {
+    /// OTLP over HTTP (protobuf).
+    Otlp {
+        /// The full logs URL (`.../v1/logs`).
+        logs_url: String,
+        /// Extra request headers (often credentials: never logged).
+        headers: Vec<(String, String)>,
+    },
+    /// OTLP JSON lines in `logs-<pid>.jsonl` in the run folder.
+    Embedded,
+    /// Log records are not exported (no logger provider is installed).
+    None,
+}
+
+impl fmt::Debug for LogsExporterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Otlp { logs_url, headers } => f
+                .debug_struct("Otlp")
+                .field("logs_url", &redact_url(logs_url))
+                .field(
+                    "headers",
+                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                )
+                .finish(),
+            Self::Embedded => f.write_str("Embedded"),
+            Self::None => f.write_str("None"),
+        }
+    }
+}
+
+/// Batch log record processor settings (`OTEL_BLRP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBatchSettings {
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE` (2048): records waiting at most; past it they are dropped
+    /// and counted.
+    pub max_queue_size: usize,
+    /// `OTEL_BLRP_SCHEDULE_DELAY` (1 s): how long a partial batch may wait.
+    pub scheduled_delay: Duration,
+    /// `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (512): records per request at most.
+    pub max_export_batch_size: usize,
+    /// `OTEL_BLRP_EXPORT_TIMEOUT` (30 s): the most one export attempt may take.
+    pub export_timeout: Duration,
+}
+
+/// Which `tracing` events become log records, by target, as `RUST_LOG` says: a default level
+/// and `target=level` directives, the longest matching target prefix winning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFilter {
+    /// The level for targets no directive names (`info` by default).
+    pub default: LogLevel,
+    /// `(target prefix, level)` directives, in the order given.
+    pub targets: Vec<(String, LogLevel)>,
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self {
+            default: LogLevel::Info,
+            targets: Vec::new(),
+        }
+    }
+}
+
+impl LogFilter {
+    /// Reads `RUST_LOG`'s plain form: comma-separated `level`, `target=level` or `target` (all
+    /// levels of that target). Span and field filters (`[...]`, `{...}`) and regular
+    /// expressions (`/...`) are not supported: `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut filter = Self::default();
+        for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            if directive.contains(['[', ']', '{', '}', '/', ' ']) {
+                return None;
+            }
+            match directive.split_once('=') {
+                Some((target, level)) => {
+                    let level = LogLevel::parse(level)?;
+                    if target.is_empty() {
+                        return None;
+                    }
+                    filter.targets.push((target.to_string(), level));
+                }
+                None => match LogLevel::parse(directive) {
+                    Some(level) => filter.default = level,
+                    None => filter
+                        .targets
+                        .push((directive.to_string(), LogLevel::Trace)),
+                },
+            }
+        }
+        Some(filter)
+    }
+}
+
+/// The logs signal's variables.
+const LOGS: Signal = Signal {
+    upper: "LOGS",
+    exporter_variable: "OTEL_LOGS_EXPORTER",
+    path: "v1/logs",
+    off_with_grpc: "logs are off: OTEL_EXPORTER_OTLP_PROTOCOL is grpc and forkline exports logs \
+                    over http/protobuf only; set OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf \
+                    and OTEL_EXPORTER_OTLP_LOGS_ENDPOINT to turn them on",
+};
+
+impl LogsConfig {
+    pub(crate) fn resolve(
+        env: &Env,
+        args: &OtelArgs,
+        code: &Telemetry,
+        otlp_guard: GuardPolicy,
+    ) -> Result<Self> {
+        let batch = batch(env)?;
+        let mut guard = otlp_guard;
+        if let Some(t) = env.millis("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT")? {
+            guard.attempt_timeout = t;
+        }
+        guard.attempt_timeout = guard.attempt_timeout.min(batch.export_timeout);
+        guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
+        guard.queue_capacity = batch.max_queue_size;
+        let (destination, off_because) = otlp_signal::resolve(env, args, code, LOGS)?;
+        let exporter = match destination {
+            Destination::Otlp { url, headers } => LogsExporterConfig::Otlp {
+                logs_url: url,
+                headers,
+            },
+            Destination::Embedded => LogsExporterConfig::Embedded,
+            Destination::None => LogsExporterConfig::None,
+        };
+        Ok(Self {
+            exporter,
+            batch,
+            filter: filter(env)?,
+            guard,
+            off_because,
+        })
+    }
+}
+
+/// `RUST_LOG`, read only with feature `tracing` (without it no `tracing` event is bridged, and a
+/// `RUST_LOG` meant for another logger must not stop start-up).
+fn filter(env: &Env) -> Result<LogFilter> {
+    if !cfg!(feature = "tracing") {
+        return Ok(LogFilter::default());
+    }
+    match env.get("RUST_LOG") {
+        None => Ok(LogFilter::default()),
+        Some(text) => LogFilter::parse(text).ok_or_else(|| {
+            env.invalid(
+                "RUST_LOG",
+                "expected comma-separated `level`, `target=level` or `target` directives \
+                 (levels: off, error, warn, info, debug, trace; span and field filters are not \
+                 supported)",
+            )
+        }),
+    }
+}
+
+fn batch(env: &Env) -> Result<LogBatchSettings> {
+    let max_queue_size = env
+        .positive_usize("OTEL_BLRP_MAX_QUEUE_SIZE")?
+        .unwrap_or(2048);
+    let max_export_batch_size = env
+        .positive_usize("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")?
+        .unwrap_or(512);
+    if max_export_batch_size > max_queue_size {
+        return Err(env.invalid(
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            &format!("must not exceed OTEL_BLRP_MAX_QUEUE_SIZE ({max_queue_size})"),
+        ));
+    }
+    Ok(LogBatchSettings {
+        max_queue_size,
+        scheduled_delay: env
+            .millis("OTEL_BLRP_SCHEDULE_DELAY")?
+            .unwrap_or(Duration::from_millis(1000)),
+        max_export_batch_size,
+        export_timeout: env
+            .millis("OTEL_BLRP_EXPORT_TIMEOUT")?
+            .unwrap_or(Duration::from_millis(30_000)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::profile::Profile;
+
+    fn resolve(pairs: &[(&str, &str)]) -> Result<LogsConfig> {
+        LogsConfig::resolve(
+            &Env::from_pairs(pairs.iter().copied()),
+            &OtelArgs::default(),
+            &Telemetry::default(),
+            GuardPolicy::for_profile(Profile::Development),
+        )
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        resolve(pairs)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_are_the_specified_ones_and_the_embedded_sink() -> Result<()> {
+        let c = resolve(&[])?;
+        assert_eq!(c.exporter, LogsExporterConfig::Embedded);
+        assert_eq!(
+            c.batch,
+            LogBatchSettings {
+                max_queue_size: 2048,
+                scheduled_delay: Duration::from_millis(1000),
+                max_export_batch_size: 512,
+                export_timeout: Duration::from_millis(30_000),
+            }
+        );
+        assert_eq!(c.guard.queue_capacity, 2048);
+        assert_eq!(c.filter, LogFilter::default());
+        assert_eq!(c.filter.default, LogLevel::Info);
+        assert_eq!(c.off_because, None);
+        Ok(())
+    }
+
+    #[test]
+    fn endpoints_give_the_logs_url_the_specific_one_as_it_is() -> Result<()> {
+        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")])?;
+        assert!(matches!(
+            c.exporter,
+            LogsExporterConfig::Otlp { ref logs_url, .. }
+                if logs_url == "http://127.0.0.1:4318/v1/logs"
+        ));
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://l:9/in"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "b=2"),
+        ])?;
+        assert_eq!(
+            c.exporter,
+            LogsExporterConfig::Otlp {
+                logs_url: "http://l:9/in".into(),
+                headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            }
+        );
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ])?;
+        assert_eq!(c.exporter, LogsExporterConfig::None);
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_LOGS_EXPORTER", "embedded"),
+        ])?;
+        assert_eq!(c.exporter, LogsExporterConfig::Embedded);
+        Ok(())
+    }
+
+    #[test]
+    fn batching_is_read_and_the_export_timeout_bounds_an_attempt() -> Result<()> {
+        let c = resolve(&[
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "10"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BLRP_EXPORT_TIMEOUT", "700"),
+        ])?;
+        assert_eq!(c.batch.max_queue_size, 100);
+        assert_eq!(c.guard.queue_capacity, 100);
+        assert_eq!(c.batch.max_export_batch_size, 10);
+        assert_eq!(c.batch.scheduled_delay, Duration::from_millis(250));
+        assert_eq!(c.guard.attempt_timeout, Duration::from_millis(700));
+        assert!(c.guard.connect_timeout <= c.guard.attempt_timeout);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("OTEL_BLRP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "-1"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "lots"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "many"),
+            ("OTEL_BLRP_EXPORT_TIMEOUT", "1.5s"),
+            ("OTEL_LOGS_EXPORTER", "console"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "ftp://x"),
+        ] {
+            let err = error_of(&[(name, value)]);
+            let expected = if value == "ftp://x" { "http://" } else { name };
+            assert!(err.contains(expected), "{name}={value}: {err:?}");
+        }
+        let err = error_of(&[
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "10"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "20"),
+        ]);
+        assert!(
+            err.contains("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE") && err.contains("(10)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_grpc_collector_turns_logs_off_with_a_reason_unless_asked_for() -> Result<()> {
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+        let c = resolve(&[grpc, endpoint])?;
+        assert_eq!(c.exporter, LogsExporterConfig::None);
+        assert!(c.off_because.is_some_and(|r| r.contains("logs are off")));
+        assert!(error_of(&[grpc, endpoint, ("OTEL_LOGS_EXPORTER", "otlp")])
+            .contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf"));
+        Ok(())
+    }
+
+    #[test]
+    fn rust_log_directives_are_read_and_unsupported_ones_refused() {
+        assert_eq!(LogFilter::parse(""), Some(LogFilter::default()));
+        assert_eq!(
+            LogFilter::parse("warn, checkout=debug ,hyper=off,my_crate"),
+            Some(LogFilter {
+                default: LogLevel::Warn,
+                targets: vec![
+                    ("checkout".into(), LogLevel::Debug),
+                    ("hyper".into(), LogLevel::Off),
+                    ("my_crate".into(), LogLevel::Trace),
+                ],
+            })
+        );
+        for bad in [
+            "info,h=loud",
+            "[span]=debug",
+            "h[{x}]=info",
+            "info/foo",
+            "=info",
+        ] {
+            assert_eq!(LogFilter::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn a_bad_rust_log_names_the_variable() -> Result<()> {
+        assert!(error_of(&[("RUST_LOG", "info,[span]=debug")]).contains("RUST_LOG"));
+        assert_eq!(
+            resolve(&[("RUST_LOG", "error")])?.filter.default,
+            LogLevel::Error
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn credentials_are_never_shown() {
+        let c = resolve(&[
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://u:hunter2@h:4318/v1/logs",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+                "authorization=Bearer%20hunter2",
+            ),
+        ]);
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("authorization"),
+            "{shown}"
+        );
+    }
+}

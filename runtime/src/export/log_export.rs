@@ -1,0 +1,316 @@
+//! The guarded OTLP logs pipeline's front end: a log record processor whose request-path side
+//! is one clone and one non-blocking enqueue (a full queue drops and counts), and whose export
+//! thread (the delivery engine, with the logs encoder and the OTLP/HTTP transport) batches up to
+//! `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` records or `OTEL_BLRP_SCHEDULE_DELAY`, encodes OTLP protobuf
+//! and delivers through the guard, as for spans: timed attempts, backoff honouring
+//! `Retry-After`, no retry of a 4xx, a circuit breaker and a ride-through buffer bounded in
+//! bytes.
+//!
+//! Why a processor and not a `LogExporter` under the SDK's `BatchLogProcessor`: that processor
+//! blocks its thread for the whole export, has no breaker, and reports what it drops only in the
+//! SDK's own internal log; the engine already batches. Counts here are log records.
+
+use crate::config::GuardPolicy;
+use crate::export::engine::driver;
+use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::state::PipelineState;
+use crate::export::figures::DropReason;
+use crate::export::otlp_http::OtlpHttpTransport;
+use crate::export::otlp_logs::{LogEncoder, Record};
+use crate::export::transition_log::TransitionLog;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
+use opentelemetry_sdk::Resource;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the export thread looks at shutdown and flush requests when idle.
+const TICK: Duration = Duration::from_millis(20);
+
+/// The longest a flush waits (the span processor's, too).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// When the pipeline must have finished shutting down (set by the worker's teardown, whose one
+/// deadline the SDK's provider shutdown, a fixed 5 s, does not know).
+pub(crate) type ShutdownBy = Arc<Mutex<Option<Instant>>>;
+
+/// Where and how log records are exported.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogBatching {
+    /// Records per request at most.
+    pub(crate) max_batch: usize,
+    /// How long a partial batch may wait.
+    pub(crate) batch_delay: Duration,
+}
+
+/// The engine's parameters for OTLP logs: those of spans (batches, ride-through buffer within
+/// the policy's byte budget, unlimited retries, held while the breaker is open).
+fn engine_params(policy: GuardPolicy, batching: LogBatching) -> Params {
+    Params {
+        policy,
+        max_batch: batching.max_batch.max(1),
+        batch_delay: batching.batch_delay,
+        ride_through_bytes: Some(policy.buffer_budget_bytes),
+        retries: Retries::Unlimited,
+        while_open: WhileOpen::Hold,
+        last_attempt_at_shutdown: false,
+        idle_poll: Some(TICK),
+        words: Words {
+            backend: "collector",
+            refused: "the collector refused logs",
+            runner: "the OTLP logs exporter",
+        },
+    }
+}
+
+/// The guarded log record processor, for the worker's `SdkLoggerProvider`.
+#[derive(Debug)]
+pub(crate) struct GuardedLogProcessor {
+    queue: SyncSender<Record>,
+    state: Arc<PipelineState>,
+    resource: Arc<Mutex<ResourceAttributesWithSchema>>,
+    shutdown_by: ShutdownBy,
+}
+
+impl GuardedLogProcessor {
+    /// Starts the export thread, posting to `url` with `client` (which carries the policy's
+    /// timeouts and the headers).
+    pub(crate) fn start(
+        client: reqwest::Client,
+        url: String,
+        policy: GuardPolicy,
+        batching: LogBatching,
+    ) -> std::io::Result<Self> {
+        let transport = OtlpHttpTransport {
+            client,
+            url,
+            policy,
+        };
+        let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
+        let encoder = LogEncoder {
+            resource: resource.clone(),
+        };
+        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let state = driver::spawn(
+            "forkline-logs",
+            engine_params(policy, batching),
+            TransitionLog::new(
+                "OTLP logs export",
+                "log records are kept (up to the buffer budget)",
+            ),
+            None,
+            (encoder, transport),
+            rx,
+        )?;
+        Ok(Self {
+            queue,
+            state,
+            resource,
+            shutdown_by: ShutdownBy::default(),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> Arc<PipelineState> {
+        self.state.clone()
+    }
+
+    /// Where the teardown sets its deadline before shutting the provider down.
+    pub(crate) fn shutdown_by(&self) -> ShutdownBy {
+        self.shutdown_by.clone()
+    }
+}
+
+impl LogProcessor for GuardedLogProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        let state = &*self.state;
+        state.accept();
+        if state.is_closed() {
+            state.refuse(DropReason::Shutdown);
+            return;
+        }
+        state.add_pending();
+        match self
+            .queue
+            .try_send(Box::new((record.clone(), scope.clone())))
+        {
+            Ok(()) => state.sent_to_channel(),
+            Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
+            Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.state.hurry(true);
+        let flushed = self.state.wait_idle(FLUSH_TIMEOUT);
+        self.state.hurry(false);
+        if flushed {
+            Ok(())
+        } else {
+            Err(OTelSdkError::Timeout(FLUSH_TIMEOUT))
+        }
+    }
+
+    /// Closes the pipeline; what is left has until the teardown's deadline if one was set,
+    /// else `timeout`, and is counted as dropped past it.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let now = Instant::now();
+        let end = self
+            .shutdown_by
+            .lock()
+            .ok()
+            .and_then(|by| *by)
+            .unwrap_or(now + timeout);
+        let left = end.saturating_duration_since(now);
+        self.state.close(left);
+        if self.state.wait_idle(left) {
+            return Ok(());
+        }
+        self.state.abandon();
+        Err(OTelSdkError::Timeout(left))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Ok(mut r) = self.resource.lock() {
+            *r = resource.into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Profile;
+    use crate::export::otlp_logs::record_count;
+    use crate::export::otlp_logs::tests::{emitted, TRACE};
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use prost::Message;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
+    fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/v1/logs", listener.local_addr().expect("address"));
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut buf).expect("read");
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + length {
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                        return got[end + 4..end + 4 + length].to_vec();
+                    }
+                }
+                if n == 0 {
+                    return Vec::new();
+                }
+            }
+        });
+        (url, handle)
+    }
+
+    fn policy(queue: usize) -> GuardPolicy {
+        GuardPolicy {
+            queue_capacity: queue,
+            ..GuardPolicy::for_profile(Profile::Development)
+        }
+    }
+
+    fn scope() -> InstrumentationScope {
+        InstrumentationScope::builder("t").build()
+    }
+
+    #[test]
+    fn records_reach_the_collector_in_one_batch_and_are_counted_delivered() {
+        let (url, got) = receiver();
+        let policy = policy(16);
+        let client = crate::export::http_client::build(&policy, &[]).expect("client");
+        let batching = LogBatching {
+            max_batch: 2,
+            batch_delay: Duration::from_secs(60),
+        };
+        let mut processor =
+            GuardedLogProcessor::start(client, url, policy, batching).expect("started");
+        processor.set_resource(
+            &Resource::builder_empty()
+                .with_attributes([opentelemetry::KeyValue::new("process.pid", 7_i64)])
+                .build(),
+        );
+        for record in emitted() {
+            let (mut record, scope) = *record;
+            processor.emit(&mut record, &scope);
+        }
+        // A full batch (2) goes at once, long before the 60 s delay.
+        let body = got.join().expect("receiver");
+        let request = ExportLogsServiceRequest::decode(body.as_slice()).expect("protobuf");
+        assert_eq!(record_count(&request), 2);
+        let trace_ids: Vec<_> = request.resource_logs[0]
+            .scope_logs
+            .iter()
+            .flat_map(|sl| &sl.log_records)
+            .map(|r| r.trace_id.clone())
+            .collect();
+        assert!(
+            trace_ids.contains(&TRACE.to_be_bytes().to_vec()),
+            "{trace_ids:?}"
+        );
+        *processor.shutdown_by().lock().expect("lock") =
+            Some(Instant::now() + Duration::from_secs(5));
+        processor
+            .shutdown_with_timeout(Duration::from_millis(1))
+            .expect("idle before the teardown's deadline, not the SDK's timeout");
+        let health = processor.shared().health();
+        assert_eq!((health.accepted, health.delivered), (2, 2), "{health:?}");
+        // Closed: a late record is refused and counted.
+        let (mut late, _) = *emitted().remove(0);
+        processor.emit(&mut late, &scope());
+        assert_eq!(processor.shared().health().dropped.shutdown, 1);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        // A collector that never answers: the first batch stays in flight, the queue fills.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/v1/logs", listener.local_addr().expect("address"));
+        let policy = policy(2);
+        let client = crate::export::http_client::build(&policy, &[]).expect("client");
+        let batching = LogBatching {
+            max_batch: 1,
+            batch_delay: Duration::ZERO,
+        };
+        let processor = GuardedLogProcessor::start(client, url, policy, batching).expect("started");
+        let (record, scope) = *emitted().remove(0);
+        let started = Instant::now();
+        for _ in 0..200 {
+            processor.emit(&mut record.clone(), &scope);
+        }
+        let took = started.elapsed();
+        let health = processor.shared().health();
+        assert_eq!(health.accepted, 200);
+        assert!(health.dropped.queue_full > 0, "{health:?}");
+        assert!(took < Duration::from_secs(1), "200 emits took {took:?}");
+        processor
+            .shutdown_with_timeout(Duration::from_millis(200))
+            .expect_err("the black hole keeps a batch past the deadline");
+        let health = processor.shared().health();
+        assert_eq!(health.delivered, 0);
+        drop(listener);
+    }
+}
