@@ -77,7 +77,9 @@ fn each_call_is_timed_by_name_and_a_panic_is_marked() {
         assert_eq!(timed(n), n * 2);
         assert_eq!(untimed(n), n);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
     assert_eq!(rt.block_on(timed_async(1)), 2);
     assert_eq!(explodes(0), 0);
     let panicked = std::panic::catch_unwind(|| explodes(1));
