@@ -6,12 +6,13 @@
 //! Signals follow Gunicorn: TERM graceful stop (workers get TERM, then KILL after the graceful
 //! timeout), INT/QUIT quick stop, HUP replaces every worker without a gap in capacity (`on_reload`
 //! hooks, then a new worker per slot; each old worker is asked to stop only once its replacement
-//! is ready), TTIN/TTOU one worker more/fewer,
-//! USR1 (reopen logs: forkline logs to stderr, so there is nothing to reopen), USR2 a binary
-//! upgrade (a new master from the executable's path, on the same socket: `binary_upgrade`),
-//! WINCH during an upgrade this master's workers stopped gracefully (otherwise ignored: a
-//! terminal resize sends it too). None of them is fatal. A worker that dies is reaped and replaced, as is one
-//! that reached its `max_requests`; one that cannot boot stops the master with the worker's reason.
+//! is ready), TTIN/TTOU one worker more/fewer, USR1 reopen logs (forkline logs to stderr, so
+//! there is nothing to reopen), USR2 a binary upgrade (a new master from the executable's path,
+//! on the same socket: `binary_upgrade`), WINCH during an upgrade stops this master's workers
+//! gracefully (otherwise it is ignored: a terminal resize sends it too). None of them is fatal.
+//! A worker that dies is reaped and replaced, as is one that reached its `max_requests`; one that
+//! cannot boot stops the master with the worker's reason. Every exit is counted, spans included,
+//! in the run's `master_report`.
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
