@@ -77,6 +77,13 @@ pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `exporter` | `"otlp"`, `"embedded"`, `"none"` | `otlp` with an endpoint, else `embedded` (files in the run folder) | `OTEL_TRACES_EXPORTER` |
 /// | `endpoint` | string literal, `http(s)://` URL | none | the OTLP base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`); `/v1/traces` is appended for HTTP |
 /// | `guard(...)` | nested | the profile's | the OTLP path's protection against a failing collector: `connect_timeout_ms` (1000), `attempt_timeout_ms` (5000), `backoff_base_ms` (100), `backoff_cap_ms` (5000), `breaker_failures` (5), `breaker_cooldown_ms` (2000 development, 10000 production), `queue_capacity` (1024 spans), `buffer_budget_bytes` (64 MiB of encoded spans kept through an outage) |
+/// | `metrics(exporter = ...)` | `"otlp"`, `"embedded"`, `"none"` | as for spans | where the worker's metrics go (`OTEL_METRICS_EXPORTER`) |
+/// | `metrics(interval_ms = ...)` | integer, 1 to 86 400 000 | 60 000 | how often metrics are collected and exported (`OTEL_METRIC_EXPORT_INTERVAL`) |
+/// | `metrics(timeout_ms = ...)` | integer, 1 to 600 000 | 30 000 | the longest one export may take (`OTEL_METRIC_EXPORT_TIMEOUT`) |
+/// | `metrics(temporality = ...)` | `"cumulative"`, `"delta"`, `"lowmemory"` | `cumulative` | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` |
+/// | `logs(exporter = ...)` | `"otlp"`, `"embedded"`, `"none"` | as for spans | where the worker's log records go (`OTEL_LOGS_EXPORTER`) |
+/// | `logs(level = ...)` | RUST_LOG-style filter: `"info"`, `"warn,my_crate=debug"` | `info` | which `tracing` events become log records (feature `tracing`; `RUST_LOG`) |
+/// | `logs(schedule_delay_ms = ...)` | integer, 1 to 600 000 | 1000 | the longest a record waits for its batch (`OTEL_BLRP_SCHEDULE_DELAY`) |
 /// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
 ///
 /// ```no_run
@@ -85,6 +92,8 @@ pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     sampler = "parentbased_traceidratio",
 ///     ratio = 0.25,
 ///     guard(attempt_timeout_ms = 2000, breaker_failures = 3),
+///     metrics(interval_ms = 10000),
+///     logs(level = "info"),
 /// )]
 /// fn otel(worker: &forkline::Worker) {
 ///     let _ = worker.id();

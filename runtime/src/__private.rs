@@ -21,10 +21,10 @@
 pub mod v1 {
     pub use crate::config::GuardSettings;
     pub use crate::lifecycle::hooks::{
-        ChildExitHook, DsnArg, HookResult, HookSite, IntoHookResult, MasterHook,
-        NWorkersChangedHook, OtelArgs, PostForkHook, SentryArgs, WorkerExitHook, WorkerHook,
-        WorkerInitHook, CHILD_EXIT, NWORKERS_CHANGED, ON_EXIT, ON_RELOAD, ON_STARTING, POST_FORK,
-        PRE_FORK, WHEN_READY, WORKER_ABORT, WORKER_EXIT, WORKER_INIT, WORKER_INT,
+        ChildExitHook, DsnArg, HookResult, HookSite, IntoHookResult, LogsArgs, MasterHook,
+        MetricsArgs, NWorkersChangedHook, OtelArgs, PostForkHook, SentryArgs, WorkerExitHook,
+        WorkerHook, WorkerInitHook, CHILD_EXIT, NWORKERS_CHANGED, ON_EXIT, ON_RELOAD, ON_STARTING,
+        POST_FORK, PRE_FORK, WHEN_READY, WORKER_ABORT, WORKER_EXIT, WORKER_INIT, WORKER_INT,
     };
     pub use crate::lifecycle::{Master, Worker, WorkerExit, WorkersChanged};
     pub use linkme;

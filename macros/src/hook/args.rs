@@ -1,4 +1,5 @@
 //! Gives meaning to hook arguments: which names each hook knows (the OTel base on `post_fork`,
+//! with its `metrics(...)` and `logs(...)` signals,
 //! `sentry(...)` and `propagators` on `worker_init`, `deadline_ms` on `worker_exit`, `crate` on
 //! all), which value each takes, and where a misplaced one belongs. Values are read into `Attr`
 //! slots, so a name given twice is reported by the slot. Rules on values and between arguments
@@ -23,6 +24,25 @@ pub(crate) struct OtelArgs {
     pub(crate) exporter: Attr<LitStr>,
     pub(crate) endpoint: Attr<LitStr>,
     pub(crate) guard: Attr<GuardArgs>,
+    pub(crate) metrics: Attr<MetricsArgs>,
+    pub(crate) logs: Attr<LogsArgs>,
+}
+
+/// `post_fork(metrics(...))`.
+#[derive(Default)]
+pub(crate) struct MetricsArgs {
+    pub(crate) exporter: Attr<LitStr>,
+    pub(crate) interval_ms: Attr<u64>,
+    pub(crate) timeout_ms: Attr<u64>,
+    pub(crate) temporality: Attr<LitStr>,
+}
+
+/// `post_fork(logs(...))`.
+#[derive(Default)]
+pub(crate) struct LogsArgs {
+    pub(crate) exporter: Attr<LitStr>,
+    pub(crate) level: Attr<LitStr>,
+    pub(crate) schedule_delay_ms: Attr<u64>,
 }
 
 #[derive(Default)]
@@ -56,7 +76,11 @@ const OTEL_KEYS: &[&str] = &[
     "exporter",
     "endpoint",
     "guard",
+    "metrics",
+    "logs",
 ];
+const METRICS_KEYS: &[&str] = &["exporter", "interval_ms", "timeout_ms", "temporality"];
+const LOGS_KEYS: &[&str] = &["exporter", "level", "schedule_delay_ms"];
 const SENTRY_KEYS: &[&str] = &[
     "enabled",
     "dsn",
@@ -116,8 +140,50 @@ fn otel_arg(cx: &Ctxt, otel: &mut OtelArgs, arg: &Arg) {
         "ratio" => otel.ratio.set(cx, arg, value::float),
         "exporter" => otel.exporter.set(cx, arg, value::string),
         "endpoint" => otel.endpoint.set(cx, arg, value::string),
+        "metrics" => otel.metrics.set(cx, arg, metrics_args),
+        "logs" => otel.logs.set(cx, arg, logs_args),
         _ => unreachable!("OTEL_KEYS and this match list the same names"),
     }
+}
+
+fn metrics_args(cx: &Ctxt, arg: &Arg) -> Option<MetricsArgs> {
+    let mut metrics = MetricsArgs::default();
+    let nested = grammar::nested(cx, arg, "interval_ms = 10000, temporality = \"delta\"")?;
+    for arg in &nested {
+        match arg.name.to_string().as_str() {
+            "exporter" => metrics.exporter.set(cx, arg, value::string),
+            "interval_ms" => metrics.interval_ms.set(cx, arg, value::integer),
+            "timeout_ms" => metrics.timeout_ms.set(cx, arg, value::integer),
+            "temporality" => metrics.temporality.set(cx, arg, value::string),
+            other => unknown_nested(cx, arg, "metrics", other, METRICS_KEYS),
+        }
+    }
+    Some(metrics)
+}
+
+fn logs_args(cx: &Ctxt, arg: &Arg) -> Option<LogsArgs> {
+    let mut logs = LogsArgs::default();
+    let nested = grammar::nested(cx, arg, "level = \"info\"")?;
+    for arg in &nested {
+        match arg.name.to_string().as_str() {
+            "exporter" => logs.exporter.set(cx, arg, value::string),
+            "level" => logs.level.set(cx, arg, value::string),
+            "schedule_delay_ms" => logs.schedule_delay_ms.set(cx, arg, value::integer),
+            other => unknown_nested(cx, arg, "logs", other, LOGS_KEYS),
+        }
+    }
+    Some(logs)
+}
+
+fn unknown_nested(cx: &Ctxt, arg: &Arg, signal: &str, name: &str, known: &[&str]) {
+    cx.error(
+        arg.name.span(),
+        format!(
+            "unknown `{signal}` option `{name}`{}; known options: {}",
+            did_you_mean(name, known),
+            known.join(", ")
+        ),
+    );
 }
 
 fn sentry_args(cx: &Ctxt, arg: &Arg) -> Option<SentryArgs> {

@@ -91,6 +91,39 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
         }
     }
 
+    if let Some(metrics) = otel.metrics.value() {
+        one_of(cx, "exporter", metrics.exporter.get(), EXPORTERS);
+        one_of(cx, "temporality", metrics.temporality.get(), TEMPORALITIES);
+        millis(
+            cx,
+            "interval_ms",
+            metrics.interval_ms.get(),
+            MAX_INTERVAL_MS,
+        );
+        millis(cx, "timeout_ms", metrics.timeout_ms.get(), MAX_DEADLINE_MS);
+    }
+    if let Some(logs) = otel.logs.value() {
+        one_of(cx, "exporter", logs.exporter.get(), EXPORTERS);
+        millis(
+            cx,
+            "schedule_delay_ms",
+            logs.schedule_delay_ms.get(),
+            MAX_DEADLINE_MS,
+        );
+        if let Some(level) = logs.level.get() {
+            if let Err(problem) = log_filter(&level.value.value()) {
+                cx.error(
+                    level.value_span,
+                    format!(
+                        "{problem}; `level` is a RUST_LOG-style filter: a level (`off`, `error`, \
+                         `warn`, `info`, `debug`, `trace`), `target=level` and bare targets, \
+                         comma-separated, such as \"info,my_crate=debug\""
+                    ),
+                );
+            }
+        }
+    }
+
     if let Some(sentry) = args.sentry.value() {
         unit_interval(cx, "traces_sample_rate", sentry.traces_sample_rate.get());
         unit_interval(cx, "sample_rate", sentry.sample_rate.get());
@@ -129,6 +162,71 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
             );
         }
     }
+}
+
+const TEMPORALITIES: &[&str] = &["cumulative", "delta", "lowmemory"];
+const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+/// A day: a longer export interval is almost surely a unit mistake.
+const MAX_INTERVAL_MS: u64 = 86_400_000;
+
+fn one_of(cx: &Ctxt, name: &str, value: Option<&Spanned<LitStr>>, allowed: &[&str]) {
+    if let Some(v) = value {
+        let given = v.value.value();
+        if !allowed.contains(&given.as_str()) {
+            cx.error(
+                v.value_span,
+                format!(
+                    "unknown {name} \"{given}\"{}; choose one of: {}",
+                    suggest::nearest(&given, allowed)
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_default(),
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn millis(cx: &Ctxt, name: &str, value: Option<&Spanned<u64>>, max: u64) {
+    if let Some(v) = value {
+        if v.value == 0 || v.value > max {
+            cx.error(
+                v.value_span,
+                format!(
+                    "`{name}` must be between 1 and {max} milliseconds (got {})",
+                    v.value
+                ),
+            );
+        }
+    }
+}
+
+/// Checks a RUST_LOG-style filter the way the runtime reads `RUST_LOG` (directives `level`,
+/// `target=level` or `target`, comma-separated; levels in any case).
+fn log_filter(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err("the filter is empty".into());
+    }
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if directive.contains(['[', ']', '{', '}', '/', ' ']) {
+            return Err(format!(
+                "\"{directive}\": span and field filters are not supported"
+            ));
+        }
+        let level = match directive.split_once('=') {
+            Some((target, level)) if !target.is_empty() => Some(level),
+            Some(_) => return Err(format!("\"{directive}\" has no target before `=`")),
+            None if LEVELS.contains(&directive.to_ascii_lowercase().as_str()) => None,
+            // A bare target: every level of it.
+            None => None,
+        };
+        if let Some(level) = level {
+            if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+                return Err(format!("\"{level}\" is not a level"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn unit_interval(cx: &Ctxt, name: &str, value: Option<&Spanned<f64>>) {

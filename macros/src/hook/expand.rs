@@ -141,6 +141,38 @@ fn otel_args(p: &Private, args: &HookArgs) -> TokenStream {
     let exporter = opt_arg(&o.exporter);
     let endpoint = opt_arg(&o.endpoint);
     let guard = guard_settings(p, o.guard.value());
+    let metrics = match o.metrics.value() {
+        None => quote!(#p::MetricsArgs::NONE),
+        Some(m) => {
+            let exporter = opt_arg(&m.exporter);
+            let interval_ms = opt_arg(&m.interval_ms);
+            let timeout_ms = opt_arg(&m.timeout_ms);
+            let temporality = opt_arg(&m.temporality);
+            quote! {
+                #p::MetricsArgs {
+                    exporter: #exporter,
+                    interval_ms: #interval_ms,
+                    timeout_ms: #timeout_ms,
+                    temporality: #temporality,
+                }
+            }
+        }
+    };
+    let logs = match o.logs.value() {
+        None => quote!(#p::LogsArgs::NONE),
+        Some(l) => {
+            let exporter = opt_arg(&l.exporter);
+            let level = opt_arg(&l.level);
+            let schedule_delay_ms = opt_arg(&l.schedule_delay_ms);
+            quote! {
+                #p::LogsArgs {
+                    exporter: #exporter,
+                    level: #level,
+                    schedule_delay_ms: #schedule_delay_ms,
+                }
+            }
+        }
+    };
     quote! {
         #p::OtelArgs {
             service_name: #service_name,
@@ -151,6 +183,8 @@ fn otel_args(p: &Private, args: &HookArgs) -> TokenStream {
             exporter: #exporter,
             endpoint: #endpoint,
             guard: #guard,
+            metrics: #metrics,
+            logs: #logs,
         }
     }
 }

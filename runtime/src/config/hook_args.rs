@@ -47,6 +47,53 @@ pub struct OtelArgs {
     pub endpoint: Option<&'static str>,
     /// The OTLP path's guard (`guard(...)`).
     pub guard: GuardSettings,
+    /// `metrics(...)`.
+    pub metrics: MetricsArgs,
+    /// `logs(...)`.
+    pub logs: LogsArgs,
+}
+
+/// `post_fork(metrics(...))` arguments, checked at compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsArgs {
+    /// `otlp`, `embedded` or `none` (`OTEL_METRICS_EXPORTER`).
+    pub exporter: Option<&'static str>,
+    /// The export interval (`OTEL_METRIC_EXPORT_INTERVAL`).
+    pub interval_ms: Option<u64>,
+    /// The export timeout (`OTEL_METRIC_EXPORT_TIMEOUT`).
+    pub timeout_ms: Option<u64>,
+    /// `cumulative`, `delta` or `lowmemory`.
+    pub temporality: Option<&'static str>,
+}
+
+impl MetricsArgs {
+    /// No options given.
+    pub const NONE: Self = Self {
+        exporter: None,
+        interval_ms: None,
+        timeout_ms: None,
+        temporality: None,
+    };
+}
+
+/// `post_fork(logs(...))` arguments, checked at compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogsArgs {
+    /// `otlp`, `embedded` or `none` (`OTEL_LOGS_EXPORTER`).
+    pub exporter: Option<&'static str>,
+    /// A RUST_LOG-style filter (`RUST_LOG`).
+    pub level: Option<&'static str>,
+    /// The batch delay (`OTEL_BLRP_SCHEDULE_DELAY`).
+    pub schedule_delay_ms: Option<u64>,
+}
+
+impl LogsArgs {
+    /// No options given.
+    pub const NONE: Self = Self {
+        exporter: None,
+        level: None,
+        schedule_delay_ms: None,
+    };
 }
 
 /// Where the Sentry DSN comes from.
@@ -90,6 +137,8 @@ impl OtelArgs {
         exporter: None,
         endpoint: None,
         guard: GuardSettings::NONE,
+        metrics: MetricsArgs::NONE,
+        logs: LogsArgs::NONE,
     };
 }
 

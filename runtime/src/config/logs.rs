@@ -144,7 +144,7 @@ impl LogsConfig {
         code: &Telemetry,
         otlp_guard: GuardPolicy,
     ) -> Result<Self> {
-        let batch = batch(env)?;
+        let batch = batch(env, args)?;
         let mut guard = otlp_guard;
         if let Some(t) = env.millis("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT")? {
             guard.attempt_timeout = t;
@@ -152,7 +152,8 @@ impl LogsConfig {
         guard.attempt_timeout = guard.attempt_timeout.min(batch.export_timeout);
         guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
         guard.queue_capacity = batch.max_queue_size;
-        let (destination, off_because) = otlp_signal::resolve(env, args, code, LOGS)?;
+        let (destination, off_because) =
+            otlp_signal::resolve(env, args, code, LOGS, args.logs.exporter)?;
         let exporter = match destination {
             Destination::Otlp { url, headers } => LogsExporterConfig::Otlp {
                 logs_url: url,
@@ -164,7 +165,7 @@ impl LogsConfig {
         Ok(Self {
             exporter,
             batch,
-            filter: filter(env)?,
+            filter: filter(env, args)?,
             guard,
             off_because,
         })
@@ -173,12 +174,17 @@ impl LogsConfig {
 
 /// `RUST_LOG`, read only with feature `tracing` (without it no `tracing` event is bridged, and a
 /// `RUST_LOG` meant for another logger must not stop start-up).
-fn filter(env: &Env) -> Result<LogFilter> {
+fn filter(env: &Env, args: &OtelArgs) -> Result<LogFilter> {
     if !cfg!(feature = "tracing") {
         return Ok(LogFilter::default());
     }
     match env.get("RUST_LOG") {
-        None => Ok(LogFilter::default()),
+        // `post_fork(logs(level = ...))`, checked at compile time with the same grammar.
+        None => Ok(args
+            .logs
+            .level
+            .and_then(LogFilter::parse)
+            .unwrap_or_default()),
         Some(text) => LogFilter::parse(text).ok_or_else(|| {
             env.invalid(
                 "RUST_LOG",
@@ -190,7 +196,7 @@ fn filter(env: &Env) -> Result<LogFilter> {
     }
 }
 
-fn batch(env: &Env) -> Result<LogBatchSettings> {
+fn batch(env: &Env, args: &OtelArgs) -> Result<LogBatchSettings> {
     let max_queue_size = env
         .positive_usize("OTEL_BLRP_MAX_QUEUE_SIZE")?
         .unwrap_or(2048);
@@ -207,6 +213,7 @@ fn batch(env: &Env) -> Result<LogBatchSettings> {
         max_queue_size,
         scheduled_delay: env
             .millis("OTEL_BLRP_SCHEDULE_DELAY")?
+            .or(args.logs.schedule_delay_ms.map(Duration::from_millis))
             .unwrap_or(Duration::from_millis(1000)),
         max_export_batch_size,
         export_timeout: env

@@ -95,13 +95,20 @@ impl MetricsConfig {
         code: &Telemetry,
         otlp_guard: GuardPolicy,
     ) -> Result<Self> {
+        // The variables win over `post_fork(metrics(...))`, checked at compile time.
+        let hook = &args.metrics;
         let interval = env
             .millis("OTEL_METRIC_EXPORT_INTERVAL")?
+            .or(hook.interval_ms.map(Duration::from_millis))
             .unwrap_or(Duration::from_millis(60_000));
         let export_timeout = env
             .millis("OTEL_METRIC_EXPORT_TIMEOUT")?
+            .or(hook.timeout_ms.map(Duration::from_millis))
             .unwrap_or(Duration::from_millis(30_000));
-        let temporality = match env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+        let preference = env
+            .get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")
+            .or(hook.temporality);
+        let temporality = match preference {
             None => MetricsTemporality::Cumulative,
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "cumulative" => MetricsTemporality::Cumulative,
@@ -149,7 +156,8 @@ fn exporter(
     args: &OtelArgs,
     code: &Telemetry,
 ) -> Result<(MetricsExporterConfig, Option<&'static str>)> {
-    let (destination, off_because) = otlp_signal::resolve(env, args, code, METRICS)?;
+    let (destination, off_because) =
+        otlp_signal::resolve(env, args, code, METRICS, args.metrics.exporter)?;
     let exporter = match destination {
         Destination::Otlp { url, headers } => MetricsExporterConfig::Otlp {
             metrics_url: url,
@@ -165,6 +173,44 @@ fn exporter(
 mod tests {
     use super::*;
     use crate::config::profile::Profile;
+
+    #[test]
+    fn the_variables_win_over_the_hook_arguments() -> Result<()> {
+        let args = OtelArgs {
+            metrics: crate::config::hook_args::MetricsArgs {
+                exporter: Some("none"),
+                interval_ms: Some(10_000),
+                timeout_ms: Some(5_000),
+                temporality: Some("delta"),
+            },
+            ..OtelArgs::default()
+        };
+        let with = |pairs: &[(&str, &str)]| {
+            MetricsConfig::resolve(
+                &Env::from_pairs(pairs.iter().copied()),
+                &args,
+                &Telemetry::default(),
+                GuardPolicy::for_profile(Profile::Development),
+            )
+        };
+        let hook = with(&[])?;
+        assert_eq!(hook.interval, Duration::from_secs(10));
+        assert_eq!(hook.export_timeout, Duration::from_secs(5));
+        assert_eq!(hook.temporality, MetricsTemporality::Delta);
+        assert!(matches!(hook.exporter, MetricsExporterConfig::None));
+        let env = with(&[
+            ("OTEL_METRIC_EXPORT_INTERVAL", "2000"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "cumulative",
+            ),
+            ("OTEL_METRICS_EXPORTER", "embedded"),
+        ])?;
+        assert_eq!(env.interval, Duration::from_secs(2));
+        assert_eq!(env.temporality, MetricsTemporality::Cumulative);
+        assert!(matches!(env.exporter, MetricsExporterConfig::Embedded));
+        Ok(())
+    }
 
     fn resolve(pairs: &[(&str, &str)]) -> Result<MetricsConfig> {
         MetricsConfig::resolve(

@@ -43,6 +43,7 @@ pub(crate) fn resolve(
     args: &OtelArgs,
     code: &Telemetry,
     signal: Signal,
+    hook_exporter: Option<&'static str>,
 ) -> Result<(Destination, Option<&'static str>)> {
     let upper = signal.upper;
     let lower = upper.to_ascii_lowercase();
@@ -80,7 +81,8 @@ pub(crate) fn resolve(
         args.endpoint
             .map(|base| (with_path(base), "#[post_fork(endpoint)]".into()))
     };
-    let choice = env.get(signal.exporter_variable);
+    // The variable wins over the hook's `exporter` (checked at compile time).
+    let choice = env.get(signal.exporter_variable).or(hook_exporter);
     let otlp = match choice {
         Some("otlp") => true,
         Some("embedded") => return Ok((Destination::Embedded, None)),

@@ -5,7 +5,7 @@
 //! life-before-main constructors, and code that runs before `main` in a pre-fork master is
 //! exactly what this crate exists to keep under control.
 
-pub use crate::config::hook_args::{DsnArg, OtelArgs, SentryArgs};
+pub use crate::config::hook_args::{DsnArg, LogsArgs, MetricsArgs, OtelArgs, SentryArgs};
 use crate::lifecycle::{Master, Worker, WorkerExit, WorkersChanged};
 use linkme::distributed_slice;
 use std::fmt;
