@@ -54,3 +54,52 @@ impl LogLevel {
         }
     }
 }
+
+/// Which `tracing` events become log records, by target, as `RUST_LOG` says: a default level
+/// and `target=level` directives, the longest matching target prefix winning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFilter {
+    /// The level for targets no directive names (`info` by default).
+    pub default: LogLevel,
+    /// `(target prefix, level)` directives, in the order given.
+    pub targets: Vec<(String, LogLevel)>,
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self {
+            default: LogLevel::Info,
+            targets: Vec::new(),
+        }
+    }
+}
+
+impl LogFilter {
+    /// Reads `RUST_LOG`'s plain form: comma-separated `level`, `target=level` or `target` (all
+    /// levels of that target). Span and field filters (`[...]`, `{...}`) and regular
+    /// expressions (`/...`) are not supported: `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut filter = Self::default();
+        for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            if directive.contains(['[', ']', '{', '}', '/', ' ']) {
+                return None;
+            }
+            match directive.split_once('=') {
+                Some((target, level)) => {
+                    let level = LogLevel::parse(level)?;
+                    if target.is_empty() {
+                        return None;
+                    }
+                    filter.targets.push((target.to_string(), level));
+                }
+                None => match LogLevel::parse(directive) {
+                    Some(level) => filter.default = level,
+                    None => filter
+                        .targets
+                        .push((directive.to_string(), LogLevel::Trace)),
+                },
+            }
+        }
+        Some(filter)
+    }
+}

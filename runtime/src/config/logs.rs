@@ -7,6 +7,8 @@
 use crate::config::env::Env;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::OtelArgs;
+use crate::config::log_level::LogFilter;
+#[cfg(test)]
 use crate::config::log_level::LogLevel;
 use crate::config::otel::redact_url;
 use crate::config::otlp_signal::{self, Destination, Signal};
@@ -78,55 +80,6 @@ pub struct LogBatchSettings {
     pub export_timeout: Duration,
 }
 
-/// Which `tracing` events become log records, by target, as `RUST_LOG` says: a default level
-/// and `target=level` directives, the longest matching target prefix winning.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFilter {
-    /// The level for targets no directive names (`info` by default).
-    pub default: LogLevel,
-    /// `(target prefix, level)` directives, in the order given.
-    pub targets: Vec<(String, LogLevel)>,
-}
-
-impl Default for LogFilter {
-    fn default() -> Self {
-        Self {
-            default: LogLevel::Info,
-            targets: Vec::new(),
-        }
-    }
-}
-
-impl LogFilter {
-    /// Reads `RUST_LOG`'s plain form: comma-separated `level`, `target=level` or `target` (all
-    /// levels of that target). Span and field filters (`[...]`, `{...}`) and regular
-    /// expressions (`/...`) are not supported: `None`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut filter = Self::default();
-        for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-            if directive.contains(['[', ']', '{', '}', '/', ' ']) {
-                return None;
-            }
-            match directive.split_once('=') {
-                Some((target, level)) => {
-                    let level = LogLevel::parse(level)?;
-                    if target.is_empty() {
-                        return None;
-                    }
-                    filter.targets.push((target.to_string(), level));
-                }
-                None => match LogLevel::parse(directive) {
-                    Some(level) => filter.default = level,
-                    None => filter
-                        .targets
-                        .push((directive.to_string(), LogLevel::Trace)),
-                },
-            }
-        }
-        Some(filter)
-    }
-}
-
 /// The logs signal's variables.
 const LOGS: Signal = Signal {
     upper: "LOGS",
@@ -152,8 +105,11 @@ impl LogsConfig {
         guard.attempt_timeout = guard.attempt_timeout.min(batch.export_timeout);
         guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
         guard.queue_capacity = batch.max_queue_size;
-        let (destination, off_because) =
-            otlp_signal::resolve(env, args, code, LOGS, args.logs.exporter)?;
+        let (destination, off_because) = if code.logs_enabled == Some(false) {
+            (Destination::None, None)
+        } else {
+            otlp_signal::resolve(env, args, code, LOGS, args.logs.exporter)?
+        };
         let exporter = match destination {
             Destination::Otlp { url, headers } => LogsExporterConfig::Otlp {
                 logs_url: url,
@@ -165,7 +121,11 @@ impl LogsConfig {
         Ok(Self {
             exporter,
             batch,
-            filter: filter(env, args)?,
+            filter: match (&code.logs_filter, filter(env, args)?) {
+                // Read (and checked) either way; code wins.
+                (Some(code), _) => code.clone(),
+                (None, read) => read,
+            },
             guard,
             off_because,
         })
@@ -225,6 +185,24 @@ fn batch(env: &Env, args: &OtelArgs) -> Result<LogBatchSettings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_turns_logs_off_and_sets_the_filter_over_the_variable() -> Result<()> {
+        let env = Env::from_pairs([("RUST_LOG", "debug"), ("OTEL_LOGS_EXPORTER", "embedded")]);
+        let policy = GuardPolicy::for_profile(crate::config::profile::Profile::Development);
+        let filter = LogFilter::parse("warn,shop=trace").expect("a filter");
+        let code = Telemetry::new().logs(false).logs_filter(filter.clone());
+        let c = LogsConfig::resolve(&env, &OtelArgs::default(), &code, policy)?;
+        assert!(matches!(c.exporter, LogsExporterConfig::None));
+        if cfg!(feature = "tracing") {
+            assert_eq!(c.filter, filter);
+        }
+        let bad = Env::from_pairs([("RUST_LOG", "[span]=debug")]);
+        if cfg!(feature = "tracing") {
+            assert!(LogsConfig::resolve(&bad, &OtelArgs::default(), &code, policy).is_err());
+        }
+        Ok(())
+    }
     use crate::config::profile::Profile;
 
     fn resolve(pairs: &[(&str, &str)]) -> Result<LogsConfig> {

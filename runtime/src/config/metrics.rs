@@ -14,6 +14,7 @@ use crate::config::hook_args::OtelArgs;
 use crate::config::otel::redact_url;
 use crate::config::otlp_signal::{self, Destination, Signal};
 use crate::config::overrides::Telemetry;
+pub use crate::config::temporality::MetricsTemporality;
 use crate::error::Result;
 use std::fmt;
 use std::time::Duration;
@@ -73,18 +74,6 @@ impl fmt::Debug for MetricsExporterConfig {
     }
 }
 
-/// The aggregation temporality forkline's exporter asks of the SDK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MetricsTemporality {
-    /// `cumulative` (the default): every point counts from the worker's start.
-    #[default]
-    Cumulative,
-    /// `delta`: every point counts since the previous collection.
-    Delta,
-    /// `lowmemory`: delta for synchronous counters and histograms, cumulative otherwise.
-    LowMemory,
-}
-
 /// Collections waiting for delivery at most (one collection is one request).
 const METRICS_QUEUE: usize = 16;
 
@@ -97,31 +86,37 @@ impl MetricsConfig {
     ) -> Result<Self> {
         // The variables win over `post_fork(metrics(...))`, checked at compile time.
         let hook = &args.metrics;
-        let interval = env
-            .millis("OTEL_METRIC_EXPORT_INTERVAL")?
+        let interval = code
+            .metrics_interval
+            .map(Ok)
+            .or_else(|| env.millis("OTEL_METRIC_EXPORT_INTERVAL").transpose())
+            .transpose()?
             .or(hook.interval_ms.map(Duration::from_millis))
             .unwrap_or(Duration::from_millis(60_000));
         let export_timeout = env
             .millis("OTEL_METRIC_EXPORT_TIMEOUT")?
             .or(hook.timeout_ms.map(Duration::from_millis))
             .unwrap_or(Duration::from_millis(30_000));
-        let preference = env
-            .get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")
-            .or(hook.temporality);
-        let temporality = match preference {
-            None => MetricsTemporality::Cumulative,
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "cumulative" => MetricsTemporality::Cumulative,
-                "delta" => MetricsTemporality::Delta,
-                "lowmemory" => MetricsTemporality::LowMemory,
-                _ => {
-                    return Err(env.invalid(
-                        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-                        "expected cumulative, delta or lowmemory",
-                    ))
-                }
-            },
+        let parse = |v: &str| match v.to_ascii_lowercase().as_str() {
+            "cumulative" => Some(MetricsTemporality::Cumulative),
+            "delta" => Some(MetricsTemporality::Delta),
+            "lowmemory" => Some(MetricsTemporality::LowMemory),
+            _ => None,
         };
+        let from_env = match env.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+            None => None,
+            Some(v) => Some(parse(v).ok_or_else(|| {
+                env.invalid(
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                    "expected cumulative, delta or lowmemory",
+                )
+            })?),
+        };
+        let temporality = code
+            .metrics_temporality
+            .or(from_env)
+            .or_else(|| hook.temporality.and_then(parse))
+            .unwrap_or_default();
         let mut guard = otlp_guard;
         if let Some(t) = env.millis("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT")? {
             guard.attempt_timeout = t;
@@ -156,6 +151,9 @@ fn exporter(
     args: &OtelArgs,
     code: &Telemetry,
 ) -> Result<(MetricsExporterConfig, Option<&'static str>)> {
+    if code.metrics_enabled == Some(false) {
+        return Ok((MetricsExporterConfig::None, None));
+    }
     let (destination, off_because) =
         otlp_signal::resolve(env, args, code, METRICS, args.metrics.exporter)?;
     let exporter = match destination {
@@ -209,6 +207,23 @@ mod tests {
         assert_eq!(env.interval, Duration::from_secs(2));
         assert_eq!(env.temporality, MetricsTemporality::Cumulative);
         assert!(matches!(env.exporter, MetricsExporterConfig::Embedded));
+        // Code wins over both; a bad variable is still an error.
+        let code = Telemetry::new()
+            .metrics_interval(Duration::from_millis(750))
+            .metrics_temporality(MetricsTemporality::LowMemory)
+            .metrics(false);
+        let pairs = Env::from_pairs([
+            ("OTEL_METRIC_EXPORT_INTERVAL", "2000"),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+        ]);
+        let policy = GuardPolicy::for_profile(Profile::Development);
+        let coded = MetricsConfig::resolve(&pairs, &args, &code, policy)?;
+        assert_eq!(coded.interval, Duration::from_millis(750));
+        assert_eq!(coded.temporality, MetricsTemporality::LowMemory);
+        assert!(matches!(coded.exporter, MetricsExporterConfig::None));
+        let bad = Env::from_pairs([("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "daily")]);
+        assert!(MetricsConfig::resolve(&bad, &args, &code, policy).is_err());
         Ok(())
     }
 

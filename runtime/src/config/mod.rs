@@ -18,6 +18,7 @@ pub(crate) mod profile;
 pub(crate) mod propagators;
 pub(crate) mod sentry;
 pub(crate) mod telemetry_config;
+pub(crate) mod temporality;
 
 pub use embedded::{
     DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
@@ -25,8 +26,8 @@ pub use embedded::{
 pub use env::Env;
 pub use guard::GuardSettings;
 pub use guard_policy::GuardPolicy;
-pub use log_level::LogLevel;
-pub use logs::{LogBatchSettings, LogFilter, LogsConfig, LogsExporterConfig};
+pub use log_level::{LogFilter, LogLevel};
+pub use logs::{LogBatchSettings, LogsConfig, LogsExporterConfig};
 pub use metrics::{MetricsConfig, MetricsExporterConfig, MetricsTemporality};
 pub(crate) use otel::redact_url;
 pub use otel::{BatchSettings, ExporterConfig, OtelConfig, OtlpProtocol, SamplerConfig};

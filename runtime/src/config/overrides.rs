@@ -1,8 +1,9 @@
 //! Explicit configuration in code: it wins over environment variables and macro arguments.
 
 use crate::config::guard::GuardSettings;
-use crate::config::log_level::LogLevel;
+use crate::config::log_level::{LogFilter, LogLevel};
 use crate::config::profile::Profile;
+use crate::config::temporality::MetricsTemporality;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,6 +31,11 @@ pub struct Telemetry {
     pub(crate) embedded_total_budget_bytes: Option<u64>,
     pub(crate) otlp_guard: GuardSettings,
     pub(crate) sentry_guard: GuardSettings,
+    pub(crate) metrics_enabled: Option<bool>,
+    pub(crate) metrics_interval: Option<Duration>,
+    pub(crate) metrics_temporality: Option<MetricsTemporality>,
+    pub(crate) logs_enabled: Option<bool>,
+    pub(crate) logs_filter: Option<LogFilter>,
 }
 
 impl Telemetry {
@@ -126,6 +132,40 @@ impl Telemetry {
     /// Share of transactions sent to Sentry.
     pub fn traces_sample_rate(mut self, rate: f64) -> Self {
         self.traces_sample_rate = Some(rate);
+        self
+    }
+
+    /// `false`: no metrics at all (as `OTEL_METRICS_EXPORTER=none`); `true` leaves where they go
+    /// to the other sources.
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics_enabled = Some(enabled);
+        self
+    }
+
+    /// How often metrics are collected and exported (`OTEL_METRIC_EXPORT_INTERVAL`,
+    /// `post_fork(metrics(interval_ms))`; default 60 s).
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = Some(interval).filter(|i| !i.is_zero());
+        self
+    }
+
+    /// The metrics' aggregation temporality
+    /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`; default cumulative).
+    pub fn metrics_temporality(mut self, temporality: MetricsTemporality) -> Self {
+        self.metrics_temporality = Some(temporality);
+        self
+    }
+
+    /// `false`: no log records at all (as `OTEL_LOGS_EXPORTER=none`).
+    pub fn logs(mut self, enabled: bool) -> Self {
+        self.logs_enabled = Some(enabled);
+        self
+    }
+
+    /// Which `tracing` events become log records (`RUST_LOG`, `post_fork(logs(level))`; default
+    /// `info`): `LogFilter::parse("warn,my_crate=debug")`.
+    pub fn logs_filter(mut self, filter: LogFilter) -> Self {
+        self.logs_filter = Some(filter);
         self
     }
 
