@@ -51,11 +51,6 @@ pub struct TelemetryService<S> {
     inner: S,
 }
 
-/// The methods the semantic conventions name; any other is recorded as `_OTHER`.
-const KNOWN_METHODS: &[&str] = &[
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-];
-
 impl<S, B, RB> tower_service::Service<http::Request<B>> for TelemetryService<S>
 where
     S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
@@ -72,7 +67,8 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let parent = extract(request.headers());
         let method = request.method().as_str();
-        let method = KNOWN_METHODS
+        // A method the semantic conventions name, or `_OTHER` (the last).
+        let method = crate::http::server_metrics::METHODS
             .iter()
             .copied()
             .find(|m| *m == method)
