@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The guard settings of the fault tests: short enough that every fault plays out in a
 /// second or two, with the breaker opening after three failures.
@@ -156,6 +156,27 @@ impl FaultServer {
         decode_all(&self.bodies.metrics)
     }
 
+    /// Every OTLP metrics request received (`POST .../v1/metrics`), whatever the answer, with
+    /// when it arrived, in arrival order: how far apart a client's retries were.
+    pub fn metrics_attempts(
+        &self,
+    ) -> Vec<(
+        Instant,
+        opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+    )> {
+        use prost::Message;
+        let attempts = self
+            .bodies
+            .metrics_attempts
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        attempts
+            .into_iter()
+            .filter_map(|(at, body)| Some((at, Message::decode(body.as_slice()).ok()?)))
+            .collect()
+    }
+
     /// The OTLP logs requests (`POST .../v1/logs`) answered with 200, in arrival order.
     pub fn logs(
         &self,
@@ -182,13 +203,18 @@ impl Drop for FaultServer {
     }
 }
 
-/// The bodies a server answered with 200, by OTLP signal (the path's end).
+/// The bodies a server answered with 200, by OTLP signal (the path's end), and when each
+/// metrics request arrived with its body, whatever the answer.
 #[derive(Debug, Clone, Default)]
 struct Bodies {
     metrics: Arc<Mutex<Vec<Vec<u8>>>>,
     logs: Arc<Mutex<Vec<Vec<u8>>>>,
     traces: Arc<Mutex<Vec<Vec<u8>>>>,
+    metrics_attempts: Arc<Mutex<Vec<TimedBody>>>,
 }
+
+/// A request body and when it arrived.
+type TimedBody = (Instant, Vec<u8>);
 
 fn decode_all<M: prost::Message + Default>(bodies: &Mutex<Vec<Vec<u8>>>) -> Vec<M> {
     let bodies = bodies.lock().map(|b| b.clone()).unwrap_or_default();
@@ -263,6 +289,11 @@ fn serve(
             return;
         }
         let n = seen.fetch_add(1, Ordering::Relaxed);
+        if path.ends_with("/v1/metrics") {
+            if let Ok(mut attempts) = kept.bodies.metrics_attempts.lock() {
+                attempts.push((Instant::now(), body.clone()));
+            }
+        }
         let (code, extra) = match behaviour {
             Behaviour::Healthy => (200, String::new()),
             Behaviour::BlackHole => {

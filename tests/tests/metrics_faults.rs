@@ -1,0 +1,266 @@
+//! The OTLP metrics path against failing collectors (issue 12), across real forks: the
+//! `budget_server` fixture (one route behind `TelemetryLayer`, so every request records into the
+//! request histogram) with 2 workers collecting every 100 ms, under keep-alive load, its metrics
+//! going to a collector in this test (spans, logs and Sentry off). Against a refusing port and
+//! against a collector that answers every export with 503 + `Retry-After: 1`:
+//!
+//! - the request path stays flat: the slowest request is compared with a run against a healthy
+//!   collector in the same test (within 4x + 250 ms, and under 900 ms);
+//! - the master exits within the workers' `worker_exit` deadline (+ 200 ms) after TERM;
+//! - every collection each worker made is accounted for in its report's `metrics` figures:
+//!   `accepted == delivered + dropped_total`, none delivered, some dropped; with 503, retries
+//!   made, and the collector saw each worker's exports, at least 900 ms apart (its
+//!   `Retry-After`).
+
+use forkline::Pipeline as PipelineHealth;
+use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
+use forkline_tests::harness::{http_get, wait_until, Fixture};
+use forkline_tests::load::Load;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
+const BOOT: Duration = Duration::from_secs(30);
+/// Collections each worker must have made (at 100 ms each) before the load stops.
+const COLLECTIONS: u64 = 10;
+
+/// What a run showed: the slowest request under load, TERM to the master's exit, the workers'
+/// deadline, how long the load ran, and the reports.
+#[derive(Debug)]
+struct Run {
+    slowest: Duration,
+    stopped_in: Duration,
+    deadline: Duration,
+    loaded_for: Duration,
+    reports: Vec<forkline::WorkerReport>,
+}
+
+/// The pid and metrics figures of the worker that answered `/health` (outside the layer: not a
+/// request it counts).
+fn metrics_health(addr: std::net::SocketAddr) -> Option<(u32, PipelineHealth)> {
+    let (_, body) = http_get(addr, "/health").ok()?;
+    let health: Value = serde_json::from_str(&body).ok()?;
+    let pid = u32::try_from(health["pid"].as_u64()?).ok()?;
+    let metrics = serde_json::from_value(health["health"]["metrics"].clone()).ok()?;
+    Some((pid, metrics))
+}
+
+/// 2 workers whose metrics go to `endpoint` every 100 ms, under load by 4 keep-alive clients
+/// until a worker's `/health` shows `COLLECTIONS` collections and `enough` says so (given every
+/// worker's figures as `/health` answers them), then TERM.
+fn run_against(endpoint: &str, mut enough: impl FnMut(u32, &PipelineHealth) -> bool) -> Run {
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "2"),
+            ("SENTRY_DSN", ""),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+            // A request path that waited on an export would show this on a request.
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "5000"),
+        ],
+    );
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    let started = Instant::now();
+    let load = Load::start(addr, 4, true, "/req/1");
+    let seen = wait_until(Duration::from_secs(30), || {
+        let (pid, health) = metrics_health(addr)?;
+        let enough = enough(pid, &health);
+        (load.so_far().ok >= 200 && health.accepted >= COLLECTIONS && enough).then_some(health)
+    });
+    let (outcome, _) = load.stop();
+    let loaded_for = started.elapsed();
+    let seen = seen.unwrap_or_else(|| {
+        panic!(
+            "the workers did not collect {COLLECTIONS} times with the figures awaited: {:?}",
+            metrics_health(addr)
+        )
+    });
+    println!("{endpoint}: one worker's figures under load: {seen:?}");
+    assert_eq!(outcome.failed, 0, "{outcome:?}");
+    let term = Instant::now();
+    fx.signal(libc::SIGTERM);
+    let status = fx
+        .wait_exit(Duration::from_secs(20))
+        .expect("the master exits");
+    let stopped_in = term.elapsed();
+    assert!(status.success(), "{}", fx.stderr());
+    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(
+        reports.iter().all(|r| r.serving.requests_served > 0),
+        "both workers must serve for this test to mean anything: {reports:?}"
+    );
+    let run = Run {
+        slowest: Duration::from_micros(outcome.longest_ok_us),
+        stopped_in,
+        deadline: Duration::from_millis(reports[0].shutdown.deadline_ms),
+        loaded_for,
+        reports,
+    };
+    println!(
+        "{endpoint}: {} requests in {:?}, slowest {:?}; TERM to exit {:?} (deadline {:?})",
+        outcome.ok, run.loaded_for, run.slowest, run.stopped_in, run.deadline
+    );
+    for r in &run.reports {
+        println!("  worker {}: metrics {:?}", r.pid, r.metrics);
+    }
+    run
+}
+
+impl Run {
+    fn metrics(&self) -> Vec<&PipelineHealth> {
+        self.reports
+            .iter()
+            .map(|r| {
+                r.metrics
+                    .as_ref()
+                    .expect("the guarded metrics pipeline's figures")
+            })
+            .collect()
+    }
+
+    /// Slowest request within 4x the healthy run's + 250 ms (scheduling noise on a shared
+    /// machine) and under 900 ms (a request that waited on the collector would take its
+    /// `Retry-After`, 1 s, or the attempt timeout, 5 s), the master out within the deadline
+    /// + 200 ms, and every collection counted: none delivered, the rest dropped.
+    fn assert_flat_on_time_and_counted(&self, healthy: &Run) {
+        let bound =
+            (healthy.slowest * 4 + Duration::from_millis(250)).min(Duration::from_millis(900));
+        assert!(
+            self.slowest < bound,
+            "the slowest request took {:?} against a failing collector, {:?} against a healthy one",
+            self.slowest,
+            healthy.slowest
+        );
+        assert!(
+            self.stopped_in <= self.deadline + Duration::from_millis(200),
+            "TERM to the master's exit took {:?}; the workers' deadline is {:?}",
+            self.stopped_in,
+            self.deadline
+        );
+        for m in self.metrics() {
+            assert!(m.accepted >= COLLECTIONS, "{m:?}");
+            assert_eq!(m.delivered, 0, "{m:?}");
+            assert_eq!(
+                m.accepted,
+                m.delivered + m.dropped_total,
+                "every collection accounted for: {m:?}"
+            );
+            assert!(m.dropped_total > 0, "{m:?}");
+            assert!(m.last_error.is_some(), "{m:?}");
+        }
+    }
+}
+
+/// The baseline: a healthy collector gets every collection, and the figures say so.
+fn healthy_run() -> Run {
+    let collector = FaultServer::start(Behaviour::Healthy);
+    let run = run_against(&format!("http://{}/v1/metrics", collector.addr), |_, _| {
+        true
+    });
+    let mut delivered = 0;
+    for m in run.metrics() {
+        assert!(m.accepted >= COLLECTIONS, "{m:?}");
+        assert_eq!(m.accepted, m.delivered, "{m:?}");
+        assert_eq!(m.dropped_total, 0, "{m:?}");
+        delivered += m.delivered;
+    }
+    assert_eq!(collector.metrics().len() as u64, delivered);
+    run
+}
+
+/// A collector whose port refuses connections: requests stay flat, the master exits on time,
+/// and each worker's collections are all counted, dropped (the refusals seen as network errors,
+/// held for a collector that comes back, dropped at exit).
+#[test]
+fn a_refusing_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    let healthy = healthy_run();
+    let addr = refusing_addr();
+    let run = run_against(&format!("http://{addr}/v1/metrics"), |_, _| true);
+    run.assert_flat_on_time_and_counted(&healthy);
+    for m in run.metrics() {
+        assert!(m.consecutive_failures >= 1, "the refusals are seen: {m:?}");
+    }
+}
+
+/// The process id in an OTLP metrics request's resource.
+fn pid_of(
+    request: &opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+) -> Option<i64> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    let resource = request.resource_metrics.first()?.resource.as_ref()?;
+    let kv = resource
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "process.pid")?;
+    match kv.value.as_ref()?.value {
+        Some(Any::IntValue(pid)) => Some(pid),
+        _ => None,
+    }
+}
+
+/// A collector answering every export with 503 + `Retry-After: 1`: the same, and each worker
+/// retried, no sooner than the collector asked: its attempts, timed where they arrive, are at
+/// least 900 ms apart, where the guard's own backoff (a 100 ms ceiling at first) would have
+/// retried within a few hundred milliseconds.
+#[test]
+fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_requests() {
+    use std::collections::BTreeMap;
+    let healthy = healthy_run();
+    let collector = FaultServer::start(Behaviour::Status {
+        code: 503,
+        retry_after: Some("1".into()),
+        sentry_limits: None,
+    });
+    // Until both workers have been told to wait (a retry scheduled, counted in `retried`).
+    let mut throttled = std::collections::BTreeSet::new();
+    let run = run_against(
+        &format!("http://{}/v1/metrics", collector.addr),
+        |pid, h| {
+            if h.retried >= 1 {
+                throttled.insert(pid);
+            }
+            throttled.len() == 2
+        },
+    );
+    run.assert_flat_on_time_and_counted(&healthy);
+    for m in run.metrics() {
+        assert!(m.retried >= 1, "retries made: {m:?}");
+    }
+    assert_eq!(collector.delivered(), 0);
+    let mut attempts: BTreeMap<i64, Vec<Instant>> = BTreeMap::new();
+    for (at, request) in collector.metrics_attempts() {
+        let pid = pid_of(&request).expect("a pid in the resource");
+        attempts.entry(pid).or_default().push(at);
+    }
+    let gaps: BTreeMap<i64, Vec<Duration>> = attempts
+        .iter()
+        .map(|(pid, times)| (*pid, times.windows(2).map(|w| w[1] - w[0]).collect()))
+        .collect();
+    println!(
+        "503 + Retry-After 1: the collector saw {} exports; per worker, the gaps between them: \
+         {gaps:?}",
+        collector.requests()
+    );
+    let pids: Vec<i64> = run.reports.iter().map(|r| i64::from(r.pid)).collect();
+    assert_eq!(
+        attempts.keys().copied().collect::<Vec<_>>(),
+        {
+            let mut p = pids;
+            p.sort_unstable();
+            p
+        },
+        "each worker tried the collector"
+    );
+    for (pid, gaps) in &gaps {
+        assert!(!gaps.is_empty(), "worker {pid} tried again: {gaps:?}");
+        assert!(
+            gaps.iter().all(|g| *g >= Duration::from_millis(900)),
+            "worker {pid} tried again sooner than Retry-After: 1 allows: {gaps:?}"
+        );
+    }
+}
