@@ -125,6 +125,13 @@ impl GuardedLogProcessor {
 
 impl LogProcessor for GuardedLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        // The tracing bridge sets only the observed time; a backend that files records by their
+        // time (otelite) then shows them at 0, outside every time window.
+        if record.timestamp().is_none() {
+            if let Some(observed) = record.observed_timestamp() {
+                opentelemetry::logs::LogRecord::set_timestamp(record, observed);
+            }
+        }
         let state = &*self.state;
         state.accept();
         if state.is_closed() {
@@ -270,6 +277,17 @@ mod tests {
         assert!(
             trace_ids.contains(&TRACE.to_be_bytes().to_vec()),
             "{trace_ids:?}"
+        );
+        // Records with only an observed time (the tracing bridge's) get it as their time.
+        let times: Vec<(u64, u64)> = request.resource_logs[0]
+            .scope_logs
+            .iter()
+            .flat_map(|sl| &sl.log_records)
+            .map(|r| (r.time_unix_nano, r.observed_time_unix_nano))
+            .collect();
+        assert!(
+            times.iter().all(|&(t, observed)| t > 0 && t == observed),
+            "{times:?}"
         );
         *processor.shutdown_by().lock().expect("lock") =
             Some(Instant::now() + Duration::from_secs(5));
