@@ -266,7 +266,8 @@ pub struct PipelineHealth {
     /// the ride-through buffer (read without a lock, so approximate while spans flow).
     #[serde(default)]
     pub pending: u64,
-    /// Retry attempts made.
+    /// Retries scheduled after a failed attempt (each is made unless shutdown or the breaker
+    /// cuts it off first).
     pub retried: u64,
     /// Items dropped, all reasons.
     pub dropped_total: u64,
