@@ -66,8 +66,13 @@ fn run(setup: &str) {
         forkline(&sink)
     };
     let logger = provider.logger("bench");
-    let mut per_record = Vec::with_capacity(BURSTS);
-    for burst in 0..=BURSTS {
+    // More bursts for a profile (`FORKLINE_BENCH_BURSTS=20000 perf record ...`).
+    let bursts = std::env::var("FORKLINE_BENCH_BURSTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(BURSTS);
+    let mut per_record = Vec::with_capacity(bursts);
+    for burst in 0..=bursts {
         let started = Instant::now();
         for i in 0..BURST {
             let mut record = logger.create_log_record();
