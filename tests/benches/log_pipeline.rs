@@ -71,6 +71,12 @@ fn run(setup: &str) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(BURSTS);
+    // An untimed pause after each flush (`FORKLINE_BENCH_PAUSE_US`), to tell the emit path from
+    // export work that outlives the flush and competes with the next burst.
+    let pause = std::env::var("FORKLINE_BENCH_PAUSE_US")
+        .ok()
+        .and_then(|us| us.parse().ok())
+        .map(std::time::Duration::from_micros);
     let mut per_record = Vec::with_capacity(bursts);
     for burst in 0..=bursts {
         let started = Instant::now();
@@ -84,6 +90,9 @@ fn run(setup: &str) {
         }
         let took = started.elapsed();
         let _ = provider.force_flush();
+        if let Some(pause) = pause {
+            std::thread::sleep(pause);
+        }
         // The first burst warms up (connections, buffers).
         if burst > 0 {
             per_record.push(took.as_nanos() as f64 / f64::from(BURST));
