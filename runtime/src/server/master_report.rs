@@ -97,13 +97,7 @@ impl SpanAccount {
 
 impl MasterReport {
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let path = dir.join(format!("master-{}.json", self.pid));
-        let tmp = dir.join(format!(".master-{}.json.tmp", self.pid));
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, path)
+        crate::server::worker_report::write_report(dir, "master", self.pid, self)
     }
 
     /// One line for the master's log at exit.
@@ -136,19 +130,9 @@ impl MasterReport {
 
 /// Every master report in `dir` (one per master: more than one after a binary upgrade), by pid.
 pub fn read_master_reports(dir: &Path) -> std::io::Result<Vec<MasterReport>> {
-    let mut reports = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let is_report = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("master-") && n.ends_with(".json"));
-        if is_report {
-            let bytes = std::fs::read(&path)?;
-            reports.push(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
-        }
-    }
-    reports.sort_by_key(|r: &MasterReport| r.pid);
+    let mut reports: Vec<MasterReport> =
+        crate::server::worker_report::read_report_files(dir, "master")?;
+    reports.sort_by_key(|r| r.pid);
     Ok(reports)
 }
 

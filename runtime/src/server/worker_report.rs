@@ -49,14 +49,7 @@ pub struct WorkerReport {
 
 impl WorkerReport {
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let path = dir.join(format!("worker-{}.json", self.pid));
-        let tmp = dir.join(format!(".worker-{}.json.tmp", self.pid));
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        // Renamed into place so a reader never sees half a report.
-        std::fs::rename(tmp, path)
+        write_report(dir, "worker", self.pid, self)
     }
 }
 
@@ -71,18 +64,45 @@ pub struct BootTimes {
 
 /// Every worker report in `dir`, ordered by worker slot then pid.
 pub fn read_reports(dir: &Path) -> std::io::Result<Vec<WorkerReport>> {
+    let mut reports: Vec<WorkerReport> = read_report_files(dir, "worker")?;
+    reports.sort_by_key(|r| (r.worker_id, r.pid));
+    Ok(reports)
+}
+
+/// Writes `report` as `<kind>-<pid>.json` in `dir`, renamed into place so that a reader never
+/// sees half a report (worker and master reports).
+pub(crate) fn write_report(
+    dir: &Path,
+    kind: &str,
+    pid: u32,
+    report: &impl Serialize,
+) -> std::io::Result<()> {
+    let path = dir.join(format!("{kind}-{pid}.json"));
+    let tmp = dir.join(format!(".{kind}-{pid}.json.tmp"));
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(tmp, path)
+}
+
+/// Every `<kind>-*.json` report in `dir`, in directory order.
+pub(crate) fn read_report_files<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    kind: &str,
+) -> std::io::Result<Vec<T>> {
+    let prefix = format!("{kind}-");
     let mut reports = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let is_report = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("worker-") && n.ends_with(".json"));
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".json"));
         if is_report {
             let bytes = std::fs::read(&path)?;
             reports.push(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
         }
     }
-    reports.sort_by_key(|r: &WorkerReport| (r.worker_id, r.pid));
     Ok(reports)
 }
