@@ -188,46 +188,10 @@ mod tests {
     use super::*;
     use crate::config::Profile;
     use crate::export::otlp_metrics::tests::collected;
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
 
-    /// A one-connection OTLP/HTTP receiver: answers 200 and returns the body it got.
+    /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
     fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!(
-            "http://{}/v1/metrics",
-            listener.local_addr().expect("address")
-        );
-        let handle = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().expect("accept");
-            let mut got = Vec::new();
-            let mut buf = [0u8; 8192];
-            loop {
-                let n = stream.read(&mut buf).expect("read");
-                got.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&got);
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if got.len() >= end + 4 + length {
-                        let _ = stream.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                        );
-                        return got[end + 4..end + 4 + length].to_vec();
-                    }
-                }
-                if n == 0 {
-                    return Vec::new();
-                }
-            }
-        });
-        (url, handle)
+        crate::export::otlp_http::one_request_receiver("/v1/metrics")
     }
 
     #[test]

@@ -24,3 +24,42 @@ impl Transport for OtlpHttpTransport {
         attempt::send(request, &self.policy).await
     }
 }
+
+/// For the signals' tests: a one-request OTLP/HTTP receiver on `path`: answers 200 and
+/// returns the body it got.
+#[cfg(test)]
+pub(crate) fn one_request_receiver(path: &str) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}{path}", listener.local_addr().expect("address"));
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).expect("read");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + length {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                    return got[end + 4..end + 4 + length].to_vec();
+                }
+            }
+            if n == 0 {
+                return Vec::new();
+            }
+        }
+    });
+    (url, handle)
+}
