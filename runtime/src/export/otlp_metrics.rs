@@ -13,9 +13,11 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use prost::Message;
 
-/// One collection as OTLP. A collection with no data point is `None`: nothing to send.
+/// One collection as OTLP, with the request duration series forkline aggregates itself
+/// (`telemetry::duration_series`). A collection with no data point is `None`: nothing to send.
 pub(crate) fn to_request(metrics: &ResourceMetrics) -> Option<ExportMetricsServiceRequest> {
-    let request = ExportMetricsServiceRequest::from(metrics);
+    let mut request = ExportMetricsServiceRequest::from(metrics);
+    crate::telemetry::duration_series::merge_into(&mut request);
     (data_points(&request) > 0).then_some(request)
 }
 

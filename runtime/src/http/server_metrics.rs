@@ -5,6 +5,7 @@
 //! layer itself is built in the master, before any provider exists), and the attribute keys are
 //! constants: a request costs its attribute values and two or three recordings.
 
+use crate::telemetry::duration_series::{self, SeriesKey};
 use opentelemetry::metrics::{Histogram, ObservableUpDownCounter};
 use opentelemetry::{Key, KeyValue};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
@@ -18,11 +19,7 @@ const ERROR_TYPE: Key = Key::from_static_str("error.type");
 
 pub(crate) use crate::telemetry::metrics_pipeline::DURATION_BOUNDARIES;
 
-/// The methods the semantic conventions name; any other is recorded as `_OTHER` (the last).
-pub(crate) const METHODS: [&str; 10] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER",
-];
-const SCHEMES: [&str; 2] = ["http", "https"];
+pub(crate) use crate::telemetry::duration_series::{METHODS, SCHEMES};
 
 /// Requests in flight by method and scheme, observed at each collection: two atomic adds per
 /// request instead of two recordings through the SDK (each builds, sorts and hashes an
@@ -45,7 +42,8 @@ fn cell(method: &str, scheme: &str) -> (usize, usize) {
 
 struct Instruments {
     epoch: u64,
-    duration: Histogram<f64>,
+    /// The SDK's histogram, when forkline does not aggregate it (see `duration_series`).
+    duration: Option<Histogram<f64>>,
     _active: ObservableUpDownCounter<i64>,
 }
 
@@ -64,12 +62,14 @@ fn instruments() -> &'static Instruments {
     let meter = opentelemetry::global::meter("forkline");
     let fresh: &'static Instruments = Box::leak(Box::new(Instruments {
         epoch,
-        duration: meter
-            .f64_histogram("http.server.request.duration")
-            .with_unit("s")
-            .with_description("Duration of HTTP server requests.")
-            .with_boundaries(DURATION_BOUNDARIES.to_vec())
-            .build(),
+        duration: (!duration_series::active(epoch)).then(|| {
+            meter
+                .f64_histogram("http.server.request.duration")
+                .with_unit("s")
+                .with_description("Duration of HTTP server requests.")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
+                .build()
+        }),
         _active: meter
             .i64_observable_up_down_counter("http.server.active_requests")
             .with_unit("{request}")
@@ -134,6 +134,19 @@ impl RequestMetrics {
             return;
         }
         let seconds = self.started.elapsed().as_secs_f64();
+        let Some(histogram) = &self.instruments.duration else {
+            let key = SeriesKey {
+                method: self.cell.0 as u8,
+                scheme: self.cell.1 as u8,
+                status: status.unwrap_or(0),
+                route: self.route.take(),
+                error,
+            };
+            // Not recorded only when the provider was replaced while the request ran.
+            duration_series::record(self.instruments.epoch, key, seconds);
+            self.active_done();
+            return;
+        };
         let mut attributes = Vec::with_capacity(5);
         attributes.push(KeyValue::new(METHOD, self.method));
         attributes.push(KeyValue::new(SCHEME, self.scheme));
@@ -146,7 +159,7 @@ impl RequestMetrics {
         if let Some(error) = error {
             attributes.push(KeyValue::new(ERROR_TYPE, error));
         }
-        self.instruments.duration.record(seconds, &attributes);
+        histogram.record(seconds, &attributes);
         self.active_done();
     }
 

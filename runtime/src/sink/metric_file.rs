@@ -6,7 +6,6 @@
 //! default) the newest line alone holds every total, so a discarded line loses no count.
 
 use crate::sink::rotating::RotatingFile;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -38,15 +37,10 @@ impl MetricFileExporter {
     }
 
     fn write(&self, metrics: &ResourceMetrics) -> Result<(), String> {
-        // A collection with no metric (nothing recorded yet) is not written.
-        if metrics
-            .scope_metrics()
-            .all(|sm| sm.metrics().next().is_none())
-        {
+        // A collection with no data point (nothing recorded yet) is not written.
+        let Some(request) = crate::export::otlp_metrics::to_request(metrics) else {
             return Ok(());
-        }
-        // opentelemetry-proto's conversion, as for OTLP (see `export::otlp_metrics`).
-        let request = ExportMetricsServiceRequest::from(metrics);
+        };
         let mut line =
             serde_json::to_vec(&request).map_err(|e| format!("encoding OTLP JSON: {e}"))?;
         line.push(b'\n');
@@ -127,7 +121,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.join("metrics-77.jsonl")).expect("read");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
-        let request: ExportMetricsServiceRequest =
+        let request: opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest =
             serde_json::from_str(lines[0]).expect("OTLP JSON");
         let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];
         assert_eq!(metric.name, "d");

@@ -108,7 +108,11 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
     };
     crate::telemetry::operational_metrics::register(&provider);
     opentelemetry::global::set_meter_provider(provider.clone());
-    METER_EPOCH.fetch_add(1, Ordering::Release);
+    // The request duration series start before the instruments of the new epoch are made.
+    let epoch = METER_EPOCH.load(Ordering::Acquire) + 1;
+    let delta = temporality != Temporality::Cumulative;
+    crate::telemetry::duration_series::install(epoch, delta);
+    METER_EPOCH.store(epoch, Ordering::Release);
     *slot = Some(Installed {
         generation: fork_generation(),
         provider,

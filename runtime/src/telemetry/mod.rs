@@ -1,5 +1,6 @@
 //! The telemetry pipelines of a process and the steps that build and end them.
 
+pub(crate) mod duration_series;
 pub mod fork_check;
 pub(crate) mod fork_rng;
 pub mod logs_pipeline;
