@@ -141,7 +141,7 @@ impl LogProcessor for GuardedLogProcessor {
         state.add_pending();
         match self
             .queue
-            .try_send(Box::new((record.clone(), scope.clone())))
+            .try_send((record.clone(), scope.clone()))
         {
             Ok(()) => state.sent_to_channel(),
             Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
@@ -229,7 +229,7 @@ mod tests {
                 .build(),
         );
         for record in emitted() {
-            let (mut record, scope) = *record;
+            let (mut record, scope) = record;
             processor.emit(&mut record, &scope);
         }
         // A full batch (2) goes at once, long before the 60 s delay.
@@ -265,7 +265,7 @@ mod tests {
         let health = processor.shared().health();
         assert_eq!((health.accepted, health.delivered), (2, 2), "{health:?}");
         // Closed: a late record is refused and counted.
-        let (mut late, _) = *emitted().remove(0);
+        let (mut late, _) = emitted().remove(0);
         processor.emit(&mut late, &scope());
         assert_eq!(processor.shared().health().dropped.shutdown, 1);
     }
@@ -282,7 +282,7 @@ mod tests {
             batch_delay: Duration::ZERO,
         };
         let processor = GuardedLogProcessor::start(client, url, policy, batching).expect("started");
-        let (record, scope) = *emitted().remove(0);
+        let (record, scope) = emitted().remove(0);
         let started = Instant::now();
         for _ in 0..200 {
             processor.emit(&mut record.clone(), &scope);

@@ -18,8 +18,9 @@ use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
 use prost::Message;
 use std::sync::{Arc, Mutex};
 
-/// One record as the processor hands it over: owned, with the scope of its logger.
-pub(crate) type Record = Box<(SdkLogRecord, InstrumentationScope)>;
+/// One record as the processor hands it over: owned, with the scope of its logger. Not boxed:
+/// the channel's slots hold it, so that handing a record over allocates nothing.
+pub(crate) type Record = (SdkLogRecord, InstrumentationScope);
 
 /// `records` as one OTLP request with `resource`.
 pub(crate) fn to_request(
@@ -119,7 +120,7 @@ pub(crate) mod tests {
             .get_emitted_logs()
             .expect("logs")
             .into_iter()
-            .map(|l| Box::new((l.record, l.instrumentation)))
+            .map(|l| (l.record, l.instrumentation))
             .collect()
     }
 
