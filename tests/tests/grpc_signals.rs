@@ -89,6 +89,9 @@ fn metrics_pid(request: &ExportMetricsServiceRequest) -> Option<u32> {
     resource_pid(request.resource_metrics.first()?.resource.as_ref())
 }
 
+/// A log record's trace id and span id.
+type Ids = (Vec<u8>, Vec<u8>);
+
 /// The `n` of a `request served` record.
 fn n_of(record: &opentelemetry_proto::tonic::logs::v1::LogRecord) -> Option<u64> {
     let kv = record.attributes.iter().find(|kv| kv.key == "n")?;
@@ -134,7 +137,7 @@ fn every_worker_exports_its_metrics_and_logs_over_grpc_in_the_trace_of_each_requ
 
     // The records with an `n`, by the pid in their resource: (trace id, span id) by `n`.
     let span_ids: BTreeSet<Vec<u8>> = collector.span_ids().into_iter().collect();
-    let mut records: BTreeMap<u32, BTreeMap<u64, (Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+    let mut records: BTreeMap<u32, BTreeMap<u64, Ids>> = BTreeMap::new();
     for request in collector.logs() {
         for rl in &request.resource_logs {
             let pid = resource_pid(rl.resource.as_ref()).expect("a pid in the resource");
