@@ -367,9 +367,9 @@ pub(crate) fn check_headers(
 ) -> Result<()> {
     #[cfg(feature = "grpc")]
     if protocol == OtlpProtocol::Grpc {
-        return crate::export::otlp_grpc::metadata(headers)
+        return grpc_metadata(headers)
             .map(drop)
-            .map_err(|e| Error::config(variable, e.to_string()));
+            .map_err(|e| Error::config(variable, e));
     }
     let _ = protocol;
     for (name, value) in headers {
@@ -383,6 +383,25 @@ pub(crate) fn check_headers(
         }
     }
     Ok(())
+}
+
+/// `headers` as gRPC metadata (what the gRPC sender sends): keys lower case, values ASCII. An
+/// error names the header, never its value (credentials more often than not).
+#[cfg(feature = "grpc")]
+pub(crate) fn grpc_metadata(
+    headers: &[(String, String)],
+) -> std::result::Result<tonic::metadata::MetadataMap, String> {
+    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+    let mut metadata = MetadataMap::new();
+    for (name, value) in headers {
+        let invalid =
+            || format!("header {name:?} is no valid gRPC metadata (the value is not shown)");
+        let key =
+            MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| invalid())?;
+        let value = MetadataValue::try_from(value.as_str()).map_err(|_| invalid())?;
+        metadata.insert(key, value);
+    }
+    Ok(metadata)
 }
 
 pub(crate) fn validate_url(raw: &str, source: &str) -> Result<()> {

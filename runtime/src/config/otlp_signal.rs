@@ -13,6 +13,15 @@ use crate::config::overrides::Telemetry;
 use crate::config::OtlpProtocol;
 use crate::error::Result;
 
+/// Which OTLP signal, and so which service a transport speaks to over gRPC (over HTTP the URL
+/// says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OtlpSignal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
 /// The names one signal's variables are made of.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Signal {

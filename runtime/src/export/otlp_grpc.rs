@@ -9,8 +9,9 @@
 //! it was made on, and a runtime made in the master does not survive fork. Nothing here runs
 //! before the first batch.
 
+use crate::config::otel::grpc_metadata;
+use crate::config::otlp_signal::OtlpSignal;
 use crate::config::GuardPolicy;
-use crate::export::otlp_transport::OtlpSignal;
 use crate::export::outcome::{Answer, FailureKind, Outcome};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -19,7 +20,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
@@ -36,24 +37,6 @@ pub(crate) struct GrpcSender {
     endpoint: Endpoint,
     metadata: MetadataMap,
     client: Option<Client>,
-}
-
-/// `headers` as gRPC metadata: keys lower case, values ASCII. An error names the header, never
-/// its value (credentials more often than not).
-pub(crate) fn metadata(headers: &[(String, String)]) -> std::io::Result<MetadataMap> {
-    let mut metadata = MetadataMap::new();
-    for (name, value) in headers {
-        let invalid = || {
-            std::io::Error::other(format!(
-                "header {name:?} is no valid gRPC metadata (the value is not shown)"
-            ))
-        };
-        let key =
-            MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| invalid())?;
-        let value = MetadataValue::try_from(value.as_str()).map_err(|_| invalid())?;
-        metadata.insert(key, value);
-    }
-    Ok(metadata)
 }
 
 /// The body, which the pipeline encoded, as the service's request with the sender's metadata.
@@ -80,7 +63,7 @@ impl GrpcSender {
         Ok(Self {
             signal,
             endpoint,
-            metadata: metadata(headers)?,
+            metadata: grpc_metadata(headers).map_err(std::io::Error::other)?,
             client: None,
         })
     }

@@ -3,17 +3,10 @@
 //! feature `grpc`, one unary call of the signal's OTLP/gRPC service (`otlp_grpc`). The protocol
 //! is the signal's own (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else the base one).
 
+pub(crate) use crate::config::otlp_signal::OtlpSignal;
 use crate::config::{GuardPolicy, OtlpProtocol};
 use crate::export::attempt;
 use crate::export::engine::signal::{Attempted, Transport};
-
-/// Which OTLP service a transport speaks to (over gRPC; over HTTP the URL says it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OtlpSignal {
-    Traces,
-    Metrics,
-    Logs,
-}
 
 /// How an attempt reaches the collector.
 pub(crate) enum OtlpTransport {
