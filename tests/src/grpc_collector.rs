@@ -1,13 +1,29 @@
-//! A real OTLP/gRPC collector on 127.0.0.1 (tonic, HTTP/2) for the gRPC export tests: it answers
-//! every `TraceService/Export` call as told, keeps the span ids of the calls it accepted and the
-//! metadata it saw, and stops (closing its connections) when dropped.
+//! A real OTLP/gRPC collector on 127.0.0.1 (tonic, HTTP/2) for the gRPC export tests: it serves
+//! `TraceService`, `MetricsService` and `LogsService` on one address, answers every `Export`
+//! call as told (each service counting its own calls), keeps what the calls it accepted carried
+//! (span ids; whole metrics and logs requests, to be counted by resource pid) and the metadata
+//! it saw, and stops (closing its connections) when dropped.
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,20 +35,56 @@ pub enum GrpcBehaviour {
     Healthy,
     /// Always this status code.
     Status(tonic::Code),
-    /// This status for the first `failures` calls, then OK.
+    /// This status for the first `failures` calls (of each service), then OK.
     Flapping { failures: usize, code: tonic::Code },
+}
+
+/// One of the OTLP services the collector serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpService {
+    Traces,
+    Metrics,
+    Logs,
 }
 
 #[derive(Debug, Default)]
 struct Seen {
-    calls: AtomicUsize,
+    calls: [AtomicUsize; 3],
     span_ids: Mutex<Vec<Vec<u8>>>,
-    authorization: Mutex<Vec<String>>,
+    metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
+    logs: Mutex<Vec<ExportLogsServiceRequest>>,
+    authorization: Mutex<Vec<(OtlpService, String)>>,
 }
 
+#[derive(Clone)]
 struct Service {
     behaviour: GrpcBehaviour,
     seen: Arc<Seen>,
+}
+
+impl Service {
+    /// Counts the call and notes its metadata; the status to refuse it with, if any.
+    fn admit<T>(
+        &self,
+        service: OtlpService,
+        request: &tonic::Request<T>,
+    ) -> Result<(), tonic::Status> {
+        let call = self.seen.calls[service as usize].fetch_add(1, Ordering::SeqCst);
+        if let Some(auth) = request.metadata().get("authorization") {
+            if let (Ok(mut seen), Ok(auth)) = (self.seen.authorization.lock(), auth.to_str()) {
+                seen.push((service, auth.to_string()));
+            }
+        }
+        let refuse = match self.behaviour {
+            GrpcBehaviour::Healthy => None,
+            GrpcBehaviour::Status(code) => Some(code),
+            GrpcBehaviour::Flapping { failures, code } => (call < failures).then_some(code),
+        };
+        match refuse {
+            Some(code) => Err(tonic::Status::new(code, "refused by the test collector")),
+            None => Ok(()),
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -41,20 +93,7 @@ impl TraceService for Service {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let call = self.seen.calls.fetch_add(1, Ordering::SeqCst);
-        if let Some(auth) = request.metadata().get("authorization") {
-            if let (Ok(mut seen), Ok(auth)) = (self.seen.authorization.lock(), auth.to_str()) {
-                seen.push(auth.to_string());
-            }
-        }
-        let refuse = match self.behaviour {
-            GrpcBehaviour::Healthy => None,
-            GrpcBehaviour::Status(code) => Some(code),
-            GrpcBehaviour::Flapping { failures, code } => (call < failures).then_some(code),
-        };
-        if let Some(code) = refuse {
-            return Err(tonic::Status::new(code, "refused by the test collector"));
-        }
+        self.admit(OtlpService::Traces, &request)?;
         let ids = request
             .into_inner()
             .resource_spans
@@ -66,6 +105,46 @@ impl TraceService for Service {
             seen.extend(ids);
         }
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Service {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.admit(OtlpService::Metrics, &request)?;
+        if let Ok(mut seen) = self.seen.metrics.lock() {
+            seen.push(request.into_inner());
+        }
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Service {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.admit(OtlpService::Logs, &request)?;
+        if let Ok(mut seen) = self.seen.logs.lock() {
+            seen.push(request.into_inner());
+        }
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+/// The `process.pid` in a resource.
+pub fn resource_pid(resource: Option<&Resource>) -> Option<u32> {
+    let kv = resource?
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "process.pid")?;
+    match kv.value.as_ref()?.value {
+        Some(Any::IntValue(pid)) => u32::try_from(pid).ok(),
+        _ => None,
     }
 }
 
@@ -99,7 +178,9 @@ impl GrpcCollector {
                 .expect("bind the gRPC collector");
                 let _ = bound.send(incoming.local_addr().expect("local addr"));
                 let _ = tonic::transport::Server::builder()
-                    .add_service(TraceServiceServer::new(service))
+                    .add_service(TraceServiceServer::new(service.clone()))
+                    .add_service(MetricsServiceServer::new(service.clone()))
+                    .add_service(LogsServiceServer::new(service))
                     .serve_with_incoming_shutdown(incoming, async {
                         let _ = stopped.await;
                     })
@@ -120,9 +201,14 @@ impl GrpcCollector {
         format!("http://{}", self.addr)
     }
 
-    /// Export calls received, whatever the answer.
+    /// `TraceService/Export` calls received, whatever the answer.
     pub fn calls(&self) -> usize {
-        self.seen.calls.load(Ordering::SeqCst)
+        self.calls_to(OtlpService::Traces)
+    }
+
+    /// `Export` calls `service` received, whatever the answer.
+    pub fn calls_to(&self, service: OtlpService) -> usize {
+        self.seen.calls[service as usize].load(Ordering::SeqCst)
     }
 
     /// Span ids of every span in the calls answered OK, in arrival order.
@@ -134,12 +220,36 @@ impl GrpcCollector {
             .unwrap_or_default()
     }
 
-    /// The `authorization` metadata of every call.
+    /// The metrics requests answered OK, in arrival order.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.seen
+            .metrics
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The logs requests answered OK, in arrival order.
+    pub fn logs(&self) -> Vec<ExportLogsServiceRequest> {
+        self.seen.logs.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The `authorization` metadata of every `TraceService` call.
     pub fn authorization(&self) -> Vec<String> {
+        self.authorization_to(OtlpService::Traces)
+    }
+
+    /// The `authorization` metadata of every call `service` received.
+    pub fn authorization_to(&self, service: OtlpService) -> Vec<String> {
         self.seen
             .authorization
             .lock()
-            .map(|s| s.clone())
+            .map(|s| {
+                s.iter()
+                    .filter(|(to, _)| *to == service)
+                    .map(|(_, a)| a.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

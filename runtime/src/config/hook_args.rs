@@ -43,7 +43,7 @@ pub struct OtelArgs {
     pub ratio: Option<f64>,
     /// `otlp`, `embedded` or `none`.
     pub exporter: Option<&'static str>,
-    /// The OTLP/HTTP base endpoint.
+    /// The OTLP base endpoint (each signal's path appended over HTTP, as it is over gRPC).
     pub endpoint: Option<&'static str>,
     /// The OTLP path's guard (`guard(...)`).
     pub guard: GuardSettings,

@@ -1,6 +1,8 @@
 //! The OpenTelemetry logs pipeline's configuration: where log records go (`OTEL_LOGS_EXPORTER`,
 //! `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or the base endpoint + `/v1/logs`, headers as for
-//! traces; see `otlp_signal`), how they are batched (`OTEL_BLRP_*`, the specification's
+//! traces; over OTLP/HTTP, or OTLP/gRPC with the `grpc` feature and
+//! `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL` set to `grpc`, the base
+//! endpoint then used as it is; see `otlp_signal`), how they are batched (`OTEL_BLRP_*`, the specification's
 //! defaults) and, with feature `tracing`, which `tracing` events become log records (`RUST_LOG`,
 //! `info` by default). Plain data, resolved in the master.
 
@@ -10,7 +12,7 @@ use crate::config::hook_args::OtelArgs;
 use crate::config::log_level::LogFilter;
 #[cfg(test)]
 use crate::config::log_level::LogLevel;
-use crate::config::otel::redact_url;
+use crate::config::otel::{redact_url, OtlpProtocol};
 use crate::config::otlp_signal::{self, Destination, Signal};
 use crate::config::overrides::Telemetry;
 use crate::error::Result;
@@ -29,19 +31,19 @@ pub struct LogsConfig {
     /// The guard of the OTLP logs path (the OTLP span guard, its queue
     /// `OTEL_BLRP_MAX_QUEUE_SIZE`, its attempt bounded by `OTEL_BLRP_EXPORT_TIMEOUT`).
     pub guard: GuardPolicy,
-    /// Why logs are off although they were not turned off (shown once by each worker).
-    pub off_because: Option<&'static str>,
 }
 
 /// Where log records are exported.
 #[derive(Clone, PartialEq)]
 pub enum LogsExporterConfig {
-    /// OTLP over HTTP (protobuf).
+    /// OTLP over HTTP (protobuf), or gRPC with the `grpc` feature.
     Otlp {
-        /// The full logs URL (`.../v1/logs`).
+        /// The full logs URL (`.../v1/logs`) for HTTP; the collector's base URL for gRPC.
         logs_url: String,
-        /// Extra request headers (often credentials: never logged).
+        /// Extra request headers or gRPC metadata (often credentials: never logged).
         headers: Vec<(String, String)>,
+        /// How log records travel.
+        protocol: OtlpProtocol,
     },
     /// OTLP JSON lines in `logs-<pid>.jsonl` in the run folder.
     Embedded,
@@ -52,9 +54,14 @@ pub enum LogsExporterConfig {
 impl fmt::Debug for LogsExporterConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Otlp { logs_url, headers } => f
+            Self::Otlp {
+                logs_url,
+                headers,
+                protocol,
+            } => f
                 .debug_struct("Otlp")
                 .field("logs_url", &redact_url(logs_url))
+                .field("protocol", protocol)
                 .field(
                     "headers",
                     &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -85,9 +92,6 @@ const LOGS: Signal = Signal {
     upper: "LOGS",
     exporter_variable: "OTEL_LOGS_EXPORTER",
     path: "v1/logs",
-    off_with_grpc: "logs are off: OTEL_EXPORTER_OTLP_PROTOCOL is grpc and forkline exports logs \
-                    over http/protobuf only; set OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf \
-                    and OTEL_EXPORTER_OTLP_LOGS_ENDPOINT to turn them on",
 };
 
 impl LogsConfig {
@@ -105,15 +109,20 @@ impl LogsConfig {
         guard.attempt_timeout = guard.attempt_timeout.min(batch.export_timeout);
         guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
         guard.queue_capacity = batch.max_queue_size;
-        let (destination, off_because) = if code.logs_enabled == Some(false) {
-            (Destination::None, None)
+        let destination = if code.logs_enabled == Some(false) {
+            Destination::None
         } else {
             otlp_signal::resolve(env, args, code, LOGS, args.logs.exporter)?
         };
         let exporter = match destination {
-            Destination::Otlp { url, headers } => LogsExporterConfig::Otlp {
+            Destination::Otlp {
+                url,
+                headers,
+                protocol,
+            } => LogsExporterConfig::Otlp {
                 logs_url: url,
                 headers,
+                protocol,
             },
             Destination::Embedded => LogsExporterConfig::Embedded,
             Destination::None => LogsExporterConfig::None,
@@ -127,7 +136,6 @@ impl LogsConfig {
                 (None, read) => read,
             },
             guard,
-            off_because,
         })
     }
 }
@@ -237,7 +245,6 @@ mod tests {
         assert_eq!(c.guard.queue_capacity, 2048);
         assert_eq!(c.filter, LogFilter::default());
         assert_eq!(c.filter.default, LogLevel::Info);
-        assert_eq!(c.off_because, None);
         Ok(())
     }
 
@@ -260,6 +267,7 @@ mod tests {
             LogsExporterConfig::Otlp {
                 logs_url: "http://l:9/in".into(),
                 headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+                protocol: OtlpProtocol::HttpProtobuf,
             }
         );
         let c = resolve(&[
@@ -302,7 +310,6 @@ mod tests {
             ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "many"),
             ("OTEL_BLRP_EXPORT_TIMEOUT", "1.5s"),
             ("OTEL_LOGS_EXPORTER", "console"),
-            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
             ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "ftp://x"),
         ] {
@@ -321,14 +328,41 @@ mod tests {
     }
 
     #[test]
-    fn a_grpc_collector_turns_logs_off_with_a_reason_unless_asked_for() -> Result<()> {
-        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    fn grpc_carries_logs_to_the_base_endpoint_as_it_is_with_the_feature() -> Result<()> {
+        let grpc = ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc");
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
-        let c = resolve(&[grpc, endpoint])?;
-        assert_eq!(c.exporter, LogsExporterConfig::None);
-        assert!(c.off_because.is_some_and(|r| r.contains("logs are off")));
-        assert!(error_of(&[grpc, endpoint, ("OTEL_LOGS_EXPORTER", "otlp")])
-            .contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf"));
+        if !cfg!(feature = "grpc") {
+            let err = error_of(&[grpc, endpoint]);
+            assert!(
+                err.contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") && err.contains("`grpc` feature"),
+                "{err}"
+            );
+            return Ok(());
+        }
+        let c = resolve(&[grpc, endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "k=v")])?;
+        assert_eq!(
+            c.exporter,
+            LogsExporterConfig::Otlp {
+                logs_url: "http://collector:4317".into(),
+                headers: vec![("k".into(), "v".into())],
+                protocol: OtlpProtocol::Grpc,
+            }
+        );
+        // The base protocol is inherited; the default gRPC address without an endpoint.
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+        ])?;
+        assert!(matches!(
+            c.exporter,
+            LogsExporterConfig::Otlp { ref logs_url, protocol: OtlpProtocol::Grpc, .. }
+                if logs_url == "http://localhost:4317"
+        ));
+        assert!(error_of(&[
+            grpc,
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://collector:4317")
+        ])
+        .contains("plaintext"));
         Ok(())
     }
 

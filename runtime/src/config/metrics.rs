@@ -4,14 +4,14 @@
 //! take (`OTEL_METRIC_EXPORT_TIMEOUT`) and the temporality asked of the SDK
 //! (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`). Plain data, resolved in the master.
 //!
-//! Metrics travel over OTLP/HTTP (protobuf) only: with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` and no
-//! metrics-specific protocol, metrics are off (the worker says so once), since the base endpoint
-//! is then a gRPC address.
+//! Metrics travel over OTLP/HTTP (protobuf) or, with the `grpc` feature, OTLP/gRPC
+//! (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`; over gRPC the
+//! base endpoint is the collector's address as it is, `http://localhost:4317` by default).
 
 use crate::config::env::Env;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::OtelArgs;
-use crate::config::otel::redact_url;
+use crate::config::otel::{redact_url, OtlpProtocol};
 use crate::config::otlp_signal::{self, Destination, Signal};
 use crate::config::overrides::Telemetry;
 pub use crate::config::temporality::MetricsTemporality;
@@ -34,19 +34,19 @@ pub struct MetricsConfig {
     /// The guard of the OTLP metrics path (the OTLP span guard, its attempt bounded by
     /// `export_timeout`, a queue of a few collections).
     pub guard: GuardPolicy,
-    /// Why metrics are off although they were not turned off (shown once by each worker).
-    pub off_because: Option<&'static str>,
 }
 
 /// Where metrics are exported.
 #[derive(Clone, PartialEq)]
 pub enum MetricsExporterConfig {
-    /// OTLP over HTTP (protobuf).
+    /// OTLP over HTTP (protobuf), or gRPC with the `grpc` feature.
     Otlp {
-        /// The full metrics URL (`.../v1/metrics`).
+        /// The full metrics URL (`.../v1/metrics`) for HTTP; the collector's base URL for gRPC.
         metrics_url: String,
-        /// Extra request headers (often credentials: never logged).
+        /// Extra request headers or gRPC metadata (often credentials: never logged).
         headers: Vec<(String, String)>,
+        /// How metrics travel.
+        protocol: OtlpProtocol,
     },
     /// OTLP JSON lines in `metrics-<pid>.jsonl` in the run folder.
     Embedded,
@@ -60,9 +60,11 @@ impl fmt::Debug for MetricsExporterConfig {
             Self::Otlp {
                 metrics_url,
                 headers,
+                protocol,
             } => f
                 .debug_struct("Otlp")
                 .field("metrics_url", &redact_url(metrics_url))
+                .field("protocol", protocol)
                 .field(
                     "headers",
                     &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -124,14 +126,12 @@ impl MetricsConfig {
         guard.attempt_timeout = guard.attempt_timeout.min(export_timeout);
         guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
         guard.queue_capacity = METRICS_QUEUE;
-        let (exporter, off_because) = exporter(env, args, code)?;
         Ok(Self {
-            exporter,
+            exporter: exporter(env, args, code)?,
             interval,
             export_timeout,
             temporality,
             guard,
-            off_because,
         })
     }
 }
@@ -141,30 +141,27 @@ const METRICS: Signal = Signal {
     upper: "METRICS",
     exporter_variable: "OTEL_METRICS_EXPORTER",
     path: "v1/metrics",
-    off_with_grpc: "metrics are off: OTEL_EXPORTER_OTLP_PROTOCOL is grpc and forkline exports \
-                    metrics over http/protobuf only; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\
-                    http/protobuf and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to turn them on",
 };
 
-fn exporter(
-    env: &Env,
-    args: &OtelArgs,
-    code: &Telemetry,
-) -> Result<(MetricsExporterConfig, Option<&'static str>)> {
+fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<MetricsExporterConfig> {
     if code.metrics_enabled == Some(false) {
-        return Ok((MetricsExporterConfig::None, None));
+        return Ok(MetricsExporterConfig::None);
     }
-    let (destination, off_because) =
-        otlp_signal::resolve(env, args, code, METRICS, args.metrics.exporter)?;
-    let exporter = match destination {
-        Destination::Otlp { url, headers } => MetricsExporterConfig::Otlp {
-            metrics_url: url,
-            headers,
+    Ok(
+        match otlp_signal::resolve(env, args, code, METRICS, args.metrics.exporter)? {
+            Destination::Otlp {
+                url,
+                headers,
+                protocol,
+            } => MetricsExporterConfig::Otlp {
+                metrics_url: url,
+                headers,
+                protocol,
+            },
+            Destination::Embedded => MetricsExporterConfig::Embedded,
+            Destination::None => MetricsExporterConfig::None,
         },
-        Destination::Embedded => MetricsExporterConfig::Embedded,
-        Destination::None => MetricsExporterConfig::None,
-    };
-    Ok((exporter, off_because))
+    )
 }
 
 #[cfg(test)]
@@ -251,7 +248,6 @@ mod tests {
         assert_eq!(c.export_timeout, Duration::from_millis(30_000));
         assert_eq!(c.temporality, MetricsTemporality::Cumulative);
         assert_eq!(c.guard.queue_capacity, METRICS_QUEUE);
-        assert_eq!(c.off_because, None);
         Ok(())
     }
 
@@ -274,6 +270,7 @@ mod tests {
             MetricsExporterConfig::Otlp {
                 metrics_url: "http://m:9/in".into(),
                 headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+                protocol: OtlpProtocol::HttpProtobuf,
             }
         );
         let c = resolve(&[
@@ -315,7 +312,7 @@ mod tests {
                 "sometimes",
             ),
             ("OTEL_METRICS_EXPORTER", "prometheus"),
-            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://x"),
         ] {
             let err = error_of(&[(name, value)]);
@@ -325,16 +322,23 @@ mod tests {
     }
 
     #[test]
-    fn a_grpc_collector_turns_metrics_off_with_a_reason_unless_asked_for() -> Result<()> {
+    fn grpc_carries_metrics_to_the_base_endpoint_as_it_is_with_the_feature() -> Result<()> {
         let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
         let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+        if !cfg!(feature = "grpc") {
+            assert!(error_of(&[grpc, endpoint]).contains("`grpc` feature"));
+            return Ok(());
+        }
         let c = resolve(&[grpc, endpoint])?;
-        assert_eq!(c.exporter, MetricsExporterConfig::None);
-        assert!(c.off_because.is_some_and(|r| r.contains("grpc")));
-        assert!(
-            error_of(&[grpc, endpoint, ("OTEL_METRICS_EXPORTER", "otlp")])
-                .contains("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf")
+        assert_eq!(
+            c.exporter,
+            MetricsExporterConfig::Otlp {
+                metrics_url: "http://collector:4317".into(),
+                headers: vec![],
+                protocol: OtlpProtocol::Grpc,
+            }
         );
+        // Metrics over HTTP beside traces over gRPC.
         let c = resolve(&[
             grpc,
             endpoint,
@@ -344,7 +348,11 @@ mod tests {
                 "http://collector:4318/v1/metrics",
             ),
         ])?;
-        assert!(matches!(c.exporter, MetricsExporterConfig::Otlp { .. }));
+        assert!(matches!(
+            c.exporter,
+            MetricsExporterConfig::Otlp { ref metrics_url, protocol: OtlpProtocol::HttpProtobuf, .. }
+                if metrics_url == "http://collector:4318/v1/metrics"
+        ));
         Ok(())
     }
 

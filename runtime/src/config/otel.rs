@@ -238,17 +238,13 @@ fn sampler(
     Ok(SamplerConfig::from_name(name, Some(ratio)).unwrap_or(SamplerConfig::ParentBasedAlwaysOn))
 }
 
-pub(crate) const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
+const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
 const DEFAULT_OTLP_GRPC_BASE: &str = "http://localhost:4317";
 
 fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
     // Checked whatever the exporter, so a typo is caught before it matters.
-    let protocol = protocol(env)?;
-    // gRPC has no path to append: a base endpoint is the collector's address as it is.
-    let to_url = |base: &str| match protocol {
-        OtlpProtocol::HttpProtobuf => traces_url(base),
-        OtlpProtocol::Grpc => base.to_string(),
-    };
+    let protocol = protocol(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")?;
+    let to_url = |base: &str| otlp_url(base, protocol, "v1/traces");
     // The endpoint, already as a full traces URL, and who set it.
     let endpoint: Option<(String, &str)> = if let Some(base) = &code.otlp_endpoint {
         Some((to_url(base), "Telemetry::otlp_endpoint"))
@@ -263,16 +259,7 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
 
     let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
     headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
-    for (name, value) in &headers {
-        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
-            && reqwest::header::HeaderValue::from_str(value).is_ok();
-        if !valid {
-            return Err(Error::config(
-                "OTEL_EXPORTER_OTLP_HEADERS",
-                format!("header {name:?} has an invalid name or value (the value is not shown)"),
-            ));
-        }
-    }
+    check_headers(&headers, protocol, "OTEL_EXPORTER_OTLP_HEADERS")?;
     let choice = match (
         &code.exporter,
         env.get("OTEL_TRACES_EXPORTER"),
@@ -303,20 +290,9 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
         _ => {}
     }
 
-    let default_base = match protocol {
-        OtlpProtocol::HttpProtobuf => DEFAULT_OTLP_BASE,
-        OtlpProtocol::Grpc => DEFAULT_OTLP_GRPC_BASE,
-    };
     let (traces_url, source) =
-        endpoint.unwrap_or_else(|| (to_url(default_base), "the default endpoint"));
-    validate_url(&traces_url, source)?;
-    if protocol == OtlpProtocol::Grpc && traces_url.starts_with("https://") {
-        return Err(Error::config(
-            source,
-            "forkline's gRPC exporter speaks plaintext gRPC only; for TLS use \
-             OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf with an https:// endpoint",
-        ));
-    }
+        endpoint.unwrap_or_else(|| (to_url(default_base(protocol)), "the default endpoint"));
+    check_endpoint(&traces_url, source, protocol)?;
     Ok(ExporterConfig::Otlp {
         traces_url,
         headers,
@@ -324,12 +300,10 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
     })
 }
 
-/// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf.
-fn protocol(env: &Env) -> Result<OtlpProtocol> {
-    for name in [
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ] {
+/// A signal's OTLP protocol: `specific` (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`), else
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf. gRPC needs the `grpc` feature.
+pub(crate) fn protocol(env: &Env, specific: &str) -> Result<OtlpProtocol> {
+    for name in [specific, "OTEL_EXPORTER_OTLP_PROTOCOL"] {
         match env.get(name) {
             None => continue,
             Some("http/protobuf") => return Ok(OtlpProtocol::HttpProtobuf),
@@ -352,13 +326,82 @@ fn protocol(env: &Env) -> Result<OtlpProtocol> {
     Ok(OtlpProtocol::HttpProtobuf)
 }
 
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL; the traces path is appended to it.
-fn traces_url(base: &str) -> String {
-    if base.ends_with('/') {
-        format!("{base}v1/traces")
-    } else {
-        format!("{base}/v1/traces")
+/// The collector's address when no endpoint is set.
+pub(crate) fn default_base(protocol: OtlpProtocol) -> &'static str {
+    match protocol {
+        OtlpProtocol::HttpProtobuf => DEFAULT_OTLP_BASE,
+        OtlpProtocol::Grpc => DEFAULT_OTLP_GRPC_BASE,
     }
+}
+
+/// A base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` and the like) as a signal's address: over
+/// HTTP the signal's path (`v1/traces`) appended; over gRPC, which has no path to append, the
+/// collector's address as it is.
+pub(crate) fn otlp_url(base: &str, protocol: OtlpProtocol, path: &str) -> String {
+    match protocol {
+        OtlpProtocol::Grpc => base.to_string(),
+        OtlpProtocol::HttpProtobuf if base.ends_with('/') => format!("{base}{path}"),
+        OtlpProtocol::HttpProtobuf => format!("{base}/{path}"),
+    }
+}
+
+/// A signal's endpoint: a valid http(s) URL, plaintext for gRPC.
+pub(crate) fn check_endpoint(url: &str, source: &str, protocol: OtlpProtocol) -> Result<()> {
+    validate_url(url, source)?;
+    if protocol == OtlpProtocol::Grpc && url.starts_with("https://") {
+        return Err(Error::config(
+            source,
+            "forkline's gRPC exporter speaks plaintext gRPC only; for TLS use http/protobuf \
+             (OTEL_EXPORTER_OTLP_PROTOCOL or the signal's own) with an https:// endpoint",
+        ));
+    }
+    Ok(())
+}
+
+/// A signal's headers: valid HTTP headers, or gRPC metadata. An error names `variable` and the
+/// header, never its value.
+pub(crate) fn check_headers(
+    headers: &[(String, String)],
+    protocol: OtlpProtocol,
+    variable: &str,
+) -> Result<()> {
+    #[cfg(feature = "grpc")]
+    if protocol == OtlpProtocol::Grpc {
+        return grpc_metadata(headers)
+            .map(drop)
+            .map_err(|e| Error::config(variable, e));
+    }
+    let _ = protocol;
+    for (name, value) in headers {
+        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && reqwest::header::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            return Err(Error::config(
+                variable,
+                format!("header {name:?} has an invalid name or value (the value is not shown)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `headers` as gRPC metadata (what the gRPC sender sends): keys lower case, values ASCII. An
+/// error names the header, never its value (credentials more often than not).
+#[cfg(feature = "grpc")]
+pub(crate) fn grpc_metadata(
+    headers: &[(String, String)],
+) -> std::result::Result<tonic::metadata::MetadataMap, String> {
+    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+    let mut metadata = MetadataMap::new();
+    for (name, value) in headers {
+        let invalid =
+            || format!("header {name:?} is no valid gRPC metadata (the value is not shown)");
+        let key =
+            MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| invalid())?;
+        let value = MetadataValue::try_from(value.as_str()).map_err(|_| invalid())?;
+        metadata.insert(key, value);
+    }
+    Ok(metadata)
 }
 
 pub(crate) fn validate_url(raw: &str, source: &str) -> Result<()> {

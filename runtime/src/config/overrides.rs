@@ -74,7 +74,8 @@ impl Telemetry {
         self
     }
 
-    /// Export spans over OTLP/HTTP to this base URL (`/v1/traces` is appended).
+    /// Export spans over OTLP to this base URL, and metrics and logs when they go to OTLP (over
+    /// HTTP the signal's path, `/v1/traces`, is appended; over gRPC it is used as it is).
     pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
         self.exporter = Some("otlp".into());
         self.otlp_endpoint = Some(base_url.into());

@@ -1,4 +1,4 @@
-//! The HTTP client of a guarded path (OTLP/HTTP spans, Sentry envelopes).
+//! The HTTP client of a guarded path (OTLP/HTTP spans, metrics and logs; Sentry envelopes).
 
 use crate::config::GuardPolicy;
 

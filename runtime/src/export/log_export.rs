@@ -1,10 +1,10 @@
 //! The guarded OTLP logs pipeline's front end: a log record processor whose request-path side
 //! is one clone and one non-blocking enqueue (a full queue drops and counts), and whose export
-//! thread (the delivery engine, with the logs encoder and the OTLP/HTTP transport) batches up to
-//! `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` records or `OTEL_BLRP_SCHEDULE_DELAY`, encodes OTLP protobuf
-//! and delivers through the guard, as for spans: timed attempts, backoff honouring
-//! `Retry-After`, no retry of a 4xx, a circuit breaker and a ride-through buffer bounded in
-//! bytes.
+//! thread (the delivery engine, with the logs encoder and the OTLP transport, HTTP or gRPC)
+//! batches up to `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` records or `OTEL_BLRP_SCHEDULE_DELAY`, encodes
+//! OTLP protobuf and delivers through the guard, as for spans: timed attempts, backoff honouring
+//! `Retry-After` (HTTP), no retry of a 4xx or of a gRPC refusal, a circuit breaker and a
+//! ride-through buffer bounded in bytes.
 //!
 //! Why a processor and not a `LogExporter` under the SDK's `BatchLogProcessor`: that processor
 //! blocks its thread for the whole export, has no breaker, and reports what it drops only in the
@@ -15,8 +15,8 @@ use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
-use crate::export::otlp_http::OtlpHttpTransport;
 use crate::export::otlp_logs::{LogEncoder, Record};
+use crate::export::otlp_transport::OtlpTransport;
 use crate::export::transition_log::TransitionLog;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -76,19 +76,13 @@ pub(crate) struct GuardedLogProcessor {
 }
 
 impl GuardedLogProcessor {
-    /// Starts the export thread, posting to `url` with `client` (which carries the policy's
-    /// timeouts and the headers).
+    /// Starts the export thread, sending through `transport` (OTLP/HTTP or OTLP/gRPC, built with
+    /// the same `policy`).
     pub(crate) fn start(
-        client: reqwest::Client,
-        url: String,
+        transport: OtlpTransport,
         policy: GuardPolicy,
         batching: LogBatching,
     ) -> std::io::Result<Self> {
-        let transport = OtlpHttpTransport {
-            client,
-            url,
-            policy,
-        };
         let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
         let encoder = LogEncoder {
             resource: resource.clone(),
@@ -192,13 +186,14 @@ mod tests {
     use crate::config::Profile;
     use crate::export::otlp_logs::record_count;
     use crate::export::otlp_logs::tests::{emitted, TRACE};
+    use crate::export::otlp_transport::OtlpSignal;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use prost::Message;
     use std::net::TcpListener;
 
     /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
     fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
-        crate::export::otlp_http::one_request_receiver("/v1/logs")
+        crate::export::otlp_transport::one_request_receiver("/v1/logs")
     }
 
     fn policy(queue: usize) -> GuardPolicy {
@@ -206,6 +201,11 @@ mod tests {
             queue_capacity: queue,
             ..GuardPolicy::for_profile(Profile::Development)
         }
+    }
+
+    fn http(url: &str, policy: GuardPolicy) -> OtlpTransport {
+        let http = crate::config::OtlpProtocol::HttpProtobuf;
+        OtlpTransport::new(OtlpSignal::Logs, http, url, &[], policy, None).expect("transport")
     }
 
     fn scope() -> InstrumentationScope {
@@ -216,13 +216,12 @@ mod tests {
     fn records_reach_the_collector_in_one_batch_and_are_counted_delivered() {
         let (url, got) = receiver();
         let policy = policy(16);
-        let client = crate::export::http_client::build(&policy, &[]).expect("client");
         let batching = LogBatching {
             max_batch: 2,
             batch_delay: Duration::from_secs(60),
         };
         let mut processor =
-            GuardedLogProcessor::start(client, url, policy, batching).expect("started");
+            GuardedLogProcessor::start(http(&url, policy), policy, batching).expect("started");
         processor.set_resource(
             &Resource::builder_empty()
                 .with_attributes([opentelemetry::KeyValue::new("process.pid", 7_i64)])
@@ -276,12 +275,12 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/v1/logs", listener.local_addr().expect("address"));
         let policy = policy(2);
-        let client = crate::export::http_client::build(&policy, &[]).expect("client");
         let batching = LogBatching {
             max_batch: 1,
             batch_delay: Duration::ZERO,
         };
-        let processor = GuardedLogProcessor::start(client, url, policy, batching).expect("started");
+        let processor =
+            GuardedLogProcessor::start(http(&url, policy), policy, batching).expect("started");
         let (record, scope) = emitted().remove(0);
         let started = Instant::now();
         for _ in 0..200 {

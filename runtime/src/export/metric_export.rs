@@ -1,7 +1,7 @@
 //! The guarded OTLP metrics pipeline's front end: a `PushMetricExporter` whose `export` (called
 //! by the SDK's periodic reader thread, once per collection) converts the collection to OTLP and
 //! hands it to the delivery engine without waiting: a full queue drops and counts. The engine
-//! (with the metrics encoder and transport) delivers through the guard, as for spans: timed
+//! (with the metrics encoder and the OTLP transport, HTTP or gRPC) delivers through the guard, as for spans: timed
 //! attempts, backoff honouring `Retry-After`, no retry of a 4xx, a circuit breaker, and a
 //! ride-through buffer bounded in bytes.
 //!
@@ -14,8 +14,8 @@ use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
-use crate::export::otlp_http::OtlpHttpTransport;
 use crate::export::otlp_metrics::{to_request, MetricsEncoder};
+use crate::export::otlp_transport::OtlpTransport;
 use crate::export::transition_log::TransitionLog;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -70,19 +70,13 @@ pub(crate) struct GuardedMetricExporter {
 }
 
 impl GuardedMetricExporter {
-    /// Starts the export thread, posting to `url` with `client` (which carries the policy's
-    /// timeouts and the headers).
+    /// Starts the export thread, sending through `transport` (OTLP/HTTP or OTLP/gRPC, built with
+    /// the same `policy`).
     pub(crate) fn start(
-        client: reqwest::Client,
-        url: String,
+        transport: OtlpTransport,
         policy: GuardPolicy,
         temporality: Temporality,
     ) -> std::io::Result<Self> {
-        let transport = OtlpHttpTransport {
-            client,
-            url,
-            policy,
-        };
         let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
         let state = driver::spawn(
             "forkline-metric",
@@ -188,10 +182,11 @@ mod tests {
     use super::*;
     use crate::config::Profile;
     use crate::export::otlp_metrics::tests::collected;
+    use crate::export::otlp_transport::OtlpSignal;
 
     /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
     fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
-        crate::export::otlp_http::one_request_receiver("/v1/metrics")
+        crate::export::otlp_transport::one_request_receiver("/v1/metrics")
     }
 
     #[test]
@@ -202,9 +197,17 @@ mod tests {
             queue_capacity: 4,
             ..GuardPolicy::for_profile(Profile::Development)
         };
-        let client = crate::export::http_client::build(&policy, &[]).expect("client");
+        let transport = OtlpTransport::new(
+            OtlpSignal::Metrics,
+            crate::config::OtlpProtocol::HttpProtobuf,
+            &url,
+            &[],
+            policy,
+            None,
+        )
+        .expect("transport");
         let exporter =
-            GuardedMetricExporter::start(client, url, policy, Temporality::Delta).expect("started");
+            GuardedMetricExporter::start(transport, policy, Temporality::Delta).expect("started");
         assert_eq!(exporter.temporality(), Temporality::Delta);
         let collected = collected(Temporality::Delta);
         let result = futures_lite_block_on(exporter.export(collected.last().expect("one")));

@@ -1,31 +1,58 @@
-//! OTLP/gRPC attempts for the guarded span pipeline (feature `grpc`). The engine around them is
-//! the same as for OTLP/HTTP — queue, batches, ride-through buffer, breaker, one deadline — only
-//! an attempt differs: a unary `TraceService/Export` call whose `tonic::Code` is classified with
-//! the OTLP specification's retry table.
+//! OTLP/gRPC attempts for the guarded OTLP pipelines (feature `grpc`): spans, metrics and logs.
+//! The engine around them is the same as for OTLP/HTTP — queue, batches, ride-through buffer,
+//! breaker, one deadline — only an attempt differs: a unary `<Signal>Service/Export` call whose
+//! `tonic::Code` is classified with the OTLP specification's retry table. One sender serves the
+//! three services: only the generated client, and the request type the engine's protobuf body
+//! is decoded to, differ.
 //!
 //! Why tonic's channel is built lazily on the export thread: a channel owns tasks of the runtime
 //! it was made on, and a runtime made in the master does not survive fork. Nothing here runs
 //! before the first batch.
 
+use crate::config::otel::grpc_metadata;
+use crate::config::otlp_signal::OtlpSignal;
 use crate::config::GuardPolicy;
 use crate::export::outcome::{Answer, FailureKind, Outcome};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
-/// A gRPC client for one collector, connected on first use.
+/// The generated client of the signal's OTLP service.
+enum Client {
+    Traces(TraceServiceClient<Channel>),
+    Metrics(MetricsServiceClient<Channel>),
+    Logs(LogsServiceClient<Channel>),
+}
+
+/// A gRPC client for one collector and one signal, connected on first use.
 pub(crate) struct GrpcSender {
+    signal: OtlpSignal,
     endpoint: Endpoint,
     metadata: MetadataMap,
-    client: Option<TraceServiceClient<Channel>>,
+    client: Option<Client>,
+}
+
+/// The body, which the pipeline encoded, as the service's request with the sender's metadata.
+fn request<R: Message + Default>(
+    body: &[u8],
+    metadata: &MetadataMap,
+) -> Result<tonic::Request<R>, prost::DecodeError> {
+    let mut request = tonic::Request::new(R::decode(body)?);
+    *request.metadata_mut() = metadata.clone();
+    Ok(request)
 }
 
 impl GrpcSender {
     /// Checks the endpoint and headers; opens nothing.
     pub(crate) fn new(
+        signal: OtlpSignal,
         url: &str,
         headers: &[(String, String)],
         policy: &GuardPolicy,
@@ -33,43 +60,52 @@ impl GrpcSender {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|_| std::io::Error::other("the OTLP gRPC endpoint is not a valid URI"))?
             .connect_timeout(policy.connect_timeout);
-        let mut metadata = MetadataMap::new();
-        for (name, value) in headers {
-            // gRPC metadata keys are lower case; values are credentials more often than not.
-            let invalid = || std::io::Error::other(format!("invalid gRPC header {name:?}"));
-            let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|_| invalid())?;
-            let value = MetadataValue::try_from(value.as_str()).map_err(|_| invalid())?;
-            metadata.insert(key, value);
-        }
         Ok(Self {
+            signal,
             endpoint,
-            metadata,
+            metadata: grpc_metadata(headers).map_err(std::io::Error::other)?,
             client: None,
         })
     }
 
     /// One export call within the policy's attempt timeout. Runs on the export thread's runtime.
     pub(crate) async fn send(&mut self, body: &[u8], policy: &GuardPolicy) -> Outcome {
-        let Ok(request) = ExportTraceServiceRequest::decode(body) else {
-            // The pipeline encoded it; this cannot happen, and retrying would not help.
-            return Outcome::Rejected {
-                status: Answer::Grpc(Code::InvalidArgument),
-            };
+        let (signal, endpoint, metadata) = (self.signal, &self.endpoint, &self.metadata);
+        let client = self.client.get_or_insert_with(|| {
+            let channel = endpoint.connect_lazy();
+            match signal {
+                OtlpSignal::Traces => Client::Traces(TraceServiceClient::new(channel)),
+                OtlpSignal::Metrics => Client::Metrics(MetricsServiceClient::new(channel)),
+                OtlpSignal::Logs => Client::Logs(LogsServiceClient::new(channel)),
+            }
+        });
+        let call = async {
+            match client {
+                Client::Traces(c) => {
+                    let r = request::<ExportTraceServiceRequest>(body, metadata)?;
+                    Ok(c.export(r).await.map(drop))
+                }
+                Client::Metrics(c) => {
+                    let r = request::<ExportMetricsServiceRequest>(body, metadata)?;
+                    Ok(c.export(r).await.map(drop))
+                }
+                Client::Logs(c) => {
+                    let r = request::<ExportLogsServiceRequest>(body, metadata)?;
+                    Ok::<_, prost::DecodeError>(c.export(r).await.map(drop))
+                }
+            }
         };
-        let endpoint = &self.endpoint;
-        let client = self
-            .client
-            .get_or_insert_with(|| TraceServiceClient::new(endpoint.connect_lazy()));
-        let mut request = tonic::Request::new(request);
-        *request.metadata_mut() = self.metadata.clone();
-        match tokio::time::timeout(policy.attempt_timeout, client.export(request)).await {
+        match tokio::time::timeout(policy.attempt_timeout, call).await {
             Err(_) => Outcome::Retryable {
                 reason: FailureKind::Timeout,
                 after: None,
             },
-            Ok(Ok(_)) => Outcome::Delivered,
-            Ok(Err(status)) => classify(&status),
+            // The pipeline encoded it; this cannot happen, and retrying would not help.
+            Ok(Err(_undecodable)) => Outcome::Rejected {
+                status: Answer::Grpc(Code::InvalidArgument),
+            },
+            Ok(Ok(Ok(()))) => Outcome::Delivered,
+            Ok(Ok(Err(status))) => classify(&status),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What OTLP logs bring to the delivery engine: an encoder (log records with their
 //! instrumentation scopes to one `ExportLogsServiceRequest` in protobuf); the transport is
-//! `otlp_http`'s POST.
+//! `otlp_transport`'s (OTLP/HTTP, or OTLP/gRPC with feature `grpc`).
 //!
 //! The conversion is opentelemetry-proto's own (`group_logs_by_resource_and_scope`, feature
 //! `logs`): it is what opentelemetry-otlp sends (records grouped by scope, the scope named by

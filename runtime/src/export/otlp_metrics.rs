@@ -1,5 +1,6 @@
 //! What OTLP metrics bring to the delivery engine: an encoder (collections, each already an
-//! `ExportMetricsServiceRequest`, to one protobuf body); the transport is `otlp_http`'s POST.
+//! `ExportMetricsServiceRequest`, to one protobuf body); the transport is
+//! `otlp_transport`'s (OTLP/HTTP, or OTLP/gRPC with feature `grpc`).
 //!
 //! The conversion from the SDK's `ResourceMetrics` is opentelemetry-proto's own
 //! (`From<&ResourceMetrics> for ExportMetricsServiceRequest`, feature `metrics`): it is public,

@@ -1,10 +1,8 @@
 //! What OTLP spans bring to the delivery engine: an encoder (a batch of spans to an
-//! `ExportTraceServiceRequest` in protobuf, grouped by resource and scope) and a transport (an
-//! OTLP/HTTP POST, or an OTLP/gRPC call with feature `grpc`).
+//! `ExportTraceServiceRequest` in protobuf, grouped by resource and scope); the transport is
+//! `otlp_transport`'s (an OTLP/HTTP POST, or an OTLP/gRPC call with feature `grpc`).
 
-use crate::config::GuardPolicy;
-use crate::export::attempt;
-use crate::export::engine::signal::{Attempted, Encode, Encoded, Transport};
+use crate::export::engine::signal::{Encode, Encoded};
 use crate::export::figures::DropReason;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -35,39 +33,5 @@ impl Encode for SpanEncoder {
             items,
             meta: (),
         })
-    }
-}
-
-/// How an attempt reaches the collector.
-pub(crate) enum SpanTransport {
-    Http {
-        client: reqwest::Client,
-        url: String,
-        policy: GuardPolicy,
-    },
-    #[cfg(feature = "grpc")]
-    Grpc {
-        sender: Box<crate::export::otlp_grpc::GrpcSender>,
-        policy: GuardPolicy,
-    },
-}
-
-impl Transport for SpanTransport {
-    async fn attempt(&mut self, body: bytes::Bytes) -> Attempted {
-        match self {
-            Self::Http {
-                client,
-                url,
-                policy,
-            } => {
-                let request = client
-                    .post(url.as_str())
-                    .header("Content-Type", "application/x-protobuf")
-                    .body(body);
-                attempt::send(request, policy).await
-            }
-            #[cfg(feature = "grpc")]
-            Self::Grpc { sender, policy } => sender.send(&body, policy).await.into(),
-        }
     }
 }

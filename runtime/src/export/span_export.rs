@@ -16,12 +16,12 @@
 //! neither counts what they drop.
 
 use crate::config::GuardPolicy;
-use crate::config::OtlpProtocol;
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::{PipelineState, ProcessTally};
 use crate::export::figures::{DropReason, PipelineHealth};
-use crate::export::otlp_spans::{SpanEncoder, SpanTransport};
+use crate::export::otlp_spans::SpanEncoder;
+use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
 use crate::export::transition_log::TransitionLog;
 use crate::stats::counters;
 use opentelemetry::Context;
@@ -109,29 +109,14 @@ pub struct GuardedSpanProcessor {
 impl GuardedSpanProcessor {
     /// Starts the export thread. The client is built here (no thread, no socket).
     pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
-        let policy = settings.policy;
-        let transport = match settings.protocol {
-            OtlpProtocol::HttpProtobuf => SpanTransport::Http {
-                client: crate::export::http_client::build(&policy, &settings.headers)?,
-                url: settings.url.clone(),
-                policy,
-            },
-            #[cfg(feature = "grpc")]
-            OtlpProtocol::Grpc => SpanTransport::Grpc {
-                sender: Box::new(crate::export::otlp_grpc::GrpcSender::new(
-                    &settings.url,
-                    &settings.headers,
-                    &policy,
-                )?),
-                policy,
-            },
-            #[cfg(not(feature = "grpc"))]
-            OtlpProtocol::Grpc => {
-                return Err(std::io::Error::other(
-                    "OTLP/gRPC needs forkline's `grpc` feature",
-                ))
-            }
-        };
+        let transport = OtlpTransport::new(
+            OtlpSignal::Traces,
+            settings.protocol,
+            &settings.url,
+            &settings.headers,
+            settings.policy,
+            None,
+        )?;
         Self::start_with(settings, transport)
     }
 
@@ -141,7 +126,7 @@ impl GuardedSpanProcessor {
         settings: SpanExportSettings,
         client: reqwest::Client,
     ) -> std::io::Result<Self> {
-        let transport = SpanTransport::Http {
+        let transport = OtlpTransport::Http {
             client,
             url: settings.url.clone(),
             policy: settings.policy,
@@ -149,7 +134,7 @@ impl GuardedSpanProcessor {
         Self::start_with(settings, transport)
     }
 
-    fn start_with(settings: SpanExportSettings, transport: SpanTransport) -> std::io::Result<Self> {
+    fn start_with(settings: SpanExportSettings, transport: OtlpTransport) -> std::io::Result<Self> {
         let policy = settings.policy;
         let params = engine_params(policy, settings.max_batch, settings.batch_delay);
         let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
@@ -241,6 +226,7 @@ impl SpanProcessor for GuardedSpanProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::OtlpProtocol;
 
     #[test]
     fn settings_never_print_credentials() {

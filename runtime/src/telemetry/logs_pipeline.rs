@@ -1,7 +1,7 @@
 //! Builds and installs the OTel logs pipeline of a worker, next to its tracer and meter
 //! providers (in `post_fork`): a `SdkLoggerProvider` with the worker's resource and one
-//! processor, forkline's (the guarded OTLP/HTTP pipeline), or the SDK's batch processor over
-//! `logs-<pid>.jsonl` in the run folder. OpenTelemetry 0.32 has no global logger provider:
+//! processor, forkline's (the guarded OTLP pipeline, over HTTP or gRPC), or the SDK's batch
+//! processor over `logs-<pid>.jsonl` in the run folder. OpenTelemetry 0.32 has no global logger provider:
 //! forkline keeps it here, the `tracing` bridge takes it from here ([`logger_provider`]), and the
 //! teardown shuts it down under the worker's one deadline. As with the tracer provider, an
 //! installation inherited across `fork()` is abandoned, never shut down (its threads do not exist
@@ -11,6 +11,7 @@ use crate::config::{LogsExporterConfig, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::export::engine::state::PipelineState;
 use crate::export::log_export::{GuardedLogProcessor, LogBatching, ShutdownBy};
+use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
 use crate::identity::fork_generation;
 use crate::sink::log_file::LogFileExporter;
 use crate::stats::{counters, ProcessCounters};
@@ -61,9 +62,6 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
     if !telemetry.otel.enabled {
         return Ok(());
     }
-    if let Some(reason) = logs.off_because {
-        crate::diag::log_warn!("{reason}");
-    }
     let builder = SdkLoggerProvider::builder().with_resource(resource);
     let (provider, guarded) = match &logs.exporter {
         LogsExporterConfig::None => return Ok(()),
@@ -89,19 +87,26 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
             };
             (builder.with_log_processor(counted).build(), None)
         }
-        LogsExporterConfig::Otlp { logs_url, headers } => {
-            let client = match &telemetry.prepared.otlp_logs_http {
-                Some(client) => client.clone(),
-                None => crate::export::http_client::build(&logs.guard, headers)
-                    .map_err(|e| Error::io("building the OTLP logs HTTP client", e))?,
-            };
+        LogsExporterConfig::Otlp {
+            logs_url,
+            headers,
+            protocol,
+        } => {
+            let transport = OtlpTransport::new(
+                OtlpSignal::Logs,
+                *protocol,
+                logs_url,
+                headers,
+                logs.guard,
+                telemetry.prepared.otlp_logs_http.as_ref(),
+            )
+            .map_err(|e| Error::io("building the OTLP logs transport", e))?;
             let batching = LogBatching {
                 max_batch: logs.batch.max_export_batch_size,
                 batch_delay: logs.batch.scheduled_delay,
             };
-            let processor =
-                GuardedLogProcessor::start(client, logs_url.clone(), logs.guard, batching)
-                    .map_err(|e| Error::io("starting the OTLP logs exporter", e))?;
+            let processor = GuardedLogProcessor::start(transport, logs.guard, batching)
+                .map_err(|e| Error::io("starting the OTLP logs exporter", e))?;
             let guarded = (processor.shared(), processor.shutdown_by());
             crate::health::register_logs(guarded.0.clone());
             (builder.with_log_processor(processor).build(), Some(guarded))

@@ -1,14 +1,16 @@
 //! Builds and installs the OTel metrics pipeline of a worker, next to its tracer provider (in
 //! `post_fork`): a `SdkMeterProvider` with the worker's resource and one periodic reader whose
-//! exporter is forkline's (the guarded OTLP/HTTP pipeline, or `metrics-<pid>.jsonl` in the run
-//! folder), installed as the global meter provider. As with the tracer provider, an installation
-//! inherited across `fork()` is abandoned, never shut down (its reader thread does not exist
-//! here; the SDK's shutdown would wait 5 s for it), and rebuilt.
+//! exporter is forkline's (the guarded OTLP pipeline, over HTTP or gRPC, or `metrics-<pid>.jsonl`
+//! in the run folder), installed as the global meter provider. As with the tracer provider, an
+//! installation inherited across `fork()` is abandoned, never shut down (its reader thread does
+//! not exist here; the SDK's shutdown would wait 5 s for it), and rebuilt. A gRPC channel is
+//! made on the export thread, at its first attempt, never before fork.
 
 use crate::config::{MetricsExporterConfig, MetricsTemporality, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::export::engine::state::PipelineState;
 use crate::export::metric_export::{GuardedMetricExporter, ShutdownBy};
+use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
 use crate::identity::fork_generation;
 use crate::sink::metric_file::MetricFileExporter;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -63,9 +65,6 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
     if !telemetry.otel.enabled {
         return Ok(());
     }
-    if let Some(reason) = metrics.off_because {
-        crate::diag::log_warn!("{reason}");
-    }
     let temporality = match metrics.temporality {
         MetricsTemporality::Cumulative => Temporality::Cumulative,
         MetricsTemporality::Delta => Temporality::Delta,
@@ -88,19 +87,19 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
         MetricsExporterConfig::Otlp {
             metrics_url,
             headers,
+            protocol,
         } => {
-            let client = match &telemetry.prepared.otlp_metrics_http {
-                Some(client) => client.clone(),
-                None => crate::export::http_client::build(&metrics.guard, headers)
-                    .map_err(|e| Error::io("building the OTLP metrics HTTP client", e))?,
-            };
-            let exporter = GuardedMetricExporter::start(
-                client,
-                metrics_url.clone(),
+            let transport = OtlpTransport::new(
+                OtlpSignal::Metrics,
+                *protocol,
+                metrics_url,
+                headers,
                 metrics.guard,
-                temporality,
+                telemetry.prepared.otlp_metrics_http.as_ref(),
             )
-            .map_err(|e| Error::io("starting the OTLP metrics exporter", e))?;
+            .map_err(|e| Error::io("building the OTLP metrics transport", e))?;
+            let exporter = GuardedMetricExporter::start(transport, metrics.guard, temporality)
+                .map_err(|e| Error::io("starting the OTLP metrics exporter", e))?;
             let guarded = (exporter.shared(), exporter.shutdown_by());
             crate::health::register_metrics(guarded.0.clone());
             (build(telemetry, resource, exporter), Some(guarded))

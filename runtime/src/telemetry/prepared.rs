@@ -35,14 +35,22 @@ impl Prepared {
             _ => None,
         };
         let otlp_metrics_http = match &config.metrics.exporter {
-            MetricsExporterConfig::Otlp { headers, .. } if config.otel.enabled => Some(
+            MetricsExporterConfig::Otlp {
+                headers,
+                protocol: OtlpProtocol::HttpProtobuf,
+                ..
+            } if config.otel.enabled => Some(
                 crate::export::http_client::build(&config.metrics.guard, headers)
                     .map_err(|e| Error::io("preparing the OTLP metrics HTTP client", e))?,
             ),
             _ => None,
         };
         let otlp_logs_http = match &config.logs.exporter {
-            LogsExporterConfig::Otlp { headers, .. } if config.otel.enabled => Some(
+            LogsExporterConfig::Otlp {
+                headers,
+                protocol: OtlpProtocol::HttpProtobuf,
+                ..
+            } if config.otel.enabled => Some(
                 crate::export::http_client::build(&config.logs.guard, headers)
                     .map_err(|e| Error::io("preparing the OTLP logs HTTP client", e))?,
             ),

@@ -1,0 +1,124 @@
+//! The transport of the guarded OTLP pipelines (spans, metrics, logs): one OTLP/HTTP POST of a
+//! protobuf body to the signal's URL, bounded and classified by the guard (`attempt`), or, with
+//! feature `grpc`, one unary call of the signal's OTLP/gRPC service (`otlp_grpc`). The protocol
+//! is the signal's own (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else the base one).
+
+pub(crate) use crate::config::otlp_signal::OtlpSignal;
+use crate::config::{GuardPolicy, OtlpProtocol};
+use crate::export::attempt;
+use crate::export::engine::signal::{Attempted, Transport};
+
+/// How an attempt reaches the collector.
+pub(crate) enum OtlpTransport {
+    /// An OTLP/HTTP POST of the body to `url`; `client` carries the policy's timeouts and the
+    /// signal's headers.
+    Http {
+        client: reqwest::Client,
+        url: String,
+        policy: GuardPolicy,
+    },
+    /// A unary OTLP/gRPC `Export` call.
+    #[cfg(feature = "grpc")]
+    Grpc {
+        sender: Box<crate::export::otlp_grpc::GrpcSender>,
+        policy: GuardPolicy,
+    },
+}
+
+impl OtlpTransport {
+    /// The transport of `signal` for `protocol`: over HTTP with `prepared` (a client built in
+    /// the master, with the policy's timeouts and these headers) or a new client; over gRPC with
+    /// a sender that connects on its first attempt. Opens nothing.
+    pub(crate) fn new(
+        signal: OtlpSignal,
+        protocol: OtlpProtocol,
+        url: &str,
+        headers: &[(String, String)],
+        policy: GuardPolicy,
+        prepared: Option<&reqwest::Client>,
+    ) -> std::io::Result<Self> {
+        match protocol {
+            OtlpProtocol::HttpProtobuf => Ok(Self::Http {
+                client: match prepared {
+                    Some(client) => client.clone(),
+                    None => crate::export::http_client::build(&policy, headers)?,
+                },
+                url: url.to_string(),
+                policy,
+            }),
+            #[cfg(feature = "grpc")]
+            OtlpProtocol::Grpc => Ok(Self::Grpc {
+                sender: Box::new(crate::export::otlp_grpc::GrpcSender::new(
+                    signal, url, headers, &policy,
+                )?),
+                policy,
+            }),
+            #[cfg(not(feature = "grpc"))]
+            OtlpProtocol::Grpc => {
+                let _ = signal;
+                Err(std::io::Error::other(
+                    "OTLP/gRPC needs forkline's `grpc` feature",
+                ))
+            }
+        }
+    }
+}
+
+impl Transport for OtlpTransport {
+    async fn attempt(&mut self, body: bytes::Bytes) -> Attempted {
+        match self {
+            Self::Http {
+                client,
+                url,
+                policy,
+            } => {
+                let request = client
+                    .post(url.as_str())
+                    .header("Content-Type", "application/x-protobuf")
+                    .body(body);
+                attempt::send(request, policy).await
+            }
+            #[cfg(feature = "grpc")]
+            Self::Grpc { sender, policy } => sender.send(&body, policy).await.into(),
+        }
+    }
+}
+
+/// For the signals' tests: a one-request OTLP/HTTP receiver on `path`: answers 200 and
+/// returns the body it got.
+#[cfg(test)]
+pub(crate) fn one_request_receiver(path: &str) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}{path}", listener.local_addr().expect("address"));
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).expect("read");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + length {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                    return got[end + 4..end + 4 + length].to_vec();
+                }
+            }
+            if n == 0 {
+                return Vec::new();
+            }
+        }
+    });
+    (url, handle)
+}
