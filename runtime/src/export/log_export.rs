@@ -119,13 +119,6 @@ impl GuardedLogProcessor {
 
 impl LogProcessor for GuardedLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        // The tracing bridge sets only the observed time; a backend that files records by their
-        // time (otelite) then shows them at 0, outside every time window.
-        if record.timestamp().is_none() {
-            if let Some(observed) = record.observed_timestamp() {
-                opentelemetry::logs::LogRecord::set_timestamp(record, observed);
-            }
-        }
         let state = &*self.state;
         state.accept();
         if state.is_closed() {

@@ -54,8 +54,18 @@ impl Encode for LogEncoder {
     type Item = Record;
     type Meta = ();
 
-    fn encode(&mut self, records: Vec<Record>) -> Result<Encoded<()>, DropReason> {
+    fn encode(&mut self, mut records: Vec<Record>) -> Result<Encoded<()>, DropReason> {
         let items = records.len();
+        // The tracing bridge sets only the observed time; a backend that files records by their
+        // time (otelite) then shows them at 0, outside every time window. Filled in here, on
+        // the export thread, not on the request path.
+        for (record, _) in &mut records {
+            if record.timestamp().is_none() {
+                if let Some(observed) = record.observed_timestamp() {
+                    opentelemetry::logs::LogRecord::set_timestamp(record, observed);
+                }
+            }
+        }
         let request = {
             let resource = self.resource.lock().unwrap_or_else(|p| p.into_inner());
             to_request(&records, &resource)
