@@ -126,10 +126,7 @@ impl LogProcessor for GuardedLogProcessor {
             return;
         }
         state.add_pending();
-        match self
-            .queue
-            .try_send((record.clone(), scope.clone()))
-        {
+        match self.queue.try_send((record.clone(), scope.clone())) {
             Ok(()) => state.sent_to_channel(),
             Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
             Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
