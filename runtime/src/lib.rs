@@ -64,6 +64,7 @@ mod health;
 pub mod http;
 mod identity;
 mod lifecycle;
+mod metric_collection;
 mod server;
 mod sink;
 mod stats;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// folder and from the layers below its own; modules of one layer do not import each other.
 const RUNTIME_LAYERS: &[&[&str]] = &[
     &["error", "diag"],
-    &["sys", "identity", "stats"],
+    &["sys", "identity", "stats", "metric_collection"],
     &["config"],
     &["export", "sink"],
     &["health"],

@@ -219,7 +219,7 @@ mod tests {
             .expect("delivered before the teardown's deadline, not the SDK's timeout");
         let body = got.join().expect("receiver");
         let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("protobuf");
-        assert_eq!(crate::export::otlp_metrics::data_points(&request), 4);
+        assert_eq!(crate::metric_collection::data_points(&request), 4);
         let health = exporter.shared().health();
         assert_eq!((health.accepted, health.delivered), (1, 1), "{health:?}");
         // Closed: a late collection is refused and counted.

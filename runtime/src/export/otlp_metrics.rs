@@ -2,44 +2,18 @@
 //! `ExportMetricsServiceRequest`, to one protobuf body); the transport is
 //! `otlp_transport`'s (OTLP/HTTP, or OTLP/gRPC with feature `grpc`).
 //!
-//! The conversion from the SDK's `ResourceMetrics` is opentelemetry-proto's own
-//! (`From<&ResourceMetrics> for ExportMetricsServiceRequest`, feature `metrics`): it is public,
-//! covers every aggregation (sums, gauges, histograms, exponential histograms) with exemplars,
-//! and is what opentelemetry-otlp sends, so forkline does not keep a second copy. It runs on the
-//! SDK's reader thread, because `ResourceMetrics` is borrowed for the export call only.
+//! The conversion from the SDK's `ResourceMetrics` (`metric_collection::to_request`) is
+//! opentelemetry-proto's own (`From<&ResourceMetrics> for ExportMetricsServiceRequest`, feature
+//! `metrics`): it is public, covers every aggregation (sums, gauges, histograms, exponential
+//! histograms) with exemplars, and is what opentelemetry-otlp sends, so forkline does not keep a
+//! second copy. It runs on the SDK's reader thread, because `ResourceMetrics` is borrowed for
+//! the export call only.
 
 use crate::export::engine::signal::{Encode, Encoded};
 use crate::export::figures::DropReason;
+pub(crate) use crate::metric_collection::to_request;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use prost::Message;
-
-/// One collection as OTLP, with the request duration series forkline aggregates itself
-/// (`telemetry::duration_series`). A collection with no data point is `None`: nothing to send.
-pub(crate) fn to_request(metrics: &ResourceMetrics) -> Option<ExportMetricsServiceRequest> {
-    let mut request = ExportMetricsServiceRequest::from(metrics);
-    crate::telemetry::duration_series::merge_into(&mut request);
-    (data_points(&request) > 0).then_some(request)
-}
-
-/// The data points a request carries (all aggregations).
-pub(crate) fn data_points(request: &ExportMetricsServiceRequest) -> u64 {
-    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-    request
-        .resource_metrics
-        .iter()
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .map(|m| match &m.data {
-            Some(Data::Sum(s)) => s.data_points.len(),
-            Some(Data::Gauge(g)) => g.data_points.len(),
-            Some(Data::Histogram(h)) => h.data_points.len(),
-            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-            Some(Data::Summary(s)) => s.data_points.len(),
-            None => 0,
-        } as u64)
-        .sum()
-}
 
 /// Encodes collections; several (after an outage) go out as one request.
 pub(crate) struct MetricsEncoder;
@@ -70,11 +44,13 @@ impl Encode for MetricsEncoder {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::metric_collection::data_points;
     use opentelemetry::metrics::MeterProvider as _;
     use opentelemetry::KeyValue;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
     use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
     use opentelemetry_sdk::metrics::{
         InMemoryMetricExporter, InMemoryMetricExporterBuilder, PeriodicReader, SdkMeterProvider,
         Temporality,

@@ -63,6 +63,9 @@ impl HandlerTimer {
 
 impl Drop for HandlerTimer {
     fn drop(&mut self) {
+        if crate::telemetry::metrics_pipeline::metrics_off() {
+            return;
+        }
         let seconds = self.started.elapsed().as_secs_f64();
         let function = KeyValue::new(FUNCTION, self.name);
         if std::thread::panicking() {

@@ -32,7 +32,7 @@ pub(crate) mod metrics;
 pub(crate) mod span;
 pub(crate) mod unwind;
 
-pub use crate::telemetry::tracer_cache::provider_installed;
+pub use crate::telemetry::tracer_cache::{provider_installed, sdk_provider_installed};
 pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
 pub use error_event::{capture_stacks, STACKTRACE_TAG};
 pub use span::HandlerSpan;

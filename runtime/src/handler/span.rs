@@ -6,8 +6,8 @@
 
 use crate::handler::attributes::AttributeKey;
 use crate::handler::unwind::{recording_panics, Instrumented};
-use crate::telemetry::tracer_cache::{parent_decides, with_tracer};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use crate::telemetry::tracer_cache::{parent_decides, start_span};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 
@@ -59,15 +59,11 @@ impl HandlerSpan {
         };
         let mut out = Vec::with_capacity(capacity);
         attributes(&mut out);
-        let span = with_tracer(|tracer| {
-            tracer
-                .span_builder(name)
-                .with_kind(kind)
-                .with_attributes(out)
-                .start_with_context(tracer, &parent)
-        });
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(kind)
+            .with_attributes(out);
         Self {
-            cx: Some(parent.with_span(span)),
+            cx: Some(start_span(builder, &parent)),
         }
     }
 

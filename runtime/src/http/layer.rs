@@ -12,14 +12,31 @@
 use crate::handler::error_event::{self, Caught};
 use crate::http::headers::extract;
 use crate::http::request_of_event;
-use crate::http::server_metrics::RequestMetrics;
+use crate::http::route_names;
+use crate::http::server_metrics::{RequestMetrics, METHODS};
 use crate::telemetry::request_scope;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, Key, KeyValue};
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
+use std::time::SystemTime;
+
+const METHOD: Key = Key::from_static_str("http.request.method");
+const PATH: Key = Key::from_static_str("url.path");
+const SCHEME: Key = Key::from_static_str("url.scheme");
+const PROTOCOL_VERSION: Key = Key::from_static_str("network.protocol.version");
+const ROUTE: Key = Key::from_static_str("http.route");
+const QUERY: Key = Key::from_static_str("url.query");
+const SERVER_ADDRESS: Key = Key::from_static_str("server.address");
+const SERVER_PORT: Key = Key::from_static_str("server.port");
+const USER_AGENT: Key = Key::from_static_str("user_agent.original");
+const STATUS_CODE: Key = Key::from_static_str("http.response.status_code");
+const ERROR_TYPE: Key = Key::from_static_str("error.type");
+/// The most attributes a server span starts with: one allocation of its list.
+const ATTRIBUTES: usize = 9;
 
 /// Wraps a service with [`TelemetryService`]: `Router::new()....layer(forkline::http::TelemetryLayer::new())`.
 ///
@@ -66,31 +83,29 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let parent = extract(request.headers());
-        let method = request.method().as_str();
-        // A method the semantic conventions name, or `_OTHER` (the last).
-        let method = crate::http::server_metrics::METHODS
-            .iter()
-            .copied()
-            .find(|m| *m == method)
-            .unwrap_or("_OTHER");
-        let route = route_of(&request);
-        let name = match &route {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_string(),
+        let method = method_index(request.method());
+        // The template and the span name are kept per route: no allocation, no formatting.
+        let (name, route) = match route_of(&request) {
+            Some(template) => {
+                let named = route_names::named(method, template);
+                (named.name, Some(named.route))
+            }
+            None => (Cow::Borrowed(METHODS[method]), None),
         };
         let scheme = match request.uri().scheme_str() {
             Some("https") => "https",
             _ => "http",
         };
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", method),
+        let mut attributes = Vec::with_capacity(ATTRIBUTES);
+        attributes.extend([
+            KeyValue::new(METHOD, METHODS[method]),
             KeyValue::new(
-                "url.path",
+                PATH,
                 crate::handler::attributes::bounded(request.uri().path()),
             ),
-            KeyValue::new("url.scheme", scheme),
+            KeyValue::new(SCHEME, scheme),
             KeyValue::new(
-                "network.protocol.version",
+                PROTOCOL_VERSION,
                 match request.version() {
                     http::Version::HTTP_10 => "1.0",
                     http::Version::HTTP_2 => "2",
@@ -98,9 +113,9 @@ where
                     _ => "1.1",
                 },
             ),
-        ];
+        ]);
         if let Some(route) = &route {
-            attributes.push(KeyValue::new("http.route", route.clone()));
+            attributes.push(KeyValue::new(ROUTE, route.clone()));
         }
         if let Some(query) = request.uri().query() {
             let query = if request_scope::pii_allowed() {
@@ -108,12 +123,12 @@ where
             } else {
                 crate::handler::attributes::bounded(&crate::http::query::scrubbed(query))
             };
-            attributes.push(KeyValue::new("url.query", query));
+            attributes.push(KeyValue::new(QUERY, query));
         }
         if let Some((host, port)) = host_of(&request) {
-            attributes.push(KeyValue::new("server.address", host));
+            attributes.push(KeyValue::new(SERVER_ADDRESS, host));
             if let Some(port) = port {
-                attributes.push(KeyValue::new("server.port", i64::from(port)));
+                attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
             }
         }
         if let Some(agent) = request
@@ -122,25 +137,24 @@ where
             .and_then(|v| v.to_str().ok())
         {
             attributes.push(KeyValue::new(
-                "user_agent.original",
+                USER_AGENT,
                 crate::handler::attributes::bounded(agent),
             ));
         }
-        let span = crate::telemetry::tracer_cache::with_tracer(|tracer| {
-            tracer
-                .span_builder(name.clone())
-                .with_kind(SpanKind::Server)
-                .with_attributes(attributes)
-                .start_with_context(tracer, &parent)
-        });
-        let mut cx = parent.with_span(span);
+        // One clock read for the span's start and the request's duration.
+        let started = SystemTime::now();
+        let builder = SpanBuilder::from_name(name.clone())
+            .with_kind(SpanKind::Server)
+            .with_start_time(started)
+            .with_attributes(attributes);
+        let mut cx = crate::telemetry::tracer_cache::start_span(builder, &parent);
         // Only when an event could be sent: the request's parts are kept (not converted) for
         // the Sentry events captured inside it, with the route as their transaction.
-        if error_event::sentry_enabled() {
+        let (sentry_on, hub) = request_session();
+        if sentry_on {
             cx = cx.with_value(request_of_event::scope_of(&request, route.as_deref()));
         }
-        let metrics = RequestMetrics::start(method, scheme, route);
-        let hub = request_session();
+        let metrics = RequestMetrics::start(METHODS[method], scheme, route, started);
         let inner = {
             let _active = cx.clone().attach();
             match &hub {
@@ -159,32 +173,55 @@ where
     }
 }
 
-/// Release health: with Sentry's automatic session tracking in request mode (what
-/// `worker_init` sets), the request's own hub with a session started on it. Events captured
-/// while the request runs (on that hub) mark it errored, a panic crashed; it ends with the
-/// request and is aggregated by the client, which sends the aggregates every minute and at the
-/// worker's flush.
-fn request_session() -> Option<Arc<sentry::Hub>> {
-    let current = sentry::Hub::current();
-    let options = current.client()?;
-    let options = options.options();
-    if !(options.auto_session_tracking && options.session_mode == sentry::SessionMode::Request) {
-        return None;
-    }
-    let hub = Arc::new(sentry::Hub::new_from_top(current));
-    hub.start_session();
-    Some(hub)
+/// Whether Sentry events would go anywhere, and, with Sentry's automatic session tracking in
+/// request mode (what `worker_init` sets), the request's own hub with a session started on it
+/// (release health). Events captured while the request runs (on that hub) mark it errored, a
+/// panic crashed; it ends with the request and is aggregated by the client, which sends the
+/// aggregates every minute and at the worker's flush. One look at the current hub: without a
+/// client that is all a request pays for Sentry.
+fn request_session() -> (bool, Option<Arc<sentry::Hub>>) {
+    sentry::Hub::with_active(|current| {
+        let Some(client) = current.client() else {
+            return (false, None);
+        };
+        let options = client.options();
+        let tracked =
+            options.auto_session_tracking && options.session_mode == sentry::SessionMode::Request;
+        let hub = tracked.then(|| {
+            let hub = Arc::new(sentry::Hub::new_from_top(current.clone()));
+            hub.start_session();
+            hub
+        });
+        (client.is_enabled(), hub)
+    })
 }
 
 /// The route template (axum's `MatchedPath`) when the router knows it: never the raw path,
 /// whose ids would make every request a different span name.
-fn route_of<B>(request: &http::Request<B>) -> Option<String> {
+fn route_of<B>(request: &http::Request<B>) -> Option<&str> {
     #[cfg(feature = "axum")]
     if let Some(path) = request.extensions().get::<axum::extract::MatchedPath>() {
-        return Some(path.as_str().to_string());
+        return Some(path.as_str());
     }
     let _ = request;
     None
+}
+
+/// The method's index in [`METHODS`] (`_OTHER`, the last, for a method the conventions do not
+/// name).
+fn method_index(method: &http::Method) -> usize {
+    match *method {
+        http::Method::GET => 0,
+        http::Method::HEAD => 1,
+        http::Method::POST => 2,
+        http::Method::PUT => 3,
+        http::Method::DELETE => 4,
+        http::Method::CONNECT => 5,
+        http::Method::OPTIONS => 6,
+        http::Method::TRACE => 7,
+        http::Method::PATCH => 8,
+        _ => METHODS.len() - 1,
+    }
 }
 
 fn host_of<B>(request: &http::Request<B>) -> Option<(String, Option<u16>)> {
@@ -202,7 +239,7 @@ fn host_of<B>(request: &http::Request<B>) -> Option<(String, Option<u16>)> {
 pub struct ResponseFuture<F> {
     inner: F,
     cx: Context,
-    name: String,
+    name: Cow<'static, str>,
     done: bool,
     /// The request's Sentry hub and session (release health), when tracked.
     hub: Option<Arc<sentry::Hub>>,
@@ -259,10 +296,11 @@ where
                     // client gets a 500, as from any other framework, not a dropped connection.
                     crate::handler::unwind::record_panic(&this.cx, &*payload);
                     let span = this.cx.span();
-                    span.set_attribute(KeyValue::new("error.type", "panic"));
-                    span.set_attribute(KeyValue::new("http.response.status_code", 500));
-                    span.end();
-                    this.metrics.finish(Some(500), Some("panic".into()));
+                    span.set_attribute(KeyValue::new(ERROR_TYPE, "panic"));
+                    span.set_attribute(KeyValue::new(STATUS_CODE, 500));
+                    let ended = SystemTime::now();
+                    span.end_with_timestamp(ended);
+                    this.metrics.finish(ended, Some(500), Some("panic".into()));
                     this.done = true;
                     let mut response = http::Response::new(RB::default());
                     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -272,18 +310,20 @@ where
         let Poll::Ready(result) = polled else {
             return Poll::Pending;
         };
+        // One clock read for the span's end and the request's duration.
+        let ended = SystemTime::now();
         let span = this.cx.span();
         match &result {
             Ok(response) => {
                 let status = response.status().as_u16();
-                span.set_attribute(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status),
-                ));
-                this.metrics
-                    .finish(Some(status), (status >= 500).then(|| status.to_string()));
+                span.set_attribute(KeyValue::new(STATUS_CODE, i64::from(status)));
+                this.metrics.finish(
+                    ended,
+                    Some(status),
+                    (status >= 500).then(|| status.to_string()),
+                );
                 if status >= 500 {
-                    span.set_attribute(KeyValue::new("error.type", status.to_string()));
+                    span.set_attribute(KeyValue::new(ERROR_TYPE, status.to_string()));
                     span.set_status(Status::error(format!("HTTP {status}")));
                     // Inside the span: Sentry's OTel integration links the event to it. Not
                     // when the handler's `Err` was already sent as an error event: that event
@@ -307,12 +347,12 @@ where
             }
             Err(_) => {
                 let error = std::any::type_name::<E>().to_string();
-                this.metrics.finish(None, Some(error.clone()));
-                span.set_attribute(KeyValue::new("error.type", error));
+                this.metrics.finish(ended, None, Some(error.clone()));
+                span.set_attribute(KeyValue::new(ERROR_TYPE, error));
                 span.set_status(Status::error("the service failed"));
             }
         }
-        span.end();
+        span.end_with_timestamp(ended);
         this.done = true;
         Poll::Ready(result)
     }
@@ -327,7 +367,7 @@ impl<F> Drop for ResponseFuture<F> {
         if !self.done {
             // Cancelled (the client went away): the span ends now, marked as such.
             let span = self.cx.span();
-            span.set_attribute(KeyValue::new("error.type", "cancelled"));
+            span.set_attribute(KeyValue::new(ERROR_TYPE, "cancelled"));
             span.end();
         }
     }

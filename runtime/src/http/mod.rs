@@ -6,6 +6,7 @@ mod headers;
 mod layer;
 mod query;
 mod request_of_event;
+mod route_names;
 mod server_metrics;
 
 pub use headers::{extract, inject, inject_context, HeaderExtractor, HeaderInjector};

@@ -5,11 +5,13 @@
 //! layer itself is built in the master, before any provider exists), and the attribute keys are
 //! constants: a request costs its attribute values and two or three recordings.
 
-use crate::telemetry::duration_series::{self, SeriesKey};
+use crate::metric_collection::duration_series::{self, RouteKey, SeriesKey};
+use crate::telemetry::metrics_pipeline;
 use opentelemetry::metrics::{Histogram, ObservableUpDownCounter};
 use opentelemetry::{Key, KeyValue};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
-use std::time::Instant;
+use std::time::SystemTime;
 
 const METHOD: Key = Key::from_static_str("http.request.method");
 const ROUTE: Key = Key::from_static_str("http.route");
@@ -17,9 +19,9 @@ const STATUS: Key = Key::from_static_str("http.response.status_code");
 const SCHEME: Key = Key::from_static_str("url.scheme");
 const ERROR_TYPE: Key = Key::from_static_str("error.type");
 
-pub(crate) use crate::telemetry::metrics_pipeline::DURATION_BOUNDARIES;
+pub(crate) use crate::metric_collection::DURATION_BOUNDARIES;
 
-pub(crate) use crate::telemetry::duration_series::{METHODS, SCHEMES};
+pub(crate) use crate::metric_collection::duration_series::{METHODS, SCHEMES};
 
 /// Requests in flight by method and scheme, observed at each collection: two atomic adds per
 /// request instead of two recordings through the SDK (each builds, sorts and hashes an
@@ -96,61 +98,80 @@ fn instruments() -> &'static Instruments {
 }
 
 /// One request in the metrics: counted active from its start until it is finished or dropped.
-pub(crate) struct RequestMetrics {
+/// Nothing at all (no clock, no counter) when forkline's pipeline has metrics off.
+pub(crate) struct RequestMetrics(Option<Recording>);
+
+/// Kept small: it is part of every request's future, which is moved several times.
+struct Recording {
     instruments: &'static Instruments,
-    cell: (usize, usize),
-    started: Instant,
-    method: &'static str,
-    scheme: &'static str,
-    route: Option<String>,
+    started: SystemTime,
+    route: Option<Cow<'static, str>>,
+    /// Indexes in `METHODS` and `SCHEMES`.
+    method: u8,
+    scheme: u8,
     finished: bool,
 }
 
 impl RequestMetrics {
-    /// A request starts (`method` as the conventions name it, `_OTHER` otherwise).
-    pub(crate) fn start(method: &'static str, scheme: &'static str, route: Option<String>) -> Self {
+    /// A request starts at `started` (`method` as the conventions name it, `_OTHER`
+    /// otherwise). The layer reads the clock once for this and its span's start.
+    pub(crate) fn start(
+        method: &'static str,
+        scheme: &'static str,
+        route: Option<Cow<'static, str>>,
+        started: SystemTime,
+    ) -> Self {
+        if metrics_pipeline::metrics_off() {
+            return Self(None);
+        }
         let instruments = instruments();
-        let cell = cell(method, scheme);
-        let (m, s) = cell;
+        let (m, s) = cell(method, scheme);
         if !ACTIVE.used[m][s].load(Ordering::Relaxed) {
             ACTIVE.used[m][s].store(true, Ordering::Relaxed);
         }
         ACTIVE.count[m][s].fetch_add(1, Ordering::Relaxed);
-        Self {
+        Self(Some(Recording {
             instruments,
-            cell,
-            started: Instant::now(),
-            method,
-            scheme,
+            started,
             route,
+            method: m as u8,
+            scheme: s as u8,
             finished: false,
-        }
+        }))
     }
 
-    /// The request is answered with `status`, or failed (`status` `None`) with `error`.
-    /// `error` is set for 5xx (the status code), panics and service errors.
-    pub(crate) fn finish(&mut self, status: Option<u16>, error: Option<String>) {
-        if std::mem::replace(&mut self.finished, true) {
+    /// The request is answered at `at` with `status`, or failed (`status` `None`) with
+    /// `error`. `error` is set for 5xx (the status code), panics and service errors. Its
+    /// duration is of the wall clock, as its span's (a clock step during a request is
+    /// recorded as 0 when backwards).
+    pub(crate) fn finish(&mut self, at: SystemTime, status: Option<u16>, error: Option<String>) {
+        let Some(this) = &mut self.0 else {
+            return;
+        };
+        if std::mem::replace(&mut this.finished, true) {
             return;
         }
-        let seconds = self.started.elapsed().as_secs_f64();
-        let Some(histogram) = &self.instruments.duration else {
+        let seconds = at
+            .duration_since(this.started)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let Some(histogram) = &this.instruments.duration else {
             let key = SeriesKey {
-                method: self.cell.0 as u8,
-                scheme: self.cell.1 as u8,
+                method: this.method,
+                scheme: this.scheme,
                 status: status.unwrap_or(0),
-                route: self.route.take(),
+                route: RouteKey(this.route.take()),
                 error,
             };
             // Not recorded only when the provider was replaced while the request ran.
-            duration_series::record(self.instruments.epoch, key, seconds);
-            self.active_done();
+            duration_series::record(this.instruments.epoch, key, seconds);
+            this.active_done();
             return;
         };
         let mut attributes = Vec::with_capacity(5);
-        attributes.push(KeyValue::new(METHOD, self.method));
-        attributes.push(KeyValue::new(SCHEME, self.scheme));
-        if let Some(route) = self.route.take() {
+        attributes.push(KeyValue::new(METHOD, METHODS[usize::from(this.method)]));
+        attributes.push(KeyValue::new(SCHEME, SCHEMES[usize::from(this.scheme)]));
+        if let Some(route) = this.route.take() {
             attributes.push(KeyValue::new(ROUTE, route));
         }
         if let Some(status) = status {
@@ -160,16 +181,18 @@ impl RequestMetrics {
             attributes.push(KeyValue::new(ERROR_TYPE, error));
         }
         histogram.record(seconds, &attributes);
-        self.active_done();
+        this.active_done();
     }
+}
 
+impl Recording {
     fn active_done(&self) {
-        let (m, s) = self.cell;
+        let (m, s) = (usize::from(self.method), usize::from(self.scheme));
         ACTIVE.count[m][s].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-impl Drop for RequestMetrics {
+impl Drop for Recording {
     fn drop(&mut self) {
         // Cancelled (the client went away): no longer active, and no duration of an answer.
         if !self.finished {

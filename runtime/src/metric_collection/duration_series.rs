@@ -49,8 +49,44 @@ pub(crate) struct SeriesKey {
     pub(crate) method: u8,
     pub(crate) scheme: u8,
     pub(crate) status: u16,
-    pub(crate) route: Option<Cow<'static, str>>,
+    pub(crate) route: RouteKey,
     pub(crate) error: Option<String>,
+}
+
+/// A route template in a key. A borrowed one is the layer's kept `&'static str`, one per
+/// template (`http::route_names`), so it is told apart by its address: no hashing or comparing
+/// of its text per request. An owned one (past the kept routes' limit) by its text.
+#[derive(Clone)]
+pub(crate) struct RouteKey(pub(crate) Option<Cow<'static, str>>);
+
+impl PartialEq for RouteKey {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(Cow::Borrowed(a)), Some(Cow::Borrowed(b))) => std::ptr::eq(*a, *b),
+            (Some(Cow::Owned(a)), Some(Cow::Owned(b))) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for RouteKey {}
+
+impl std::hash::Hash for RouteKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match &self.0 {
+            None => state.write_u8(0),
+            Some(Cow::Borrowed(route)) => {
+                state.write_u8(1);
+                state.write_usize(route.as_ptr() as usize);
+                state.write_usize(route.len());
+            }
+            Some(Cow::Owned(route)) => {
+                state.write_u8(2);
+                route.hash(state);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -312,7 +348,7 @@ fn attributes(key: &SeriesKey) -> Vec<KeyValue> {
         "url.scheme",
         text(SCHEMES[usize::from(key.scheme)]),
     ));
-    if let Some(route) = &key.route {
+    if let Some(route) = &key.route.0 {
         attributes.push(attribute("http.route", text(route)));
     }
     if key.status != 0 {
@@ -342,7 +378,7 @@ mod tests {
             method: 0,
             scheme: 0,
             status,
-            route: Some(Cow::Owned(route.to_string())),
+            route: RouteKey(Some(Cow::Owned(route.to_string()))),
             error: error.map(Into::into),
         }
     }
@@ -449,6 +485,37 @@ mod tests {
             again.data_points[0].start_time_unix_nano,
             h.data_points[0].start_time_unix_nano
         );
+    }
+
+    #[test]
+    fn a_kept_route_is_one_series_by_its_address_an_owned_one_by_its_text() {
+        let kept: &'static str = Box::leak(String::from("/kept/{id}").into_boxed_str());
+        let same_text: &'static str = Box::leak(String::from("/kept/{id}").into_boxed_str());
+        let borrowed = |r: &'static str| RouteKey(Some(Cow::Borrowed(r)));
+        let owned = |r: &str| RouteKey(Some(Cow::Owned(r.to_string())));
+        assert!(borrowed(kept) == borrowed(kept));
+        assert!(borrowed(kept) != borrowed(same_text));
+        assert!(owned("/a") == owned("/a"));
+        assert!(owned("/a") != owned("/b"));
+        assert!(borrowed(kept) != owned("/kept/{id}"));
+        assert!(RouteKey(None) == RouteKey(None));
+        let store = Store::new(1, false);
+        let key = |route: RouteKey| SeriesKey {
+            method: 0,
+            scheme: 0,
+            status: 200,
+            route,
+            error: None,
+        };
+        store.record_shared(&key(borrowed(kept)), 0.1);
+        store.record_shared(&key(borrowed(kept)), 0.2);
+        store.record_shared(&key(owned("/owned")), 0.1);
+        store.record_shared(&key(owned("/owned")), 0.1);
+        let mut request = request(false);
+        merge(&store, &mut request);
+        let h = histogram(&request).expect("points");
+        assert_eq!(h.data_points.len(), 2);
+        assert!(h.data_points.iter().all(|p| p.count == 2));
     }
 
     #[test]

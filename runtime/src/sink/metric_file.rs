@@ -38,7 +38,7 @@ impl MetricFileExporter {
 
     fn write(&self, metrics: &ResourceMetrics) -> Result<(), String> {
         // A collection with no data point (nothing recorded yet) is not written.
-        let Some(request) = crate::export::otlp_metrics::to_request(metrics) else {
+        let Some(request) = crate::metric_collection::to_request(metrics) else {
             return Ok(());
         };
         let mut line =

@@ -16,7 +16,7 @@ use crate::sink::metric_file::MetricFileExporter;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::Resource;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// This process's meter provider, and its guarded pipeline when it exports OTLP.
@@ -29,11 +29,19 @@ pub(crate) struct Installed {
 
 static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
 
-/// The semantic conventions' bucket advice for `http.server.request.duration`, in seconds; also
-/// `forkline.handler.duration`'s.
-pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+pub(crate) use crate::metric_collection::DURATION_BOUNDARIES;
+
+/// Whether forkline's pipeline was installed in this process with metrics off (the SDK off, or
+/// `OTEL_METRICS_EXPORTER=none`): the integrations then record nothing at all. Before any
+/// installation (an application that builds its own providers) they record through the global
+/// meter provider.
+static METRICS_OFF: AtomicBool = AtomicBool::new(false);
+
+/// See [`METRICS_OFF`].
+#[inline]
+pub(crate) fn metrics_off() -> bool {
+    METRICS_OFF.load(Ordering::Acquire)
+}
 
 /// Bumped whenever forkline installs a meter provider, so instruments cached by the
 /// integrations (the HTTP layer's) are made again from the new one.
@@ -62,6 +70,8 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
         }
     }
     let metrics = &telemetry.metrics;
+    // Off until a provider is installed below.
+    METRICS_OFF.store(true, Ordering::Release);
     if !telemetry.otel.enabled {
         return Ok(());
     }
@@ -110,8 +120,9 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
     // The request duration series start before the instruments of the new epoch are made.
     let epoch = METER_EPOCH.load(Ordering::Acquire) + 1;
     let delta = temporality != Temporality::Cumulative;
-    crate::telemetry::duration_series::install(epoch, delta);
+    crate::metric_collection::duration_series::install(epoch, delta);
     METER_EPOCH.store(epoch, Ordering::Release);
+    METRICS_OFF.store(false, Ordering::Release);
     *slot = Some(Installed {
         generation: fork_generation(),
         provider,

@@ -1,8 +1,5 @@
 //! The telemetry pipelines of a process and the steps that build and end them.
 
-// Recorded by the HTTP layer (feature `tower`); merged into collections with or without it.
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
-pub(crate) mod duration_series;
 pub mod fork_check;
 pub(crate) mod fork_rng;
 pub mod logs_pipeline;

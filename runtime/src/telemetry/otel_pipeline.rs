@@ -112,12 +112,15 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
         .with_span_processor(ForkAwareProcessor::new(exporter, late.clone()))
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    crate::telemetry::tracer_cache::provider_installed(matches!(
-        config.sampler,
-        SamplerConfig::ParentBasedAlwaysOn
-            | SamplerConfig::ParentBasedAlwaysOff
-            | SamplerConfig::ParentBasedTraceIdRatio(_)
-    ));
+    crate::telemetry::tracer_cache::sdk_provider_installed(
+        &provider,
+        matches!(
+            config.sampler,
+            SamplerConfig::ParentBasedAlwaysOn
+                | SamplerConfig::ParentBasedAlwaysOff
+                | SamplerConfig::ParentBasedTraceIdRatio(_)
+        ),
+    );
     *slot = Some(Installed {
         generation: fork_generation(),
         pid: who.pid,
