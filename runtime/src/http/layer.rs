@@ -11,6 +11,7 @@
 
 use crate::handler::error_event::{self, Caught};
 use crate::http::headers::extract;
+use crate::http::host::host_of;
 use crate::http::request_of_event;
 use crate::http::route_names;
 use crate::http::server_metrics::{RequestMetrics, METHODS};
@@ -222,17 +223,6 @@ fn method_index(method: &http::Method) -> usize {
         http::Method::PATCH => 8,
         _ => METHODS.len() - 1,
     }
-}
-
-fn host_of<B>(request: &http::Request<B>) -> Option<(String, Option<u16>)> {
-    let authority = request.uri().authority().cloned().or_else(|| {
-        request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.parse::<http::uri::Authority>().ok())
-    })?;
-    Some((authority.host().to_string(), authority.port_u16()))
 }
 
 /// The response future: ends the span with the status, and reports 5xx, errors and panics.

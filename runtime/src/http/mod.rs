@@ -3,6 +3,7 @@
 //! panics, and the headers side of context propagation for incoming and outgoing requests.
 
 mod headers;
+mod host;
 mod layer;
 mod query;
 mod request_of_event;
