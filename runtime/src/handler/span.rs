@@ -59,9 +59,12 @@ impl HandlerSpan {
         };
         let mut out = Vec::with_capacity(capacity);
         attributes(&mut out);
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(kind)
-            .with_attributes(out);
+        let builder = SpanBuilder {
+            name: name.into(),
+            span_kind: Some(kind),
+            attributes: Some(out),
+            ..SpanBuilder::default()
+        };
         Self {
             cx: Some(start_span(builder, &parent)),
         }

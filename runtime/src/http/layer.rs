@@ -144,10 +144,13 @@ where
         }
         // One clock read for the span's start and the request's duration.
         let started = SystemTime::now();
-        let builder = SpanBuilder::from_name(name.clone())
-            .with_kind(SpanKind::Server)
-            .with_start_time(started)
-            .with_attributes(attributes);
+        let builder = SpanBuilder {
+            name: name.clone(),
+            span_kind: Some(SpanKind::Server),
+            start_time: Some(started),
+            attributes: Some(attributes),
+            ..SpanBuilder::default()
+        };
         let mut cx = crate::telemetry::tracer_cache::start_span(builder, &parent);
         // Only when an event could be sent: the request's parts are kept (not converted) for
         // the Sentry events captured inside it, with the route as their transaction.

@@ -155,23 +155,39 @@ impl RequestMetrics {
             .duration_since(this.started)
             .unwrap_or_default()
             .as_secs_f64();
-        let Some(histogram) = &this.instruments.duration else {
-            let key = SeriesKey {
-                method: this.method,
-                scheme: this.scheme,
-                status: status.unwrap_or(0),
-                route: RouteKey(this.route.take()),
-                error,
-            };
-            // Not recorded only when the provider was replaced while the request ran.
-            duration_series::record(this.instruments.epoch, key, seconds);
-            this.active_done();
-            return;
-        };
+        match &this.instruments.duration {
+            None => {
+                let key = SeriesKey {
+                    method: this.method,
+                    scheme: this.scheme,
+                    status: status.unwrap_or(0),
+                    route: RouteKey(this.route.take()),
+                    error,
+                };
+                // Not recorded only when the provider was replaced while the request ran.
+                duration_series::record(this.instruments.epoch, key, seconds);
+            }
+            Some(histogram) => this.record_in_sdk(histogram, seconds, status, error),
+        }
+        this.active_done();
+    }
+}
+
+impl Recording {
+    /// With a meter provider forkline did not build: through the SDK's histogram.
+    #[cold]
+    #[inline(never)]
+    fn record_in_sdk(
+        &mut self,
+        histogram: &Histogram<f64>,
+        seconds: f64,
+        status: Option<u16>,
+        error: Option<String>,
+    ) {
         let mut attributes = Vec::with_capacity(5);
-        attributes.push(KeyValue::new(METHOD, METHODS[usize::from(this.method)]));
-        attributes.push(KeyValue::new(SCHEME, SCHEMES[usize::from(this.scheme)]));
-        if let Some(route) = this.route.take() {
+        attributes.push(KeyValue::new(METHOD, METHODS[usize::from(self.method)]));
+        attributes.push(KeyValue::new(SCHEME, SCHEMES[usize::from(self.scheme)]));
+        if let Some(route) = self.route.take() {
             attributes.push(KeyValue::new(ROUTE, route));
         }
         if let Some(status) = status {
@@ -181,7 +197,6 @@ impl RequestMetrics {
             attributes.push(KeyValue::new(ERROR_TYPE, error));
         }
         histogram.record(seconds, &attributes);
-        this.active_done();
     }
 }
 

@@ -213,21 +213,25 @@ pub(crate) fn record(epoch: u64, key: SeriesKey, seconds: f64) -> bool {
     LOCAL
         .try_with(|local| {
             let mut local = local.borrow_mut();
-            if local.store.as_ref().is_none_or(|s| s.epoch != epoch) {
-                local.series.clear();
-                local.store = store().clone().filter(|s| s.epoch == epoch);
+            let Local {
+                store: kept,
+                series,
+            } = &mut *local;
+            if kept.as_ref().is_none_or(|s| s.epoch != epoch) {
+                series.clear();
+                *kept = store().clone().filter(|s| s.epoch == epoch);
             }
-            let Some(store) = local.store.clone() else {
+            let Some(kept) = kept else {
                 return false;
             };
-            if let Some(series) = local.series.get(&key) {
-                series.add(seconds);
+            if let Some(cached) = series.get(&key) {
+                cached.add(seconds);
                 return true;
             }
             // Not cached when it went to the overflow series: the thread's map stays within
             // the limit too.
-            if let Some(series) = store.record_shared(&key, seconds) {
-                local.series.insert(key, series);
+            if let Some(shared) = kept.record_shared(&key, seconds) {
+                series.insert(key, shared);
             }
             true
         })
