@@ -25,6 +25,7 @@ use axum::routing::get;
 use axum::Router;
 use forkline::opentelemetry::trace::TracerProvider as _;
 use forkline::opentelemetry::{global, Context};
+use forkline_tests::cpu::pin_to;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
 use std::io::{BufRead, BufReader, Write};
@@ -77,17 +78,6 @@ async fn forkline_order(id: u64) -> String {
 #[tracing::instrument]
 async fn traced_order(id: u64) -> String {
     answer(id)
-}
-
-/// Pins the calling thread (and the threads it starts later) to `core`.
-fn pin_to(core: usize) {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; the calls only read it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core, &mut set);
-        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        assert_eq!(rc, 0, "pinning to core {core}");
-    }
 }
 
 fn install_forkline(metrics: bool, run_dir: &std::path::Path) {

@@ -6,12 +6,18 @@
 //!
 //! `cargo bench -p forkline-tests --bench worker_balance -- [SECONDS] [CONNECTIONS] [THREADS]`
 //! (default 10 s, 8 connections, and each worker's runtime threads as forkline's default).
+//! `pin=1` puts the server (master and workers) on core 0 and the load generator on core 1:
+//! then the two methods are compared on what the server spends per request, not on how the
+//! load generator and the workers happen to share two cores.
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::load::Load;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
+
+/// `pin=1`: the server (master and workers) on core 0, the load generator on core 1.
+static PINNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 struct Outcome {
     per_worker: Vec<u64>,
@@ -36,6 +42,9 @@ fn run(
     }
     if !threads.is_empty() {
         extra.push(("FORKLINE_WORKER_THREADS", threads));
+    }
+    if PINNED.load(std::sync::atomic::Ordering::Relaxed) {
+        extra.push(("FIXTURE_PIN_CORE", "0"));
     }
     let mut fx = quiet_server(BIN, &workers.to_string(), &extra);
     let addr = fx.addr(Duration::from_secs(30));
@@ -95,8 +104,12 @@ fn main() {
     let settings: Vec<(&str, &str)> = pairs
         .iter()
         .copied()
-        .filter(|(k, _)| *k != "workers" && *k != "rounds")
+        .filter(|(k, _)| *k != "workers" && *k != "rounds" && *k != "pin")
         .collect();
+    if own("pin") == Some("1") {
+        PINNED.store(true, std::sync::atomic::Ordering::Relaxed);
+        forkline_tests::cpu::pin_to(1);
+    }
     let seconds = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
     let connections = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(8);
     let threads = args.get(2).cloned().unwrap_or_default();

@@ -7,6 +7,7 @@
 // Doc tests are compiled with warnings denied (after rustdoc's own `allow(unused)`).
 #![doc(test(attr(deny(warnings))))]
 
+pub mod cpu;
 pub mod faults;
 pub mod fixture;
 pub mod fixture_env;

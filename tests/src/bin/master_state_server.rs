@@ -187,6 +187,7 @@ fn exit(worker: &Worker) {
 }
 
 fn main() {
+    forkline_tests::cpu::pin_from_env();
     prepare_master(&std::env::var("FIXTURE_MASTER").unwrap_or_else(|_| "clean".into()));
     let app = router().layer(forkline::http::TelemetryLayer::new());
     forkline_tests::fixture::serve_or_exit(app);
