@@ -51,6 +51,7 @@ pub enum OtlpService {
 struct Seen {
     calls: [AtomicUsize; 3],
     span_ids: Mutex<Vec<Vec<u8>>>,
+    span_names: Mutex<Vec<String>>,
     metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
     logs: Mutex<Vec<ExportLogsServiceRequest>>,
     authorization: Mutex<Vec<(OtlpService, String)>>,
@@ -94,15 +95,18 @@ impl TraceService for Service {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         self.admit(OtlpService::Traces, &request)?;
-        let ids = request
+        let spans: Vec<_> = request
             .into_inner()
             .resource_spans
             .into_iter()
             .flat_map(|r| r.scope_spans)
             .flat_map(|s| s.spans)
-            .map(|s| s.span_id);
+            .collect();
+        if let Ok(mut names) = self.seen.span_names.lock() {
+            names.extend(spans.iter().map(|s| s.name.clone()));
+        }
         if let Ok(mut seen) = self.seen.span_ids.lock() {
-            seen.extend(ids);
+            seen.extend(spans.into_iter().map(|s| s.span_id));
         }
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -215,6 +219,15 @@ impl GrpcCollector {
     pub fn span_ids(&self) -> Vec<Vec<u8>> {
         self.seen
             .span_ids
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Names of every span in the calls answered OK, in arrival order.
+    pub fn span_names(&self) -> Vec<String> {
+        self.seen
+            .span_names
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default()

@@ -135,6 +135,15 @@ fn every_worker_exports_its_metrics_and_logs_over_grpc_in_the_trace_of_each_requ
         "with an endpoint, no metrics or logs file"
     );
 
+    // Only the application's spans: none of the gRPC client's own `tracing` spans (h2's
+    // `try_reclaim_frame` and the like), which the tracing bridge would otherwise export, each
+    // export making more.
+    let names: BTreeSet<String> = collector.span_names().into_iter().collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["GET /req/{n}".to_string()]),
+        "the spans the collector got"
+    );
     // The records with an `n`, by the pid in their resource: (trace id, span id) by `n`.
     let span_ids: BTreeSet<Vec<u8>> = collector.span_ids().into_iter().collect();
     let mut records: BTreeMap<u32, BTreeMap<u64, Ids>> = BTreeMap::new();
@@ -237,6 +246,42 @@ fn every_worker_exports_its_metrics_and_logs_over_grpc_in_the_trace_of_each_requ
             "{service:?}: {auth:?}"
         );
     }
+}
+
+#[test]
+fn at_rust_log_trace_the_grpc_clients_own_spans_are_not_exported() {
+    // h2's spans are at trace level, made on the export threads (which run with telemetry
+    // suppressed): even with every level let through, none may become a span to export.
+    let collector = GrpcCollector::start(GrpcBehaviour::Healthy);
+    let mut fx = start(&collector.url(), &[("RUST_LOG", "trace")]);
+    let addr = fx.addr(BOOT);
+    fx.wait_for_workers(2, BOOT);
+    let (served, _) = requests_over_both_workers(addr);
+    fx.signal(libc::SIGTERM);
+    assert!(fx
+        .wait_exit(Duration::from_secs(20))
+        .is_some_and(|s| s.success()));
+    let names = collector.span_names();
+    let servers = names.iter().filter(|n| *n == "GET /req/{n}").count();
+    assert_eq!(servers, served.len(), "one server span per request");
+    let h2: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            [
+                "FramedWrite",
+                "FramedRead",
+                "hpack::",
+                "try_reclaim_frame",
+                "pop_frame",
+            ]
+            .iter()
+            .any(|h| n.contains(h))
+        })
+        .collect();
+    assert!(
+        h2.is_empty(),
+        "the gRPC client's spans were exported: {h2:?}"
+    );
 }
 
 /// The metrics and logs figures of the worker that answered `/health`.

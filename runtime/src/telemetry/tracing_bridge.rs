@@ -32,6 +32,7 @@ use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer};
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::filter::{FilterFn, Targets};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
@@ -87,6 +88,21 @@ fn passes(level: &tracing::Level, threshold: LogLevel) -> bool {
     threshold != LogLevel::Off && rank <= threshold
 }
 
+/// Which `tracing` spans become OTel spans: those at the levels `RUST_LOG` passes (as for
+/// events: a library's debug and trace spans are not exported by default), and none made
+/// while telemetry is suppressed. Forkline's export threads run suppressed; without the second
+/// rule the OTLP/gRPC client's own spans (h2's `try_reclaim_frame`, `hpack::encode`, ... at
+/// `RUST_LOG=trace`) would be exported, each export making more.
+fn span_filter<S>(filter: &LogFilter) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync
+where
+    S: tracing::Subscriber,
+{
+    let unsuppressed = tracing_subscriber::filter::filter_fn(|_: &tracing::Metadata<'_>| {
+        !opentelemetry::Context::is_current_telemetry_suppressed()
+    });
+    targets(filter).and(unsuppressed)
+}
+
 type LevelFilter = FilterFn<Box<dyn Fn(&tracing::Metadata<'_>) -> bool + Send + Sync>>;
 
 fn level_filter(keep: impl Fn(&tracing::Level) -> bool + Send + Sync + 'static) -> LevelFilter {
@@ -135,7 +151,11 @@ pub fn install(config: &TelemetryConfig) -> bool {
         return false;
     }
     let subscriber = tracing_subscriber::registry()
-        .with(provider.as_ref().map(layer))
+        .with(
+            provider
+                .as_ref()
+                .map(|p| layer(p).with_filter(span_filter(&config.logs.filter))),
+        )
         .with(
             logger_provider
                 .as_ref()
