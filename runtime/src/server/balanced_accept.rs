@@ -22,7 +22,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -55,23 +55,35 @@ pub struct BalancedListener {
 #[derive(Debug, Default)]
 pub struct Fresh {
     count: AtomicU64,
-    none_left: Notify,
+    /// Whether the listener saw the stop and takes nothing more.
+    parked: AtomicBool,
+    changed: Notify,
 }
 
 impl Fresh {
     fn read_or_gone(&self) {
         if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.none_left.notify_waiters();
+            self.changed.notify_waiters();
         }
     }
 
-    /// Waits until every connection taken so far has had its first request read (or closed),
-    /// for at most `limit`: a client that connected and sent nothing is not waited for longer.
+    fn park(&self) {
+        self.parked.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until the listener has seen the stop and every connection it took has had its
+    /// first request read (or closed), for at most `limit`: a client that connected and sent
+    /// nothing is not waited for longer. Waiting for the listener first matters on a runtime
+    /// of several threads: a connection taken on one thread just as the stop arrives on another
+    /// would not be counted yet, and the server's accept loop, seeing both the connection and
+    /// the end of this wait, may take either (seen as a connection closed unanswered when a
+    /// new master was stopped right after its workers took connections).
     pub async fn settled(&self, limit: Duration) {
         let _ = tokio::time::timeout(limit, async {
             loop {
-                let notified = self.none_left.notified();
-                if self.count.load(Ordering::Acquire) == 0 {
+                let notified = self.changed.notified();
+                if self.parked.load(Ordering::Acquire) && self.count.load(Ordering::Acquire) == 0 {
                     return;
                 }
                 notified.await;
@@ -124,7 +136,10 @@ impl BalancedListener {
         let stop = self.stop.clone();
         tokio::select! {
             biased;
-            () = stop.wait() => std::future::pending().await,
+            () = stop.wait() => {
+                self.fresh.park();
+                std::future::pending().await
+            }
             taken = self.take() => taken,
         }
     }
