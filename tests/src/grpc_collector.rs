@@ -22,8 +22,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -140,17 +138,7 @@ impl LogsService for Service {
     }
 }
 
-/// The `process.pid` in a resource.
-pub fn resource_pid(resource: Option<&Resource>) -> Option<u32> {
-    let kv = resource?
-        .attributes
-        .iter()
-        .find(|kv| kv.key == "process.pid")?;
-    match kv.value.as_ref()?.value {
-        Some(Any::IntValue(pid)) => u32::try_from(pid).ok(),
-        _ => None,
-    }
-}
+pub use crate::otlp_read::resource_pid;
 
 /// A running collector.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! the hook log, the embedded sink's files and the worker reports.
 
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -270,4 +270,44 @@ pub fn read_sentry(run_dir: &Path, pid: u32) -> Vec<Value> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// What [`requests_over_both_workers`] got.
+#[derive(Debug)]
+pub struct Served {
+    /// The pid that answered each `n` (from the `pid=` body of the budget fixture's `/req/{n}`).
+    pub pids: BTreeMap<u64, u32>,
+    /// The status of each `n`'s answer.
+    pub statuses: BTreeMap<u64, u16>,
+    /// The slowest answer.
+    pub slowest: Duration,
+}
+
+/// Requests `/req/1`, `/req/2`, ... each on a new connection until both workers have served
+/// some (at least `at_least` requests, at most 400).
+pub fn requests_over_both_workers(addr: SocketAddr, at_least: u64) -> Served {
+    let mut served = Served {
+        pids: BTreeMap::new(),
+        statuses: BTreeMap::new(),
+        slowest: Duration::ZERO,
+    };
+    for n in 1..=400_u64 {
+        let started = Instant::now();
+        let (status, body) = http_get(addr, &format!("/req/{n}")).expect("answered");
+        served.slowest = served.slowest.max(started.elapsed());
+        let pid = body
+            .strip_prefix("pid=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {body:?}"));
+        served.pids.insert(n, pid);
+        served.statuses.insert(n, status);
+        let pids: BTreeSet<u32> = served.pids.values().copied().collect();
+        if n >= at_least && pids.len() == 2 {
+            return served;
+        }
+    }
+    panic!(
+        "400 requests and not both workers served: {:?}",
+        served.pids
+    );
 }

@@ -15,6 +15,7 @@ pub mod fixture_env;
 pub mod grpc_collector;
 pub mod harness;
 pub mod load;
+pub mod otlp_read;
 pub mod peers;
 pub mod pipelines;
 pub mod propagation_fuzz;

@@ -13,11 +13,10 @@
 #![cfg(all(feature = "e2e", feature = "tracing"))]
 
 use forkline_examples::http_get_with;
-use forkline_tests::harness::http_get;
+use forkline_tests::harness::requests_over_both_workers;
 use forkline_tests::peers::{attr, eventually, start_against, stop, Peers, ARRIVAL, BOOT};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
@@ -78,25 +77,6 @@ fn records_in(peers: &Peers, trace_id: &str) -> Vec<Value> {
     page["logs"].as_array().cloned().unwrap_or_default()
 }
 
-/// Requests `/req/1`, `/req/2`, ... each on a new connection, at least 40 and until both
-/// workers have served some (at most 400); returns the pid that answered each `n`.
-fn requests_over_both_workers(addr: SocketAddr) -> BTreeMap<u64, u32> {
-    let mut served = BTreeMap::new();
-    for n in 1..=400_u64 {
-        let (_, body) = http_get(addr, &format!("/req/{n}")).expect("answered");
-        let pid = body
-            .strip_prefix("pid=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no pid in {body:?}"));
-        served.insert(n, pid);
-        let pids: BTreeSet<u32> = served.values().copied().collect();
-        if n >= 40 && pids.len() == 2 {
-            return served;
-        }
-    }
-    panic!("400 requests and not both workers served: {served:?}");
-}
-
 #[test]
 fn metrics_and_logs_of_every_worker_reach_otelite_counted_and_linked_to_their_spans() {
     let peers = Peers::from_env();
@@ -115,7 +95,7 @@ fn metrics_and_logs_of_every_worker_reach_otelite_counted_and_linked_to_their_sp
     let addr = fx.addr(BOOT);
     let mut workers = fx.wait_for_workers(2, BOOT);
     workers.sort_unstable();
-    let served = requests_over_both_workers(addr);
+    let served = requests_over_both_workers(addr, 40).pids;
     let sent = served.len() as u64;
 
     // The periodic reader: both workers' collections arrive while they run, before any flush.

@@ -15,11 +15,10 @@
 
 use forkline::telemetry::teardown::PartOutcome::Done;
 use forkline::Pipeline;
-use forkline_tests::grpc_collector::{resource_pid, GrpcBehaviour, GrpcCollector, OtlpService};
-use forkline_tests::harness::{http_get, wait_until, Fixture};
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use forkline_tests::grpc_collector::{GrpcBehaviour, GrpcCollector, OtlpService};
+use forkline_tests::harness::{self, http_get, wait_until, Fixture};
+use forkline_tests::otlp_read::{duration_count, metrics_pid, resource_pid};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
-use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -47,46 +46,14 @@ fn start(url: &str, more: &[(&str, &str)]) -> Fixture {
     Fixture::start(BIN, &env)
 }
 
-/// Requests `/req/1`, `/req/2`, ... each on a new connection until both workers have served
-/// some (at least 20 requests, at most 400); the pid that answered each `n`, and the slowest.
+/// [`harness::requests_over_both_workers`] (at least 20), every tenth answered 500 by the
+/// fixture and the others 200: the pid that answered each `n`, and the slowest answer.
 fn requests_over_both_workers(addr: SocketAddr) -> (BTreeMap<u64, u32>, Duration) {
-    let mut served = BTreeMap::new();
-    let mut slowest = Duration::ZERO;
-    for n in 1..=400_u64 {
-        let started = Instant::now();
-        let (status, body) = http_get(addr, &format!("/req/{n}")).expect("answered");
-        slowest = slowest.max(started.elapsed());
-        assert_eq!(status, if n % 10 == 0 { 500 } else { 200 }, "{body}");
-        let pid = body
-            .strip_prefix("pid=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no pid in {body:?}"));
-        served.insert(n, pid);
-        let pids: BTreeSet<u32> = served.values().copied().collect();
-        if n >= 20 && pids.len() == 2 {
-            return (served, slowest);
-        }
+    let served = harness::requests_over_both_workers(addr, 20);
+    for (n, status) in &served.statuses {
+        assert_eq!(*status, if n % 10 == 0 { 500 } else { 200 }, "/req/{n}");
     }
-    panic!("400 requests and not both workers served: {served:?}");
-}
-
-/// What a metrics request's request-duration histogram counts, all points together.
-fn duration_count(request: &ExportMetricsServiceRequest) -> u64 {
-    request
-        .resource_metrics
-        .iter()
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .filter(|m| m.name == "http.server.request.duration")
-        .map(|m| match &m.data {
-            Some(Data::Histogram(h)) => h.data_points.iter().map(|p| p.count).sum(),
-            _ => 0,
-        })
-        .sum()
-}
-
-fn metrics_pid(request: &ExportMetricsServiceRequest) -> Option<u32> {
-    resource_pid(request.resource_metrics.first()?.resource.as_ref())
+    (served.pids, served.slowest)
 }
 
 /// A log record's trace id and span id.

@@ -7,7 +7,9 @@
 //! the collector in the test through the guarded pipelines.
 #![cfg(feature = "tracing")]
 
-use forkline_tests::harness::{attributes, http_get, read_sink_text, read_spans, Fixture};
+use forkline_tests::harness::{
+    attributes, http_get, read_sink_text, read_spans, requests_over_both_workers, Fixture,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -16,25 +18,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
 const BOOT: Duration = Duration::from_secs(30);
 /// Log records a request makes: its `tracing::info!`, and its `log::info!` with feature `log`.
 const PER_REQUEST: u64 = if cfg!(feature = "log") { 2 } else { 1 };
-
-/// Requests `/req/1`, `/req/2`, ... each on a new connection until both workers have served
-/// some (at least 20 requests, at most 400); returns the pid that answered each `n`.
-fn requests_over_both_workers(addr: std::net::SocketAddr) -> BTreeMap<u64, u32> {
-    let mut served = BTreeMap::new();
-    for n in 1..=400_u64 {
-        let (_, body) = http_get(addr, &format!("/req/{n}")).expect("answered");
-        let pid = body
-            .strip_prefix("pid=")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no pid in {body:?}"));
-        served.insert(n, pid);
-        let pids: BTreeSet<u32> = served.values().copied().collect();
-        if n >= 20 && pids.len() == 2 {
-            return served;
-        }
-    }
-    panic!("400 requests and not both workers served: {served:?}");
-}
 
 /// What a request's log record and server span say, as hex ids.
 #[derive(Debug, PartialEq, Eq)]
@@ -148,7 +131,7 @@ fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were
     );
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
-    let served = requests_over_both_workers(addr);
+    let served = requests_over_both_workers(addr, 20).pids;
     fx.signal(libc::SIGTERM);
     assert!(fx
         .wait_exit(Duration::from_secs(20))
@@ -263,7 +246,7 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
     );
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
-    let served = requests_over_both_workers(addr);
+    let served = requests_over_both_workers(addr, 20).pids;
     fx.signal(libc::SIGTERM);
     assert!(fx
         .wait_exit(Duration::from_secs(20))

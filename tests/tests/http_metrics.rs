@@ -170,36 +170,10 @@ fn each_worker_counts_the_requests_it_served_under_its_own_pid() {
 #[test]
 fn each_worker_exports_its_metrics_over_otlp_through_its_guarded_pipeline() {
     use forkline_tests::faults::{Behaviour, FaultServer};
+    use forkline_tests::otlp_read::{duration_count, metrics_pid as pid_of};
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-
-    /// The pid in a request's resource.
-    fn pid_of(request: &ExportMetricsServiceRequest) -> Option<u32> {
-        let resource = request.resource_metrics.first()?.resource.as_ref()?;
-        let kv = resource
-            .attributes
-            .iter()
-            .find(|kv| kv.key == "process.pid")?;
-        match kv.value.as_ref()?.value {
-            Some(Any::IntValue(pid)) => u32::try_from(pid).ok(),
-            _ => None,
-        }
-    }
-    /// What a request's duration histogram counts, all points together.
-    fn duration_count(request: &ExportMetricsServiceRequest) -> u64 {
-        request
-            .resource_metrics
-            .iter()
-            .flat_map(|rm| &rm.scope_metrics)
-            .flat_map(|sm| &sm.metrics)
-            .filter(|m| m.name == "http.server.request.duration")
-            .map(|m| match &m.data {
-                Some(Data::Histogram(h)) => h.data_points.iter().map(|p| p.count).sum(),
-                _ => 0,
-            })
-            .sum()
-    }
 
     /// The value of `name`'s data point whose attributes include `with` (a sum or a gauge).
     fn point(

@@ -16,6 +16,7 @@ use forkline::Pipeline as PipelineHealth;
 use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
 use forkline_tests::harness::{http_get, wait_until, Fixture};
 use forkline_tests::load::Load;
+use forkline_tests::otlp_read::metrics_pid;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -187,22 +188,6 @@ fn a_refusing_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_i
     }
 }
 
-/// The process id in an OTLP metrics request's resource.
-fn pid_of(
-    request: &opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
-) -> Option<i64> {
-    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
-    let resource = request.resource_metrics.first()?.resource.as_ref()?;
-    let kv = resource
-        .attributes
-        .iter()
-        .find(|kv| kv.key == "process.pid")?;
-    match kv.value.as_ref()?.value {
-        Some(Any::IntValue(pid)) => Some(pid),
-        _ => None,
-    }
-}
-
 /// A collector answering every export with 503 + `Retry-After: 1`: the same, and each worker
 /// retried, no sooner than the collector asked: its attempts, timed where they arrive, are at
 /// least 900 ms apart, where the guard's own backoff (a 100 ms ceiling at first) would have
@@ -232,12 +217,12 @@ fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_req
         assert!(m.retried >= 1, "retries made: {m:?}");
     }
     assert_eq!(collector.delivered(), 0);
-    let mut attempts: BTreeMap<i64, Vec<Instant>> = BTreeMap::new();
+    let mut attempts: BTreeMap<u32, Vec<Instant>> = BTreeMap::new();
     for (at, request) in collector.metrics_attempts() {
-        let pid = pid_of(&request).expect("a pid in the resource");
+        let pid = metrics_pid(&request).expect("a pid in the resource");
         attempts.entry(pid).or_default().push(at);
     }
-    let gaps: BTreeMap<i64, Vec<Duration>> = attempts
+    let gaps: BTreeMap<u32, Vec<Duration>> = attempts
         .iter()
         .map(|(pid, times)| (*pid, times.windows(2).map(|w| w[1] - w[0]).collect()))
         .collect();
@@ -246,7 +231,7 @@ fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_req
          {gaps:?}",
         collector.requests()
     );
-    let pids: Vec<i64> = run.reports.iter().map(|r| i64::from(r.pid)).collect();
+    let pids: Vec<u32> = run.reports.iter().map(|r| r.pid).collect();
     assert_eq!(
         attempts.keys().copied().collect::<Vec<_>>(),
         {
