@@ -158,7 +158,7 @@ where
         if sentry_on {
             cx = cx.with_value(request_of_event::scope_of(&request, route.as_deref()));
         }
-        let metrics = RequestMetrics::start(METHODS[method], scheme, route, started);
+        let metrics = RequestMetrics::start(method, scheme, route, started);
         let inner = {
             let _active = cx.clone().attach();
             match &hub {

@@ -37,11 +37,6 @@ static ACTIVE: Active = Active {
     used: [const { [const { AtomicBool::new(false) }; 2] }; 10],
 };
 
-fn cell(method: &str, scheme: &str) -> (usize, usize) {
-    let m = METHODS.iter().position(|m| *m == method).unwrap_or(9);
-    (m, usize::from(scheme == "https"))
-}
-
 struct Instruments {
     epoch: u64,
     /// The SDK's histogram, when forkline does not aggregate it (see `duration_series`).
@@ -113,10 +108,10 @@ struct Recording {
 }
 
 impl RequestMetrics {
-    /// A request starts at `started` (`method` as the conventions name it, `_OTHER`
-    /// otherwise). The layer reads the clock once for this and its span's start.
+    /// A request starts at `started` (`method`: its index in `METHODS`, the last for
+    /// `_OTHER`). The layer reads the clock once for this and its span's start.
     pub(crate) fn start(
-        method: &'static str,
+        method: usize,
         scheme: &'static str,
         route: Option<Cow<'static, str>>,
         started: SystemTime,
@@ -125,7 +120,7 @@ impl RequestMetrics {
             return Self(None);
         }
         let instruments = instruments();
-        let (m, s) = cell(method, scheme);
+        let (m, s) = (method, usize::from(scheme == "https"));
         if !ACTIVE.used[m][s].load(Ordering::Relaxed) {
             ACTIVE.used[m][s].store(true, Ordering::Relaxed);
         }
