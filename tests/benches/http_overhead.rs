@@ -81,10 +81,8 @@ async fn traced_order(id: u64) -> String {
 }
 
 fn install_forkline(metrics: bool, run_dir: &std::path::Path) {
-    use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
-    use forkline::{Env, Telemetry, TelemetryConfig};
     let dir = run_dir.to_string_lossy().into_owned();
-    let env = Env::from_pairs([
+    forkline_tests::pipelines::install_as_worker(&[
         ("OTEL_TRACES_EXPORTER", "none"),
         (
             "OTEL_METRICS_EXPORTER",
@@ -94,13 +92,6 @@ fn install_forkline(metrics: bool, run_dir: &std::path::Path) {
         ("SENTRY_DSN", ""),
         ("FORKLINE_DIR", dir.as_str()),
     ]);
-    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let who = ProcessIdentity {
-        worker_id: Some(0),
-        pid: std::process::id(),
-        instance_id: "bench".into(),
-    };
-    otel_pipeline::install(&config, &who).expect("OTel base");
 }
 
 /// One setup's server: prints `port=N`, serves until its standard input closes, then prints

@@ -12,8 +12,6 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
 use axum::Router;
-use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
-use forkline::{Env, Telemetry, TelemetryConfig};
 use std::time::Instant;
 use tower_service::Service;
 
@@ -37,22 +35,15 @@ fn run(setup: &str) {
         "none"
     };
     let dir = run_dir.to_string_lossy().into_owned();
-    let env = Env::from_pairs([
-        ("OTEL_TRACES_EXPORTER", "none"),
-        ("OTEL_TRACES_SAMPLER", "always_on"),
-        ("OTEL_METRICS_EXPORTER", metrics),
-        ("OTEL_LOGS_EXPORTER", "none"),
-        ("SENTRY_DSN", ""),
-        ("FORKLINE_DIR", dir.as_str()),
-    ]);
-    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
     if setup != "bare" {
-        let who = ProcessIdentity {
-            worker_id: Some(0),
-            pid: std::process::id(),
-            instance_id: "bench".into(),
-        };
-        otel_pipeline::install(&config, &who).expect("OTel base");
+        forkline_tests::pipelines::install_as_worker(&[
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_TRACES_SAMPLER", "always_on"),
+            ("OTEL_METRICS_EXPORTER", metrics),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("SENTRY_DSN", ""),
+            ("FORKLINE_DIR", dir.as_str()),
+        ]);
     }
     let router = Router::new().route("/orders/{id}", get(|| std::future::ready("ok")));
     let mut app = if setup == "bare" {

@@ -10,8 +10,6 @@
 
 use forkline::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use forkline::telemetry::logs_pipeline;
-use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
-use forkline::{Env, Telemetry, TelemetryConfig};
 use forkline_tests::faults::{Behaviour, FaultServer};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -40,20 +38,13 @@ fn plain(sink: &FaultServer) -> SdkLoggerProvider {
 
 fn forkline(sink: &FaultServer) -> SdkLoggerProvider {
     let endpoint = format!("http://{}", sink.addr);
-    let env = Env::from_pairs([
+    forkline_tests::pipelines::install_as_worker(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
         ("OTEL_TRACES_EXPORTER", "none"),
         ("OTEL_METRICS_EXPORTER", "none"),
         ("SENTRY_DSN", ""),
         ("FORKLINE_PROFILE", "production"),
     ]);
-    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let who = ProcessIdentity {
-        worker_id: Some(0),
-        pid: std::process::id(),
-        instance_id: "bench".into(),
-    };
-    otel_pipeline::install(&config, &who).expect("OTel base");
     logs_pipeline::logger_provider().expect("forkline's logger provider")
 }
 

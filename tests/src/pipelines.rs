@@ -1,8 +1,9 @@
 //! The two span pipelines the benchmarks compare, both to an OTLP/HTTP endpoint: the plain SDK
 //! (batch processor + OTLP exporter, default settings) and forkline's guarded pipeline with the
-//! defaults a worker configured by `OTEL_EXPORTER_OTLP_ENDPOINT` alone gets.
+//! defaults a worker configured by `OTEL_EXPORTER_OTLP_ENDPOINT` alone gets. And forkline's whole
+//! worker pipeline installed in a bench's own process ([`install_as_worker`]).
 
-use forkline::telemetry::otel_pipeline;
+use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
 use forkline::{Env, GuardedSpanProcessor, Telemetry, TelemetryConfig};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -31,4 +32,17 @@ pub fn forkline(addr: SocketAddr) -> SdkTracerProvider {
     SdkTracerProvider::builder()
         .with_span_processor(processor)
         .build()
+}
+
+/// Installs forkline's OTel base (tracer, meter and logger providers) in this process as
+/// `post_fork` does in worker 0, configured by the variables `pairs`.
+pub fn install_as_worker(pairs: &[(&str, &str)]) {
+    let env = Env::from_pairs(pairs.iter().copied());
+    let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
+    let who = ProcessIdentity {
+        worker_id: Some(0),
+        pid: std::process::id(),
+        instance_id: "bench".into(),
+    };
+    otel_pipeline::install(&config, &who).expect("OTel base");
 }
