@@ -18,10 +18,11 @@ use crate::export::figures::DropReason;
 use crate::export::otlp_logs::{LogEncoder, Record};
 use crate::export::otlp_transport::OtlpTransport;
 use crate::export::transition_log::TransitionLog;
+use opentelemetry::logs::{Logger as _, LoggerProvider as _};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -66,10 +67,15 @@ fn engine_params(policy: GuardPolicy, batching: LogBatching) -> Params {
     }
 }
 
-/// The guarded log record processor, for the worker's `SdkLoggerProvider`.
+/// The guarded log record processor, for the worker's `SdkLoggerProvider`, as its only
+/// processor: it takes each record instead of cloning it, so a processor after it would see
+/// an empty record.
 #[derive(Debug)]
 pub(crate) struct GuardedLogProcessor {
     queue: SyncSender<Record>,
+    /// What a taken record is replaced with. The SDK has no public constructor of a record
+    /// but a logger's, hence one made once by a logger of a provider without processors.
+    blank: SdkLogRecord,
     state: Arc<PipelineState>,
     resource: Arc<Mutex<ResourceAttributesWithSchema>>,
     shutdown_by: ShutdownBy,
@@ -99,8 +105,13 @@ impl GuardedLogProcessor {
             (encoder, transport),
             rx,
         )?;
+        let blank = SdkLoggerProvider::builder()
+            .build()
+            .logger("forkline")
+            .create_log_record();
         Ok(Self {
             queue,
+            blank,
             state,
             resource,
             shutdown_by: ShutdownBy::default(),
@@ -126,7 +137,10 @@ impl LogProcessor for GuardedLogProcessor {
             return;
         }
         state.add_pending();
-        match self.queue.try_send((record.clone(), scope.clone())) {
+        // Taken, not cloned: a clone reads and writes every field, and the logger then drops
+        // the original field by field; this way the logger drops a blank record.
+        let record = std::mem::replace(record, self.blank.clone());
+        match self.queue.try_send((record, scope.clone())) {
             Ok(()) => state.sent_to_channel(),
             Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
             Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
