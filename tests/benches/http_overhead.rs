@@ -7,7 +7,10 @@
 //! - `forkline+metrics`: the same with forkline's meter provider installed
 //!   (`http.server.request.duration`, `http.server.active_requests`);
 //! - `tracing`: tower-http's `TraceLayer` and a `#[tracing::instrument]` function through
-//!   `tracing-opentelemetry` (2 spans per request), what most Rust services use instead.
+//!   `tracing-opentelemetry` (2 spans per request), what most Rust services use instead;
+//! - `sdk-floor`: the same two spans made by a minimal layer and handler wrapper of the bench's
+//!   own (`floor.rs`): the SDK's share, the least any instrumentation that makes these spans
+//!   through it pays.
 //!
 //! Every setup that makes spans does so through the same tracer provider (always sampled; its
 //! processor counts ended spans and discards them), so the figures are the instrumentation,
@@ -35,8 +38,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "http_overhead/floor.rs"]
+mod floor;
+
 const SETUP: &str = "FORKLINE_BENCH_SETUP";
-const SETUPS: [&str; 4] = ["bare", "forkline", "forkline+metrics", "tracing"];
+const SETUPS: [&str; 5] = [
+    "bare",
+    "forkline",
+    "forkline+metrics",
+    "tracing",
+    "sdk-floor",
+];
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -78,6 +90,10 @@ async fn forkline_order(id: u64) -> String {
 #[tracing::instrument]
 async fn traced_order(id: u64) -> String {
     answer(id)
+}
+
+async fn floor_order(id: u64) -> String {
+    floor::handler(id, async move { answer(id) }).await
 }
 
 fn install_forkline(metrics: bool, run_dir: &std::path::Path) {
@@ -127,6 +143,12 @@ fn serve(setup: &str) {
             Router::new()
                 .route("/orders/{id}", get(|Path(id): Path<u64>| traced_order(id)))
                 .layer(tower_http::trace::TraceLayer::new_for_http())
+        }
+        "sdk-floor" => {
+            floor::install(provider.tracer("bench"));
+            Router::new()
+                .route("/orders/{id}", get(|Path(id): Path<u64>| floor_order(id)))
+                .layer(floor::Layer)
         }
         other => panic!("unknown setup {other}"),
     };
