@@ -196,7 +196,7 @@ mod tests {
     use std::net::TcpListener;
 
     /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
-    fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    fn receiver() -> (String, crate::export::otlp_transport::OneRequest) {
         crate::export::otlp_transport::one_request_receiver("/v1/logs")
     }
 
@@ -236,7 +236,7 @@ mod tests {
             processor.emit(&mut record, &scope);
         }
         // A full batch (2) goes at once, long before the 60 s delay.
-        let body = got.join().expect("receiver");
+        let body = got.body();
         let request = ExportLogsServiceRequest::decode(body.as_slice()).expect("protobuf");
         assert_eq!(record_count(&request), 2);
         let trace_ids: Vec<_> = request.resource_logs[0]

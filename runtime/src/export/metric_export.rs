@@ -185,7 +185,7 @@ mod tests {
     use crate::export::otlp_transport::OtlpSignal;
 
     /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
-    fn receiver() -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    fn receiver() -> (String, crate::export::otlp_transport::OneRequest) {
         crate::export::otlp_transport::one_request_receiver("/v1/metrics")
     }
 
@@ -217,7 +217,7 @@ mod tests {
         exporter
             .shutdown_with_timeout(Duration::from_millis(1))
             .expect("delivered before the teardown's deadline, not the SDK's timeout");
-        let body = got.join().expect("receiver");
+        let body = got.body();
         let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("protobuf");
         assert_eq!(crate::metric_collection::data_points(&request), 4);
         let health = exporter.shared().health();

@@ -85,40 +85,62 @@ impl Transport for OtlpTransport {
 }
 
 /// For the signals' tests: a one-request OTLP/HTTP receiver on `path`: answers 200 and
-/// returns the body it got.
+/// hands over the body it got.
 #[cfg(test)]
-pub(crate) fn one_request_receiver(path: &str) -> (String, std::thread::JoinHandle<Vec<u8>>) {
-    use std::io::{Read, Write};
+pub(crate) fn one_request_receiver(path: &str) -> (String, OneRequest) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}{path}", listener.local_addr().expect("address"));
-    let handle = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        let mut got = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = stream.read(&mut buf).expect("read");
-            got.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&got);
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length = text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse::<usize>().ok())?
-                    })
-                    .unwrap_or(0);
-                if got.len() >= end + 4 + length {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                    );
-                    return got[end + 4..end + 4 + length].to_vec();
-                }
-            }
-            if n == 0 {
-                return Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(answer_one_request(&listener));
+    });
+    (url, OneRequest(rx))
+}
+
+/// Accepts one connection, reads one request, answers 200; the request's body.
+#[cfg(test)]
+fn answer_one_request(listener: &std::net::TcpListener) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let (mut stream, _) = listener.accept().expect("accept");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).expect("read");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+                return got[end + 4..end + 4 + length].to_vec();
             }
         }
-    });
-    (url, handle)
+        if n == 0 {
+            return Vec::new();
+        }
+    }
+}
+
+/// The body [`one_request_receiver`] gets.
+#[cfg(test)]
+pub(crate) struct OneRequest(std::sync::mpsc::Receiver<Vec<u8>>);
+
+#[cfg(test)]
+impl OneRequest {
+    /// The body; fails the test when no request came within 30 s, where waiting on the
+    /// receiver's thread would hang it (it would still be waiting to accept).
+    pub(crate) fn body(self) -> Vec<u8> {
+        self.0
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("no OTLP request reached the receiver within 30 s")
+    }
 }
