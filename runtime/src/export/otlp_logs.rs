@@ -59,11 +59,16 @@ impl Encode for LogEncoder {
         // The tracing bridge sets only the observed time; a backend that files records by their
         // time (otelite) then shows them at 0, outside every time window. Filled in here, on
         // the export thread, not on the request path.
+        // And the other way round: opentelemetry-proto's conversion unwraps the observed time,
+        // which the SDK's logger always sets; a record without one must not panic this thread.
         for (record, _) in &mut records {
-            if record.timestamp().is_none() {
-                if let Some(observed) = record.observed_timestamp() {
-                    opentelemetry::logs::LogRecord::set_timestamp(record, observed);
+            use opentelemetry::logs::LogRecord as _;
+            match (record.timestamp(), record.observed_timestamp()) {
+                (None, Some(observed)) => record.set_timestamp(observed),
+                (time, None) => {
+                    record.set_observed_timestamp(time.unwrap_or_else(std::time::SystemTime::now))
                 }
+                (Some(_), Some(_)) => {}
             }
         }
         let request = {
@@ -176,6 +181,36 @@ pub(crate) mod tests {
         let slow = &scope_of("checkout::db").log_records[0];
         assert!(slow.trace_id.is_empty(), "no span was active: {slow:?}");
         assert_eq!(slow.severity_number, Severity::Warn as i32);
+    }
+
+    #[test]
+    fn a_record_without_an_observed_time_gets_its_time_instead_of_panicking_the_encoder() {
+        let mut encoder = LogEncoder {
+            resource: Arc::new(Mutex::new(resource())),
+        };
+        let provider = SdkLoggerProvider::builder().build();
+        let logger = provider.logger("forkline-test");
+        // Made, not emitted: the SDK's logger sets the observed time only in `emit`.
+        let mut timed = logger.create_log_record();
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        timed.set_timestamp(at);
+        let untimed = logger.create_log_record();
+        let scope = InstrumentationScope::builder("forkline-test").build();
+        let encoded = encoder
+            .encode(vec![(timed, scope.clone()), (untimed, scope)])
+            .expect("encoded");
+        let request = ExportLogsServiceRequest::decode(encoded.body).expect("protobuf");
+        let records: Vec<_> = request.resource_logs[0]
+            .scope_logs
+            .iter()
+            .flat_map(|sl| &sl.log_records)
+            .collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[0].observed_time_unix_nano,
+            1_700_000_000_000_000_000
+        );
+        assert!(records[1].observed_time_unix_nano > 1_700_000_000_000_000_000);
     }
 
     #[test]
