@@ -5,7 +5,7 @@
 //! layer itself is built in the master, before any provider exists), and the attribute keys are
 //! constants: a request costs its attribute values and two or three recordings.
 
-use crate::metric_collection::duration_series::{self, RouteKey, SeriesKey};
+use crate::metric_collection::duration_series::{self, KeyParts};
 use crate::telemetry::metrics_pipeline;
 use opentelemetry::metrics::{Histogram, ObservableUpDownCounter};
 use opentelemetry::{Key, KeyValue};
@@ -152,15 +152,15 @@ impl RequestMetrics {
             .as_secs_f64();
         match &this.instruments.duration {
             None => {
-                let key = SeriesKey {
+                let parts = KeyParts {
                     method: this.method,
                     scheme: this.scheme,
                     status: status.unwrap_or(0),
-                    route: RouteKey(this.route.take()),
+                    route: &mut this.route,
                     error,
                 };
                 // Not recorded only when the provider was replaced while the request ran.
-                duration_series::record(this.instruments.epoch, key, seconds);
+                duration_series::record(this.instruments.epoch, parts, seconds);
             }
             Some(histogram) => this.record_in_sdk(histogram, seconds, status, error),
         }

@@ -198,40 +198,117 @@ pub(crate) fn active(epoch: u64) -> bool {
 struct Local {
     store: Option<Arc<Store>>,
     series: SeriesMap,
+    /// The series this thread recorded in last, by its short key: a service's requests
+    /// mostly repeat one attribute set, which then costs no hashing of the whole key.
+    last: Option<(ShortKey, Arc<Series>)>,
 }
 
 thread_local! {
     static LOCAL: RefCell<Local> = RefCell::new(Local {
         store: None,
         series: SeriesMap::default(),
+        last: None,
     });
 }
 
-/// Records one request's duration in the series of `key`, if forkline's pipeline of `epoch`
-/// is installed; `false` (nothing recorded) otherwise.
-pub(crate) fn record(epoch: u64, key: SeriesKey, seconds: f64) -> bool {
+/// A key with no `error.type` and a kept route (or none) in two words, compared as such.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortKey {
+    route: usize,
+    rest: u64,
+}
+
+impl ShortKey {
+    fn of(parts: &KeyParts<'_>) -> Option<Self> {
+        if parts.error.is_some() {
+            return None;
+        }
+        let (route, tag) = match &*parts.route {
+            None => (0, 0),
+            Some(Cow::Borrowed(route)) => (route.as_ptr() as usize, route.len() as u64 + 1),
+            Some(Cow::Owned(_)) => return None,
+        };
+        let rest = u64::from(parts.method)
+            | u64::from(parts.scheme) << 8
+            | u64::from(parts.status) << 16
+            | tag << 32;
+        Some(Self { route, rest })
+    }
+}
+
+/// A request's attributes, made into a [`SeriesKey`] only when the thread's last series is
+/// not theirs: building, moving and dropping the whole key cost more than the lookup.
+pub(crate) struct KeyParts<'a> {
+    pub(crate) method: u8,
+    pub(crate) scheme: u8,
+    pub(crate) status: u16,
+    /// Taken when the key is made.
+    pub(crate) route: &'a mut Option<Cow<'static, str>>,
+    pub(crate) error: Option<String>,
+}
+
+impl KeyParts<'_> {
+    fn into_key(self) -> SeriesKey {
+        SeriesKey {
+            method: self.method,
+            scheme: self.scheme,
+            status: self.status,
+            route: RouteKey(self.route.take()),
+            error: self.error,
+        }
+    }
+}
+
+/// Records one request's duration in the series of its attributes, if forkline's pipeline of
+/// `epoch` is installed; `false` (nothing recorded) otherwise.
+pub(crate) fn record(epoch: u64, parts: KeyParts<'_>, seconds: f64) -> bool {
+    record_with(epoch, parts, seconds, || store().clone())
+}
+
+/// [`record`], with the installed store from `installed` (the process's, but in tests).
+fn record_with(
+    epoch: u64,
+    parts: KeyParts<'_>,
+    seconds: f64,
+    installed: impl FnOnce() -> Option<Arc<Store>>,
+) -> bool {
     LOCAL
         .try_with(|local| {
             let mut local = local.borrow_mut();
             let Local {
                 store: kept,
                 series,
+                last,
             } = &mut *local;
             if kept.as_ref().is_none_or(|s| s.epoch != epoch) {
                 series.clear();
-                *kept = store().clone().filter(|s| s.epoch == epoch);
+                *last = None;
+                *kept = installed().filter(|s| s.epoch == epoch);
             }
             let Some(kept) = kept else {
                 return false;
             };
-            if let Some(cached) = series.get(&key) {
-                cached.add(seconds);
-                return true;
+            let short = ShortKey::of(&parts);
+            if let (Some(short), Some((last_key, last_series))) = (short, &*last) {
+                if short == *last_key {
+                    last_series.add(seconds);
+                    return true;
+                }
             }
-            // Not cached when it went to the overflow series: the thread's map stays within
-            // the limit too.
-            if let Some(shared) = kept.record_shared(&key, seconds) {
-                series.insert(key, shared);
+            let key = parts.into_key();
+            let found = match series.get(&key) {
+                Some(cached) => {
+                    cached.add(seconds);
+                    Some(cached.clone())
+                }
+                // Not cached when it went to the overflow series: the thread's map stays
+                // within the limit too.
+                None => kept.record_shared(&key, seconds).inspect(|shared| {
+                    series.insert(key, shared.clone());
+                }),
+            };
+            if let (Some(short), Some(found)) = (short, found) {
+                *last = Some((short, found));
             }
             true
         })
@@ -555,6 +632,89 @@ mod tests {
         // Its start is the (empty) collection before it, after the first one's end.
         assert!(point.start_time_unix_nano >= h.data_points[0].time_unix_nano);
         assert!(point.start_time_unix_nano <= point.time_unix_nano);
+    }
+
+    #[test]
+    fn a_thread_recording_by_its_last_series_keeps_every_attribute_set_apart() {
+        let (a, b): (&'static str, &'static str) = ("/a/{id}", "/b/{id}");
+        let store = Arc::new(Store::new(7, false));
+        type Set = (u8, u8, Option<&'static str>, u16, Option<&'static str>);
+        let record = |(method, scheme, route, status, error): Set| {
+            let mut route = route.map(Cow::Borrowed);
+            let parts = KeyParts {
+                method,
+                scheme,
+                status,
+                route: &mut route,
+                error: error.map(Into::into),
+            };
+            assert!(record_with(7, parts, 0.1, || Some(store.clone())));
+        };
+        // Each set differs from the one before in exactly one part; the last is the first.
+        let sets: [Set; 8] = [
+            (0, 0, Some(a), 200, None),
+            (0, 0, Some(a), 404, None),
+            (0, 0, Some(b), 404, None),
+            (2, 0, Some(b), 404, None),
+            (2, 1, Some(b), 404, None),
+            (2, 1, None, 404, None),
+            (2, 1, None, 404, Some("x")),
+            (0, 0, Some(a), 200, None),
+        ];
+        for set in sets {
+            record(set);
+            record(set);
+        }
+        let mut first = request(false);
+        merge(&store, &mut first);
+        let h = histogram(&first).expect("points");
+        let mut counts: Vec<(String, u64)> = h
+            .data_points
+            .iter()
+            .map(|p| {
+                let mut attributes: Vec<String> = p
+                    .attributes
+                    .iter()
+                    .map(|kv| {
+                        format!(
+                            "{}={:?}",
+                            kv.key,
+                            kv.value.as_ref().and_then(|v| v.value.as_ref())
+                        )
+                    })
+                    .collect();
+                attributes.sort();
+                (attributes.join(" "), p.count)
+            })
+            .collect();
+        counts.sort();
+        let counted: Vec<u64> = counts.iter().map(|(_, n)| *n).collect();
+        assert_eq!(counts.len(), 7, "{counts:#?}");
+        assert_eq!(counted.iter().sum::<u64>(), 16, "{counts:#?}");
+        assert_eq!(
+            counted.iter().filter(|n| **n == 4).count(),
+            1,
+            "{counts:#?}"
+        );
+        // A new pipeline (epoch): the thread's last series is not the old store's.
+        let fresh = Arc::new(Store::new(8, false));
+        let mut route = Some(Cow::Borrowed(a));
+        let parts = KeyParts {
+            method: 0,
+            scheme: 0,
+            status: 200,
+            route: &mut route,
+            error: None,
+        };
+        assert!(record_with(8, parts, 0.1, || Some(fresh.clone())));
+        let mut after = request(false);
+        merge(&fresh, &mut after);
+        let points = histogram(&after).expect("points").data_points;
+        assert_eq!(points.iter().map(|p| p.count).sum::<u64>(), 1);
+        let mut before = request(false);
+        merge(&store, &mut before);
+        let old = histogram(&before).expect("points").data_points;
+        assert_eq!(old.iter().map(|p| p.count).sum::<u64>(), 16);
     }
 
     #[test]
