@@ -19,6 +19,7 @@ pub(crate) enum DropReason {
     RateLimited,
     Shutdown,
     BufferFull,
+    EncodeFailed,
 }
 
 /// The kind of a Sentry envelope item, for the Sentry pipeline's drops broken down by kind.
@@ -137,7 +138,7 @@ pub(crate) struct PipelineCounters {
     pub(crate) accepted: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) retried: AtomicU64,
-    dropped: [AtomicU64; 10],
+    dropped: [AtomicU64; 11],
     last_error: Mutex<Option<String>>,
     last_success_unix_ms: AtomicU64,
 }
@@ -188,6 +189,7 @@ impl PipelineCounters {
             rate_limited: d(DropReason::RateLimited),
             shutdown: d(DropReason::Shutdown),
             buffer_full: d(DropReason::BufferFull),
+            encode_failed: d(DropReason::EncodeFailed),
         };
         let last_success = self.last_success_unix_ms.load(Relaxed);
         let accepted = self.accepted.load(Relaxed);
@@ -233,6 +235,10 @@ pub struct Dropped {
     /// Oldest undelivered data dropped to keep the ride-through buffer within its memory budget.
     #[serde(default)]
     pub buffer_full: u64,
+    /// A batch the encoder panicked on (a forkline bug, whose message is the pipeline's last
+    /// error): its items are dropped and the pipeline goes on with the next batch.
+    #[serde(default)]
+    pub encode_failed: u64,
 }
 
 impl Dropped {
@@ -248,6 +254,7 @@ impl Dropped {
             + self.rate_limited
             + self.shutdown
             + self.buffer_full
+            + self.encode_failed
     }
 }
 

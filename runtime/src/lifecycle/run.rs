@@ -21,13 +21,7 @@ fn guarded(site: &HookSite, point: &str, f: impl FnOnce() -> HookResult) -> Resu
     }
 }
 
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(non-string panic payload)".into())
-}
+pub(crate) use crate::handler::unwind::panic_message;
 
 pub(crate) fn master_hooks(point: &str, hooks: &[MasterHook], master: &Master) -> Result<()> {
     hooks

@@ -120,6 +120,7 @@ fn pipelines(meter: &Meter) {
                     ("rate_limited", d.rate_limited),
                     ("shutdown", d.shutdown),
                     ("buffer_full", d.buffer_full),
+                    ("encode_failed", d.encode_failed),
                 ] {
                     observer.observe(
                         n,

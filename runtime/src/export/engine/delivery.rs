@@ -13,6 +13,7 @@ use crate::export::engine::signal::{Attempted, Encode};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
 use crate::export::outcome::Outcome;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,15 +80,28 @@ impl<E: Encode> Delivery<E> {
     }
 
     /// Cuts the batch if it is due, encodes it and puts it in the outbox (evicting the oldest
-    /// batches past the byte budget, counted `buffer_full`).
+    /// batches past the byte budget, counted `buffer_full`; a batch the encoder panics on is
+    /// counted `encode_failed`).
     pub(crate) fn cut(&mut self, now: Instant, hurry: bool) {
         let Some(items) = self.batch.cut(now, hurry) else {
             return;
         };
         let n = items.len();
-        match self.encoder.encode(items) {
-            Err(reason) => self.state.finish(n, Some(reason)),
-            Ok(encoded) => {
+        // Encoding reads whatever the application put in its telemetry: a panic there (one
+        // was found: a log record without an observed time) must cost that batch, counted,
+        // not the pipeline's thread and with it everything after.
+        let encoded = std::panic::catch_unwind(AssertUnwindSafe(|| self.encoder.encode(items)));
+        match encoded {
+            Err(panic) => {
+                let runner = self.params.words.runner;
+                let message = crate::handler::unwind::panic_message(&*panic);
+                self.state
+                    .counters
+                    .error(format!("{runner} could not encode a batch: {message}"));
+                self.state.finish(n, Some(DropReason::EncodeFailed));
+            }
+            Ok(Err(reason)) => self.state.finish(n, Some(reason)),
+            Ok(Ok(encoded)) => {
                 while let Some(old) = self.outbox.evict_for(encoded.body.len()) {
                     self.state.finish(old.items, Some(DropReason::BufferFull));
                 }

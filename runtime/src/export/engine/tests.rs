@@ -19,6 +19,9 @@ use std::time::Duration;
 /// Bytes of body per item.
 const ITEM_BYTES: usize = 100;
 
+/// An item the encoder panics on, as an encoder with a bug would on some input.
+const POISON: u8 = 255;
+
 /// Items are numbers; a batch's body is `ITEM_BYTES` bytes per item, its meta the numbers.
 struct Numbers {
     /// The backend's rate limits, as `still_wanted` sees them.
@@ -30,6 +33,7 @@ impl Encode for Numbers {
     type Meta = Vec<u8>;
 
     fn encode(&mut self, items: Vec<u8>) -> Result<Encoded<Vec<u8>>, DropReason> {
+        assert!(!items.contains(&POISON), "item {POISON} cannot be encoded");
         let body: Vec<u8> = items
             .iter()
             .flat_map(|&n| std::iter::repeat_n(n, ITEM_BYTES))
@@ -576,4 +580,24 @@ fn the_thread_driver_delivers_and_ends_after_shutdown_drains_the_channel() {
     assert_eq!(transport.sent(), [1, 2, 3]);
     let h = rig.state.health();
     assert_eq!((h.delivered, h.pending), (3, 0));
+}
+
+#[test]
+fn a_batch_the_encoder_panics_on_is_dropped_counted_and_the_next_is_delivered() {
+    let mut rig = Rig::new(otlp(policy(), 1));
+    rig.offer([1, POISON, 2]);
+    rig.send();
+    assert_eq!(rig.transport.sent(), [1, 2]);
+    let h = rig.health();
+    assert_eq!(
+        (h.delivered, h.dropped.encode_failed, h.dropped_total),
+        (2, 1, 1),
+        "{h:?}"
+    );
+    let error = h.last_error.unwrap_or_default();
+    assert!(
+        error.contains("could not encode a batch: item 255 cannot be encoded"),
+        "{error}"
+    );
+    rig.assert_balanced();
 }
