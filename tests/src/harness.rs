@@ -110,6 +110,26 @@ impl Fixture {
         signal_pid(self.pid, signal);
     }
 
+    /// Sends TERM to the master and waits (20 s at most) for it to exit successfully; returns
+    /// the time from the signal to the exit.
+    pub fn stop(&mut self) -> Duration {
+        let term = Instant::now();
+        self.signal(libc::SIGTERM);
+        let status = self
+            .wait_exit(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("the master did not exit; stderr:\n{}", self.stderr()));
+        let stopped_in = term.elapsed();
+        assert!(status.success(), "{status:?}; stderr:\n{}", self.stderr());
+        stopped_in
+    }
+
+    /// The workers' reports in the run folder, which must be `workers`.
+    pub fn reports(&self, workers: usize) -> Vec<forkline::WorkerReport> {
+        let reports = forkline::read_reports(&self.run_dir()).expect("the worker reports");
+        assert_eq!(reports.len(), workers, "{reports:?}");
+        reports
+    }
+
     pub fn hooks(&self) -> Vec<HookLine> {
         read_hooks(&self.dir.join("hooks.log"))
     }

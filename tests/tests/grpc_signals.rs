@@ -21,7 +21,7 @@ use forkline_tests::otlp_read::{duration_count, metrics_pid, resource_pid};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
 const BOOT: Duration = Duration::from_secs(30);
@@ -86,10 +86,7 @@ fn every_worker_exports_its_metrics_and_logs_over_grpc_in_the_trace_of_each_requ
             fx.stderr()
         )
     });
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     assert!(
         !fx.run_dir()
             .read_dir()
@@ -126,8 +123,7 @@ fn every_worker_exports_its_metrics_and_logs_over_grpc_in_the_trace_of_each_requ
         }
     }
 
-    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    let reports = fx.reports(2);
     let metrics = collector.metrics();
     let mut counted = 0;
     for report in &reports {
@@ -224,10 +220,7 @@ fn at_rust_log_trace_the_grpc_clients_own_spans_are_not_exported() {
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
     let (served, _) = requests_over_both_workers(addr);
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     let names = collector.span_names();
     let servers = names.iter().filter(|n| *n == "GET /req/{n}").count();
     assert_eq!(servers, served.len(), "one server span per request");
@@ -298,15 +291,8 @@ fn assert_flat_on_time_and_counted(url: &str, error: &str) -> Vec<forkline::Work
         slowest < Duration::from_secs(1),
         "a request took {slowest:?} while the collector fails"
     );
-    let term = Instant::now();
-    fx.signal(libc::SIGTERM);
-    let status = fx
-        .wait_exit(Duration::from_secs(20))
-        .expect("the master exits");
-    let stopped_in = term.elapsed();
-    assert!(status.success(), "{}", fx.stderr());
-    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    let stopped_in = fx.stop();
+    let reports = fx.reports(2);
     let deadline = Duration::from_millis(reports[0].shutdown.deadline_ms);
     assert!(
         stopped_in <= deadline + Duration::from_millis(200),

@@ -132,10 +132,7 @@ fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
     let served = requests_over_both_workers(addr, 20).pids;
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     let run_dir = fx.run_dir();
     let reports = forkline::read_reports(&run_dir).expect("reports");
     assert_eq!(reports.len(), 2, "{reports:?}");
@@ -247,10 +244,7 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
     let served = requests_over_both_workers(addr, 20).pids;
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     assert!(
         !fx.run_dir()
             .read_dir()
@@ -307,8 +301,7 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
         }
     }
 
-    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    let reports = fx.reports(2);
     for report in &reports {
         let pid = report.pid;
         let mine: BTreeSet<u64> = served
@@ -390,15 +383,8 @@ fn run_against(endpoint: &str) -> FaultRun {
             .expect("pid");
         *served.entry(pid).or_insert(0_u64) += 1;
     }
-    let term = Instant::now();
-    fx.signal(libc::SIGTERM);
-    let status = fx
-        .wait_exit(Duration::from_secs(20))
-        .expect("the master exits");
-    let stopped_in = term.elapsed();
-    assert!(status.success(), "{}", fx.stderr());
-    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    let stopped_in = fx.stop();
+    let reports = fx.reports(2);
     FaultRun {
         slowest,
         stopped_in,

@@ -76,10 +76,7 @@ fn each_worker_counts_the_requests_it_served_under_its_own_pid() {
         assert_eq!(status, 500, "{body}");
     }
 
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     let run_dir = fx.run_dir();
     let reports = forkline::read_reports(&run_dir).expect("reports");
     assert_eq!(reports.len(), 2, "{reports:?}");
@@ -252,12 +249,8 @@ fn each_worker_exports_its_metrics_over_otlp_through_its_guarded_pipeline() {
     .expect("a worker's health().metrics shows delivered collections");
     assert_eq!(delivered["dropped_total"], 0, "{delivered}");
 
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
-    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    fx.stop();
+    let reports = fx.reports(2);
     assert!(
         !fx.run_dir()
             .read_dir()

@@ -39,10 +39,7 @@ fn workers_recycle_at_their_drawn_limits_and_no_request_fails() {
     })
     .unwrap_or_else(|| panic!("four workers recycled:\n{}", fx.stderr()));
     stop_and_assert_nothing_lost("max_requests under load", fresh, kept);
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     assert_no_worker_left(&fx);
 
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");

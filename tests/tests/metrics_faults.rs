@@ -82,15 +82,8 @@ fn run_against(endpoint: &str, mut enough: impl FnMut(u32, &PipelineHealth) -> b
     });
     println!("{endpoint}: one worker's figures under load: {seen:?}");
     assert_eq!(outcome.failed, 0, "{outcome:?}");
-    let term = Instant::now();
-    fx.signal(libc::SIGTERM);
-    let status = fx
-        .wait_exit(Duration::from_secs(20))
-        .expect("the master exits");
-    let stopped_in = term.elapsed();
-    assert!(status.success(), "{}", fx.stderr());
-    let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    let stopped_in = fx.stop();
+    let reports = fx.reports(2);
     assert!(
         reports.iter().all(|r| r.serving.requests_served > 0),
         "both workers must serve for this test to mean anything: {reports:?}"

@@ -51,9 +51,7 @@ fn usr1_usr2_and_winch_are_not_fatal_to_the_master_or_a_worker() {
         assert_eq!(status, 200);
     }
     assert!(fx.wait_exit(Duration::ZERO).is_none(), "the master lives");
-    fx.signal(libc::SIGTERM);
-    let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
-    assert!(status.success(), "{}", fx.stderr());
+    fx.stop();
     assert_no_worker_left(&fx);
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     for pid in workers {
@@ -92,9 +90,7 @@ fn worker_exits_are_logged_for_what_they_are() {
         &format!("(pid {replacement}) crashed (Signaled(9)); replacing it"),
     );
 
-    fx.signal(libc::SIGTERM);
-    let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
-    assert!(status.success(), "{}", fx.stderr());
+    fx.stop();
     assert_no_worker_left(&fx);
     let stderr = fx.stderr();
     assert!(stderr.contains(") stopped (Exited(0))"), "{stderr}");
@@ -192,9 +188,7 @@ fn nworkers_changed_runs_in_the_master_and_worker_int_in_the_worker() {
             .all(|h| h.phase != "worker_int" || workers.contains(&h.pid())),
         "worker_int ran only in the interrupted workers"
     );
-    fx.signal(libc::SIGTERM);
-    let status = fx.wait_exit(Duration::from_secs(20)).expect("stops");
-    assert!(status.success(), "{}", fx.stderr());
+    fx.stop();
     assert_no_worker_left(&fx);
     assert!(
         fx.hooks()

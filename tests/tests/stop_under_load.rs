@@ -41,10 +41,7 @@ fn a_hup_under_load_loses_no_request_a_worker_took() {
     // Served by the new workers too, before the load stops.
     answered(&fresh, &kept, 2000, "the load goes on after the HUP");
     stop_and_assert_nothing_lost("HUP under load", fresh, kept);
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     assert_no_worker_left(&fx);
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     for pid in new {
@@ -101,10 +98,7 @@ fn a_hup_keeps_every_worker_slot_ready_and_fails_no_request() {
         .filter(|h| h.phase == "pre_fork")
         .count();
     assert_eq!(forks_after, 3, "{hooks:?}");
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     assert_no_worker_left(&fx);
 }
 

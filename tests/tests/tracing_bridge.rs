@@ -17,10 +17,7 @@ fn tracing_spans_join_the_otel_trace_in_every_worker() {
     for _ in 0..6 {
         assert_eq!(http_get(addr, "/traced").expect("GET"), (200, "42".into()));
     }
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     let dir = fx.run_dir();
     let mut checked = 0;
     for pid in fx.booted_workers() {

@@ -21,10 +21,7 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn stop_and_report(mut fx: forkline_tests::harness::Fixture) -> Vec<forkline::WorkerReport> {
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     forkline::read_reports(&fx.run_dir()).expect("reports")
 }
 

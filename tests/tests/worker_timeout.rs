@@ -84,10 +84,7 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
                 && e.to_string().contains("requests in flight: GET /block/{reason}")),
         "{events:?}"
     );
-    fx.signal(libc::SIGTERM);
-    assert!(fx
-        .wait_exit(Duration::from_secs(20))
-        .is_some_and(|s| s.success()));
+    fx.stop();
     let reports = forkline::read_reports(&fx.run_dir()).expect("reports");
     let aborted = reports.iter().find(|r| r.pid == first).expect("its report");
     assert!(aborted.timed_out, "{aborted:?}");
