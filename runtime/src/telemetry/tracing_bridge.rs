@@ -267,4 +267,34 @@ mod tests {
             .attributes_iter()
             .any(|(k, v)| k.as_str() == "n" && *v == AnyValue::Int(7)));
     }
+
+    #[test]
+    fn spans_are_made_at_the_levels_rust_log_passes_and_never_while_suppressed() {
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let filter = LogFilter::parse("info,checkout=debug").expect("directives");
+        let subscriber =
+            tracing_subscriber::registry().with(layer(&provider).with_filter(span_filter(&filter)));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!(target: "other", "info_passes").in_scope(|| {});
+            tracing::debug_span!(target: "other", "debug_is_below_info").in_scope(|| {});
+            tracing::debug_span!(target: "checkout::db", "debug_passes_for_checkout")
+                .in_scope(|| {});
+            // As on forkline's export threads: every level passes, and still no span. An
+            // explicit root's OTel parent is a new context, which does not carry the current
+            // one's suppression to the SDK: only the filter stops it.
+            let _quiet = Context::enter_telemetry_suppressed_scope();
+            tracing::error_span!(target: "other", parent: None, "made_while_suppressed")
+                .in_scope(|| {});
+        });
+        let names: Vec<String> = exporter
+            .get_finished_spans()
+            .expect("spans")
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(names, ["info_passes", "debug_passes_for_checkout"]);
+    }
 }
