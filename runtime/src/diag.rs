@@ -62,3 +62,14 @@ macro_rules! log_error {
 }
 
 pub(crate) use {log_error, log_info, log_notice, log_warn};
+
+/// The message of a panic payload (`panic!` with a literal or a formatted string).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}

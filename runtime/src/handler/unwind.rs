@@ -51,16 +51,7 @@ pub(crate) fn recording_panics<R>(cx: &Context, f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// The message of a panic payload (`panic!` with a literal or a formatted string).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_string()
-    }
-}
+pub(crate) use crate::diag::panic_message;
 
 /// Records a panic on `cx`'s span: an `exception` event and an error status.
 pub(crate) fn record_panic(cx: &Context, payload: &(dyn std::any::Any + Send)) {

@@ -94,7 +94,7 @@ impl<E: Encode> Delivery<E> {
         match encoded {
             Err(panic) => {
                 let runner = self.params.words.runner;
-                let message = crate::handler::unwind::panic_message(&*panic);
+                let message = crate::diag::panic_message(&*panic);
                 self.state
                     .counters
                     .error(format!("{runner} could not encode a batch: {message}"));
