@@ -164,17 +164,17 @@ impl FaultServer {
         Instant,
         opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
     )> {
-        use prost::Message;
-        let attempts = self
-            .bodies
-            .metrics_attempts
-            .lock()
-            .map(|a| a.clone())
-            .unwrap_or_default();
-        attempts
-            .into_iter()
-            .filter_map(|(at, body)| Some((at, Message::decode(body.as_slice()).ok()?)))
-            .collect()
+        decode_timed(&self.bodies.metrics_attempts)
+    }
+
+    /// Every OTLP logs request received (`POST .../v1/logs`), as [`Self::metrics_attempts`].
+    pub fn logs_attempts(
+        &self,
+    ) -> Vec<(
+        Instant,
+        opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest,
+    )> {
+        decode_timed(&self.bodies.logs_attempts)
     }
 
     /// The OTLP logs requests (`POST .../v1/logs`) answered with 200, in arrival order.
@@ -203,18 +203,60 @@ impl Drop for FaultServer {
     }
 }
 
+/// The gaps between each worker's successive attempts (given with when they arrived and the
+/// pid they carry), checked: every worker in `pids` tried, tried again, and never sooner than
+/// `at_least` after its previous attempt (a backend's `Retry-After`). Returns the gaps.
+pub fn assert_retries_waited(
+    attempts: impl IntoIterator<Item = (Instant, u32)>,
+    pids: &[u32],
+    at_least: Duration,
+) -> std::collections::BTreeMap<u32, Vec<Duration>> {
+    let mut times: std::collections::BTreeMap<u32, Vec<Instant>> = Default::default();
+    for (at, pid) in attempts {
+        times.entry(pid).or_default().push(at);
+    }
+    let gaps: std::collections::BTreeMap<u32, Vec<Duration>> = times
+        .iter()
+        .map(|(pid, times)| (*pid, times.windows(2).map(|w| w[1] - w[0]).collect()))
+        .collect();
+    let mut expected = pids.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        gaps.keys().copied().collect::<Vec<_>>(),
+        expected,
+        "each worker tried the backend: {gaps:?}"
+    );
+    for (pid, gaps) in &gaps {
+        assert!(!gaps.is_empty(), "worker {pid} tried again: {gaps:?}");
+        assert!(
+            gaps.iter().all(|g| *g >= at_least),
+            "worker {pid} tried again sooner than {at_least:?}: {gaps:?}"
+        );
+    }
+    gaps
+}
+
 /// The bodies a server answered with 200, by OTLP signal (the path's end), and when each
-/// metrics request arrived with its body, whatever the answer.
+/// metrics and logs request arrived with its body, whatever the answer.
 #[derive(Debug, Clone, Default)]
 struct Bodies {
     metrics: Arc<Mutex<Vec<Vec<u8>>>>,
     logs: Arc<Mutex<Vec<Vec<u8>>>>,
     traces: Arc<Mutex<Vec<Vec<u8>>>>,
     metrics_attempts: Arc<Mutex<Vec<TimedBody>>>,
+    logs_attempts: Arc<Mutex<Vec<TimedBody>>>,
 }
 
 /// A request body and when it arrived.
 type TimedBody = (Instant, Vec<u8>);
+
+fn decode_timed<M: prost::Message + Default>(bodies: &Mutex<Vec<TimedBody>>) -> Vec<(Instant, M)> {
+    let bodies = bodies.lock().map(|b| b.clone()).unwrap_or_default();
+    bodies
+        .into_iter()
+        .filter_map(|(at, body)| Some((at, M::decode(body.as_slice()).ok()?)))
+        .collect()
+}
 
 fn decode_all<M: prost::Message + Default>(bodies: &Mutex<Vec<Vec<u8>>>) -> Vec<M> {
     let bodies = bodies.lock().map(|b| b.clone()).unwrap_or_default();
@@ -289,10 +331,15 @@ fn serve(
             return;
         }
         let n = seen.fetch_add(1, Ordering::Relaxed);
-        if path.ends_with("/v1/metrics") {
-            if let Ok(mut attempts) = kept.bodies.metrics_attempts.lock() {
-                attempts.push((Instant::now(), body.clone()));
-            }
+        let attempts = if path.ends_with("/v1/metrics") {
+            Some(&kept.bodies.metrics_attempts)
+        } else if path.ends_with("/v1/logs") {
+            Some(&kept.bodies.logs_attempts)
+        } else {
+            None
+        };
+        if let Some(Ok(mut attempts)) = attempts.map(|a| a.lock()) {
+            attempts.push((Instant::now(), body.clone()));
         }
         let (code, extra) = match behaviour {
             Behaviour::Healthy => (200, String::new()),

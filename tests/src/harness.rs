@@ -225,6 +225,16 @@ pub fn read_hooks(path: &Path) -> Vec<HookLine> {
 
 pub use forkline_examples::http_get;
 
+/// The pid and the figures of pipeline `name` (`"metrics"`, `"logs"`, ...) of the worker that
+/// answered a fixture's `/health` (served outside its `TelemetryLayer`: not a request it counts).
+pub fn pipeline_health(addr: SocketAddr, name: &str) -> Option<(u32, forkline::Pipeline)> {
+    let (_, body) = http_get(addr, "/health").ok()?;
+    let health: Value = serde_json::from_str(&body).ok()?;
+    let pid = u32::try_from(health["pid"].as_u64()?).ok()?;
+    let figures = serde_json::from_value(health["health"][name].clone()).ok()?;
+    Some((pid, figures))
+}
+
 /// The lines of one embedded sink of a worker, oldest first: the rotated file (`<stem>.1.jsonl`,
 /// present once the budget made the sink rotate), then the current one.
 pub fn read_sink_text(run_dir: &Path, stem: &str) -> String {

@@ -1,6 +1,7 @@
 //! What received OTLP requests carry, read the same way by every test that receives them (the
 //! OTLP/HTTP receivers and the gRPC collector).
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -21,6 +22,11 @@ pub fn resource_pid(resource: Option<&Resource>) -> Option<u32> {
 /// The `process.pid` of a metrics request's (first) resource.
 pub fn metrics_pid(request: &ExportMetricsServiceRequest) -> Option<u32> {
     resource_pid(request.resource_metrics.first()?.resource.as_ref())
+}
+
+/// The `process.pid` of a logs request's (first) resource.
+pub fn logs_pid(request: &ExportLogsServiceRequest) -> Option<u32> {
+    resource_pid(request.resource_logs.first()?.resource.as_ref())
 }
 
 /// What a metrics request's `http.server.request.duration` histogram counts, all points

@@ -8,7 +8,8 @@
 #![cfg(feature = "tracing")]
 
 use forkline_tests::harness::{
-    attributes, http_get, read_sink_text, read_spans, requests_over_both_workers, Fixture,
+    attributes, http_get, pipeline_health, read_sink_text, read_spans, requests_over_both_workers,
+    wait_until, Fixture,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -352,8 +353,12 @@ struct FaultRun {
     served: BTreeMap<u32, u64>,
 }
 
-/// 2 workers whose logs go to `endpoint` (spans, metrics and Sentry off), 60 requests, TERM.
-fn run_against(endpoint: &str) -> FaultRun {
+/// 2 workers whose logs go to `endpoint` (spans, metrics and Sentry off), 60 requests, then
+/// TERM once `until` says so of the logs figures of a worker that answered `/health`.
+fn run_against(
+    endpoint: &str,
+    mut until: impl FnMut(u32, &forkline::Pipeline) -> bool,
+) -> FaultRun {
     use std::time::Instant;
     let mut fx = Fixture::start(
         BIN,
@@ -383,6 +388,16 @@ fn run_against(endpoint: &str) -> FaultRun {
             .expect("pid");
         *served.entry(pid).or_insert(0_u64) += 1;
     }
+    wait_until(Duration::from_secs(30), || {
+        let (pid, logs) = pipeline_health(addr, "logs")?;
+        until(pid, &logs).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the logs figures awaited did not come: {:?}",
+            pipeline_health(addr, "logs")
+        )
+    });
     let stopped_in = fx.stop();
     let reports = fx.reports(2);
     FaultRun {
@@ -435,7 +450,7 @@ impl FaultRun {
 fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
     use forkline_tests::faults::{Behaviour, FaultServer};
     let collector = FaultServer::start(Behaviour::BlackHole);
-    let run = run_against(&format!("http://{}/v1/logs", collector.addr));
+    let run = run_against(&format!("http://{}/v1/logs", collector.addr), |_, _| true);
     run.assert_flat_on_time_and_counted();
     assert!(
         collector.requests() >= 1,
@@ -456,7 +471,7 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
 #[test]
 fn a_refusing_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
     let addr = forkline_tests::faults::refusing_addr();
-    let run = run_against(&format!("http://{addr}/v1/logs"));
+    let run = run_against(&format!("http://{addr}/v1/logs"), |_, _| true);
     run.assert_flat_on_time_and_counted();
     for r in &run.reports {
         let logs = r.logs.as_ref().expect("figures");
@@ -465,4 +480,38 @@ fn a_refusing_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_
             "the refusals are seen: {logs:?}"
         );
     }
+}
+
+/// A logs collector answering every export with 503 + `Retry-After: 1`: the same, and each
+/// worker retried, never sooner than the collector asked (its attempts, timed where they
+/// arrive, are at least 900 ms apart, where the backoff alone would retry within 100 ms).
+#[test]
+fn a_throttling_logs_collector_is_retried_after_its_delay_without_slowing_requests() {
+    use forkline_tests::faults::{assert_retries_waited, Behaviour, FaultServer};
+    use forkline_tests::otlp_read::logs_pid;
+    let collector = FaultServer::start(Behaviour::Status {
+        code: 503,
+        retry_after: Some("1".into()),
+        sentry_limits: None,
+    });
+    // Until both workers have been told to wait (a retry scheduled, counted in `retried`).
+    let mut throttled = BTreeSet::new();
+    let run = run_against(
+        &format!("http://{}/v1/logs", collector.addr),
+        |pid, logs| {
+            if logs.retried >= 1 {
+                throttled.insert(pid);
+            }
+            throttled.len() == 2
+        },
+    );
+    run.assert_flat_on_time_and_counted();
+    assert_eq!(collector.delivered(), 0);
+    let attempts = collector
+        .logs_attempts()
+        .into_iter()
+        .map(|(at, request)| (at, logs_pid(&request).expect("a pid in the resource")));
+    let pids: Vec<u32> = run.reports.iter().map(|r| r.pid).collect();
+    let gaps = assert_retries_waited(attempts, &pids, Duration::from_millis(900));
+    println!("503 + Retry-After 1: per worker, the gaps between its log exports: {gaps:?}");
 }

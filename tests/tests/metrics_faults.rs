@@ -1,8 +1,8 @@
 //! The OTLP metrics path against failing collectors (issue 12), across real forks: the
 //! `budget_server` fixture (one route behind `TelemetryLayer`, so every request records into the
 //! request histogram) with 2 workers collecting every 100 ms, under keep-alive load, its metrics
-//! going to a collector in this test (spans, logs and Sentry off). Against a refusing port and
-//! against a collector that answers every export with 503 + `Retry-After: 1`:
+//! going to a collector in this test (spans, logs and Sentry off). Against a refusing port, a
+//! black hole, and a collector that answers every export with 503 + `Retry-After: 1`:
 //!
 //! - the request path stays flat: the slowest request is compared with a run against a healthy
 //!   collector in the same test (within 4x + 250 ms, and under 900 ms);
@@ -13,11 +13,10 @@
 //!   `Retry-After`).
 
 use forkline::Pipeline as PipelineHealth;
-use forkline_tests::faults::{refusing_addr, Behaviour, FaultServer};
-use forkline_tests::harness::{http_get, wait_until, Fixture};
+use forkline_tests::faults::{assert_retries_waited, refusing_addr, Behaviour, FaultServer};
+use forkline_tests::harness::{pipeline_health, wait_until, Fixture};
 use forkline_tests::load::Load;
 use forkline_tests::otlp_read::metrics_pid;
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
@@ -34,16 +33,6 @@ struct Run {
     deadline: Duration,
     loaded_for: Duration,
     reports: Vec<forkline::WorkerReport>,
-}
-
-/// The pid and metrics figures of the worker that answered `/health` (outside the layer: not a
-/// request it counts).
-fn metrics_health(addr: std::net::SocketAddr) -> Option<(u32, PipelineHealth)> {
-    let (_, body) = http_get(addr, "/health").ok()?;
-    let health: Value = serde_json::from_str(&body).ok()?;
-    let pid = u32::try_from(health["pid"].as_u64()?).ok()?;
-    let metrics = serde_json::from_value(health["health"]["metrics"].clone()).ok()?;
-    Some((pid, metrics))
 }
 
 /// 2 workers whose metrics go to `endpoint` every 100 ms, under load by 4 keep-alive clients
@@ -68,7 +57,7 @@ fn run_against(endpoint: &str, mut enough: impl FnMut(u32, &PipelineHealth) -> b
     let started = Instant::now();
     let load = Load::start(addr, 4, true, "/req/1");
     let seen = wait_until(Duration::from_secs(30), || {
-        let (pid, health) = metrics_health(addr)?;
+        let (pid, health) = pipeline_health(addr, "metrics")?;
         let enough = enough(pid, &health);
         (load.so_far().ok >= 200 && health.accepted >= COLLECTIONS && enough).then_some(health)
     });
@@ -77,7 +66,7 @@ fn run_against(endpoint: &str, mut enough: impl FnMut(u32, &PipelineHealth) -> b
     let seen = seen.unwrap_or_else(|| {
         panic!(
             "the workers did not collect {COLLECTIONS} times with the figures awaited: {:?}",
-            metrics_health(addr)
+            pipeline_health(addr, "metrics")
         )
     });
     println!("{endpoint}: one worker's figures under load: {seen:?}");
@@ -145,7 +134,6 @@ impl Run {
                 "every collection accounted for: {m:?}"
             );
             assert!(m.dropped_total > 0, "{m:?}");
-            assert!(m.last_error.is_some(), "{m:?}");
         }
     }
 }
@@ -177,7 +165,34 @@ fn a_refusing_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_i
     let run = run_against(&format!("http://{addr}/v1/metrics"), |_, _| true);
     run.assert_flat_on_time_and_counted(&healthy);
     for m in run.metrics() {
-        assert!(m.consecutive_failures >= 1, "the refusals are seen: {m:?}");
+        assert!(
+            m.consecutive_failures >= 1 && m.last_error.is_some(),
+            "the refusals are seen: {m:?}"
+        );
+    }
+}
+
+/// A collector that accepts, reads and never answers: the same; each worker's first attempt
+/// still hangs (its timeout is 5 s) when TERM comes, and the worker's exit deadline cuts it off.
+#[test]
+fn a_black_holed_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    let healthy = healthy_run();
+    let collector = FaultServer::start(Behaviour::BlackHole);
+    let run = run_against(&format!("http://{}/v1/metrics", collector.addr), |_, _| {
+        true
+    });
+    run.assert_flat_on_time_and_counted(&healthy);
+    assert!(
+        collector.requests() >= 1,
+        "the workers did try the collector"
+    );
+    assert_eq!(collector.delivered(), 0);
+    for r in &run.reports {
+        assert_ne!(
+            r.shutdown.metrics,
+            forkline::telemetry::teardown::PartOutcome::Done,
+            "the metrics could not have been delivered: {r:?}"
+        );
     }
 }
 
@@ -187,7 +202,6 @@ fn a_refusing_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_i
 /// retried within a few hundred milliseconds.
 #[test]
 fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_requests() {
-    use std::collections::BTreeMap;
     let healthy = healthy_run();
     let collector = FaultServer::start(Behaviour::Status {
         code: 503,
@@ -207,38 +221,21 @@ fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_req
     );
     run.assert_flat_on_time_and_counted(&healthy);
     for m in run.metrics() {
-        assert!(m.retried >= 1, "retries made: {m:?}");
+        assert!(
+            m.retried >= 1 && m.last_error.is_some(),
+            "retries made: {m:?}"
+        );
     }
     assert_eq!(collector.delivered(), 0);
-    let mut attempts: BTreeMap<u32, Vec<Instant>> = BTreeMap::new();
-    for (at, request) in collector.metrics_attempts() {
-        let pid = metrics_pid(&request).expect("a pid in the resource");
-        attempts.entry(pid).or_default().push(at);
-    }
-    let gaps: BTreeMap<u32, Vec<Duration>> = attempts
-        .iter()
-        .map(|(pid, times)| (*pid, times.windows(2).map(|w| w[1] - w[0]).collect()))
-        .collect();
+    let attempts = collector
+        .metrics_attempts()
+        .into_iter()
+        .map(|(at, request)| (at, metrics_pid(&request).expect("a pid in the resource")));
+    let pids: Vec<u32> = run.reports.iter().map(|r| r.pid).collect();
+    let gaps = assert_retries_waited(attempts, &pids, Duration::from_millis(900));
     println!(
         "503 + Retry-After 1: the collector saw {} exports; per worker, the gaps between them: \
          {gaps:?}",
         collector.requests()
     );
-    let pids: Vec<u32> = run.reports.iter().map(|r| r.pid).collect();
-    assert_eq!(
-        attempts.keys().copied().collect::<Vec<_>>(),
-        {
-            let mut p = pids;
-            p.sort_unstable();
-            p
-        },
-        "each worker tried the collector"
-    );
-    for (pid, gaps) in &gaps {
-        assert!(!gaps.is_empty(), "worker {pid} tried again: {gaps:?}");
-        assert!(
-            gaps.iter().all(|g| *g >= Duration::from_millis(900)),
-            "worker {pid} tried again sooner than Retry-After: 1 allows: {gaps:?}"
-        );
-    }
 }
