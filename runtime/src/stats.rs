@@ -140,7 +140,9 @@ pub struct Stats {
     #[serde(default)]
     pub spans_discarded_budget: u64,
     /// Spans ended but neither exported nor failed: lost to a full queue, or still queued when
-    /// shutdown's deadline passed.
+    /// shutdown's deadline passed. Final only in a worker's report: a snapshot taken while the
+    /// worker runs also counts the spans still queued for the embedded sink (the SDK's batch
+    /// processor does not say which of them its full queue dropped).
     pub spans_dropped_unexported: u64,
     /// Sentry events handed to the Sentry client after sampling.
     pub sentry_events_captured: u64,
@@ -178,7 +180,9 @@ pub struct Stats {
     #[serde(default)]
     pub logs_write_failed: u64,
     /// Log records emitted but neither written, failed nor too large: lost to the batch
-    /// processor's full queue, or still queued when shutdown's deadline passed.
+    /// processor's full queue, or still queued when shutdown's deadline passed. Final only in a
+    /// worker's report: a snapshot taken while the worker runs also counts the records still
+    /// queued.
     #[serde(default)]
     pub logs_dropped_unwritten: u64,
 }
