@@ -3,8 +3,8 @@
 //! cost on the thread that writes the record (the export runs on each pipeline's own thread).
 //! Records go in bursts of 200 (below either pipeline's batch size), each followed by an
 //! untimed flush, so neither measures its drop path. Each pipeline runs in a fresh process of
-//! this binary, alternating for several rounds. Prints the median ns per record of each and
-//! the ratio (target: forkline / plain <= 1.1).
+//! this binary, alternating for several rounds (15 by default). Prints the median ns per
+//! record of each and the ratio (target: forkline / plain <= 1.1).
 //!
 //!     cargo bench -p forkline-tests --bench log_pipeline [-- ROUNDS]
 
@@ -102,7 +102,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .find_map(|a| a.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(15);
     let exe = std::env::current_exe().expect("this bench");
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
     for _ in 0..rounds {
