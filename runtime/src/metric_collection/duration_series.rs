@@ -108,7 +108,13 @@ impl Counts {
     };
 
     fn add(&mut self, seconds: f64) {
-        let bucket = DURATION_BOUNDARIES.partition_point(|bound| *bound < seconds);
+        // The boundaries below `seconds`, counted with independent comparisons (vectorised):
+        // a binary search's chain of dependent ones made a recording 8 ns slower (87 against
+        // 95-108 ns for a request's start and finish with a clock read).
+        let bucket = DURATION_BOUNDARIES
+            .iter()
+            .filter(|bound| **bound < seconds)
+            .count();
         self.buckets[bucket] += 1;
         self.count += 1;
         self.sum += seconds;
@@ -509,6 +515,21 @@ mod tests {
             .iter()
             .find(|kv| kv.key == name)
             .and_then(|kv| kv.value.clone()?.value)
+    }
+
+    #[test]
+    fn a_value_on_a_boundary_is_counted_in_the_bucket_it_closes() {
+        let mut counts = Counts::EMPTY;
+        for seconds in [0.0, 0.005, 0.005_000_1, 0.1, 10.0, 10.5] {
+            counts.add(seconds);
+        }
+        let mut expected = [0; BUCKETS];
+        // (.., 0.005], (0.005, 0.01], (0.075, 0.1], (7.5, 10], (10, ..)
+        for (bucket, n) in [(0, 2), (1, 1), (5, 1), (13, 1), (14, 1)] {
+            expected[bucket] = n;
+        }
+        assert_eq!(counts.buckets, expected);
+        assert_eq!((counts.count, counts.min, counts.max), (6, 0.0, 10.5));
     }
 
     #[test]
