@@ -68,6 +68,15 @@ impl FaultServer {
         Self::start_on("127.0.0.1:0".parse().expect("addr"), behaviour)
     }
 
+    /// A server answering every request with 503 and `Retry-After: 1` (one second).
+    pub fn throttling() -> Self {
+        Self::start(Behaviour::Status {
+            code: 503,
+            retry_after: Some("1".into()),
+            sentry_limits: None,
+        })
+    }
+
     /// On a given address (to bring a "restarted" server back on the same port).
     pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind(addr).expect("bind");
@@ -200,6 +209,18 @@ impl FaultServer {
 impl Drop for FaultServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// For a wait on workers' pipeline figures (each given with the worker's pid): true once
+/// `workers` distinct workers have been told to wait, a retry scheduled (counted in `retried`).
+pub fn until_each_retried(workers: usize) -> impl FnMut(u32, &forkline::Pipeline) -> bool {
+    let mut retried = std::collections::BTreeSet::new();
+    move |pid, figures| {
+        if figures.retried >= 1 {
+            retried.insert(pid);
+        }
+        retried.len() == workers
     }
 }
 

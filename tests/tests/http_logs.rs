@@ -487,24 +487,11 @@ fn a_refusing_logs_collector_neither_slows_requests_nor_holds_a_worker_past_its_
 /// arrive, are at least 900 ms apart, where the backoff alone would retry within 100 ms).
 #[test]
 fn a_throttling_logs_collector_is_retried_after_its_delay_without_slowing_requests() {
-    use forkline_tests::faults::{assert_retries_waited, Behaviour, FaultServer};
+    use forkline_tests::faults::{assert_retries_waited, until_each_retried, FaultServer};
     use forkline_tests::otlp_read::logs_pid;
-    let collector = FaultServer::start(Behaviour::Status {
-        code: 503,
-        retry_after: Some("1".into()),
-        sentry_limits: None,
-    });
-    // Until both workers have been told to wait (a retry scheduled, counted in `retried`).
-    let mut throttled = BTreeSet::new();
-    let run = run_against(
-        &format!("http://{}/v1/logs", collector.addr),
-        |pid, logs| {
-            if logs.retried >= 1 {
-                throttled.insert(pid);
-            }
-            throttled.len() == 2
-        },
-    );
+    let collector = FaultServer::throttling();
+    let endpoint = format!("http://{}/v1/logs", collector.addr);
+    let run = run_against(&endpoint, until_each_retried(2));
     run.assert_flat_on_time_and_counted();
     assert_eq!(collector.delivered(), 0);
     let attempts = collector

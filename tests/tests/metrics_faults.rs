@@ -13,7 +13,9 @@
 //!   `Retry-After`).
 
 use forkline::Pipeline as PipelineHealth;
-use forkline_tests::faults::{assert_retries_waited, refusing_addr, Behaviour, FaultServer};
+use forkline_tests::faults::{
+    assert_retries_waited, refusing_addr, until_each_retried, Behaviour, FaultServer,
+};
 use forkline_tests::harness::{pipeline_health, wait_until, Fixture};
 use forkline_tests::load::Load;
 use forkline_tests::otlp_read::metrics_pid;
@@ -203,22 +205,9 @@ fn a_black_holed_metrics_collector_neither_slows_requests_nor_holds_a_worker_pas
 #[test]
 fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_requests() {
     let healthy = healthy_run();
-    let collector = FaultServer::start(Behaviour::Status {
-        code: 503,
-        retry_after: Some("1".into()),
-        sentry_limits: None,
-    });
-    // Until both workers have been told to wait (a retry scheduled, counted in `retried`).
-    let mut throttled = std::collections::BTreeSet::new();
-    let run = run_against(
-        &format!("http://{}/v1/metrics", collector.addr),
-        |pid, h| {
-            if h.retried >= 1 {
-                throttled.insert(pid);
-            }
-            throttled.len() == 2
-        },
-    );
+    let collector = FaultServer::throttling();
+    let endpoint = format!("http://{}/v1/metrics", collector.addr);
+    let run = run_against(&endpoint, until_each_retried(2));
     run.assert_flat_on_time_and_counted(&healthy);
     for m in run.metrics() {
         assert!(

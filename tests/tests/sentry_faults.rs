@@ -181,11 +181,7 @@ fn a_slow_server_times_out_each_attempt() {
 #[test]
 fn retry_after_is_honoured_and_4xx_is_never_retried() {
     // 503 with Retry-After: retried (waiting) up to the limit, then dropped as throttled.
-    let server = FaultServer::start(Behaviour::Status {
-        code: 503,
-        retry_after: Some("1".into()),
-        sentry_limits: None,
-    });
+    let server = FaultServer::throttling();
     let s = sentry_at(server.addr, policy());
     let started = Instant::now();
     s.capture(1);
