@@ -317,58 +317,9 @@ fn bound(seconds: f64) -> String {
 /// A histogram's count, p50 and p99 (seconds).
 type Quantiles = (u64, f64, f64);
 
-/// `(count, p50, p99)` of the histogram, all routes together; a quantile is the upper bound of
-/// the bucket it falls in (infinite past the last bound).
+/// `(count, p50, p99)` of the histogram, all routes together.
 fn duration_quantiles(run_dir: &std::path::Path, pid: u32) -> Option<Quantiles> {
-    let text = std::fs::read_to_string(run_dir.join(format!("metrics-{pid}.jsonl"))).ok()?;
-    let last: serde_json::Value = serde_json::from_str(text.lines().last()?).ok()?;
-    let number = |v: &serde_json::Value| {
-        v.as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .unwrap_or(0)
-    };
-    let (mut bounds, mut buckets): (Vec<f64>, Vec<u64>) = (Vec::new(), Vec::new());
-    let points = last["resourceMetrics"]
-        .as_array()?
-        .iter()
-        .flat_map(|rm| rm["scopeMetrics"].as_array().into_iter().flatten())
-        .flat_map(|sm| sm["metrics"].as_array().into_iter().flatten())
-        .filter(|m| m["name"] == "http.server.request.duration")
-        .flat_map(|m| {
-            m["histogram"]["dataPoints"]
-                .as_array()
-                .into_iter()
-                .flatten()
-        });
-    for point in points {
-        if bounds.is_empty() {
-            bounds = point["explicitBounds"]
-                .as_array()?
-                .iter()
-                .filter_map(serde_json::Value::as_f64)
-                .collect();
-            buckets = vec![0; bounds.len() + 1];
-        }
-        for (i, n) in point["bucketCounts"].as_array()?.iter().enumerate() {
-            if let Some(slot) = buckets.get_mut(i) {
-                *slot += number(n);
-            }
-        }
-    }
-    let count: u64 = buckets.iter().sum();
-    if count == 0 {
-        return None;
-    }
-    let quantile = |q: f64| {
-        let target = (q * count as f64).ceil() as u64;
-        let mut seen = 0;
-        for (i, n) in buckets.iter().enumerate() {
-            seen += n;
-            if seen >= target {
-                return bounds.get(i).copied().unwrap_or(f64::INFINITY);
-            }
-        }
-        f64::INFINITY
-    };
-    Some((count, quantile(0.5), quantile(0.99)))
+    let histogram = forkline_examples::DurationHistogram::read(run_dir, pid)?;
+    let count = histogram.count();
+    (count > 0).then(|| (count, histogram.quantile(0.5), histogram.quantile(0.99)))
 }

@@ -1,8 +1,12 @@
 //! Helpers shared by forkline's runnable examples (and its behaviour tests): a minimal HTTP
 //! client, so that the examples drive a real server over a real socket without pulling an HTTP
-//! client crate into the demo, and the plumbing of an example that runs itself as its server.
+//! client crate into the demo, the plumbing of an example that runs itself as its server, and
+//! the request duration histogram read back from a worker's metrics file.
 
 pub mod child_server;
+mod duration_histogram;
+
+pub use duration_histogram::DurationHistogram;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

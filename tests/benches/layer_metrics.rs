@@ -79,38 +79,13 @@ fn run(setup: &str) {
         // Every request is in the exported histogram, or the figure measures nothing.
         forkline::telemetry::teardown::teardown(std::time::Duration::from_secs(5));
         let requests = u64::from(PER_SAMPLE) * (SAMPLES as u64 + 1);
-        let recorded = histogram_count(&run_dir);
+        let recorded = forkline_examples::DurationHistogram::read(&run_dir, std::process::id())
+            .expect("the metrics file's request duration histogram")
+            .count();
         assert_eq!(recorded, requests, "requests in the exported histogram");
     }
     println!("ns={}", median(samples));
     let _ = std::fs::remove_dir_all(run_dir);
-}
-
-/// The `http.server.request.duration` count in the newest (cumulative) collection of the
-/// embedded metrics file.
-fn histogram_count(run_dir: &std::path::Path) -> u64 {
-    let file = run_dir.join(format!("metrics-{}.jsonl", std::process::id()));
-    let text = std::fs::read_to_string(&file).expect("the metrics file");
-    let last: serde_json::Value =
-        serde_json::from_str(text.lines().last().expect("a collection")).expect("OTLP JSON");
-    let metrics = last["resourceMetrics"][0]["scopeMetrics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|scope| scope["metrics"].as_array().into_iter().flatten());
-    metrics
-        .filter(|m| m["name"] == "http.server.request.duration")
-        .flat_map(|m| {
-            m["histogram"]["dataPoints"]
-                .as_array()
-                .into_iter()
-                .flatten()
-        })
-        .map(|p| match &p["count"] {
-            serde_json::Value::String(n) => n.parse::<u64>().expect("a count"),
-            n => n.as_u64().expect("a count"),
-        })
-        .sum()
 }
 
 fn main() {
