@@ -34,9 +34,7 @@ const TICK: Duration = Duration::from_millis(20);
 /// The longest a flush waits (the span processor's, too).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// When the pipeline must have finished shutting down (set by the worker's teardown, whose one
-/// deadline the SDK's provider shutdown, a fixed 5 s, does not know).
-pub(crate) type ShutdownBy = Arc<Mutex<Option<Instant>>>;
+pub(crate) use crate::export::engine::state::ShutdownBy;
 
 /// Where and how log records are exported.
 #[derive(Debug, Clone, Copy)]

@@ -23,7 +23,7 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the export thread looks at shutdown and flush requests when idle.
@@ -35,9 +35,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most undelivered collections kept, encoded, for a collector that comes back.
 const RIDE_THROUGH_BYTES: usize = 8 << 20;
 
-/// When the pipeline must have finished shutting down (set by the worker's teardown, whose one
-/// deadline the SDK's own shutdown, a fixed 5 s, does not know).
-pub(crate) type ShutdownBy = Arc<Mutex<Option<Instant>>>;
+pub(crate) use crate::export::engine::state::ShutdownBy;
 
 /// The engine's parameters for OTLP metrics: one collection per request (several after an
 /// outage), kept within a byte budget and retried without a count limit, held while the

@@ -9,12 +9,11 @@
 
 use crate::config::{LogsExporterConfig, TelemetryConfig};
 use crate::error::{Error, Result};
-use crate::export::engine::state::PipelineState;
-use crate::export::log_export::{GuardedLogProcessor, LogBatching, ShutdownBy};
+use crate::export::log_export::{GuardedLogProcessor, LogBatching};
 use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
-use crate::identity::fork_generation;
 use crate::sink::log_file::LogFileExporter;
 use crate::stats::{counters, ProcessCounters};
+use crate::telemetry::installed;
 use opentelemetry::logs::Severity;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -23,16 +22,11 @@ use opentelemetry_sdk::logs::{
 };
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// This process's logger provider, and its guarded pipeline when it exports OTLP.
-#[derive(Clone)]
-pub(crate) struct Installed {
-    generation: u64,
-    pub(crate) provider: SdkLoggerProvider,
-    pub(crate) guarded: Option<(Arc<PipelineState>, ShutdownBy)>,
-}
+pub(crate) type Installed = installed::Installed<SdkLoggerProvider>;
 
 static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
 
@@ -46,18 +40,7 @@ fn installed() -> MutexGuard<'static, Option<Installed>> {
 /// Nothing is installed when logs (or the SDK) are off.
 pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32) -> Result<()> {
     let mut slot = installed();
-    match slot.take() {
-        None => {}
-        Some(old) if old.generation != fork_generation() => std::mem::forget(old),
-        Some(current) => {
-            *slot = Some(current);
-            return Err(Error::Telemetry(
-                "the OTel logger provider is already installed in this process; #[post_fork] \
-                 installs it once per worker"
-                    .into(),
-            ));
-        }
-    }
+    installed::make_room(&mut slot, "logger")?;
     let logs = &telemetry.logs;
     if !telemetry.otel.enabled {
         return Ok(());
@@ -112,20 +95,13 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
             (builder.with_log_processor(processor).build(), Some(guarded))
         }
     };
-    *slot = Some(Installed {
-        generation: fork_generation(),
-        provider,
-        guarded,
-    });
+    *slot = Some(Installed::new(provider, guarded));
     Ok(())
 }
 
 /// The logger provider installed in this process (not an inherited one).
 pub(crate) fn current() -> Option<Installed> {
-    installed()
-        .as_ref()
-        .filter(|i| i.generation == fork_generation())
-        .cloned()
+    installed::current(&installed())
 }
 
 /// This worker's logger provider (`None` in the master, before `post_fork`, or with logs off):

@@ -8,24 +8,18 @@
 
 use crate::config::{MetricsExporterConfig, MetricsTemporality, TelemetryConfig};
 use crate::error::{Error, Result};
-use crate::export::engine::state::PipelineState;
-use crate::export::metric_export::{GuardedMetricExporter, ShutdownBy};
+use crate::export::metric_export::GuardedMetricExporter;
 use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
-use crate::identity::fork_generation;
 use crate::sink::metric_file::MetricFileExporter;
+use crate::telemetry::installed;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 /// This process's meter provider, and its guarded pipeline when it exports OTLP.
-#[derive(Clone)]
-pub(crate) struct Installed {
-    generation: u64,
-    pub(crate) provider: SdkMeterProvider,
-    pub(crate) guarded: Option<(Arc<PipelineState>, ShutdownBy)>,
-}
+pub(crate) type Installed = installed::Installed<SdkMeterProvider>;
 
 static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
 
@@ -57,18 +51,7 @@ fn installed() -> MutexGuard<'static, Option<Installed>> {
 /// is installed when metrics (or the SDK) are off.
 pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32) -> Result<()> {
     let mut slot = installed();
-    match slot.take() {
-        None => {}
-        Some(old) if old.generation != fork_generation() => std::mem::forget(old),
-        Some(current) => {
-            *slot = Some(current);
-            return Err(Error::Telemetry(
-                "the OTel meter provider is already installed in this process; #[post_fork] \
-                 installs it once per worker"
-                    .into(),
-            ));
-        }
-    }
+    installed::make_room(&mut slot, "meter")?;
     let metrics = &telemetry.metrics;
     // Off until a provider is installed below.
     METRICS_OFF.store(true, Ordering::Release);
@@ -123,11 +106,7 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
     crate::metric_collection::duration_series::install(epoch, delta);
     METER_EPOCH.store(epoch, Ordering::Release);
     METRICS_OFF.store(false, Ordering::Release);
-    *slot = Some(Installed {
-        generation: fork_generation(),
-        provider,
-        guarded,
-    });
+    *slot = Some(Installed::new(provider, guarded));
     Ok(())
 }
 
@@ -147,10 +126,7 @@ fn build<E: PushMetricExporter>(
 
 /// The meter provider installed in this process (not an inherited one).
 pub(crate) fn current() -> Option<Installed> {
-    installed()
-        .as_ref()
-        .filter(|i| i.generation == fork_generation())
-        .cloned()
+    installed::current(&installed())
 }
 
 /// Changes whenever forkline installs a meter provider.

@@ -2,6 +2,7 @@
 
 pub mod fork_check;
 pub(crate) mod fork_rng;
+pub(crate) mod installed;
 pub mod logs_pipeline;
 pub(crate) mod metrics_pipeline;
 pub(crate) mod operational_metrics;

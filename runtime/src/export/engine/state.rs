@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// When a pipeline must have finished shutting down, set by the worker's teardown: its one
+/// deadline, which the SDK's own provider shutdown (a fixed 5 s) does not know.
+pub(crate) type ShutdownBy = std::sync::Arc<Mutex<Option<Instant>>>;
+
 /// Process-wide counters a pipeline also feeds (delivered, failed), besides its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProcessTally {
