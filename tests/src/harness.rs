@@ -192,6 +192,13 @@ pub fn signal_pid(pid: u32, signal: i32) {
     }
 }
 
+/// Holds off the other tests of this test binary that take it too, for tests whose figures
+/// (timings, balance) another test's load on the same two cores would decide.
+pub fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Polls `check` until it gives a value or `timeout` passes. For files written by other
 /// processes, which cannot be awaited otherwise.
 pub fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {

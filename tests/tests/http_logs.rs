@@ -8,8 +8,8 @@
 #![cfg(feature = "tracing")]
 
 use forkline_tests::harness::{
-    attributes, http_get, pipeline_health, read_sink_text, read_spans, requests_over_both_workers,
-    wait_until, Fixture,
+    alone, attributes, http_get, pipeline_health, read_sink_text, read_spans,
+    requests_over_both_workers, wait_until, Fixture,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +122,7 @@ fn server_spans(run_dir: &std::path::Path, pid: u32) -> BTreeMap<u64, Ids> {
 
 #[test]
 fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were_logged_in() {
+    let _alone = alone();
     let mut fx = Fixture::start(
         BIN,
         &[
@@ -211,6 +212,7 @@ fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were
 /// and the trace of the server span the collector received for the same request.
 #[test]
 fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() {
+    let _alone = alone();
     use forkline_tests::faults::{Behaviour, FaultServer};
     use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
     use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -359,6 +361,8 @@ fn run_against(
     endpoint: &str,
     mut until: impl FnMut(u32, &forkline::Pipeline) -> bool,
 ) -> FaultRun {
+    // One run at a time in this binary: another test's load would decide the timings checked.
+    let _alone = alone();
     use std::time::Instant;
     let mut fx = Fixture::start(
         BIN,

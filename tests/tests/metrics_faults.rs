@@ -16,7 +16,7 @@ use forkline::Pipeline as PipelineHealth;
 use forkline_tests::faults::{
     assert_retries_waited, refusing_addr, until_each_retried, Behaviour, FaultServer,
 };
-use forkline_tests::harness::{pipeline_health, wait_until, Fixture};
+use forkline_tests::harness::{alone, pipeline_health, wait_until, Fixture};
 use forkline_tests::load::Load;
 use forkline_tests::otlp_read::metrics_pid;
 use std::time::{Duration, Instant};
@@ -162,6 +162,8 @@ fn healthy_run() -> Run {
 /// held for a collector that comes back, dropped at exit).
 #[test]
 fn a_refusing_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    // One at a time: another test's load would decide the timings compared here.
+    let _alone = alone();
     let healthy = healthy_run();
     let addr = refusing_addr();
     let run = run_against(&format!("http://{addr}/v1/metrics"), |_, _| true);
@@ -178,6 +180,8 @@ fn a_refusing_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_i
 /// still hangs (its timeout is 5 s) when TERM comes, and the worker's exit deadline cuts it off.
 #[test]
 fn a_black_holed_metrics_collector_neither_slows_requests_nor_holds_a_worker_past_its_deadline() {
+    // One at a time: another test's load would decide the timings compared here.
+    let _alone = alone();
     let healthy = healthy_run();
     let collector = FaultServer::start(Behaviour::BlackHole);
     let run = run_against(&format!("http://{}/v1/metrics", collector.addr), |_, _| {
@@ -204,6 +208,8 @@ fn a_black_holed_metrics_collector_neither_slows_requests_nor_holds_a_worker_pas
 /// retried within a few hundred milliseconds.
 #[test]
 fn a_throttling_metrics_collector_is_retried_after_its_delay_without_slowing_requests() {
+    // One at a time: another test's load would decide the timings compared here.
+    let _alone = alone();
     let healthy = healthy_run();
     let collector = FaultServer::throttling();
     let endpoint = format!("http://{}/v1/metrics", collector.addr);

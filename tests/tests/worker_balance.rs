@@ -5,20 +5,13 @@
 //! load skews what each worker gets, and its two tests take turns.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::wait_until;
+use forkline_tests::harness::{alone, wait_until};
 use forkline_tests::load::Load;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
 const CLIENTS: usize = 9;
-
-/// One test at a time: the other's load on the same two cores would decide who gets what.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn alone() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn stop_and_report(mut fx: forkline_tests::harness::Fixture) -> Vec<forkline::WorkerReport> {
     fx.stop();
