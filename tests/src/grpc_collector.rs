@@ -138,8 +138,6 @@ impl LogsService for Service {
     }
 }
 
-pub use crate::otlp_read::resource_pid;
-
 /// A running collector.
 #[derive(Debug)]
 pub struct GrpcCollector {

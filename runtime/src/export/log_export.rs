@@ -34,7 +34,7 @@ const TICK: Duration = Duration::from_millis(20);
 /// The longest a flush waits (the span processor's, too).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) use crate::export::engine::state::ShutdownBy;
+use crate::export::engine::state::ShutdownBy;
 
 /// Where and how log records are exported.
 #[derive(Debug, Clone, Copy)]

@@ -35,7 +35,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most undelivered collections kept, encoded, for a collector that comes back.
 const RIDE_THROUGH_BYTES: usize = 8 << 20;
 
-pub(crate) use crate::export::engine::state::ShutdownBy;
+use crate::export::engine::state::ShutdownBy;
 
 /// The engine's parameters for OTLP metrics: one collection per request (several after an
 /// outage), kept within a byte budget and retried without a count limit, held while the

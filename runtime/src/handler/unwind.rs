@@ -51,7 +51,7 @@ pub(crate) fn recording_panics<R>(cx: &Context, f: impl FnOnce() -> R) -> R {
     }
 }
 
-pub(crate) use crate::diag::panic_message;
+use crate::diag::panic_message;
 
 /// Records a panic on `cx`'s span: an `exception` event and an error status.
 pub(crate) fn record_panic(cx: &Context, payload: &(dyn std::any::Any + Send)) {

@@ -21,7 +21,7 @@ fn guarded(site: &HookSite, point: &str, f: impl FnOnce() -> HookResult) -> Resu
     }
 }
 
-pub(crate) use crate::diag::panic_message;
+use crate::diag::panic_message;
 
 pub(crate) fn master_hooks(point: &str, hooks: &[MasterHook], master: &Master) -> Result<()> {
     hooks

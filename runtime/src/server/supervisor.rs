@@ -930,7 +930,7 @@ impl<A: App> Supervisor<'_, A> {
                     catch_unwind(AssertUnwindSafe(|| worker.run())).unwrap_or_else(|panic| {
                         crate::diag::log_error!(
                             "worker {id} panicked: {}",
-                            run::panic_message(&*panic)
+                            crate::diag::panic_message(&*panic)
                         );
                         crate::server::worker_run::SERVE_ERROR
                     });

@@ -130,7 +130,7 @@ impl<A: App> WorkerRun<'_, A> {
             Ok(Ok(booted)) => booted,
             Ok(Err(message)) => return self.boot_failed(&message),
             Err(panic) => {
-                let message = format!("panicked: {}", run::panic_message(&*panic));
+                let message = format!("panicked: {}", crate::diag::panic_message(&*panic));
                 return self.boot_failed(&message);
             }
         };
