@@ -139,3 +139,15 @@ pub(crate) fn monotonic_ms() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     (now.tv_sec as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
 }
+
+/// The bytes waiting to be read on socket `fd` (0 when it cannot say).
+pub(crate) fn bytes_to_read(fd: std::os::fd::RawFd) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through a valid pointer; a bad fd only fails.
+    let ok = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut waiting) } == 0;
+    if ok {
+        waiting.max(0) as usize
+    } else {
+        0
+    }
+}

@@ -270,6 +270,12 @@ async fn health() -> String {
     serde_json::json!({ "pid": std::process::id(), "health": forkline::health() }).to_string()
 }
 
+/// `POST /work`: reads the body and answers with its length and the worker's pid, what a write
+/// a proxy will not retry on a new connection looks like.
+async fn take_order(body: String) -> String {
+    format!("pid={} took={}", std::process::id(), body.len())
+}
+
 /// Takes 300 ms, recording `slow_started` when it begins: a request a stop must let finish.
 async fn slow() -> String {
     record("slow_started", "");
@@ -295,7 +301,7 @@ pub fn router() -> Router {
         .route("/orders/{id}/explode", get(explode_order))
         .layer(forkline::http::TelemetryLayer::new());
     let router = Router::new()
-        .route("/work", get(work))
+        .route("/work", get(work).post(take_order))
         .route("/slow", get(slow))
         .route("/block", get(block))
         .route("/block/{reason}", get(block))

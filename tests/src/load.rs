@@ -1,8 +1,9 @@
-//! A small HTTP/1.1 load generator for the balance bench and the stop-under-load tests: a fixed
-//! number of client threads, each sending `GET path` over and over, until stopped. It tells
-//! apart what a server must never do (take a connection and then drop a request on it) from what
-//! clients handle anyway (a refused connect, or a keep-alive connection the server closed while
-//! idle, on which the request is simply sent again, as HTTP clients do).
+//! A small HTTP/1.1 load generator for the balance bench, the soak and the stop-under-load
+//! tests: a fixed number of client threads, each sending one request after another, until
+//! stopped. Every request that gets no answer counts as failed, whatever connection it went out
+//! on: nginx does not retry a POST on a new connection, and Python's `http.client` retries
+//! nothing. The requests that went unanswered on a kept-alive connection are also counted apart
+//! (`unanswered_kept`): those are the ones an HTTP client that does retry would send again.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,13 +16,15 @@ use std::time::{Duration, Instant};
 pub struct LoadOutcome {
     /// Requests answered with 200.
     pub ok: u64,
-    /// Requests sent on a fresh connection and answered with anything else, or not answered.
+    /// Requests sent and answered with anything else (`not_ok` of them), or not answered.
     pub failed: u64,
+    /// Of `failed`: answered with a status other than 200 (a proxy's 502, for one).
+    pub not_ok: u64,
+    /// Of `failed`: sent on a kept-alive connection that was closed before any byte of the
+    /// answer came back (a client that retries would send these again).
+    pub unanswered_kept: u64,
     /// Connects refused (nobody listening): never accepted, so nothing lost.
     pub refused: u64,
-    /// Requests sent again because an idle keep-alive connection was closed before any byte
-    /// of the answer came back.
-    pub resent: u64,
     /// The longest exchange answered with 200, in microseconds.
     pub longest_ok_us: u64,
 }
@@ -30,9 +33,67 @@ pub struct LoadOutcome {
 struct Counts {
     ok: AtomicU64,
     failed: AtomicU64,
+    not_ok: AtomicU64,
+    unanswered_kept: AtomicU64,
     refused: AtomicU64,
-    resent: AtomicU64,
     longest_ok_us: AtomicU64,
+}
+
+/// What each client sends, over and over.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET` or `POST` (a POST carries a small body).
+    pub method: &'static str,
+    /// The path.
+    pub path: String,
+    /// Whether connections are kept alive between requests.
+    pub keep_alive: bool,
+}
+
+impl Request {
+    /// `GET path`.
+    pub fn get(path: &str, keep_alive: bool) -> Self {
+        Self {
+            method: "GET",
+            path: path.into(),
+            keep_alive,
+        }
+    }
+
+    /// `POST path` with a small body: what a proxy will not retry on a new connection.
+    pub fn post(path: &str, keep_alive: bool) -> Self {
+        Self {
+            method: "POST",
+            ..Self::get(path, keep_alive)
+        }
+    }
+
+    /// The request as it goes on the wire.
+    pub fn bytes(&self) -> Vec<u8> {
+        let close = if self.keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        };
+        let body = if self.method == "POST" {
+            "{\"order\":1}"
+        } else {
+            ""
+        };
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+        };
+        format!(
+            "{} {} HTTP/1.1\r\nHost: load\r\n{close}{length}\r\n{body}",
+            self.method, self.path
+        )
+        .into_bytes()
+    }
 }
 
 /// Clients running against a server.
@@ -55,13 +116,22 @@ enum Answer {
     Broken,
 }
 
-fn exchange(reader: &mut BufReader<TcpStream>, request: &[u8]) -> Answer {
-    if reader.get_mut().write_all(request).is_err() {
-        return Answer::Nothing;
-    }
+/// One answer read off a connection.
+enum Reply {
+    Answered {
+        status: u16,
+        close: bool,
+    },
+    /// Closed before any byte of the answer.
+    Nothing,
+    /// Cut off part way.
+    Broken,
+}
+
+fn read_answer(reader: &mut BufReader<TcpStream>) -> Reply {
     let mut line = String::new();
     match reader.read_line(&mut line) {
-        Ok(0) | Err(_) => return Answer::Nothing,
+        Ok(0) | Err(_) => return Reply::Nothing,
         Ok(_) => {}
     }
     let status: u16 = line
@@ -73,7 +143,7 @@ fn exchange(reader: &mut BufReader<TcpStream>, request: &[u8]) -> Answer {
     loop {
         line.clear();
         match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return Answer::Broken,
+            Ok(0) | Err(_) => return Reply::Broken,
             Ok(_) => {}
         }
         let lower = line.to_ascii_lowercase();
@@ -87,32 +157,30 @@ fn exchange(reader: &mut BufReader<TcpStream>, request: &[u8]) -> Answer {
     }
     let mut body = vec![0; length];
     if reader.read_exact(&mut body).is_err() {
-        return Answer::Broken;
+        return Reply::Broken;
     }
-    match status {
-        200 => Answer::Ok { close },
-        _ => Answer::NotOk,
+    Reply::Answered { status, close }
+}
+
+fn exchange(reader: &mut BufReader<TcpStream>, request: &[u8]) -> Answer {
+    if reader.get_mut().write_all(request).is_err() {
+        return Answer::Nothing;
+    }
+    match read_answer(reader) {
+        Reply::Answered { status: 200, close } => Answer::Ok { close },
+        Reply::Answered { .. } => Answer::NotOk,
+        Reply::Nothing => Answer::Nothing,
+        Reply::Broken => Answer::Broken,
     }
 }
 
-fn client(addr: SocketAddr, path: &str, keep_alive: bool, stop: &AtomicBool, counts: &Counts) {
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: load\r\n{}\r\n",
-        if keep_alive {
-            ""
-        } else {
-            "Connection: close\r\n"
-        }
-    );
-    let mut pending_resend = false;
-    while !stop.load(Ordering::Relaxed) || pending_resend {
+fn client(addr: SocketAddr, request: &Request, stop: &AtomicBool, counts: &Counts) {
+    let bytes = request.bytes();
+    while !stop.load(Ordering::Relaxed) {
         let stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
             Ok(s) => s,
             Err(_) => {
                 counts.refused.fetch_add(1, Ordering::Relaxed);
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
                 std::thread::sleep(Duration::from_millis(1)); // Nobody listening: do not spin.
                 continue;
             }
@@ -121,27 +189,30 @@ fn client(addr: SocketAddr, path: &str, keep_alive: bool, stop: &AtomicBool, cou
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let mut reader = BufReader::new(stream);
         let mut fresh = true;
-        pending_resend = false;
         loop {
             let sent = Instant::now();
-            match exchange(&mut reader, request.as_bytes()) {
+            let answer = exchange(&mut reader, &bytes);
+            if !matches!(answer, Answer::Ok { .. }) {
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            match answer {
                 Answer::Ok { close } => {
                     counts.ok.fetch_add(1, Ordering::Relaxed);
                     let took = sent.elapsed().as_micros() as u64;
                     counts.longest_ok_us.fetch_max(took, Ordering::Relaxed);
-                    if close || !keep_alive || stop.load(Ordering::Relaxed) {
+                    if close || !request.keep_alive || stop.load(Ordering::Relaxed) {
                         break;
                     }
                 }
                 Answer::Nothing if !fresh => {
-                    counts.resent.fetch_add(1, Ordering::Relaxed);
-                    pending_resend = true;
+                    counts.unanswered_kept.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
-                Answer::Nothing | Answer::Broken | Answer::NotOk => {
-                    counts.failed.fetch_add(1, Ordering::Relaxed);
+                Answer::NotOk => {
+                    counts.not_ok.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
+                Answer::Nothing | Answer::Broken => break,
             }
             fresh = false;
         }
@@ -152,12 +223,17 @@ impl Load {
     /// `connections` clients sending `GET path`, each on keep-alive connections or on a new
     /// connection per request.
     pub fn start(addr: SocketAddr, connections: usize, keep_alive: bool, path: &str) -> Self {
+        Self::sending(addr, connections, Request::get(path, keep_alive))
+    }
+
+    /// `connections` clients sending `request` one after another.
+    pub fn sending(addr: SocketAddr, connections: usize, request: Request) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let threads = (0..connections)
             .map(|_| {
-                let (stop, counts, path) = (stop.clone(), counts.clone(), path.to_string());
-                std::thread::spawn(move || client(addr, &path, keep_alive, &stop, &counts))
+                let (stop, counts, request) = (stop.clone(), counts.clone(), request.clone());
+                std::thread::spawn(move || client(addr, &request, &stop, &counts))
             })
             .collect();
         Self {
@@ -174,8 +250,9 @@ impl Load {
         LoadOutcome {
             ok: c.ok.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
+            not_ok: c.not_ok.load(Ordering::Relaxed),
+            unanswered_kept: c.unanswered_kept.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
-            resent: c.resent.load(Ordering::Relaxed),
             longest_ok_us: c.longest_ok_us.load(Ordering::Relaxed),
         }
     }
@@ -191,14 +268,76 @@ impl Load {
     }
 }
 
-/// Stops a load of new connections and one of keep-alive connections that ran through `what`
-/// (a HUP, a recycle), and asserts that no request was lost and the socket never closed.
-pub fn stop_and_assert_nothing_lost(what: &str, fresh: Load, kept: Load) {
-    let (fresh, _) = fresh.stop();
-    let (kept, _) = kept.stop();
-    eprintln!("{what}: new connections {fresh:?}; keep-alive {kept:?}");
-    for seen in [fresh, kept] {
+/// Stops two loads that ran through `what` (a HUP, a recycle), and asserts that no request
+/// was lost and the socket never closed.
+pub fn stop_and_assert_nothing_lost(what: &str, one: Load, other: Load) {
+    let (one, _) = one.stop();
+    let (other, _) = other.stop();
+    eprintln!("{what}: {one:?}; {other:?}");
+    for seen in [one, other] {
         assert_eq!(seen.failed, 0, "{what}: {seen:?}");
         assert_eq!(seen.refused, 0, "{what}: the socket never closed: {seen:?}");
     }
+}
+
+/// How one kept-alive connection ended (see [`until_told_to_close`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptConnection {
+    /// Requests answered with 200.
+    pub answered: u64,
+    /// Whether the last answer said `Connection: close`: the server ended the connection
+    /// cleanly. `false`: a request went out and nothing came back (or a non-200 answer).
+    pub told_to_close: bool,
+}
+
+/// One client on one kept-alive connection, the way Python's `http.client` is used: sends
+/// `request`, reads the answer, and sends the next one at once (or after `pause`, a client
+/// idle in a pool), retrying nothing, until the server says `Connection: close` or a request
+/// gets no answer. Gives up after `limit` requests. Counts each answer in `progress`.
+pub fn until_told_to_close(
+    addr: SocketAddr,
+    request: &Request,
+    pause: Duration,
+    limit: u64,
+    progress: &AtomicU64,
+) -> KeptConnection {
+    let stream = TcpStream::connect(addr).expect("connect");
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut reader = BufReader::new(stream);
+    let bytes = request.bytes();
+    let mut answered = 0;
+    while answered < limit {
+        match exchange(&mut reader, &bytes) {
+            Answer::Ok { close } => {
+                answered += 1;
+                progress.fetch_add(1, Ordering::Relaxed);
+                if close {
+                    return KeptConnection {
+                        answered,
+                        told_to_close: true,
+                    };
+                }
+            }
+            _ => break,
+        }
+        if !pause.is_zero() {
+            std::thread::sleep(pause); // The client's own idle time, not a synchronisation.
+        }
+    }
+    KeptConnection {
+        answered,
+        told_to_close: false,
+    }
+}
+
+/// Reads the answers on `stream` until it closes: each as (status, whether it said
+/// `Connection: close`).
+pub fn answers(stream: TcpStream) -> Vec<(u16, bool)> {
+    let mut reader = BufReader::new(stream);
+    let mut seen = Vec::new();
+    while let Reply::Answered { status, close } = read_answer(&mut reader) {
+        seen.push((status, close));
+    }
+    seen
 }

@@ -24,6 +24,9 @@ pub struct Serve {
     pub(crate) max_requests_per_connection: Option<u64>,
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) rebalance_after: Option<std::time::Duration>,
+    /// The drain window, within the graceful timeout.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) drain_window: std::time::Duration,
     // Only `serve_axum` counts requests against `max_requests`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) recycle: Option<std::sync::Arc<crate::server::max_requests::Recycle>>,

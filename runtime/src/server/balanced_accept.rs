@@ -9,11 +9,14 @@
 //! itself, so a connection never waits longer than that. The socket stays one: a worker that stops leaves its queue to the others, and
 //! nothing queued is lost, unlike a socket per worker (`SO_REUSEPORT`), whose queue dies with it.
 //!
-//! Stopping: once the worker is asked to stop, the listener takes no new connection (they stay
-//! queued for the other workers), and [`Fresh`] tells when every connection it did take has had
-//! its first request read. Only then may the server's graceful shutdown begin: hyper closes a
-//! connection that is idle at that moment, and a connection taken a moment ago, whose request is
-//! in flight but not yet read, counts as idle. Seen as requests dropped during a HUP under load.
+//! Stopping loses no request that reached the worker, keep-alive connections included (see
+//! [`Drain`]): once the worker is asked to stop, the listener takes no new connection (they stay
+//! queued for the other workers); each connection it took is answered until its client is told
+//! to go (`Connection: close` on a response after which nothing more is pending), and only the
+//! connections still idle when the drain window ends are left to the server's graceful
+//! shutdown. Closing an idle keep-alive connection at once drops the request its client sent
+//! right after reading the last response, which the worker never reads: every kept-alive
+//! connection lost one request per HUP that way.
 
 use crate::health::serving::Record;
 use crate::server::scoreboard::Scoreboard;
@@ -48,48 +51,99 @@ pub struct BalancedListener {
     board: Option<(&'static Scoreboard, &'static Record)>,
     balance: bool,
     stop: Shutdown,
-    fresh: Arc<Fresh>,
+    drain: Arc<Drain>,
 }
 
-/// Connections taken whose first request has not been read yet.
+/// A worker's connections while it stops: how many are still open, and whether the listener
+/// has seen the stop. A stopping worker's graceful shutdown waits on [`Drain::settled`].
 #[derive(Debug, Default)]
-pub struct Fresh {
-    count: AtomicU64,
-    /// Whether the listener saw the stop and takes nothing more.
-    parked: AtomicBool,
+pub struct Drain {
+    /// Connections taken and not yet closed.
+    open: AtomicU64,
+    /// The listener saw the stop and takes nothing more; from here on every response after
+    /// which nothing more is pending on its connection closes it.
+    stopping: AtomicBool,
     changed: Notify,
 }
 
-impl Fresh {
-    fn read_or_gone(&self) {
-        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+impl Drain {
+    fn closed(&self) {
+        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.changed.notify_waiters();
         }
     }
 
-    fn park(&self) {
-        self.parked.store(true, Ordering::Release);
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.changed.notify_waiters();
     }
 
-    /// Waits until the listener has seen the stop and every connection it took has had its
-    /// first request read (or closed), for at most `limit`: a client that connected and sent
-    /// nothing is not waited for longer. Waiting for the listener first matters on a runtime
-    /// of several threads: a connection taken on one thread just as the stop arrives on another
-    /// would not be counted yet, and the server's accept loop, seeing both the connection and
-    /// the end of this wait, may take either (seen as a connection closed unanswered when a
-    /// new master was stopped right after its workers took connections).
-    pub async fn settled(&self, limit: Duration) {
-        let _ = tokio::time::timeout(limit, async {
+    /// Whether the worker is stopping (its listener saw the stop).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Waits until the listener has seen the stop and every connection it took has closed, for
+    /// at most `window`. What is still open then is a connection whose client sent nothing
+    /// since the stop (or a request still running): the server's graceful shutdown closes the
+    /// idle ones and lets the running ones finish. Waiting for the listener first matters on a
+    /// runtime of several threads: a connection taken on one thread just as the stop arrives
+    /// on another would not be counted yet.
+    pub async fn settled(&self, window: Duration) {
+        let _ = tokio::time::timeout(window, async {
             loop {
                 let notified = self.changed.notified();
-                if self.parked.load(Ordering::Acquire) && self.count.load(Ordering::Acquire) == 0 {
+                if self.stopping() && self.open.load(Ordering::Acquire) == 0 {
                     return;
                 }
                 notified.await;
             }
         })
         .await;
+    }
+}
+
+/// One connection's state as its server answers it: whether its response may be its last.
+/// `serve_axum` asks [`ConnectionDrain::may_close`] as each response is ready; an app served with
+/// its own hyper server gets it from [`CountedStream::connection`] and does the same.
+#[derive(Debug, Clone)]
+pub struct ConnectionDrain(Arc<ConnectionState>);
+
+#[derive(Debug)]
+struct ConnectionState {
+    drain: Arc<Drain>,
+    /// The worker's record, where the connection counts as open until released.
+    record: Option<&'static Record>,
+    released: AtomicBool,
+    fd: std::os::fd::RawFd,
+    /// The server's last read of this connection found nothing: its own buffer was empty. A
+    /// server reads ahead only when it has nothing buffered; a pipelined request it already
+    /// read sits in its buffer, and this stays false.
+    read_found_nothing: AtomicBool,
+}
+
+impl ConnectionDrain {
+    /// Whether the response ready now should be the connection's last (`Connection: close`):
+    /// the worker is stopping, and nothing more has reached the connection (no byte in the
+    /// socket, and the server's last read found nothing, so no pipelined request waits in its
+    /// buffer). A client that already sent its next request gets it answered first.
+    pub fn may_close(&self) -> bool {
+        let state = &self.0;
+        state.drain.stopping()
+            && state.read_found_nothing.load(Ordering::Acquire)
+            && crate::sys::bytes_to_read(state.fd) == 0
+    }
+
+    /// The connection no longer counts as open in its worker's record. Called as soon as its
+    /// last response is decided: its client reconnects the moment it reads that response,
+    /// often before the server has dropped the connection, and the new connection must see
+    /// the worker's true count, or it goes back to the busiest worker.
+    pub(crate) fn release(&self) {
+        if let Some(record) = self.0.record {
+            if !self.0.released.swap(true, Ordering::AcqRel) {
+                record.connection_closed();
+            }
+        }
     }
 }
 
@@ -110,14 +164,14 @@ impl BalancedListener {
             board,
             balance,
             stop,
-            fresh: Arc::default(),
+            drain: Arc::default(),
         })
     }
 
-    /// The connections taken whose first request is not read yet: wait for
-    /// [`Fresh::settled`] before a graceful shutdown of the connections.
-    pub fn fresh(&self) -> Arc<Fresh> {
-        self.fresh.clone()
+    /// This worker's connections as it stops: wait for [`Drain::settled`] before a graceful
+    /// shutdown of the connections.
+    pub fn drain(&self) -> Arc<Drain> {
+        self.drain.clone()
     }
 
     /// Whether taking one more connection would put this worker over its share of the open
@@ -137,7 +191,7 @@ impl BalancedListener {
         tokio::select! {
             biased;
             () = stop.wait() => {
-                self.fresh.park();
+                self.drain.stop();
                 std::future::pending().await
             }
             taken = self.take() => taken,
@@ -190,16 +244,15 @@ impl BalancedListener {
         if let Some(record) = record {
             record.connection_opened();
         }
-        self.fresh.count.fetch_add(1, Ordering::AcqRel);
-        let open = OpenSlot {
+        self.drain.open.fetch_add(1, Ordering::AcqRel);
+        let connection = ConnectionDrain(Arc::new(ConnectionState {
+            drain: self.drain.clone(),
             record,
-            released: Arc::default(),
-        };
-        let stream = CountedStream {
-            stream,
-            open,
-            fresh: Some(self.fresh.clone()),
-        };
+            released: AtomicBool::new(false),
+            fd: stream.as_raw_fd(),
+            read_found_nothing: AtomicBool::new(false),
+        }));
+        let stream = CountedStream { stream, connection };
         Ok((stream, addr))
     }
 
@@ -210,49 +263,24 @@ impl BalancedListener {
 }
 
 /// A connection taken by a [`BalancedListener`]; counted as open until dropped, or until its
-/// last response is decided (`OpenSlot::release`).
+/// last response is decided.
 #[derive(Debug)]
 pub struct CountedStream {
     stream: TcpStream,
-    open: OpenSlot,
-    /// Until the first bytes are read.
-    fresh: Option<Arc<Fresh>>,
-}
-
-/// A connection's place in its worker's open count, released once.
-#[derive(Debug, Clone)]
-pub(crate) struct OpenSlot {
-    record: Option<&'static Record>,
-    released: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl OpenSlot {
-    /// The connection no longer counts as open. Called as soon as its last response is
-    /// decided: its client reconnects the moment it reads that response, often before the
-    /// server has dropped the connection, and the new connection must see the worker's true
-    /// count, or it goes back to the busiest worker.
-    pub(crate) fn release(&self) {
-        if let Some(record) = self.record {
-            if !self.released.swap(true, Ordering::AcqRel) {
-                record.connection_closed();
-            }
-        }
-    }
+    connection: ConnectionDrain,
 }
 
 impl CountedStream {
-    #[cfg(feature = "axum")]
-    pub(crate) fn open_slot(&self) -> OpenSlot {
-        self.open.clone()
+    /// This connection's state, to ask [`ConnectionDrain::may_close`] as each response is ready.
+    pub fn connection(&self) -> ConnectionDrain {
+        self.connection.clone()
     }
 }
 
 impl Drop for CountedStream {
     fn drop(&mut self) {
-        self.open.release();
-        if let Some(fresh) = self.fresh.take() {
-            fresh.read_or_gone();
-        }
+        self.connection.release();
+        self.connection.0.drain.closed();
     }
 }
 
@@ -262,13 +290,11 @@ impl AsyncRead for CountedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            if let Some(fresh) = self.fresh.take() {
-                fresh.read_or_gone();
-            }
-        }
+        self.connection
+            .0
+            .read_found_nothing
+            .store(polled.is_pending(), Ordering::Release);
         polled
     }
 }

@@ -14,12 +14,12 @@ use crate::server::supervisor;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-/// How long a stopping worker waits for the first request of connections it has just taken.
-#[cfg(feature = "axum")]
-// A client sends its request right after connecting; on a loaded machine that can take longer
-// than 100 ms (a binary-upgrade test lost a request at that bound in CI), and waiting only
-// delays the exit of a worker that took a connection which then sends nothing.
-const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+/// How long a stopping worker keeps an idle keep-alive connection open for its client's next
+/// request. A client sends its next request as soon as it has read a response, and a
+/// connection just taken sends its first right after connecting; on a loaded machine either
+/// can take longer than 100 ms (a binary-upgrade test lost a request at that bound in CI).
+/// Waiting longer only delays the exit of a worker whose clients sent nothing more.
+const DEFAULT_DRAIN_WINDOW: Duration = Duration::from_secs(1);
 
 /// How old a connection on a crowded worker gets before `serve_axum` closes it.
 const DEFAULT_REBALANCE_AFTER: Duration = Duration::from_millis(500);
@@ -81,6 +81,9 @@ impl Server {
             Some(ms) => Some(Duration::from_millis(ms)).filter(|t| !t.is_zero()),
             None => Some(Duration::from_secs(30)),
         };
+        let drain_window = env
+            .millis("FORKLINE_DRAIN_WINDOW_MS")?
+            .unwrap_or(DEFAULT_DRAIN_WINDOW);
         let pidfile = env
             .get("FORKLINE_PIDFILE")
             .filter(|p| !p.is_empty())
@@ -102,6 +105,7 @@ impl Server {
                 balanced_accept,
                 max_requests_per_connection,
                 rebalance_after,
+                drain_window,
                 max_requests,
                 max_requests_jitter,
                 crash_window,
@@ -189,6 +193,22 @@ impl Server {
     /// `FORKLINE_REBALANCE_AFTER_MS`. Only with balanced accept.
     pub fn rebalance_after(mut self, age: Option<Duration>) -> Self {
         self.settings.rebalance_after = age.filter(|a| !a.is_zero());
+        self
+    }
+
+    /// How long a stopping worker keeps serving the keep-alive connections it holds (default
+    /// 1 s; also `FORKLINE_DRAIN_WINDOW_MS`; never longer than the graceful timeout). Every
+    /// stop is graceful this way: TERM, HUP, TTOU, WINCH during a binary upgrade, and
+    /// `max_requests`. Once asked to stop, a worker takes no new connection; each response
+    /// after which nothing more is pending on its connection says `Connection: close`, so a
+    /// client that already sent its next request gets it answered first; a connection idle at
+    /// the stop stays open for its client's next request, which is answered the same way. Only
+    /// what is still idle when the window ends is closed without a last response, and
+    /// `Duration::ZERO` closes idle connections at once. Served by
+    /// [`serve_axum`](Server::serve_axum); an app with its own server does the same with
+    /// [`Drain`](crate::Drain) and [`ConnectionDrain`](crate::ConnectionDrain).
+    pub fn drain_window(mut self, window: Duration) -> Self {
+        self.settings.drain_window = window;
         self
     }
 
@@ -303,15 +323,17 @@ impl Server {
                 recycle: serve.recycle.clone(),
             };
             let shutdown = serve.shutdown.clone();
+            let window = serve.drain_window;
             async move {
                 let listener = serve.balanced_listener()?;
-                let fresh = listener.fresh();
+                let drain = listener.drain();
                 axum::serve(listener, make)
                     .with_graceful_shutdown(async move {
                         shutdown.wait().await;
-                        // The listener takes nothing new from here; connections it just took
-                        // get their first request read before hyper may call them idle.
-                        fresh.settled(FIRST_REQUEST_GRACE).await;
+                        // The listener takes nothing new from here, and each connection closes
+                        // after its last response; hyper's graceful shutdown, which closes
+                        // idle connections at once, only sees what is left after the window.
+                        drain.settled(window).await;
                     })
                     .await
             }

@@ -1,12 +1,15 @@
-//! Keep-alive fairness for `serve_axum`: after a set number of requests on one connection, the
-//! response says `Connection: close`, and the client's next request opens a new connection,
-//! which the balanced listener gives to whichever worker is under its share. Without it a
-//! long-lived client stays on the worker it first landed on for as long as it likes. It also
-//! counts every request in the worker's scoreboard record, and keeps the request each
-//! connection is serving in its `in_flight` slot (named in the timeout's Sentry event).
+//! Which response is a keep-alive connection's last, for `serve_axum`. Keep-alive fairness:
+//! after a set number of requests on one connection, or on a crowded worker, the response says
+//! `Connection: close`, and the client's next request opens a new connection, which the
+//! balanced listener gives to whichever worker is under its share. Without it a long-lived
+//! client stays on the worker it first landed on for as long as it likes. A stopping worker's
+//! drain: once it is asked to stop, a response after which nothing more is pending on its
+//! connection says `Connection: close` too (see `balanced_accept::Drain`). It also counts every
+//! request in the worker's scoreboard record, and keeps the request each connection is serving
+//! in its `in_flight` slot (named in the timeout's Sentry event).
 
 use crate::health::serving::Record;
-use crate::server::balanced_accept::{BalancedListener, OpenSlot};
+use crate::server::balanced_accept::{BalancedListener, ConnectionDrain};
 use crate::server::in_flight::Slot;
 use crate::server::max_requests::Recycle;
 use crate::server::scoreboard::Scoreboard;
@@ -57,7 +60,7 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             served: Arc::new(AtomicU64::new(0)),
             record: self.record,
             recycle: self.recycle.clone(),
-            open: incoming.io().open_slot(),
+            connection: incoming.io().connection(),
             in_flight: Slot::open(),
         }))
     }
@@ -74,7 +77,7 @@ pub(crate) struct PerConnection {
     served: Arc<AtomicU64>,
     record: Option<&'static Record>,
     recycle: Option<Arc<Recycle>>,
-    open: OpenSlot,
+    connection: ConnectionDrain,
     in_flight: Arc<Slot>,
 }
 
@@ -133,11 +136,12 @@ impl Service<Request> for PerConnection {
                 .as_ref()
                 .is_some_and(|r| r.close_now(self.record));
         if last {
-            self.open.release();
+            self.connection.release();
         }
         LastOrNot {
             inner: self.router.call(request),
             last,
+            connection: self.connection.clone(),
             _answered: Answered(self.in_flight.clone()),
         }
     }
@@ -183,11 +187,14 @@ impl Rebalance {
     }
 }
 
-/// The router's response, marked `Connection: close` when it is the connection's last.
+/// The router's response, marked `Connection: close` when it is the connection's last: decided
+/// as the request came in (limits, rebalancing), or as the response is ready (a stopping
+/// worker's drain: the stop may come while the request runs).
 #[derive(Debug)]
 pub(crate) struct LastOrNot<F> {
     inner: F,
     last: bool,
+    connection: ConnectionDrain,
     _answered: Answered,
 }
 
@@ -198,17 +205,19 @@ where
     type Output = Result<Response, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let last = self.last;
-        Pin::new(&mut self.inner).poll(cx).map(|result| {
-            result.map(|mut response| {
-                if last {
-                    response.headers_mut().insert(
-                        http::header::CONNECTION,
-                        http::HeaderValue::from_static("close"),
-                    );
-                }
-                response
-            })
-        })
+        let response = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
+        let last = self.last || self.connection.may_close();
+        if last {
+            self.connection.release();
+        }
+        Poll::Ready(response.map(|mut response| {
+            if last {
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }))
     }
 }

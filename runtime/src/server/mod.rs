@@ -24,7 +24,7 @@ pub(crate) mod worker_run;
 
 pub use crate::health::serving::Serving;
 pub use app::{App, Serve};
-pub use balanced_accept::{BalancedListener, CountedStream, Fresh};
+pub use balanced_accept::{BalancedListener, ConnectionDrain, CountedStream, Drain};
 pub use builder::{Server, SERVE_IN_RUNTIME};
 pub(crate) use settings::Settings;
 pub use shutdown_signal::{Shutdown, StopKind};

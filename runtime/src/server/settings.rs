@@ -20,6 +20,9 @@ pub(crate) struct Settings {
     /// How old a keep-alive connection on a crowded worker must be before `serve_axum` closes
     /// it after its next response (`None`: never).
     pub(crate) rebalance_after: Option<Duration>,
+    /// How long a stopping worker keeps idle keep-alive connections open for their next
+    /// request (see `Server::drain_window`).
+    pub(crate) drain_window: Duration,
     /// Gunicorn's `max_requests` (`None`: never recycle).
     pub(crate) max_requests: Option<u64>,
     /// Gunicorn's `max_requests_jitter`.

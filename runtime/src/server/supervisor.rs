@@ -38,6 +38,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 const TICK: Duration = Duration::from_millis(100);
+/// How long after a refused fork the master tries again to fill a missing worker slot.
+const SPAWN_RETRY: Duration = Duration::from_secs(1);
 
 /// The signals the master takes.
 pub(crate) const MASTER_SIGNALS: [libc::c_int; 10] = [
@@ -191,6 +193,8 @@ pub(crate) fn run<A: App>(
             new_master: None,
             old_master: upgraded_from,
             winched_from: None,
+            spawn_retry_at: None,
+            ttin_unstarted: Default::default(),
             report: MasterReport {
                 pid: std::process::id(),
                 ..MasterReport::default()
@@ -317,6 +321,10 @@ struct Supervisor<'a, A> {
     old_master: Option<u32>,
     /// The worker count before WINCH stopped them all.
     winched_from: Option<usize>,
+    /// After a fork refused while other workers serve: no new try before this.
+    spawn_retry_at: Option<Instant>,
+    /// Worker ids that TTIN added and that have not been forked yet.
+    ttin_unstarted: std::collections::BTreeSet<usize>,
     /// What this run did, written at exit.
     report: MasterReport,
 }
@@ -385,11 +393,13 @@ impl<A: App> Supervisor<'_, A> {
             }
         }
         if received.contains(libc::SIGTTIN) {
+            self.ttin_unstarted.insert(self.target);
             self.set_target(self.target + 1);
             crate::diag::log_notice!("TTIN: {} workers", self.target);
         }
         if received.contains(libc::SIGTTOU) && self.target > 1 {
             self.set_target(self.target - 1);
+            self.ttin_unstarted.retain(|&id| id < self.target);
             crate::diag::log_notice!("TTOU: {} workers", self.target);
             let extra: Vec<_> = self
                 .workers
@@ -864,6 +874,9 @@ impl<A: App> Supervisor<'_, A> {
         {
             return;
         }
+        if self.spawn_retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
         for id in 0..self.target {
             if self.stopping.is_some() {
                 return;
@@ -871,10 +884,62 @@ impl<A: App> Supervisor<'_, A> {
             if self.workers.values().any(|l| l.id == id && !l.outgoing) {
                 continue;
             }
-            if let Err(e) = self.spawn(id) {
-                self.halt(e);
+            match self.spawn(id) {
+                Ok(()) => {
+                    self.ttin_unstarted.remove(&id);
+                }
+                Err(e) => {
+                    self.spawn_refused(id, e);
+                    return;
+                }
             }
         }
+    }
+
+    /// Worker `id` could not be forked (a failing `pre_fork`, the fork check, `fork` itself).
+    /// With no worker serving, the server cannot run: it stops with the error. Otherwise no
+    /// hook and no signal may stop a healthy server: a HUP in progress is called off for the
+    /// workers not yet replaced (they go on serving, not asked to stop), a TTIN's worker is
+    /// given up, and a dead worker's replacement is tried again in a second. Each is logged
+    /// with why; the next HUP or TTIN tries again.
+    fn spawn_refused(&mut self, id: usize, error: Error) {
+        if !self.workers.values().any(|l| l.ready) {
+            self.halt(error);
+            return;
+        }
+        let replaced = |workers: &BTreeMap<libc::pid_t, Live>, id: usize| {
+            workers.values().any(|l| l.id == id && !l.outgoing)
+        };
+        let called_off: Vec<libc::pid_t> = self
+            .workers
+            .iter()
+            .filter(|(pid, live)| {
+                live.outgoing
+                    && !self.retiring.contains_key(pid)
+                    && !replaced(&self.workers, live.id)
+            })
+            .map(|(&pid, _)| pid)
+            .collect();
+        let what = if !called_off.is_empty() {
+            format!(
+                "the HUP is called off for the {} worker(s) not yet replaced, which go on serving;                  the next HUP tries again",
+                called_off.len()
+            )
+        } else if self.ttin_unstarted.contains(&id) {
+            let wanted = self.target;
+            self.ttin_unstarted.retain(|&unstarted| unstarted < id);
+            self.set_target(id.max(1));
+            format!("TTIN given up: {} workers instead of {wanted}", self.target)
+        } else {
+            "the server goes on with the workers it has, and tries again in a second".into()
+        };
+        crate::diag::log_error!("cannot start worker {id}: {error}; {what}");
+        for pid in called_off {
+            if let Some(live) = self.workers.get_mut(&pid) {
+                live.outgoing = false;
+            }
+        }
+        self.spawn_retry_at = Some(Instant::now() + SPAWN_RETRY);
     }
 
     /// A scoreboard slot no live worker holds: the worker's id where it is free.

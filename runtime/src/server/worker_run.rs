@@ -207,6 +207,10 @@ impl<A: App> WorkerRun<'_, A> {
             balance: self.settings.balanced_accept,
             max_requests_per_connection: self.settings.max_requests_per_connection,
             rebalance_after: self.settings.rebalance_after,
+            drain_window: self
+                .settings
+                .drain_window
+                .min(self.settings.graceful_timeout),
             recycle: recycle.clone(),
         };
         let mut app = {

@@ -7,6 +7,10 @@
 //! - `static_provider`: an OTel SDK provider with an OTLP/HTTP batch exporter (a reqwest blocking
 //!   client, so a runtime of its own) kept in a static, never installed globally.
 //!
+//! `FIXTURE_ON_RELOAD=thread` makes `#[on_reload]` leave a thread running in the master (every
+//! fork after it is refused by the fork check); `FIXTURE_PRE_FORK_FAILS=PATH` makes `#[pre_fork]`
+//! fail while a file exists at PATH.
+//!
 //! `FIXTURE_BOOT` breaks the worker's boot: `panic_in_runtime_start` (after `post_fork` the
 //! kernel refuses new threads, as in a container at its thread limit, so tokio panics while it
 //! starts the worker's runtime) or `panic_in_worker_init`; `crash_after_boot` lets the worker
@@ -84,8 +88,14 @@ fn ready(master: &Master) {
 }
 
 #[forkline::pre_fork]
-fn before_fork(master: &Master) {
+fn before_fork(master: &Master) -> Result<(), String> {
     forkline_tests::fixture::record_pre_fork(master);
+    match std::env::var_os("FIXTURE_PRE_FORK_FAILS") {
+        Some(path) if std::path::Path::new(&path).exists() => {
+            Err("pre_fork failed on purpose".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 #[forkline::post_fork]
@@ -161,6 +171,9 @@ fn init(worker: &Worker) {
 #[forkline::on_reload]
 fn reload(master: &Master) {
     record("on_reload", &format!("workers={}", master.workers()));
+    if std::env::var("FIXTURE_ON_RELOAD").as_deref() == Ok("thread") {
+        prepare_master("thread");
+    }
 }
 
 #[forkline::nworkers_changed]
