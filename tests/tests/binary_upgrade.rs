@@ -10,6 +10,9 @@
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{http_get, signal_pid, wait_until, Fixture};
 use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
+use forkline_tests::processes::{
+    alive, become_subreaper, lines_of, read_pid, reap, zombies, KillOnDrop,
+};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -77,58 +80,6 @@ impl Deploy {
     }
 }
 
-fn read_pid(path: &Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// The state letter of `pid` in /proc (`Z` for a zombie).
-fn state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
-}
-
-/// Those of `pids` that are zombies: exited, and not reaped by their parent (this test process
-/// adopts the new master when the old one exits, and must reap it). Only this test's own
-/// processes are looked at: the tests of this file run in parallel, and another's fixture may be
-/// exiting at this very moment.
-fn zombies(pids: &[u32]) -> Vec<u32> {
-    pids.iter()
-        .copied()
-        .filter(|&pid| state(pid) == Some('Z'))
-        .collect()
-}
-
-fn become_subreaper() {
-    // SAFETY: a process attribute, no memory involved.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
-}
-
-/// Reaps `pid` (a child of this process by now) within `timeout`; its exit code.
-fn reap(pid: u32, timeout: Duration) -> Option<i32> {
-    wait_until(timeout, || {
-        let mut status = 0;
-        // SAFETY: a valid out-pointer.
-        let rc = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
-        (rc == pid as libc::pid_t && libc::WIFEXITED(status)).then(|| libc::WEXITSTATUS(status))
-    })
-}
-
-/// Kills a process this test started indirectly, if the test fails before it stops it.
-struct KillOnDrop(u32);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if alive(self.0) && state(self.0) != Some('Z') {
-            signal_pid(self.0, libc::SIGKILL);
-        }
-    }
-}
-
 fn version(addr: SocketAddr) -> String {
     let (status, body) = http_get(addr, "/version").expect("GET /version");
     assert_eq!(status, 200, "{body}");
@@ -138,15 +89,6 @@ fn version(addr: SocketAddr) -> String {
 fn wait_for_log(fx: &Fixture, what: &str, check: impl Fn(&str) -> bool) {
     wait_until(BOOT, || check(&fx.stderr()).then_some(()))
         .unwrap_or_else(|| panic!("{what}:\n{}", fx.stderr()));
-}
-
-/// Lines of `pid`'s log (every process of the run writes to the same stderr).
-fn lines_of(stderr: &str, pid: u32, containing: &str) -> usize {
-    let prefix = format!("forkline[{pid}] ");
-    stderr
-        .lines()
-        .filter(|l| l.starts_with(&prefix) && l.contains(containing))
-        .count()
 }
 
 /// Waits until `fresh` and `kept` together answered `more` requests beyond what they had.

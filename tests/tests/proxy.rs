@@ -1,0 +1,172 @@
+//! A real nginx in front of a forkline server, with upstream `keepalive`, as services are
+//! deployed: under a bounded keep-alive load of GETs and POSTs through nginx, every graceful
+//! change of workers (a HUP storm, `max_requests` recycling, TTOU, and a binary upgrade's USR2 →
+//! WINCH → TERM) gives clients no error and nginx no upstream failure: no 502 or 504, and no
+//! request that nginx had to send again (it would for a GET, never for a POST).
+
+use forkline_tests::fixture_env::quiet_server;
+use forkline_tests::harness::{signal_pid, wait_until, Fixture};
+use forkline_tests::load::{Load, LoadOutcome, Request};
+use forkline_tests::nginx::Nginx;
+use forkline_tests::processes::{alive, become_subreaper, lines_of, read_pid, reap, KillOnDrop};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
+const BOOT: Duration = Duration::from_secs(30);
+
+/// A server of `workers` workers (two runtime threads each) behind nginx with `keepalive 16`.
+fn behind_nginx(workers: &str, extra: &[(&str, &str)]) -> (Fixture, Nginx) {
+    let mut env = vec![("FORKLINE_WORKER_THREADS", "2")];
+    env.extend_from_slice(extra);
+    let fx = quiet_server(BIN, workers, &env);
+    let upstream = fx.addr(BOOT);
+    fx.wait_for_workers(workers.parse().expect("a count"), BOOT);
+    let nginx = Nginx::start(upstream, 16);
+    (fx, nginx)
+}
+
+/// Eight keep-alive clients through nginx: four POST, four GET.
+struct Clients {
+    posts: Load,
+    gets: Load,
+}
+
+impl Clients {
+    fn start(addr: SocketAddr) -> Self {
+        Self {
+            posts: Load::sending(addr, 4, Request::post("/work", true)),
+            gets: Load::sending(addr, 4, Request::get("/work", true)),
+        }
+    }
+
+    /// Waits until `more` requests more were answered.
+    fn answered(&self, more: u64, what: &str) {
+        let ok = || self.posts.so_far().ok + self.gets.so_far().ok;
+        let before = ok();
+        wait_until(BOOT, || (ok() >= before + more).then_some(()))
+            .unwrap_or_else(|| panic!("{what}: no {more} more answers"));
+    }
+
+    /// Stops the clients and asserts that neither they nor nginx saw any failure.
+    fn stop_and_assert_no_failure(self, what: &str, nginx: &Nginx, fx: &Fixture) {
+        let (posts, _) = self.posts.stop();
+        let (gets, _) = self.gets.stop();
+        let statuses = nginx.statuses();
+        let upstream_errors = nginx.upstream_errors();
+        eprintln!(
+            "{what}: POST {posts:?}; GET {gets:?}; nginx statuses {statuses:?}, {} upstream \
+             failures, {} upstream errors logged",
+            nginx.upstream_failures(),
+            upstream_errors.len()
+        );
+        let clean = |seen: &LoadOutcome| seen.failed == 0 && seen.refused == 0 && seen.ok > 0;
+        assert!(
+            clean(&posts) && clean(&gets),
+            "{what}: POST {posts:?}; GET {gets:?}"
+        );
+        assert_eq!(
+            statuses.keys().copied().collect::<Vec<_>>(),
+            vec![200],
+            "{what}: nginx answered {statuses:?}\n{}",
+            fx.stderr()
+        );
+        assert_eq!(nginx.upstream_failures(), 0, "{what}: {upstream_errors:#?}");
+        assert!(upstream_errors.is_empty(), "{what}: {upstream_errors:#?}");
+    }
+}
+
+fn wait_for_lines(fx: &Fixture, line: &str, n: usize) {
+    wait_until(Duration::from_secs(60), || {
+        (fx.stderr().matches(line).count() >= n).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{n} × {line:?}:\n{}", fx.stderr()));
+}
+
+#[test]
+fn through_nginx_a_hup_storm_fails_no_request() {
+    let (mut fx, nginx) = behind_nginx("2", &[]);
+    let clients = Clients::start(nginx.addr);
+    clients.answered(500, "the load runs");
+    // 20 HUPs in 5 s: the spacing is the scenario, not a synchronisation.
+    for _ in 0..20 {
+        fx.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    wait_until(Duration::from_secs(60), || {
+        let stderr = fx.stderr();
+        let asked = stderr.matches("its replacement is ready (HUP)").count();
+        (asked >= 2 && stderr.matches("stopped after HUP").count() == asked).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the HUPs' old workers all stop:\n{}", fx.stderr()));
+    clients.answered(500, "the load goes on after the storm");
+    clients.stop_and_assert_no_failure("nginx, 20 HUPs in 5 s", &nginx, &fx);
+    fx.stop();
+}
+
+#[test]
+fn through_nginx_max_requests_recycling_fails_no_request() {
+    let (mut fx, nginx) = behind_nginx("2", &[("FORKLINE_MAX_REQUESTS", "300")]);
+    let clients = Clients::start(nginx.addr);
+    wait_for_lines(&fx, "(max_requests); starting its replacement", 6);
+    clients.answered(300, "the load goes on");
+    clients.stop_and_assert_no_failure("nginx, max_requests=300", &nginx, &fx);
+    fx.stop();
+}
+
+#[test]
+fn through_nginx_ttou_fails_no_request() {
+    let (mut fx, nginx) = behind_nginx("3", &[]);
+    let clients = Clients::start(nginx.addr);
+    clients.answered(500, "the load runs");
+    for retired in 1..=2 {
+        fx.signal(libc::SIGTTOU);
+        wait_for_lines(&fx, "stopped after TTOU", retired);
+        clients.answered(300, "the load goes on after TTOU");
+    }
+    clients.stop_and_assert_no_failure("nginx, TTOU twice", &nginx, &fx);
+    fx.stop();
+}
+
+#[test]
+fn through_nginx_a_binary_upgrade_fails_no_request() {
+    become_subreaper();
+    let pidfile = std::env::temp_dir().join(format!("forkline-proxy-{}.pid", std::process::id()));
+    let _ = std::fs::remove_file(&pidfile);
+    let path = pidfile.to_str().expect("a UTF-8 temp path");
+    let (mut old, nginx) = behind_nginx("2", &[("FORKLINE_PIDFILE", path)]);
+    let clients = Clients::start(nginx.addr);
+    clients.answered(500, "the load runs");
+
+    // USR2: a new master from the same executable, on the same socket.
+    old.signal(libc::SIGUSR2);
+    let new = wait_until(BOOT, || {
+        read_pid(&pidfile).filter(|&p| p != old.pid && alive(p))
+    })
+    .unwrap_or_else(|| panic!("a new master writes the pid file:\n{}", old.stderr()));
+    let _cleanup = KillOnDrop(new);
+    wait_until(BOOT, || {
+        (lines_of(&old.stderr(), new, "is ready [ready=") >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the new master's workers are ready:\n{}", old.stderr()));
+    clients.answered(300, "both masters serve");
+
+    // WINCH: the old master's workers stop gracefully; TERM: the old master exits.
+    old.signal(libc::SIGWINCH);
+    wait_until(BOOT, || {
+        (lines_of(&old.stderr(), old.pid, "stopped after WINCH") == 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the old workers stop after WINCH:\n{}", old.stderr()));
+    clients.answered(300, "the new master serves alone");
+    old.signal(libc::SIGTERM);
+    assert!(
+        old.wait_exit(BOOT).is_some_and(|s| s.success()),
+        "{}",
+        old.stderr()
+    );
+    clients.answered(300, "the load goes on after the old master");
+    clients.stop_and_assert_no_failure("nginx, USR2 → WINCH → TERM", &nginx, &old);
+
+    signal_pid(new, libc::SIGTERM);
+    assert_eq!(reap(new, BOOT), Some(0), "{}", old.stderr());
+}
