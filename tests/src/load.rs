@@ -341,3 +341,18 @@ pub fn answers(stream: TcpStream) -> Vec<(u16, bool)> {
     }
     seen
 }
+
+/// A kept-alive connection that has had one answer to `request` and is left idle, the way a
+/// client pool keeps it.
+pub fn kept_idle(addr: SocketAddr, request: &Request) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    let mut reader = BufReader::new(stream);
+    assert!(
+        matches!(
+            exchange(&mut reader, &request.bytes()),
+            Answer::Ok { close: false }
+        ),
+        "a kept-alive answer"
+    );
+    reader.into_inner()
+}

@@ -25,7 +25,6 @@ pub struct Serve {
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) rebalance_after: Option<std::time::Duration>,
     /// The drain window, within the graceful timeout.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) drain_window: std::time::Duration,
     // Only `serve_axum` counts requests against `max_requests`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
@@ -33,6 +32,13 @@ pub struct Serve {
 }
 
 impl Serve {
+    /// How long this worker keeps idle keep-alive connections open for their next request once
+    /// it is asked to stop ([`Server::drain_window`](crate::Server::drain_window), within the
+    /// graceful timeout): what to hand [`Drain::settled`](crate::Drain::settled).
+    pub fn drain_window(&self) -> std::time::Duration {
+        self.drain_window
+    }
+
     /// The listener that takes this worker's share of new connections and counts them in its
     /// figures ([`Serving`](crate::Serving)); the plain `listener` takes whatever connection wakes this worker
     /// first. Clone `shutdown` first if the app needs it.
