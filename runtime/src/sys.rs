@@ -151,3 +151,15 @@ pub(crate) fn bytes_to_read(fd: std::os::fd::RawFd) -> usize {
         0
     }
 }
+
+/// `monotonic_ms` at the clock's coarse resolution (a few milliseconds), for the request path:
+/// read from the vDSO without a system call or a hardware counter. 0 only at boot.
+pub(crate) fn coarse_monotonic_ms() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC_COARSE exists on every Linux since 2.6.32.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+    (now.tv_sec as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
+}

@@ -283,6 +283,23 @@ async fn slow() -> String {
     format!("pid={}", std::process::id())
 }
 
+/// Ends the worker with `abort()` (SIGABRT) while it serves.
+async fn crash_abort() -> String {
+    std::process::abort()
+}
+
+/// Ends the worker with a segmentation fault (SIGSEGV, as a bad pointer would) while it serves.
+async fn crash_segfault() -> String {
+    // SAFETY: restoring a signal's default action and raising it have no memory-safety
+    // preconditions; the default action ends the process, which is the point. (Rust's runtime
+    // handles SIGSEGV to report stack overflows, and returns from a raised one.)
+    unsafe {
+        libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+        libc::raise(libc::SIGSEGV);
+    }
+    unreachable!("SIGSEGV ends the process")
+}
+
 /// Blocks the runtime thread it runs on for a minute (a sync sleep where an await belongs).
 async fn block() -> String {
     record("block_started", "");
@@ -292,7 +309,8 @@ async fn block() -> String {
 
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
 /// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms),
-/// `/block` and `/block/{reason}` (block their runtime thread for a minute), and behind `forkline::http::TelemetryLayer`:
+/// `/block` and `/block/{reason}` (block their runtime thread for a minute), `/crash/abort` and
+/// `/crash/segfault` (end the worker by that signal), and behind `forkline::http::TelemetryLayer`:
 /// `/orders/{id}/refuse` (500 from a `#[forkline::handler(err)]`) and `/orders/{id}/explode`
 /// (panics).
 pub fn router() -> Router {
@@ -303,6 +321,8 @@ pub fn router() -> Router {
     let router = Router::new()
         .route("/work", get(work).post(take_order))
         .route("/slow", get(slow))
+        .route("/crash/abort", get(crash_abort))
+        .route("/crash/segfault", get(crash_segfault))
         .route("/block", get(block))
         .route("/block/{reason}", get(block))
         .route("/fail", get(fail))

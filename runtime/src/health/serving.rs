@@ -31,6 +31,10 @@ pub(crate) struct Record {
     /// When a task on the worker's runtime last ran (`sys::monotonic_ms`); 0 before the first
     /// beat. A runtime whose threads are all blocked stops beating.
     heartbeat_ms: AtomicU64,
+    /// When the oldest poll of a request's future still running began (0: none), and when the
+    /// oldest request in flight came in (0: none), as of the last beat (`server::in_flight`).
+    stuck_since_ms: AtomicU64,
+    oldest_request_ms: AtomicU64,
     /// The worker's telemetry counters (`stats::count_in`), on cache lines of their own: the
     /// worker writes them per span, while other workers read the line above per connection.
     telemetry: TelemetryCounters,
@@ -47,6 +51,8 @@ impl Record {
         self.open.store(0, Relaxed);
         self.requests.store(0, Relaxed);
         self.heartbeat_ms.store(0, Relaxed);
+        self.stuck_since_ms.store(0, Relaxed);
+        self.oldest_request_ms.store(0, Relaxed);
         self.pid.store(pid, Relaxed);
     }
 
@@ -65,6 +71,25 @@ impl Record {
     pub(crate) fn last_beat(&self, pid: u32) -> Option<u64> {
         let beat = self.heartbeat_ms.load(Relaxed);
         (self.pid.load(Relaxed) == pid && beat > 0).then_some(beat)
+    }
+
+    /// The oldest poll of a request still running and the oldest request in flight, began and
+    /// came in at these times (`sys::coarse_monotonic_ms`; 0: none).
+    pub(crate) fn set_in_flight(&self, stuck_since_ms: u64, oldest_request_ms: u64) {
+        self.stuck_since_ms.store(stuck_since_ms, Relaxed);
+        self.oldest_request_ms.store(oldest_request_ms, Relaxed);
+    }
+
+    /// Since when a request of worker `pid` has been in one poll, as of its last beat.
+    pub(crate) fn stuck_since(&self, pid: u32) -> Option<u64> {
+        let since = self.stuck_since_ms.load(Relaxed);
+        (self.pid.load(Relaxed) == pid && since > 0).then_some(since)
+    }
+
+    /// When the oldest request of worker `pid` in flight came in, as of its last beat.
+    pub(crate) fn oldest_request(&self, pid: u32) -> Option<u64> {
+        let since = self.oldest_request_ms.load(Relaxed);
+        (self.pid.load(Relaxed) == pid && since > 0).then_some(since)
     }
 
     /// Given back by the worker `pid` (no-op if another worker holds it now).

@@ -81,6 +81,8 @@ impl Server {
             Some(ms) => Some(Duration::from_millis(ms)).filter(|t| !t.is_zero()),
             None => Some(Duration::from_secs(30)),
         };
+        // uWSGI's default: off; 0 turns it off.
+        let harakiri = env.millis("FORKLINE_HARAKIRI_MS")?.filter(|h| !h.is_zero());
         let drain_window = env
             .millis("FORKLINE_DRAIN_WINDOW_MS")?
             .unwrap_or(DEFAULT_DRAIN_WINDOW);
@@ -112,6 +114,7 @@ impl Server {
                 crash_backoff_cap,
                 crash_loop_limit,
                 timeout,
+                harakiri,
                 pidfile,
             },
             env,
@@ -250,13 +253,31 @@ impl Server {
         self
     }
 
-    /// Gunicorn's `timeout`: a worker whose async runtime makes no progress for this long (every
-    /// runtime thread blocked, by a sync sleep or a lock, say) is sent ABRT: it flushes its
-    /// telemetry within a short deadline, sends a Sentry event "worker timeout" and exits; if it
-    /// is still alive 2 s later it is killed; either way it is replaced. Default 30 s; `None` (or
-    /// `FORKLINE_TIMEOUT_MS=0`) turns it off; also `FORKLINE_TIMEOUT_MS`.
+    /// Gunicorn's `timeout`, for a stuck worker: a worker whose async runtime makes no progress
+    /// for this long (every runtime thread blocked, by a sync sleep or a lock, say), or one of
+    /// whose requests has been inside one poll of its future for this long (that request blocks
+    /// its runtime thread, while the others go on), is sent ABRT: it ends the spans of the
+    /// requests in flight with an error, sends a Sentry event "worker timeout" that lists them
+    /// (route, age, trace id) and is linked to the stuck one's span, flushes its telemetry
+    /// within a short deadline and exits; if it is still alive 2 s later it is killed; either
+    /// way it is replaced. A request that awaits (a slow backend) is never stuck: see
+    /// [`harakiri`](Server::harakiri) for a limit on a request's age. Requests are seen under
+    /// [`serve_axum`](Server::serve_axum). Default 30 s; `None` (or `FORKLINE_TIMEOUT_MS=0`)
+    /// turns it off; also `FORKLINE_TIMEOUT_MS`.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.settings.timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// uWSGI's `harakiri`: a worker with a request in flight for this long, awaiting or not, is
+    /// aborted the way [`timeout`](Server::timeout) aborts a stuck one (and the other requests
+    /// in flight on it with it). Off by default: an async worker serves long requests (long
+    /// polls, streams) beside short ones, and a request that awaits holds no thread; set it
+    /// when every request must end within a bound. `None` (or `FORKLINE_HARAKIRI_MS=0`) turns
+    /// it off; also `FORKLINE_HARAKIRI_MS`. Requests are seen under
+    /// [`serve_axum`](Server::serve_axum).
+    pub fn harakiri(mut self, limit: Option<Duration>) -> Self {
+        self.settings.harakiri = limit.filter(|h| !h.is_zero());
         self
     }
 

@@ -119,7 +119,7 @@ impl Service<Request> for PerConnection {
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         self.in_flight
-            .set(request.method().as_str(), request.uri().path());
+            .start(request.method().as_str(), request.uri().path());
         request
             .extensions_mut()
             .insert(InFlight(self.in_flight.clone()));
@@ -138,11 +138,16 @@ impl Service<Request> for PerConnection {
         if last {
             self.connection.release();
         }
+        let inner = {
+            // A layer that starts the request's span here keeps it in the slot.
+            let _polling = self.in_flight.polling();
+            self.router.call(request)
+        };
         LastOrNot {
-            inner: self.router.call(request),
+            inner,
             last,
             connection: self.connection.clone(),
-            _answered: Answered(self.in_flight.clone()),
+            answered: Answered(self.in_flight.clone()),
         }
     }
 }
@@ -195,7 +200,8 @@ pub(crate) struct LastOrNot<F> {
     inner: F,
     last: bool,
     connection: ConnectionDrain,
-    _answered: Answered,
+    /// The connection's in-flight slot, cleared when the response is done or dropped.
+    answered: Answered,
 }
 
 impl<F> Future for LastOrNot<F>
@@ -204,11 +210,17 @@ where
 {
     type Output = Result<Response, Infallible>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let response = std::task::ready!(Pin::new(&mut self.inner).poll(cx));
-        let last = self.last || self.connection.may_close();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let response = {
+            // A poll that never returns is a request blocking its runtime thread: the master's
+            // timeout sees it in the slot (`in_flight`).
+            let _polling = this.answered.0.polling();
+            std::task::ready!(Pin::new(&mut this.inner).poll(cx))
+        };
+        let last = this.last || this.connection.may_close();
         if last {
-            self.connection.release();
+            this.connection.release();
         }
         Poll::Ready(response.map(|mut response| {
             if last {

@@ -26,7 +26,7 @@ pub struct MasterReport {
 /// Worker exits by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exits {
-    /// Stopped with the server (TERM, INT, QUIT to the master).
+    /// Stopped with the server (TERM, INT, QUIT to the master), gracefully and in time.
     pub stopped: u64,
     /// Replaced after a HUP.
     pub replaced_by_hup: u64,
@@ -38,9 +38,11 @@ pub struct Exits {
     pub recycled: u64,
     /// Aborted (ABRT, then KILL if needed) after their `timeout`.
     pub timed_out: u64,
-    /// Killed by a signal nobody in forkline sent (KILL from outside, a segfault).
+    /// Still running at the end of the stop's timeout (graceful, or the quick stop's): KILLed
+    /// by the master.
     pub killed: u64,
-    /// Exited on their own with a non-zero code, or code 0 unasked.
+    /// Ended by a signal the master did not send (a segfault, an `abort()`, a KILL from
+    /// outside such as the OOM killer), by a non-zero exit, or by exiting unasked with code 0.
     pub crashed: u64,
     /// Could not boot.
     pub boot_failed: u64,

@@ -1,17 +1,20 @@
 //! The pre-fork server: a master (the supervisor) that binds one socket and forks workers that
 //! share it, each running one app; their signals, scoreboard, balanced accept and reports.
 
+pub(crate) mod abort_report;
 pub(crate) mod app;
 pub(crate) mod balanced_accept;
 pub(crate) mod binary_upgrade;
 pub(crate) mod boot_failure;
 pub(crate) mod builder;
 pub(crate) mod crash_loop;
+pub(crate) mod exit_kind;
 pub(crate) mod in_flight;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
 pub(crate) mod master_report;
 pub(crate) mod max_requests;
+pub(crate) mod overdue;
 pub(crate) mod pidfile;
 pub(crate) mod scoreboard;
 pub(crate) mod settings;

@@ -37,6 +37,9 @@ pub(crate) struct Settings {
     /// Gunicorn's `timeout`: a worker whose runtime makes no progress for this long is aborted
     /// and replaced (`None`: never).
     pub(crate) timeout: Option<Duration>,
+    /// uWSGI's `harakiri`: a worker with a request in flight for this long is aborted and
+    /// replaced, whatever the request is doing (`None`: never).
+    pub(crate) harakiri: Option<Duration>,
     /// Gunicorn's `pidfile`: the master's pid, moved to `<path>.oldbin` during a binary upgrade.
     pub(crate) pidfile: Option<PathBuf>,
 }
@@ -49,11 +52,15 @@ pub(crate) const CRASH_BACKOFF_FIRST: Duration = Duration::from_millis(100);
 pub(crate) const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 impl Settings {
-    /// How often a worker's runtime beats: often enough that a timeout is seen within a quarter
-    /// of itself, and at most once a second.
+    /// How often a worker's runtime beats (and publishes its requests in flight): often enough
+    /// that the timeout or `harakiri`, the shorter, is seen within a quarter of itself, and at
+    /// most once a second.
     pub(crate) fn heartbeat_every(&self) -> Option<Duration> {
-        self.timeout
-            .map(|t| (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
+        let shortest = match (self.timeout, self.harakiri) {
+            (Some(t), Some(h)) => Some(t.min(h)),
+            (t, h) => t.or(h),
+        };
+        shortest.map(|t| (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
     }
 
     /// The wait before replacing a worker after `early` early deaths in a row: none after the

@@ -22,8 +22,9 @@ use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
 use crate::server::binary_upgrade::{self, Origin};
 use crate::server::boot_failure;
 use crate::server::crash_loop::{CrashLoop, Death};
+use crate::server::exit_kind::{self, Asked, ExitKind};
 use crate::server::master_report::MasterReport;
-use crate::server::max_requests::RECYCLED;
+use crate::server::overdue;
 use crate::server::pidfile::Pidfile;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::settings::ABORT_GRACE;
@@ -340,6 +341,8 @@ impl<A: App> Supervisor<'_, A> {
             }
             let received = self.inbox.wait(TICK, self.mask);
             self.handle(received);
+            // Workers that became ready are counted before any exit is logged with the count.
+            self.note_ready();
             self.reap();
             self.note_old_master_gone();
             self.note_ready();
@@ -409,7 +412,18 @@ impl<A: App> Supervisor<'_, A> {
                 .collect();
             for pid in extra {
                 self.retire(pid, Retiring::Fewer);
+                let id = self.workers.get(&pid).map_or(0, |l| l.id);
+                crate::diag::log_info!(
+                    "worker {id} (pid {pid}) asked to stop (TTOU) [ready={}]",
+                    self.ready_count()
+                );
             }
+        } else if received.contains(libc::SIGTTOU) {
+            crate::diag::log_notice!(
+                "TTOU ignored: {} worker is the fewest the server runs with (TTIN adds one, TERM \
+                 stops the server)",
+                self.target
+            );
         }
         if received.contains(libc::SIGUSR1) {
             crate::diag::log_notice!(
@@ -619,13 +633,14 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
-    /// Gunicorn's `timeout`: a worker whose runtime has not beaten for that long is sent ABRT
-    /// (it flushes and exits on a thread of its own), and KILL if it is still alive after the
-    /// grace. Workers that have not served yet have not beaten, and are not timed.
+    /// Gunicorn's `timeout` and uWSGI's `harakiri` (see `overdue`): an overdue worker is sent
+    /// ABRT (it flushes and exits on a thread of its own), and KILL if it is still alive after
+    /// the grace. Workers that have not served yet have not beaten, and are not timed.
     fn check_timeouts(&mut self) {
-        let Some(timeout) = self.settings.timeout else {
+        let (timeout, harakiri) = (self.settings.timeout, self.settings.harakiri);
+        if timeout.is_none() && harakiri.is_none() {
             return;
-        };
+        }
         let now = sys::monotonic_ms();
         let live: Vec<(libc::pid_t, usize, usize)> = self
             .workers
@@ -655,20 +670,17 @@ impl<A: App> Supervisor<'_, A> {
                 None if self.stopping.is_some() => continue,
                 None => {}
             }
-            let Some(beat) = self
-                .board
-                .record(slot)
-                .and_then(|r| r.last_beat(pid as u32))
-            else {
+            let Some(record) = self.board.record(slot) else {
                 continue;
             };
-            let silent = now.saturating_sub(beat);
-            if u128::from(silent) > timeout.as_millis() {
-                crate::diag::log_error!(
-                    "worker {id} (pid {pid}) timed out: its runtime made no progress for {silent} \
-                     ms (timeout {} ms); aborting it",
-                    timeout.as_millis()
-                );
+            let me = pid as u32;
+            let seen = overdue::Seen {
+                beat: record.last_beat(me),
+                stuck_since: record.stuck_since(me),
+                oldest_request: record.oldest_request(me),
+            };
+            if let Some(why) = overdue::overdue(now, timeout, harakiri, seen) {
+                crate::diag::log_error!("worker {id} (pid {pid}) timed out: {why}; aborting it");
                 self.retiring.insert(
                     pid,
                     Retiring::TimedOut {
@@ -747,39 +759,46 @@ impl<A: App> Supervisor<'_, A> {
             };
             let born = Some(live.born);
             let retiring = self.retiring.remove(&pid);
-            if live.ready && retiring.is_none() {
-                crate::diag::log_info!(
-                    "worker {id} (pid {pid}) exited [ready={}]",
-                    self.ready_count()
-                );
-            }
-            let boot_failed = status == ExitStatus::Exited(BOOT_ERROR);
-            let recycled = status == ExitStatus::Exited(RECYCLED);
-            self.count_exit(status, retiring, boot_failed, recycled, requests, stats);
-            match (retiring, &self.stopping) {
-                _ if boot_failed => {}
-                (None, None) if recycled => crate::diag::log_info!(
+            let kind = exit_kind::classify(status, self.asked(retiring, status));
+            self.count_exit(kind, status, requests, stats);
+            let ready = self.ready_count();
+            let serving = self.stopping.is_none();
+            match kind {
+                ExitKind::BootFailed => {}
+                ExitKind::Recycled => crate::diag::log_info!(
                     "worker {id} (pid {pid}) recycled after {requests} requests (max_requests); \
-                     starting its replacement"
+                     starting its replacement [ready={ready}]"
                 ),
-                (Some(Retiring::Winched), _) => {
-                    crate::diag::log_info!("worker {id} (pid {pid}) stopped after WINCH ({status:?})")
-                }
-                (Some(Retiring::Fewer), _) => {
-                    crate::diag::log_info!("worker {id} (pid {pid}) stopped after TTOU ({status:?})")
-                }
-                (Some(Retiring::TimedOut { .. }), None) => crate::diag::log_warn!(
+                ExitKind::Winched => crate::diag::log_info!(
+                    "worker {id} (pid {pid}) stopped after WINCH ({status:?}) [ready={ready}]"
+                ),
+                ExitKind::FewerByTtou => crate::diag::log_info!(
+                    "worker {id} (pid {pid}) stopped after TTOU ({status:?}) [ready={ready}]"
+                ),
+                ExitKind::TimedOut if serving => crate::diag::log_warn!(
                     "worker {id} (pid {pid}) stopped after its timeout ({status:?}); starting its \
-                     replacement"
+                     replacement [ready={ready}]"
                 ),
-                (Some(Retiring::Replaced), None) => crate::diag::log_info!(
-                    "worker {id} (pid {pid}) stopped after HUP ({status:?}); its replacement was ready"
+                ExitKind::TimedOut => crate::diag::log_warn!(
+                    "worker {id} (pid {pid}) stopped after its timeout ({status:?})"
                 ),
-                (_, Some(_)) => {
+                ExitKind::ReplacedByHup => crate::diag::log_info!(
+                    "worker {id} (pid {pid}) stopped after HUP ({status:?}); its replacement was \
+                     ready [ready={ready}]"
+                ),
+                ExitKind::Stopped => {
                     crate::diag::log_info!("worker {id} (pid {pid}) stopped ({status:?})")
                 }
-                (None, None) => self.crashed(id, pid, status, born),
+                ExitKind::Killed => crate::diag::log_warn!(
+                    "worker {id} (pid {pid}) killed at the end of the graceful timeout \
+                     ({status:?})"
+                ),
+                ExitKind::Crashed if serving => self.crashed(id, pid, status, born),
+                ExitKind::Crashed => crate::diag::log_warn!(
+                    "worker {id} (pid {pid}) crashed ({status:?}) while the server stopped"
+                ),
             }
+            let boot_failed = kind == ExitKind::BootFailed;
             if let Err(e) = run::child_exit_hooks(self.plan.child_exit, self.master, &exit) {
                 crate::diag::log_error!("{e}");
             }
@@ -807,31 +826,50 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    /// What the master had asked of a worker that exited with `status`. A KILL at the end of
+    /// the stop's timeout is that, even for a worker a HUP or TTOU had asked to stop before.
+    fn asked(&self, retiring: Option<Retiring>, status: ExitStatus) -> Asked {
+        let killed_at_stop = self.stopping.as_ref().is_some_and(|s| s.killed)
+            && status == ExitStatus::Signaled(libc::SIGKILL);
+        match retiring {
+            Some(Retiring::TimedOut { .. }) => Asked::Timeout,
+            _ if killed_at_stop => Asked::Stop { killed: true },
+            Some(Retiring::Replaced) => Asked::Hup,
+            Some(Retiring::Fewer) => Asked::Ttou,
+            Some(Retiring::Winched) => Asked::Winch,
+            None => match &self.stopping {
+                Some(stopping) => Asked::Stop {
+                    killed: stopping.killed,
+                },
+                None => Asked::Nothing,
+            },
+        }
+    }
+
     /// Counts a reaped worker's exit and spans in the run's report.
     fn count_exit(
         &mut self,
+        kind: ExitKind,
         status: ExitStatus,
-        retiring: Option<Retiring>,
-        boot_failed: bool,
-        recycled: bool,
         requests: u64,
         stats: Option<crate::stats::Stats>,
     ) {
         let exits = &mut self.report.exits;
-        let signaled = matches!(status, ExitStatus::Signaled(_));
-        match retiring {
-            _ if boot_failed => exits.boot_failed += 1,
-            Some(Retiring::TimedOut { .. }) => exits.timed_out += 1,
-            Some(Retiring::Replaced) => exits.replaced_by_hup += 1,
-            Some(Retiring::Fewer) => exits.fewer_by_ttou += 1,
-            Some(Retiring::Winched) => exits.winched += 1,
-            None if self.stopping.is_some() => exits.stopped += 1,
-            None if recycled => exits.recycled += 1,
-            None if signaled => exits.killed += 1,
-            None => exits.crashed += 1,
-        }
+        let count = match kind {
+            ExitKind::Stopped => &mut exits.stopped,
+            ExitKind::Killed => &mut exits.killed,
+            ExitKind::TimedOut => &mut exits.timed_out,
+            ExitKind::Crashed => &mut exits.crashed,
+            ExitKind::Recycled => &mut exits.recycled,
+            ExitKind::ReplacedByHup => &mut exits.replaced_by_hup,
+            ExitKind::FewerByTtou => &mut exits.fewer_by_ttou,
+            ExitKind::Winched => &mut exits.winched,
+            ExitKind::BootFailed => &mut exits.boot_failed,
+        };
+        *count += 1;
         self.report.requests_served += requests;
         if let Some(stats) = stats {
+            let signaled = matches!(status, ExitStatus::Signaled(_));
             self.report.spans.add(&stats, signaled);
         }
     }
@@ -848,13 +886,14 @@ impl<A: App> Supervisor<'_, A> {
         } else {
             "crashed"
         };
+        let ready = self.ready_count();
         match self.crash_loop.died(self.settings, lived, Instant::now()) {
-            Death::Late | Death::Early { in_a_row: 1, .. } => {
-                crate::diag::log_warn!("worker {id} (pid {pid}) {how} ({status:?}); replacing it")
-            }
+            Death::Late | Death::Early { in_a_row: 1, .. } => crate::diag::log_warn!(
+                "worker {id} (pid {pid}) {how} ({status:?}); replacing it [ready={ready}]"
+            ),
             Death::Early { in_a_row, wait } => crate::diag::log_warn!(
                 "worker {id} (pid {pid}) {how} ({status:?}); replacing it in {} ms (it died \
-                 {lived_ms} ms after it started: {in_a_row} early deaths in a row)",
+                 {lived_ms} ms after it started: {in_a_row} early deaths in a row) [ready={ready}]",
                 wait.as_millis()
             ),
             Death::Loop { in_a_row } => self.halt(Error::CrashLoop {

@@ -1,6 +1,7 @@
 //! Gunicorn's `timeout`, the worker's side. A task on the worker's runtime beats in its
 //! scoreboard record, so a runtime whose threads are all blocked (a sync sleep, a lock, a CPU
-//! loop) stops beating and the master sees it. The master then sends ABRT, which a thread of its
+//! loop) stops beating and the master sees it; with each beat it publishes the oldest poll of a
+//! request still running, so one request blocking one of several threads is seen too. The master then sends ABRT, which a thread of its
 //! own outside the runtime waits for (`sigwait`; ABRT is blocked on every other thread of the
 //! worker from the start), since the stuck runtime could not act on it: that thread flushes the
 //! worker's telemetry under a short deadline, sends a Sentry event "worker timeout", leaves a
@@ -23,7 +24,9 @@ pub(crate) fn block_abort() -> io::Result<()> {
     crate::server::signals::block(&[libc::SIGABRT]).map(drop)
 }
 
-/// Beats in `record` every `every`, on the current runtime.
+/// Beats in `record` every `every`, on the current runtime, and publishes there the oldest
+/// request in flight and the oldest poll of one still running: a request blocking one of
+/// several runtime threads does not stop the beat, which the others keep up.
 pub(crate) fn start_heartbeat(record: &'static Record, every: Duration) {
     record.beat(crate::sys::monotonic_ms());
     tokio::spawn(async move {
@@ -32,6 +35,7 @@ pub(crate) fn start_heartbeat(record: &'static Record, every: Duration) {
         loop {
             ticks.tick().await;
             record.beat(crate::sys::monotonic_ms());
+            crate::server::in_flight::publish(record);
         }
     });
 }

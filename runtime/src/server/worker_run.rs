@@ -8,6 +8,7 @@ use crate::lifecycle::hooks::WorkerHook;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::Worker;
+use crate::server::abort_report;
 use crate::server::boot_failure;
 use crate::server::max_requests::{Recycle, RECYCLED};
 use crate::server::scoreboard::Scoreboard;
@@ -109,7 +110,7 @@ impl<A: App> WorkerRun<'_, A> {
         if let Err(e) = inbox.unblock() {
             return self.boot_failed(&format!("unblocking its stop signals: {e}"));
         }
-        let timed = self.forked && self.settings.timeout.is_some();
+        let timed = self.forked && self.settings.heartbeat_every().is_some();
         if timed {
             if let Err(e) = timeout::block_abort() {
                 return self.boot_failed(&format!("blocking ABRT for its timeout: {e}"));
@@ -193,7 +194,10 @@ impl<A: App> WorkerRun<'_, A> {
             let abort_hooks = self.plan.worker_abort;
             let leaving = leaving.clone();
             let (silence, deadline) = (
-                self.settings.timeout.unwrap_or_default(),
+                self.settings
+                    .timeout
+                    .or(self.settings.harakiri)
+                    .unwrap_or_default(),
                 self.config.worker_exit_deadline.min(timeout::ABORT_FLUSH),
             );
             timeout::watch_for_abort(move || leaving.abort(silence, deadline, abort_hooks))
@@ -460,25 +464,19 @@ impl Leaving {
     }
 
     /// The master's ABRT for a timeout, on the abort thread while the runtime is stuck: a Sentry
-    /// event, the telemetry flushed within `deadline`, the report, and the exit.
-    /// The `worker_abort` hooks run first, on this thread.
-    fn abort(self, silence: Duration, deadline: Duration, hooks: &[WorkerHook]) -> ! {
-        let serving = crate::server::in_flight::snapshot(Duration::from_millis(50));
-        let serving = if serving.is_empty() {
-            String::new()
-        } else {
-            format!("; requests in flight: {}", serving.join(", "))
-        };
-        let message = format!(
-            "worker timeout: worker {} (pid {}) made no progress on its runtime for {} ms; the \
-             master aborted it{serving}",
-            self.id,
-            self.worker.pid(),
-            silence.as_millis()
-        );
+    /// event naming the requests in flight, their spans ended with an error, the telemetry
+    /// flushed within `deadline`, the report, and the exit. The `worker_abort` hooks run first,
+    /// on this thread.
+    fn abort(self, timeout: Duration, deadline: Duration, hooks: &[WorkerHook]) -> ! {
+        let requests = crate::server::in_flight::in_flight(Duration::from_millis(50));
+        let message = abort_report::message(self.id, self.worker.pid(), timeout, &requests);
         crate::diag::log_error!("{message}; flushing its telemetry");
         run::worker_hooks("worker_abort", hooks, &self.worker);
-        sentry::capture_message(&message, sentry::Level::Fatal);
+        // Stuck requests come first: the event links to the first one with a span, before the
+        // spans end (Sentry's span processor forgets a span once it ends).
+        let linked = requests.iter().find_map(|r| r.span.as_ref());
+        abort_report::capture_event(&message, linked);
+        abort_report::end_spans(&requests);
         self.leave(teardown::teardown(deadline), true);
         crate::sys::exit_now(timeout::TIMED_OUT)
     }
