@@ -73,6 +73,9 @@ pub mod telemetry;
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_internals;
 
 pub use config::{
     BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogBatchSettings, LogFilter,

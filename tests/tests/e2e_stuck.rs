@@ -17,7 +17,10 @@ fn a_stuck_requests_span_reaches_otelite_with_an_error_and_its_event_links_to_it
         &peers,
         "e2e-stuck",
         "1",
-        &[("FORKLINE_WORKER_THREADS", "2"), ("FORKLINE_TIMEOUT_MS", "1000")],
+        &[
+            ("FORKLINE_WORKER_THREADS", "2"),
+            ("FORKLINE_TIMEOUT_MS", "1000"),
+        ],
     );
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT)[0];
@@ -31,7 +34,10 @@ fn a_stuck_requests_span_reaches_otelite_with_an_error_and_its_event_links_to_it
     })
     .expect("the request blocks its thread");
     fx.wait_for_workers(2, BOOT);
-    assert!(stuck.join().expect("client").is_err(), "it died with its worker");
+    assert!(
+        stuck.join().expect("client").is_err(),
+        "it died with its worker"
+    );
     let reports = stop(fx);
     let aborted = reports.iter().find(|r| r.pid == first).expect("its report");
     assert!(aborted.timed_out, "{aborted:?}");

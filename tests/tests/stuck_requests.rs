@@ -40,7 +40,7 @@ fn ten_stuck_requests_are_each_aborted_in_time(threads: &str) {
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(1, BOOT);
     let light = Load::sending(addr, 1, Request::get("/work", true));
-    let mut took = Vec::new();
+    let (mut took, mut replaced) = (Vec::new(), Vec::new());
     for run in 0..10 {
         let worker = *fx.wait_for_workers(run + 1, BOOT).last().expect("a worker");
         let before = light.so_far().ok;
@@ -64,8 +64,15 @@ fn ten_stuck_requests_are_each_aborted_in_time(threads: &str) {
             fx.stderr()
         );
         let _ = client.join();
+        // The replacement's worker_init: it serves from there.
+        let ready = wait_until(BOOT, || at_ms("worker_init", &fx, run + 1))
+            .unwrap_or_else(|| panic!("a replacement boots:\n{}", fx.stderr()));
+        replaced.push(ready - (blocked + TIMEOUT_MS as i64));
     }
-    eprintln!("{threads} runtime threads: aborted after (ms) {took:?}");
+    eprintln!(
+        "{threads} runtime threads: aborted after (ms) {took:?}; the replacement ready after \
+         the deadline (ms) {replaced:?}"
+    );
     light.stop();
     fx.stop();
 }

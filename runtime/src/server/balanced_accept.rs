@@ -123,6 +123,18 @@ struct ConnectionState {
 }
 
 impl ConnectionDrain {
+    /// A connection of no socket and no stopping worker, for benchmarks.
+    #[cfg(feature = "bench-internals")]
+    pub(crate) fn detached() -> Self {
+        Self(Arc::new(ConnectionState {
+            drain: Arc::default(),
+            record: None,
+            released: AtomicBool::new(false),
+            fd: -1,
+            read_found_nothing: AtomicBool::new(false),
+        }))
+    }
+
     /// Whether the response ready now should be the connection's last (`Connection: close`):
     /// the worker is stopping, and nothing more has reached the connection (no byte in the
     /// socket, and the server's last read found nothing, so no pipelined request waits in its

@@ -81,6 +81,23 @@ pub(crate) struct PerConnection {
     in_flight: Arc<Slot>,
 }
 
+#[cfg(feature = "bench-internals")]
+impl PerConnection {
+    /// One connection's service outside a server, for benchmarks.
+    pub(crate) fn detached(router: axum::Router) -> Self {
+        Self {
+            router,
+            max_requests: None,
+            rebalance: None,
+            served: Arc::new(AtomicU64::new(0)),
+            record: None,
+            recycle: None,
+            connection: ConnectionDrain::detached(),
+            in_flight: Slot::open(),
+        }
+    }
+}
+
 /// The connection's in-flight slot, in the request's extensions for [`name_route`].
 #[derive(Debug, Clone)]
 struct InFlight(Arc<Slot>);
