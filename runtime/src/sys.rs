@@ -131,12 +131,18 @@ pub(crate) fn other_threads() -> Vec<OtherThread> {
 /// Milliseconds on the monotonic clock, which every process of the machine shares: a worker's
 /// heartbeat is written in it and read by the master.
 pub(crate) fn monotonic_ms() -> u64 {
+    clock_ms(libc::CLOCK_MONOTONIC)
+}
+
+/// Milliseconds on `clock`, one of the monotonic clocks every Linux has.
+fn clock_ms(clock: libc::clockid_t) -> u64 {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    // SAFETY: a valid out-pointer; the clocks used here always exist on Linux (the coarse one
+    // since 2.6.32).
+    unsafe { libc::clock_gettime(clock, &mut now) };
     (now.tv_sec as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
 }
 
@@ -155,11 +161,5 @@ pub(crate) fn bytes_to_read(fd: std::os::fd::RawFd) -> usize {
 /// `monotonic_ms` at the clock's coarse resolution (a few milliseconds), for the request path:
 /// read from the vDSO without a system call or a hardware counter. 0 only at boot.
 pub(crate) fn coarse_monotonic_ms() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC_COARSE exists on every Linux since 2.6.32.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
-    (now.tv_sec as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
+    clock_ms(libc::CLOCK_MONOTONIC_COARSE)
 }

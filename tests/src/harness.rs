@@ -148,6 +148,16 @@ impl Fixture {
         })
     }
 
+    /// Waits until the hook log has `n` lines of `phase` (a fixture route such as `/block` records
+    /// `block_started` as it begins).
+    pub fn wait_for_hook(&self, phase: &str, n: usize, timeout: Duration) {
+        wait_until(timeout, || {
+            let seen = self.hooks().iter().filter(|h| h.phase == phase).count();
+            (seen >= n).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{n} × {phase} in {timeout:?}; stderr:\n{}", self.stderr()));
+    }
+
     pub fn booted_workers(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self
             .hooks()

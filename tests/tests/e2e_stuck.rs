@@ -4,7 +4,7 @@
 //! is that span's.
 #![cfg(feature = "e2e")]
 
-use forkline_tests::harness::{http_get, read_hooks, wait_until};
+use forkline_tests::harness::http_get;
 use forkline_tests::peers::{eventually, start_against, stop, Peers, ARRIVAL, BOOT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
@@ -25,14 +25,7 @@ fn a_stuck_requests_span_reaches_otelite_with_an_error_and_its_event_links_to_it
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT)[0];
     let stuck = std::thread::spawn(move || http_get(addr, "/block/db-lock"));
-    let log = fx.dir.join("hooks.log");
-    wait_until(BOOT, || {
-        read_hooks(&log)
-            .iter()
-            .any(|h| h.phase == "block_started")
-            .then_some(())
-    })
-    .expect("the request blocks its thread");
+    fx.wait_for_hook("block_started", 1, BOOT);
     fx.wait_for_workers(2, BOOT);
     assert!(
         stuck.join().expect("client").is_err(),

@@ -3,7 +3,7 @@
 //! replaced); a worker still running when the graceful timeout ends is killed, not stopped; the
 //! others stop in time.
 
-use forkline_tests::harness::{http_get, read_hooks, wait_until, Fixture};
+use forkline_tests::harness::{http_get, wait_until, Fixture};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
@@ -53,14 +53,7 @@ fn a_worker_still_running_at_the_end_of_the_graceful_timeout_is_killed() {
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(2, BOOT);
     let blocked = std::thread::spawn(move || http_get(addr, "/block"));
-    let log = fx.dir.join("hooks.log");
-    wait_until(BOOT, || {
-        read_hooks(&log)
-            .iter()
-            .any(|h| h.phase == "block_started")
-            .then_some(())
-    })
-    .expect("a request blocks its worker");
+    fx.wait_for_hook("block_started", 1, BOOT);
     fx.stop();
     let _ = blocked.join();
     let stderr = fx.stderr();

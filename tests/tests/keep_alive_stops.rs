@@ -9,7 +9,7 @@
 //! forked leaves the serving workers as they were, and the next one tries again.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::{assert_no_worker_left, read_hooks, wait_until, Fixture};
+use forkline_tests::harness::{assert_no_worker_left, wait_until, Fixture};
 use forkline_tests::load::{
     answers, stop_and_assert_nothing_lost, until_told_to_close, Load, Request,
 };
@@ -159,14 +159,7 @@ fn stop_during_slow(pipelined: bool) -> Vec<(u16, bool)> {
     } else {
         stream.write_all(&slow).expect("write");
     }
-    let log = fx.dir.join("hooks.log");
-    wait_until(BOOT, || {
-        read_hooks(&log)
-            .iter()
-            .any(|h| h.phase == "slow_started")
-            .then_some(())
-    })
-    .expect("/slow in flight");
+    fx.wait_for_hook("slow_started", 1, BOOT);
     fx.signal(libc::SIGTERM);
     if !pipelined {
         // Sent while /slow runs and the worker stops: it arrives before /slow's answer is ready.

@@ -5,7 +5,7 @@
 //! ready, so at every moment at least the configured number of workers serve.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::{assert_no_worker_left, read_hooks, wait_until, Fixture};
+use forkline_tests::harness::{assert_no_worker_left, wait_until, Fixture};
 use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
 use std::time::Duration;
 
@@ -110,15 +110,7 @@ fn a_stop_lets_every_request_a_worker_took_finish() {
     let slow: Vec<_> = (0..6)
         .map(|_| std::thread::spawn(move || forkline_tests::harness::http_get(addr, "/slow")))
         .collect();
-    let log = fx.dir.join("hooks.log");
-    wait_until(BOOT, || {
-        let started = read_hooks(&log)
-            .iter()
-            .filter(|h| h.phase == "slow_started")
-            .count();
-        (started == 6).then_some(())
-    })
-    .expect("six slow requests in flight");
+    fx.wait_for_hook("slow_started", 6, BOOT);
     fx.signal(libc::SIGTERM);
     for request in slow {
         let (status, _) = request

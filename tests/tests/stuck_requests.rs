@@ -102,14 +102,7 @@ fn an_aborted_workers_in_flight_spans_end_with_an_error_and_its_event_lists_them
     let first = fx.wait_for_workers(1, BOOT)[0];
     // One request stuck in its poll, one merely slow (awaiting) beside it.
     let stuck = std::thread::spawn(move || http_get(addr, "/block/db-lock"));
-    let log = fx.dir.join("hooks.log");
-    wait_until(BOOT, || {
-        read_hooks(&log)
-            .iter()
-            .any(|h| h.phase == "block_started")
-            .then_some(())
-    })
-    .expect("the request blocks");
+    fx.wait_for_hook("block_started", 1, BOOT);
     let slow = std::thread::spawn(move || http_get(addr, "/slow"));
     fx.wait_for_workers(2, BOOT);
     let _ = (stuck.join(), slow.join());

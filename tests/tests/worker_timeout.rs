@@ -3,7 +3,7 @@
 //! from a thread of its own, sends a Sentry event "worker timeout" and leaves a report saying so,
 //! and a replacement serves, within the timeout and 2 s.
 
-use forkline_tests::harness::{http_get, read_hooks, read_sentry, wait_until, Fixture};
+use forkline_tests::harness::{http_get, read_hooks, read_sentry, Fixture};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
@@ -24,14 +24,8 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT)[0];
     let blocked = std::thread::spawn(move || http_get(addr, "/block/db-lock"));
+    fx.wait_for_hook("block_started", 1, BOOT);
     let log = fx.dir.join("hooks.log");
-    wait_until(BOOT, || {
-        read_hooks(&log)
-            .iter()
-            .any(|h| h.phase == "block_started")
-            .then_some(())
-    })
-    .expect("the handler blocks its runtime");
     let blocked_at = Instant::now();
     let all = fx.wait_for_workers(2, BOOT);
     let replaced_after = blocked_at.elapsed();
