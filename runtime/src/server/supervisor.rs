@@ -408,11 +408,10 @@ impl<A: App> Supervisor<'_, A> {
                 .workers
                 .iter()
                 .filter(|(pid, live)| live.id >= self.target && !self.retiring.contains_key(pid))
-                .map(|(&pid, _)| pid)
+                .map(|(&pid, live)| (pid, live.id))
                 .collect();
-            for pid in extra {
+            for (pid, id) in extra {
                 self.retire(pid, Retiring::Fewer);
-                let id = self.workers.get(&pid).map_or(0, |l| l.id);
                 crate::diag::log_info!(
                     "worker {id} (pid {pid}) asked to stop (TTOU) [ready={}]",
                     self.ready_count()
