@@ -21,7 +21,7 @@ const RUNTIME_LAYERS: &[&[&str]] = &[
     &["server"],
     &["handler"],
     &["http"],
-    &["__private"],
+    &["__private", "bench_internals"],
 ];
 
 /// `macros/src`'s top-level modules, bottom layer first: shared pieces, then the one argument
