@@ -31,6 +31,14 @@ pub(crate) struct ProcessCounters {
     /// Never written: a single record larger than one file's share of the budget.
     pub(crate) logs_budget_refused: AtomicU64,
     pub(crate) logs_write_failed: AtomicU64,
+    /// Stack traces taken unresolved for Sentry events (`telemetry::deferred_stacks`), resolved
+    /// on the symbolizing thread, and not kept or never resolved; microseconds spent taking them
+    /// on request threads and resolving them.
+    pub(crate) stacks_taken: AtomicU64,
+    pub(crate) stacks_resolved: AtomicU64,
+    pub(crate) stacks_dropped: AtomicU64,
+    pub(crate) stack_take_us: AtomicU64,
+    pub(crate) stack_resolve_us: AtomicU64,
 }
 
 /// This process's counters until it counts elsewhere (`count_in`).
@@ -55,6 +63,11 @@ static LOCAL: ProcessCounters = ProcessCounters {
     logs_budget_rotated: AtomicU64::new(0),
     logs_budget_refused: AtomicU64::new(0),
     logs_write_failed: AtomicU64::new(0),
+    stacks_taken: AtomicU64::new(0),
+    stacks_resolved: AtomicU64::new(0),
+    stacks_dropped: AtomicU64::new(0),
+    stack_take_us: AtomicU64::new(0),
+    stack_resolve_us: AtomicU64::new(0),
 };
 
 /// Where this process counts, when not in `LOCAL`.
@@ -112,6 +125,11 @@ impl ProcessCounters {
             &self.logs_budget_rotated,
             &self.logs_budget_refused,
             &self.logs_write_failed,
+            &self.stacks_taken,
+            &self.stacks_resolved,
+            &self.stacks_dropped,
+            &self.stack_take_us,
+            &self.stack_resolve_us,
         ] {
             c.store(0, Relaxed);
         }
@@ -185,6 +203,23 @@ pub struct Stats {
     /// queued.
     #[serde(default)]
     pub logs_dropped_unwritten: u64,
+    /// Stack traces taken for Sentry events (panics, handler errors, the layer's 5xx), without
+    /// resolving them on the request's thread.
+    #[serde(default)]
+    pub stacks_taken: u64,
+    /// Of those, resolved on the symbolizing thread before the event was sent or written.
+    #[serde(default)]
+    pub stacks_resolved: u64,
+    /// Stacks not kept (too many waiting) or not resolved in time: their events went without.
+    #[serde(default)]
+    pub stacks_dropped: u64,
+    /// Microseconds request threads spent taking stacks (walking them, unresolved).
+    #[serde(default)]
+    pub stack_take_us: u64,
+    /// Microseconds the symbolizing thread spent resolving them (the first in a process loads
+    /// the binary's debug info).
+    #[serde(default)]
+    pub stack_resolve_us: u64,
 }
 
 /// A snapshot of this process's counters.
@@ -224,6 +259,11 @@ pub(crate) fn snapshot(c: &ProcessCounters) -> Stats {
         logs_discarded_budget: c.logs_budget_rotated.load(Relaxed)
             + c.logs_budget_refused.load(Relaxed),
         logs_write_failed: c.logs_write_failed.load(Relaxed),
+        stacks_taken: c.stacks_taken.load(Relaxed),
+        stacks_resolved: c.stacks_resolved.load(Relaxed),
+        stacks_dropped: c.stacks_dropped.load(Relaxed),
+        stack_take_us: c.stack_take_us.load(Relaxed),
+        stack_resolve_us: c.stack_resolve_us.load(Relaxed),
         // Rotated records were written first, so only the refused ones stand beside `written`.
         logs_dropped_unwritten: c.logs_emitted.load(Relaxed).saturating_sub(
             c.logs_written.load(Relaxed)

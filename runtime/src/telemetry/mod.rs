@@ -1,5 +1,6 @@
 //! The telemetry pipelines of a process and the steps that build and end them.
 
+pub(crate) mod deferred_stacks;
 pub mod fork_check;
 pub(crate) mod fork_rng;
 pub(crate) mod installed;
@@ -12,6 +13,8 @@ pub mod propagation;
 pub(crate) mod request_scope;
 pub mod sentry_pipeline;
 pub(crate) mod slot;
+pub(crate) mod stack_trim;
+pub(crate) mod symbolizing_transport;
 pub mod teardown;
 pub(crate) mod tracer_cache;
 #[cfg(feature = "tracing")]

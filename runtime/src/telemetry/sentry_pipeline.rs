@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::export::sentry_transport::GuardedSentryTransport;
 use crate::sink::sentry_file::SentryFileTransport;
 use crate::stats::{counters, ProcessCounters};
+use crate::telemetry::symbolizing_transport::SymbolizingFactory;
 use sentry::integrations::opentelemetry::SentrySpanProcessor;
 use std::sync::Arc;
 
@@ -70,13 +71,24 @@ pub fn init(telemetry: &TelemetryConfig, pid: u32) -> Result<bool> {
             Some(event)
         });
     options.dsn = dsn;
-    options.transport = transport;
+    // Sentry's defaults, with its panic integration making the stack the same way.
+    options.default_integrations = false;
+    options.integrations = vec![
+        Arc::new(sentry::integrations::backtrace::AttachStacktraceIntegration::new()),
+        Arc::new(sentry::integrations::contexts::ContextIntegration::new()),
+        Arc::new(crate::telemetry::deferred_stacks::panic_integration()),
+        Arc::new(sentry::integrations::backtrace::ProcessStacktraceIntegration::new()),
+    ];
     // Sentry takes `&'static str`: one crate name leaked once per worker process.
     options.in_app_include = config
         .in_app_include
         .iter()
         .map(|c| &*String::leak(c.clone()))
         .collect();
+    // Stacks are resolved on a thread of their own, never on the request's (deferred_stacks).
+    options.transport = transport.map(|inner| {
+        Arc::new(SymbolizingFactory::new(inner, &options)) as Arc<dyn sentry::TransportFactory>
+    });
     // The guard is never dropped: dropping it joins the transport thread with no deadline.
     // The worker closes the client itself, under the worker_exit deadline.
     let send_default_pii = options.send_default_pii;
