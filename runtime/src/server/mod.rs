@@ -17,6 +17,7 @@ pub(crate) mod max_requests;
 pub(crate) mod overdue;
 pub(crate) mod pidfile;
 pub(crate) mod scoreboard;
+pub(crate) mod sd_notify;
 pub(crate) mod settings;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;

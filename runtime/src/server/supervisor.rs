@@ -27,6 +27,7 @@ use crate::server::master_report::MasterReport;
 use crate::server::overdue;
 use crate::server::pidfile::Pidfile;
 use crate::server::scoreboard::Scoreboard;
+use crate::server::sd_notify::{self, Notifier};
 use crate::server::settings::ABORT_GRACE;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
 use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
@@ -55,6 +56,17 @@ pub(crate) const MASTER_SIGNALS: [libc::c_int; 10] = [
     libc::SIGUSR2,
     libc::SIGWINCH,
 ];
+
+/// What systemd was told so far.
+#[derive(Debug, Default)]
+struct Told {
+    /// `READY=1`, once every worker first served.
+    ready: bool,
+    /// `RELOADING=1` for a HUP whose old workers are not all replaced yet.
+    reloading: bool,
+    /// `STOPPING=1` (or `MAINPID=` of the new master).
+    stopping: bool,
+}
 
 /// Why the master asked a worker to stop, so that its exit is logged for what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +208,8 @@ pub(crate) fn run<A: App>(
             winched_from: None,
             spawn_retry_at: None,
             ttin_unstarted: Default::default(),
+            notify: Notifier::from_env(),
+            told: Told::default(),
             report: MasterReport {
                 pid: std::process::id(),
                 ..MasterReport::default()
@@ -326,6 +340,9 @@ struct Supervisor<'a, A> {
     spawn_retry_at: Option<Instant>,
     /// Worker ids that TTIN added and that have not been forked yet.
     ttin_unstarted: std::collections::BTreeSet<usize>,
+    /// systemd's notify socket, when run as a `Type=notify` service, and what it was told.
+    notify: Option<Notifier>,
+    told: Told,
     /// What this run did, written at exit.
     report: MasterReport,
 }
@@ -339,13 +356,19 @@ impl<A: App> Supervisor<'_, A> {
             if self.stopping.is_some() && self.workers.is_empty() {
                 break;
             }
-            let received = self.inbox.wait(TICK, self.mask);
+            let tick = self
+                .notify
+                .as_ref()
+                .and_then(Notifier::watchdog_every)
+                .map_or(TICK, |every| every.min(TICK));
+            let received = self.inbox.wait(tick, self.mask);
             self.handle(received);
             // Workers that became ready are counted before any exit is logged with the count.
             self.note_ready();
             self.reap();
             self.note_old_master_gone();
             self.note_ready();
+            self.tell_systemd();
             self.check_timeouts();
             if let Some(stopping) = &mut self.stopping {
                 if !stopping.killed && Instant::now() >= stopping.deadline {
@@ -386,6 +409,10 @@ impl<A: App> Supervisor<'_, A> {
                 "HUP: starting a new worker per slot; each old one stops once its replacement is \
                  ready"
             );
+            if let Some(notify) = &mut self.notify {
+                notify.send(&sd_notify::reloading());
+                self.told.reloading = true;
+            }
             if let Err(e) = run::master_hooks("on_reload", self.plan.on_reload, self.master) {
                 crate::diag::log_error!("{e}");
             }
@@ -561,6 +588,31 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    /// systemd's notify protocol (see `sd_notify`): the watchdog's ping when due, and
+    /// `READY=1` once every worker serves, at start and when a HUP's old workers are replaced
+    /// (or the HUP is called off).
+    fn tell_systemd(&mut self) {
+        let ready = self.ready_count() >= self.target;
+        let replaced = !self.workers.values().any(|l| l.outgoing);
+        let Some(notify) = &mut self.notify else {
+            return;
+        };
+        notify.tick();
+        if self.stopping.is_some() || !ready || !replaced {
+            return;
+        }
+        if !self.told.ready || self.told.reloading {
+            // A master started by a binary upgrade says so too; the old master hands the main
+            // pid over (`MAINPID=`) when it is stopped.
+            notify.send(&format!(
+                "READY=1\nSTATUS=serving with {} workers",
+                self.target
+            ));
+            self.told.ready = true;
+            self.told.reloading = false;
+        }
+    }
+
     fn set_target(&mut self, new: usize) {
         let old = self.target;
         self.target = new;
@@ -699,6 +751,16 @@ impl<A: App> Supervisor<'_, A> {
 
     fn stop(&mut self, signal: libc::c_int, timeout: Duration) {
         let quick = signal != libc::SIGTERM;
+        if let (Some(notify), false) = (&mut self.notify, self.told.stopping) {
+            self.told.stopping = true;
+            match self.new_master {
+                // A binary upgrade hands over: the new master is the service from here on.
+                Some(new) => notify.send(&format!(
+                    "MAINPID={new}\nSTATUS=handed over to the new master (pid {new})"
+                )),
+                None => notify.send("STOPPING=1\nSTATUS=stopping"),
+            }
+        }
         crate::diag::log_info!(
             "stopping {} ({} workers)",
             if quick { "quickly" } else { "gracefully" },
