@@ -163,3 +163,13 @@ pub(crate) fn bytes_to_read(fd: std::os::fd::RawFd) -> usize {
 pub(crate) fn coarse_monotonic_ms() -> u64 {
     clock_ms(libc::CLOCK_MONOTONIC_COARSE)
 }
+
+/// The resident memory of process `pid` in bytes, from `/proc/<pid>/statm`; `None` once it is
+/// gone.
+pub(crate) fn rss_bytes(pid: libc::pid_t) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages.saturating_mul(u64::try_from(page).ok()?))
+}

@@ -283,6 +283,15 @@ async fn slow() -> String {
     format!("pid={}", std::process::id())
 }
 
+/// Leaks `mib` MiB on purpose, every page touched so that it is resident: a worker that grows.
+async fn leak(axum::extract::Path(mib): axum::extract::Path<usize>) -> String {
+    let leaked: &'static mut [u8] = vec![1u8; mib * 1024 * 1024].leak();
+    for page in leaked.chunks_mut(4096) {
+        page[0] = 2;
+    }
+    format!("pid={} leaked {mib} MiB", std::process::id())
+}
+
 /// Ends the worker with `abort()` (SIGABRT) while it serves.
 async fn crash_abort() -> String {
     std::process::abort()
@@ -309,7 +318,8 @@ async fn block() -> String {
 
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
 /// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms),
-/// `/block` and `/block/{reason}` (block their runtime thread for a minute), `/crash/abort` and
+/// `/block` and `/block/{reason}` (block their runtime thread for a minute), `/leak/{mib}`
+/// (leaks that much, resident), `/crash/abort` and
 /// `/crash/segfault` (end the worker by that signal), and behind `forkline::http::TelemetryLayer`:
 /// `/orders/{id}/refuse` (500 from a `#[forkline::handler(err)]`) and `/orders/{id}/explode`
 /// (panics).
@@ -321,6 +331,7 @@ pub fn router() -> Router {
     let router = Router::new()
         .route("/work", get(work).post(take_order))
         .route("/slow", get(slow))
+        .route("/leak/{mib}", get(leak))
         .route("/crash/abort", get(crash_abort))
         .route("/crash/segfault", get(crash_segfault))
         .route("/block", get(block))

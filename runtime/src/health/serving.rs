@@ -18,6 +18,13 @@ pub struct Serving {
     pub requests_served: u64,
 }
 
+/// Why the master aborts a worker, beyond what the worker can tell itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AbortReason {
+    /// Its resident memory passed `evil_reload_on_rss`.
+    Memory = 1,
+}
+
 /// One worker slot's record, a cache line of its own: two workers' counters on one line would
 /// bounce it between their cores on every request.
 #[repr(C, align(64))]
@@ -35,6 +42,8 @@ pub(crate) struct Record {
     /// oldest request in flight came in (0: none), as of the last beat (`server::in_flight`).
     stuck_since_ms: AtomicU64,
     oldest_request_ms: AtomicU64,
+    /// Why the master sends ABRT, when it says (`AbortReason`, 0: the timeout's own checks).
+    abort_reason: AtomicU32,
     /// The worker's telemetry counters (`stats::count_in`), on cache lines of their own: the
     /// worker writes them per span, while other workers read the line above per connection.
     telemetry: TelemetryCounters,
@@ -53,6 +62,7 @@ impl Record {
         self.heartbeat_ms.store(0, Relaxed);
         self.stuck_since_ms.store(0, Relaxed);
         self.oldest_request_ms.store(0, Relaxed);
+        self.abort_reason.store(0, Relaxed);
         self.pid.store(pid, Relaxed);
     }
 
@@ -90,6 +100,17 @@ impl Record {
     pub(crate) fn oldest_request(&self, pid: u32) -> Option<u64> {
         let since = self.oldest_request_ms.load(Relaxed);
         (self.pid.load(Relaxed) == pid && since > 0).then_some(since)
+    }
+
+    /// Said by the master before it sends ABRT.
+    pub(crate) fn set_abort_reason(&self, reason: AbortReason) {
+        self.abort_reason.store(reason as u32, Relaxed);
+    }
+
+    /// What the master said before ABRT, if anything.
+    pub(crate) fn abort_reason(&self) -> Option<AbortReason> {
+        (self.abort_reason.load(Relaxed) == AbortReason::Memory as u32)
+            .then_some(AbortReason::Memory)
     }
 
     /// Given back by the worker `pid` (no-op if another worker holds it now).

@@ -5,6 +5,7 @@
 //! request's span never ends (its future never finishes), and the event links to a trace that
 //! never reaches the OTLP backend.
 
+use crate::health::serving::AbortReason;
 use crate::server::in_flight::InFlight;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::KeyValue;
@@ -13,8 +14,22 @@ use std::time::Duration;
 /// The most requests the event's message names; the others are counted.
 const NAMED: usize = 10;
 
-/// The event's message: which worker, why (as far as the worker can tell), and each request.
-pub(crate) fn message(id: usize, pid: u32, timeout: Duration, requests: &[InFlight]) -> String {
+/// The event's message: which worker, why (what the master said, else as far as the worker can
+/// tell), and each request.
+pub(crate) fn message(
+    id: usize,
+    pid: u32,
+    timeout: Duration,
+    said: Option<AbortReason>,
+    requests: &[InFlight],
+) -> String {
+    if said == Some(AbortReason::Memory) {
+        let message = format!(
+            "worker timeout: worker {id} (pid {pid}) was aborted by the master: its resident \
+             memory passed evil_reload_on_rss"
+        );
+        return with_requests(message, requests);
+    }
     let why = if requests
         .iter()
         .any(|r| r.stuck.is_some_and(|s| s >= timeout))
@@ -25,11 +40,16 @@ pub(crate) fn message(id: usize, pid: u32, timeout: Duration, requests: &[InFlig
     } else {
         "its runtime made no progress or a request ran too long"
     };
-    let mut message = format!(
+    let message = format!(
         "worker timeout: worker {id} (pid {pid}) was aborted by the master: {why} past the \
          timeout ({} ms)",
         timeout.as_millis()
     );
+    with_requests(message, requests)
+}
+
+/// `message`, then each request in flight.
+fn with_requests(mut message: String, requests: &[InFlight]) -> String {
     if !requests.is_empty() {
         let named: Vec<String> = requests
             .iter()

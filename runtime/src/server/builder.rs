@@ -83,6 +83,15 @@ impl Server {
         };
         // uWSGI's default: off; 0 turns it off.
         let harakiri = env.millis("FORKLINE_HARAKIRI_MS")?.filter(|h| !h.is_zero());
+        // uWSGI's names and unit (MiB); 0 or unset: no limit.
+        let mib = |name| -> Result<Option<u64>> {
+            Ok(env
+                .u64(name)?
+                .filter(|&m| m > 0)
+                .map(|m| m.saturating_mul(1024 * 1024)))
+        };
+        let reload_on_rss = mib("FORKLINE_RELOAD_ON_RSS_MB")?;
+        let evil_reload_on_rss = mib("FORKLINE_EVIL_RELOAD_ON_RSS_MB")?;
         let drain_window = env
             .millis("FORKLINE_DRAIN_WINDOW_MS")?
             .unwrap_or(DEFAULT_DRAIN_WINDOW);
@@ -115,6 +124,8 @@ impl Server {
                 crash_loop_limit,
                 timeout,
                 harakiri,
+                reload_on_rss,
+                evil_reload_on_rss,
                 pidfile,
             },
             env,
@@ -278,6 +289,29 @@ impl Server {
     /// [`serve_axum`](Server::serve_axum).
     pub fn harakiri(mut self, limit: Option<Duration>) -> Self {
         self.settings.harakiri = limit.filter(|h| !h.is_zero());
+        self
+    }
+
+    /// uWSGI's `reload-on-rss`, in MiB: a serving worker whose resident memory passes it is
+    /// replaced gracefully, the way a HUP replaces it (its replacement first; then it takes no
+    /// new connection, answers what reached it, runs `worker_exit` and exits), so a leak never
+    /// grows without bound and no request is lost to it. Read from `/proc` on the master's tick
+    /// (100 ms). `None` (or `FORKLINE_RELOAD_ON_RSS_MB=0`, the default) for no limit.
+    pub fn reload_on_rss(mut self, mib: Option<u64>) -> Self {
+        self.settings.reload_on_rss = mib
+            .filter(|&m| m > 0)
+            .map(|m| m.saturating_mul(1024 * 1024));
+        self
+    }
+
+    /// uWSGI's `evil-reload-on-rss`, in MiB: a worker past it takes the timeout's path (ABRT: its
+    /// in-flight requests' spans ended and exported, a Sentry event, its flush; KILL after 2 s)
+    /// and is replaced. For memory that grows too fast to drain. `None` (or
+    /// `FORKLINE_EVIL_RELOAD_ON_RSS_MB=0`, the default) for no limit.
+    pub fn evil_reload_on_rss(mut self, mib: Option<u64>) -> Self {
+        self.settings.evil_reload_on_rss = mib
+            .filter(|&m| m > 0)
+            .map(|m| m.saturating_mul(1024 * 1024));
         self
     }
 

@@ -21,6 +21,8 @@ pub(crate) enum Asked {
     Winch,
     /// Its timeout: ABRT, then KILL after the grace.
     Timeout,
+    /// Its memory passed `reload_on_rss`: replaced first, then stopped.
+    Memory,
 }
 
 /// What an exit was.
@@ -35,7 +37,7 @@ pub(crate) enum ExitKind {
     /// Ended by a signal the master did not send (a segfault, an abort, a KILL from outside such
     /// as the OOM killer), by a non-zero exit, or by exiting unasked.
     Crashed,
-    /// Recycled at `max_requests`.
+    /// Recycled at `max_requests`, or replaced for its memory (`reload_on_rss`).
     Recycled,
     /// Replaced after a HUP.
     ReplacedByHup,
@@ -63,6 +65,7 @@ pub(crate) fn classify(status: ExitStatus, asked: Asked) -> ExitKind {
         (_, Asked::Hup) => ExitKind::ReplacedByHup,
         (_, Asked::Ttou) => ExitKind::FewerByTtou,
         (_, Asked::Winch) => ExitKind::Winched,
+        (_, Asked::Memory) => ExitKind::Recycled,
     }
 }
 
@@ -110,6 +113,8 @@ mod tests {
             (Exited(RECYCLED), Hup, ReplacedByHup),
             (Exited(0), Ttou, FewerByTtou),
             (Exited(0), Winch, Winched),
+            (Exited(0), Memory, Recycled),
+            (Signaled(libc::SIGSEGV), Memory, Crashed),
             // A worker that could not boot, whatever was asked.
             (Exited(BOOT_ERROR), Nothing, BootFailed),
             (Exited(BOOT_ERROR), stop, BootFailed),

@@ -40,6 +40,10 @@ pub(crate) struct Settings {
     /// uWSGI's `harakiri`: a worker with a request in flight for this long is aborted and
     /// replaced, whatever the request is doing (`None`: never).
     pub(crate) harakiri: Option<Duration>,
+    /// uWSGI's `reload-on-rss`, in bytes: a worker past it is replaced gracefully.
+    pub(crate) reload_on_rss: Option<u64>,
+    /// uWSGI's `evil-reload-on-rss`, in bytes: a worker past it is aborted.
+    pub(crate) evil_reload_on_rss: Option<u64>,
     /// Gunicorn's `pidfile`: the master's pid, moved to `<path>.oldbin` during a binary upgrade.
     pub(crate) pidfile: Option<PathBuf>,
 }
@@ -61,6 +65,12 @@ impl Settings {
             (t, h) => t.or(h),
         };
         shortest.map(|t| (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
+    }
+
+    /// Whether the master may abort a worker (its timeout, `harakiri`, `evil_reload_on_rss`):
+    /// then the worker waits for ABRT on a thread of its own.
+    pub(crate) fn aborts(&self) -> bool {
+        self.heartbeat_every().is_some() || self.evil_reload_on_rss.is_some()
     }
 
     /// The wait before replacing a worker after `early` early deaths in a row: none after the

@@ -16,6 +16,7 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
+use crate::health::serving::AbortReason;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
@@ -79,6 +80,8 @@ enum Retiring {
     TimedOut { since: Instant, killed: bool },
     /// WINCH during a binary upgrade: the new master's workers take over.
     Winched,
+    /// Its resident memory passed `reload_on_rss`: replaced like a HUP replaces it.
+    Memory,
 }
 
 pub(crate) fn run<A: App>(
@@ -299,6 +302,8 @@ struct Live {
     /// A HUP came after it was forked: it is stopped once a worker of its id forked after the
     /// HUP is ready.
     outgoing: bool,
+    /// Marked `outgoing` for its memory (`reload_on_rss`), not by a HUP.
+    for_memory: bool,
 }
 
 struct Stopping {
@@ -370,6 +375,7 @@ impl<A: App> Supervisor<'_, A> {
             self.note_ready();
             self.tell_systemd();
             self.check_timeouts();
+            self.check_memory();
             if let Some(stopping) = &mut self.stopping {
                 if !stopping.killed && Instant::now() >= stopping.deadline {
                     stopping.killed = true;
@@ -662,7 +668,7 @@ impl<A: App> Supervisor<'_, A> {
         if self.stopping.is_some() {
             return;
         }
-        let replaced: Vec<(libc::pid_t, usize)> = self
+        let replaced: Vec<(libc::pid_t, usize, bool)> = self
             .workers
             .iter()
             .filter(|(pid, live)| live.outgoing && !self.retiring.contains_key(pid))
@@ -673,12 +679,17 @@ impl<A: App> Supervisor<'_, A> {
                         .values()
                         .any(|new| new.id == old.id && !new.outgoing && new.ready)
             })
-            .map(|(&pid, live)| (pid, live.id))
+            .map(|(&pid, live)| (pid, live.id, live.for_memory))
             .collect();
-        for (pid, id) in replaced {
-            self.retire(pid, Retiring::Replaced);
+        for (pid, id, for_memory) in replaced {
+            let (why, what) = if for_memory {
+                (Retiring::Memory, "reload_on_rss")
+            } else {
+                (Retiring::Replaced, "HUP")
+            };
+            self.retire(pid, why);
             crate::diag::log_info!(
-                "worker {id} (pid {pid}) asked to stop: its replacement is ready (HUP) [ready={}]",
+                "worker {id} (pid {pid}) asked to stop: its replacement is ready ({what}) [ready={}]",
                 self.ready_count()
             );
         }
@@ -740,6 +751,61 @@ impl<A: App> Supervisor<'_, A> {
                     },
                 );
                 sys::kill(pid, libc::SIGABRT);
+            }
+        }
+    }
+
+    /// uWSGI's `reload-on-rss` and `evil-reload-on-rss`, read from `/proc` on the master's tick:
+    /// a serving worker whose resident memory passes the soft limit is replaced the way a HUP
+    /// replaces it (its replacement first, then it drains and runs `worker_exit`); one past the
+    /// hard limit takes the timeout's path (ABRT: its in-flight requests' spans and a Sentry
+    /// event, its flush, KILL after the grace).
+    fn check_memory(&mut self) {
+        let (soft, hard) = (
+            self.settings.reload_on_rss,
+            self.settings.evil_reload_on_rss,
+        );
+        if (soft.is_none() && hard.is_none()) || self.stopping.is_some() {
+            return;
+        }
+        let serving: Vec<(libc::pid_t, usize, usize, bool)> = self
+            .workers
+            .iter()
+            .filter(|(pid, live)| live.ready && !self.retiring.contains_key(pid))
+            .map(|(&pid, l)| (pid, l.id, l.slot, l.outgoing))
+            .collect();
+        for (pid, id, slot, outgoing) in serving {
+            let Some(rss) = sys::rss_bytes(pid) else {
+                continue;
+            };
+            let mib = rss / (1024 * 1024);
+            if hard.is_some_and(|limit| rss > limit) {
+                crate::diag::log_error!(
+                    "worker {id} (pid {pid}) holds {mib} MiB, past evil_reload_on_rss ({} MiB); \
+                     aborting it",
+                    hard.unwrap_or_default() / (1024 * 1024)
+                );
+                if let Some(record) = self.board.record(slot) {
+                    record.set_abort_reason(AbortReason::Memory);
+                }
+                self.retiring.insert(
+                    pid,
+                    Retiring::TimedOut {
+                        since: Instant::now(),
+                        killed: false,
+                    },
+                );
+                sys::kill(pid, libc::SIGABRT);
+            } else if !outgoing && soft.is_some_and(|limit| rss > limit) {
+                crate::diag::log_notice!(
+                    "worker {id} (pid {pid}) holds {mib} MiB, past reload_on_rss ({} MiB): \
+                     starting its replacement; it stops once that one is ready",
+                    soft.unwrap_or_default() / (1024 * 1024)
+                );
+                if let Some(live) = self.workers.get_mut(&pid) {
+                    live.outgoing = true;
+                    live.for_memory = true;
+                }
             }
         }
     }
@@ -826,6 +892,10 @@ impl<A: App> Supervisor<'_, A> {
             let serving = self.stopping.is_none();
             match kind {
                 ExitKind::BootFailed => {}
+                ExitKind::Recycled if retiring == Some(Retiring::Memory) => crate::diag::log_info!(
+                    "worker {id} (pid {pid}) stopped for its memory (reload_on_rss) \
+                     ({status:?}); its replacement was ready [ready={ready}]"
+                ),
                 ExitKind::Recycled => crate::diag::log_info!(
                     "worker {id} (pid {pid}) recycled after {requests} requests (max_requests); \
                      starting its replacement [ready={ready}]"
@@ -898,6 +968,7 @@ impl<A: App> Supervisor<'_, A> {
             Some(Retiring::Replaced) => Asked::Hup,
             Some(Retiring::Fewer) => Asked::Ttou,
             Some(Retiring::Winched) => Asked::Winch,
+            Some(Retiring::Memory) => Asked::Memory,
             None => match &self.stopping {
                 Some(stopping) => Asked::Stop {
                     killed: stopping.killed,
@@ -1071,6 +1142,7 @@ impl<A: App> Supervisor<'_, A> {
                     born: Instant::now(),
                     ready: false,
                     outgoing: false,
+                    for_memory: false,
                 };
                 self.workers.insert(pid, live);
                 self.report.workers_started += 1;

@@ -4,6 +4,7 @@
 
 use crate::config::TelemetryConfig;
 use crate::error::{Error, Result};
+use crate::health::serving::AbortReason;
 use crate::lifecycle::hooks::WorkerHook;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
@@ -110,7 +111,7 @@ impl<A: App> WorkerRun<'_, A> {
         if let Err(e) = inbox.unblock() {
             return self.boot_failed(&format!("unblocking its stop signals: {e}"));
         }
-        let timed = self.forked && self.settings.heartbeat_every().is_some();
+        let timed = self.forked && self.settings.aborts();
         if timed {
             if let Err(e) = timeout::block_abort() {
                 return self.boot_failed(&format!("blocking ABRT for its timeout: {e}"));
@@ -186,22 +187,26 @@ impl<A: App> WorkerRun<'_, A> {
             boot,
             recycle: recycle.clone(),
         };
-        if let (Some(every), Some((_, record)), true) =
-            (self.settings.heartbeat_every(), record, self.forked)
-        {
-            let _context = rt.enter();
-            timeout::start_heartbeat(record, every);
-            let abort_hooks = self.plan.worker_abort;
-            let leaving = leaving.clone();
-            let (silence, deadline) = (
-                self.settings
-                    .timeout
-                    .or(self.settings.harakiri)
-                    .unwrap_or_default(),
-                self.config.worker_exit_deadline.min(timeout::ABORT_FLUSH),
-            );
-            timeout::watch_for_abort(move || leaving.abort(silence, deadline, abort_hooks))
+        if let (Some((_, record)), true) = (record, self.forked) {
+            if let Some(every) = self.settings.heartbeat_every() {
+                let _context = rt.enter();
+                timeout::start_heartbeat(record, every);
+            }
+            if self.settings.aborts() {
+                let abort_hooks = self.plan.worker_abort;
+                let leaving = leaving.clone();
+                let (silence, deadline) = (
+                    self.settings
+                        .timeout
+                        .or(self.settings.harakiri)
+                        .unwrap_or_default(),
+                    self.config.worker_exit_deadline.min(timeout::ABORT_FLUSH),
+                );
+                timeout::watch_for_abort(move || {
+                    leaving.abort(silence, deadline, record.abort_reason(), abort_hooks)
+                })
                 .map_err(|e| format!("starting its abort thread: {e}"))?;
+            }
         }
         let serve = Serve {
             worker: worker.clone(),
@@ -467,9 +472,15 @@ impl Leaving {
     /// event naming the requests in flight, their spans ended with an error, the telemetry
     /// flushed within `deadline`, the report, and the exit. The `worker_abort` hooks run first,
     /// on this thread.
-    fn abort(self, timeout: Duration, deadline: Duration, hooks: &[WorkerHook]) -> ! {
+    fn abort(
+        self,
+        timeout: Duration,
+        deadline: Duration,
+        said: Option<AbortReason>,
+        hooks: &[WorkerHook],
+    ) -> ! {
         let requests = crate::server::in_flight::in_flight(Duration::from_millis(50));
-        let message = abort_report::message(self.id, self.worker.pid(), timeout, &requests);
+        let message = abort_report::message(self.id, self.worker.pid(), timeout, said, &requests);
         crate::diag::log_error!("{message}; flushing its telemetry");
         run::worker_hooks("worker_abort", hooks, &self.worker);
         // Stuck requests come first: the event links to the first one with a span, before the
