@@ -7,6 +7,7 @@ use crate::lifecycle::plan::Plan;
 use crate::server::app::App;
 #[cfg(feature = "axum")]
 use crate::server::app::Serve;
+use crate::server::check;
 #[cfg(feature = "axum")]
 use crate::server::keep_alive;
 use crate::server::settings::Settings;
@@ -339,6 +340,24 @@ impl Server {
         TelemetryConfig::resolve(&self.env, &Plan::collect()?.hook_args(), &self.telemetry)
     }
 
+    /// Gunicorn's `--check-config`: resolves everything a start would (the environment, the
+    /// hooks' arguments, the telemetry configuration, the address) without binding, forking or
+    /// starting a thread, and describes it, secrets hidden (exporters' credentials and header
+    /// values, the Sentry DSN's key). An error is what [`serve`](Server::serve) would fail with.
+    /// `FORKLINE_CHECK_CONFIG=1` makes `serve` print this and return instead of serving, so a CI
+    /// pipeline can run the service's own binary: exit status 0, or 1 with the error.
+    pub fn check(&self) -> Result<String> {
+        let config = self.resolve()?;
+        let inherited = std::env::var_os(crate::server::binary_upgrade::LISTEN_FD).is_some();
+        if self.settings.addr.is_none() && !inherited {
+            return Err(Error::config(
+                "Server::bind",
+                "no address to listen on: call .bind(\"127.0.0.1:8000\") or set FORKLINE_BIND",
+            ));
+        }
+        Ok(check::describe(&config, &self.settings))
+    }
+
     /// Runs the master (or, with [`no_fork`](Server::no_fork), everything in this process)
     /// until it is stopped. Returns when the last worker has exited.
     ///
@@ -346,6 +365,11 @@ impl Server {
     /// that is refused at once, before any fork, because each worker starts its own runtime and
     /// the master must not run one.
     pub fn serve<A: App>(self, app: A) -> Result<()> {
+        if self.env.bool("FORKLINE_CHECK_CONFIG")?.unwrap_or(false) {
+            // Gunicorn's `--check-config`: describe and return, nothing started.
+            println!("{}", self.check()?);
+            return Ok(());
+        }
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::ForkSafety(SERVE_IN_RUNTIME.into()));
         }

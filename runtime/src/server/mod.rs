@@ -7,6 +7,7 @@ pub(crate) mod balanced_accept;
 pub(crate) mod binary_upgrade;
 pub(crate) mod boot_failure;
 pub(crate) mod builder;
+pub(crate) mod check;
 pub(crate) mod crash_loop;
 pub(crate) mod exit_kind;
 pub(crate) mod in_flight;
