@@ -141,10 +141,15 @@ impl Drop for Nginx {
     }
 }
 
+/// The loopback address nginx connects to the upstream from (trust it with
+/// `FORKLINE_FORWARDED_ALLOW_IPS`).
+pub const PROXY_SOURCE: &str = "127.0.0.2";
+
 /// One nginx worker (the machine has two cores, one of which runs the upstream), in the
 /// foreground, everything in `dir`; the settings that matter are the upstream's `keepalive`
 /// and HTTP/1.1 with the `Connection` header cleared, without which nginx closes every
-/// upstream connection after one request.
+/// upstream connection after one request; it forwards the client's address, scheme and host as
+/// deployments do (`X-Forwarded-For`, `X-Forwarded-Proto`, `Host`).
 fn config(dir: &Path, listen: SocketAddr, upstream: SocketAddr, keepalive: u32) -> String {
     let d = dir.display();
     // As root, nginx's worker would switch to `nobody`, who cannot write in the test's folder.
@@ -180,6 +185,12 @@ http {{
             proxy_pass http://app;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            # From an address of its own, so a test can trust nginx and not its clients, which
+            # are on loopback too.
+            proxy_bind {PROXY_SOURCE};
         }}
     }}
 }}

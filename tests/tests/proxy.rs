@@ -170,3 +170,87 @@ fn through_nginx_a_binary_upgrade_fails_no_request() {
     signal_pid(new, libc::SIGTERM);
     assert_eq!(reap(new, BOOT), Some(0), "{}", old.stderr());
 }
+
+/// A GET of `path` with `headers`, from the loopback address `from` (nginx sees it as the client).
+fn get_from(from: std::net::Ipv4Addr, to: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let SocketAddr::V4(to) = to else {
+        panic!("nginx listens on IPv4 here")
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls with valid, correctly sized addresses; the descriptor is owned
+    // by the TcpStream from here on.
+    let mut stream = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket");
+        let local = sockaddr(from, 0);
+        assert_eq!(
+            libc::bind(fd, (&raw const local).cast(), len),
+            0,
+            "bind {from}"
+        );
+        let remote = sockaddr(*to.ip(), to.port());
+        assert_eq!(
+            libc::connect(fd, (&raw const remote).cast(), len),
+            0,
+            "connect"
+        );
+        std::net::TcpStream::from_raw_fd(fd)
+    };
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n{extra}\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn through_nginx_the_span_has_the_real_clients_address_whatever_it_claims() {
+    let trusted = forkline_tests::nginx::PROXY_SOURCE;
+    let (mut fx, nginx) = behind_nginx(
+        "1",
+        &[
+            ("FORKLINE_FORWARDED_ALLOW_IPS", trusted),
+            ("OTEL_TRACES_EXPORTER", "embedded"),
+        ],
+    );
+    let worker = fx.booted_workers()[0];
+    let client = std::net::Ipv4Addr::new(127, 0, 0, 3);
+    // The client claims another address; nginx appends the one it saw.
+    let status = get_from(
+        client,
+        nginx.addr,
+        "/work",
+        &[("X-Forwarded-For", "6.6.6.6")],
+    );
+    assert_eq!(status, 200);
+    fx.stop();
+    let span = forkline_tests::harness::read_spans(&fx.run_dir(), worker)
+        .iter()
+        .map(|s| forkline_tests::harness::attributes(&s["attributes"]))
+        .find(|a| a.get("client.address").is_some())
+        .unwrap_or_else(|| panic!("a server span:\n{}", fx.stderr()));
+    assert_eq!(span["client.address"], "127.0.0.3", "{span:#}");
+    assert_eq!(span["server.address"], "shop.example", "{span:#}");
+    assert_eq!(span["url.scheme"], "http", "{span:#}");
+}

@@ -32,12 +32,13 @@ const PROTOCOL_VERSION: Key = Key::from_static_str("network.protocol.version");
 const ROUTE: Key = Key::from_static_str("http.route");
 const QUERY: Key = Key::from_static_str("url.query");
 const SERVER_ADDRESS: Key = Key::from_static_str("server.address");
+const CLIENT_ADDRESS: Key = Key::from_static_str("client.address");
 const SERVER_PORT: Key = Key::from_static_str("server.port");
 const USER_AGENT: Key = Key::from_static_str("user_agent.original");
 const STATUS_CODE: Key = Key::from_static_str("http.response.status_code");
 const ERROR_TYPE: Key = Key::from_static_str("error.type");
 /// The most attributes a server span starts with: one allocation of its list.
-const ATTRIBUTES: usize = 9;
+const ATTRIBUTES: usize = 10;
 
 /// Wraps a service with [`TelemetryService`]: `Router::new()....layer(forkline::http::TelemetryLayer::new())`.
 ///
@@ -131,6 +132,10 @@ where
             if let Some(port) = port {
                 attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
             }
+        }
+        // Who the client is, as `serve_axum` resolved it (through trusted proxies).
+        if let Some(client) = request.extensions().get::<crate::ClientAddress>() {
+            attributes.push(KeyValue::new(CLIENT_ADDRESS, client.0.to_string()));
         }
         if let Some(agent) = request
             .headers()

@@ -24,6 +24,9 @@ pub struct Serve {
     pub(crate) max_requests_per_connection: Option<u64>,
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) rebalance_after: Option<std::time::Duration>,
+    /// The peers trusted to say who the client is (`forwarded_allow_ips`).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) trusted: crate::server::forwarded::TrustedProxies,
     /// The drain window, within the graceful timeout.
     pub(crate) drain_window: std::time::Duration,
     // Only `serve_axum` counts requests against `max_requests`.

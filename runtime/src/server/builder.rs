@@ -8,6 +8,7 @@ use crate::server::app::App;
 #[cfg(feature = "axum")]
 use crate::server::app::Serve;
 use crate::server::check;
+use crate::server::forwarded::TrustedProxies;
 #[cfg(feature = "axum")]
 use crate::server::keep_alive;
 use crate::server::settings::Settings;
@@ -93,6 +94,19 @@ impl Server {
         };
         let reload_on_rss = mib("FORKLINE_RELOAD_ON_RSS_MB")?;
         let evil_reload_on_rss = mib("FORKLINE_EVIL_RELOAD_ON_RSS_MB")?;
+        // Gunicorn reads `FORWARDED_ALLOW_IPS` too; forkline's own name wins.
+        let forwarded_allow_ips = match env
+            .get("FORKLINE_FORWARDED_ALLOW_IPS")
+            .map(|v| ("FORKLINE_FORWARDED_ALLOW_IPS", v))
+            .or_else(|| {
+                env.get("FORWARDED_ALLOW_IPS")
+                    .map(|v| ("FORWARDED_ALLOW_IPS", v))
+            }) {
+            Some((name, value)) => {
+                TrustedProxies::parse(value).map_err(|e| Error::config(name, e))?
+            }
+            None => TrustedProxies::default(),
+        };
         let drain_window = env
             .millis("FORKLINE_DRAIN_WINDOW_MS")?
             .unwrap_or(DEFAULT_DRAIN_WINDOW);
@@ -125,6 +139,7 @@ impl Server {
                 crash_loop_limit,
                 timeout,
                 harakiri,
+                forwarded_allow_ips,
                 reload_on_rss,
                 evil_reload_on_rss,
                 pidfile,
@@ -293,6 +308,23 @@ impl Server {
         self
     }
 
+    /// Gunicorn's `forwarded_allow_ips`: the proxies whose `Forwarded` or `X-Forwarded-For` /
+    /// `-Proto` / `-Host` headers say who the client is, as addresses and networks separated by
+    /// commas (`"127.0.0.1,10.0.0.0/8"`), or `"*"` for every peer. Default `127.0.0.1` and
+    /// `::1`; also `FORKLINE_FORWARDED_ALLOW_IPS` or Gunicorn's `FORWARDED_ALLOW_IPS`. From such
+    /// a peer, `serve_axum` gives each request the client's address ([`ClientAddress`], the
+    /// server span's `client.address`) and, when forwarded, the scheme and host the client used
+    /// (in the request's URI: `url.scheme` and `server.address`, Sentry's request URL); from
+    /// any other peer those headers are ignored, so a client cannot claim another's address.
+    /// The address chain is read from the right, skipping trusted proxies.
+    ///
+    /// [`ClientAddress`]: crate::ClientAddress
+    pub fn forwarded_allow_ips(mut self, peers: &str) -> Result<Self> {
+        self.settings.forwarded_allow_ips = TrustedProxies::parse(peers)
+            .map_err(|e| Error::config("Server::forwarded_allow_ips", e))?;
+        Ok(self)
+    }
+
     /// uWSGI's `reload-on-rss`, in MiB: a serving worker whose resident memory passes it is
     /// replaced gracefully, the way a HUP replaces it (its replacement first; then it takes no
     /// new connection, answers what reached it, runs `worker_exit` and exits), so a leak never
@@ -400,6 +432,7 @@ impl Server {
                 board: serve.record.map(|(board, _)| board),
                 record: serve.record.map(|(_, record)| record),
                 recycle: serve.recycle.clone(),
+                trusted: std::sync::Arc::new(serve.trusted.clone()),
             };
             let shutdown = serve.shutdown.clone();
             let window = serve.drain_window;

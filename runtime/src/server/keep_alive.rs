@@ -10,6 +10,7 @@
 
 use crate::health::serving::Record;
 use crate::server::balanced_accept::{BalancedListener, ConnectionDrain};
+use crate::server::forwarded::{self, ClientAddress, TrustedProxies};
 use crate::server::in_flight::Slot;
 use crate::server::max_requests::Recycle;
 use crate::server::scoreboard::Scoreboard;
@@ -35,6 +36,8 @@ pub(crate) struct MakePerConnection {
     pub(crate) board: Option<&'static Scoreboard>,
     pub(crate) record: Option<&'static Record>,
     pub(crate) recycle: Option<Arc<Recycle>>,
+    /// The peers trusted to say who the client is.
+    pub(crate) trusted: Arc<TrustedProxies>,
 }
 
 impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerConnection {
@@ -62,6 +65,8 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             recycle: self.recycle.clone(),
             connection: incoming.io().connection(),
             in_flight: Slot::open(),
+            peer: *incoming.remote_addr(),
+            trusted: self.trusted.clone(),
         }))
     }
 }
@@ -79,6 +84,9 @@ pub(crate) struct PerConnection {
     recycle: Option<Arc<Recycle>>,
     connection: ConnectionDrain,
     in_flight: Arc<Slot>,
+    /// The connection's peer, and who may say it speaks for another client.
+    peer: std::net::SocketAddr,
+    trusted: Arc<TrustedProxies>,
 }
 
 #[cfg(feature = "bench-internals")]
@@ -94,6 +102,8 @@ impl PerConnection {
             recycle: None,
             connection: ConnectionDrain::detached(),
             in_flight: Slot::open(),
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            trusted: Arc::default(),
         }
     }
 }
@@ -137,6 +147,7 @@ impl Service<Request> for PerConnection {
     fn call(&mut self, mut request: Request) -> Self::Future {
         self.in_flight
             .start(request.method().as_str(), request.uri().path());
+        client_of(&mut request, self.peer, &self.trusted);
         request
             .extensions_mut()
             .insert(InFlight(self.in_flight.clone()));
@@ -166,6 +177,39 @@ impl Service<Request> for PerConnection {
             connection: self.connection.clone(),
             answered: Answered(self.in_flight.clone()),
         }
+    }
+}
+
+/// Puts who the client is on `request` (see `forwarded`): a [`ClientAddress`] and axum's
+/// `ConnectInfo` with the peer, and a forwarded scheme and host in the URI, where handlers, the
+/// HTTP layer and Sentry's request context read them.
+fn client_of(request: &mut Request, peer: std::net::SocketAddr, trusted: &TrustedProxies) {
+    let client = forwarded::client(peer.ip(), request.headers(), trusted);
+    let extensions = request.extensions_mut();
+    extensions.insert(ClientAddress(client.address));
+    extensions.insert(axum::extract::ConnectInfo(peer));
+    if client.scheme.is_none() && client.host.is_none() {
+        return;
+    }
+    let authority = match client.host {
+        Some(host) => host,
+        None => match request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(host) => host.to_string(),
+            None => return,
+        },
+    };
+    let scheme = client.scheme.unwrap_or("http");
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    if let Ok(uri) = format!("{scheme}://{authority}{path}").parse() {
+        *request.uri_mut() = uri;
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod builder;
 pub(crate) mod check;
 pub(crate) mod crash_loop;
 pub(crate) mod exit_kind;
+pub(crate) mod forwarded;
 pub(crate) mod in_flight;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
@@ -31,5 +32,6 @@ pub use crate::health::serving::Serving;
 pub use app::{App, Serve};
 pub use balanced_accept::{BalancedListener, ConnectionDrain, CountedStream, Drain};
 pub use builder::{Server, SERVE_IN_RUNTIME};
+pub use forwarded::ClientAddress;
 pub(crate) use settings::Settings;
 pub use shutdown_signal::{Shutdown, StopKind};

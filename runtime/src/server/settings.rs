@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     /// uWSGI's `harakiri`: a worker with a request in flight for this long is aborted and
     /// replaced, whatever the request is doing (`None`: never).
     pub(crate) harakiri: Option<Duration>,
+    /// Gunicorn's `forwarded_allow_ips`: the peers whose forwarding headers are believed.
+    pub(crate) forwarded_allow_ips: crate::server::forwarded::TrustedProxies,
     /// uWSGI's `reload-on-rss`, in bytes: a worker past it is replaced gracefully.
     pub(crate) reload_on_rss: Option<u64>,
     /// uWSGI's `evil-reload-on-rss`, in bytes: a worker past it is aborted.

@@ -216,6 +216,7 @@ impl<A: App> WorkerRun<'_, A> {
             balance: self.settings.balanced_accept,
             max_requests_per_connection: self.settings.max_requests_per_connection,
             rebalance_after: self.settings.rebalance_after,
+            trusted: self.settings.forwarded_allow_ips.clone(),
             drain_window: self
                 .settings
                 .drain_window
