@@ -13,7 +13,19 @@ pub struct PerConnection(crate::server::keep_alive::PerConnection);
 impl PerConnection {
     /// One connection's service around `router`.
     pub fn new(router: axum::Router) -> Self {
-        Self(crate::server::keep_alive::PerConnection::detached(router))
+        Self(crate::server::keep_alive::PerConnection::detached(
+            router, None,
+        ))
+    }
+
+    /// The same, writing Gunicorn's default access log line of each request to `path`.
+    pub fn logging(router: axum::Router, path: &std::path::Path) -> std::io::Result<Self> {
+        use crate::server::access_log::{AccessLog, Format, Target};
+        let log = AccessLog::new(Target::File(path.to_path_buf()), Format::default())?;
+        Ok(Self(crate::server::keep_alive::PerConnection::detached(
+            router,
+            Some(std::sync::Arc::new(log)),
+        )))
     }
 }
 

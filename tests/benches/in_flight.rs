@@ -6,7 +6,8 @@
 //!   the span kept (a coarse clock read and a few relaxed stores per poll);
 //! - the whole per-connection service of `serve_axum` around a bare route, against the route
 //!   alone (everything `serve_axum` adds per request: counting, keep-alive decisions, the drain
-//!   check and the tracking).
+//!   check, the client behind a proxy and the tracking), and with Gunicorn's access log line
+//!   written to `/dev/null`.
 //!
 //!     cargo bench -p forkline-tests --features bench-internals --bench in_flight [-- ROUNDS]
 
@@ -70,18 +71,25 @@ fn main() {
         .build()
         .expect("runtime");
     let router = Router::new().route("/orders/{id}", get(|| std::future::ready("ok")));
-    let (mut bare, mut served) = (Vec::new(), Vec::new());
+    let (mut bare, mut served, mut logged) = (Vec::new(), Vec::new(), Vec::new());
+    let null = std::path::Path::new("/dev/null");
     rt.block_on(async {
         for _ in 0..rounds {
             bare.push(through(&mut router.clone()).await);
             served.push(through(&mut PerConnection::new(router.clone())).await);
+            let mut with_log = PerConnection::logging(router.clone(), null).expect("/dev/null");
+            logged.push(through(&mut with_log).await);
         }
     });
-    let (bare, served) = (median(bare), median(served));
+    let (bare, served, logged) = (median(bare), median(served), median(logged));
     println!("a route called in process, median of {rounds} rounds:");
     println!("  bare axum route                 {bare:7.1} ns");
     println!(
         "  in serve_axum's per-connection  {served:7.1} ns  (+{:.1} ns per request)",
         served - bare
+    );
+    println!(
+        "  with the access log (/dev/null) {logged:7.1} ns  (+{:.1} ns per request for the line)",
+        logged - served
     );
 }

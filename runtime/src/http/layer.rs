@@ -32,6 +32,7 @@ const PROTOCOL_VERSION: Key = Key::from_static_str("network.protocol.version");
 const ROUTE: Key = Key::from_static_str("http.route");
 const QUERY: Key = Key::from_static_str("url.query");
 const SERVER_ADDRESS: Key = Key::from_static_str("server.address");
+#[cfg(feature = "axum")]
 const CLIENT_ADDRESS: Key = Key::from_static_str("client.address");
 const SERVER_PORT: Key = Key::from_static_str("server.port");
 const USER_AGENT: Key = Key::from_static_str("user_agent.original");
@@ -134,7 +135,8 @@ where
             }
         }
         // Who the client is, as `serve_axum` resolved it (through trusted proxies).
-        if let Some(client) = request.extensions().get::<crate::ClientAddress>() {
+        #[cfg(feature = "axum")]
+        if let Some(client) = crate::ClientAddress::of(&request) {
             attributes.push(KeyValue::new(CLIENT_ADDRESS, client.0.to_string()));
         }
         if let Some(agent) = request

@@ -24,6 +24,9 @@ pub struct Serve {
     pub(crate) max_requests_per_connection: Option<u64>,
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) rebalance_after: Option<std::time::Duration>,
+    /// Gunicorn's access log, opened in this worker.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) access_log: Option<std::sync::Arc<crate::server::access_log::AccessLog>>,
     /// The peers trusted to say who the client is (`forwarded_allow_ips`).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) trusted: crate::server::forwarded::TrustedProxies,

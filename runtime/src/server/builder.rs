@@ -4,6 +4,7 @@
 use crate::config::{Env, Telemetry, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::lifecycle::plan::Plan;
+use crate::server::access_log;
 use crate::server::app::App;
 #[cfg(feature = "axum")]
 use crate::server::app::Serve;
@@ -107,6 +108,15 @@ impl Server {
             }
             None => TrustedProxies::default(),
         };
+        let access_log = env
+            .get("FORKLINE_ACCESS_LOG")
+            .filter(|t| !t.is_empty())
+            .map(access_log::Target::parse);
+        let access_log_format = match env.get("FORKLINE_ACCESS_LOG_FORMAT") {
+            Some(format) => access_log::Format::parse(format)
+                .map_err(|e| Error::config("FORKLINE_ACCESS_LOG_FORMAT", e))?,
+            None => access_log::Format::default(),
+        };
         let drain_window = env
             .millis("FORKLINE_DRAIN_WINDOW_MS")?
             .unwrap_or(DEFAULT_DRAIN_WINDOW);
@@ -140,6 +150,8 @@ impl Server {
                 timeout,
                 harakiri,
                 forwarded_allow_ips,
+                access_log,
+                access_log_format,
                 reload_on_rss,
                 evil_reload_on_rss,
                 pidfile,
@@ -325,6 +337,26 @@ impl Server {
         Ok(self)
     }
 
+    /// Gunicorn's `accesslog`: one line per request answered by [`serve_axum`](Server::serve_axum),
+    /// to `"-"` (stderr) or a file every worker appends to (USR1 reopens it, for logrotate).
+    /// Off by default; also `FORKLINE_ACCESS_LOG`.
+    pub fn access_log(mut self, target: &str) -> Self {
+        self.settings.access_log = Some(target)
+            .filter(|t| !t.is_empty())
+            .map(access_log::Target::parse);
+        self
+    }
+
+    /// Gunicorn's `access_log_format`, with its atoms (`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s
+    /// %(b)s "%(f)s" "%(a)s"`, the default; also `m U q H B T M D L p`) and two of forkline's,
+    /// `%(trace_id)s` and `%(span_id)s` (the request's span, under `TelemetryLayer`). An
+    /// unknown atom is an error naming it. Also `FORKLINE_ACCESS_LOG_FORMAT`.
+    pub fn access_log_format(mut self, format: &str) -> Result<Self> {
+        self.settings.access_log_format = access_log::Format::parse(format)
+            .map_err(|e| Error::config("Server::access_log_format", e))?;
+        Ok(self)
+    }
+
     /// uWSGI's `reload-on-rss`, in MiB: a serving worker whose resident memory passes it is
     /// replaced gracefully, the way a HUP replaces it (its replacement first; then it takes no
     /// new connection, answers what reached it, runs `worker_exit` and exits), so a leak never
@@ -433,6 +465,7 @@ impl Server {
                 record: serve.record.map(|(_, record)| record),
                 recycle: serve.recycle.clone(),
                 trusted: std::sync::Arc::new(serve.trusted.clone()),
+                access_log: serve.access_log.clone(),
             };
             let shutdown = serve.shutdown.clone();
             let window = serve.drain_window;

@@ -5,7 +5,7 @@
 //! name only, the Sentry DSN its host and project without its key. CI pipelines run it.
 
 use crate::config::TelemetryConfig;
-use crate::server::Settings;
+use crate::server::settings::Settings;
 use std::fmt::Write;
 
 /// The resolved configuration, one setting a line.

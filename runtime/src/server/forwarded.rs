@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::net::SocketAddr;
 
 /// The address of the client a request came from: the peer's, or, from a trusted proxy, the one
-/// it forwarded (`serve_axum` puts it in each request's extensions).
+/// it forwarded. `serve_axum` resolves it for each request: `ClientAddress::of` reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
@@ -157,9 +157,16 @@ pub(crate) fn client(peer: IpAddr, headers: &http::HeaderMap, trusted: &TrustedP
 }
 
 #[cfg(feature = "axum")]
+const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+#[cfg(feature = "axum")]
+const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+#[cfg(feature = "axum")]
+const X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
+
 /// The hops of `Forwarded`, or else of `X-Forwarded-*`, client first.
+#[cfg(feature = "axum")]
 fn hops(headers: &http::HeaderMap) -> Vec<Hop> {
-    let values = |name: &str| -> Vec<String> {
+    let values = |name: http::HeaderName| -> Vec<String> {
         headers
             .get_all(name)
             .iter()
@@ -169,15 +176,18 @@ fn hops(headers: &http::HeaderMap) -> Vec<Hop> {
             .filter(|v| !v.is_empty())
             .collect()
     };
-    let forwarded = values("forwarded");
+    if !headers.contains_key(http::header::FORWARDED) && !headers.contains_key(&X_FORWARDED_FOR) {
+        return Vec::new();
+    }
+    let forwarded = values(http::header::FORWARDED);
     if !forwarded.is_empty() {
         return forwarded.iter().map(|element| hop_of(element)).collect();
     }
     // `X-Forwarded-Proto` and `-Host` are set by the proxy next to the server (nginx's
     // `$scheme`, `$host`): they describe the request it took, whoever the client turns out to be.
-    let proto = values("x-forwarded-proto").into_iter().next();
-    let host = values("x-forwarded-host").into_iter().next();
-    values("x-forwarded-for")
+    let proto = values(X_FORWARDED_PROTO).into_iter().next();
+    let host = values(X_FORWARDED_HOST).into_iter().next();
+    values(X_FORWARDED_FOR)
         .into_iter()
         .map(|from| Hop {
             from: address(&from),
@@ -222,8 +232,9 @@ fn address(text: &str) -> Option<IpAddr> {
         .and_then(|ip| ip.parse().ok())
 }
 
-#[cfg(all(test, feature = "axum"))]
+#[cfg(test)]
 mod tests {
+    #![cfg(feature = "axum")]
     use super::*;
 
     fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {

@@ -95,6 +95,18 @@ impl Slot {
         }
     }
 
+    /// The trace and span ids of the request's span, if `TelemetryLayer` kept one.
+    pub(crate) fn trace_ids(&self) -> Option<(String, String)> {
+        let span = self.span.lock().ok()?;
+        let context = span.as_ref()?.span().span_context().clone();
+        context.is_valid().then(|| {
+            (
+                context.trace_id().to_string(),
+                context.span_id().to_string(),
+            )
+        })
+    }
+
     /// The request's future is being polled on this thread until the guard drops: the slot
     /// says since when, and is this thread's current slot.
     pub(crate) fn polling(&self) -> Polling<'_> {

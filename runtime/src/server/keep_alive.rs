@@ -9,6 +9,7 @@
 //! in its `in_flight` slot (named in the timeout's Sentry event).
 
 use crate::health::serving::Record;
+use crate::server::access_log::{self, AccessLog};
 use crate::server::balanced_accept::{BalancedListener, ConnectionDrain};
 use crate::server::forwarded::{self, ClientAddress, TrustedProxies};
 use crate::server::in_flight::Slot;
@@ -38,6 +39,7 @@ pub(crate) struct MakePerConnection {
     pub(crate) recycle: Option<Arc<Recycle>>,
     /// The peers trusted to say who the client is.
     pub(crate) trusted: Arc<TrustedProxies>,
+    pub(crate) access_log: Option<Arc<AccessLog>>,
 }
 
 impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerConnection {
@@ -67,6 +69,7 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             in_flight: Slot::open(),
             peer: *incoming.remote_addr(),
             trusted: self.trusted.clone(),
+            access_log: self.access_log.clone(),
         }))
     }
 }
@@ -87,12 +90,13 @@ pub(crate) struct PerConnection {
     /// The connection's peer, and who may say it speaks for another client.
     peer: std::net::SocketAddr,
     trusted: Arc<TrustedProxies>,
+    access_log: Option<Arc<AccessLog>>,
 }
 
 #[cfg(feature = "bench-internals")]
 impl PerConnection {
     /// One connection's service outside a server, for benchmarks.
-    pub(crate) fn detached(router: axum::Router) -> Self {
+    pub(crate) fn detached(router: axum::Router, access_log: Option<Arc<AccessLog>>) -> Self {
         Self {
             router,
             max_requests: None,
@@ -104,13 +108,25 @@ impl PerConnection {
             in_flight: Slot::open(),
             peer: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             trusted: Arc::default(),
+            access_log,
         }
     }
 }
 
-/// The connection's in-flight slot, in the request's extensions for [`name_route`].
+/// What `serve_axum` puts in each request's extensions, in one entry: the connection's in-flight
+/// slot (for [`name_route`]) and the client's address ([`ClientAddress::of`]).
 #[derive(Debug, Clone)]
-struct InFlight(Arc<Slot>);
+pub(crate) struct InFlight(Arc<Slot>, pub(crate) std::net::IpAddr);
+
+impl ClientAddress {
+    /// The client of `request`, as `serve_axum` resolved it; `None` for a request that did not
+    /// come through `serve_axum`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn of<B>(request: &http::Request<B>) -> Option<Self> {
+        let in_flight = request.extensions().get::<InFlight>()?;
+        Some(Self(in_flight.1))
+    }
+}
 
 /// Clears the connection's in-flight slot when the response is done or dropped.
 #[derive(Debug)]
@@ -126,7 +142,7 @@ impl Drop for Answered {
 /// template (`GET /orders/{id}`) instead of the path.
 pub(crate) async fn name_route(request: Request) -> Request {
     let extensions = request.extensions();
-    if let (Some(route), Some(InFlight(slot))) = (
+    if let (Some(route), Some(InFlight(slot, _))) = (
         extensions.get::<axum::extract::MatchedPath>(),
         extensions.get::<InFlight>(),
     ) {
@@ -147,10 +163,38 @@ impl Service<Request> for PerConnection {
     fn call(&mut self, mut request: Request) -> Self::Future {
         self.in_flight
             .start(request.method().as_str(), request.uri().path());
-        client_of(&mut request, self.peer, &self.trusted);
+        let client = client_of(&mut request, self.peer, &self.trusted);
+        // What the access log's line needs, kept only when there is one.
+        let logged = self.access_log.as_ref().map(|log| {
+            let headers = request.headers();
+            let text = |name: http::header::HeaderName| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            (
+                log.clone(),
+                Box::new(access_log::Request {
+                    client,
+                    method: request.method().to_string(),
+                    target: request
+                        .uri()
+                        .path_and_query()
+                        .map_or("/", |p| p.as_str())
+                        .to_string(),
+                    version: access_log::version_of(request.version()),
+                    referer: text(http::header::REFERER),
+                    agent: text(http::header::USER_AGENT),
+                    user: None,
+                    started: std::time::Instant::now(),
+                    at: std::time::SystemTime::now(),
+                }),
+            )
+        });
         request
             .extensions_mut()
-            .insert(InFlight(self.in_flight.clone()));
+            .insert(InFlight(self.in_flight.clone(), client));
         let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(record) = self.record {
             record.request_served();
@@ -174,22 +218,24 @@ impl Service<Request> for PerConnection {
         LastOrNot {
             inner,
             last,
+            logged,
             connection: self.connection.clone(),
             answered: Answered(self.in_flight.clone()),
         }
     }
 }
 
-/// Puts who the client is on `request` (see `forwarded`): a [`ClientAddress`] and axum's
-/// `ConnectInfo` with the peer, and a forwarded scheme and host in the URI, where handlers, the
-/// HTTP layer and Sentry's request context read them.
-fn client_of(request: &mut Request, peer: std::net::SocketAddr, trusted: &TrustedProxies) {
+/// Who the client is (see `forwarded`); a forwarded scheme and host go in the request's URI,
+/// where handlers, the HTTP layer and Sentry's request context read them.
+fn client_of(
+    request: &mut Request,
+    peer: std::net::SocketAddr,
+    trusted: &TrustedProxies,
+) -> std::net::IpAddr {
     let client = forwarded::client(peer.ip(), request.headers(), trusted);
-    let extensions = request.extensions_mut();
-    extensions.insert(ClientAddress(client.address));
-    extensions.insert(axum::extract::ConnectInfo(peer));
+    let address = client.address;
     if client.scheme.is_none() && client.host.is_none() {
-        return;
+        return address;
     }
     let authority = match client.host {
         Some(host) => host,
@@ -199,7 +245,7 @@ fn client_of(request: &mut Request, peer: std::net::SocketAddr, trusted: &Truste
             .and_then(|h| h.to_str().ok())
         {
             Some(host) => host.to_string(),
-            None => return,
+            None => return address,
         },
     };
     let scheme = client.scheme.unwrap_or("http");
@@ -211,6 +257,7 @@ fn client_of(request: &mut Request, peer: std::net::SocketAddr, trusted: &Truste
     if let Ok(uri) = format!("{scheme}://{authority}{path}").parse() {
         *request.uri_mut() = uri;
     }
+    address
 }
 
 /// Keep-alive rebalancing of one connection: once per `every`, closes it if its worker holds
@@ -260,6 +307,8 @@ impl Rebalance {
 pub(crate) struct LastOrNot<F> {
     inner: F,
     last: bool,
+    /// The access log and what the request left for its line.
+    logged: Option<(Arc<AccessLog>, Box<access_log::Request>)>,
     connection: ConnectionDrain,
     /// The connection's in-flight slot, cleared when the response is done or dropped.
     answered: Answered,
@@ -282,6 +331,17 @@ where
         let last = this.last || this.connection.may_close();
         if last {
             this.connection.release();
+        }
+        if let (Some((log, request)), Ok(response)) = (this.logged.take(), &response) {
+            let answer = access_log::Answer {
+                status: response.status().as_u16(),
+                length: response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok()),
+                trace: this.answered.0.trace_ids(),
+            };
+            log.write(&request, &answer);
         }
         Poll::Ready(response.map(|mut response| {
             if last {

@@ -2,6 +2,7 @@
 //! share it, each running one app; their signals, scoreboard, balanced accept and reports.
 
 pub(crate) mod abort_report;
+pub(crate) mod access_log;
 pub(crate) mod app;
 pub(crate) mod balanced_accept;
 pub(crate) mod binary_upgrade;

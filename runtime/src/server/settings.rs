@@ -42,6 +42,9 @@ pub(crate) struct Settings {
     pub(crate) harakiri: Option<Duration>,
     /// Gunicorn's `forwarded_allow_ips`: the peers whose forwarding headers are believed.
     pub(crate) forwarded_allow_ips: crate::server::forwarded::TrustedProxies,
+    /// Gunicorn's `accesslog` (`None`: off) and its format, parsed.
+    pub(crate) access_log: Option<crate::server::access_log::Target>,
+    pub(crate) access_log_format: crate::server::access_log::Format,
     /// uWSGI's `reload-on-rss`, in bytes: a worker past it is replaced gracefully.
     pub(crate) reload_on_rss: Option<u64>,
     /// uWSGI's `evil-reload-on-rss`, in bytes: a worker past it is aborted.

@@ -458,9 +458,17 @@ impl<A: App> Supervisor<'_, A> {
             );
         }
         if received.contains(libc::SIGUSR1) {
-            crate::diag::log_notice!(
-                "USR1: forkline writes its log to stderr, so there is no file to reopen"
-            );
+            if self.settings.access_log.is_some() {
+                // Gunicorn's: the workers reopen their log files (the access log).
+                crate::diag::log_notice!("USR1: the workers reopen the access log");
+                self.workers
+                    .keys()
+                    .for_each(|&pid| sys::kill(pid, libc::SIGUSR1));
+            } else {
+                crate::diag::log_notice!(
+                    "USR1: forkline writes its log to stderr, so there is no file to reopen"
+                );
+            }
         }
         if received.contains(libc::SIGUSR2) {
             self.upgrade();

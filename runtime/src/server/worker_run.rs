@@ -10,6 +10,7 @@ use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::Worker;
 use crate::server::abort_report;
+use crate::server::access_log::AccessLog;
 use crate::server::boot_failure;
 use crate::server::max_requests::{Recycle, RECYCLED};
 use crate::server::scoreboard::Scoreboard;
@@ -166,9 +167,16 @@ impl<A: App> WorkerRun<'_, A> {
                     stop.clone(),
                 ))
             });
+        let access_log = match &self.settings.access_log {
+            Some(target) => Some(Arc::new(
+                AccessLog::new(target.clone(), self.settings.access_log_format.clone())
+                    .map_err(|e| format!("opening its access log {target:?}: {e}"))?,
+            )),
+            None => None,
+        };
         {
             let _context = rt.enter();
-            listen_for_signals(inbox, stop, self.id)
+            listen_for_signals(inbox, stop, self.id, access_log.clone())
                 .map_err(|e| format!("listening for its signals: {e}"))?;
             worker_init(&worker, self.config, self.plan, &mut boot)
                 .map_err(|e| format!("in worker_init: {e}"))?;
@@ -217,6 +225,7 @@ impl<A: App> WorkerRun<'_, A> {
             max_requests_per_connection: self.settings.max_requests_per_connection,
             rebalance_after: self.settings.rebalance_after,
             trusted: self.settings.forwarded_allow_ips.clone(),
+            access_log,
             drain_window: self
                 .settings
                 .drain_window
@@ -385,7 +394,12 @@ fn worker_init(
 
 /// Turns the worker's signals into stop requests, on its runtime. The inbox was made in this
 /// process after fork (see `signals.rs`): nothing the master left behind can take them.
-fn listen_for_signals(inbox: SignalInbox, stop: StopSender, id: usize) -> std::io::Result<()> {
+fn listen_for_signals(
+    inbox: SignalInbox,
+    stop: StopSender,
+    id: usize,
+    access_log: Option<Arc<AccessLog>>,
+) -> std::io::Result<()> {
     // SAFETY: the inbox's read end stays open for the life of this process: only a new
     // `SignalInbox::install` closes it, and a worker installs once.
     let inbox = unsafe {
@@ -401,9 +415,19 @@ fn listen_for_signals(inbox: SignalInbox, stop: StopSender, id: usize) -> std::i
                 stop.stop(StopKind::Quick);
             }
             if received.contains(libc::SIGUSR1) {
-                crate::diag::log_info!(
-                    "worker {id}: USR1: forkline writes its log to stderr, so there is no file to reopen"
-                );
+                // logrotate's "reopen logs": the access log's file, if it has one.
+                match access_log.as_deref().map(AccessLog::reopen) {
+                    Some(Ok(())) => {
+                        crate::diag::log_info!("worker {id}: USR1: the access log is reopened")
+                    }
+                    Some(Err(e)) => crate::diag::log_error!(
+                        "worker {id}: USR1: could not reopen the access log: {e}"
+                    ),
+                    None => crate::diag::log_info!(
+                        "worker {id}: USR1: forkline writes its log to stderr, so there is no file \
+                         to reopen"
+                    ),
+                }
             }
             for (signal, name) in [(libc::SIGUSR2, "USR2"), (libc::SIGWINCH, "WINCH")] {
                 if received.contains(signal) {
