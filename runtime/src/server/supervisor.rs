@@ -751,16 +751,22 @@ impl<A: App> Supervisor<'_, A> {
             };
             if let Some(why) = overdue::overdue(now, timeout, harakiri, seen) {
                 crate::diag::log_error!("worker {id} (pid {pid}) timed out: {why}; aborting it");
-                self.retiring.insert(
-                    pid,
-                    Retiring::TimedOut {
-                        since: Instant::now(),
-                        killed: false,
-                    },
-                );
-                sys::kill(pid, libc::SIGABRT);
+                self.abort(pid);
             }
         }
+    }
+
+    /// The timeout's path: ABRT (the worker flushes and exits on its abort thread), KILL after
+    /// the grace (`check_timeouts`).
+    fn abort(&mut self, pid: libc::pid_t) {
+        self.retiring.insert(
+            pid,
+            Retiring::TimedOut {
+                since: Instant::now(),
+                killed: false,
+            },
+        );
+        sys::kill(pid, libc::SIGABRT);
     }
 
     /// uWSGI's `reload-on-rss` and `evil-reload-on-rss`, read from `/proc` on the master's tick:
@@ -796,14 +802,7 @@ impl<A: App> Supervisor<'_, A> {
                 if let Some(record) = self.board.record(slot) {
                     record.set_abort_reason(AbortReason::Memory);
                 }
-                self.retiring.insert(
-                    pid,
-                    Retiring::TimedOut {
-                        since: Instant::now(),
-                        killed: false,
-                    },
-                );
-                sys::kill(pid, libc::SIGABRT);
+                self.abort(pid);
             } else if !outgoing && soft.is_some_and(|limit| rss > limit) {
                 crate::diag::log_notice!(
                     "worker {id} (pid {pid}) holds {mib} MiB, past reload_on_rss ({} MiB): \
