@@ -234,9 +234,9 @@ fn address(text: &str) -> Option<IpAddr> {
 
 #[cfg(test)]
 mod tests {
-    #![cfg(feature = "axum")]
     use super::*;
 
+    #[cfg(feature = "axum")]
     fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
         for (k, v) in pairs {
@@ -253,6 +253,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "axum")]
     fn only_a_trusted_peer_says_who_the_client_is_read_from_the_right() {
         let trusted = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").expect("parse");
         let xff = headers(&[
@@ -289,6 +290,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "axum")]
     fn forwarded_elements_are_read_with_ports_quotes_and_ipv6() {
         let trusted = TrustedProxies::default();
         let forwarded = headers(&[(
