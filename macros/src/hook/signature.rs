@@ -17,6 +17,17 @@ pub(crate) fn check(cx: &Ctxt, kind: HookKind, item: &ItemFn) -> Signature {
     let sig = &item.sig;
     let hook = kind.attr_name();
 
+    if sig.ident == "main" {
+        cx.error_spanned(
+            &sig.ident,
+            format!(
+                "#[{hook}] cannot be on `main`: forkline would run `main` again at this lifecycle \
+                 point (in every worker, for a worker hook), serving once more from inside the \
+                 server; write the hook as a function of its own and keep `main` for building \
+                 and serving the server"
+            ),
+        );
+    }
     if let Some(constness) = &sig.constness {
         cx.error_spanned(
             constness,
