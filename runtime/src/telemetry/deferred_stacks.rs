@@ -62,6 +62,11 @@ pub(crate) fn take(mechanism: &mut Mechanism, trim: Trim) -> Option<Stacktrace> 
         defer(mechanism, trim);
         return None;
     }
+    resolved_here(trim)
+}
+
+/// The current stack, resolved and trimmed on this thread.
+fn resolved_here(trim: Trim) -> Option<Stacktrace> {
     let mut backtrace = backtrace::Backtrace::new_unresolved();
     backtrace.resolve();
     trim_resolved(&backtrace, trim)
@@ -105,9 +110,7 @@ pub(crate) fn panic_integration() -> sentry::integrations::panic::PanicIntegrati
         // Under `panic = "abort"` the process ends right after this hook: nothing would be
         // left to resolve the stack later, so it is resolved here.
         let stacktrace = if cfg!(panic = "abort") {
-            let mut backtrace = backtrace::Backtrace::new_unresolved();
-            backtrace.resolve();
-            trim_resolved(&backtrace, Trim::Panic)
+            resolved_here(Trim::Panic)
         } else {
             take(&mut mechanism, Trim::Panic)
         };
@@ -142,18 +145,8 @@ fn pending_id(mechanism: Option<&Mechanism>) -> Option<u64> {
 /// a stack that is no longer kept leaves its exception without one. Always removes the marks.
 pub(crate) fn resolve_event(event: &mut Event<'_>, options: &ClientOptions) {
     for exception in event.exception.values.iter_mut() {
-        let Some(mechanism) = exception.mechanism.as_mut() else {
-            continue;
-        };
-        let Some(id) = mechanism.data.remove(PENDING).and_then(|v| v.as_u64()) else {
-            continue;
-        };
-        let waiting = WAITING
-            .lock()
-            .ok()
-            .and_then(|mut w| w.as_mut()?.remove(&id));
-        if let Some(waiting) = waiting {
-            exception.stacktrace = resolved(waiting, options);
+        if let Some(waiting) = unmark(exception) {
+            exception.stacktrace = waiting.and_then(|w| resolved(w, options));
         }
     }
 }
@@ -162,16 +155,27 @@ pub(crate) fn resolve_event(event: &mut Event<'_>, options: &ClientOptions) {
 /// without waiting for its stack).
 pub(crate) fn forget(event: &mut Event<'_>) {
     for exception in event.exception.values.iter_mut() {
-        let Some(mechanism) = exception.mechanism.as_mut() else {
-            continue;
-        };
-        if let Some(id) = mechanism.data.remove(PENDING).and_then(|v| v.as_u64()) {
-            if let Ok(mut waiting) = WAITING.lock() {
-                waiting.as_mut().map(|w| w.remove(&id));
-            }
+        if unmark(exception).is_some() {
             ProcessCounters::add(&counters().stacks_dropped, 1);
         }
     }
+}
+
+/// Removes `exception`'s mark and takes its stack out of the waiting ones: `None` when it had
+/// no mark, `Some(None)` when its stack is no longer kept.
+fn unmark(exception: &mut sentry::protocol::Exception) -> Option<Option<Waiting>> {
+    let id = exception
+        .mechanism
+        .as_mut()?
+        .data
+        .remove(PENDING)?
+        .as_u64()?;
+    Some(
+        WAITING
+            .lock()
+            .ok()
+            .and_then(|mut w| w.as_mut()?.remove(&id)),
+    )
 }
 
 /// A resolved stack, as Sentry converts it, trimmed of what says nothing about the application.
