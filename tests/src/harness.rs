@@ -148,6 +148,14 @@ impl Fixture {
         })
     }
 
+    /// Waits (60 s at most) until the log has `line` in it `n` times.
+    pub fn wait_for_log(&self, line: &str, n: usize) {
+        wait_until(Duration::from_secs(60), || {
+            (self.stderr().matches(line).count() >= n).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{n} × {line:?} in the log:\n{}", self.stderr()));
+    }
+
     /// Waits until the hook log has `n` lines of `phase` (a fixture route such as `/block` records
     /// `block_started` as it begins).
     pub fn wait_for_hook(&self, phase: &str, n: usize, timeout: Duration) {

@@ -268,6 +268,17 @@ impl Load {
     }
 }
 
+/// Waits (30 s at most) until `loads` together have `more` requests answered beyond what they
+/// had; panics with `what` otherwise.
+pub fn wait_for_answers(loads: &[&Load], more: u64, what: &str) {
+    let ok = || loads.iter().map(|l| l.so_far().ok).sum::<u64>();
+    let before = ok();
+    crate::harness::wait_until(Duration::from_secs(30), || {
+        (ok() >= before + more).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{what}: no {more} more answers"));
+}
+
 /// Stops two loads that ran through `what` (a HUP, a recycle), and asserts that no request
 /// was lost and the socket never closed.
 pub fn stop_and_assert_nothing_lost(what: &str, one: Load, other: Load) {

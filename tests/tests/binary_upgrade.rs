@@ -9,7 +9,7 @@
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{http_get, signal_pid, wait_until, Fixture};
-use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
+use forkline_tests::load::{stop_and_assert_nothing_lost, wait_for_answers, Load};
 use forkline_tests::processes::{
     alive, become_subreaper, lines_of, read_pid, reap, zombies, KillOnDrop,
 };
@@ -91,15 +91,6 @@ fn wait_for_log(fx: &Fixture, what: &str, check: impl Fn(&str) -> bool) {
         .unwrap_or_else(|| panic!("{what}:\n{}", fx.stderr()));
 }
 
-/// Waits until `fresh` and `kept` together answered `more` requests beyond what they had.
-fn answered(fresh: &Load, kept: &Load, more: u64, what: &str) {
-    let before = fresh.so_far().ok + kept.so_far().ok;
-    wait_until(BOOT, || {
-        (fresh.so_far().ok + kept.so_far().ok >= before + more).then_some(())
-    })
-    .unwrap_or_else(|| panic!("{what}"));
-}
-
 #[test]
 fn usr2_winch_term_hand_the_socket_to_a_new_build_and_fail_no_request() {
     become_subreaper();
@@ -114,7 +105,7 @@ fn usr2_winch_term_hand_the_socket_to_a_new_build_and_fail_no_request() {
     deploy.install(Path::new(V2));
     let fresh = Load::start(addr, 4, false, "/work");
     let kept = Load::start(addr, 4, true, "/work");
-    answered(&fresh, &kept, 500, "the load runs");
+    wait_for_answers(&[&fresh, &kept], 500, "the load runs");
 
     old.signal(libc::SIGUSR2);
     let new = wait_until(BOOT, || {
@@ -150,7 +141,7 @@ fn usr2_winch_term_hand_the_socket_to_a_new_build_and_fail_no_request() {
     for _ in 0..20 {
         assert_eq!(version(addr), "v2", "only the new build serves");
     }
-    answered(&fresh, &kept, 500, "the load goes on after WINCH");
+    wait_for_answers(&[&fresh, &kept], 500, "the load goes on after WINCH");
 
     old.signal(libc::SIGTERM);
     let status = old.wait_exit(BOOT).expect("the old master stops");
@@ -163,7 +154,11 @@ fn usr2_winch_term_hand_the_socket_to_a_new_build_and_fail_no_request() {
     wait_for_log(&old, "the new master sees it is the only one", |log| {
         lines_of(log, new, "has exited: this master is the only one") == 1
     });
-    answered(&fresh, &kept, 500, "the load goes on after the old master");
+    wait_for_answers(
+        &[&fresh, &kept],
+        500,
+        "the load goes on after the old master",
+    );
     stop_and_assert_nothing_lost("binary upgrade", fresh, kept);
 
     signal_pid(new, libc::SIGTERM);
@@ -271,7 +266,7 @@ fn a_new_master_that_dies_after_winch_gives_the_socket_back_to_the_old_build() {
         Some(old.pid),
         "the pid file is back"
     );
-    answered(&fresh, &kept, 500, "the old build serves the load");
+    wait_for_answers(&[&fresh, &kept], 500, "the old build serves the load");
     stop_and_assert_nothing_lost("rollback", fresh, kept);
     for _ in 0..10 {
         assert_eq!(version(addr), "v1");

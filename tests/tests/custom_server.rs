@@ -3,7 +3,7 @@
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{assert_no_worker_left, wait_until};
-use forkline_tests::load::{stop_and_assert_nothing_lost, Load, Request};
+use forkline_tests::load::{stop_and_assert_nothing_lost, wait_for_answers, Load, Request};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_custom_server");
@@ -16,11 +16,7 @@ fn an_app_with_its_own_server_loses_nothing_through_a_hup_storm() {
     fx.wait_for_workers(2, BOOT);
     let gets = Load::sending(addr, 4, Request::get("/", true));
     let posts = Load::sending(addr, 4, Request::post("/", true));
-    let answered = |more: u64| {
-        let ok = || gets.so_far().ok + posts.so_far().ok;
-        let before = ok();
-        wait_until(BOOT, || (ok() >= before + more).then_some(())).expect("answers");
-    };
+    let answered = |more: u64| wait_for_answers(&[&gets, &posts], more, "the load runs");
     answered(500);
     for _ in 0..10 {
         fx.signal(libc::SIGHUP);

@@ -11,7 +11,7 @@
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{assert_no_worker_left, wait_until, Fixture};
 use forkline_tests::load::{
-    answers, stop_and_assert_nothing_lost, until_told_to_close, Load, Request,
+    answers, stop_and_assert_nothing_lost, until_told_to_close, wait_for_answers, Load, Request,
 };
 use std::io::Write;
 use std::net::SocketAddr;
@@ -30,14 +30,6 @@ fn kept_load(addr: SocketAddr) -> (Load, Load) {
     )
 }
 
-/// Waits until the two loads together have `more` requests answered beyond what they had.
-fn answered(gets: &Load, posts: &Load, more: u64, what: &str) {
-    let ok = || gets.so_far().ok + posts.so_far().ok;
-    let before = ok();
-    wait_until(BOOT, || (ok() >= before + more).then_some(()))
-        .unwrap_or_else(|| panic!("{what}: no {more} more answers"));
-}
-
 fn server(workers: &str, extra: &[(&str, &str)]) -> (Fixture, SocketAddr) {
     let mut env = vec![("FORKLINE_WORKER_THREADS", "2")];
     env.extend_from_slice(extra);
@@ -47,22 +39,11 @@ fn server(workers: &str, extra: &[(&str, &str)]) -> (Fixture, SocketAddr) {
     (fx, addr)
 }
 
-fn count(fx: &Fixture, line: &str) -> usize {
-    fx.stderr().matches(line).count()
-}
-
-fn wait_for_lines(fx: &Fixture, line: &str, n: usize) {
-    wait_until(Duration::from_secs(60), || {
-        (count(fx, line) >= n).then_some(())
-    })
-    .unwrap_or_else(|| panic!("{n} × {line:?}:\n{}", fx.stderr()));
-}
-
 #[test]
 fn a_hup_storm_loses_no_request_on_kept_alive_connections() {
     let (mut fx, addr) = server("2", &[]);
     let (gets, posts) = kept_load(addr);
-    answered(&gets, &posts, 500, "the load runs");
+    wait_for_answers(&[&gets, &posts], 500, "the load runs");
     // The storm: 20 HUPs in 5 s (the spacing is the scenario, not a synchronisation).
     for _ in 0..20 {
         fx.signal(libc::SIGHUP);
@@ -76,7 +57,7 @@ fn a_hup_storm_loses_no_request_on_kept_alive_connections() {
         (asked >= 2 && retired == asked).then_some(())
     })
     .unwrap_or_else(|| panic!("the HUPs' old workers all stop:\n{}", fx.stderr()));
-    answered(&gets, &posts, 500, "the load goes on after the storm");
+    wait_for_answers(&[&gets, &posts], 500, "the load goes on after the storm");
     stop_and_assert_nothing_lost("20 HUPs in 5 s, kept-alive GET and POST", gets, posts);
     fx.stop();
     assert_no_worker_left(&fx);
@@ -86,7 +67,7 @@ fn a_hup_storm_loses_no_request_on_kept_alive_connections() {
 fn max_requests_recycling_loses_no_request_on_kept_alive_connections() {
     let (mut fx, addr) = server("2", &[("FORKLINE_MAX_REQUESTS", "100")]);
     let (gets, posts) = kept_load(addr);
-    wait_for_lines(&fx, "(max_requests); starting its replacement", 8);
+    fx.wait_for_log("(max_requests); starting its replacement", 8);
     stop_and_assert_nothing_lost("max_requests=100, kept-alive GET and POST", gets, posts);
     fx.stop();
     assert_no_worker_left(&fx);
@@ -96,11 +77,11 @@ fn max_requests_recycling_loses_no_request_on_kept_alive_connections() {
 fn ttou_loses_no_request_on_kept_alive_connections() {
     let (mut fx, addr) = server("3", &[]);
     let (gets, posts) = kept_load(addr);
-    answered(&gets, &posts, 500, "the load runs");
+    wait_for_answers(&[&gets, &posts], 500, "the load runs");
     for retired in 1..=2 {
         fx.signal(libc::SIGTTOU);
-        wait_for_lines(&fx, "stopped after TTOU", retired);
-        answered(&gets, &posts, 300, "the load goes on after TTOU");
+        fx.wait_for_log("stopped after TTOU", retired);
+        wait_for_answers(&[&gets, &posts], 300, "the load goes on after TTOU");
     }
     stop_and_assert_nothing_lost("TTOU twice, kept-alive GET and POST", gets, posts);
     fx.stop();
@@ -197,10 +178,10 @@ fn a_request_sent_during_a_stop_behind_one_in_flight_is_answered() {
 fn hup_refused(fx: &Fixture, addr: SocketAddr) -> (Load, Load) {
     let old = fx.booted_workers();
     let (gets, posts) = kept_load(addr);
-    answered(&gets, &posts, 300, "the load runs");
+    wait_for_answers(&[&gets, &posts], 300, "the load runs");
     fx.signal(libc::SIGHUP);
-    wait_for_lines(fx, "cannot start worker", 1);
-    answered(&gets, &posts, 300, "the old workers go on serving");
+    fx.wait_for_log("cannot start worker", 1);
+    wait_for_answers(&[&gets, &posts], 300, "the old workers go on serving");
     assert!(
         fx.stderr().contains("the HUP is called off"),
         "{}",
@@ -226,8 +207,8 @@ fn a_thread_left_by_on_reload_does_not_stop_the_server() {
     let (gets, posts) = hup_refused(&fx, addr);
     // The next HUP tries again (and is refused again: the thread is still there).
     fx.signal(libc::SIGHUP);
-    wait_for_lines(&fx, "cannot start worker", 2);
-    answered(&gets, &posts, 300, "still serving after the second HUP");
+    fx.wait_for_log("cannot start worker", 2);
+    wait_for_answers(&[&gets, &posts], 300, "still serving after the second HUP");
     stop_and_assert_nothing_lost("HUP refused by the fork check", gets, posts);
     assert!(fx.wait_exit(Duration::ZERO).is_none(), "{}", fx.stderr());
     fx.stop();
@@ -253,8 +234,8 @@ fn a_failing_pre_fork_calls_off_a_hup_and_the_next_hup_succeeds() {
     let (gets, posts) = hup_refused(&fx, addr);
     std::fs::remove_file(&flag).expect("flag");
     fx.signal(libc::SIGHUP);
-    wait_for_lines(&fx, "stopped after HUP", 2);
-    answered(&gets, &posts, 300, "the new workers serve");
+    fx.wait_for_log("stopped after HUP", 2);
+    wait_for_answers(&[&gets, &posts], 300, "the new workers serve");
     stop_and_assert_nothing_lost("HUP refused by pre_fork, then a good one", gets, posts);
     assert_eq!(fx.booted_workers().len(), 4, "{}", fx.stderr());
     fx.stop();
@@ -267,13 +248,13 @@ fn a_ttin_whose_worker_cannot_be_forked_is_given_up_and_the_next_one_succeeds() 
     let (gets, posts) = kept_load(addr);
     std::fs::write(&flag, "").expect("flag");
     fx.signal(libc::SIGTTIN);
-    wait_for_lines(&fx, "TTIN given up: 2 workers instead of 3", 1);
-    answered(&gets, &posts, 300, "the two workers go on serving");
+    fx.wait_for_log("TTIN given up: 2 workers instead of 3", 1);
+    wait_for_answers(&[&gets, &posts], 300, "the two workers go on serving");
     assert_eq!(fx.booted_workers().len(), 2, "{}", fx.stderr());
     std::fs::remove_file(&flag).expect("flag");
     fx.signal(libc::SIGTTIN);
     fx.wait_for_workers(3, BOOT);
-    answered(&gets, &posts, 300, "three workers serve");
+    wait_for_answers(&[&gets, &posts], 300, "three workers serve");
     stop_and_assert_nothing_lost("TTIN refused by pre_fork, then a good one", gets, posts);
     fx.stop();
     assert_no_worker_left(&fx);

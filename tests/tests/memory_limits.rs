@@ -11,11 +11,6 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
 
-fn logged(fx: &Fixture, line: &str) {
-    wait_until(BOOT, || fx.stderr().contains(line).then_some(()))
-        .unwrap_or_else(|| panic!("{line:?}:\n{}", fx.stderr()));
-}
-
 /// The pid in a fixture answer (`pid=123 ...`).
 fn pid_of(body: &str) -> u32 {
     body.strip_prefix("pid=")
@@ -41,10 +36,10 @@ fn a_worker_past_reload_on_rss_is_replaced_gracefully_and_no_request_fails() {
     let (status, body) = http_get(addr, "/leak/200").expect("GET /leak/200");
     assert_eq!(status, 200);
     let grown = pid_of(&body);
-    logged(&fx, &format!("(pid {grown}) holds"));
-    logged(
-        &fx,
+    fx.wait_for_log(&format!("(pid {grown}) holds"), 1);
+    fx.wait_for_log(
         &format!("(pid {grown}) stopped for its memory (reload_on_rss) (Exited(0))"),
+        1,
     );
     fx.wait_for_workers(3, BOOT);
     let before = gets.so_far().ok;
@@ -74,9 +69,9 @@ fn a_worker_past_evil_reload_on_rss_is_aborted_and_replaced() {
     let grown = fx.wait_for_workers(1, BOOT)[0];
     // The worker may be aborted before it answers: a hard limit does not wait.
     let _ = http_get(addr, "/leak/200");
-    logged(&fx, &format!("(pid {grown}) holds"));
-    logged(&fx, "past evil_reload_on_rss");
-    logged(&fx, &format!("(pid {grown}) stopped after its timeout"));
+    fx.wait_for_log(&format!("(pid {grown}) holds"), 1);
+    fx.wait_for_log("past evil_reload_on_rss", 1);
+    fx.wait_for_log(&format!("(pid {grown}) stopped after its timeout"), 1);
     fx.wait_for_workers(2, BOOT);
     let aborted = fx
         .hooks()

@@ -6,7 +6,7 @@
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{signal_pid, wait_until, Fixture};
-use forkline_tests::load::{Load, LoadOutcome, Request};
+use forkline_tests::load::{wait_for_answers, Load, LoadOutcome, Request};
 use forkline_tests::nginx::Nginx;
 use forkline_tests::processes::{alive, become_subreaper, lines_of, read_pid, reap, KillOnDrop};
 use std::net::SocketAddr;
@@ -42,10 +42,7 @@ impl Clients {
 
     /// Waits until `more` requests more were answered.
     fn answered(&self, more: u64, what: &str) {
-        let ok = || self.posts.so_far().ok + self.gets.so_far().ok;
-        let before = ok();
-        wait_until(BOOT, || (ok() >= before + more).then_some(()))
-            .unwrap_or_else(|| panic!("{what}: no {more} more answers"));
+        wait_for_answers(&[&self.posts, &self.gets], more, what);
     }
 
     /// Stops the clients and asserts that neither they nor nginx saw any failure.
@@ -76,13 +73,6 @@ impl Clients {
     }
 }
 
-fn wait_for_lines(fx: &Fixture, line: &str, n: usize) {
-    wait_until(Duration::from_secs(60), || {
-        (fx.stderr().matches(line).count() >= n).then_some(())
-    })
-    .unwrap_or_else(|| panic!("{n} × {line:?}:\n{}", fx.stderr()));
-}
-
 #[test]
 fn through_nginx_a_hup_storm_fails_no_request() {
     let (mut fx, nginx) = behind_nginx("2", &[]);
@@ -108,7 +98,7 @@ fn through_nginx_a_hup_storm_fails_no_request() {
 fn through_nginx_max_requests_recycling_fails_no_request() {
     let (mut fx, nginx) = behind_nginx("2", &[("FORKLINE_MAX_REQUESTS", "300")]);
     let clients = Clients::start(nginx.addr);
-    wait_for_lines(&fx, "(max_requests); starting its replacement", 6);
+    fx.wait_for_log("(max_requests); starting its replacement", 6);
     clients.answered(300, "the load goes on");
     clients.stop_and_assert_no_failure("nginx, max_requests=300", &nginx, &fx);
     fx.stop();
@@ -121,7 +111,7 @@ fn through_nginx_ttou_fails_no_request() {
     clients.answered(500, "the load runs");
     for retired in 1..=2 {
         fx.signal(libc::SIGTTOU);
-        wait_for_lines(&fx, "stopped after TTOU", retired);
+        fx.wait_for_log("stopped after TTOU", retired);
         clients.answered(300, "the load goes on after TTOU");
     }
     clients.stop_and_assert_no_failure("nginx, TTOU twice", &nginx, &fx);

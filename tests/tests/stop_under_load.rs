@@ -6,20 +6,11 @@
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{assert_no_worker_left, wait_until, Fixture};
-use forkline_tests::load::{stop_and_assert_nothing_lost, Load};
+use forkline_tests::load::{stop_and_assert_nothing_lost, wait_for_answers, Load};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
-
-/// Waits until the two loads together have `more` requests answered beyond what they had.
-fn answered(fresh: &Load, kept: &Load, more: u64, what: &str) {
-    let before = fresh.so_far().ok + kept.so_far().ok;
-    wait_until(BOOT, || {
-        (fresh.so_far().ok + kept.so_far().ok >= before + more).then_some(())
-    })
-    .unwrap_or_else(|| panic!("{what}"));
-}
 
 /// Three workers under load (fresh connections and kept-alive ones), then a HUP.
 fn hup_under_load() -> (Fixture, Vec<u32>, Load, Load) {
@@ -28,7 +19,7 @@ fn hup_under_load() -> (Fixture, Vec<u32>, Load, Load) {
     let old = fx.wait_for_workers(3, BOOT);
     let fresh = Load::start(addr, 4, false, "/work");
     let kept = Load::start(addr, 4, true, "/work");
-    answered(&fresh, &kept, 1000, "the load runs");
+    wait_for_answers(&[&fresh, &kept], 1000, "the load runs");
     fx.signal(libc::SIGHUP);
     (fx, old, fresh, kept)
 }
@@ -39,7 +30,7 @@ fn a_hup_under_load_loses_no_request_a_worker_took() {
     let all = fx.wait_for_workers(6, BOOT);
     let new: Vec<u32> = all.into_iter().filter(|p| !old.contains(p)).collect();
     // Served by the new workers too, before the load stops.
-    answered(&fresh, &kept, 2000, "the load goes on after the HUP");
+    wait_for_answers(&[&fresh, &kept], 2000, "the load goes on after the HUP");
     stop_and_assert_nothing_lost("HUP under load", fresh, kept);
     fx.stop();
     assert_no_worker_left(&fx);
@@ -75,7 +66,7 @@ fn a_hup_keeps_every_worker_slot_ready_and_fails_no_request() {
             .then_some(())
     })
     .unwrap_or_else(|| panic!("the old workers stop after the HUP:\n{}", fx.stderr()));
-    answered(&fresh, &kept, 1000, "the load goes on after the HUP");
+    wait_for_answers(&[&fresh, &kept], 1000, "the load goes on after the HUP");
     stop_and_assert_nothing_lost("HUP, new workers first", fresh, kept);
 
     let stderr = fx.stderr();
