@@ -123,14 +123,16 @@ fn serve() -> ExitCode {
         .and_then(|s| s.bind("127.0.0.1:0"))
         .and_then(|s| {
             s.serve(|serve: forkline::Serve| async move {
-                let addr = serve.listener.local_addr()?;
+                let addr = serve.local_addr().ok_or_else(|| {
+                    std::io::Error::other("the inventory is reached over TCP: bind a TCP address")
+                })?;
                 let app = Router::new()
                     .route("/orders/{id}/{sku}", get(order))
                     .route("/inventory/{sku}", get(inventory))
                     .with_state(addr)
                     .layer(forkline::http::TelemetryLayer::new());
                 let shutdown = serve.shutdown.clone();
-                axum::serve(serve.listener, app)
+                axum::serve(serve.balanced_listener()?, app)
                     .with_graceful_shutdown(async move { shutdown.wait().await })
                     .await
             })

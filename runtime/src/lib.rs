@@ -98,8 +98,8 @@ pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
 pub use server::master_report::{read_master_reports, Exits, MasterReport, SpanAccount};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
 pub use server::{
-    App, BalancedListener, ClientAddress, ConnectionDrain, CountedStream, Drain, Serve, Server,
-    Serving, Shutdown, StopKind, SERVE_IN_RUNTIME,
+    App, BalancedListener, BindAddress, ClientAddress, ConnectionDrain, CountedStream, Drain,
+    PeerAddr, Serve, Server, Serving, Shutdown, StopKind, ToBindAddress, SERVE_IN_RUNTIME,
 };
 pub use stats::{stats, Stats};
 pub use telemetry::fork_check::{METER_PROVIDER_IN_MASTER, PROVIDER_IN_MASTER, SENTRY_IN_MASTER};

@@ -351,10 +351,23 @@ pub fn router() -> Router {
 }
 
 /// Serves `app` on a random loopback port with settings from the environment, the way every
-/// fixture binary does; a start-up or serving error is printed and exits with status 1.
+/// fixture binary does; a start-up or serving error is printed and exits with status 1. With
+/// `FIXTURE_OWN_LISTENER=PATH`, the program binds a Unix socket there itself and hands it over
+/// (`Server::listener`) instead.
 pub fn serve_or_exit(app: Router) {
     let result = forkline::Server::from_env()
-        .and_then(|s| s.bind("127.0.0.1:0"))
+        .and_then(|s| match std::env::var_os("FIXTURE_OWN_LISTENER") {
+            Some(path) => {
+                let own = std::os::unix::net::UnixListener::bind(&path).map_err(|source| {
+                    forkline::Error::Io {
+                        context: "binding the fixture's own socket".into(),
+                        source,
+                    }
+                })?;
+                Ok(s.listener(own))
+            }
+            None => s.bind("127.0.0.1:0"),
+        })
         .and_then(|s| s.serve_axum(app));
     if let Err(e) = result {
         eprintln!("error: {e}");

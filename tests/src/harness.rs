@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// The first descriptor number [`Fixture::handing`] gives the sockets it hands over.
+pub const HANDED_FROM: std::os::fd::RawFd = 10;
+
 /// A fixture server process and its folder.
 #[derive(Debug)]
 pub struct Fixture {
@@ -40,6 +43,69 @@ impl HookLine {
 impl Fixture {
     /// Starts `binary` with `env` on top of a clean telemetry environment.
     pub fn start(binary: &str, env: &[(&str, &str)]) -> Self {
+        Self::handing(binary, env, &[])
+    }
+
+    /// Starts `binary` like [`start`](Self::start), with `fds` open in it as descriptors
+    /// [`HANDED_FROM`], `HANDED_FROM + 1`, ...: how a program that starts a server hands it
+    /// sockets (`fd://N`).
+    pub fn handing(binary: &str, env: &[(&str, &str)], fds: &[std::os::fd::RawFd]) -> Self {
+        let fds = fds.to_vec();
+        Self::launch(env, |vars| {
+            let mut command = Command::new(binary);
+            for (k, _) in std::env::vars() {
+                if k.starts_with("OTEL_") || k.starts_with("SENTRY_") || k.starts_with("FORKLINE_")
+                {
+                    command.env_remove(k);
+                }
+            }
+            command.envs(vars.iter().map(|(k, v)| (k, v)));
+            if !fds.is_empty() {
+                // SAFETY: runs in the child before exec, making only dup2 calls (async-signal-
+                // safe) on descriptors open in the parent; dup2's copy is not close-on-exec.
+                unsafe {
+                    std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                        for (i, &fd) in fds.iter().enumerate() {
+                            if libc::dup2(fd, HANDED_FROM + i as i32) < 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                        }
+                        Ok(())
+                    });
+                }
+            }
+            command
+        })
+    }
+
+    /// Starts `binary` the way systemd starts a socket-activated service, with
+    /// `systemd-socket-activate` (from the distribution's systemd package): it listens on each
+    /// of `listen` (`127.0.0.1:8000`, a socket path), named `names` (`web:local`), and, once a
+    /// client connects to one, executes `binary` with them as descriptors 3 and up and
+    /// `LISTEN_FDS` / `LISTEN_PID` / `LISTEN_FDNAMES` set. Only `env` and the fixture's own
+    /// variables reach it, as under systemd.
+    pub fn socket_activated(
+        binary: &str,
+        listen: &[&str],
+        names: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::launch(env, |vars| {
+            let mut command = Command::new("systemd-socket-activate");
+            for address in listen {
+                command.arg("--listen").arg(address);
+            }
+            command.arg(format!("--fdname={names}"));
+            for (k, v) in vars {
+                command.arg("--setenv").arg(format!("{k}={v}"));
+            }
+            command.arg(binary);
+            command
+        })
+    }
+
+    /// Starts what `command` makes of the fixture's variables and `env`, in a new folder.
+    fn launch(env: &[(&str, &str)], command: impl FnOnce(&[(String, String)]) -> Command) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "forkline-test-{}-{}",
             std::process::id(),
@@ -48,21 +114,19 @@ impl Fixture {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the fixture folder");
         let stderr = std::fs::File::create(dir.join("stderr.log")).expect("create stderr.log");
-        let mut command = Command::new(binary);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("OTEL_") || k.starts_with("SENTRY_") || k.starts_with("FORKLINE_") {
-                command.env_remove(k);
-            }
-        }
-        command
-            .env("FORKLINE_DIR", dir.join("run"))
-            .env("FORKLINE_TEST_LOG", dir.join("hooks.log"))
-            .env("FORKLINE_TEST_ADDR", dir.join("addr"))
-            .envs(env.iter().copied())
+        let path = |name: &str| dir.join(name).display().to_string();
+        let mut vars = vec![
+            ("FORKLINE_DIR".to_string(), path("run")),
+            ("FORKLINE_TEST_LOG".to_string(), path("hooks.log")),
+            ("FORKLINE_TEST_ADDR".to_string(), path("addr")),
+        ];
+        vars.extend(env.iter().map(|&(k, v)| (k.to_string(), v.to_string())));
+        let mut child: Child = command(&vars)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr);
-        let mut child: Child = command.spawn().expect("start the fixture");
+            .stderr(stderr)
+            .spawn()
+            .expect("start the fixture");
         let pid = child.id();
         let (tx, exited) = mpsc::channel();
         std::thread::spawn(move || {

@@ -7,6 +7,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +39,98 @@ struct Counts {
     unanswered_kept: AtomicU64,
     refused: AtomicU64,
     longest_ok_us: AtomicU64,
+}
+
+/// Where clients connect: a TCP address or a Unix socket's path.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl From<SocketAddr> for Target {
+    fn from(addr: SocketAddr) -> Self {
+        Self::Tcp(addr)
+    }
+}
+
+impl From<PathBuf> for Target {
+    fn from(path: PathBuf) -> Self {
+        Self::Unix(path)
+    }
+}
+
+/// A client's connection, over TCP or a Unix socket.
+#[derive(Debug)]
+pub enum Connection {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Target {
+    /// A new connection, with a 10 s read timeout.
+    pub fn connect(&self) -> std::io::Result<Connection> {
+        let connection = match self {
+            Self::Tcp(addr) => {
+                let stream = TcpStream::connect_timeout(addr, Duration::from_secs(2))?;
+                let _ = stream.set_nodelay(true);
+                Connection::Tcp(stream)
+            }
+            Self::Unix(path) => Connection::Unix(UnixStream::connect(path)?),
+        };
+        let timeout = Some(Duration::from_secs(10));
+        match &connection {
+            Connection::Tcp(s) => s.set_read_timeout(timeout)?,
+            Connection::Unix(s) => s.set_read_timeout(timeout)?,
+        }
+        Ok(connection)
+    }
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.flush(),
+            Self::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// One GET of `path` on a new connection to `target` (`Connection: close`): its status and body.
+pub fn get_once(target: &Target, path: &str) -> std::io::Result<(u16, String)> {
+    let mut connection = target.connect()?;
+    write!(
+        connection,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    connection.read_to_string(&mut answer)?;
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    Ok((status, body))
 }
 
 /// What each client sends, over and over.
@@ -128,7 +222,7 @@ enum Reply {
     Broken,
 }
 
-fn read_answer(reader: &mut BufReader<TcpStream>) -> Reply {
+fn read_answer(reader: &mut impl BufRead) -> Reply {
     let mut line = String::new();
     match reader.read_line(&mut line) {
         Ok(0) | Err(_) => return Reply::Nothing,
@@ -162,7 +256,7 @@ fn read_answer(reader: &mut BufReader<TcpStream>) -> Reply {
     Reply::Answered { status, close }
 }
 
-fn exchange(reader: &mut BufReader<TcpStream>, request: &[u8]) -> Answer {
+fn exchange<S: Read + Write>(reader: &mut BufReader<S>, request: &[u8]) -> Answer {
     if reader.get_mut().write_all(request).is_err() {
         return Answer::Nothing;
     }
@@ -174,10 +268,10 @@ fn exchange(reader: &mut BufReader<TcpStream>, request: &[u8]) -> Answer {
     }
 }
 
-fn client(addr: SocketAddr, request: &Request, stop: &AtomicBool, counts: &Counts) {
+fn client(target: &Target, request: &Request, stop: &AtomicBool, counts: &Counts) {
     let bytes = request.bytes();
     while !stop.load(Ordering::Relaxed) {
-        let stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        let stream = match target.connect() {
             Ok(s) => s,
             Err(_) => {
                 counts.refused.fetch_add(1, Ordering::Relaxed);
@@ -185,8 +279,6 @@ fn client(addr: SocketAddr, request: &Request, stop: &AtomicBool, counts: &Count
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let mut reader = BufReader::new(stream);
         let mut fresh = true;
         loop {
@@ -222,18 +314,29 @@ fn client(addr: SocketAddr, request: &Request, stop: &AtomicBool, counts: &Count
 impl Load {
     /// `connections` clients sending `GET path`, each on keep-alive connections or on a new
     /// connection per request.
-    pub fn start(addr: SocketAddr, connections: usize, keep_alive: bool, path: &str) -> Self {
-        Self::sending(addr, connections, Request::get(path, keep_alive))
+    pub fn start(
+        target: impl Into<Target>,
+        connections: usize,
+        keep_alive: bool,
+        path: &str,
+    ) -> Self {
+        Self::sending(target, connections, Request::get(path, keep_alive))
     }
 
     /// `connections` clients sending `request` one after another.
-    pub fn sending(addr: SocketAddr, connections: usize, request: Request) -> Self {
+    pub fn sending(target: impl Into<Target>, connections: usize, request: Request) -> Self {
+        let target = target.into();
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let threads = (0..connections)
             .map(|_| {
-                let (stop, counts, request) = (stop.clone(), counts.clone(), request.clone());
-                std::thread::spawn(move || client(addr, &request, &stop, &counts))
+                let (stop, counts, request, target) = (
+                    stop.clone(),
+                    counts.clone(),
+                    request.clone(),
+                    target.clone(),
+                );
+                std::thread::spawn(move || client(&target, &request, &stop, &counts))
             })
             .collect();
         Self {

@@ -7,6 +7,7 @@
 //! error log every upstream error.
 
 use crate::harness::wait_until;
+use crate::load::Target;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -39,9 +40,10 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// nginx on a free port of 127.0.0.1, proxying to `upstream` with `keepalive` idle
-    /// connections kept per nginx worker.
-    pub fn start(upstream: SocketAddr, keepalive: u32) -> Self {
+    /// nginx on a free port of 127.0.0.1, proxying to `upstream` (a TCP address or a Unix
+    /// socket's path) with `keepalive` idle connections kept per nginx worker.
+    pub fn start(upstream: impl Into<Target>, keepalive: u32) -> Self {
+        let upstream = upstream.into();
         let dir = std::env::temp_dir().join(format!(
             "forkline-nginx-{}-{}",
             std::process::id(),
@@ -56,7 +58,7 @@ impl Nginx {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
         std::fs::write(
             dir.join("nginx.conf"),
-            config(&dir, addr, upstream, keepalive),
+            config(&dir, addr, &upstream, keepalive),
         )
         .expect("nginx.conf");
         let child = Command::new(binary())
@@ -150,8 +152,14 @@ pub const PROXY_SOURCE: &str = "127.0.0.2";
 /// and HTTP/1.1 with the `Connection` header cleared, without which nginx closes every
 /// upstream connection after one request; it forwards the client's address, scheme and host as
 /// deployments do (`X-Forwarded-For`, `X-Forwarded-Proto`, `Host`).
-fn config(dir: &Path, listen: SocketAddr, upstream: SocketAddr, keepalive: u32) -> String {
+fn config(dir: &Path, listen: SocketAddr, upstream: &Target, keepalive: u32) -> String {
     let d = dir.display();
+    // From an address of its own, so a test can trust nginx and not its clients, which are on
+    // loopback too; a Unix socket peer is trusted as such.
+    let (upstream, bind) = match upstream {
+        Target::Tcp(addr) => (addr.to_string(), format!("proxy_bind {PROXY_SOURCE};")),
+        Target::Unix(path) => (format!("unix:{}", path.display()), String::new()),
+    };
     // As root, nginx's worker would switch to `nobody`, who cannot write in the test's folder.
     // SAFETY: geteuid has no preconditions.
     let user = if unsafe { libc::geteuid() } == 0 {
@@ -188,9 +196,7 @@ http {{
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            # From an address of its own, so a test can trust nginx and not its clients, which
-            # are on loopback too.
-            proxy_bind {PROXY_SOURCE};
+            {bind}
         }}
     }}
 }}

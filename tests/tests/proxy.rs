@@ -2,7 +2,8 @@
 //! deployed: under a bounded keep-alive load of GETs and POSTs through nginx, every graceful
 //! change of workers (a HUP storm, `max_requests` recycling, TTOU, and a binary upgrade's USR2 →
 //! WINCH → TERM) gives clients no error and nginx no upstream failure: no 502 or 504, and no
-//! request that nginx had to send again (it would for a GET, never for a POST).
+//! request that nginx had to send again (it would for a GET, never for a POST). Over TCP and
+//! over a Unix socket.
 
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{signal_pid, wait_until, Fixture};
@@ -243,4 +244,102 @@ fn through_nginx_the_span_has_the_real_clients_address_whatever_it_claims() {
     assert_eq!(span["client.address"], "127.0.0.3", "{span:#}");
     assert_eq!(span["server.address"], "shop.example", "{span:#}");
     assert_eq!(span["url.scheme"], "http", "{span:#}");
+}
+
+#[test]
+fn through_nginx_over_a_unix_socket_hup_and_upgrade_fail_no_request_and_spans_have_the_client() {
+    become_subreaper();
+    let dir = std::env::temp_dir().join(format!("fl-proxy-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("folder");
+    let (socket, pidfile) = (dir.join("app.sock"), dir.join("app.pid"));
+    let bind = format!("unix:{}", socket.display());
+    let pidfile_text = pidfile.display().to_string();
+    let mut old = quiet_server(
+        BIN,
+        "2",
+        &[
+            ("FORKLINE_BIND", bind.as_str()),
+            ("FORKLINE_PIDFILE", pidfile_text.as_str()),
+            ("FORKLINE_WORKER_THREADS", "2"),
+            ("OTEL_TRACES_EXPORTER", "embedded"),
+        ],
+    );
+    old.wait_for_workers(2, BOOT);
+    let nginx = Nginx::start(socket.clone(), 16);
+    let clients = Clients::start(nginx.addr);
+    clients.answered(500, "the load runs");
+    for _ in 0..5 {
+        fx_hup(&old);
+    }
+    clients.answered(300, "the load goes on after the HUPs");
+
+    // USR2 → WINCH → TERM: the new master serves the same socket file.
+    old.signal(libc::SIGUSR2);
+    let new = wait_until(BOOT, || {
+        read_pid(&pidfile).filter(|&p| p != old.pid && alive(p))
+    })
+    .unwrap_or_else(|| panic!("a new master writes the pid file:\n{}", old.stderr()));
+    let _cleanup = KillOnDrop(new);
+    wait_until(BOOT, || {
+        (lines_of(&old.stderr(), new, "is ready [ready=") >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the new master's workers are ready:\n{}", old.stderr()));
+    old.signal(libc::SIGWINCH);
+    old.wait_for_log("stopped after WINCH", 2);
+    old.signal(libc::SIGTERM);
+    assert!(
+        old.wait_exit(BOOT).is_some_and(|s| s.success()),
+        "{}",
+        old.stderr()
+    );
+    clients.answered(300, "the new master serves alone");
+    clients.stop_and_assert_no_failure("nginx over a Unix socket, 5 HUPs, USR2", &nginx, &old);
+
+    // The client's address, not the proxy's (a Unix socket peer has none): nginx's
+    // X-Forwarded-For is believed from the socket, as Gunicorn believes it.
+    let status = get_from(
+        std::net::Ipv4Addr::new(127, 0, 0, 3),
+        nginx.addr,
+        "/work",
+        &[],
+    );
+    assert_eq!(status, 200);
+    signal_pid(new, libc::SIGTERM);
+    assert_eq!(reap(new, BOOT), Some(0), "{}", old.stderr());
+    assert!(!socket.exists(), "the last master removes its socket file");
+    let clients_seen: Vec<String> = old
+        .booted_workers()
+        .into_iter()
+        .flat_map(|pid| forkline_tests::harness::read_spans(&old.run_dir(), pid))
+        .filter_map(|span| {
+            let a = forkline_tests::harness::attributes(&span["attributes"]);
+            a.get("client.address")
+                .and_then(|c| c.as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(
+        clients_seen.iter().any(|c| c == "127.0.0.3"),
+        "the server spans' client.address: {:?}",
+        clients_seen
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(
+        clients_seen
+            .iter()
+            .all(|c| c == "127.0.0.1" || c == "127.0.0.3"),
+        "only the clients' loopback addresses: {:?}",
+        clients_seen
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+}
+
+/// One HUP, waited for: every old worker has stopped.
+fn fx_hup(fx: &Fixture) {
+    let before = fx.stderr().matches("stopped after HUP").count();
+    fx.signal(libc::SIGHUP);
+    fx.wait_for_log("stopped after HUP", before + 2);
 }

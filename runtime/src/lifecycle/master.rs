@@ -56,8 +56,8 @@ impl Master {
         self.local_addr.get()
     }
 
-    pub(crate) fn set_local_addr(&self, addr: SocketAddr) {
-        self.local_addr.set(Some(addr));
+    pub(crate) fn set_local_addr(&self, addr: Option<SocketAddr>) {
+        self.local_addr.set(addr);
     }
 
     /// In `pre_fork`: the id of the worker about to be forked.

@@ -95,7 +95,8 @@ impl Format {
 /// What one request leaves for its line.
 #[derive(Debug)]
 pub(crate) struct Request {
-    pub(crate) client: std::net::IpAddr,
+    /// `None`: a Unix socket peer that forwarded no address (logged as `-`).
+    pub(crate) client: Option<std::net::IpAddr>,
     pub(crate) method: String,
     /// The path and query.
     pub(crate) target: String,
@@ -197,7 +198,10 @@ fn atom_value(out: &mut String, atom: &str, request: &Request, answer: &Answer, 
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     let _ = match atom {
-        "h" => write!(out, "{}", request.client),
+        "h" => match request.client {
+            Some(ip) => write!(out, "{ip}"),
+            None => out.write_str("-"),
+        },
         "l" => write!(out, "-"),
         "u" => write!(out, "{}", dash(request.user.as_deref())),
         "t" => {
@@ -280,7 +284,7 @@ mod tests {
 
     fn request() -> Request {
         Request {
-            client: "203.0.113.7".parse().expect("ip"),
+            client: Some("203.0.113.7".parse().expect("ip")),
             method: "POST".into(),
             target: "/orders/42?x=1".into(),
             version: "HTTP/1.1",

@@ -7,14 +7,15 @@ use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::Shutdown;
 use std::future::Future;
 
-/// What a worker's app is handed: the worker, its copy of the shared listener, and the stop
-/// request to honour.
+/// What a worker's app is handed: the worker, its copies of the shared listening sockets (take
+/// connections from [`balanced_listener`](Serve::balanced_listener)), and the stop request to
+/// honour.
 #[derive(Debug)]
 pub struct Serve {
     /// The worker this app runs in.
     pub worker: Worker,
-    /// The listening socket the master bound, registered with this worker's runtime.
-    pub listener: tokio::net::TcpListener,
+    /// The sockets the master listens on, this worker's descriptors, non-blocking.
+    pub(crate) listeners: Vec<crate::server::listeners::Socket>,
     /// Resolves when the worker is asked to stop.
     pub shutdown: Shutdown,
     pub(crate) record: Option<(&'static Scoreboard, &'static Record)>,
@@ -45,12 +46,18 @@ impl Serve {
         self.drain_window
     }
 
-    /// The listener that takes this worker's share of new connections and counts them in its
-    /// figures ([`Serving`](crate::Serving)); the plain `listener` takes whatever connection wakes this worker
-    /// first. Clone `shutdown` first if the app needs it.
+    /// The first TCP address the server listens on (`None` if it listens on Unix sockets only).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listeners.iter().find_map(|l| l.tcp_addr())
+    }
+
+    /// The listener that takes this worker's share of new connections, from every socket the
+    /// server listens on (TCP and Unix), and counts them in its figures
+    /// ([`Serving`](crate::Serving)). It is an `axum::serve::Listener`; an app with its own
+    /// hyper server accepts from it (see the README). Clone `shutdown` first if the app needs
+    /// it. Call it inside the worker's runtime (in the app's future).
     pub fn balanced_listener(self) -> std::io::Result<BalancedListener> {
-        let listener = self.listener.into_std()?;
-        BalancedListener::new(listener, self.record, self.balance, self.shutdown)
+        BalancedListener::new(self.listeners, self.record, self.balance, self.shutdown)
     }
 }
 

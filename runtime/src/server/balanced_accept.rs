@@ -1,13 +1,15 @@
-//! Spreading connections over the workers that share one listening socket.
+//! Spreading connections over the workers that share the listening sockets.
 //!
-//! Every worker's runtime waits on the same socket, and whichever wakes first takes each new
+//! Every worker's runtime waits on the same sockets, and whichever wakes first takes each new
 //! connection. A busy worker tends to be awake, so it wins again, and a keep-alive connection
 //! then stays where it landed (measured under `wrk -c8`: 69,589 / 1,080,307 / 1 requests over
 //! three workers). So before taking a connection, a worker that already holds its share of the
 //! open connections (read from the scoreboard) steps back, looking again every [`DEFER_STEP`],
 //! while a worker under its share takes it; if nobody has after [`MAX_DEFER`], it takes it
-//! itself, so a connection never waits longer than that. The socket stays one: a worker that stops leaves its queue to the others, and
-//! nothing queued is lost, unlike a socket per worker (`SO_REUSEPORT`), whose queue dies with it.
+//! itself, so a connection never waits longer than that. Each socket stays one, shared: a worker
+//! that stops leaves its queue to the others, and nothing queued is lost, unlike a socket per
+//! worker (`SO_REUSEPORT`), whose queue dies with it. With several sockets (TCP and Unix), a
+//! worker waits on all of them and looks at them in turn, so a busy one does not starve another.
 //!
 //! Stopping loses no request that reached the worker, keep-alive connections included (see
 //! [`Drain`]): once the worker is asked to stop, the listener takes no new connection (they stay
@@ -19,19 +21,19 @@
 //! connection lost one request per HUP that way.
 
 use crate::health::serving::Record;
+use crate::server::listeners::Socket;
 use crate::server::scoreboard::Scoreboard;
+use crate::server::stream::{PeerAddr, Stream};
 use crate::server::Shutdown;
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// How often a worker over its share looks again whether a new connection is still waiting.
@@ -41,12 +43,15 @@ const DEFER_STEP: Duration = Duration::from_millis(5);
 /// must not go to the busiest worker just because it is the one awake.
 const MAX_DEFER: Duration = Duration::from_millis(50);
 
-/// A worker's listener on the shared socket: takes its share of new connections and counts
-/// them (open, accepted) in the worker's scoreboard record. `serve_axum` uses it; other apps get
-/// it from [`Serve::balanced_listener`](crate::Serve::balanced_listener).
+/// A worker's listener on the shared sockets (every address the server listens on): takes its
+/// share of new connections and counts them (open, accepted) in the worker's scoreboard
+/// record. `serve_axum` uses it; other apps get it from
+/// [`Serve::balanced_listener`](crate::Serve::balanced_listener).
 #[derive(Debug)]
 pub struct BalancedListener {
-    fd: AsyncFd<std::net::TcpListener>,
+    fds: Vec<AsyncFd<Socket>>,
+    /// The socket to look at first next time: the one after the last that gave a connection.
+    next: usize,
     /// This worker's record and the board, when the worker has a slot on it.
     board: Option<(&'static Scoreboard, &'static Record)>,
     balance: bool,
@@ -160,19 +165,31 @@ impl ConnectionDrain {
 }
 
 impl BalancedListener {
-    /// `listener` must be non-blocking; call inside the worker's runtime.
+    /// `sockets` must be non-blocking; call inside the worker's runtime.
     pub(crate) fn new(
-        listener: std::net::TcpListener,
+        sockets: Vec<Socket>,
         board: Option<(&'static Scoreboard, &'static Record)>,
         balance: bool,
         stop: Shutdown,
     ) -> io::Result<Self> {
-        // SAFETY: the listener is owned by the AsyncFd from here on, so its descriptor stays
-        // open and the same for the AsyncFd's whole life.
-        let fd =
-            unsafe { AsyncFd::register_with_interest(listener, tokio::io::Interest::READABLE) }?;
+        if sockets.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no listening socket to take connections from",
+            ));
+        }
+        let fds = sockets
+            .into_iter()
+            // SAFETY: each socket is owned by its AsyncFd from here on, so its descriptor
+            // stays open and the same for the AsyncFd's whole life.
+            .map(|socket| unsafe {
+                AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
+                    .map_err(io::Error::from)
+            })
+            .collect::<io::Result<_>>()?;
         Ok(Self {
-            fd,
+            fds,
+            next: 0,
             board,
             balance,
             stop,
@@ -198,7 +215,7 @@ impl BalancedListener {
 
     /// The next connection this worker takes; once the worker is asked to stop, none: it waits
     /// forever, and new connections stay queued for the other workers.
-    pub async fn accept(&mut self) -> io::Result<(CountedStream, SocketAddr)> {
+    pub async fn accept(&mut self) -> io::Result<(CountedStream, PeerAddr)> {
         let stop = self.stop.clone();
         tokio::select! {
             biased;
@@ -210,23 +227,30 @@ impl BalancedListener {
         }
     }
 
-    async fn take(&mut self) -> io::Result<(CountedStream, SocketAddr)> {
+    async fn take(&mut self) -> io::Result<(CountedStream, PeerAddr)> {
         let mut deferred = Duration::ZERO;
         loop {
-            let mut ready = self.fd.readable().await?;
+            let start = self.next;
+            let (i, mut ready) =
+                std::future::poll_fn(|cx| first_readable(&self.fds, start, cx)).await?;
             if deferred < MAX_DEFER && self.over_share() {
                 drop(ready);
                 tokio::time::sleep(DEFER_STEP).await;
                 deferred += DEFER_STEP;
-                if !self.pending() {
+                if !self.pending(i) {
                     // Another worker took it: wait for the next one.
-                    self.fd.readable().await?.clear_ready();
+                    self.fds[i].readable().await?.clear_ready();
                     deferred = Duration::ZERO;
                 }
                 continue;
             }
-            match ready.try_io(|fd| fd.get_ref().accept()) {
-                Ok(Ok((stream, addr))) => return self.taken(stream, addr),
+            let accepted = ready.try_io(|fd| accept_from(fd.get_ref()));
+            drop(ready);
+            match accepted {
+                Ok(Ok((stream, peer))) => {
+                    self.next = (i + 1) % self.fds.len();
+                    return self.taken(stream, peer);
+                }
                 Ok(Err(e)) => return Err(e),
                 // Another worker took it: wait for the next one.
                 Err(_would_block) => deferred = Duration::ZERO,
@@ -234,10 +258,10 @@ impl BalancedListener {
         }
     }
 
-    /// Whether a connection is waiting in the socket's queue, without taking it.
-    fn pending(&self) -> bool {
+    /// Whether a connection is waiting in socket `i`'s queue, without taking it.
+    fn pending(&self, i: usize) -> bool {
         let mut fd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
+            fd: self.fds[i].as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -245,13 +269,7 @@ impl BalancedListener {
         unsafe { libc::poll(&mut fd, 1, 0) > 0 }
     }
 
-    fn taken(
-        &self,
-        stream: std::net::TcpStream,
-        addr: SocketAddr,
-    ) -> io::Result<(CountedStream, SocketAddr)> {
-        stream.set_nonblocking(true)?;
-        let stream = TcpStream::from_std(stream)?;
+    fn taken(&self, stream: Stream, peer: PeerAddr) -> io::Result<(CountedStream, PeerAddr)> {
         let record = self.board.map(|(_, record)| record);
         if let Some(record) = record {
             record.connection_opened();
@@ -265,12 +283,56 @@ impl BalancedListener {
             read_found_nothing: AtomicBool::new(false),
         }));
         let stream = CountedStream { stream, connection };
-        Ok((stream, addr))
+        Ok((stream, peer))
     }
 
-    /// The address the shared socket is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.fd.get_ref().local_addr()
+    /// The address of the first socket the server listens on (see [`Serve::local_addr`](crate::Serve::local_addr)
+    /// for the first TCP one).
+    pub fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self.fds[0].get_ref() {
+            Socket::Tcp(l) => l.local_addr().map(PeerAddr::Tcp),
+            Socket::Unix(l) => l
+                .local_addr()
+                .map(|a| PeerAddr::Unix(a.as_pathname().map(Into::into))),
+        }
+    }
+}
+
+/// The first of `fds` ready to accept, looking from `start` on; each one not ready wakes this
+/// task when it is.
+fn first_readable<'a>(
+    fds: &'a [AsyncFd<Socket>],
+    start: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<(usize, AsyncFdReadyGuard<'a, Socket>)>> {
+    for k in 0..fds.len() {
+        let i = (start + k) % fds.len();
+        if let Poll::Ready(ready) = fds[i].poll_read_ready(cx) {
+            return Poll::Ready(ready.map(|guard| (i, guard)));
+        }
+    }
+    Poll::Pending
+}
+
+/// One connection off `socket`, registered with this runtime.
+fn accept_from(socket: &Socket) -> io::Result<(Stream, PeerAddr)> {
+    match socket {
+        Socket::Tcp(listener) => {
+            let (stream, addr) = listener.accept()?;
+            stream.set_nonblocking(true)?;
+            Ok((
+                Stream::Tcp(tokio::net::TcpStream::from_std(stream)?),
+                PeerAddr::Tcp(addr),
+            ))
+        }
+        Socket::Unix(listener) => {
+            let (stream, addr) = listener.accept()?;
+            stream.set_nonblocking(true)?;
+            Ok((
+                Stream::Unix(tokio::net::UnixStream::from_std(stream)?),
+                PeerAddr::Unix(addr.as_pathname().map(Into::into)),
+            ))
+        }
     }
 }
 
@@ -278,7 +340,7 @@ impl BalancedListener {
 /// last response is decided.
 #[derive(Debug)]
 pub struct CountedStream {
-    stream: TcpStream,
+    stream: Stream,
     connection: ConnectionDrain,
 }
 
@@ -346,7 +408,7 @@ impl AsyncWrite for CountedStream {
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl axum::serve::Listener for BalancedListener {
     type Io = CountedStream;
-    type Addr = SocketAddr;
+    type Addr = PeerAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {

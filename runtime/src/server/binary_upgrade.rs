@@ -1,28 +1,28 @@
 //! USR2: a binary upgrade, as Gunicorn and nginx do it. The master starts a new master from its
 //! executable's path (where a new build may have been put since) with the same arguments, folder
-//! and environment, and hands it the listening socket: the descriptor stays open across `exec`
-//! and its number is passed in [`LISTEN_FD`]. The port never closes, so no connection is refused.
+//! and environment, and hands it the listening sockets: their descriptors stay open across `exec`
+//! and their numbers are passed in [`LISTEN_FD`]. No port or socket file ever closes, so no
+//! connection is refused; the new master owns the socket files the old one made.
 //! The new master boots its own workers on the same socket; WINCH then stops the old master's
 //! workers gracefully and TERM stops the old master. If the new master dies first, the old one
 //! serves on (and brings its workers back if WINCH had stopped them).
 //!
 //! Why `std::process::Command` with a `pre_exec` step: it reports an `exec` failure (a missing
 //! or non-executable file) back to the caller through its own pipe, and the step only makes two
-//! async-signal-safe calls in the child: the socket's close-on-exec flag off, and the signal mask
+//! kinds of async-signal-safe calls in the child: the sockets' close-on-exec flags off, and the signal mask
 //! the master itself started with (std empties the mask in the child, which undoes what this
 //! master's thread blocks for its own signal handling; a launcher's deliberate mask is kept).
 
 use crate::error::{Error, Result};
+use crate::server::listeners::{set_cloexec, Listeners};
 use crate::server::signals::SignalMask;
 use std::ffi::OsString;
 use std::io;
-use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The listening socket's descriptor, in a master started by USR2.
+/// The listening sockets' descriptors, in a master started by USR2.
 pub(crate) const LISTEN_FD: &str = "FORKLINE_LISTEN_FD";
 /// The pid of the master that started this one (USR2).
 pub(crate) const UPGRADED_FROM: &str = "FORKLINE_UPGRADED_FROM";
@@ -58,10 +58,10 @@ impl Origin {
     }
 }
 
-/// The socket a previous master handed down, and that master's pid.
+/// The sockets a previous master handed down, and that master's pid.
 #[derive(Debug)]
 pub(crate) struct Inherited {
-    pub(crate) listener: TcpListener,
+    pub(crate) listeners: Listeners,
     pub(crate) from: Option<u32>,
 }
 
@@ -77,89 +77,44 @@ pub(crate) fn take_inherited() -> Result<Option<Inherited>> {
     // The master calls this before any hook or thread of its own exists.
     std::env::remove_var(LISTEN_FD);
     std::env::remove_var(UPGRADED_FROM);
-    let fd: RawFd = value
+    let listeners = value
         .to_str()
-        .and_then(|v| v.parse().ok())
-        .filter(|&fd| fd >= 0)
-        .ok_or_else(|| {
+        .ok_or_else(|| format!("{value:?} is not a list of descriptor numbers"))
+        .and_then(Listeners::inherited)
+        .map_err(|e| {
             Error::config(
                 LISTEN_FD,
-                format!("{value:?} is not a file descriptor number"),
+                format!(
+                    "{e}: it is set by a master for the master it starts on USR2; unset it to \
+                     bind the configured addresses instead"
+                ),
             )
         })?;
-    if !is_listening_socket(fd) {
-        return Err(Error::config(
-            LISTEN_FD,
-            format!(
-                "descriptor {fd} is not a listening socket: it is set by a master for the master \
-                 it starts on USR2; unset it to bind an address instead"
-            ),
-        ));
-    }
-    // SAFETY: the descriptor is open, a listening socket, and nothing else in this process owns
-    // it (it came through exec); from here the TcpListener does.
-    let listener = unsafe { TcpListener::from_raw_fd(fd) };
-    set_cloexec(fd, true)
-        .map_err(|e| Error::io("marking the inherited socket close-on-exec", e))?;
-    Ok(Some(Inherited { listener, from }))
-}
-
-fn is_listening_socket(fd: RawFd) -> bool {
-    let mut accepting: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: valid out-pointers of the right sizes; a bad descriptor only gives EBADF/ENOTSOCK.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ACCEPTCONN,
-            (&mut accepting as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    rc == 0 && accepting == 1
-}
-
-fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor number; no memory is passed.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let flags = if on {
-        flags | libc::FD_CLOEXEC
-    } else {
-        flags & !libc::FD_CLOEXEC
-    };
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(Some(Inherited { listeners, from }))
 }
 
 /// Starts the new master: `origin`'s executable, arguments and folder, this environment plus
-/// the socket's descriptor and this master's pid, and `mask` (the signal mask this master
+/// the sockets' descriptors and this master's pid, and `mask` (the signal mask this master
 /// started with) as its signal mask. Returns its pid once `exec` has succeeded.
 pub(crate) fn start_new_master(
     origin: &Origin,
-    listener: &TcpListener,
+    listeners: &Listeners,
     mask: &SignalMask,
 ) -> io::Result<libc::pid_t> {
-    let fd = listener.as_raw_fd();
+    let fds = listeners.fds();
     let mask = mask.clone();
     let mut command = Command::new(&origin.exe);
     command
         .args(&origin.args)
         .current_dir(&origin.cwd)
-        .env(LISTEN_FD, fd.to_string())
+        .env(LISTEN_FD, listeners.handed_down())
         .env(UPGRADED_FROM, std::process::id().to_string());
     // SAFETY: runs in the forked child before exec and only makes async-signal-safe calls
     // (pthread_sigmask, fcntl) on values prepared before the fork.
     unsafe {
         command.pre_exec(move || {
             crate::server::signals::restore(&mask);
-            set_cloexec(fd, false)
+            fds.iter().try_for_each(|&fd| set_cloexec(fd, false))
         });
     }
     let child = command.spawn()?;
@@ -170,18 +125,6 @@ pub(crate) fn start_new_master(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_listening_socket_is_taken() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        assert!(is_listening_socket(listener.as_raw_fd()));
-        let connected =
-            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        assert!(!is_listening_socket(connected.as_raw_fd()), "a connection");
-        let file = std::fs::File::open("/proc/self/stat").expect("a file");
-        assert!(!is_listening_socket(file.as_raw_fd()), "a file");
-        assert!(!is_listening_socket(1 << 20), "no descriptor");
-    }
 
     #[test]
     fn the_origin_is_this_executable() {

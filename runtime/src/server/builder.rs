@@ -8,13 +8,15 @@ use crate::server::access_log;
 use crate::server::app::App;
 #[cfg(feature = "axum")]
 use crate::server::app::Serve;
+use crate::server::bind_address::{self, BindAddress, ToBindAddress};
 use crate::server::check;
 use crate::server::forwarded::TrustedProxies;
 #[cfg(feature = "axum")]
 use crate::server::keep_alive;
 use crate::server::settings::Settings;
 use crate::server::supervisor;
-use std::net::{SocketAddr, ToSocketAddrs};
+use crate::server::unix_socket;
+use std::os::fd::{IntoRawFd, OwnedFd};
 use std::time::Duration;
 
 /// How long a stopping worker keeps an idle keep-alive connection open for its client's next
@@ -124,15 +126,23 @@ impl Server {
             .get("FORKLINE_PIDFILE")
             .filter(|p| !p.is_empty())
             .map(std::path::PathBuf::from);
-        let addr = env
+        let env_binds = env
             .get("FORKLINE_BIND")
-            .map(|a| resolve(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
+            .map(|a| bind_address::parse_list(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
             .transpose()?;
+        let unix_socket_mode = match env.get("FORKLINE_UNIX_SOCKET_MODE") {
+            Some(text) => {
+                parse_mode(text).map_err(|e| Error::config("FORKLINE_UNIX_SOCKET_MODE", e))?
+            }
+            None => unix_socket::DEFAULT_MODE,
+        };
         let server = Self {
             telemetry: Telemetry::default(),
             settings: Settings {
                 workers,
-                addr,
+                code_binds: Vec::new(),
+                env_binds,
+                unix_socket_mode,
                 graceful_timeout,
                 quick_timeout: Duration::from_secs(2),
                 no_fork: false,
@@ -169,15 +179,36 @@ impl Server {
         self
     }
 
-    /// The address to listen on. It is resolved now and bound after `on_starting`.
-    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Result<Self> {
-        let resolved = addr
-            .to_socket_addrs()
-            .map_err(|e| Error::io("resolving the bind address", e))?
-            .next()
-            .ok_or_else(|| Error::config("Server::bind", "the address resolved to nothing"))?;
-        self.settings.addr = Some(resolved);
+    /// An address to listen on, in Gunicorn's forms: `"127.0.0.1:8000"`, `"unix:/run/app.sock"`,
+    /// `"fd://3"`, or a `SocketAddr`. Call it once per address: every worker serves them all. A
+    /// host name is resolved now; the sockets are bound after `on_starting`.
+    ///
+    /// `FORKLINE_BIND` (addresses separated by commas), when set, replaces every address given
+    /// in code: where to listen is the deployment's to say. Sockets passed by systemd socket
+    /// activation (`LISTEN_FDS`) replace both, as in Gunicorn.
+    pub fn bind(mut self, addr: impl ToBindAddress) -> Result<Self> {
+        let address = addr
+            .to_bind_address()
+            .map_err(|e| Error::config("Server::bind", e))?;
+        self.settings.code_binds.push(address);
         Ok(self)
+    }
+
+    /// A listening socket the program made itself (a `std::net::TcpListener`, a
+    /// `std::os::unix::net::UnixListener`, a `socket2::Socket` after `listen`), served like a
+    /// [`bind`](Server::bind) address. It must be listening; `serve` says so if not.
+    pub fn listener(mut self, listener: impl Into<OwnedFd>) -> Self {
+        let fd = listener.into().into_raw_fd();
+        self.settings.code_binds.push(BindAddress::Fd(fd));
+        self
+    }
+
+    /// The mode of the Unix socket files the master creates (default `0o666`, systemd's
+    /// `SocketMode=` default; also `FORKLINE_UNIX_SOCKET_MODE`, in octal). Connecting needs
+    /// write permission, so `0o660` lets in the socket's group only.
+    pub fn unix_socket_mode(mut self, mode: u32) -> Self {
+        self.settings.unix_socket_mode = mode & 0o777;
+        self
     }
 
     /// How long workers get to stop after TERM before they are killed (default 30 s).
@@ -412,8 +443,9 @@ impl Server {
     /// pipeline can run the service's own binary: exit status 0, or 1 with the error.
     pub fn check(&self) -> Result<String> {
         let config = self.resolve()?;
-        let inherited = std::env::var_os(crate::server::binary_upgrade::LISTEN_FD).is_some();
-        if self.settings.addr.is_none() && !inherited {
+        let inherited = std::env::var_os(crate::server::binary_upgrade::LISTEN_FD).is_some()
+            || std::env::var_os("LISTEN_FDS").is_some();
+        if self.settings.binds().is_empty() && !inherited {
             return Err(Error::config(
                 "Server::bind",
                 "no address to listen on: call .bind(\"127.0.0.1:8000\") or set FORKLINE_BIND",
@@ -495,11 +527,13 @@ pub const SERVE_IN_RUNTIME: &str = "Server::serve was called from inside an asyn
      work per worker goes in #[forkline::worker_init]; async work before serving can run on a \
      runtime that you drop before serve: `tokio::runtime::Runtime::new()?.block_on(prepare())`";
 
-fn resolve(addr: &str) -> std::result::Result<SocketAddr, String> {
-    addr.to_socket_addrs()
-        .map_err(|e| format!("{addr:?} is not a host:port address: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr:?} resolved to nothing"))
+/// A file mode in octal, as `chmod` takes it: `660`, `0660`, `0o660`.
+fn parse_mode(text: &str) -> std::result::Result<u32, String> {
+    let digits = text.trim().trim_start_matches("0o");
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|&mode| mode <= 0o777)
+        .ok_or_else(|| format!("{text:?} is not a file mode in octal, as 660"))
 }
 
 #[cfg(test)]
@@ -541,5 +575,50 @@ mod tests {
             "soon".to_string()
         )]))
         .is_err());
+    }
+
+    #[test]
+    fn forkline_bind_replaces_the_codes_addresses() {
+        let code = Server::with_env(Env::from_pairs([("SENTRY_DSN", String::new())]))
+            .and_then(|s| s.bind("127.0.0.1:9000"))
+            .and_then(|s| s.bind("unix:/run/app.sock"))
+            .expect("server");
+        assert_eq!(
+            code.settings.binds(),
+            [
+                BindAddress::Tcp("127.0.0.1:9000".parse().expect("addr")),
+                BindAddress::Unix("/run/app.sock".into())
+            ]
+        );
+        let deployed = Server::with_env(Env::from_pairs([
+            ("SENTRY_DSN", String::new()),
+            ("FORKLINE_BIND", "unix:/run/other.sock,fd://3".to_string()),
+        ]))
+        .and_then(|s| s.bind("127.0.0.1:9000"))
+        .expect("server");
+        assert_eq!(
+            deployed.settings.binds(),
+            [BindAddress::Unix("/run/other.sock".into()), BindAddress::Fd(3)]
+        );
+    }
+
+    #[test]
+    fn bad_addresses_and_modes_name_their_variable() {
+        for (name, value) in [
+            ("FORKLINE_BIND", "unix:"),
+            ("FORKLINE_BIND", "fd://three"),
+            ("FORKLINE_UNIX_SOCKET_MODE", "999"),
+            ("FORKLINE_UNIX_SOCKET_MODE", "rw"),
+        ] {
+            let error = Server::with_env(Env::from_pairs([(name, value.to_string())]))
+                .expect_err(value)
+                .to_string();
+            assert!(error.contains(name), "{value}: {error}");
+        }
+        assert_eq!(parse_mode("660"), Ok(0o660));
+        assert_eq!(parse_mode("0o600"), Ok(0o600));
+        assert!(Server::from_env()
+            .and_then(|s| s.bind("unix:"))
+            .is_err_and(|e| e.to_string().contains("Server::bind")));
     }
 }

@@ -14,13 +14,22 @@ pub(crate) fn describe(config: &TelemetryConfig, settings: &Settings) -> String 
     let mut line = |key: &str, value: String| {
         let _ = writeln!(out, "{key:<28} {value}");
     };
+    let binds = settings.binds();
     line(
         "bind",
-        settings
-            .addr
-            .map_or("(none: set FORKLINE_BIND or call bind)".into(), |a| {
-                a.to_string()
-            }),
+        if binds.is_empty() {
+            "(none: set FORKLINE_BIND or call bind)".into()
+        } else {
+            binds
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    line(
+        "unix_socket_mode",
+        format!("{:o}", settings.unix_socket_mode),
     );
     line("workers", settings.workers.to_string());
     line(

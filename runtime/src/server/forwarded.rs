@@ -101,7 +101,8 @@ fn within(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
 /// What a request says about its client, once resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Client {
-    pub(crate) address: IpAddr,
+    /// `None`: a Unix socket peer that forwarded no address.
+    pub(crate) address: Option<IpAddr>,
     /// `http` or `https`, when a trusted proxy said.
     pub(crate) scheme: Option<&'static str>,
     /// The host the client asked for, when a trusted proxy said.
@@ -118,14 +119,20 @@ struct Hop {
 }
 
 #[cfg(feature = "axum")]
-/// The client of a request from `peer` with `headers`.
-pub(crate) fn client(peer: IpAddr, headers: &http::HeaderMap, trusted: &TrustedProxies) -> Client {
+/// The client of a request from `peer` (`None`: over a Unix socket) with `headers`. A Unix
+/// socket peer is trusted, as in Gunicorn: only a process allowed to open the socket file can
+/// connect, which is the proxy in front.
+pub(crate) fn client(
+    peer: Option<IpAddr>,
+    headers: &http::HeaderMap,
+    trusted: &TrustedProxies,
+) -> Client {
     let direct = Client {
         address: peer,
         scheme: None,
         host: None,
     };
-    if !trusted.trusts(peer) {
+    if peer.is_some_and(|peer| !trusted.trusts(peer)) {
         return direct;
     }
     let hops = hops(headers);
@@ -143,7 +150,7 @@ pub(crate) fn client(peer: IpAddr, headers: &http::HeaderMap, trusted: &TrustedP
         return direct;
     };
     Client {
-        address,
+        address: Some(address),
         scheme: match hop.proto.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("https") => Some("https"),
             Some("http") => Some("http"),
@@ -261,18 +268,18 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "shop.example"),
         ]);
-        let seen = client(ip("127.0.0.1"), &xff, &trusted);
+        let seen = client(Some(ip("127.0.0.1")), &xff, &trusted);
         // 10.1.2.3 is a trusted proxy; 203.0.113.7 is the first address no proxy stands for
         // (6.6.6.6 is what the client itself claimed).
-        assert_eq!(seen.address, ip("203.0.113.7"));
+        assert_eq!(seen.address, Some(ip("203.0.113.7")));
         assert_eq!(seen.scheme, Some("https"));
         assert_eq!(seen.host.as_deref(), Some("shop.example"));
         // From an untrusted peer, nothing forwarded is believed.
-        let spoofed = client(ip("192.0.2.9"), &xff, &trusted);
+        let spoofed = client(Some(ip("192.0.2.9")), &xff, &trusted);
         assert_eq!(
             spoofed,
             Client {
-                address: ip("192.0.2.9"),
+                address: Some(ip("192.0.2.9")),
                 scheme: None,
                 host: None
             }
@@ -283,10 +290,18 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "shop.example"),
         ]);
-        let seen = client(ip("127.0.0.1"), &one, &trusted);
-        assert_eq!(seen.address, ip("203.0.113.7"));
+        let seen = client(Some(ip("127.0.0.1")), &one, &trusted);
+        assert_eq!(seen.address, Some(ip("203.0.113.7")));
         assert_eq!(seen.scheme, Some("https"));
         assert_eq!(seen.host.as_deref(), Some("shop.example"));
+        // Over a Unix socket the peer is the proxy in front (only it can open the socket file),
+        // as in Gunicorn; without forwarded headers the client has no address.
+        let nobody = TrustedProxies::parse("10.0.0.0/8").expect("parse");
+        assert_eq!(client(None, &one, &nobody).address, Some(ip("203.0.113.7")));
+        assert_eq!(
+            client(None, &http::HeaderMap::new(), &trusted).address,
+            None
+        );
     }
 
     #[test]
@@ -297,19 +312,19 @@ mod tests {
             "forwarded",
             "for=\"[2001:db8::7]:4711\";proto=https;host=\"shop.example:8443\", for=127.0.0.1",
         )]);
-        let seen = client(ip("::1"), &forwarded, &trusted);
-        assert_eq!(seen.address, ip("2001:db8::7"));
+        let seen = client(Some(ip("::1")), &forwarded, &trusted);
+        assert_eq!(seen.address, Some(ip("2001:db8::7")));
         assert_eq!(seen.scheme, Some("https"));
         assert_eq!(seen.host.as_deref(), Some("shop.example:8443"));
         // `unknown`: the client is not known, the peer stays.
         let unknown = headers(&[("forwarded", "for=unknown;proto=https")]);
         assert_eq!(
-            client(ip("127.0.0.1"), &unknown, &trusted).address,
-            ip("127.0.0.1")
+            client(Some(ip("127.0.0.1")), &unknown, &trusted).address,
+            Some(ip("127.0.0.1"))
         );
         // A bad host is not taken.
         let bad = headers(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-host", "a b")]);
-        assert_eq!(client(ip("127.0.0.1"), &bad, &trusted).host, None);
+        assert_eq!(client(Some(ip("127.0.0.1")), &bad, &trusted).host, None);
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             recycle: self.recycle.clone(),
             connection: incoming.io().connection(),
             in_flight: Slot::open(),
-            peer: *incoming.remote_addr(),
+            peer: incoming.remote_addr().ip(),
             trusted: self.trusted.clone(),
             access_log: self.access_log.clone(),
         }))
@@ -87,8 +87,9 @@ pub(crate) struct PerConnection {
     recycle: Option<Arc<Recycle>>,
     connection: ConnectionDrain,
     in_flight: Arc<Slot>,
-    /// The connection's peer, and who may say it speaks for another client.
-    peer: std::net::SocketAddr,
+    /// The connection's peer (`None` over a Unix socket), and who may say it speaks for
+    /// another client.
+    peer: Option<std::net::IpAddr>,
     trusted: Arc<TrustedProxies>,
     access_log: Option<Arc<AccessLog>>,
 }
@@ -106,7 +107,7 @@ impl PerConnection {
             recycle: None,
             connection: ConnectionDrain::detached(),
             in_flight: Slot::open(),
-            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            peer: Some(std::net::IpAddr::from([127, 0, 0, 1])),
             trusted: Arc::default(),
             access_log,
         }
@@ -114,17 +115,19 @@ impl PerConnection {
 }
 
 /// What `serve_axum` puts in each request's extensions, in one entry: the connection's in-flight
-/// slot (for [`name_route`]) and the client's address ([`ClientAddress::of`]).
+/// slot (for [`name_route`]) and the client's address ([`ClientAddress::of`]; `None` from a
+/// Unix socket peer that forwarded none).
 #[derive(Debug, Clone)]
-pub(crate) struct InFlight(Arc<Slot>, pub(crate) std::net::IpAddr);
+pub(crate) struct InFlight(Arc<Slot>, pub(crate) Option<std::net::IpAddr>);
 
 impl ClientAddress {
     /// The client of `request`, as `serve_axum` resolved it; `None` for a request that did not
-    /// come through `serve_axum`.
+    /// come through `serve_axum`, or that came over a Unix socket from a proxy that did not say
+    /// who the client is.
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn of<B>(request: &http::Request<B>) -> Option<Self> {
         let in_flight = request.extensions().get::<InFlight>()?;
-        Some(Self(in_flight.1))
+        in_flight.1.map(Self)
     }
 }
 
@@ -229,10 +232,10 @@ impl Service<Request> for PerConnection {
 /// where handlers, the HTTP layer and Sentry's request context read them.
 fn client_of(
     request: &mut Request,
-    peer: std::net::SocketAddr,
+    peer: Option<std::net::IpAddr>,
     trusted: &TrustedProxies,
-) -> std::net::IpAddr {
-    let client = forwarded::client(peer.ip(), request.headers(), trusted);
+) -> Option<std::net::IpAddr> {
+    let client = forwarded::client(peer, request.headers(), trusted);
     let address = client.address;
     if client.scheme.is_none() && client.host.is_none() {
         return address;

@@ -1,11 +1,12 @@
-//! The pre-fork server: a master (the supervisor) that binds one socket and forks workers that
-//! share it, each running one app; their signals, scoreboard, balanced accept and reports.
+//! The pre-fork server: a master (the supervisor) that binds its sockets and forks workers that
+//! share them, each running one app; their signals, scoreboard, balanced accept and reports.
 
 pub(crate) mod abort_report;
 pub(crate) mod access_log;
 pub(crate) mod app;
 pub(crate) mod balanced_accept;
 pub(crate) mod binary_upgrade;
+pub(crate) mod bind_address;
 pub(crate) mod boot_failure;
 pub(crate) mod builder;
 pub(crate) mod check;
@@ -15,6 +16,7 @@ pub(crate) mod forwarded;
 pub(crate) mod in_flight;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
+pub(crate) mod listeners;
 pub(crate) mod master_report;
 pub(crate) mod max_requests;
 pub(crate) mod overdue;
@@ -24,15 +26,20 @@ pub(crate) mod sd_notify;
 pub(crate) mod settings;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;
+pub(crate) mod socket_activation;
+pub(crate) mod stream;
 pub(crate) mod supervisor;
 pub(crate) mod timeout;
+pub(crate) mod unix_socket;
 pub(crate) mod worker_report;
 pub(crate) mod worker_run;
 
 pub use crate::health::serving::Serving;
 pub use app::{App, Serve};
 pub use balanced_accept::{BalancedListener, ConnectionDrain, CountedStream, Drain};
+pub use bind_address::{BindAddress, ToBindAddress};
 pub use builder::{Server, SERVE_IN_RUNTIME};
 pub use forwarded::ClientAddress;
 pub(crate) use settings::Settings;
 pub use shutdown_signal::{Shutdown, StopKind};
+pub use stream::PeerAddr;

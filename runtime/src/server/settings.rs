@@ -2,14 +2,20 @@
 //! every worker.
 
 use crate::export::backoff::Backoff;
-use std::net::SocketAddr;
+use crate::server::bind_address::BindAddress;
 use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) workers: usize,
-    pub(crate) addr: Option<SocketAddr>,
+    /// The addresses `Server::bind` and `Server::listener` gave, in order.
+    pub(crate) code_binds: Vec<BindAddress>,
+    /// `FORKLINE_BIND`'s addresses, which replace the code's: where to listen is the
+    /// deployment's to say.
+    pub(crate) env_binds: Option<Vec<BindAddress>>,
+    /// The mode of the Unix socket files the master creates.
+    pub(crate) unix_socket_mode: u32,
     pub(crate) graceful_timeout: Duration,
     pub(crate) quick_timeout: Duration,
     pub(crate) no_fork: bool,
@@ -61,6 +67,11 @@ pub(crate) const CRASH_BACKOFF_FIRST: Duration = Duration::from_millis(100);
 pub(crate) const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 impl Settings {
+    /// The addresses to bind: `FORKLINE_BIND`'s if set, else the code's.
+    pub(crate) fn binds(&self) -> &[BindAddress] {
+        self.env_binds.as_deref().unwrap_or(&self.code_binds)
+    }
+
     /// How often a worker's runtime beats (and publishes its requests in flight): often enough
     /// that the timeout or `harakiri`, the shorter, is seen within a quarter of itself, and at
     /// most once a second.

@@ -8,7 +8,7 @@
 //! hooks, then a new worker per slot; each old worker is asked to stop only once its replacement
 //! is ready), TTIN/TTOU one worker more/fewer, USR1 reopen logs (forkline logs to stderr, so
 //! there is nothing to reopen), USR2 a binary upgrade (a new master from the executable's path,
-//! on the same socket: `binary_upgrade`), WINCH during an upgrade stops this master's workers
+//! on the same sockets: `binary_upgrade`), WINCH during an upgrade stops this master's workers
 //! gracefully (otherwise it is ignored: a terminal resize sends it too). None of them is fatal.
 //! A worker that dies is reaped and replaced, as is one that reached its `max_requests`; one that
 //! cannot boot stops the master with the worker's reason. Every exit is counted, spans included,
@@ -24,6 +24,7 @@ use crate::server::binary_upgrade::{self, Origin};
 use crate::server::boot_failure;
 use crate::server::crash_loop::{CrashLoop, Death};
 use crate::server::exit_kind::{self, Asked, ExitKind};
+use crate::server::listeners::Listeners;
 use crate::server::master_report::MasterReport;
 use crate::server::overdue;
 use crate::server::pidfile::Pidfile;
@@ -31,12 +32,12 @@ use crate::server::scoreboard::Scoreboard;
 use crate::server::sd_notify::{self, Notifier};
 use crate::server::settings::ABORT_GRACE;
 use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
+use crate::server::socket_activation;
 use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
 use crate::server::{App, Settings};
 use crate::sys::{self, Forked, Reaped};
 use crate::telemetry::fork_check;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,7 @@ pub(crate) fn run<A: App>(
     crate::diag::set_verbose(config.profile.verbose());
     // Both before any hook can start a thread or change the folder (see `binary_upgrade`).
     let inherited = binary_upgrade::take_inherited()?;
+    let activated = socket_activation::take().map_err(|e| Error::config("LISTEN_FDS", e))?;
     let origin = Origin::capture()
         .inspect_err(|e| {
             crate::diag::log_warn!(
@@ -152,27 +154,19 @@ pub(crate) fn run<A: App>(
         .map_err(|e| Error::io("mapping the scoreboard", e))?;
     let master = Master::new(settings.workers, config.run_dir.clone());
     run::master_hooks("on_starting", plan.on_starting, &master)?;
-    let (listener, upgraded_from) = match inherited {
-        Some(inherited) => (inherited.listener, inherited.from),
-        None => {
-            let addr = settings.addr.ok_or_else(|| {
-                Error::config(
-                    "Server::bind",
-                    "no address to listen on: call .bind(\"127.0.0.1:8000\") or set FORKLINE_BIND",
-                )
-            })?;
-            let listener =
-                TcpListener::bind(addr).map_err(|e| Error::io(format!("binding {addr}"), e))?;
-            (listener, None)
-        }
+    let (listeners, upgraded_from) = match inherited {
+        Some(inherited) => (inherited.listeners, inherited.from),
+        None => (
+            Listeners::open(settings.binds(), settings.unix_socket_mode, activated)?,
+            None,
+        ),
     };
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the bound address", e))?;
-    master.set_local_addr(local);
+    close_unused(settings, upgraded_from.is_some());
+    master.set_local_addr(listeners.first_tcp());
+    let local = listeners.describe();
     if let Some(old) = upgraded_from {
         crate::diag::log_notice!(
-            "binary upgrade: serving the socket {local} handed down by the master with pid {old}"
+            "binary upgrade: serving the sockets {local}, handed down by the master with pid {old}"
         );
     }
     let pidfile = settings
@@ -183,7 +177,7 @@ pub(crate) fn run<A: App>(
     // Always shown, whatever the profile: what runs where, and where its files go.
     crate::diag::emit(
         "info",
-        format_args!("{}", start_line(local, settings.workers, config)),
+        format_args!("{}", start_line(&local, settings.workers, config)),
     );
     run::master_hooks("when_ready", plan.when_ready, &master)?;
 
@@ -193,7 +187,7 @@ pub(crate) fn run<A: App>(
             plan,
             config,
             settings,
-            listener: &listener,
+            listeners: &listeners,
             app,
             inbox,
             mask,
@@ -220,14 +214,32 @@ pub(crate) fn run<A: App>(
         };
         supervisor.run()
     } else {
-        in_process(plan, config, settings, &listener, app, &master, board)
+        let served = in_process(plan, config, settings, &listeners, app, &master, board);
+        listeners.remove_files();
+        served
     };
     let on_exit = run::master_hooks("on_exit", plan.on_exit, &master);
     result.and(on_exit)
 }
 
-/// The master's start line: address, workers, profile, environment and run folder.
-fn start_line(local: std::net::SocketAddr, workers: usize, config: &TelemetryConfig) -> String {
+/// Closes the listening sockets given in code (`Server::listener`, `fd://`) that are not served
+/// because `FORKLINE_BIND`, systemd or a binary upgrade replaced them: a socket left open and
+/// never accepted on would take connections that nobody answers.
+fn close_unused(settings: &Settings, upgraded: bool) {
+    let served = if upgraded { &[][..] } else { settings.binds() };
+    for address in &settings.code_binds {
+        if let crate::server::BindAddress::Fd(fd) = address {
+            if !served.contains(address) {
+                // SAFETY: `Server::listener` and `fd://` hand the descriptor's ownership to
+                // the server, and nothing else took it.
+                drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd) });
+            }
+        }
+    }
+}
+
+/// The master's start line: addresses, workers, profile, environment and run folder.
+fn start_line(local: &str, workers: usize, config: &TelemetryConfig) -> String {
     let environment =
         if config.sentry.enabled && config.sentry.environment != config.otel.environment {
             format!(
@@ -248,7 +260,7 @@ fn in_process<A: App>(
     plan: &Plan,
     config: &TelemetryConfig,
     settings: &Settings,
-    listener: &TcpListener,
+    listeners: &Listeners,
     app: &A,
     master: &Master,
     board: &'static Scoreboard,
@@ -264,7 +276,7 @@ fn in_process<A: App>(
         plan,
         config,
         settings,
-        listener,
+        listeners,
         app,
         mask: None,
         board,
@@ -316,7 +328,7 @@ struct Supervisor<'a, A> {
     plan: &'a Plan,
     config: &'a TelemetryConfig,
     settings: &'a Settings,
-    listener: &'a TcpListener,
+    listeners: &'a Listeners,
     app: &'a A,
     inbox: &'a SignalInbox,
     /// The mask the process started with: the master's thread waits with it, and each worker
@@ -388,6 +400,11 @@ impl<A: App> Supervisor<'_, A> {
                         .for_each(|&pid| sys::kill(pid, libc::SIGKILL));
                 }
             }
+        }
+        // A socket file goes with the last master serving on it: not while the master this one
+        // started on USR2, or the one that started it, still does.
+        if self.new_master.is_none() && self.old_master.is_none() {
+            self.listeners.remove_files();
         }
         crate::diag::log_notice!("{}", self.report.summary());
         if let Err(e) = self.report.write(&self.config.run_dir) {
@@ -478,7 +495,7 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
-    /// USR2: starts a new master from this executable's path, on the same socket; this master's
+    /// USR2: starts a new master from this executable's path, on the same sockets; this master's
     /// pid file moves to `.oldbin`.
     fn upgrade(&mut self) {
         let refused = if self.stopping.is_some() {
@@ -509,11 +526,11 @@ impl<A: App> Supervisor<'_, A> {
                 return;
             }
         }
-        match binary_upgrade::start_new_master(origin, self.listener, self.mask) {
+        match binary_upgrade::start_new_master(origin, self.listeners, self.mask) {
             Ok(pid) => {
                 self.new_master = Some(pid);
                 crate::diag::log_notice!(
-                    "USR2: started a new master (pid {pid}) from {} on the same socket; once it \
+                    "USR2: started a new master (pid {pid}) from {} on the same sockets; once it \
                      serves, WINCH stops this master's workers and TERM this master",
                     origin.exe().display()
                 );
@@ -1164,7 +1181,7 @@ impl<A: App> Supervisor<'_, A> {
                     plan: self.plan,
                     config: self.config,
                     settings: self.settings,
-                    listener: self.listener,
+                    listeners: self.listeners,
                     app: self.app,
                     mask: Some(self.mask),
                     board: self.board,

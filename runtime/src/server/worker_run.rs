@@ -12,6 +12,7 @@ use crate::lifecycle::Worker;
 use crate::server::abort_report;
 use crate::server::access_log::AccessLog;
 use crate::server::boot_failure;
+use crate::server::listeners::Listeners;
 use crate::server::max_requests::{Recycle, RECYCLED};
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
@@ -25,7 +26,6 @@ use crate::telemetry::otel_pipeline::{self, Previous, ProcessIdentity};
 use crate::telemetry::teardown::TeardownReport;
 use crate::telemetry::{sentry_pipeline, teardown};
 use std::future::Future;
-use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -61,7 +61,7 @@ pub(crate) struct WorkerRun<'a, A> {
     pub(crate) plan: &'a Plan,
     pub(crate) config: &'a TelemetryConfig,
     pub(crate) settings: &'a Settings,
-    pub(crate) listener: &'a TcpListener,
+    pub(crate) listeners: &'a Listeners,
     pub(crate) app: &'a A,
     /// The mask the process started with, restored once the worker's own handlers are in place.
     pub(crate) mask: Option<&'a signals::SignalMask>,
@@ -181,7 +181,10 @@ impl<A: App> WorkerRun<'_, A> {
             worker_init(&worker, self.config, self.plan, &mut boot)
                 .map_err(|e| format!("in worker_init: {e}"))?;
         }
-        let listener = self.listener(&rt).map_err(|e| e.to_string())?;
+        let listeners = self
+            .listeners
+            .for_worker()
+            .map_err(|e| format!("preparing its listening sockets: {e}"))?;
         let record = self.board.record(self.slot).map(|record| {
             record.claim(worker.pid());
             crate::health::register_serving(record);
@@ -218,7 +221,7 @@ impl<A: App> WorkerRun<'_, A> {
         }
         let serve = Serve {
             worker: worker.clone(),
-            listener,
+            listeners,
             shutdown: shutdown.clone(),
             record,
             balance: self.settings.balanced_accept,
@@ -309,18 +312,6 @@ impl<A: App> WorkerRun<'_, A> {
         builder
             .build()
             .map_err(|e| Error::io("building the worker's async runtime", e))
-    }
-
-    /// This worker's copy of the shared listener, registered with its runtime.
-    fn listener(&self, rt: &tokio::runtime::Runtime) -> Result<tokio::net::TcpListener> {
-        let std_listener = self
-            .listener
-            .try_clone()
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|e| Error::io("preparing the listener", e))?;
-        let _context = rt.enter();
-        tokio::net::TcpListener::from_std(std_listener)
-            .map_err(|e| Error::io("registering the listener", e))
     }
 }
 
