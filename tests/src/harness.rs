@@ -430,3 +430,39 @@ pub fn requests_over_both_workers(addr: SocketAddr, at_least: u64) -> Served {
         served.pids
     );
 }
+
+/// A u64 in OTLP JSON: a string (protobuf's JSON mapping) or a number.
+pub fn u64_of(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The last collection in a worker's metrics file: its resource attributes, and the data
+/// points of `name` with their attributes.
+pub fn last_collection(run_dir: &std::path::Path, pid: u32, name: &str) -> (Value, Vec<Value>) {
+    let text = read_sink_text(run_dir, &format!("metrics-{pid}"));
+    let line = text
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("worker {pid} wrote no metrics"));
+    let request: Value = serde_json::from_str(line).expect("OTLP JSON");
+    let rm = &request["resourceMetrics"][0];
+    let resource = attributes(&rm["resource"]["attributes"]);
+    let points = rm["scopeMetrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|sm| sm["metrics"].as_array().into_iter().flatten())
+        .filter(|m| m["name"] == name)
+        .flat_map(|m| {
+            let data = m
+                .get("histogram")
+                .or_else(|| m.get("sum"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            data["dataPoints"].as_array().cloned().unwrap_or_default()
+        })
+        .collect();
+    (resource, points)
+}

@@ -5,7 +5,7 @@
 //! `http.server.request.duration` histogram counts exactly the requests its report says it
 //! served (the last collection, made at worker exit, is cumulative).
 
-use forkline_tests::harness::{attributes, http_get, read_sink_text, wait_until, Fixture};
+use forkline_tests::harness::{attributes, http_get, last_collection, u64_of, wait_until, Fixture};
 use forkline_tests::load::Load;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,42 +13,6 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_budget_server");
 const BOOT: Duration = Duration::from_secs(30);
-
-/// A u64 in OTLP JSON: a string (protobuf's JSON mapping) or a number.
-fn u64_of(v: &Value) -> u64 {
-    v.as_u64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// The last collection in a worker's metrics file: its resource attributes, and the data
-/// points of `name` with their attributes.
-fn last_collection(run_dir: &std::path::Path, pid: u32, name: &str) -> (Value, Vec<Value>) {
-    let text = read_sink_text(run_dir, &format!("metrics-{pid}"));
-    let line = text
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("worker {pid} wrote no metrics"));
-    let request: Value = serde_json::from_str(line).expect("OTLP JSON");
-    let rm = &request["resourceMetrics"][0];
-    let resource = attributes(&rm["resource"]["attributes"]);
-    let points = rm["scopeMetrics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|sm| sm["metrics"].as_array().into_iter().flatten())
-        .filter(|m| m["name"] == name)
-        .flat_map(|m| {
-            let data = m
-                .get("histogram")
-                .or_else(|| m.get("sum"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            data["dataPoints"].as_array().cloned().unwrap_or_default()
-        })
-        .collect();
-    (resource, points)
-}
 
 #[test]
 fn each_worker_counts_the_requests_it_served_under_its_own_pid() {

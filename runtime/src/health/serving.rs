@@ -16,6 +16,10 @@ pub struct Serving {
     pub connections_open: u64,
     /// Requests answered (counted by `serve_axum`; 0 for other apps).
     pub requests_served: u64,
+    /// Of those, refused by `serve_axum` over Gunicorn's request limits or as malformed (414,
+    /// 431, 400), without reaching the app.
+    #[serde(default)]
+    pub requests_refused: u64,
 }
 
 /// Why the master aborts a worker, beyond what the worker can tell itself.
@@ -35,6 +39,7 @@ pub(crate) struct Record {
     accepted: AtomicU64,
     open: AtomicU64,
     requests: AtomicU64,
+    refused: AtomicU64,
     /// When a task on the worker's runtime last ran (`sys::monotonic_ms`); 0 before the first
     /// beat. A runtime whose threads are all blocked stops beating.
     heartbeat_ms: AtomicU64,
@@ -59,6 +64,7 @@ impl Record {
         self.accepted.store(0, Relaxed);
         self.open.store(0, Relaxed);
         self.requests.store(0, Relaxed);
+        self.refused.store(0, Relaxed);
         self.heartbeat_ms.store(0, Relaxed);
         self.stuck_since_ms.store(0, Relaxed);
         self.oldest_request_ms.store(0, Relaxed);
@@ -144,6 +150,11 @@ impl Record {
         self.requests.fetch_add(1, Relaxed);
     }
 
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn request_refused(&self) {
+        self.refused.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn open(&self) -> u64 {
         self.open.load(Relaxed)
     }
@@ -153,6 +164,7 @@ impl Record {
             connections_accepted: self.accepted.load(Relaxed),
             connections_open: self.open.load(Relaxed),
             requests_served: self.requests.load(Relaxed),
+            requests_refused: self.refused.load(Relaxed),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::http::headers::extract;
 use crate::http::host::host_of;
 use crate::http::request_of_event;
 use crate::http::route_names;
-use crate::http::server_metrics::{RequestMetrics, METHODS};
+use crate::telemetry::http_server_metrics::{method_index, RequestMetrics, METHODS};
 use crate::telemetry::request_scope;
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue};
@@ -218,23 +218,6 @@ fn route_of<B>(request: &http::Request<B>) -> Option<&str> {
     }
     let _ = request;
     None
-}
-
-/// The method's index in [`METHODS`] (`_OTHER`, the last, for a method the conventions do not
-/// name).
-fn method_index(method: &http::Method) -> usize {
-    match *method {
-        http::Method::GET => 0,
-        http::Method::HEAD => 1,
-        http::Method::POST => 2,
-        http::Method::PUT => 3,
-        http::Method::DELETE => 4,
-        http::Method::CONNECT => 5,
-        http::Method::OPTIONS => 6,
-        http::Method::TRACE => 7,
-        http::Method::PATCH => 8,
-        _ => METHODS.len() - 1,
-    }
 }
 
 /// The response future: ends the span with the status, and reports 5xx, errors and panics.

@@ -8,7 +8,6 @@ mod layer;
 mod query;
 mod request_of_event;
 mod route_names;
-mod server_metrics;
 
 pub use headers::{extract, inject, inject_context, HeaderExtractor, HeaderInjector};
 pub use layer::{ResponseFuture, TelemetryLayer, TelemetryService};

@@ -31,6 +31,9 @@ pub struct Serve {
     /// The peers trusted to say who the client is (`forwarded_allow_ips`).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) trusted: crate::server::forwarded::TrustedProxies,
+    /// Gunicorn's request limits (`serve_axum` enforces them).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) limits: crate::server::request_limits::Limits,
     /// The drain window, within the graceful timeout.
     pub(crate) drain_window: std::time::Duration,
     // Only `serve_axum` counts requests against `max_requests`.

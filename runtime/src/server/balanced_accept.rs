@@ -296,6 +296,29 @@ impl BalancedListener {
                 .map(|a| PeerAddr::Unix(a.as_pathname().map(Into::into))),
         }
     }
+
+    /// The next connection, past the errors a server rides out: a client that gave up between
+    /// connecting and being accepted is not ours to report, and running out of descriptors is
+    /// waited out (a second, as axum's own listener does) while open connections close.
+    #[cfg(feature = "axum")]
+    pub(crate) async fn next_connection(&mut self) -> (CountedStream, PeerAddr) {
+        loop {
+            match self.accept().await {
+                Ok(taken) => return taken,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::ConnectionRefused
+                    ) => {}
+                Err(e) => {
+                    crate::diag::log_error!("accepting a connection failed: {e}; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
 }
 
 /// The first of `fds` ready to accept, looking from `start` on; each one not ready wakes this
@@ -411,25 +434,7 @@ impl axum::serve::Listener for BalancedListener {
     type Addr = PeerAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match BalancedListener::accept(self).await {
-                Ok(taken) => return taken,
-                // The client gave up between connecting and being accepted: not ours to report.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionAborted
-                            | io::ErrorKind::ConnectionReset
-                            | io::ErrorKind::ConnectionRefused
-                    ) => {}
-                // Out of descriptors, most likely: give open connections time to close, as
-                // axum's own listener does.
-                Err(e) => {
-                    crate::diag::log_error!("accepting a connection failed: {e}; retrying in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
+        self.next_connection().await
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {

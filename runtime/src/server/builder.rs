@@ -13,6 +13,7 @@ use crate::server::check;
 use crate::server::forwarded::TrustedProxies;
 #[cfg(feature = "axum")]
 use crate::server::keep_alive;
+use crate::server::request_limits;
 use crate::server::settings::Settings;
 use crate::server::supervisor;
 use crate::server::unix_socket;
@@ -25,6 +26,11 @@ use std::time::Duration;
 /// can take longer than 100 ms (a binary-upgrade test lost a request at that bound in CI).
 /// Waiting longer only delays the exit of a worker whose clients sent nothing more.
 const DEFAULT_DRAIN_WINDOW: Duration = Duration::from_secs(1);
+
+/// Gunicorn's `backlog`: std listens with 128, which a burst of new connections overflows
+/// while every worker is busy (the kernel then drops their SYNs, and each client waits a second
+/// to try again).
+const DEFAULT_BACKLOG: u32 = 2048;
 
 /// How old a connection on a crowded worker gets before `serve_axum` closes it.
 const DEFAULT_REBALANCE_AFTER: Duration = Duration::from_millis(500);
@@ -126,6 +132,36 @@ impl Server {
             .get("FORKLINE_PIDFILE")
             .filter(|p| !p.is_empty())
             .map(std::path::PathBuf::from);
+        let limit = |name, default: usize| -> Result<Option<usize>> {
+            // Gunicorn's meaning of 0: no limit.
+            Ok(match env.u64(name)? {
+                Some(0) => None,
+                Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                None => Some(default),
+            })
+        };
+        let limits = request_limits::Limits {
+            line: limit("FORKLINE_LIMIT_REQUEST_LINE", request_limits::DEFAULT_LINE)?,
+            fields: limit(
+                "FORKLINE_LIMIT_REQUEST_FIELDS",
+                request_limits::DEFAULT_FIELDS,
+            )?
+            .unwrap_or(0),
+            field_size: limit(
+                "FORKLINE_LIMIT_REQUEST_FIELD_SIZE",
+                request_limits::DEFAULT_FIELD_SIZE,
+            )?,
+        };
+        if limits.fields > request_limits::MAX_FIELDS {
+            return Err(Error::config(
+                "FORKLINE_LIMIT_REQUEST_FIELDS",
+                format!(
+                    "{} is over Gunicorn's most, {}; 0 turns the limit off",
+                    limits.fields,
+                    request_limits::MAX_FIELDS
+                ),
+            ));
+        }
         let env_binds = env
             .get("FORKLINE_BIND")
             .map(|a| bind_address::parse_list(a).map_err(|e| Error::config("FORKLINE_BIND", e)))
@@ -143,6 +179,10 @@ impl Server {
                 code_binds: Vec::new(),
                 env_binds,
                 unix_socket_mode,
+                backlog: match env.u64("FORKLINE_BACKLOG")? {
+                    Some(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX),
+                    _ => DEFAULT_BACKLOG,
+                },
                 graceful_timeout,
                 quick_timeout: Duration::from_secs(2),
                 no_fork: false,
@@ -165,6 +205,7 @@ impl Server {
                 reload_on_rss,
                 evil_reload_on_rss,
                 pidfile,
+                limits,
             },
             env,
         };
@@ -208,6 +249,39 @@ impl Server {
     /// write permission, so `0o660` lets in the socket's group only.
     pub fn unix_socket_mode(mut self, mode: u32) -> Self {
         self.settings.unix_socket_mode = mode & 0o777;
+        self
+    }
+
+    /// Gunicorn's `backlog`: how many connections the kernel queues on each socket the master
+    /// binds before a worker takes them (default 2048; the kernel caps it at
+    /// `net.core.somaxconn`; also `FORKLINE_BACKLOG`). Sockets handed over (`fd://`, systemd)
+    /// keep their own.
+    pub fn backlog(mut self, connections: u32) -> Self {
+        self.settings.backlog = connections.max(1);
+        self
+    }
+
+    /// Gunicorn's `limit_request_line`: the longest request line (method, target and version)
+    /// `serve_axum` takes, in bytes (default 4094; 0: no limit; also
+    /// `FORKLINE_LIMIT_REQUEST_LINE`). A longer one is answered 414 and its connection closed.
+    pub fn limit_request_line(mut self, bytes: usize) -> Self {
+        self.settings.limits.line = (bytes > 0).then_some(bytes);
+        self
+    }
+
+    /// Gunicorn's `limit_request_fields`: the most header fields a request may have (default
+    /// 100, at most 32768; 0: 32768; also `FORKLINE_LIMIT_REQUEST_FIELDS`). More is answered 431
+    /// by the HTTP parser, which stops reading there.
+    pub fn limit_request_fields(mut self, fields: usize) -> Self {
+        self.settings.limits.fields = fields.min(request_limits::MAX_FIELDS);
+        self
+    }
+
+    /// Gunicorn's `limit_request_field_size`: the longest header field (`Name: value`) a request
+    /// may have, in bytes (default 8190; 0: no limit; also `FORKLINE_LIMIT_REQUEST_FIELD_SIZE`).
+    /// A longer one is answered 400, as nginx answers it, and its connection closed.
+    pub fn limit_request_field_size(mut self, bytes: usize) -> Self {
+        self.settings.limits.field_size = (bytes > 0).then_some(bytes);
         self
     }
 
@@ -498,21 +572,13 @@ impl Server {
                 recycle: serve.recycle.clone(),
                 trusted: std::sync::Arc::new(serve.trusted.clone()),
                 access_log: serve.access_log.clone(),
+                limits: serve.limits,
             };
             let shutdown = serve.shutdown.clone();
             let window = serve.drain_window;
             async move {
                 let listener = serve.balanced_listener()?;
-                let drain = listener.drain();
-                axum::serve(listener, make)
-                    .with_graceful_shutdown(async move {
-                        shutdown.wait().await;
-                        // The listener takes nothing new from here, and each connection closes
-                        // after its last response; hyper's graceful shutdown, which closes
-                        // idle connections at once, only sees what is left after the window.
-                        drain.settled(window).await;
-                    })
-                    .await
+                crate::server::serve_router::serve(listener, make, shutdown, window).await
             }
         })
     }
@@ -598,7 +664,10 @@ mod tests {
         .expect("server");
         assert_eq!(
             deployed.settings.binds(),
-            [BindAddress::Unix("/run/other.sock".into()), BindAddress::Fd(3)]
+            [
+                BindAddress::Unix("/run/other.sock".into()),
+                BindAddress::Fd(3)
+            ]
         );
     }
 

@@ -51,6 +51,16 @@ pub(crate) fn describe(config: &TelemetryConfig, settings: &Settings) -> String 
             format!("{n} (+ up to {} jitter)", settings.max_requests_jitter)
         }),
     );
+    let bytes = |limit: Option<usize>| limit.map_or("off".into(), |n| format!("{n} bytes"));
+    line("limit_request_line", bytes(settings.limits.line));
+    line(
+        "limit_request_fields",
+        settings.limits.parser_fields().to_string(),
+    );
+    line(
+        "limit_request_field_size",
+        bytes(settings.limits.field_size),
+    );
     let mib = |b: Option<u64>| b.map_or("off".into(), |b| format!("{} MiB", b / (1024 * 1024)));
     line("reload_on_rss", mib(settings.reload_on_rss));
     line("evil_reload_on_rss", mib(settings.evil_reload_on_rss));

@@ -10,11 +10,14 @@
 
 use crate::health::serving::Record;
 use crate::server::access_log::{self, AccessLog};
-use crate::server::balanced_accept::{BalancedListener, ConnectionDrain};
+use crate::server::balanced_accept::{ConnectionDrain, CountedStream};
 use crate::server::forwarded::{self, ClientAddress, TrustedProxies};
 use crate::server::in_flight::Slot;
 use crate::server::max_requests::Recycle;
+use crate::server::refused_request;
+use crate::server::request_limits::Limits;
 use crate::server::scoreboard::Scoreboard;
+use crate::server::stream::PeerAddr;
 use axum::extract::Request;
 use axum::response::Response;
 use std::convert::Infallible;
@@ -40,22 +43,14 @@ pub(crate) struct MakePerConnection {
     /// The peers trusted to say who the client is.
     pub(crate) trusted: Arc<TrustedProxies>,
     pub(crate) access_log: Option<Arc<AccessLog>>,
+    /// Gunicorn's request limits.
+    pub(crate) limits: Limits,
 }
 
-impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerConnection {
-    type Response = PerConnection;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<PerConnection, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(
-        &mut self,
-        incoming: axum::serve::IncomingStream<'a, BalancedListener>,
-    ) -> Self::Future {
-        std::future::ready(Ok(PerConnection {
+impl MakePerConnection {
+    /// The service of one connection just taken, from `peer`.
+    pub(crate) fn for_connection(&self, stream: &CountedStream, peer: &PeerAddr) -> PerConnection {
+        PerConnection {
             router: self.router.clone(),
             max_requests: self.max_requests,
             rebalance: self
@@ -65,12 +60,13 @@ impl<'a> Service<axum::serve::IncomingStream<'a, BalancedListener>> for MakePerC
             served: Arc::new(AtomicU64::new(0)),
             record: self.record,
             recycle: self.recycle.clone(),
-            connection: incoming.io().connection(),
+            connection: stream.connection(),
             in_flight: Slot::open(),
-            peer: incoming.remote_addr().ip(),
+            peer: peer.ip(),
             trusted: self.trusted.clone(),
             access_log: self.access_log.clone(),
-        }))
+            limits: self.limits,
+        }
     }
 }
 
@@ -92,6 +88,7 @@ pub(crate) struct PerConnection {
     peer: Option<std::net::IpAddr>,
     trusted: Arc<TrustedProxies>,
     access_log: Option<Arc<AccessLog>>,
+    limits: Limits,
 }
 
 #[cfg(feature = "bench-internals")]
@@ -110,6 +107,7 @@ impl PerConnection {
             peer: Some(std::net::IpAddr::from([127, 0, 0, 1])),
             trusted: Arc::default(),
             access_log,
+            limits: Limits::default(),
         }
     }
 }
@@ -157,7 +155,7 @@ pub(crate) async fn name_route(request: Request) -> Request {
 impl Service<Request> for PerConnection {
     type Response = Response;
     type Error = Infallible;
-    type Future = LastOrNot<<axum::Router as Service<Request>>::Future>;
+    type Future = LastOrNot<Routed<<axum::Router as Service<Request>>::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Service::<Request>::poll_ready(&mut self.router, cx)
@@ -166,6 +164,8 @@ impl Service<Request> for PerConnection {
     fn call(&mut self, mut request: Request) -> Self::Future {
         self.in_flight
             .start(request.method().as_str(), request.uri().path());
+        // Measured as the request came, before a forwarded scheme and host join its URI.
+        let refused = self.limits.check(&request);
         let client = client_of(&mut request, self.peer, &self.trusted);
         // What the access log's line needs, kept only when there is one.
         let logged = self.access_log.as_ref().map(|log| {
@@ -205,6 +205,7 @@ impl Service<Request> for PerConnection {
         // The worker's last requests (max_requests) close their connections too.
         let recycling = self.recycle.as_ref().is_some_and(|r| r.request_served());
         let last = recycling
+            || refused.is_some()
             || self.max_requests.is_some_and(|max| served >= max)
             || self
                 .rebalance
@@ -213,10 +214,18 @@ impl Service<Request> for PerConnection {
         if last {
             self.connection.release();
         }
-        let inner = {
-            // A layer that starts the request's span here keeps it in the slot.
-            let _polling = self.in_flight.polling();
-            self.router.call(request)
+        let inner = match refused {
+            Some(refused) => Routed::Refused(Some(refused_request::record(
+                refused,
+                Some(&request),
+                client,
+                self.record,
+            ))),
+            None => {
+                // A layer that starts the request's span here keeps it in the slot.
+                let _polling = self.in_flight.polling();
+                Routed::App(self.router.call(request))
+            }
         };
         LastOrNot {
             inner,
@@ -300,6 +309,29 @@ impl Rebalance {
             .store(now + self.every_ms, Ordering::Relaxed);
         let (open, live) = self.board.load();
         live > 1 && record.open() > open / live
+    }
+}
+
+/// The router's answer to a request, or the one `serve_axum` gave itself to a request over a
+/// limit.
+#[derive(Debug)]
+pub(crate) enum Routed<F> {
+    App(F),
+    Refused(Option<Response>),
+}
+
+impl<F> Future for Routed<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::App(inner) => Pin::new(inner).poll(cx),
+            // Polled again after its answer (which a server does not do): nothing more comes.
+            Self::Refused(answer) => answer.take().map_or(Poll::Pending, |a| Poll::Ready(Ok(a))),
+        }
     }
 }
 

@@ -113,11 +113,24 @@ impl Listener {
         })
     }
 
-    fn bind(address: &BindAddress, unix_mode: u32) -> Result<Self> {
+    fn bind(address: &BindAddress, options: &BindOptions) -> Result<Self> {
         let failed = |e: io::Error| Error::io(format!("binding {address}"), e);
+        let listener = Self::bind_only(address, options.unix_mode).map_err(|e| match e {
+            Bound::Io(e) => failed(e),
+            Bound::Config(e) => e,
+        })?;
+        if !matches!(address, BindAddress::Fd(_)) {
+            // std listens with a backlog of 128; listening again sets the one asked for. A
+            // socket handed over keeps what its maker chose.
+            set_backlog(listener.socket.as_raw_fd(), options.backlog).map_err(failed)?;
+        }
+        Ok(listener)
+    }
+
+    fn bind_only(address: &BindAddress, unix_mode: u32) -> std::result::Result<Self, Bound> {
         match address {
             BindAddress::Tcp(addr) => {
-                let socket = Socket::Tcp(TcpListener::bind(addr).map_err(failed)?);
+                let socket = Socket::Tcp(TcpListener::bind(addr).map_err(Bound::Io)?);
                 let name = socket.tcp_addr().unwrap_or(*addr).to_string();
                 Ok(Self {
                     socket,
@@ -126,15 +139,30 @@ impl Listener {
                 })
             }
             BindAddress::Unix(path) => Ok(Self {
-                socket: Socket::Unix(unix_socket::bind(path, unix_mode).map_err(failed)?),
+                socket: Socket::Unix(unix_socket::bind(path, unix_mode).map_err(Bound::Io)?),
                 name: address.to_string(),
                 owned_file: Some(path.clone()),
             }),
             BindAddress::Fd(fd) => {
-                Self::adopt(*fd, false, None).map_err(|e| Error::config("fd://", e))
+                Self::adopt(*fd, false, None).map_err(|e| Bound::Config(Error::config("fd://", e)))
             }
         }
     }
+}
+
+/// Why a bind failed.
+enum Bound {
+    Io(io::Error),
+    Config(Error),
+}
+
+/// How the master binds the addresses it is given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BindOptions {
+    /// The Unix socket files' mode.
+    pub(crate) unix_mode: u32,
+    /// Gunicorn's `backlog`: connections the kernel queues before any worker takes them.
+    pub(crate) backlog: u32,
 }
 
 /// Every socket the master listens on, in the order given.
@@ -146,7 +174,7 @@ impl Listeners {
     /// addresses, bound now.
     pub(crate) fn open(
         addresses: &[BindAddress],
-        unix_mode: u32,
+        options: &BindOptions,
         activated: Option<Activated>,
     ) -> Result<Self> {
         if let Some(activated) = activated {
@@ -183,7 +211,7 @@ impl Listeners {
         }
         let mut bound = Vec::with_capacity(addresses.len());
         for address in addresses {
-            match Listener::bind(address, unix_mode) {
+            match Listener::bind(address, options) {
                 Ok(listener) => bound.push(listener),
                 Err(e) => {
                     // What this start made must not outlive it.
@@ -272,6 +300,17 @@ fn list(addresses: &[BindAddress]) -> String {
         .join(", ")
 }
 
+/// Listens again on `fd` with `backlog` (Linux takes a new backlog this way; the kernel caps it
+/// at `net.core.somaxconn`).
+fn set_backlog(fd: RawFd, backlog: u32) -> io::Result<()> {
+    let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+    // SAFETY: listen on a descriptor number; no memory is passed.
+    if unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn is_listening_socket(fd: RawFd) -> bool {
     sockopt(fd, libc::SO_ACCEPTCONN).is_ok_and(|accepting| accepting == 1)
 }
@@ -323,6 +362,29 @@ mod tests {
     use super::*;
     use std::os::fd::IntoRawFd;
 
+    const OPTIONS: BindOptions = BindOptions {
+        unix_mode: 0o600,
+        backlog: 2048,
+    };
+
+    #[test]
+    fn the_backlog_asked_for_queues_a_burst_of_connections() {
+        // Nobody accepts: every connection waits in the queue. With std's 128, the kernel
+        // drops the SYNs past it, and those clients only try again a second later.
+        let listeners =
+            Listeners::open(&["127.0.0.1:0".parse().expect("tcp")], &OPTIONS, None).expect("open");
+        let addr = listeners.first_tcp().expect("tcp");
+        let mut queued = Vec::new();
+        for n in 0..400 {
+            // A loopback handshake takes microseconds; a dropped SYN is sent again after 1 s.
+            let wait = std::time::Duration::from_millis(300);
+            match std::net::TcpStream::connect_timeout(&addr, wait) {
+                Ok(stream) => queued.push(stream),
+                Err(e) => panic!("connection {n} was not queued: {e}"),
+            }
+        }
+    }
+
     #[test]
     fn only_a_listening_socket_is_adopted() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -349,7 +411,7 @@ mod tests {
                 "127.0.0.1:0".parse().expect("tcp"),
                 BindAddress::Unix(path.clone()),
             ],
-            0o600,
+            &OPTIONS,
             None,
         )
         .expect("open");

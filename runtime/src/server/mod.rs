@@ -21,8 +21,13 @@ pub(crate) mod master_report;
 pub(crate) mod max_requests;
 pub(crate) mod overdue;
 pub(crate) mod pidfile;
+#[cfg(feature = "axum")]
+pub(crate) mod refused_request;
+pub(crate) mod request_limits;
 pub(crate) mod scoreboard;
 pub(crate) mod sd_notify;
+#[cfg(feature = "axum")]
+pub(crate) mod serve_router;
 pub(crate) mod settings;
 pub(crate) mod shutdown_signal;
 pub(crate) mod signals;

@@ -16,6 +16,8 @@ pub(crate) struct Settings {
     pub(crate) env_binds: Option<Vec<BindAddress>>,
     /// The mode of the Unix socket files the master creates.
     pub(crate) unix_socket_mode: u32,
+    /// Gunicorn's `backlog`.
+    pub(crate) backlog: u32,
     pub(crate) graceful_timeout: Duration,
     pub(crate) quick_timeout: Duration,
     pub(crate) no_fork: bool,
@@ -55,6 +57,8 @@ pub(crate) struct Settings {
     pub(crate) reload_on_rss: Option<u64>,
     /// uWSGI's `evil-reload-on-rss`, in bytes: a worker past it is aborted.
     pub(crate) evil_reload_on_rss: Option<u64>,
+    /// Gunicorn's `limit_request_line`, `limit_request_fields`, `limit_request_field_size`.
+    pub(crate) limits: crate::server::request_limits::Limits,
     /// Gunicorn's `pidfile`: the master's pid, moved to `<path>.oldbin` during a binary upgrade.
     pub(crate) pidfile: Option<PathBuf>,
 }

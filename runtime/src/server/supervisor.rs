@@ -24,7 +24,7 @@ use crate::server::binary_upgrade::{self, Origin};
 use crate::server::boot_failure;
 use crate::server::crash_loop::{CrashLoop, Death};
 use crate::server::exit_kind::{self, Asked, ExitKind};
-use crate::server::listeners::Listeners;
+use crate::server::listeners::{BindOptions, Listeners};
 use crate::server::master_report::MasterReport;
 use crate::server::overdue;
 use crate::server::pidfile::Pidfile;
@@ -157,7 +157,14 @@ pub(crate) fn run<A: App>(
     let (listeners, upgraded_from) = match inherited {
         Some(inherited) => (inherited.listeners, inherited.from),
         None => (
-            Listeners::open(settings.binds(), settings.unix_socket_mode, activated)?,
+            Listeners::open(
+                settings.binds(),
+                &BindOptions {
+                    unix_mode: settings.unix_socket_mode,
+                    backlog: settings.backlog,
+                },
+                activated,
+            )?,
             None,
         ),
     };

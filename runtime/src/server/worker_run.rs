@@ -229,6 +229,7 @@ impl<A: App> WorkerRun<'_, A> {
             rebalance_after: self.settings.rebalance_after,
             trusted: self.settings.forwarded_allow_ips.clone(),
             access_log,
+            limits: self.settings.limits,
             drain_window: self
                 .settings
                 .drain_window

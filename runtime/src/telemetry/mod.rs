@@ -3,6 +3,10 @@
 pub(crate) mod deferred_stacks;
 pub mod fork_check;
 pub(crate) mod fork_rng;
+/// The HTTP server metrics, recorded by `TelemetryLayer` and by `serve_axum` for the requests it
+/// refuses itself (over Gunicorn's request limits).
+#[cfg(feature = "tower")]
+pub(crate) mod http_server_metrics;
 pub(crate) mod installed;
 pub mod logs_pipeline;
 pub(crate) mod metrics_pipeline;

@@ -1,4 +1,5 @@
-//! The HTTP server metrics of the stable semantic conventions, recorded by `TelemetryLayer`:
+//! The HTTP server metrics of the stable semantic conventions, recorded by `TelemetryLayer` (and
+//! by `serve_axum` for a request it refuses over a limit):
 //! `http.server.request.duration` (a histogram in seconds, with the conventions' bucket
 //! boundaries) and `http.server.active_requests` (an up-down counter). The instruments are made
 //! once per installed meter provider (so once per worker, after `post_fork` installed it; the
@@ -209,6 +210,23 @@ impl Drop for Recording {
             self.finished = true;
             self.active_done();
         }
+    }
+}
+
+/// The method's index in [`METHODS`] (`_OTHER`, the last, for a method the conventions do not
+/// name).
+pub(crate) fn method_index(method: &http::Method) -> usize {
+    match *method {
+        http::Method::GET => 0,
+        http::Method::HEAD => 1,
+        http::Method::POST => 2,
+        http::Method::PUT => 3,
+        http::Method::DELETE => 4,
+        http::Method::CONNECT => 5,
+        http::Method::OPTIONS => 6,
+        http::Method::TRACE => 7,
+        http::Method::PATCH => 8,
+        _ => METHODS.len() - 1,
     }
 }
 
