@@ -23,8 +23,8 @@
 use crate::health::serving::Record;
 use crate::server::listeners::Socket;
 use crate::server::scoreboard::Scoreboard;
+use crate::server::shutdown_signal::Shutdown;
 use crate::server::stream::{PeerAddr, Stream};
-use crate::server::Shutdown;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;

@@ -165,10 +165,12 @@ fn request_line_length<B>(request: &http::Request<B>) -> usize {
     request.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len()
 }
 
-#[cfg(all(test, feature = "axum"))]
+#[cfg(test)]
 mod tests {
+    #[cfg(feature = "axum")]
     use super::*;
 
+    #[cfg(feature = "axum")]
     fn request(target: &str, headers: &[(&str, String)]) -> http::Request<()> {
         let mut builder = http::Request::get(target);
         for (name, value) in headers {
@@ -178,6 +180,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "axum")]
     fn each_limit_is_measured_as_gunicorn_measures_it() {
         let limits = Limits::default();
         // "GET /aaa… HTTP/1.1" is 4094 bytes exactly: allowed; one more is not.
@@ -218,6 +221,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "axum")]
     fn zero_turns_a_limit_off() {
         let off = Limits {
             line: None,
@@ -231,6 +235,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "axum")]
     fn each_refusal_has_its_status_and_says_which_limit() {
         for (refused, status, limit) in [
             (

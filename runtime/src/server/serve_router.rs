@@ -9,7 +9,7 @@ use crate::server::balanced_accept::BalancedListener;
 use crate::server::keep_alive::MakePerConnection;
 use crate::server::refused_request;
 use crate::server::request_limits::{Refused, DEFAULT_FIELDS};
-use crate::server::Shutdown;
+use crate::server::shutdown_signal::Shutdown;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::pin::pin;

@@ -235,7 +235,7 @@ pub(crate) fn run<A: App>(
 fn close_unused(settings: &Settings, upgraded: bool) {
     let served = if upgraded { &[][..] } else { settings.binds() };
     for address in &settings.code_binds {
-        if let crate::server::BindAddress::Fd(fd) = address {
+        if let crate::server::bind_address::BindAddress::Fd(fd) = address {
             if !served.contains(address) {
                 // SAFETY: `Server::listener` and `fd://` hand the descriptor's ownership to
                 // the server, and nothing else took it.
