@@ -28,6 +28,18 @@ impl Ctxt {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// An error marking everything from `start` to `end` (the tokens of one value, such as the
+    /// sign and the number of `-0.1`).
+    pub(crate) fn error_range(&self, start: Span, end: Span, message: impl Display) {
+        let mut first = proc_macro2::Ident::new("start", start);
+        first.set_span(start);
+        let last = proc_macro2::Ident::new("end", end);
+        self.push(syn::Error::new_spanned(
+            quote::quote!(#first #last),
+            message,
+        ));
+    }
+
     pub(crate) fn push(&self, error: syn::Error) {
         self.errors
             .borrow_mut()

@@ -55,6 +55,17 @@ impl Parse for Arg {
 }
 
 impl Arg {
+    /// The value's last token.
+    fn value_end(&self) -> Span {
+        match &self.value {
+            Value::Expr(expr) => quote::ToTokens::to_token_stream(expr)
+                .into_iter()
+                .last()
+                .map_or_else(|| self.value_span(), |t| t.span()),
+            _ => self.value_span(),
+        }
+    }
+
     /// Where the value is (the name's span for a bare `name`).
     fn value_span(&self) -> Span {
         match &self.value {
@@ -82,6 +93,8 @@ pub(crate) struct Spanned<T> {
     pub(crate) value: T,
     pub(crate) name_span: Span,
     pub(crate) value_span: Span,
+    /// The value's last token (its first is `value_span`): `Ctxt::error_range` marks the whole.
+    pub(crate) value_end: Span,
 }
 
 /// The slot of one argument, as `serde_derive`'s `Attr<T>`: set once; given again, the second
@@ -125,6 +138,7 @@ impl<T> Attr<T> {
             value,
             name_span: arg.name.span(),
             value_span: arg.value_span(),
+            value_end: arg.value_end(),
         });
     }
 

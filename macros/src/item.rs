@@ -25,6 +25,12 @@ impl Parse for ItemFn {
         let attrs = input.call(Attribute::parse_outer)?;
         let vis = input.parse()?;
         let sig = input.parse()?;
+        if input.peek(Token![;]) {
+            return Err(input.error(
+                "this function has no body to instrument (a trait method's declaration): put the \
+                 attribute on the method in the `impl` block",
+            ));
+        }
         if !input.peek(syn::token::Brace) {
             return Err(input.error("expected the function's body, `{ ... }`"));
         }

@@ -3,12 +3,14 @@
 //! `#[derive(SpanAttributes)]`. This file holds the entry points only.
 //!
 //! Use them through the `forkline` crate (`#[forkline::post_fork(...)]`). Generated code reaches
-//! forkline through `::forkline::__private::v1`; where forkline is renamed or re-exported, every
-//! macro takes `crate = path` (`#[post_fork(crate = my::forkline)]`,
-//! `#[handler(crate = my::forkline)]`, `#[span(crate = my::forkline)]` on a derived struct).
+//! forkline through its `__private::v1`, under the name the user's Cargo.toml gives forkline;
+//! where forkline is re-exported by another crate, every macro takes `crate = path`
+//! (`#[post_fork(crate = my::forkline)]`, `#[handler(crate = my::forkline)]`,
+//! `#[span(crate = my::forkline)]` on a derived struct).
 //!
 //! Layers, each importing only those below it: `ctxt`, `suggest`, `semconv` and `private`;
-//! `grammar` (the argument grammar) and `item` (the function a macro is on); then one folder a
+//! `grammar` (the argument grammar), `item` (the function a macro is on) and `returns` (what a
+//! return type shows of being a `Result`); then one folder a
 //! macro (`hook/`, `handler/`, `span_attributes/`), each reading its arguments (`args.rs`),
 //! checking them (`check.rs`) and generating code (`expand.rs`); then this file.
 
@@ -21,6 +23,7 @@ mod handler;
 mod hook;
 mod item;
 mod private;
+mod returns;
 mod semconv;
 mod span_attributes;
 mod suggest;
@@ -32,8 +35,9 @@ use proc_macro::TokenStream;
 ///
 /// The master hooks (`on_starting`, `when_ready`, `pre_fork`, `on_reload`, `nworkers_changed`,
 /// `child_exit`, `on_exit`) and `worker_int` / `worker_abort` take one argument only: `crate =
-/// path`, where forkline is renamed or re-exported (default `::forkline`). They take
-/// `&forkline::Master` (the master hooks) or `&forkline::Worker` (the worker ones), or nothing.
+/// path`, where forkline is re-exported by another crate (default: forkline under its name in
+/// Cargo.toml). They take `&forkline::Master` (the master hooks) or `&forkline::Worker` (the
+/// worker ones), or nothing.
 ///
 /// ```no_run
 /// #[forkline::on_starting]
@@ -84,7 +88,7 @@ pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `logs(exporter = ...)` | `"otlp"`, `"embedded"`, `"none"` | as for spans | where the worker's log records go (`OTEL_LOGS_EXPORTER`) |
 /// | `logs(level = ...)` | RUST_LOG-style filter: `"info"`, `"warn,my_crate=debug"` | `info` | which `tracing` events become log records (feature `tracing`; `RUST_LOG`) |
 /// | `logs(schedule_delay_ms = ...)` | integer, 1 to 600 000 | 1000 | the longest a record waits for its batch (`OTEL_BLRP_SCHEDULE_DELAY`) |
-/// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
+/// | `crate` | path | forkline, as Cargo.toml names it | where another crate re-exports forkline |
 ///
 /// ```no_run
 /// #[forkline::post_fork(
@@ -121,7 +125,7 @@ pub fn post_fork(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `sentry(debug = ...)` | bool | `false` | Sentry's debug logging (`SENTRY_DEBUG`) |
 /// | `sentry(guard(...))` | nested | the profile's | the Sentry transport's protection: as `post_fork`'s `guard(...)` without `buffer_budget_bytes`, plus `max_retries` (3) per envelope |
 /// | `propagators` | string literal | `"tracecontext,baggage,sentry"` | the propagators installed, in order (`OTEL_PROPAGATORS`); `"none"` for none |
-/// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
+/// | `crate` | path | forkline, as Cargo.toml names it | where another crate re-exports forkline |
 ///
 /// ```no_run
 /// #[forkline::worker_init(
@@ -144,7 +148,7 @@ pub fn worker_init(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | argument | type | default | meaning |
 /// |---|---|---|---|
 /// | `deadline_ms` | integer, 1 to 600000 | 2000 (development), 5000 (production) | the one deadline for the OTel and Sentry flush and shutdown together |
-/// | `crate` | path | `::forkline` | where forkline is renamed or re-exported |
+/// | `crate` | path | forkline, as Cargo.toml names it | where another crate re-exports forkline |
 ///
 /// ```no_run
 /// #[forkline::worker_exit(deadline_ms = 2000)]
@@ -218,7 +222,7 @@ pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `fields(key = expr, ...)` | keys `a.b.c` or `"a.b"`; any expression; a bare `name` records the variable `name` | none | extra attributes, evaluated when the call starts |
 /// | `err` | flag, on a function returning `Result` | off | an `Err` sets the span's status to error, adds an `exception` event, and is sent to Sentry linked to the span |
 /// | `metrics` | flag | off | each call's duration in the histogram `forkline.handler.duration` (seconds, the HTTP conventions' buckets) by `code.function.name` (the span's name), and `error.type = "panic"` for a call that panicked; recorded through the worker's meter provider |
-/// | `crate = path` | path | `::forkline` | where forkline is renamed or re-exported |
+/// | `crate = path` | path | forkline, as Cargo.toml names it | where another crate re-exports forkline |
 ///
 /// **`kind`'s default** is decided per call: `server` when the handler starts the trace in this
 /// process (no active span, or only a parent extracted from another process's headers), and
@@ -319,7 +323,7 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | option | type | default | meaning |
 /// |---|---|---|---|
 /// | `prefix = "..."` | string literal | none: keys are the fields' own | put before every key of the struct (`prefix.field`) |
-/// | `crate = path` | path | `::forkline` | where forkline is renamed or re-exported |
+/// | `crate = path` | path | forkline, as Cargo.toml names it | where another crate re-exports forkline |
 ///
 /// On a field, `#[span(...)]` (several in one attribute, or several attributes):
 ///

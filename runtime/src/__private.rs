@@ -2,9 +2,11 @@
 //! release.
 //!
 //! Everything sits in a version module, `v1`, and forkline-macros generates every path to forkline
-//! through it: `::forkline::__private::v1::…`, or `<path>::__private::v1::…` under
-//! `crate = <path>` (never `::forkline::Worker` or another public path, so a public rename does
-//! not break generated code). Paths to the standard library are `::core::…` and `::std::…`.
+//! through it: each expansion imports it once, `use ::forkline::__private::v1 as
+//! __forkline_private;` (forkline under its name in the user's Cargo.toml, or `<path>` under
+//! `crate = <path>`), and names everything through that (never `::forkline::Worker` or another
+//! public path, so a public rename does not break generated code; a path that does not resolve
+//! is one error, at the `use`). Paths to the standard library are `::core::…` and `::std::…`.
 //!
 //! The version names the contract between the two crates: the items below and their shapes (the
 //! hook descriptors' fields, the handler's functions). A change that generated code from an older
@@ -21,14 +23,31 @@
 pub mod v1 {
     pub use crate::config::GuardSettings;
     pub use crate::lifecycle::hooks::{
-        ChildExitHook, DsnArg, HookResult, HookSite, IntoHookResult, LogsArgs, MasterHook,
-        MetricsArgs, NWorkersChangedHook, OtelArgs, PostForkHook, SentryArgs, WorkerExitHook,
-        WorkerHook, WorkerInitHook, CHILD_EXIT, NWORKERS_CHANGED, ON_EXIT, ON_RELOAD, ON_STARTING,
-        POST_FORK, PRE_FORK, WHEN_READY, WORKER_ABORT, WORKER_EXIT, WORKER_INIT, WORKER_INT,
+        ChildExitHook, DsnArg, HookResult, HookReturn, HookSite, LogsArgs, MasterHook, MetricsArgs,
+        NWorkersChangedHook, OtelArgs, PostForkHook, SentryArgs, WorkerExitHook, WorkerHook,
+        WorkerInitHook, CHILD_EXIT, NWORKERS_CHANGED, ON_EXIT, ON_RELOAD, ON_STARTING, POST_FORK,
+        PRE_FORK, WHEN_READY, WORKER_ABORT, WORKER_EXIT, WORKER_INIT, WORKER_INT,
     };
     pub use crate::lifecycle::{Master, Worker, WorkerExit, WorkersChanged};
     pub use linkme;
     pub use opentelemetry;
+
+    /// A hook's descriptor in its registry (a linkme distributed slice). Written here, with
+    /// `$crate`, rather than generated, so that linkme's helper attribute only ever appears
+    /// where its path resolved: a `crate = path` that does not resolve is then one error, with
+    /// no "cannot find attribute `linkme`" after it.
+    #[doc(hidden)]
+    #[macro_export]
+    macro_rules! __forkline_hook_element {
+        ($registry:ident, $name:ident : $descriptor:ident = $value:expr) => {
+            #[$crate::__private::v1::linkme::distributed_slice($crate::__private::v1::$registry)]
+            #[linkme(crate = $crate::__private::v1::linkme)]
+            #[doc(hidden)]
+            #[allow(non_upper_case_globals)]
+            static $name: $crate::__private::v1::$descriptor = $value;
+        };
+    }
+    pub use crate::__forkline_hook_element as hook_element;
 
     /// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
     pub mod handler {
@@ -37,7 +56,7 @@ pub mod v1 {
         pub use crate::handler::error_event::HandlerSite;
         pub use crate::handler::metrics::HandlerTimer;
         pub use crate::handler::span::record;
-        pub use crate::handler::{AttributeKey, HandlerSpan, SpanAttributes};
+        pub use crate::handler::{AttributeKey, HandlerSpan, ReturnsResult, SpanAttributes};
         pub use opentelemetry::trace::SpanKind;
         pub use opentelemetry::KeyValue;
 

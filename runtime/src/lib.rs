@@ -94,6 +94,7 @@ pub use export::sentry_transport::GuardedSentryTransport;
 pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, BreakerState, ByItemKind, Dropped, Health, Pipeline};
+pub use lifecycle::hooks::HookReturn;
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
 pub use server::master_report::{read_master_reports, Exits, MasterReport, SpanAccount};
 pub use server::worker_report::{read_reports, BootTimes, WorkerReport};

@@ -28,7 +28,7 @@ const RUNTIME_LAYERS: &[&[&str]] = &[
 /// grammar and the item reader, then one folder a macro.
 const MACROS_LAYERS: &[&[&str]] = &[
     &["ctxt", "suggest", "semconv", "private"],
-    &["grammar", "item"],
+    &["grammar", "item", "returns"],
     &["hook", "handler", "span_attributes"],
 ];
 

@@ -161,7 +161,10 @@ fn fields(cx: &Ctxt, arg: &Arg) -> Option<Vec<Field>> {
         Err(e) => {
             cx.error(
                 e.span(),
-                format!("{e}; `fields` takes `key = value` pairs, as in `fields(order.id = order.id, user)`"),
+                format!(
+                    "{e}; `fields` takes `key = value` pairs, as in `fields(order.id = order.id, \
+                     user)`; a key is dotted identifiers or a string: `\"order-id\" = value`"
+                ),
             );
             return None;
         }

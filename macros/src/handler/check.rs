@@ -5,6 +5,7 @@
 use crate::ctxt::Ctxt;
 use crate::handler::args::HandlerArgs;
 use crate::item::ItemFn;
+use crate::returns::{self, Shape};
 use crate::semconv;
 use proc_macro2::Span;
 use std::collections::HashMap;
@@ -117,11 +118,18 @@ pub(crate) fn check(cx: &Ctxt, args: &HandlerArgs, func: &ItemFn) -> Recorded {
     }
 
     if let Some(err) = args.err.get() {
-        if !returns_result(&sig.output) {
+        // Certain from the tokens alone; an alias or a type of the user's is left to the type
+        // system (`ReturnsResult`, at the return type).
+        let certainly_not = match returns::shape(&sig.output) {
+            Shape::Unit => Some("returns nothing"),
+            Shape::NotResult(_) => Some("does not return a `Result`"),
+            Shape::ResultOf(_) | Shape::Opaque => None,
+        };
+        if let Some(why) = certainly_not {
             cx.error(
                 err.name_span,
                 format!(
-                    "`err` records `Err` values, but `{}` does not return a `Result`; remove `err`",
+                    "`err` records `Err` values, but `{}` {why}; remove `err`",
                     sig.ident
                 ),
             );
@@ -146,17 +154,6 @@ fn collect_bindings(pat: &Pat, out: &mut Vec<Ident>) {
         Pat::Paren(p) => collect_bindings(&p.pat, out),
         Pat::Type(t) => collect_bindings(&t.pat, out),
         _ => {}
-    }
-}
-
-/// `Result<..>`, `io::Result<..>`, `anyhow::Result<..>`: any path whose last segment is `Result`.
-fn returns_result(output: &ReturnType) -> bool {
-    match output {
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
-            _ => false,
-        },
-        ReturnType::Default => false,
     }
 }
 

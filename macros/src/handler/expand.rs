@@ -11,10 +11,15 @@ use crate::item::ItemFn;
 use crate::private::Private;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{LitStr, ReturnType};
 
-pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> TokenStream {
-    let p = &Private::new(args.krate.value());
+pub(crate) fn expand(
+    p: &Private,
+    args: &HandlerArgs,
+    recorded: &Recorded,
+    func: &ItemFn,
+) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
@@ -70,39 +75,65 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
             #p::handler::record(&(#value), #key, __forkline_out);
         }
     });
-    // `let __forkline_value: Ret = { body };` gives `?` and `return` in the body the function's
-    // return type; `impl Trait` cannot be written there, so it is then left to inference.
-    let ret = match &sig.output {
-        ReturnType::Type(_, ty) if nameable(&sig.output) => quote!(: #ty),
-        ReturnType::Default => quote!(: ()),
-        ReturnType::Type(..) => TokenStream::new(),
+    // The body runs in a closure (or an async block) with the function's return type, so that
+    // `return` and `?` in it are checked against that type at their own tokens, as without the
+    // macro: a `return` of that type that never runs comes first and fixes the closure's return
+    // type (tracing-attributes' "fake return edge"). `impl Trait` cannot be written there, so it
+    // is then left to inference.
+    let returned = match &sig.output {
+        ReturnType::Type(_, ty) if nameable(&sig.output) => Some((quote!(#ty), ty.span())),
+        ReturnType::Default => Some((quote!(()), sig.ident.span())),
+        ReturnType::Type(..) => None,
     };
+    let fake_return = returned.as_ref().map(|(ty, span)| {
+        quote_spanned! {*span=>
+            #[allow(
+                unknown_lints, unreachable_code, clippy::diverging_sub_expression,
+                clippy::let_unit_value, clippy::unreachable, clippy::let_with_type_underscore,
+                clippy::empty_loop
+            )]
+            if false {
+                let __forkline_fake_return: #ty = loop {};
+                return __forkline_fake_return;
+            }
+        }
+    });
     let run = if sig.asyncness.is_some() {
         quote! {
             __forkline_span
                 .instrument(async move {
-                    let __forkline_value #ret = #block;
-                    __forkline_value
+                    #fake_return
+                    #block
                 })
                 .await
         }
     } else {
         quote! {
             __forkline_span.in_scope(move || {
-                let __forkline_value #ret = #block;
-                __forkline_value
+                #fake_return
+                #block
             })
         }
     };
     let fn_name = sig.ident.to_string();
     let report = if args.err.is_set() {
+        // At the return type: a type that is not a `Result` is reported there, in
+        // `ReturnsResult`'s words.
+        let at = match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => sig.ident.span(),
+        };
+        let err_ref = p.at(at);
+        let err_ref = quote_spanned! {at=>
+            #err_ref::handler::ReturnsResult::err_ref(&__forkline_result)
+        };
         quote! {
-            if let ::core::result::Result::Err(__forkline_error) = &__forkline_result {
+            if let ::core::option::Option::Some(__forkline_error) = #err_ref {
                 #[allow(unused_imports)]
                 use #p::handler::{
                     ViaChain as _, ViaDisplay as _, ViaError as _,
                 };
-                (&#p::handler::ErrorRef(__forkline_error))
+                (&__forkline_error)
                     .forkline_report(&__forkline_span, {
                         const __FORKLINE_SITE: #p::handler::HandlerSite =
                             #p::handler::HandlerSite {
@@ -124,9 +155,11 @@ pub(crate) fn expand(args: &HandlerArgs, recorded: &Recorded, func: &ItemFn) -> 
     } else {
         TokenStream::new()
     };
+    let import = p.import();
     quote! {
         #(#attrs)*
         #vis #sig {
+            #import
             #timer
             let __forkline_span = #p::handler::HandlerSpan::#start(
                 #name,

@@ -8,7 +8,8 @@ mod expand;
 
 use crate::ctxt::{keep_item, Ctxt};
 use crate::item::parse_fn;
-use proc_macro2::TokenStream;
+use crate::private::Private;
+use proc_macro2::{Span, TokenStream};
 
 pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let func = match parse_fn(
@@ -22,8 +23,12 @@ pub(crate) fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let parsed = args::parse(&cx, args);
     let recorded = check::check(&cx, &parsed, &func);
+    let p = Private::new(parsed.krate.value(), "handler");
+    if let Some(problem) = p.problem() {
+        cx.error(Span::call_site(), problem);
+    }
     match cx.check() {
-        Ok(()) => expand::expand(&parsed, &recorded, &func),
+        Ok(()) => expand::expand(&p, &parsed, &recorded, &func),
         Err(errors) => keep_item(&func, &errors),
     }
 }

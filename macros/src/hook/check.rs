@@ -165,7 +165,8 @@ pub(crate) fn check(cx: &Ctxt, args: &HookArgs) {
 }
 
 const TEMPORALITIES: &[&str] = &["cumulative", "delta", "lowmemory"];
-const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+/// The runtime's levels (`config::log_level`), `warning` for `warn` included.
+const LEVELS: &[&str] = &["off", "error", "warn", "warning", "info", "debug", "trace"];
 /// A day: a longer export interval is almost surely a unit mistake.
 const MAX_INTERVAL_MS: u64 = 86_400_000;
 
@@ -232,8 +233,9 @@ fn log_filter(filter: &str) -> Result<(), String> {
 fn unit_interval(cx: &Ctxt, name: &str, value: Option<&Spanned<f64>>) {
     if let Some(v) = value {
         if !(0.0..=1.0).contains(&v.value) {
-            cx.error(
+            cx.error_range(
                 v.value_span,
+                v.value_end,
                 format!(
                     "`{name}` is a probability and must be between 0.0 and 1.0 (got {}); \
                      for example 0.25 keeps one trace in four",

@@ -11,16 +11,17 @@ use crate::hook::signature::Signature;
 use crate::hook::value::DsnArg;
 use crate::item::ItemFn;
 use crate::private::Private;
+use crate::returns;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 pub(crate) fn expand(
+    p: &Private,
     kind: HookKind,
     args: &HookArgs,
     sig: &Signature,
     item: &ItemFn,
 ) -> TokenStream {
-    let p = &Private::new(args.krate.value());
     let fn_name = &item.sig.ident;
     let fn_name_str = fn_name.to_string();
     let (registry, descriptor) = kind.registry();
@@ -50,9 +51,22 @@ pub(crate) fn expand(
     } else {
         call
     };
+    // At the return type (its error type when written: `Result<(), E>` fails only for an `E`
+    // without `Display`; the function's name without one), so that a type the runtime does not
+    // take as a hook's outcome is reported there, in `HookReturn`'s words.
+    let returned = match (&item.sig.output, returns::error_type(&item.sig.output)) {
+        (_, Some(error)) => syn::spanned::Spanned::span(error),
+        (syn::ReturnType::Type(_, ty), None) => syn::spanned::Spanned::span(ty),
+        (syn::ReturnType::Default, None) => fn_name.span(),
+    };
+    let outcome = p.at(returned);
+    let outcome = quote_spanned! {returned=>
+        #outcome::HookReturn::into_hook_result(__forkline_returned)
+    };
     let wrapper = quote! {
         fn __forkline_run(#(#inputs),*) -> #p::HookResult {
-            #p::IntoHookResult::into_hook_result(#body)
+            let __forkline_returned = #body;
+            #outcome
         }
     };
 
@@ -91,18 +105,23 @@ pub(crate) fn expand(
         TokenStream::new()
     };
 
+    let import = p.import();
     quote! {
         #item
 
         #singleton
 
-        #[#p::linkme::distributed_slice(#p::#registry)]
-        #[linkme(crate = #p::linkme)]
-        #[doc(hidden)]
-        #[allow(non_upper_case_globals)]
-        static #static_name: #p::#descriptor = {
-            #wrapper
-            #p::#descriptor {
+        // In a block of its own, so that forkline's path is imported once (`private.rs`). The
+        // wrapper stays out of the registry's element, which linkme re-emits through a macro of
+        // forkline's: an error in it then points at the user's token, not at the attribute.
+        const _: () = {
+        #import
+
+        #wrapper
+
+        #p::hook_element! {
+            #registry,
+            #static_name: #descriptor = #p::#descriptor {
                 site: #p::HookSite {
                     function: #fn_name_str,
                     module: ::core::module_path!(),
@@ -114,6 +133,7 @@ pub(crate) fn expand(
                 #extra_fields
                 run: __forkline_run,
             }
+        }
         };
     }
 }

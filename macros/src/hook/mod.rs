@@ -12,8 +12,9 @@ mod value;
 
 use crate::ctxt::{keep_item, Ctxt};
 use crate::item::parse_fn;
+use crate::private::Private;
 use kind::HookKind;
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 
 pub(crate) fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> TokenStream {
     let not_a_fn = format!(
@@ -29,8 +30,12 @@ pub(crate) fn hook(kind: HookKind, args: TokenStream, item: TokenStream) -> Toke
     let parsed = args::parse(&cx, kind, args);
     check::check(&cx, &parsed);
     let sig = signature::check(&cx, kind, &func);
+    let p = Private::new(parsed.krate.value(), kind.attr_name());
+    if let Some(problem) = p.problem() {
+        cx.error(Span::call_site(), problem);
+    }
     match cx.check() {
-        Ok(()) => expand::expand(kind, &parsed, &sig, &func),
+        Ok(()) => expand::expand(&p, kind, &parsed, &sig, &func),
         Err(errors) => keep_item(&func, &errors),
     }
 }

@@ -4,6 +4,7 @@
 use crate::ctxt::Ctxt;
 use crate::hook::kind::{HookKind, Param};
 use crate::item::ItemFn;
+use crate::returns::{self, Shape};
 use syn::{FnArg, GenericParam, ReturnType, Type};
 
 pub(crate) struct Signature {
@@ -165,27 +166,28 @@ fn context_param(ty: &Type) -> Option<(Param, bool)> {
     }
 }
 
+/// A hook returns `()` or `Result<(), E>`: what the tokens show for certain is checked here,
+/// the rest (an alias such as `forkline::Result<()>` or `AppResult`) by `HookReturn`, at the
+/// return type.
 fn return_type(cx: &Ctxt, kind: HookKind, output: &ReturnType) {
-    let ReturnType::Type(_, ty) = output else {
-        return;
-    };
-    let ok = match &**ty {
-        Type::Tuple(tuple) => tuple.elems.is_empty(),
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
-        _ => false,
-    };
-    if !ok {
-        cx.error_spanned(
-            ty,
+    let hook = kind.attr_name();
+    match returns::shape(output) {
+        Shape::Unit | Shape::Opaque => {}
+        Shape::ResultOf(ok) if returns::is_unit(ok) => {}
+        Shape::ResultOf(ok) => cx.error_spanned(
+            ok,
             format!(
-                "#[{}] hooks return `()` or `Result<(), E>` (E: Display); an `Err` {}",
-                kind.attr_name(),
+                "#[{hook}] hooks return `()` or `Result<(), E>`: nothing takes an `Ok` value; \
+                 return `Ok(())` (an `Err` {})",
                 kind.on_err()
             ),
-        );
+        ),
+        Shape::NotResult(ty) => cx.error_spanned(
+            ty,
+            format!(
+                "#[{hook}] hooks return `()` or `Result<(), E>` (E: Display); an `Err` {}",
+                kind.on_err()
+            ),
+        ),
     }
 }

@@ -112,6 +112,22 @@ pub(crate) fn integer(cx: &Ctxt, arg: &Arg) -> Option<u64> {
             );
             None
         }
+        // A literal, of another kind: say what kind.
+        Expr::Lit(_) => {
+            cx.error_spanned(
+                expr,
+                format!(
+                    "`{}` is {}, such as `2000`",
+                    arg.name,
+                    if arg.name.to_string().ends_with("_ms") {
+                        "an integer number of milliseconds"
+                    } else {
+                        "a whole number"
+                    }
+                ),
+            );
+            None
+        }
         _ => {
             not_literal(cx, arg, expr, "2000");
             None

@@ -22,6 +22,8 @@ pub(crate) struct FieldArgs {
     pub(crate) skip: Attr<()>,
     pub(crate) redact: Attr<()>,
     pub(crate) flatten: Attr<()>,
+    /// Every option's name where it was given, in order: a conflict is reported at the later.
+    pub(crate) given: Vec<(String, proc_macro2::Span)>,
 }
 
 pub(crate) fn struct_args(cx: &Ctxt, attrs: &[Attribute]) -> StructArgs {
@@ -49,6 +51,7 @@ pub(crate) fn struct_args(cx: &Ctxt, attrs: &[Attribute]) -> StructArgs {
 pub(crate) fn field_args(cx: &Ctxt, attrs: &[Attribute]) -> FieldArgs {
     let mut args = FieldArgs::default();
     for arg in span_args(cx, attrs) {
+        args.given.push((arg.name.to_string(), arg.name.span()));
         match arg.name.to_string().as_str() {
             "name" => args.name.set(cx, &arg, |cx, arg| {
                 grammar::string_literal(cx, arg, "\"order.id\"")

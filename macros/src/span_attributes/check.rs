@@ -63,23 +63,35 @@ pub(crate) fn check<'a>(cx: &Ctxt, input: &'a DeriveInput, args: &StructArgs) ->
             options.redact.is_set(),
             options.flatten.is_set(),
         );
+        // Each conflict is reported at the later of its two options, where the user added the
+        // one that contradicts the other.
+        let later = |a: &str, b: &str| {
+            let at = |name: &str| options.given.iter().position(|(given, _)| given == name);
+            match (at(a), at(b)) {
+                (Some(i), Some(j)) => options.given[i.max(j)].1,
+                _ => field.span(),
+            }
+        };
         let conflicts = [
             (
                 skip && redact,
+                later("skip", "redact"),
                 "`skip` and `redact`: a skipped field records nothing to redact; keep one",
             ),
             (
                 flatten && options.name.is_set(),
+                later("flatten", "name"),
                 "`flatten` and `name`: a flattened struct has no key of its own; keep one",
             ),
             (
                 flatten && redact,
+                later("flatten", "redact"),
                 "`flatten` and `redact`: redact the nested struct's fields instead",
             ),
         ];
-        for (conflict, message) in conflicts {
+        for (conflict, span, message) in conflicts {
             if conflict {
-                cx.error(field.span(), message);
+                cx.error(span, message);
             }
         }
         if skip {

@@ -11,10 +11,9 @@ use syn::DeriveInput;
 
 pub(crate) fn expand(
     input: &DeriveInput,
-    krate: Option<&syn::Path>,
+    private: &Private,
     recorded: &[Recorded<'_>],
 ) -> TokenStream {
-    let private = Private::new(krate);
     let statements = recorded.iter().map(|field| {
         let Recorded { ident, ty, key, how } = field;
         let p = private.at(ty.span());
@@ -60,17 +59,22 @@ pub(crate) fn expand(
     });
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let p = &private;
+    let p = private;
+    let import = private.import();
     quote! {
-        #[automatically_derived]
-        impl #impl_generics #p::handler::SpanAttributes for #ident #ty_generics #where_clause {
-            fn record(
-                &self,
-                __forkline_key: #p::handler::AttributeKey,
-                __forkline_out: &mut ::std::vec::Vec<#p::handler::KeyValue>,
-            ) {
-                #(#statements)*
+        // In a block of its own, so that forkline's path is imported once (`private.rs`).
+        const _: () = {
+            #import
+            #[automatically_derived]
+            impl #impl_generics #p::handler::SpanAttributes for #ident #ty_generics #where_clause {
+                fn record(
+                    &self,
+                    __forkline_key: #p::handler::AttributeKey,
+                    __forkline_out: &mut ::std::vec::Vec<#p::handler::KeyValue>,
+                ) {
+                    #(#statements)*
+                }
             }
-        }
+        };
     }
 }

@@ -12,14 +12,19 @@ mod check;
 mod expand;
 
 use crate::ctxt::{keep_item, Ctxt};
-use proc_macro2::TokenStream;
+use crate::private::Private;
+use proc_macro2::{Span, TokenStream};
 use syn::DeriveInput;
 
 pub(crate) fn derive(input: DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let args = args::struct_args(&cx, &input.attrs);
     let recorded = check::check(&cx, &input, &args);
-    let item = expand::expand(&input, args.krate.value(), &recorded);
+    let p = Private::new(args.krate.value(), "span");
+    if let Some(problem) = p.problem() {
+        cx.error(Span::call_site(), problem);
+    }
+    let item = expand::expand(&input, &p, &recorded);
     match cx.check() {
         Ok(()) => item,
         // Still emit the impl (with the valid fields) so that uses elsewhere do not cascade.

@@ -150,19 +150,28 @@ pub static WORKER_INIT: [WorkerInitHook];
 #[distributed_slice]
 pub static WORKER_EXIT: [WorkerExitHook];
 
-/// Turns what a hook function returns into a [`HookResult`].
-pub trait IntoHookResult {
-    /// The conversion.
+/// What a lifecycle hook may return: `()`, or `Result<(), E>` where `E: Display` (an `Err` is the
+/// hook's failure, reported with that message). The hook macros accept any return type spelled
+/// as an alias (`forkline::Result<()>`, `anyhow::Result<()>`, a type of yours) and let this trait
+/// decide.
+#[diagnostic::on_unimplemented(
+    message = "a lifecycle hook returns `()` or `Result<(), E>` where `E: Display`, not `{Self}`",
+    label = "this return type",
+    note = "return `Ok(())` on success; a value in `Ok` would have nobody to take it"
+)]
+pub trait HookReturn {
+    /// The hook's outcome.
+    #[doc(hidden)]
     fn into_hook_result(self) -> HookResult;
 }
 
-impl IntoHookResult for () {
+impl HookReturn for () {
     fn into_hook_result(self) -> HookResult {
         Ok(())
     }
 }
 
-impl<E: fmt::Display> IntoHookResult for Result<(), E> {
+impl<E: fmt::Display> HookReturn for Result<(), E> {
     fn into_hook_result(self) -> HookResult {
         self.map_err(|e| e.to_string().into())
     }
