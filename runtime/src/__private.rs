@@ -51,7 +51,7 @@ pub mod v1 {
 
     /// What `#[forkline::handler]` and `#[derive(SpanAttributes)]` generate code against.
     pub mod handler {
-        pub use crate::handler::attributes::record_static;
+        pub use crate::handler::attributes::{record_static, JoinedKeys};
         pub use crate::handler::capture::{ErrorRef, ViaChain, ViaDisplay, ViaError};
         pub use crate::handler::error_event::HandlerSite;
         pub use crate::handler::metrics::HandlerTimer;

@@ -4,6 +4,7 @@
 
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// The longest string attribute value kept, in bytes: longer values are cut at a character
 /// boundary and counted (`Stats::attribute_values_truncated`), so a hostile input cannot make
@@ -54,6 +55,103 @@ impl AttributeKey {
             }
             None => key.to_string(),
         }
+    }
+}
+
+/// The keys of a derived struct's `N` fields joined to a prefix it is nested under, made once
+/// per prefix and kept for the program's life, so that they are static keys after (joining
+/// allocated a string per field and call: the nested struct cost twice the flat one). A few
+/// prefixes are kept per struct (a struct is nested under one or two names in practice); past
+/// them, keys are joined per call, as before, so nothing grows without bound: at most
+/// [`JOINED_PREFIXES`] sets of keys per derived struct in the program.
+#[derive(Debug)]
+pub struct JoinedKeys<const N: usize> {
+    slots: [AtomicPtr<Joined<N>>; JOINED_PREFIXES],
+}
+
+/// How many prefixes a struct's [`JoinedKeys`] keeps.
+pub const JOINED_PREFIXES: usize = 4;
+
+#[derive(Debug)]
+struct Joined<const N: usize> {
+    prefix: Box<str>,
+    /// Where the prefix it was made for lived: a static prefix is met at the same address each
+    /// time, which spares comparing its bytes.
+    seen_at: usize,
+    keys: [&'static str; N],
+}
+
+impl<const N: usize> JoinedKeys<N> {
+    /// An empty cache, for a `static`.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self {
+            slots: [const { AtomicPtr::new(std::ptr::null_mut()) }; JOINED_PREFIXES],
+        }
+    }
+
+    /// The struct's keys (`keys`, in field order) joined to `at`'s prefix; `None` without a
+    /// prefix, or past the prefixes kept (then the caller joins them for this call).
+    #[inline]
+    pub fn joined(
+        &self,
+        at: &AttributeKey,
+        keys: [&'static str; N],
+    ) -> Option<&'static [&'static str; N]> {
+        // The common case, inline: nested under the one static prefix seen first.
+        if let AttributeKey::Field(prefix) = at {
+            // SAFETY: a non-null slot holds an entry leaked by `find`, never freed.
+            if let Some(entry) = unsafe { self.slots[0].load(Ordering::Acquire).as_ref() } {
+                if entry.seen_at == prefix.as_ptr() as usize && entry.prefix.len() == prefix.len() {
+                    return Some(&entry.keys);
+                }
+            }
+        }
+        self.find(at, keys)
+    }
+
+    #[inline(never)]
+    fn find(
+        &self,
+        at: &AttributeKey,
+        keys: [&'static str; N],
+    ) -> Option<&'static [&'static str; N]> {
+        let prefix = at.prefix()?;
+        for slot in &self.slots {
+            let mut entry = slot.load(Ordering::Acquire);
+            if entry.is_null() {
+                let made = Box::into_raw(Box::new(Joined {
+                    prefix: prefix.into(),
+                    seen_at: prefix.as_ptr() as usize,
+                    keys: keys.map(|key| &*Box::leak(at.join(key).into_boxed_str())),
+                }));
+                entry = match slot.compare_exchange(
+                    std::ptr::null_mut(),
+                    made,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => made,
+                    Err(taken) => {
+                        // SAFETY: `made` was never shared: another thread filled the slot first
+                        // (its keys stay leaked: a few bytes, once).
+                        drop(unsafe { Box::from_raw(made) });
+                        taken
+                    }
+                };
+            }
+            // SAFETY: a non-null slot holds an entry leaked above, never freed.
+            let entry: &'static Joined<N> = unsafe { &*entry };
+            // Only a static prefix (a field's key) is known by its address: a string made at
+            // run time may come back at the address of a freed one, with other bytes.
+            let same_place = matches!(at, AttributeKey::Field(_))
+                && entry.seen_at == prefix.as_ptr() as usize
+                && entry.prefix.len() == prefix.len();
+            if same_place || *entry.prefix == *prefix {
+                return Some(&entry.keys);
+            }
+        }
+        None
     }
 }
 
@@ -280,6 +378,33 @@ fn as_bool(v: &Value) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_keys_are_made_once_per_prefix_and_bounded() {
+        static KEYS: JoinedKeys<2> = JoinedKeys::new();
+        let under =
+            |prefix: &'static str| KEYS.joined(&AttributeKey::Field(prefix), ["id", "tier"]);
+        assert_eq!(
+            KEYS.joined(&AttributeKey::Argument("order"), ["id", "tier"]),
+            None
+        );
+        let first = under("order.customer").expect("kept");
+        assert_eq!(first, &["order.customer.id", "order.customer.tier"]);
+        // The same prefix, from a string made at run time: the same keys, made once.
+        let again = KEYS
+            .joined(
+                &AttributeKey::Joined("order.customer".into()),
+                ["id", "tier"],
+            )
+            .expect("kept");
+        assert!(std::ptr::eq(again, first));
+        for prefix in ["a", "b", "c"] {
+            assert_eq!(under(prefix).expect("kept")[0], format!("{prefix}.id"));
+        }
+        // Past the kept prefixes: none kept; the caller joins them.
+        assert_eq!(under("e"), None);
+        assert_eq!(under("b").expect("kept")[1], "b.tier");
+    }
 
     fn recorded<T: SpanAttributes + ?Sized>(value: &T, key: &'static str) -> Vec<KeyValue> {
         let mut out = Vec::new();
