@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 /// `serve_axum`'s per-connection service around `router`, for one connection outside a
-/// server (no scoreboard, no limits): what `serve_axum` adds to each request, in process.
+/// server (no scoreboard; Gunicorn's default request limits checked): what `serve_axum` adds to
+/// each request, in process.
 #[cfg(feature = "axum")]
 #[derive(Debug, Clone)]
 pub struct PerConnection(crate::server::keep_alive::PerConnection);

@@ -6,7 +6,9 @@
 //! Plain: OTLP/HTTP exporter + batch processor + provider, `sentry::init` with its default
 //! transport, Sentry span processor and propagator — all built after fork, as they must be.
 //! forkline: the same pipeline through `post_fork`/`worker_init`'s generated setup, with the
-//! HTTP clients (and their TLS trust store) prepared once in the parent before forking.
+//! HTTP clients (and their TLS trust store) prepared once in the parent before forking. With an
+//! endpoint, forkline sets up all three signals by default; what each costs at boot is measured
+//! too, from traces alone (what the plain stack sets up) to traces, metrics and logs.
 //! Nothing connects: the endpoints are never contacted during boot.
 
 use forkline::opentelemetry::global;
@@ -115,25 +117,45 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(60);
-    let env = Env::from_pairs([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", ENDPOINT),
-        ("SENTRY_DSN", DSN),
-        ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
-    ]);
-    let mut config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let prepare = Instant::now();
-    config.prepare().expect("prepare");
-    let prepare = prepare.elapsed();
+    let config_of = |metrics: &str, logs: &str| {
+        let env = Env::from_pairs([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", ENDPOINT),
+            ("SENTRY_DSN", DSN),
+            ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
+            ("OTEL_METRICS_EXPORTER", metrics),
+            ("OTEL_LOGS_EXPORTER", logs),
+        ]);
+        let mut config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
+        let prepare = Instant::now();
+        config.prepare().expect("prepare");
+        (config, prepare.elapsed())
+    };
+    let (config, prepare) = config_of("otlp", "otlp");
+    let (traces_only, _) = config_of("none", "none");
+    let (with_metrics, _) = config_of("otlp", "none");
 
     // Interleaved rounds, so that machine noise hits both alike.
     let (mut plain_t, mut ours_t) = (Vec::new(), Vec::new());
+    let (mut traces_t, mut metrics_t) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         plain_t.extend(measure(forks / 3, &|| {
             plain();
             Duration::ZERO
         }));
         ours_t.extend(measure(forks / 3, &|| forkline(&config)));
+        traces_t.extend(measure(forks / 3, &|| forkline(&traces_only)));
+        metrics_t.extend(measure(forks / 3, &|| forkline(&with_metrics)));
     }
+    let median_ms = |runs: &[(Duration, Duration)]| {
+        let mut all: Vec<Duration> = runs.iter().map(|(all, _)| *all).collect();
+        all.sort();
+        percentile(&all, 0.5).as_secs_f64() * 1e3
+    };
+    let (traces_ms, metrics_ms, all_ms) = (
+        median_ms(&traces_t),
+        median_ms(&metrics_t),
+        median_ms(&ours_t),
+    );
     // Where forkline's time goes, measured in the same children.
     let mut post: Vec<Duration> = ours_t.iter().map(|(_, post)| *post).collect();
     let mut init: Vec<Duration> = ours_t.iter().map(|(all, post)| *all - *post).collect();
@@ -170,5 +192,11 @@ fn main() {
         "  forkline parts (medians, same children): post_fork {:.3} ms, worker_init {:.3} ms",
         percentile(&post, 0.5).as_secs_f64() * 1e3,
         percentile(&init, 0.5).as_secs_f64() * 1e3
+    );
+    println!(
+        "  forkline by signal (medians): traces {traces_ms:.3} ms (ratio {:.3}), + metrics {:+.3} ms, + logs {:+.3} ms",
+        traces_ms / (p50.as_secs_f64() * 1e3),
+        metrics_ms - traces_ms,
+        all_ms - metrics_ms
     );
 }

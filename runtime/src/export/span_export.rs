@@ -102,6 +102,8 @@ pub struct GuardedSpanProcessor {
     /// which allocates a block every 31 spans on the span path, it keeps the span path's p99 at
     /// ~5 µs instead of ~9 µs (`benches/export_faults.rs`): the span path matters more.
     queue: SyncSender<SpanData>,
+    /// The channel's slots.
+    capacity: usize,
     state: Arc<PipelineState>,
     resource: Arc<Mutex<ResourceAttributesWithSchema>>,
 }
@@ -141,7 +143,8 @@ impl GuardedSpanProcessor {
         let encoder = SpanEncoder {
             resource: resource.clone(),
         };
-        let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let capacity = policy.queue_capacity.max(1);
+        let (queue, rx) = mpsc::sync_channel(capacity);
         let state = driver::spawn(
             "forkline-otlp",
             params,
@@ -155,6 +158,7 @@ impl GuardedSpanProcessor {
         )?;
         Ok(Self {
             queue,
+            capacity,
             state,
             resource,
         })
@@ -184,6 +188,13 @@ impl SpanProcessor for GuardedSpanProcessor {
         state.accept();
         if state.is_closed() {
             state.refuse(DropReason::Shutdown);
+            return;
+        }
+        // A full queue refuses the span before it becomes pending, so the request's thread takes
+        // no lock for it (a backend that is slow or down fills the queue, and every span then
+        // goes this way); one that fills up meanwhile is caught by `try_send` below.
+        if state.waiting_in_channel() >= self.capacity {
+            state.refuse(DropReason::QueueFull);
             return;
         }
         state.add_pending();
