@@ -112,6 +112,30 @@ impl Write for Connection {
     }
 }
 
+/// One answer read off a kept-alive connection: its status and body; `None` once the server has
+/// closed the connection.
+pub fn next_answer(reader: &mut impl BufRead) -> Option<(u16, String)> {
+    let mut status_line = String::new();
+    if reader.read_line(&mut status_line).ok()? == 0 {
+        return None;
+    }
+    let status = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
 /// One GET of `path` on a new connection to `target` (`Connection: close`): its status and body.
 pub fn get_once(target: &Target, path: &str) -> std::io::Result<(u16, String)> {
     let mut connection = target.connect()?;

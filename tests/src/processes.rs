@@ -69,3 +69,43 @@ pub fn lines_of(stderr: &str, pid: u32, containing: &str) -> usize {
         .filter(|l| l.starts_with(&prefix) && l.contains(containing))
         .count()
 }
+
+/// A binary upgrade's first step: USR2 to `old`, whose pid file is `pidfile`; waits (`timeout`
+/// at most for each) until the new master it starts has written its pid there and `workers` of
+/// its workers are ready. The new master is killed when the guard drops, so a failing test
+/// leaves no server behind; its pid is the guard's.
+pub fn start_new_master(
+    old: &crate::harness::Fixture,
+    pidfile: &Path,
+    workers: usize,
+    timeout: std::time::Duration,
+) -> KillOnDrop {
+    old.signal(libc::SIGUSR2);
+    let new = wait_until(timeout, || {
+        read_pid(pidfile).filter(|&p| p != old.pid && alive(p))
+    })
+    .unwrap_or_else(|| panic!("a new master writes the pid file:\n{}", old.stderr()));
+    let guard = KillOnDrop(new);
+    wait_until(timeout, || {
+        (lines_of(&old.stderr(), new, "is ready [ready=") >= workers).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the new master's workers are ready:\n{}", old.stderr()));
+    guard
+}
+
+/// The rest of a binary upgrade: WINCH stops the old master's `workers` gracefully, then TERM
+/// stops the old master, which must exit with success.
+pub fn retire_old_master(
+    old: &mut crate::harness::Fixture,
+    workers: usize,
+    timeout: std::time::Duration,
+) {
+    old.signal(libc::SIGWINCH);
+    old.wait_for_log("stopped after WINCH", workers);
+    old.signal(libc::SIGTERM);
+    assert!(
+        old.wait_exit(timeout).is_some_and(|s| s.success()),
+        "{}",
+        old.stderr()
+    );
+}

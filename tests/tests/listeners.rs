@@ -8,11 +8,14 @@
 use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{signal_pid, wait_until, Fixture, HANDED_FROM};
 use forkline_tests::load::{
-    get_once, stop_and_assert_nothing_lost, wait_for_answers, Connection, Load, Request, Target,
+    get_once, next_answer, stop_and_assert_nothing_lost, wait_for_answers, Connection, Load,
+    Request, Target,
 };
-use forkline_tests::processes::{alive, become_subreaper, lines_of, read_pid, reap, KillOnDrop};
+use forkline_tests::processes::{
+    alive, become_subreaper, lines_of, reap, retire_old_master, start_new_master,
+};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -43,21 +46,8 @@ fn answering_pid(connection: &mut BufReader<Connection>) -> u32 {
         .get_mut()
         .write_all(b"GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("send");
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        connection.read_line(&mut line).expect("a header line");
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().expect("a length");
-        }
-    }
-    let mut body = vec![0; length];
-    connection.read_exact(&mut body).expect("the body");
-    String::from_utf8_lossy(&body)
-        .strip_prefix("pid=")
+    let (_, body) = next_answer(connection).expect("an answer");
+    body.strip_prefix("pid=")
         .and_then(|p| p.parse().ok())
         .expect("pid=N")
 }
@@ -296,16 +286,8 @@ fn a_binary_upgrade_hands_every_socket_over_and_the_last_master_removes_the_file
     let both = [&over_tcp, &over_unix];
     wait_for_answers(&both, 200, "the load runs");
 
-    old.signal(libc::SIGUSR2);
-    let new = wait_until(BOOT, || {
-        read_pid(&pidfile).filter(|&p| p != old.pid && alive(p))
-    })
-    .unwrap_or_else(|| panic!("a new master writes the pid file:\n{}", old.stderr()));
-    let _cleanup = KillOnDrop(new);
-    wait_until(BOOT, || {
-        (lines_of(&old.stderr(), new, "is ready [ready=") >= 2).then_some(())
-    })
-    .unwrap_or_else(|| panic!("the new master's workers are ready:\n{}", old.stderr()));
+    let upgraded = start_new_master(&old, &pidfile, 2, BOOT);
+    let new = upgraded.0;
     assert_eq!(
         lines_of(
             &old.stderr(),
@@ -316,14 +298,7 @@ fn a_binary_upgrade_hands_every_socket_over_and_the_last_master_removes_the_file
         "{}",
         old.stderr()
     );
-    old.signal(libc::SIGWINCH);
-    old.wait_for_log("stopped after WINCH", 2);
-    old.signal(libc::SIGTERM);
-    assert!(
-        old.wait_exit(BOOT).is_some_and(|s| s.success()),
-        "{}",
-        old.stderr()
-    );
+    retire_old_master(&mut old, 2, BOOT);
     assert!(
         unix.exists(),
         "the old master leaves the file to the new one"

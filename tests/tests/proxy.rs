@@ -9,7 +9,9 @@ use forkline_tests::fixture_env::quiet_server;
 use forkline_tests::harness::{signal_pid, wait_until, Fixture};
 use forkline_tests::load::{wait_for_answers, Load, LoadOutcome, Request};
 use forkline_tests::nginx::Nginx;
-use forkline_tests::processes::{alive, become_subreaper, lines_of, read_pid, reap, KillOnDrop};
+use forkline_tests::processes::{
+    become_subreaper, lines_of, reap, retire_old_master, start_new_master,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -130,16 +132,8 @@ fn through_nginx_a_binary_upgrade_fails_no_request() {
     clients.answered(500, "the load runs");
 
     // USR2: a new master from the same executable, on the same socket.
-    old.signal(libc::SIGUSR2);
-    let new = wait_until(BOOT, || {
-        read_pid(&pidfile).filter(|&p| p != old.pid && alive(p))
-    })
-    .unwrap_or_else(|| panic!("a new master writes the pid file:\n{}", old.stderr()));
-    let _cleanup = KillOnDrop(new);
-    wait_until(BOOT, || {
-        (lines_of(&old.stderr(), new, "is ready [ready=") >= 2).then_some(())
-    })
-    .unwrap_or_else(|| panic!("the new master's workers are ready:\n{}", old.stderr()));
+    let upgraded = start_new_master(&old, &pidfile, 2, BOOT);
+    let new = upgraded.0;
     clients.answered(300, "both masters serve");
 
     // WINCH: the old master's workers stop gracefully; TERM: the old master exits.
@@ -275,24 +269,9 @@ fn through_nginx_over_a_unix_socket_hup_and_upgrade_fail_no_request_and_spans_ha
     clients.answered(300, "the load goes on after the HUPs");
 
     // USR2 → WINCH → TERM: the new master serves the same socket file.
-    old.signal(libc::SIGUSR2);
-    let new = wait_until(BOOT, || {
-        read_pid(&pidfile).filter(|&p| p != old.pid && alive(p))
-    })
-    .unwrap_or_else(|| panic!("a new master writes the pid file:\n{}", old.stderr()));
-    let _cleanup = KillOnDrop(new);
-    wait_until(BOOT, || {
-        (lines_of(&old.stderr(), new, "is ready [ready=") >= 2).then_some(())
-    })
-    .unwrap_or_else(|| panic!("the new master's workers are ready:\n{}", old.stderr()));
-    old.signal(libc::SIGWINCH);
-    old.wait_for_log("stopped after WINCH", 2);
-    old.signal(libc::SIGTERM);
-    assert!(
-        old.wait_exit(BOOT).is_some_and(|s| s.success()),
-        "{}",
-        old.stderr()
-    );
+    let upgraded = start_new_master(&old, &pidfile, 2, BOOT);
+    let new = upgraded.0;
+    retire_old_master(&mut old, 2, BOOT);
     clients.answered(300, "the new master serves alone");
     clients.stop_and_assert_no_failure("nginx over a Unix socket, 5 HUPs, USR2", &nginx, &old);
 

@@ -7,7 +7,8 @@
 //! serving, and requests within the limits (set higher, or off) are served.
 
 use forkline_tests::harness::{attributes, last_collection, read_spans, Fixture};
-use std::io::{BufRead, BufReader, Read, Write};
+use forkline_tests::load::next_answer;
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -189,35 +190,12 @@ fn a_refused_request_on_a_kept_alive_connection_ends_it_after_the_answers_before
     stream.write_all(bad.as_bytes()).expect("send");
     let mut reader = BufReader::new(stream);
     let mut statuses = Vec::new();
-    loop {
-        let mut status_line = String::new();
-        if reader.read_line(&mut status_line).unwrap_or(0) == 0 {
-            break;
-        }
-        statuses.push(
-            status_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_string(),
-        );
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("a header");
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().expect("length");
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("body");
+    while let Some((status, _)) = next_answer(&mut reader) {
+        statuses.push(status);
     }
     assert_eq!(
         statuses,
-        ["200", "414"],
+        [200, 414],
         "then the server closed the connection"
     );
     fx.stop();

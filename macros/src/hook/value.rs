@@ -100,15 +100,7 @@ pub(crate) fn integer(cx: &Ctxt, arg: &Arg) -> Option<u64> {
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
             cx.error_spanned(
                 expr,
-                format!(
-                    "`{}` must be a positive {}",
-                    arg.name,
-                    if arg.name.to_string().ends_with("_ms") {
-                        "number of milliseconds"
-                    } else {
-                        "whole number"
-                    }
-                ),
+                format!("`{}` must be a positive {}", arg.name, whole(arg)),
             );
             None
         }
@@ -117,13 +109,9 @@ pub(crate) fn integer(cx: &Ctxt, arg: &Arg) -> Option<u64> {
             cx.error_spanned(
                 expr,
                 format!(
-                    "`{}` is {}, such as `2000`",
+                    "`{}` is an integer ({}), such as `2000`",
                     arg.name,
-                    if arg.name.to_string().ends_with("_ms") {
-                        "an integer number of milliseconds"
-                    } else {
-                        "a whole number"
-                    }
+                    whole(arg)
                 ),
             );
             None
@@ -132,6 +120,15 @@ pub(crate) fn integer(cx: &Ctxt, arg: &Arg) -> Option<u64> {
             not_literal(cx, arg, expr, "2000");
             None
         }
+    }
+}
+
+/// What an integer argument counts: milliseconds for a `_ms` name.
+fn whole(arg: &Arg) -> &'static str {
+    if arg.name.to_string().ends_with("_ms") {
+        "number of milliseconds"
+    } else {
+        "whole number"
     }
 }
 
