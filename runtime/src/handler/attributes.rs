@@ -63,14 +63,14 @@ impl AttributeKey {
 /// allocated a string per field and call: the nested struct cost twice the flat one). A few
 /// prefixes are kept per struct (a struct is nested under one or two names in practice); past
 /// them, keys are joined per call, as before, so nothing grows without bound: at most
-/// [`JOINED_PREFIXES`] sets of keys per derived struct in the program.
+/// four sets of keys per derived struct in the program.
 #[derive(Debug)]
 pub struct JoinedKeys<const N: usize> {
     slots: [AtomicPtr<Joined<N>>; JOINED_PREFIXES],
 }
 
-/// How many prefixes a struct's [`JoinedKeys`] keeps.
-pub const JOINED_PREFIXES: usize = 4;
+/// How many prefixes a struct's `JoinedKeys` keeps.
+const JOINED_PREFIXES: usize = 4;
 
 #[derive(Debug)]
 struct Joined<const N: usize> {

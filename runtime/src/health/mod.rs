@@ -42,12 +42,14 @@ pub struct Health {
 static SERVING: AtomicPtr<Record> = AtomicPtr::new(std::ptr::null_mut());
 
 pub(crate) fn register_serving(record: &'static Record) {
-    SERVING.store(std::ptr::from_ref(record).cast_mut(), Ordering::Relaxed);
+    // Release / Acquire, as every other published pointer: a reader on another thread sees the
+    // record as claimed, not as the master left it.
+    SERVING.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
 }
 
 fn serving() -> Option<Serving> {
     // SAFETY: only ever set from a `&'static Record`.
-    unsafe { SERVING.load(Ordering::Relaxed).as_ref() }.map(Record::serving)
+    unsafe { SERVING.load(Ordering::Acquire).as_ref() }.map(Record::serving)
 }
 
 /// A pipeline registered in this process, with the fork generation it was built in.
