@@ -202,6 +202,32 @@ fn sockets_handed_over_as_descriptors_or_in_code_are_served() {
     fx.wait_for_workers(2, BOOT);
     wait_served(&Target::Unix(own.clone()), &fx);
     fx.stop();
+
+    // FORKLINE_BIND replaces it: the program's own socket is closed, not left taking
+    // connections nobody answers.
+    let replaced = dir.join("replaced.sock");
+    let deployed = dir.join("deployed.sock");
+    let (replaced_text, bind) = (
+        replaced.display().to_string(),
+        format!("unix:{}", deployed.display()),
+    );
+    let mut fx = quiet_server(
+        BIN,
+        "1",
+        &[
+            ("FIXTURE_OWN_LISTENER", replaced_text.as_str()),
+            ("FORKLINE_BIND", bind.as_str()),
+        ],
+    );
+    fx.wait_for_workers(1, BOOT);
+    wait_served(&Target::Unix(deployed), &fx);
+    let refused = std::os::unix::net::UnixStream::connect(&replaced).expect_err("closed");
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused}"
+    );
+    fx.stop();
 }
 
 #[test]

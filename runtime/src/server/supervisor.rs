@@ -154,6 +154,8 @@ pub(crate) fn run<A: App>(
         .map_err(|e| Error::io("mapping the scoreboard", e))?;
     let master = Master::new(settings.workers, config.run_dir.clone());
     run::master_hooks("on_starting", plan.on_starting, &master)?;
+    // Sockets handed down by an old master or passed by systemd replace every configured one.
+    let replaced = inherited.is_some() || activated.is_some();
     let (listeners, upgraded_from) = match inherited {
         Some(inherited) => (inherited.listeners, inherited.from),
         None => (
@@ -168,7 +170,7 @@ pub(crate) fn run<A: App>(
             None,
         ),
     };
-    close_unused(settings, upgraded_from.is_some());
+    close_unused(settings, replaced);
     master.set_local_addr(listeners.first_tcp());
     let local = listeners.describe();
     if let Some(old) = upgraded_from {
@@ -232,8 +234,8 @@ pub(crate) fn run<A: App>(
 /// Closes the listening sockets given in code (`Server::listener`, `fd://`) that are not served
 /// because `FORKLINE_BIND`, systemd or a binary upgrade replaced them: a socket left open and
 /// never accepted on would take connections that nobody answers.
-fn close_unused(settings: &Settings, upgraded: bool) {
-    let served = if upgraded { &[][..] } else { settings.binds() };
+fn close_unused(settings: &Settings, replaced: bool) {
+    let served = if replaced { &[][..] } else { settings.binds() };
     for address in &settings.code_binds {
         if let crate::server::bind_address::BindAddress::Fd(fd) = address {
             if !served.contains(address) {
