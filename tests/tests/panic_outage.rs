@@ -21,6 +21,19 @@ fn timed(addr: SocketAddr, path: &str) -> (u16, Duration) {
     (status, started.elapsed())
 }
 
+/// Waits (30 s at most) until the worker has resolved, or given up, every stack it took.
+fn stacks_settled(addr: SocketAddr) {
+    forkline_tests::harness::wait_until(BOOT, || {
+        let (_, body) = http_get(addr, "/health").ok()?;
+        let health: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let stats = &health["health"]["spans"];
+        let count = |name: &str| stats[name].as_u64().unwrap_or(0);
+        let taken = count("stacks_taken");
+        (taken > 0 && count("stacks_resolved") + count("stacks_dropped") >= taken).then_some(())
+    })
+    .expect("the warm-up panic's stack is resolved");
+}
+
 /// Latencies on a one-worker server, measured after one warm-up panic.
 struct Burst {
     /// The first panic measured (for a black-holed host: the first of the outage).
@@ -47,8 +60,13 @@ fn panic_burst(dsn: Option<&str>, outage: impl FnOnce()) -> Burst {
     let fx = Fixture::start(BIN, &env);
     let addr = fx.addr(BOOT);
     fx.wait_for_workers(1, BOOT);
-    // The first panic loads the symbols for its stack trace; it is not what is measured.
+    // The first panic loads the symbols for its stack trace; it is not what is measured. Its
+    // stack is resolved on a thread of forkline's after the answer, which holds the backtrace
+    // crate's global lock while it loads the debug info (~300 ms in a debug build): a panic
+    // meanwhile waits for that lock to take its own stack. So the warm-up is over once every
+    // stack taken is resolved.
     assert_eq!(timed(addr, "/panic").0, 500);
+    stacks_settled(addr);
     outage();
 
     let mut sequential: Vec<Duration> = (0..=PANICS)
