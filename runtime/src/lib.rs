@@ -3,7 +3,7 @@
 //! OpenTelemetry and Sentry that are correct in pre-fork servers.
 //!
 //! Telemetry SDKs start background threads, and threads do not survive `fork()`. forkline runs
-//! a Gunicorn-style master that binds one socket and forks workers, and its lifecycle macros
+//! a Gunicorn-style master that binds its sockets and forks workers, and its lifecycle macros
 //! generate the telemetry setup at the right point of each worker's life:
 //!
 //! | point | process | generated setup, then your function |

@@ -51,7 +51,8 @@ impl Master {
         self.workers.set(n);
     }
 
-    /// The bound address; `None` in `on_starting`, which runs before binding.
+    /// The first TCP address the server listens on; `None` in `on_starting`, which runs before
+    /// binding, and when it listens on Unix sockets only.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr.get()
     }
