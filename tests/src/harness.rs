@@ -12,6 +12,24 @@ use std::time::{Duration, Instant};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// Spawns `command`; past `ETXTBSY`. A test that has just copied an executable (the binary
+/// upgrade's new build) may find it "busy": another test's fork in this process, between the
+/// copy's open and close, holds a copy of the written descriptor until its child executes. That
+/// descriptor closes on its own within moments and nothing announces it, so the spawn is tried
+/// again, a few times, 20 ms apart (as cargo and Go's os/exec do).
+pub fn spawn_past_busy_text(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            spawned => return spawned,
+        }
+    }
+}
+
 /// The first descriptor number [`Fixture::handing`] gives the sockets it hands over.
 pub const HANDED_FROM: std::os::fd::RawFd = 10;
 
@@ -121,12 +139,12 @@ impl Fixture {
             ("FORKLINE_TEST_ADDR".to_string(), path("addr")),
         ];
         vars.extend(env.iter().map(|&(k, v)| (k.to_string(), v.to_string())));
-        let mut child: Child = command(&vars)
+        let mut command = command(&vars);
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the fixture");
+            .stderr(stderr);
+        let mut child: Child = spawn_past_busy_text(&mut command).expect("start the fixture");
         let pid = child.id();
         let (tx, exited) = mpsc::channel();
         std::thread::spawn(move || {
