@@ -30,6 +30,15 @@ pub fn spawn_past_busy_text(command: &mut Command) -> std::io::Result<Child> {
     }
 }
 
+/// A new, empty folder of a test's own, `name` in this test process's temporary folder; short,
+/// since a Unix socket's path has at most 107 bytes.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fl-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
 /// The first descriptor number [`Fixture::handing`] gives the sockets it hands over.
 pub const HANDED_FROM: std::os::fd::RawFd = 10;
 

@@ -19,9 +19,7 @@ fn lines(path: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn each_request_gets_a_line_in_gunicorns_format_and_usr1_reopens_the_file() {
-    let dir = std::env::temp_dir().join(format!("forkline-access-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = forkline_tests::harness::scratch_dir("access");
     let log = dir.join("access.log");
     let path = log.to_str().expect("utf-8").to_string();
     let mut fx = Fixture::start(

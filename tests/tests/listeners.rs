@@ -6,7 +6,7 @@
 //! binary upgrade, with no request lost on kept-alive connections.
 
 use forkline_tests::fixture_env::quiet_server;
-use forkline_tests::harness::{signal_pid, wait_until, Fixture, HANDED_FROM};
+use forkline_tests::harness::{scratch_dir, signal_pid, wait_until, Fixture, HANDED_FROM};
 use forkline_tests::load::{
     get_once, next_answer, stop_and_assert_nothing_lost, wait_for_answers, Connection, Load,
     Request, Target,
@@ -18,19 +18,10 @@ use std::collections::BTreeSet;
 use std::io::{BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
-
-/// A folder of this test's own for socket files (short: a socket path has at most 107 bytes).
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fl-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
 
 /// Waits until the server answers on `target`.
 fn wait_served(target: &Target, fx: &Fixture) {
@@ -54,7 +45,7 @@ fn answering_pid(connection: &mut BufReader<Connection>) -> u32 {
 
 #[test]
 fn tcp_and_unix_sockets_are_served_by_every_worker_through_hup_ttin_and_ttou() {
-    let dir = scratch("both");
+    let dir = scratch_dir("both");
     let unix = dir.join("app.sock");
     let bind = format!("127.0.0.1:0,unix:{}", unix.display());
     let mut fx = quiet_server(
@@ -115,7 +106,7 @@ fn tcp_and_unix_sockets_are_served_by_every_worker_through_hup_ttin_and_ttou() {
 
 #[test]
 fn a_stale_socket_file_is_replaced_and_a_live_one_refused() {
-    let dir = scratch("stale");
+    let dir = scratch_dir("stale");
     let path = dir.join("app.sock");
     // What a killed master leaves: a socket file nobody listens on.
     drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
@@ -168,7 +159,7 @@ fn a_stale_socket_file_is_replaced_and_a_live_one_refused() {
 #[test]
 fn sockets_handed_over_as_descriptors_or_in_code_are_served() {
     // fd://N: a program that starts the server passes listening sockets as descriptors.
-    let dir = scratch("fd");
+    let dir = scratch_dir("fd");
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let tcp_addr = tcp.local_addr().expect("addr");
     let unix_path = dir.join("handed.sock");
@@ -232,7 +223,7 @@ fn sockets_handed_over_as_descriptors_or_in_code_are_served() {
 
 #[test]
 fn systemd_socket_activation_serves_systemds_sockets_and_leaves_them_to_it() {
-    let dir = scratch("systemd");
+    let dir = scratch_dir("systemd");
     let path = dir.join("sd.sock");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -292,7 +283,7 @@ fn systemd_socket_activation_serves_systemds_sockets_and_leaves_them_to_it() {
 #[test]
 fn a_binary_upgrade_hands_every_socket_over_and_the_last_master_removes_the_file() {
     become_subreaper();
-    let dir = scratch("upgrade");
+    let dir = scratch_dir("upgrade");
     let unix = dir.join("app.sock");
     let pidfile = dir.join("app.pid");
     let bind = format!("127.0.0.1:0,unix:{}", unix.display());

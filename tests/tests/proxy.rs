@@ -243,9 +243,7 @@ fn through_nginx_the_span_has_the_real_clients_address_whatever_it_claims() {
 #[test]
 fn through_nginx_over_a_unix_socket_hup_and_upgrade_fail_no_request_and_spans_have_the_client() {
     become_subreaper();
-    let dir = std::env::temp_dir().join(format!("fl-proxy-unix-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("folder");
+    let dir = forkline_tests::harness::scratch_dir("proxy-unix");
     let (socket, pidfile) = (dir.join("app.sock"), dir.join("app.pid"));
     let bind = format!("unix:{}", socket.display());
     let pidfile_text = pidfile.display().to_string();
