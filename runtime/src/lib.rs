@@ -78,11 +78,11 @@ pub mod __private;
 pub mod bench_internals;
 
 pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogBatchSettings, LogFilter,
-    LogLevel, LogsConfig, LogsExporterConfig, MetricsConfig, MetricsExporterConfig,
-    MetricsTemporality, OtelConfig, OtlpProtocol, Profile, PropagatorKind, SamplerConfig,
-    SentryConfig, Telemetry, TelemetryConfig, DEFAULT_EMBEDDED_BUDGET_BYTES,
-    DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
+    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogFilter, LogLevel,
+    LogsConfig, MetricsConfig, MetricsTemporality, OtelConfig, OtlpExporter, OtlpProtocol, Profile,
+    PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
+    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
+    MIN_EMBEDDED_BUDGET_BYTES,
 };
 pub use error::{Error, Result};
 pub use forkline_macros::{

@@ -23,6 +23,7 @@ pub mod processes;
 pub mod propagation_fuzz;
 pub mod sentry_capture;
 pub mod span_pipe;
+pub mod tls_front;
 
 /// The README, whose Rust code blocks `cargo test --doc -p forkline-tests` compiles (with the
 /// `axum` and `anyhow` features this crate turns on) with warnings denied.

@@ -5,7 +5,7 @@
 //! spec's: the collector is down for 10 s under 2k spans/s, and every span arrives exactly once.
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::{BreakerState, GuardPolicy, Pipeline, SpanExportSettings};
+use forkline::{BreakerState, GuardPolicy, OtlpExporter, Pipeline, SpanExportSettings};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use forkline_tests::span_pipe::SpanPipe;
 use std::collections::BTreeSet;
@@ -17,14 +17,14 @@ fn policy() -> GuardPolicy {
 }
 
 fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> SpanPipe {
-    SpanPipe::start(SpanExportSettings {
-        url: format!("http://{addr}/v1/traces"),
-        protocol: forkline::OtlpProtocol::HttpProtobuf,
-        headers: vec![("authorization".into(), "Bearer not-logged".into())],
-        max_batch: 512,
-        batch_delay: Duration::from_millis(50),
-        policy,
-    })
+    let mut otlp = OtlpExporter::new(
+        format!("http://{addr}/v1/traces"),
+        forkline::OtlpProtocol::HttpProtobuf,
+    );
+    otlp.headers = vec![("authorization".into(), "Bearer not-logged".into())];
+    let mut settings = SpanExportSettings::new(otlp, policy);
+    settings.batch_delay = Duration::from_millis(50);
+    SpanPipe::start(settings)
 }
 
 /// The bound on a span's start + end on the request path: far below one export attempt

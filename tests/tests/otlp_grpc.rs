@@ -13,14 +13,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn pipe_to(url: String, policy: GuardPolicy) -> SpanPipe {
-    SpanPipe::start(forkline::SpanExportSettings {
-        url,
-        protocol: OtlpProtocol::Grpc,
-        headers: vec![("Authorization".into(), "Bearer grpc-secret".into())],
-        max_batch: 256,
-        batch_delay: Duration::from_millis(20),
-        policy,
-    })
+    let mut otlp = forkline::OtlpExporter::new(url, OtlpProtocol::Grpc);
+    otlp.headers = vec![("Authorization".into(), "Bearer grpc-secret".into())];
+    let mut settings = forkline::SpanExportSettings::new(otlp, policy);
+    settings.max_batch = 256;
+    settings.batch_delay = Duration::from_millis(20);
+    SpanPipe::start(settings)
 }
 
 /// Far below one attempt (300 ms): a wait on export would show.

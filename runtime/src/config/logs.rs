@@ -7,92 +7,31 @@
 //! `info` by default). Plain data, resolved in the master.
 
 use crate::config::env::Env;
+use crate::config::exporter::ExporterConfig;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::OtelArgs;
 use crate::config::log_level::LogFilter;
 #[cfg(test)]
 use crate::config::log_level::LogLevel;
-use crate::config::otel::{redact_url, OtlpProtocol};
-use crate::config::otlp_signal::{self, Destination, Signal};
+use crate::config::otel::BatchSettings;
+use crate::config::otlp_signal;
 use crate::config::overrides::Telemetry;
 use crate::error::Result;
-use std::fmt;
 use std::time::Duration;
 
 /// The resolved logs configuration of every worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogsConfig {
     /// Where log records go.
-    pub exporter: LogsExporterConfig,
+    pub exporter: ExporterConfig,
     /// How records are batched (`OTEL_BLRP_*`).
-    pub batch: LogBatchSettings,
+    pub batch: BatchSettings,
     /// Which `tracing` events become log records (feature `tracing`; `RUST_LOG`).
     pub filter: LogFilter,
     /// The guard of the OTLP logs path (the OTLP span guard, its queue
     /// `OTEL_BLRP_MAX_QUEUE_SIZE`, its attempt bounded by `OTEL_BLRP_EXPORT_TIMEOUT`).
     pub guard: GuardPolicy,
 }
-
-/// Where log records are exported.
-#[derive(Clone, PartialEq)]
-pub enum LogsExporterConfig {
-    /// OTLP over HTTP (protobuf), or gRPC with the `grpc` feature.
-    Otlp {
-        /// The full logs URL (`.../v1/logs`) for HTTP; the collector's base URL for gRPC.
-        logs_url: String,
-        /// Extra request headers or gRPC metadata (often credentials: never logged).
-        headers: Vec<(String, String)>,
-        /// How log records travel.
-        protocol: OtlpProtocol,
-    },
-    /// OTLP JSON lines in `logs-<pid>.jsonl` in the run folder.
-    Embedded,
-    /// Log records are not exported (no logger provider is installed).
-    None,
-}
-
-impl fmt::Debug for LogsExporterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Otlp {
-                logs_url,
-                headers,
-                protocol,
-            } => f
-                .debug_struct("Otlp")
-                .field("logs_url", &redact_url(logs_url))
-                .field("protocol", protocol)
-                .field(
-                    "headers",
-                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-                )
-                .finish(),
-            Self::Embedded => f.write_str("Embedded"),
-            Self::None => f.write_str("None"),
-        }
-    }
-}
-
-/// Batch log record processor settings (`OTEL_BLRP_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogBatchSettings {
-    /// `OTEL_BLRP_MAX_QUEUE_SIZE` (2048): records waiting at most; past it they are dropped
-    /// and counted.
-    pub max_queue_size: usize,
-    /// `OTEL_BLRP_SCHEDULE_DELAY` (1 s): how long a partial batch may wait.
-    pub scheduled_delay: Duration,
-    /// `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (512): records per request at most.
-    pub max_export_batch_size: usize,
-    /// `OTEL_BLRP_EXPORT_TIMEOUT` (30 s): the most one export attempt may take.
-    pub export_timeout: Duration,
-}
-
-/// The logs signal's variables.
-const LOGS: Signal = Signal {
-    upper: "LOGS",
-    exporter_variable: "OTEL_LOGS_EXPORTER",
-    path: "v1/logs",
-};
 
 impl LogsConfig {
     pub(crate) fn resolve(
@@ -109,23 +48,10 @@ impl LogsConfig {
         guard.attempt_timeout = guard.attempt_timeout.min(batch.export_timeout);
         guard.connect_timeout = guard.connect_timeout.min(guard.attempt_timeout);
         guard.queue_capacity = batch.max_queue_size;
-        let destination = if code.logs_enabled == Some(false) {
-            Destination::None
+        let exporter = if code.logs_enabled == Some(false) {
+            ExporterConfig::None
         } else {
-            otlp_signal::resolve(env, args, code, LOGS, args.logs.exporter)?
-        };
-        let exporter = match destination {
-            Destination::Otlp {
-                url,
-                headers,
-                protocol,
-            } => LogsExporterConfig::Otlp {
-                logs_url: url,
-                headers,
-                protocol,
-            },
-            Destination::Embedded => LogsExporterConfig::Embedded,
-            Destination::None => LogsExporterConfig::None,
+            otlp_signal::resolve(env, args, code, otlp_signal::LOGS, None, args.logs.exporter)?
         };
         Ok(Self {
             exporter,
@@ -164,7 +90,7 @@ fn filter(env: &Env, args: &OtelArgs) -> Result<LogFilter> {
     }
 }
 
-fn batch(env: &Env, args: &OtelArgs) -> Result<LogBatchSettings> {
+fn batch(env: &Env, args: &OtelArgs) -> Result<BatchSettings> {
     let max_queue_size = env
         .positive_usize("OTEL_BLRP_MAX_QUEUE_SIZE")?
         .unwrap_or(2048);
@@ -177,7 +103,7 @@ fn batch(env: &Env, args: &OtelArgs) -> Result<LogBatchSettings> {
             &format!("must not exceed OTEL_BLRP_MAX_QUEUE_SIZE ({max_queue_size})"),
         ));
     }
-    Ok(LogBatchSettings {
+    Ok(BatchSettings {
         max_queue_size,
         scheduled_delay: env
             .millis("OTEL_BLRP_SCHEDULE_DELAY")?
@@ -193,6 +119,7 @@ fn batch(env: &Env, args: &OtelArgs) -> Result<LogBatchSettings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::endpoint::OtlpProtocol;
 
     #[test]
     fn code_turns_logs_off_and_sets_the_filter_over_the_variable() -> Result<()> {
@@ -201,7 +128,7 @@ mod tests {
         let filter = LogFilter::parse("warn,shop=trace").expect("a filter");
         let code = Telemetry::new().logs(false).logs_filter(filter.clone());
         let c = LogsConfig::resolve(&env, &OtelArgs::default(), &code, policy)?;
-        assert!(matches!(c.exporter, LogsExporterConfig::None));
+        assert!(matches!(c.exporter, ExporterConfig::None));
         if cfg!(feature = "tracing") {
             assert_eq!(c.filter, filter);
         }
@@ -232,15 +159,20 @@ mod tests {
     #[test]
     fn defaults_are_the_specified_ones_and_the_embedded_sink() -> Result<()> {
         let c = resolve(&[])?;
-        assert_eq!(c.exporter, LogsExporterConfig::Embedded);
+        assert_eq!(c.exporter, ExporterConfig::Embedded);
         assert_eq!(
-            c.batch,
-            LogBatchSettings {
-                max_queue_size: 2048,
-                scheduled_delay: Duration::from_millis(1000),
-                max_export_batch_size: 512,
-                export_timeout: Duration::from_millis(30_000),
-            }
+            (
+                c.batch.max_queue_size,
+                c.batch.scheduled_delay,
+                c.batch.max_export_batch_size,
+                c.batch.export_timeout
+            ),
+            (
+                2048,
+                Duration::from_millis(1000),
+                512,
+                Duration::from_millis(30_000)
+            )
         );
         assert_eq!(c.guard.queue_capacity, 2048);
         assert_eq!(c.filter, LogFilter::default());
@@ -253,8 +185,7 @@ mod tests {
         let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")])?;
         assert!(matches!(
             c.exporter,
-            LogsExporterConfig::Otlp { ref logs_url, .. }
-                if logs_url == "http://127.0.0.1:4318/v1/logs"
+            ExporterConfig::Otlp(ref o) if o.url == "http://127.0.0.1:4318/v1/logs"
         ));
         let c = resolve(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
@@ -262,24 +193,23 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
             ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "b=2"),
         ])?;
+        let o = c.exporter.otlp().expect("OTLP");
+        assert_eq!(o.url, "http://l:9/in");
         assert_eq!(
-            c.exporter,
-            LogsExporterConfig::Otlp {
-                logs_url: "http://l:9/in".into(),
-                headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
-                protocol: OtlpProtocol::HttpProtobuf,
-            }
+            o.headers,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
         );
+        assert_eq!(o.protocol, OtlpProtocol::HttpProtobuf);
         let c = resolve(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
             ("OTEL_LOGS_EXPORTER", "none"),
         ])?;
-        assert_eq!(c.exporter, LogsExporterConfig::None);
+        assert_eq!(c.exporter, ExporterConfig::None);
         let c = resolve(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
             ("OTEL_LOGS_EXPORTER", "embedded"),
         ])?;
-        assert_eq!(c.exporter, LogsExporterConfig::Embedded);
+        assert_eq!(c.exporter, ExporterConfig::Embedded);
         Ok(())
     }
 
@@ -340,13 +270,14 @@ mod tests {
             return Ok(());
         }
         let c = resolve(&[grpc, endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "k=v")])?;
+        let o = c.exporter.otlp().expect("OTLP");
         assert_eq!(
-            c.exporter,
-            LogsExporterConfig::Otlp {
-                logs_url: "http://collector:4317".into(),
-                headers: vec![("k".into(), "v".into())],
-                protocol: OtlpProtocol::Grpc,
-            }
+            (o.url.as_str(), o.headers.clone(), o.protocol),
+            (
+                "http://collector:4317",
+                vec![("k".into(), "v".into())],
+                OtlpProtocol::Grpc
+            )
         );
         // The base protocol is inherited; the default gRPC address without an endpoint.
         let c = resolve(&[
@@ -355,8 +286,8 @@ mod tests {
         ])?;
         assert!(matches!(
             c.exporter,
-            LogsExporterConfig::Otlp { ref logs_url, protocol: OtlpProtocol::Grpc, .. }
-                if logs_url == "http://localhost:4317"
+            ExporterConfig::Otlp(ref o)
+                if o.url == "http://localhost:4317" && o.protocol == OtlpProtocol::Grpc
         ));
         assert!(error_of(&[
             grpc,

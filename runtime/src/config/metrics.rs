@@ -9,21 +9,20 @@
 //! base endpoint is the collector's address as it is, `http://localhost:4317` by default).
 
 use crate::config::env::Env;
+use crate::config::exporter::ExporterConfig;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::OtelArgs;
-use crate::config::otel::{redact_url, OtlpProtocol};
-use crate::config::otlp_signal::{self, Destination, Signal};
+use crate::config::otlp_signal;
 use crate::config::overrides::Telemetry;
 pub use crate::config::temporality::MetricsTemporality;
 use crate::error::Result;
-use std::fmt;
 use std::time::Duration;
 
 /// The resolved metrics configuration of every worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsConfig {
     /// Where metrics go.
-    pub exporter: MetricsExporterConfig,
+    pub exporter: ExporterConfig,
     /// `OTEL_METRIC_EXPORT_INTERVAL`: time between two collections (60 s by default).
     pub interval: Duration,
     /// `OTEL_METRIC_EXPORT_TIMEOUT`: the most one export attempt may take (30 s by default; the
@@ -34,46 +33,6 @@ pub struct MetricsConfig {
     /// The guard of the OTLP metrics path (the OTLP span guard, its attempt bounded by
     /// `export_timeout`, a queue of a few collections).
     pub guard: GuardPolicy,
-}
-
-/// Where metrics are exported.
-#[derive(Clone, PartialEq)]
-pub enum MetricsExporterConfig {
-    /// OTLP over HTTP (protobuf), or gRPC with the `grpc` feature.
-    Otlp {
-        /// The full metrics URL (`.../v1/metrics`) for HTTP; the collector's base URL for gRPC.
-        metrics_url: String,
-        /// Extra request headers or gRPC metadata (often credentials: never logged).
-        headers: Vec<(String, String)>,
-        /// How metrics travel.
-        protocol: OtlpProtocol,
-    },
-    /// OTLP JSON lines in `metrics-<pid>.jsonl` in the run folder.
-    Embedded,
-    /// Metrics are not exported (no meter provider is installed).
-    None,
-}
-
-impl fmt::Debug for MetricsExporterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Otlp {
-                metrics_url,
-                headers,
-                protocol,
-            } => f
-                .debug_struct("Otlp")
-                .field("metrics_url", &redact_url(metrics_url))
-                .field("protocol", protocol)
-                .field(
-                    "headers",
-                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-                )
-                .finish(),
-            Self::Embedded => f.write_str("Embedded"),
-            Self::None => f.write_str("None"),
-        }
-    }
 }
 
 /// Collections waiting for delivery at most (one collection is one request).
@@ -136,37 +95,24 @@ impl MetricsConfig {
     }
 }
 
-/// The metrics signal's variables.
-const METRICS: Signal = Signal {
-    upper: "METRICS",
-    exporter_variable: "OTEL_METRICS_EXPORTER",
-    path: "v1/metrics",
-};
-
-fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<MetricsExporterConfig> {
+fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
     if code.metrics_enabled == Some(false) {
-        return Ok(MetricsExporterConfig::None);
+        return Ok(ExporterConfig::None);
     }
-    Ok(
-        match otlp_signal::resolve(env, args, code, METRICS, args.metrics.exporter)? {
-            Destination::Otlp {
-                url,
-                headers,
-                protocol,
-            } => MetricsExporterConfig::Otlp {
-                metrics_url: url,
-                headers,
-                protocol,
-            },
-            Destination::Embedded => MetricsExporterConfig::Embedded,
-            Destination::None => MetricsExporterConfig::None,
-        },
+    otlp_signal::resolve(
+        env,
+        args,
+        code,
+        otlp_signal::METRICS,
+        None,
+        args.metrics.exporter,
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::endpoint::OtlpProtocol;
     use crate::config::profile::Profile;
 
     #[test]
@@ -192,7 +138,7 @@ mod tests {
         assert_eq!(hook.interval, Duration::from_secs(10));
         assert_eq!(hook.export_timeout, Duration::from_secs(5));
         assert_eq!(hook.temporality, MetricsTemporality::Delta);
-        assert!(matches!(hook.exporter, MetricsExporterConfig::None));
+        assert!(matches!(hook.exporter, ExporterConfig::None));
         let env = with(&[
             ("OTEL_METRIC_EXPORT_INTERVAL", "2000"),
             (
@@ -203,7 +149,7 @@ mod tests {
         ])?;
         assert_eq!(env.interval, Duration::from_secs(2));
         assert_eq!(env.temporality, MetricsTemporality::Cumulative);
-        assert!(matches!(env.exporter, MetricsExporterConfig::Embedded));
+        assert!(matches!(env.exporter, ExporterConfig::Embedded));
         // Code wins over both; a bad variable is still an error.
         let code = Telemetry::new()
             .metrics_interval(Duration::from_millis(750))
@@ -218,7 +164,7 @@ mod tests {
         let coded = MetricsConfig::resolve(&pairs, &args, &code, policy)?;
         assert_eq!(coded.interval, Duration::from_millis(750));
         assert_eq!(coded.temporality, MetricsTemporality::LowMemory);
-        assert!(matches!(coded.exporter, MetricsExporterConfig::None));
+        assert!(matches!(coded.exporter, ExporterConfig::None));
         let bad = Env::from_pairs([("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "daily")]);
         assert!(MetricsConfig::resolve(&bad, &args, &code, policy).is_err());
         Ok(())
@@ -243,7 +189,7 @@ mod tests {
     #[test]
     fn defaults_are_the_specified_ones_and_the_embedded_sink() -> Result<()> {
         let c = resolve(&[])?;
-        assert_eq!(c.exporter, MetricsExporterConfig::Embedded);
+        assert_eq!(c.exporter, ExporterConfig::Embedded);
         assert_eq!(c.interval, Duration::from_millis(60_000));
         assert_eq!(c.export_timeout, Duration::from_millis(30_000));
         assert_eq!(c.temporality, MetricsTemporality::Cumulative);
@@ -256,8 +202,7 @@ mod tests {
         let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318/")])?;
         assert!(matches!(
             c.exporter,
-            MetricsExporterConfig::Otlp { ref metrics_url, .. }
-                if metrics_url == "http://127.0.0.1:4318/v1/metrics"
+            ExporterConfig::Otlp(ref o) if o.url == "http://127.0.0.1:4318/v1/metrics"
         ));
         let c = resolve(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
@@ -265,19 +210,18 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
             ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=2"),
         ])?;
+        let o = c.exporter.otlp().expect("OTLP");
+        assert_eq!(o.url, "http://m:9/in");
         assert_eq!(
-            c.exporter,
-            MetricsExporterConfig::Otlp {
-                metrics_url: "http://m:9/in".into(),
-                headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
-                protocol: OtlpProtocol::HttpProtobuf,
-            }
+            o.headers,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
         );
+        assert_eq!(o.protocol, OtlpProtocol::HttpProtobuf);
         let c = resolve(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
             ("OTEL_METRICS_EXPORTER", "none"),
         ])?;
-        assert_eq!(c.exporter, MetricsExporterConfig::None);
+        assert_eq!(c.exporter, ExporterConfig::None);
         Ok(())
     }
 
@@ -330,13 +274,10 @@ mod tests {
             return Ok(());
         }
         let c = resolve(&[grpc, endpoint])?;
+        let o = c.exporter.otlp().expect("OTLP");
         assert_eq!(
-            c.exporter,
-            MetricsExporterConfig::Otlp {
-                metrics_url: "http://collector:4317".into(),
-                headers: vec![],
-                protocol: OtlpProtocol::Grpc,
-            }
+            (o.url.as_str(), o.headers.len(), o.protocol),
+            ("http://collector:4317", 0, OtlpProtocol::Grpc)
         );
         // Metrics over HTTP beside traces over gRPC.
         let c = resolve(&[
@@ -350,8 +291,9 @@ mod tests {
         ])?;
         assert!(matches!(
             c.exporter,
-            MetricsExporterConfig::Otlp { ref metrics_url, protocol: OtlpProtocol::HttpProtobuf, .. }
-                if metrics_url == "http://collector:4318/v1/metrics"
+            ExporterConfig::Otlp(ref o)
+                if o.url == "http://collector:4318/v1/metrics"
+                    && o.protocol == OtlpProtocol::HttpProtobuf
         ));
         Ok(())
     }

@@ -2,8 +2,11 @@
 //! code over both, and development / production profiles underneath. Resolved once, in the
 //! master, before any fork: a bad value stops start-up with an error naming its source.
 
+pub(crate) mod destinations;
 pub(crate) mod embedded;
+pub(crate) mod endpoint;
 pub(crate) mod env;
+pub(crate) mod exporter;
 pub(crate) mod guard;
 pub(crate) mod guard_policy;
 pub(crate) mod hook_args;
@@ -19,18 +22,20 @@ pub(crate) mod propagators;
 pub(crate) mod sentry;
 pub(crate) mod telemetry_config;
 pub(crate) mod temporality;
+pub(crate) mod tls;
 
 pub use embedded::{
     DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
 };
+pub use endpoint::OtlpProtocol;
 pub use env::Env;
+pub use exporter::{ExporterConfig, OtlpExporter};
 pub use guard::GuardSettings;
 pub use guard_policy::GuardPolicy;
 pub use log_level::{LogFilter, LogLevel};
-pub use logs::{LogBatchSettings, LogsConfig, LogsExporterConfig};
-pub use metrics::{MetricsConfig, MetricsExporterConfig, MetricsTemporality};
-pub(crate) use otel::redact_url;
-pub use otel::{BatchSettings, ExporterConfig, OtelConfig, OtlpProtocol, SamplerConfig};
+pub use logs::LogsConfig;
+pub use metrics::{MetricsConfig, MetricsTemporality};
+pub use otel::{BatchSettings, OtelConfig, SamplerConfig};
 pub use overrides::Telemetry;
 pub use profile::Profile;
 pub use propagators::PropagatorKind;

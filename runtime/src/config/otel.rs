@@ -2,11 +2,12 @@
 //! `OTEL_*` variables, `post_fork` arguments and the profile, in that order of precedence.
 
 use crate::config::env::Env;
+use crate::config::exporter::ExporterConfig;
 use crate::config::hook_args::OtelArgs;
+use crate::config::otlp_signal;
 use crate::config::overrides::Telemetry;
 use crate::config::profile::Profile;
 use crate::error::{Error, Result};
-use std::fmt;
 use std::time::Duration;
 
 /// The resolved OTel configuration of every worker.
@@ -70,66 +71,22 @@ impl SamplerConfig {
     }
 }
 
-/// Where spans are exported.
-#[derive(Clone, PartialEq)]
-pub enum ExporterConfig {
-    /// OTLP over HTTP (protobuf), or gRPC with the `grpc` feature.
-    Otlp {
-        /// The full traces URL (`.../v1/traces`) for HTTP; the collector's base URL for gRPC.
-        traces_url: String,
-        /// Extra request headers or gRPC metadata (often credentials: never logged).
-        headers: Vec<(String, String)>,
-        /// How spans travel.
-        protocol: OtlpProtocol,
-    },
-    /// OTLP JSON files in the run folder.
-    Embedded,
-    /// Spans are not exported.
-    None,
-}
-
-/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OtlpProtocol {
-    /// `http/protobuf`: the default, and the safe choice with a thread-based export loop.
-    #[default]
-    HttpProtobuf,
-    /// `grpc` (needs forkline's `grpc` feature).
-    Grpc,
-}
-
-impl fmt::Debug for ExporterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Otlp {
-                traces_url,
-                headers,
-                protocol,
-            } => f
-                .debug_struct("Otlp")
-                .field("traces_url", &redact_url(traces_url))
-                .field("protocol", protocol)
-                .field(
-                    "headers",
-                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-                )
-                .finish(),
-            Self::Embedded => f.write_str("Embedded"),
-            Self::None => f.write_str("None"),
-        }
-    }
-}
-
-/// Batch span processor settings (`OTEL_BSP_*`).
+/// A batch processor's settings: spans' (`OTEL_BSP_*`) and log records' (`OTEL_BLRP_*`), the
+/// specification's defaults for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchSettings {
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` (2048): items waiting at most;
+    /// past it they are dropped and counted.
     pub max_queue_size: usize,
-    /// `OTEL_BSP_SCHEDULE_DELAY`
+    /// `OTEL_BSP_SCHEDULE_DELAY` (5 s), `OTEL_BLRP_SCHEDULE_DELAY` (1 s): how long a partial
+    /// batch may wait.
     pub scheduled_delay: Duration,
-    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (512): items per
+    /// request at most.
     pub max_export_batch_size: usize,
-    /// `OTEL_BSP_EXPORT_TIMEOUT`
+    /// `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` (30 s): the most one export may
+    /// take.
     pub export_timeout: Duration,
 }
 
@@ -238,208 +195,15 @@ fn sampler(
     Ok(SamplerConfig::from_name(name, Some(ratio)).unwrap_or(SamplerConfig::ParentBasedAlwaysOn))
 }
 
-const DEFAULT_OTLP_BASE: &str = "http://localhost:4318";
-const DEFAULT_OTLP_GRPC_BASE: &str = "http://localhost:4317";
-
 fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConfig> {
-    // Checked whatever the exporter, so a typo is caught before it matters.
-    let protocol = protocol(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")?;
-    let to_url = |base: &str| otlp_url(base, protocol, "v1/traces");
-    // The endpoint, already as a full traces URL, and who set it.
-    let endpoint: Option<(String, &str)> = if let Some(base) = &code.otlp_endpoint {
-        Some((to_url(base), "Telemetry::otlp_endpoint"))
-    } else if let Some(url) = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-        Some((url.to_string(), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
-    } else if let Some(base) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Some((to_url(base), "OTEL_EXPORTER_OTLP_ENDPOINT"))
-    } else {
-        args.endpoint
-            .map(|base| (to_url(base), "#[post_fork(endpoint)]"))
-    };
-
-    let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
-    headers.extend(env.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")?);
-    check_headers(&headers, protocol, "OTEL_EXPORTER_OTLP_HEADERS")?;
-    let choice = match (
-        &code.exporter,
-        env.get("OTEL_TRACES_EXPORTER"),
+    otlp_signal::resolve(
+        env,
+        args,
+        code,
+        otlp_signal::TRACES,
+        code.exporter.as_deref(),
         args.exporter,
-    ) {
-        (Some(c), _, _) => Some((c.as_str(), "Telemetry::exporter")),
-        (None, Some(e), _) => Some((e, "OTEL_TRACES_EXPORTER")),
-        (None, None, Some(a)) => Some((a, "#[post_fork(exporter)]")),
-        (None, None, None) => None,
-    };
-    let kind = match choice {
-        Some(("otlp", _)) => "otlp",
-        Some(("embedded", _)) => "embedded",
-        Some(("none", _)) => "none",
-        Some((other, source)) => {
-            return Err(Error::config(
-                source,
-                format!("unknown traces exporter {other:?}; expected otlp, embedded or none"),
-            ))
-        }
-        // No choice made: an endpoint means OTLP, nothing means the embedded local sink.
-        None if endpoint.is_some() => "otlp",
-        None => "embedded",
-    };
-    match kind {
-        "embedded" => return Ok(ExporterConfig::Embedded),
-        "none" => return Ok(ExporterConfig::None),
-        _ => {}
-    }
-
-    let (traces_url, source) =
-        endpoint.unwrap_or_else(|| (to_url(default_base(protocol)), "the default endpoint"));
-    check_endpoint(&traces_url, source, protocol)?;
-    Ok(ExporterConfig::Otlp {
-        traces_url,
-        headers,
-        protocol,
-    })
-}
-
-/// A signal's OTLP protocol: `specific` (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`), else
-/// `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf. gRPC needs the `grpc` feature.
-pub(crate) fn protocol(env: &Env, specific: &str) -> Result<OtlpProtocol> {
-    for name in [specific, "OTEL_EXPORTER_OTLP_PROTOCOL"] {
-        match env.get(name) {
-            None => continue,
-            Some("http/protobuf") => return Ok(OtlpProtocol::HttpProtobuf),
-            Some("grpc") if cfg!(feature = "grpc") => return Ok(OtlpProtocol::Grpc),
-            Some("grpc") => {
-                return Err(env.invalid(
-                    name,
-                    "grpc needs forkline's `grpc` feature (features = [\"grpc\"] in Cargo.toml); \
-                     without it, use http/protobuf",
-                ))
-            }
-            Some(_) => {
-                return Err(env.invalid(
-                    name,
-                    "expected http/protobuf or grpc (http/json is not supported)",
-                ))
-            }
-        }
-    }
-    Ok(OtlpProtocol::HttpProtobuf)
-}
-
-/// The collector's address when no endpoint is set.
-pub(crate) fn default_base(protocol: OtlpProtocol) -> &'static str {
-    match protocol {
-        OtlpProtocol::HttpProtobuf => DEFAULT_OTLP_BASE,
-        OtlpProtocol::Grpc => DEFAULT_OTLP_GRPC_BASE,
-    }
-}
-
-/// A base endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` and the like) as a signal's address: over
-/// HTTP the signal's path (`v1/traces`) appended; over gRPC, which has no path to append, the
-/// collector's address as it is.
-pub(crate) fn otlp_url(base: &str, protocol: OtlpProtocol, path: &str) -> String {
-    match protocol {
-        OtlpProtocol::Grpc => base.to_string(),
-        OtlpProtocol::HttpProtobuf if base.ends_with('/') => format!("{base}{path}"),
-        OtlpProtocol::HttpProtobuf => format!("{base}/{path}"),
-    }
-}
-
-/// A signal's endpoint: a valid http(s) URL, plaintext for gRPC.
-pub(crate) fn check_endpoint(url: &str, source: &str, protocol: OtlpProtocol) -> Result<()> {
-    validate_url(url, source)?;
-    if protocol == OtlpProtocol::Grpc && url.starts_with("https://") {
-        return Err(Error::config(
-            source,
-            "forkline's gRPC exporter speaks plaintext gRPC only; for TLS use http/protobuf \
-             (OTEL_EXPORTER_OTLP_PROTOCOL or the signal's own) with an https:// endpoint",
-        ));
-    }
-    Ok(())
-}
-
-/// A signal's headers: valid HTTP headers, or gRPC metadata. An error names `variable` and the
-/// header, never its value.
-pub(crate) fn check_headers(
-    headers: &[(String, String)],
-    protocol: OtlpProtocol,
-    variable: &str,
-) -> Result<()> {
-    #[cfg(feature = "grpc")]
-    if protocol == OtlpProtocol::Grpc {
-        return grpc_metadata(headers)
-            .map(drop)
-            .map_err(|e| Error::config(variable, e));
-    }
-    let _ = protocol;
-    for (name, value) in headers {
-        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
-            && reqwest::header::HeaderValue::from_str(value).is_ok();
-        if !valid {
-            return Err(Error::config(
-                variable,
-                format!("header {name:?} has an invalid name or value (the value is not shown)"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `headers` as gRPC metadata (what the gRPC sender sends): keys lower case, values ASCII. An
-/// error names the header, never its value (credentials more often than not).
-#[cfg(feature = "grpc")]
-pub(crate) fn grpc_metadata(
-    headers: &[(String, String)],
-) -> std::result::Result<tonic::metadata::MetadataMap, String> {
-    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-    let mut metadata = MetadataMap::new();
-    for (name, value) in headers {
-        let invalid =
-            || format!("header {name:?} is no valid gRPC metadata (the value is not shown)");
-        let key =
-            MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| invalid())?;
-        let value = MetadataValue::try_from(value.as_str()).map_err(|_| invalid())?;
-        metadata.insert(key, value);
-    }
-    Ok(metadata)
-}
-
-pub(crate) fn validate_url(raw: &str, source: &str) -> Result<()> {
-    let shown = redact_url(raw);
-    let url = url::Url::parse(raw)
-        .map_err(|e| Error::config(source, format!("{shown:?} is not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::config(
-            source,
-            format!(
-                "{shown:?} must use http:// or https://, not {}://",
-                url.scheme()
-            ),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::config(source, format!("{shown:?} has no host")));
-    }
-    Ok(())
-}
-
-/// A URL fit for logs: its user and password, if any, are replaced by `redacted`. A string that
-/// does not parse as a URL is shown only if it has no `@` (it may hold credentials otherwise).
-pub(crate) fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) => {
-            if !url.username().is_empty() || url.password().is_some() {
-                // Fails only for URLs that cannot have credentials (no host), which have none.
-                let _ = url.set_password(None);
-                let _ = url.set_username("redacted");
-            }
-            url.to_string()
-        }
-        Err(_) if raw.contains('@') => {
-            "(a malformed URL, not shown: it may hold credentials)".into()
-        }
-        Err(_) => raw.to_string(),
-    }
+    )
 }
 
 fn batch(env: &Env) -> Result<BatchSettings> {
@@ -470,6 +234,9 @@ fn batch(env: &Env) -> Result<BatchSettings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::endpoint::redact_url;
+    #[cfg(feature = "grpc")]
+    use crate::config::endpoint::OtlpProtocol;
 
     fn resolve(pairs: &[(&str, &str)]) -> Result<OtelConfig> {
         OtelConfig::resolve(
@@ -532,8 +299,8 @@ mod tests {
     fn endpoint_selects_otlp_and_gets_the_traces_path() -> Result<()> {
         let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")])?;
         match c.exporter {
-            ExporterConfig::Otlp { traces_url, .. } => {
-                assert_eq!(traces_url, "http://127.0.0.1:4318/v1/traces")
+            ExporterConfig::Otlp(o) => {
+                assert_eq!(o.url, "http://127.0.0.1:4318/v1/traces")
             }
             other => panic!("expected OTLP, got {other:?}"),
         }
@@ -578,8 +345,8 @@ mod tests {
         .expect("valid");
         assert!(matches!(
             c.exporter,
-            ExporterConfig::Otlp { ref traces_url, protocol: OtlpProtocol::Grpc, .. }
-                if traces_url == "http://collector:4317"
+            ExporterConfig::Otlp(ref o)
+                if o.url == "http://collector:4317" && o.protocol == OtlpProtocol::Grpc
         ));
         let c = resolve(&[
             ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
@@ -588,7 +355,7 @@ mod tests {
         .expect("valid");
         assert!(matches!(
             c.exporter,
-            ExporterConfig::Otlp { ref traces_url, .. } if traces_url == "http://localhost:4317"
+            ExporterConfig::Otlp(ref o) if o.url == "http://localhost:4317"
         ));
         assert!(error_of(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),

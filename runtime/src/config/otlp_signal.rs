@@ -1,17 +1,19 @@
-//! Where one OTel signal other than traces goes (metrics, logs): `OTEL_<SIGNAL>S_EXPORTER`
-//! (`otlp`, `embedded`, `none`), the signal's protocol (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`,
-//! else `OTEL_EXPORTER_OTLP_PROTOCOL`: http/protobuf, or grpc with the `grpc` feature), the
-//! signal's own endpoint (`OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`, used as it is) or the base
-//! endpoint (with the signal's path appended over HTTP, as it is over gRPC), and the base headers
-//! followed by the signal's own (gRPC metadata over gRPC). One reading for every signal, and the
-//! traces' rules (`otel`), so their variables behave alike.
+//! Where one OTel signal goes (traces, metrics, logs): `OTEL_<SIGNAL>S_EXPORTER` (`otlp`,
+//! `embedded`, `none`), the signal's protocol (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else
+//! `OTEL_EXPORTER_OTLP_PROTOCOL`: http/protobuf, or grpc with the `grpc` feature), the signal's
+//! own endpoint (`OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`, used as it is) or the base endpoint
+//! (with the signal's path appended over HTTP, as it is over gRPC), the base headers followed by
+//! the signal's own (gRPC metadata over gRPC), and the trust roots of an https endpoint
+//! (`OTEL_EXPORTER_OTLP_<SIGNAL>_CERTIFICATE`, else `OTEL_EXPORTER_OTLP_CERTIFICATE`). One reading
+//! for every signal, so their variables behave alike.
 
+use crate::config::endpoint::{check_endpoint, check_headers, default_base, otlp_url, protocol};
 use crate::config::env::Env;
+use crate::config::exporter::{ExporterConfig, OtlpExporter};
 use crate::config::hook_args::OtelArgs;
-use crate::config::otel::{check_endpoint, check_headers, default_base, otlp_url, protocol};
 use crate::config::overrides::Telemetry;
-use crate::config::OtlpProtocol;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use std::path::PathBuf;
 
 /// Which OTLP signal, and so which service a transport speaks to over gRPC (over HTTP the URL
 /// says it).
@@ -25,35 +27,46 @@ pub(crate) enum OtlpSignal {
 /// The names one signal's variables are made of.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Signal {
-    /// `METRICS`, `LOGS`: in `OTEL_EXPORTER_OTLP_<X>_ENDPOINT` and friends.
+    /// `TRACES`, `METRICS`, `LOGS`: in `OTEL_EXPORTER_OTLP_<X>_ENDPOINT` and friends.
     pub(crate) upper: &'static str,
-    /// `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`.
+    /// `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`.
     pub(crate) exporter_variable: &'static str,
-    /// `v1/metrics`, `v1/logs`.
+    /// `v1/traces`, `v1/metrics`, `v1/logs`.
     pub(crate) path: &'static str,
 }
 
-/// Where the signal goes.
-#[derive(Clone, PartialEq)]
-pub(crate) enum Destination {
-    /// OTLP to this URL (the full signal URL over HTTP, the collector's address over gRPC) with
-    /// these headers.
-    Otlp {
-        url: String,
-        headers: Vec<(String, String)>,
-        protocol: OtlpProtocol,
-    },
-    Embedded,
-    None,
-}
+/// The traces signal's variables.
+pub(crate) const TRACES: Signal = Signal {
+    upper: "TRACES",
+    exporter_variable: "OTEL_TRACES_EXPORTER",
+    path: "v1/traces",
+};
 
+/// The metrics signal's variables.
+pub(crate) const METRICS: Signal = Signal {
+    upper: "METRICS",
+    exporter_variable: "OTEL_METRICS_EXPORTER",
+    path: "v1/metrics",
+};
+
+/// The logs signal's variables.
+pub(crate) const LOGS: Signal = Signal {
+    upper: "LOGS",
+    exporter_variable: "OTEL_LOGS_EXPORTER",
+    path: "v1/logs",
+};
+
+/// Where `signal` goes. The exporter is chosen by code (`code_exporter`, traces only), else the
+/// signal's variable, else the hook's argument (checked at compile time), else an endpoint
+/// anywhere means OTLP and nothing means the embedded files.
 pub(crate) fn resolve(
     env: &Env,
     args: &OtelArgs,
     code: &Telemetry,
     signal: Signal,
+    code_exporter: Option<&str>,
     hook_exporter: Option<&'static str>,
-) -> Result<Destination> {
+) -> Result<ExporterConfig> {
     let upper = signal.upper;
     let lower = upper.to_ascii_lowercase();
     // Checked whatever the exporter, so a typo is caught before it matters.
@@ -70,24 +83,33 @@ pub(crate) fn resolve(
         args.endpoint
             .map(|base| (to_url(base), "#[post_fork(endpoint)]".into()))
     };
-    // The variable wins over the hook's `exporter` (checked at compile time).
-    let choice = env.get(signal.exporter_variable).or(hook_exporter);
+    let choice = match (
+        code_exporter,
+        env.get(signal.exporter_variable),
+        hook_exporter,
+    ) {
+        (Some(c), _, _) => Some((c, "Telemetry::exporter")),
+        (None, Some(e), _) => Some((e, signal.exporter_variable)),
+        (None, None, Some(h)) => Some((h, "#[post_fork(exporter)]")),
+        (None, None, None) => None,
+    };
     let otlp = match choice {
-        Some("otlp") => true,
-        Some("embedded") => return Ok(Destination::Embedded),
-        Some("none") => return Ok(Destination::None),
-        Some(_) => {
-            return Err(env.invalid(
-                signal.exporter_variable,
-                &format!(
-                    "expected otlp, embedded or none (forkline has no other {lower} exporter)"
+        Some(("otlp", _)) => true,
+        Some(("embedded", _)) => return Ok(ExporterConfig::Embedded),
+        Some(("none", _)) => return Ok(ExporterConfig::None),
+        Some((other, source)) => {
+            return Err(Error::config(
+                source,
+                format!(
+                    "{other:?}: expected otlp, embedded or none (forkline has no other \
+                     {lower} exporter)"
                 ),
             ))
         }
         None => endpoint.is_some(),
     };
     if !otlp {
-        return Ok(Destination::Embedded);
+        return Ok(ExporterConfig::Embedded);
     }
     let (url, source) = endpoint.unwrap_or_else(|| {
         (
@@ -100,16 +122,41 @@ pub(crate) fn resolve(
     let mut headers = env.key_values("OTEL_EXPORTER_OTLP_HEADERS")?;
     headers.extend(env.key_values(&headers_variable)?);
     check_headers(&headers, protocol, &headers_variable)?;
-    Ok(Destination::Otlp {
+    let certificate = certificate(env, upper, &url)?;
+    Ok(ExporterConfig::Otlp(OtlpExporter {
         url,
         headers,
         protocol,
-    })
+        certificate,
+    }))
+}
+
+/// The signal's extra trust roots: `OTEL_EXPORTER_OTLP_<SIGNAL>_CERTIFICATE`, else
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE`; a readable PEM file with at least one certificate, and only
+/// for an `https://` endpoint, so a file that will never be used is not mistaken for one that is.
+fn certificate(env: &Env, upper: &str, url: &str) -> Result<Option<PathBuf>> {
+    let specific = format!("OTEL_EXPORTER_OTLP_{upper}_CERTIFICATE");
+    let Some((variable, path)) = [specific.as_str(), "OTEL_EXPORTER_OTLP_CERTIFICATE"]
+        .into_iter()
+        .find_map(|name| env.get(name).map(|path| (name, path)))
+    else {
+        return Ok(None);
+    };
+    if !url.starts_with("https://") {
+        return Err(env.invalid(
+            variable,
+            "a certificate is only used for an https:// endpoint; this signal's is not",
+        ));
+    }
+    crate::config::tls::read_pem_roots(std::path::Path::new(path))
+        .map_err(|reason| env.invalid(variable, &reason))?;
+    Ok(Some(PathBuf::from(path)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::endpoint::OtlpProtocol;
 
     const METRICS: Signal = Signal {
         upper: "METRICS",
@@ -117,12 +164,12 @@ mod tests {
         path: "v1/metrics",
     };
 
-    fn resolve_with(pairs: &[(&str, &str)], code: &Telemetry) -> Result<Destination> {
+    fn resolve_with(pairs: &[(&str, &str)], code: &Telemetry) -> Result<ExporterConfig> {
         let env = Env::from_pairs(pairs.iter().copied());
-        resolve(&env, &OtelArgs::default(), code, METRICS, None)
+        resolve(&env, &OtelArgs::default(), code, METRICS, None, None)
     }
 
-    fn destination(pairs: &[(&str, &str)]) -> Result<Destination> {
+    fn destination(pairs: &[(&str, &str)]) -> Result<ExporterConfig> {
         resolve_with(pairs, &Telemetry::default())
     }
 
@@ -134,9 +181,9 @@ mod tests {
     }
 
     /// The URL and protocol of an OTLP destination.
-    fn otlp(d: Result<Destination>) -> (String, OtlpProtocol) {
+    fn otlp(d: Result<ExporterConfig>) -> (String, OtlpProtocol) {
         match d {
-            Ok(Destination::Otlp { url, protocol, .. }) => (url, protocol),
+            Ok(ExporterConfig::Otlp(o)) => (o.url, o.protocol),
             other => panic!("expected OTLP, got {:?}", other.map(|_| "not OTLP")),
         }
     }
@@ -209,7 +256,7 @@ mod tests {
         let code = Telemetry::new().otlp_endpoint("http://code:4317");
         assert_eq!(otlp(resolve_with(&[GRPC], &code)), grpc("http://code:4317"));
         // No endpoint and no exporter chosen: still the embedded sink.
-        assert!(matches!(destination(&[GRPC]), Ok(Destination::Embedded)));
+        assert!(matches!(destination(&[GRPC]), Ok(ExporterConfig::Embedded)));
     }
 
     #[cfg(feature = "grpc")]
@@ -276,7 +323,7 @@ mod tests {
         ]);
         assert!(matches!(
             d,
-            Ok(Destination::Otlp { ref headers, .. }) if headers.len() == 2
+            Ok(ExporterConfig::Otlp(ref o)) if o.headers.len() == 2
         ));
         // A `-bin` key is a fine HTTP header but no text metadata.
         let secret = ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-key-bin=hunter2");
@@ -288,5 +335,42 @@ mod tests {
                 && !err.contains("hunter2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_certificate_must_be_a_pem_file_for_an_https_endpoint() {
+        let https = ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318");
+        let err = error_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/hostname"),
+        ]);
+        assert!(
+            err.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && err.contains("https://"),
+            "{err}"
+        );
+        let err = error_of(&[
+            https,
+            ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "/no/such/ca.pem"),
+        ]);
+        assert!(
+            err.contains("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE") && err.contains("cannot read"),
+            "{err}"
+        );
+        let not_pem = std::env::temp_dir().join(format!("forkline-not-pem-{}", std::process::id()));
+        std::fs::write(&not_pem, "no certificate here\n").expect("write");
+        let err = error_of(&[
+            https,
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                not_pem.to_str().expect("utf-8"),
+            ),
+        ]);
+        let _ = std::fs::remove_file(&not_pem);
+        let expected = if crate::config::tls::BUILT_IN {
+            "holds no PEM certificate"
+        } else {
+            "this build has none"
+        };
+        assert!(err.contains(expected), "{err}");
     }
 }

@@ -76,15 +76,22 @@ impl SentryConfig {
             }
         };
         let dsn = match dsn_text {
-            Some((text, source)) if enabled => Some(Dsn::from_str(&text).map_err(|e| {
-                // The parse error never contains the DSN, whose key is a secret.
-                Error::config(
-                    source,
-                    format!(
-                        "not a valid Sentry DSN ({e}); expected https://PUBLIC_KEY@HOST/PROJECT_ID"
-                    ),
-                )
-            })?),
+            Some((text, source)) if enabled => {
+                let dsn = Dsn::from_str(&text).map_err(|e| {
+                    // The parse error never contains the DSN, whose key is a secret.
+                    Error::config(
+                        &source,
+                        format!(
+                            "not a valid Sentry DSN ({e}); expected \
+                             https://PUBLIC_KEY@HOST/PROJECT_ID"
+                        ),
+                    )
+                })?;
+                if dsn.scheme() == sentry::types::Scheme::Https {
+                    crate::config::tls::check_https("https://", &source)?;
+                }
+                Some(dsn)
+            }
             _ => None,
         };
 

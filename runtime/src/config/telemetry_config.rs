@@ -4,12 +4,13 @@
 
 use crate::config::embedded;
 use crate::config::env::Env;
+use crate::config::exporter::ExporterConfig;
 use crate::config::guard;
 use crate::config::guard_policy::GuardPolicy;
 use crate::config::hook_args::HookArgs;
-use crate::config::logs::{LogsConfig, LogsExporterConfig};
-use crate::config::metrics::{MetricsConfig, MetricsExporterConfig};
-use crate::config::otel::{self, ExporterConfig, OtelConfig};
+use crate::config::logs::LogsConfig;
+use crate::config::metrics::MetricsConfig;
+use crate::config::otel::{self, OtelConfig};
 use crate::config::overrides::Telemetry;
 use crate::config::prepared::Prepared;
 use crate::config::profile::Profile;
@@ -139,12 +140,12 @@ impl TelemetryConfig {
 
     /// Whether metrics go to `metrics-<pid>.jsonl`.
     pub fn embedded_metrics(&self) -> bool {
-        self.otel.enabled && self.metrics.exporter == MetricsExporterConfig::Embedded
+        self.otel.enabled && self.metrics.exporter == ExporterConfig::Embedded
     }
 
     /// Whether log records go to `logs-<pid>.jsonl`.
     pub fn embedded_logs(&self) -> bool {
-        self.otel.enabled && self.logs.exporter == LogsExporterConfig::Embedded
+        self.otel.enabled && self.logs.exporter == ExporterConfig::Embedded
     }
 
     /// Whether Sentry events go to `sentry-<pid>.jsonl`.

@@ -206,8 +206,8 @@ mod tests {
     }
 
     fn http(url: &str, policy: GuardPolicy) -> OtlpTransport {
-        let http = crate::config::OtlpProtocol::HttpProtobuf;
-        OtlpTransport::new(OtlpSignal::Logs, http, url, &[], policy, None).expect("transport")
+        let otlp = crate::config::OtlpExporter::new(url, crate::config::OtlpProtocol::HttpProtobuf);
+        OtlpTransport::new(OtlpSignal::Logs, &otlp, policy, None).expect("transport")
     }
 
     fn scope() -> InstrumentationScope {

@@ -195,15 +195,10 @@ mod tests {
             queue_capacity: 4,
             ..GuardPolicy::for_profile(Profile::Development)
         };
-        let transport = OtlpTransport::new(
-            OtlpSignal::Metrics,
-            crate::config::OtlpProtocol::HttpProtobuf,
-            &url,
-            &[],
-            policy,
-            None,
-        )
-        .expect("transport");
+        let otlp =
+            crate::config::OtlpExporter::new(&url, crate::config::OtlpProtocol::HttpProtobuf);
+        let transport =
+            OtlpTransport::new(OtlpSignal::Metrics, &otlp, policy, None).expect("transport");
         let exporter =
             GuardedMetricExporter::start(transport, policy, Temporality::Delta).expect("started");
         assert_eq!(exporter.temporality(), Temporality::Delta);

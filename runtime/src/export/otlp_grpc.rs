@@ -9,7 +9,7 @@
 //! it was made on, and a runtime made in the master does not survive fork. Nothing here runs
 //! before the first batch.
 
-use crate::config::otel::grpc_metadata;
+use crate::config::endpoint::grpc_metadata;
 use crate::config::otlp_signal::OtlpSignal;
 use crate::config::GuardPolicy;
 use crate::export::outcome::{Answer, FailureKind, Outcome};

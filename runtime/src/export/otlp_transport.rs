@@ -4,7 +4,7 @@
 //! is the signal's own (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else the base one).
 
 pub(crate) use crate::config::otlp_signal::OtlpSignal;
-use crate::config::{GuardPolicy, OtlpProtocol};
+use crate::config::{GuardPolicy, OtlpExporter, OtlpProtocol};
 use crate::export::attempt;
 use crate::export::engine::signal::{Attempted, Transport};
 
@@ -26,30 +26,31 @@ pub(crate) enum OtlpTransport {
 }
 
 impl OtlpTransport {
-    /// The transport of `signal` for `protocol`: over HTTP with `prepared` (a client built in
-    /// the master, with the policy's timeouts and these headers) or a new client; over gRPC with
-    /// a sender that connects on its first attempt. Opens nothing.
+    /// The transport of `signal` to `otlp`: over HTTP with `prepared` (a client built in the
+    /// master from the same destination and policy) or a new client; over gRPC with a sender
+    /// that connects on its first attempt. Opens nothing.
     pub(crate) fn new(
         signal: OtlpSignal,
-        protocol: OtlpProtocol,
-        url: &str,
-        headers: &[(String, String)],
+        otlp: &OtlpExporter,
         policy: GuardPolicy,
         prepared: Option<&reqwest::Client>,
     ) -> std::io::Result<Self> {
-        match protocol {
+        match otlp.protocol {
             OtlpProtocol::HttpProtobuf => Ok(Self::Http {
                 client: match prepared {
                     Some(client) => client.clone(),
-                    None => crate::export::http_client::build(&policy, headers)?,
+                    None => crate::export::http_client::for_otlp(otlp, &policy)?,
                 },
-                url: url.to_string(),
+                url: otlp.url.clone(),
                 policy,
             }),
             #[cfg(feature = "grpc")]
             OtlpProtocol::Grpc => Ok(Self::Grpc {
                 sender: Box::new(crate::export::otlp_grpc::GrpcSender::new(
-                    signal, url, headers, &policy,
+                    signal,
+                    &otlp.url,
+                    &otlp.headers,
+                    &policy,
                 )?),
                 policy,
             }),

@@ -98,7 +98,7 @@ impl GuardedSentryTransport {
     pub fn new(dsn: &Dsn, policy: GuardPolicy) -> std::io::Result<Self> {
         Self::start(
             dsn,
-            crate::export::http_client::build(&policy, &[])?,
+            crate::export::http_client::build(&policy, &[], None)?,
             policy,
         )
     }

@@ -15,7 +15,7 @@
 //! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
 //! neither counts what they drop.
 
-use crate::config::GuardPolicy;
+use crate::config::{GuardPolicy, OtlpExporter};
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::{PipelineState, ProcessTally};
@@ -36,36 +36,29 @@ use std::time::Duration;
 /// How often the export thread looks at shutdown and flush requests when idle.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Where and how spans are exported. Its `Debug` shows header names only.
-#[derive(Clone)]
+/// Where and how spans are exported. Its `Debug` hides credentials.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SpanExportSettings {
-    /// The full OTLP/HTTP traces URL, or the collector's base URL for gRPC.
-    pub url: String,
-    /// HTTP/protobuf, or gRPC (feature `grpc`).
-    pub protocol: crate::config::OtlpProtocol,
-    /// Extra request headers (credentials: never logged).
-    pub headers: Vec<(String, String)>,
-    /// Spans per request at most.
+    /// The collector, and how spans travel to it.
+    pub otlp: OtlpExporter,
+    /// Spans per request at most (512 by default).
     pub max_batch: usize,
-    /// How long a partial batch may wait.
+    /// How long a partial batch may wait (5 s by default).
     pub batch_delay: Duration,
     /// The guard.
     pub policy: GuardPolicy,
 }
 
-impl std::fmt::Debug for SpanExportSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanExportSettings")
-            .field("url", &crate::config::redact_url(&self.url))
-            .field("protocol", &self.protocol)
-            .field(
-                "headers",
-                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .field("max_batch", &self.max_batch)
-            .field("batch_delay", &self.batch_delay)
-            .field("policy", &self.policy)
-            .finish()
+impl SpanExportSettings {
+    /// Spans to `otlp` under `policy`, in batches of the specification's defaults.
+    pub fn new(otlp: OtlpExporter, policy: GuardPolicy) -> Self {
+        Self {
+            otlp,
+            max_batch: 512,
+            batch_delay: Duration::from_secs(5),
+            policy,
+        }
     }
 }
 
@@ -111,14 +104,8 @@ pub struct GuardedSpanProcessor {
 impl GuardedSpanProcessor {
     /// Starts the export thread. The client is built here (no thread, no socket).
     pub fn start(settings: SpanExportSettings) -> std::io::Result<Self> {
-        let transport = OtlpTransport::new(
-            OtlpSignal::Traces,
-            settings.protocol,
-            &settings.url,
-            &settings.headers,
-            settings.policy,
-            None,
-        )?;
+        let transport =
+            OtlpTransport::new(OtlpSignal::Traces, &settings.otlp, settings.policy, None)?;
         Self::start_with(settings, transport)
     }
 
@@ -130,7 +117,7 @@ impl GuardedSpanProcessor {
     ) -> std::io::Result<Self> {
         let transport = OtlpTransport::Http {
             client,
-            url: settings.url.clone(),
+            url: settings.otlp.url.clone(),
             policy: settings.policy,
         };
         Self::start_with(settings, transport)
@@ -241,14 +228,15 @@ mod tests {
 
     #[test]
     fn settings_never_print_credentials() {
-        let settings = SpanExportSettings {
-            url: "https://user:hunter2@collector:4318/v1/traces".into(),
-            protocol: OtlpProtocol::HttpProtobuf,
-            headers: vec![("authorization".into(), "Bearer hunter2".into())],
-            max_batch: 1,
-            batch_delay: Duration::from_millis(1),
-            policy: GuardPolicy::for_profile(crate::config::Profile::Production),
-        };
+        let mut otlp = OtlpExporter::new(
+            "https://user:hunter2@collector:4318/v1/traces",
+            OtlpProtocol::HttpProtobuf,
+        );
+        otlp.headers = vec![("authorization".into(), "Bearer hunter2".into())];
+        let settings = SpanExportSettings::new(
+            otlp,
+            GuardPolicy::for_profile(crate::config::Profile::Production),
+        );
         let shown = format!("{settings:?}");
         assert!(
             shown.contains("authorization") && !shown.contains("hunter2"),

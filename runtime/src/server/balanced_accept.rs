@@ -129,7 +129,7 @@ struct ConnectionState {
 
 impl ConnectionDrain {
     /// A connection of no socket and no stopping worker, for benchmarks.
-    #[cfg(feature = "bench-internals")]
+    #[cfg(all(feature = "bench-internals", feature = "axum"))]
     pub(crate) fn detached() -> Self {
         Self(Arc::new(ConnectionState {
             drain: Arc::default(),

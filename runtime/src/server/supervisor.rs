@@ -126,15 +126,7 @@ pub(crate) fn run<A: App>(
             crate::sink::old_runs::KEEP_OLD_RUNS
         );
     }
-    if config.uses_embedded_sink() {
-        crate::diag::emit(
-            "info",
-            format_args!(
-                "no OTLP endpoint / Sentry DSN configured: telemetry is written to {}",
-                config.run_dir.display()
-            ),
-        );
-    }
+    crate::diag::emit("info", format_args!("telemetry: {}", config.destinations()));
     if let Some(warning) = config.production_local_files_warning() {
         crate::diag::log_warn!("{warning}");
     }

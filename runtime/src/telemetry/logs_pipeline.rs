@@ -7,7 +7,7 @@
 //! installation inherited across `fork()` is abandoned, never shut down (its threads do not exist
 //! here), and rebuilt.
 
-use crate::config::{LogsExporterConfig, TelemetryConfig};
+use crate::config::{ExporterConfig, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::export::log_export::{GuardedLogProcessor, LogBatching};
 use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
@@ -47,8 +47,8 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
     }
     let builder = SdkLoggerProvider::builder().with_resource(resource);
     let (provider, guarded) = match &logs.exporter {
-        LogsExporterConfig::None => return Ok(()),
-        LogsExporterConfig::Embedded => {
+        ExporterConfig::None => return Ok(()),
+        ExporterConfig::Embedded => {
             let run_dir = telemetry.run_dir.as_path();
             let limit = telemetry.embedded_file_limit();
             let file = LogFileExporter::create(run_dir, pid, limit, counters()).map_err(|e| {
@@ -70,16 +70,10 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
             };
             (builder.with_log_processor(counted).build(), None)
         }
-        LogsExporterConfig::Otlp {
-            logs_url,
-            headers,
-            protocol,
-        } => {
+        ExporterConfig::Otlp(otlp) => {
             let transport = OtlpTransport::new(
                 OtlpSignal::Logs,
-                *protocol,
-                logs_url,
-                headers,
+                otlp,
                 logs.guard,
                 telemetry.prepared.otlp_logs_http.as_ref(),
             )

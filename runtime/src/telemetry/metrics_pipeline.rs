@@ -6,7 +6,7 @@
 //! not exist here; the SDK's shutdown would wait 5 s for it), and rebuilt. A gRPC channel is
 //! made on the export thread, at its first attempt, never before fork.
 
-use crate::config::{MetricsExporterConfig, MetricsTemporality, TelemetryConfig};
+use crate::config::{ExporterConfig, MetricsTemporality, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::export::metric_export::GuardedMetricExporter;
 use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
@@ -64,8 +64,8 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
         MetricsTemporality::LowMemory => Temporality::LowMemory,
     };
     let (provider, guarded) = match &metrics.exporter {
-        MetricsExporterConfig::None => return Ok(()),
-        MetricsExporterConfig::Embedded => {
+        ExporterConfig::None => return Ok(()),
+        ExporterConfig::Embedded => {
             let run_dir = telemetry.run_dir.as_path();
             let limit = telemetry.embedded_file_limit();
             let file =
@@ -77,16 +77,10 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
                 })?;
             (build(telemetry, resource, file), None)
         }
-        MetricsExporterConfig::Otlp {
-            metrics_url,
-            headers,
-            protocol,
-        } => {
+        ExporterConfig::Otlp(otlp) => {
             let transport = OtlpTransport::new(
                 OtlpSignal::Metrics,
-                *protocol,
-                metrics_url,
-                headers,
+                otlp,
                 metrics.guard,
                 telemetry.prepared.otlp_metrics_http.as_ref(),
             )

@@ -91,7 +91,7 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
             })?;
             Some(Box::new(batch(config, file)))
         }
-        ExporterConfig::Otlp { .. } => {
+        ExporterConfig::Otlp(_) => {
             let settings = otlp_settings(telemetry)
                 .ok_or_else(|| Error::Telemetry("no OTLP settings".into()))?;
             let started = match &telemetry.prepared.otlp_http {
@@ -135,22 +135,11 @@ pub fn install(telemetry: &TelemetryConfig, who: &ProcessIdentity) -> Result<Pre
 
 /// The guarded OTLP pipeline's settings for `telemetry` (`None` unless it exports OTLP).
 pub fn otlp_settings(telemetry: &TelemetryConfig) -> Option<SpanExportSettings> {
-    let ExporterConfig::Otlp {
-        traces_url,
-        headers,
-        protocol,
-    } = &telemetry.otel.exporter
-    else {
-        return None;
-    };
-    Some(SpanExportSettings {
-        url: traces_url.clone(),
-        protocol: *protocol,
-        headers: headers.clone(),
-        max_batch: telemetry.otel.batch.max_export_batch_size,
-        batch_delay: telemetry.otel.batch.scheduled_delay,
-        policy: telemetry.otlp_guard,
-    })
+    let otlp = telemetry.otel.exporter.otlp()?;
+    let mut settings = SpanExportSettings::new(otlp.clone(), telemetry.otlp_guard);
+    settings.max_batch = telemetry.otel.batch.max_export_batch_size;
+    settings.batch_delay = telemetry.otel.batch.scheduled_delay;
+    Some(settings)
 }
 
 /// `exporter` counts what it delivers and drops itself (the SDK reports neither).

@@ -2,9 +2,7 @@
 //! `config::prepared`): the HTTP clients of the guarded paths.
 
 use crate::config::prepared::Prepared;
-use crate::config::{
-    ExporterConfig, LogsExporterConfig, MetricsExporterConfig, OtlpProtocol, TelemetryConfig,
-};
+use crate::config::{ExporterConfig, GuardPolicy, OtlpProtocol, TelemetryConfig};
 use crate::error::{Error, Result};
 
 impl TelemetryConfig {
@@ -20,53 +18,28 @@ impl TelemetryConfig {
 impl Prepared {
     /// Builds what `config` will need in the workers.
     pub(crate) fn build(config: &TelemetryConfig) -> Result<Self> {
-        let otlp_http = match &config.otel.exporter {
-            ExporterConfig::Otlp {
-                protocol: OtlpProtocol::HttpProtobuf,
-                ..
-            } if config.otel.enabled => {
-                let settings = crate::telemetry::otel_pipeline::otlp_settings(config)
-                    .ok_or_else(|| Error::Telemetry("no OTLP settings".into()))?;
-                Some(
-                    crate::export::http_client::build(&settings.policy, &settings.headers)
-                        .map_err(|e| Error::io("preparing the OTLP HTTP client", e))?,
-                )
+        let enabled = config.otel.enabled;
+        let otlp = |exporter: &ExporterConfig, policy: &GuardPolicy, what: &str| match exporter {
+            ExporterConfig::Otlp(otlp)
+                if enabled && otlp.protocol == OtlpProtocol::HttpProtobuf =>
+            {
+                crate::export::http_client::for_otlp(otlp, policy)
+                    .map(Some)
+                    .map_err(|e| Error::io(format!("preparing the OTLP {what} HTTP client"), e))
             }
-            _ => None,
-        };
-        let otlp_metrics_http = match &config.metrics.exporter {
-            MetricsExporterConfig::Otlp {
-                headers,
-                protocol: OtlpProtocol::HttpProtobuf,
-                ..
-            } if config.otel.enabled => Some(
-                crate::export::http_client::build(&config.metrics.guard, headers)
-                    .map_err(|e| Error::io("preparing the OTLP metrics HTTP client", e))?,
-            ),
-            _ => None,
-        };
-        let otlp_logs_http = match &config.logs.exporter {
-            LogsExporterConfig::Otlp {
-                headers,
-                protocol: OtlpProtocol::HttpProtobuf,
-                ..
-            } if config.otel.enabled => Some(
-                crate::export::http_client::build(&config.logs.guard, headers)
-                    .map_err(|e| Error::io("preparing the OTLP logs HTTP client", e))?,
-            ),
-            _ => None,
+            _ => Ok(None),
         };
         let sentry_http = match &config.sentry.dsn {
             Some(_) if config.sentry.enabled => Some(
-                crate::export::http_client::build(&config.sentry_guard, &[])
+                crate::export::http_client::build(&config.sentry_guard, &[], None)
                     .map_err(|e| Error::io("preparing the Sentry HTTP client", e))?,
             ),
             _ => None,
         };
         Ok(Self {
-            otlp_http,
-            otlp_metrics_http,
-            otlp_logs_http,
+            otlp_http: otlp(&config.otel.exporter, &config.otlp_guard, "spans")?,
+            otlp_metrics_http: otlp(&config.metrics.exporter, &config.metrics.guard, "metrics")?,
+            otlp_logs_http: otlp(&config.logs.exporter, &config.logs.guard, "logs")?,
             sentry_http,
         })
     }
