@@ -17,11 +17,25 @@ pub(crate) fn fork() -> io::Result<Forked> {
     }
 }
 
-/// Exits now, without running destructors or atexit handlers inherited from the master.
+/// How long an exit waits for std's stdout to be flushed.
+const STDOUT_FLUSH_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Exits now, without running destructors or atexit handlers inherited from the master. What
+/// `print!` left in std's stdout buffer is flushed, but on a thread of its own and waited for
+/// briefly: a request stuck while it holds stdout's lock (in a `println!` to a full pipe, say)
+/// would otherwise hold the exit until the master's KILL. std's stderr is unbuffered.
 pub(crate) fn exit_now(code: i32) -> ! {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    let (flushed, done) = std::sync::mpsc::sync_channel(1);
+    let flusher = std::thread::Builder::new()
+        .name("forkline-exit".into())
+        .spawn(move || {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = flushed.send(());
+        });
+    if flusher.is_ok() {
+        let _ = done.recv_timeout(STDOUT_FLUSH_WAIT);
+    }
     // SAFETY: _exit has no preconditions.
     unsafe { libc::_exit(code) }
 }

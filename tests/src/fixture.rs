@@ -316,9 +316,20 @@ async fn block() -> String {
     format!("pid={}", std::process::id())
 }
 
+/// Blocks its runtime thread for a minute while it holds std's stdout lock, as a request stuck
+/// inside a `println!` (a full pipe) does.
+async fn block_holding_stdout() -> String {
+    let held = std::io::stdout().lock();
+    record("block_started", "stdout");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    drop(held);
+    format!("pid={}", std::process::id())
+}
+
 /// The fixture app: `/work` (200), `/fail` (500 + Sentry error), `/err` (500 from a
 /// `#[forkline::handler(err)]`), `/panic` (panics), `/health`, `/slow` (200 after 300 ms),
-/// `/block` and `/block/{reason}` (block their runtime thread for a minute), `/leak/{mib}`
+/// `/block` and `/block/{reason}` (block their runtime thread for a minute; `/block-stdout` holding
+/// stdout's lock), `/leak/{mib}`
 /// (leaks that much, resident), `/crash/abort` and
 /// `/crash/segfault` (end the worker by that signal), and behind `forkline::http::TelemetryLayer`:
 /// `/orders/{id}/refuse` (500 from a `#[forkline::handler(err)]`) and `/orders/{id}/explode`
@@ -336,6 +347,7 @@ pub fn router() -> Router {
         .route("/crash/segfault", get(crash_segfault))
         .route("/block", get(block))
         .route("/block/{reason}", get(block))
+        .route("/block-stdout", get(block_holding_stdout))
         .route("/fail", get(fail))
         .route("/err", get(lookup_order))
         .route("/panic", get(boom))

@@ -187,8 +187,29 @@ fn setup() -> &'static Setup {
     })
 }
 
+/// Every request holds it shared; the release-health test holds it alone, so the sessions it
+/// counts are exactly its own requests' (a session ends before its response is written).
+static REQUESTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 fn get_with(path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+    let _shared = REQUESTS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    send(path, headers)
+}
+
+fn send(path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
     http_get_with(setup().addr, path, headers)
+}
+
+/// Waits until Sentry's client has handed every event and session captured so far to the
+/// transport (here, kept in memory).
+fn flush_sentry() {
+    let flushed = sentry::Hub::main()
+        .client()
+        .expect("a client")
+        .flush(Some(std::time::Duration::from_secs(2)));
+    assert!(flushed, "Sentry's client flushed within 2 s");
 }
 
 /// The first finished span named `name` that `also` accepts, waited for.
@@ -406,8 +427,9 @@ fn a_handler_error_that_becomes_a_5xx_is_one_event_not_two() {
         events[0].transaction.as_deref(),
         Some("/orders/{id}/settle")
     );
-    // The span has ended, so the layer has decided; a second event would have had time to arrive.
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    // The span has ended, so the layer has decided; once the client has flushed, a second
+    // event would be in the transport.
+    flush_sentry();
     assert!(
         sentry_messages("from GET /orders/{id}/settle").is_empty(),
         "no second event for the 5xx"
@@ -452,33 +474,32 @@ fn an_explicit_kind_wins_behind_the_layer() {
 #[test]
 fn every_request_is_a_release_health_session_errored_or_crashed_as_it_went() {
     setup();
-    let flush = || {
-        sentry::Hub::main()
-            .client()
-            .expect("a client")
-            .flush(Some(std::time::Duration::from_secs(2)))
-    };
-    flush();
+    // No other test's request is in flight or starts until this one is done.
+    let _alone = REQUESTS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    flush_sentry();
     let before = setup().sentry.session_totals();
     for _ in 0..3 {
-        assert_eq!(get_with("/lookup", &[]).expect("GET").0, 200);
+        assert_eq!(send("/lookup", &[]).expect("GET").0, 200);
     }
-    assert_eq!(get_with("/fail", &[]).expect("GET").0, 502);
-    assert_eq!(get_with("/boom", &[]).expect("GET").0, 500);
-    // The layer ends a request's session when its response is ready.
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    flush();
+    assert_eq!(send("/fail", &[]).expect("GET").0, 502);
+    assert_eq!(send("/boom", &[]).expect("GET").0, 500);
+    // The layer ends a request's session when its response is ready, before it is written.
+    flush_sentry();
     let after = setup().sentry.session_totals();
-    // Other tests run beside this one: at least these requests' sessions.
-    assert!(after.exited >= before.exited + 3, "{before:?} -> {after:?}");
-    assert!(
-        after.errored > before.errored,
+    assert_eq!(after.exited, before.exited + 3, "{before:?} -> {after:?}");
+    assert_eq!(
+        after.errored,
+        before.errored + 1,
         "the 5xx: {before:?} -> {after:?}"
     );
-    assert!(
-        after.crashed > before.crashed,
+    assert_eq!(
+        after.crashed,
+        before.crashed + 1,
         "the panic: {before:?} -> {after:?}"
     );
+    assert_eq!(after.abnormal, before.abnormal, "{before:?} -> {after:?}");
 }
 
 #[test]

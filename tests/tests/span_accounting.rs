@@ -62,20 +62,31 @@ fn a_killed_workers_undelivered_spans_are_counted_as_lost_and_the_run_adds_up() 
         spans.delivered, 0,
         "the black hole acknowledged nothing: {report:?}"
     );
+    // (`created = delivered + dropped + lost + unaccounted` holds by construction: `dropped`
+    // is what remains. What carries information is `unaccounted`, and the master's figures
+    // checked against the replacement's own report below.)
     assert_eq!(spans.unaccounted, 0, "{report:?}");
-    assert_eq!(
-        spans.created,
-        spans.delivered + spans.dropped + spans.lost_with_killed_workers,
-        "{report:?}"
-    );
     // The replacement reported its own spans as dropped at its deadline, not lost.
     let own = forkline::read_reports(&fx.run_dir()).expect("worker reports");
+    assert_eq!(own.len(), 1, "the killed worker wrote no report: {own:?}");
     let replacement_report = own
         .iter()
         .find(|r| r.pid == replacement)
         .expect("its report");
-    assert!(
-        replacement_report.stats.spans_export_failed >= 5,
-        "{replacement_report:?}"
+    let its = replacement_report.stats;
+    assert!(its.spans_export_failed >= 5, "{replacement_report:?}");
+    assert_eq!(its.spans_dropped_unexported, 0, "{replacement_report:?}");
+    // What the master read from the scoreboard agrees with what the replacement counted itself:
+    // every drop is its own (the killed worker held its spans, it dropped none), and every span
+    // beyond the replacement's was the killed worker's and is counted as lost with it.
+    let its_drops = its.spans_export_failed
+        + its.spans_dropped_inherited
+        + its.spans_discarded_no_exporter
+        + its.spans_discarded_budget;
+    assert_eq!(spans.dropped, its_drops, "{report:?} / {its:?}");
+    assert_eq!(
+        spans.lost_with_killed_workers,
+        spans.created - its.spans_ended,
+        "{report:?} / {its:?}"
     );
 }

@@ -91,3 +91,33 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     }
 }
+
+/// The aborted worker exits by itself, within a moment of its flush, even when the stuck request
+/// holds std's stdout lock: its exit does not wait on that lock, or the master would KILL it
+/// 2 s later (`Signaled(9)` in its line, and the report's exit would not be its own).
+#[test]
+fn an_aborted_worker_exits_by_itself_while_a_stuck_request_holds_stdout() {
+    let timeout = TIMEOUT_MS.to_string();
+    let mut fx = Fixture::start(
+        BIN,
+        &[
+            ("FORKLINE_WORKERS", "1"),
+            ("FORKLINE_WORKER_THREADS", "1"),
+            ("FORKLINE_TIMEOUT_MS", &timeout),
+        ],
+    );
+    let addr = fx.addr(BOOT);
+    let first = fx.wait_for_workers(1, BOOT)[0];
+    let blocked = std::thread::spawn(move || http_get(addr, "/block-stdout"));
+    fx.wait_for_hook("block_started", 1, BOOT);
+    fx.wait_for_workers(2, BOOT);
+    assert!(blocked.join().expect("client").is_err());
+    let stopped = format!("(pid {first}) stopped after its timeout (Exited(5))");
+    let stderr = fx.stderr();
+    assert!(
+        stderr.contains(&stopped),
+        "wanted {stopped:?} in:\n{stderr}"
+    );
+    assert!(!stderr.contains("Signaled(9)"), "{stderr}");
+    fx.stop();
+}

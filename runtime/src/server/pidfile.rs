@@ -22,6 +22,12 @@ impl Pidfile {
     /// Writes `pid` to `path`, unless `path` names another live process (a master already runs
     /// with this pid file). A stale file is replaced.
     pub(crate) fn create(path: &Path, pid: u32) -> Result<Self> {
+        let _only_us = lock_folder(path).map_err(|e| {
+            Error::io(
+                format!("locking the pid file's folder {}", path.display()),
+                e,
+            )
+        })?;
         if let Some(other) = read_pid(path).filter(|&p| p != pid && crate::sys::is_alive(p)) {
             return Err(Error::config(
                 "pidfile",
@@ -62,6 +68,7 @@ impl Pidfile {
         if self.now == self.path {
             return Ok(());
         }
+        let _only_us = lock_folder(&self.path)?;
         if let Some(other) =
             read_pid(&self.path).filter(|&p| p != self.pid && crate::sys::is_alive(p))
         {
@@ -84,10 +91,24 @@ impl Pidfile {
 impl Drop for Pidfile {
     /// The master exits: its file goes, if it still names this master.
     fn drop(&mut self) {
+        let _only_us = lock_folder(&self.now);
         if read_pid(&self.now) == Some(self.pid) {
             let _ = std::fs::remove_file(&self.now);
         }
     }
+}
+
+/// An exclusive lock (flock) on the folder of `path`, held while a master reads a pid file and
+/// writes, moves or removes it: without it, two masters started together could both find no
+/// live owner and both write, each then running as if it had the file.
+fn lock_folder(path: &Path) -> io::Result<std::fs::File> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let folder = std::fs::File::open(folder)?;
+    folder.lock()?;
+    Ok(folder)
 }
 
 /// The pid a pid file holds, if it holds one.
@@ -167,5 +188,54 @@ mod tests {
         assert_eq!(file.location(), dir.join("app.pid.oldbin"));
         drop(file);
         assert!(!dir.join("app.pid.oldbin").exists());
+    }
+
+    /// Masters started together on one pid file: exactly one of them gets it (each with a live
+    /// pid of its own, as real masters have), the others are told who runs.
+    #[test]
+    fn of_masters_starting_together_exactly_one_gets_the_file() {
+        let dir = folder("race");
+        let path = dir.join("app.pid");
+        let mut children: Vec<std::process::Child> = (0..6)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("60")
+                    .spawn()
+                    .expect("sleep")
+            })
+            .collect();
+        let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+        for round in 0..40 {
+            let _ = std::fs::remove_file(&path);
+            let start = std::sync::Arc::new(std::sync::Barrier::new(pids.len()));
+            let won: Vec<Option<Pidfile>> = std::thread::scope(|scope| {
+                let racers: Vec<_> = pids
+                    .iter()
+                    .map(|&pid| {
+                        let (start, path) = (start.clone(), &path);
+                        scope.spawn(move || {
+                            start.wait();
+                            Pidfile::create(path, pid).ok()
+                        })
+                    })
+                    .collect();
+                racers
+                    .into_iter()
+                    .map(|r| r.join().expect("racer"))
+                    .collect()
+            });
+            let winners: Vec<u32> = won.iter().flatten().map(|f| f.pid).collect();
+            assert_eq!(
+                winners.len(),
+                1,
+                "round {round}: {winners:?} all got the file"
+            );
+            assert_eq!(read_pid(&path), Some(winners[0]), "round {round}");
+            drop(won);
+        }
+        for child in &mut children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
