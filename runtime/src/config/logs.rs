@@ -6,6 +6,7 @@
 //! defaults) and, with feature `tracing`, which `tracing` events become log records (`RUST_LOG`,
 //! `info` by default). Plain data, resolved in the master.
 
+use crate::config::batch::BatchSettings;
 use crate::config::env::Env;
 use crate::config::exporter::ExporterConfig;
 use crate::config::guard_policy::GuardPolicy;
@@ -13,7 +14,6 @@ use crate::config::hook_args::OtelArgs;
 use crate::config::log_level::LogFilter;
 #[cfg(test)]
 use crate::config::log_level::LogLevel;
-use crate::config::otel::BatchSettings;
 use crate::config::otlp_signal;
 use crate::config::overrides::Telemetry;
 use crate::error::Result;
@@ -40,7 +40,8 @@ impl LogsConfig {
         code: &Telemetry,
         otlp_guard: GuardPolicy,
     ) -> Result<Self> {
-        let batch = batch(env, args)?;
+        let hook_delay = args.logs.schedule_delay_ms.map(Duration::from_millis);
+        let batch = BatchSettings::resolve(env, "OTEL_BLRP", Duration::from_secs(1), hook_delay)?;
         let mut guard = otlp_guard;
         if let Some(t) = env.millis("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT")? {
             guard.attempt_timeout = t;
@@ -90,36 +91,10 @@ fn filter(env: &Env, args: &OtelArgs) -> Result<LogFilter> {
     }
 }
 
-fn batch(env: &Env, args: &OtelArgs) -> Result<BatchSettings> {
-    let max_queue_size = env
-        .positive_usize("OTEL_BLRP_MAX_QUEUE_SIZE")?
-        .unwrap_or(2048);
-    let max_export_batch_size = env
-        .positive_usize("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")?
-        .unwrap_or(512);
-    if max_export_batch_size > max_queue_size {
-        return Err(env.invalid(
-            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
-            &format!("must not exceed OTEL_BLRP_MAX_QUEUE_SIZE ({max_queue_size})"),
-        ));
-    }
-    Ok(BatchSettings {
-        max_queue_size,
-        scheduled_delay: env
-            .millis("OTEL_BLRP_SCHEDULE_DELAY")?
-            .or(args.logs.schedule_delay_ms.map(Duration::from_millis))
-            .unwrap_or(Duration::from_millis(1000)),
-        max_export_batch_size,
-        export_timeout: env
-            .millis("OTEL_BLRP_EXPORT_TIMEOUT")?
-            .unwrap_or(Duration::from_millis(30_000)),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::endpoint::OtlpProtocol;
+    use crate::config::profile::Profile;
 
     #[test]
     fn code_turns_logs_off_and_sets_the_filter_over_the_variable() -> Result<()> {
@@ -138,7 +113,6 @@ mod tests {
         }
         Ok(())
     }
-    use crate::config::profile::Profile;
 
     fn resolve(pairs: &[(&str, &str)]) -> Result<LogsConfig> {
         LogsConfig::resolve(
@@ -177,39 +151,6 @@ mod tests {
         assert_eq!(c.guard.queue_capacity, 2048);
         assert_eq!(c.filter, LogFilter::default());
         assert_eq!(c.filter.default, LogLevel::Info);
-        Ok(())
-    }
-
-    #[test]
-    fn endpoints_give_the_logs_url_the_specific_one_as_it_is() -> Result<()> {
-        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")])?;
-        assert!(matches!(
-            c.exporter,
-            ExporterConfig::Otlp(ref o) if o.url == "http://127.0.0.1:4318/v1/logs"
-        ));
-        let c = resolve(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://l:9/in"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
-            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "b=2"),
-        ])?;
-        let o = c.exporter.otlp().expect("OTLP");
-        assert_eq!(o.url, "http://l:9/in");
-        assert_eq!(
-            o.headers,
-            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
-        );
-        assert_eq!(o.protocol, OtlpProtocol::HttpProtobuf);
-        let c = resolve(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-        ])?;
-        assert_eq!(c.exporter, ExporterConfig::None);
-        let c = resolve(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-            ("OTEL_LOGS_EXPORTER", "embedded"),
-        ])?;
-        assert_eq!(c.exporter, ExporterConfig::Embedded);
         Ok(())
     }
 
@@ -258,46 +199,6 @@ mod tests {
     }
 
     #[test]
-    fn grpc_carries_logs_to_the_base_endpoint_as_it_is_with_the_feature() -> Result<()> {
-        let grpc = ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc");
-        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
-        if !cfg!(feature = "grpc") {
-            let err = error_of(&[grpc, endpoint]);
-            assert!(
-                err.contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") && err.contains("`grpc` feature"),
-                "{err}"
-            );
-            return Ok(());
-        }
-        let c = resolve(&[grpc, endpoint, ("OTEL_EXPORTER_OTLP_HEADERS", "k=v")])?;
-        let o = c.exporter.otlp().expect("OTLP");
-        assert_eq!(
-            (o.url.as_str(), o.headers.clone(), o.protocol),
-            (
-                "http://collector:4317",
-                vec![("k".into(), "v".into())],
-                OtlpProtocol::Grpc
-            )
-        );
-        // The base protocol is inherited; the default gRPC address without an endpoint.
-        let c = resolve(&[
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_LOGS_EXPORTER", "otlp"),
-        ])?;
-        assert!(matches!(
-            c.exporter,
-            ExporterConfig::Otlp(ref o)
-                if o.url == "http://localhost:4317" && o.protocol == OtlpProtocol::Grpc
-        ));
-        assert!(error_of(&[
-            grpc,
-            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "https://collector:4317")
-        ])
-        .contains("plaintext"));
-        Ok(())
-    }
-
-    #[test]
     fn rust_log_directives_are_read_and_unsupported_ones_refused() {
         assert_eq!(LogFilter::parse(""), Some(LogFilter::default()));
         assert_eq!(
@@ -331,24 +232,5 @@ mod tests {
             LogLevel::Error
         );
         Ok(())
-    }
-
-    #[test]
-    fn credentials_are_never_shown() {
-        let c = resolve(&[
-            (
-                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                "http://u:hunter2@h:4318/v1/logs",
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-                "authorization=Bearer%20hunter2",
-            ),
-        ]);
-        let shown = format!("{c:?}");
-        assert!(
-            !shown.contains("hunter2") && shown.contains("authorization"),
-            "{shown}"
-        );
     }
 }

@@ -112,7 +112,6 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::endpoint::OtlpProtocol;
     use crate::config::profile::Profile;
 
     #[test]
@@ -198,34 +197,6 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_give_the_metrics_url_the_specific_one_as_it_is() -> Result<()> {
-        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318/")])?;
-        assert!(matches!(
-            c.exporter,
-            ExporterConfig::Otlp(ref o) if o.url == "http://127.0.0.1:4318/v1/metrics"
-        ));
-        let c = resolve(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9/in"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
-            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "b=2"),
-        ])?;
-        let o = c.exporter.otlp().expect("OTLP");
-        assert_eq!(o.url, "http://m:9/in");
-        assert_eq!(
-            o.headers,
-            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
-        );
-        assert_eq!(o.protocol, OtlpProtocol::HttpProtobuf);
-        let c = resolve(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-        ])?;
-        assert_eq!(c.exporter, ExporterConfig::None);
-        Ok(())
-    }
-
-    #[test]
     fn interval_timeout_and_temporality_are_read_and_the_timeout_bounds_an_attempt() -> Result<()> {
         let c = resolve(&[
             ("OTEL_METRIC_EXPORT_INTERVAL", "250"),
@@ -263,57 +234,5 @@ mod tests {
             let expected = if value == "ftp://x" { "http://" } else { name };
             assert!(err.contains(expected), "{name}={value}: {err:?}");
         }
-    }
-
-    #[test]
-    fn grpc_carries_metrics_to_the_base_endpoint_as_it_is_with_the_feature() -> Result<()> {
-        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
-        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
-        if !cfg!(feature = "grpc") {
-            assert!(error_of(&[grpc, endpoint]).contains("`grpc` feature"));
-            return Ok(());
-        }
-        let c = resolve(&[grpc, endpoint])?;
-        let o = c.exporter.otlp().expect("OTLP");
-        assert_eq!(
-            (o.url.as_str(), o.headers.len(), o.protocol),
-            ("http://collector:4317", 0, OtlpProtocol::Grpc)
-        );
-        // Metrics over HTTP beside traces over gRPC.
-        let c = resolve(&[
-            grpc,
-            endpoint,
-            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
-            (
-                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-                "http://collector:4318/v1/metrics",
-            ),
-        ])?;
-        assert!(matches!(
-            c.exporter,
-            ExporterConfig::Otlp(ref o)
-                if o.url == "http://collector:4318/v1/metrics"
-                    && o.protocol == OtlpProtocol::HttpProtobuf
-        ));
-        Ok(())
-    }
-
-    #[test]
-    fn credentials_are_never_shown() {
-        let c = resolve(&[
-            (
-                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-                "http://u:hunter2@h:4318/v1/metrics",
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-                "authorization=Bearer%20hunter2",
-            ),
-        ]);
-        let shown = format!("{c:?}");
-        assert!(
-            !shown.contains("hunter2") && shown.contains("authorization"),
-            "{shown}"
-        );
     }
 }

@@ -2,6 +2,7 @@
 //! code over both, and development / production profiles underneath. Resolved once, in the
 //! master, before any fork: a bad value stops start-up with an error naming its source.
 
+pub(crate) mod batch;
 pub(crate) mod destinations;
 pub(crate) mod embedded;
 pub(crate) mod endpoint;
@@ -24,6 +25,7 @@ pub(crate) mod telemetry_config;
 pub(crate) mod temporality;
 pub(crate) mod tls;
 
+pub use batch::BatchSettings;
 pub use embedded::{
     DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS, MIN_EMBEDDED_BUDGET_BYTES,
 };
@@ -35,7 +37,7 @@ pub use guard_policy::GuardPolicy;
 pub use log_level::{LogFilter, LogLevel};
 pub use logs::LogsConfig;
 pub use metrics::{MetricsConfig, MetricsTemporality};
-pub use otel::{BatchSettings, OtelConfig, SamplerConfig};
+pub use otel::{OtelConfig, SamplerConfig};
 pub use overrides::Telemetry;
 pub use profile::Profile;
 pub use propagators::PropagatorKind;

@@ -1,6 +1,7 @@
 //! The OpenTelemetry base: resource, sampler, exporter and batching, resolved from code,
 //! `OTEL_*` variables, `post_fork` arguments and the profile, in that order of precedence.
 
+use crate::config::batch::BatchSettings;
 use crate::config::env::Env;
 use crate::config::exporter::ExporterConfig;
 use crate::config::hook_args::OtelArgs;
@@ -71,25 +72,6 @@ impl SamplerConfig {
     }
 }
 
-/// A batch processor's settings: spans' (`OTEL_BSP_*`) and log records' (`OTEL_BLRP_*`), the
-/// specification's defaults for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BatchSettings {
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` (2048): items waiting at most;
-    /// past it they are dropped and counted.
-    pub max_queue_size: usize,
-    /// `OTEL_BSP_SCHEDULE_DELAY` (5 s), `OTEL_BLRP_SCHEDULE_DELAY` (1 s): how long a partial
-    /// batch may wait.
-    pub scheduled_delay: Duration,
-    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` (512): items per
-    /// request at most.
-    pub max_export_batch_size: usize,
-    /// `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT` (30 s): the most one export may
-    /// take.
-    pub export_timeout: Duration,
-}
-
 impl OtelConfig {
     pub(crate) fn resolve(
         env: &Env,
@@ -140,7 +122,7 @@ impl OtelConfig {
             extra_resource: resource,
             sampler: sampler(env, args, code, profile)?,
             exporter: exporter(env, args, code)?,
-            batch: batch(env)?,
+            batch: BatchSettings::resolve(env, "OTEL_BSP", Duration::from_secs(5), None)?,
         })
     }
 }
@@ -204,31 +186,6 @@ fn exporter(env: &Env, args: &OtelArgs, code: &Telemetry) -> Result<ExporterConf
         code.exporter.as_deref(),
         args.exporter,
     )
-}
-
-fn batch(env: &Env) -> Result<BatchSettings> {
-    let max_queue_size = env
-        .positive_usize("OTEL_BSP_MAX_QUEUE_SIZE")?
-        .unwrap_or(2048);
-    let max_export_batch_size = env
-        .positive_usize("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?
-        .unwrap_or(512);
-    if max_export_batch_size > max_queue_size {
-        return Err(env.invalid(
-            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-            &format!("must not exceed OTEL_BSP_MAX_QUEUE_SIZE ({max_queue_size})"),
-        ));
-    }
-    Ok(BatchSettings {
-        max_queue_size,
-        scheduled_delay: env
-            .millis("OTEL_BSP_SCHEDULE_DELAY")?
-            .unwrap_or(Duration::from_millis(5000)),
-        max_export_batch_size,
-        export_timeout: env
-            .millis("OTEL_BSP_EXPORT_TIMEOUT")?
-            .unwrap_or(Duration::from_millis(30_000)),
-    })
 }
 
 #[cfg(test)]

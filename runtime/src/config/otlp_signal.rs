@@ -373,4 +373,135 @@ mod tests {
         };
         assert!(err.contains(expected), "{err}");
     }
+
+    /// Each signal with its variables' names and its URL path.
+    fn each_signal() -> [(Signal, &'static str); 3] {
+        [(TRACES, "traces"), (METRICS, "metrics"), (LOGS, "logs")]
+    }
+
+    fn of(signal: Signal, pairs: &[(&str, String)]) -> Result<ExporterConfig> {
+        let env = Env::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+        resolve(
+            &env,
+            &OtelArgs::default(),
+            &Telemetry::default(),
+            signal,
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn every_signal_reads_its_endpoint_headers_and_exporter_alike() -> Result<()> {
+        for (signal, path) in each_signal() {
+            let upper = signal.upper;
+            let base = (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://127.0.0.1:4318/".to_string(),
+            );
+            let o = of(signal, std::slice::from_ref(&base))?;
+            assert_eq!(
+                o.otlp().map(|o| o.url.as_str()),
+                Some(format!("http://127.0.0.1:4318/v1/{path}").as_str())
+            );
+            let own_endpoint = format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT");
+            let own_headers = format!("OTEL_EXPORTER_OTLP_{upper}_HEADERS");
+            let c = of(
+                signal,
+                &[
+                    base.clone(),
+                    (own_endpoint.as_str(), "http://own:9/in".into()),
+                    ("OTEL_EXPORTER_OTLP_HEADERS", "a=1".into()),
+                    (own_headers.as_str(), "b=2".into()),
+                ],
+            )?;
+            let o = c.otlp().expect("OTLP");
+            assert_eq!(
+                (o.url.as_str(), o.protocol),
+                ("http://own:9/in", OtlpProtocol::HttpProtobuf)
+            );
+            assert_eq!(
+                o.headers,
+                vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+            );
+            for (choice, expected) in [
+                ("none", ExporterConfig::None),
+                ("embedded", ExporterConfig::Embedded),
+            ] {
+                let c = of(
+                    signal,
+                    &[base.clone(), (signal.exporter_variable, choice.into())],
+                )?;
+                assert_eq!(c, expected, "{upper} {choice}");
+            }
+            let err = of(signal, &[(signal.exporter_variable, "prometheus".into())])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(signal.exporter_variable), "{err}");
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn over_grpc_every_signal_takes_the_base_endpoint_as_it_is_and_no_tls() -> Result<()> {
+        for (signal, _) in each_signal() {
+            let upper = signal.upper;
+            let own_protocol = format!("OTEL_EXPORTER_OTLP_{upper}_PROTOCOL");
+            let grpc = (own_protocol.as_str(), "grpc".to_string());
+            let endpoint = (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://collector:4317".to_string(),
+            );
+            let c = of(
+                signal,
+                &[
+                    grpc.clone(),
+                    endpoint.clone(),
+                    ("OTEL_EXPORTER_OTLP_HEADERS", "k=v".into()),
+                ],
+            )?;
+            let o = c.otlp().expect("OTLP");
+            assert_eq!(
+                (o.url.as_str(), o.protocol),
+                ("http://collector:4317", OtlpProtocol::Grpc)
+            );
+            assert_eq!(o.headers, vec![("k".into(), "v".into())]);
+            let tls = (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector:4317".to_string(),
+            );
+            let err = of(signal, &[grpc, tls])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("plaintext"), "{upper}: {err}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn no_signal_shows_credentials() {
+        for (signal, path) in each_signal() {
+            let upper = signal.upper;
+            let endpoint = format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT");
+            let headers = format!("OTEL_EXPORTER_OTLP_{upper}_HEADERS");
+            let c = of(
+                signal,
+                &[
+                    (
+                        endpoint.as_str(),
+                        format!("http://u:hunter2@h:4318/v1/{path}"),
+                    ),
+                    (headers.as_str(), "authorization=Bearer%20hunter2".into()),
+                ],
+            );
+            let shown = format!("{c:?}");
+            assert!(
+                !shown.contains("hunter2") && shown.contains("authorization"),
+                "{shown}"
+            );
+        }
+    }
 }

@@ -12,27 +12,22 @@
 
 use crate::config::GuardPolicy;
 use crate::export::engine::driver;
-use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::params::{Params, Words};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
 use crate::export::otlp_logs::{LogEncoder, Record};
+use crate::export::otlp_pipeline;
 use crate::export::otlp_transport::OtlpTransport;
 use crate::export::transition_log::TransitionLog;
 use opentelemetry::logs::{Logger as _, LoggerProvider as _};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// How often the export thread looks at shutdown and flush requests when idle.
-const TICK: Duration = Duration::from_millis(20);
-
-/// The longest a flush waits (the span processor's, too).
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+use std::time::Duration;
 
 use crate::export::engine::state::ShutdownBy;
 
@@ -46,23 +41,19 @@ pub(crate) struct LogBatching {
 }
 
 /// The engine's parameters for OTLP logs: those of spans (batches, ride-through buffer within
-/// the policy's byte budget, unlimited retries, held while the breaker is open).
+/// the policy's byte budget).
 fn engine_params(policy: GuardPolicy, batching: LogBatching) -> Params {
-    Params {
-        policy,
-        max_batch: batching.max_batch.max(1),
+    let batching = otlp_pipeline::Batching {
+        max_batch: batching.max_batch,
         batch_delay: batching.batch_delay,
-        ride_through_bytes: Some(policy.buffer_budget_bytes),
-        retries: Retries::Unlimited,
-        while_open: WhileOpen::Hold,
-        last_attempt_at_shutdown: false,
-        idle_poll: Some(TICK),
-        words: Words {
-            backend: "collector",
-            refused: "the collector refused logs",
-            runner: "the OTLP logs exporter",
-        },
-    }
+        ride_through_bytes: policy.buffer_budget_bytes,
+    };
+    let words = Words {
+        backend: "collector",
+        refused: "the collector refused logs",
+        runner: "the OTLP logs exporter",
+    };
+    otlp_pipeline::params(policy, batching, words)
 }
 
 /// The guarded log record processor, for the worker's `SdkLoggerProvider`, as its only
@@ -146,33 +137,11 @@ impl LogProcessor for GuardedLogProcessor {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.state.hurry(true);
-        let flushed = self.state.wait_idle(FLUSH_TIMEOUT);
-        self.state.hurry(false);
-        if flushed {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(FLUSH_TIMEOUT))
-        }
+        otlp_pipeline::force_flush(&self.state)
     }
 
-    /// Closes the pipeline; what is left has until the teardown's deadline if one was set,
-    /// else `timeout`, and is counted as dropped past it.
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let now = Instant::now();
-        let end = self
-            .shutdown_by
-            .lock()
-            .ok()
-            .and_then(|by| *by)
-            .unwrap_or(now + timeout);
-        let left = end.saturating_duration_since(now);
-        self.state.close(left);
-        if self.state.wait_idle(left) {
-            return Ok(());
-        }
-        self.state.abandon();
-        Err(OTelSdkError::Timeout(left))
+        otlp_pipeline::shutdown(&self.state, Some(&self.shutdown_by), timeout)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -192,6 +161,7 @@ mod tests {
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use prost::Message;
     use std::net::TcpListener;
+    use std::time::Instant;
 
     /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
     fn receiver() -> (String, crate::export::otlp_transport::OneRequest) {

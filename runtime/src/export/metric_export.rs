@@ -11,10 +11,11 @@
 
 use crate::config::GuardPolicy;
 use crate::export::engine::driver;
-use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::params::{Params, Words};
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
 use crate::export::otlp_metrics::{to_request, MetricsEncoder};
+use crate::export::otlp_pipeline;
 use crate::export::otlp_transport::OtlpTransport;
 use crate::export::transition_log::TransitionLog;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -24,13 +25,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How often the export thread looks at shutdown and flush requests when idle.
-const TICK: Duration = Duration::from_millis(20);
-
-/// The longest a flush waits (the span processor's, too).
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+use std::time::Duration;
 
 /// The most undelivered collections kept, encoded, for a collector that comes back.
 const RIDE_THROUGH_BYTES: usize = 8 << 20;
@@ -38,24 +33,19 @@ const RIDE_THROUGH_BYTES: usize = 8 << 20;
 use crate::export::engine::state::ShutdownBy;
 
 /// The engine's parameters for OTLP metrics: one collection per request (several after an
-/// outage), kept within a byte budget and retried without a count limit, held while the
-/// breaker is open.
+/// outage), at most 8 MiB of them kept.
 fn engine_params(policy: GuardPolicy) -> Params {
-    Params {
-        policy,
+    let batching = otlp_pipeline::Batching {
         max_batch: 1,
         batch_delay: Duration::ZERO,
-        ride_through_bytes: Some(policy.buffer_budget_bytes.min(RIDE_THROUGH_BYTES)),
-        retries: Retries::Unlimited,
-        while_open: WhileOpen::Hold,
-        last_attempt_at_shutdown: false,
-        idle_poll: Some(TICK),
-        words: Words {
-            backend: "collector",
-            refused: "the collector refused metrics",
-            runner: "the OTLP metrics exporter",
-        },
-    }
+        ride_through_bytes: RIDE_THROUGH_BYTES,
+    };
+    let words = Words {
+        backend: "collector",
+        refused: "the collector refused metrics",
+        runner: "the OTLP metrics exporter",
+    };
+    otlp_pipeline::params(policy, batching, words)
 }
 
 /// The guarded metric exporter, for the SDK's `PeriodicReader`.
@@ -140,34 +130,11 @@ impl PushMetricExporter for GuardedMetricExporter {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let timeout = FLUSH_TIMEOUT;
-        self.state.hurry(true);
-        let flushed = self.state.wait_idle(timeout);
-        self.state.hurry(false);
-        if flushed {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(timeout))
-        }
+        otlp_pipeline::force_flush(&self.state)
     }
 
-    /// Closes the pipeline; what is left has until the teardown's deadline if one was set,
-    /// else `timeout`, and is counted as dropped past it.
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let now = Instant::now();
-        let end = self
-            .shutdown_by
-            .lock()
-            .ok()
-            .and_then(|by| *by)
-            .unwrap_or(now + timeout);
-        let left = end.saturating_duration_since(now);
-        self.state.close(left);
-        if self.state.wait_idle(left) {
-            return Ok(());
-        }
-        self.state.abandon();
-        Err(OTelSdkError::Timeout(left))
+        otlp_pipeline::shutdown(&self.state, Some(&self.shutdown_by), timeout)
     }
 
     fn temporality(&self) -> Temporality {
@@ -181,6 +148,7 @@ mod tests {
     use crate::config::Profile;
     use crate::export::otlp_metrics::tests::collected;
     use crate::export::otlp_transport::OtlpSignal;
+    use std::time::Instant;
 
     /// A one-request OTLP/HTTP receiver: answers 200 and returns the body it got.
     fn receiver() -> (String, crate::export::otlp_transport::OneRequest) {

@@ -21,6 +21,7 @@ pub(crate) mod metric_export;
 pub(crate) mod otlp_grpc;
 pub(crate) mod otlp_logs;
 pub(crate) mod otlp_metrics;
+pub(crate) mod otlp_pipeline;
 pub(crate) mod otlp_spans;
 pub(crate) mod otlp_transport;
 pub(crate) mod outcome;

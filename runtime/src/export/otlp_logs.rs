@@ -15,7 +15,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
-use prost::Message;
 use std::sync::{Arc, Mutex};
 
 /// One record as the processor hands it over: owned, with the scope of its logger. Not boxed:
@@ -75,11 +74,7 @@ impl Encode for LogEncoder {
             let resource = self.resource.lock().unwrap_or_else(|p| p.into_inner());
             to_request(&records, &resource)
         };
-        Ok(Encoded {
-            body: bytes::Bytes::from(request.encode_to_vec()),
-            items,
-            meta: (),
-        })
+        Ok(Encoded::protobuf(&request, items))
     }
 }
 
@@ -94,6 +89,7 @@ pub(crate) mod tests {
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
     use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
     use opentelemetry_sdk::Resource;
+    use prost::Message;
 
     pub(crate) const TRACE: u128 = 0x0af7651916cd43dd8448eb211c80319c;
     pub(crate) const SPAN: u64 = 0xb7ad6b7169203331;

@@ -13,7 +13,6 @@ use crate::export::engine::signal::{Encode, Encoded};
 use crate::export::figures::DropReason;
 pub(crate) use crate::metric_collection::to_request;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use prost::Message;
 
 /// Encodes collections; several (after an outage) go out as one request.
 pub(crate) struct MetricsEncoder;
@@ -33,11 +32,7 @@ impl Encode for MetricsEncoder {
                 .flat_map(|c| c.resource_metrics)
                 .collect(),
         };
-        Ok(Encoded {
-            body: bytes::Bytes::from(request.encode_to_vec()),
-            items,
-            meta: (),
-        })
+        Ok(Encoded::protobuf(&request, items))
     }
 }
 
@@ -56,6 +51,7 @@ pub(crate) mod tests {
         Temporality,
     };
     use opentelemetry_sdk::Resource;
+    use prost::Message;
 
     /// A provider with a counter, an up-down counter, a gauge and a histogram recorded, and
     /// what it collected at its last flush.

@@ -8,7 +8,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::trace::SpanData;
-use prost::Message;
 use std::sync::{Arc, Mutex};
 
 /// Encodes spans with the provider's resource (set by the processor's `set_resource`).
@@ -28,10 +27,6 @@ impl Encode for SpanEncoder {
                 resource_spans: group_spans_by_resource_and_scope(spans, &resource),
             }
         };
-        Ok(Encoded {
-            body: bytes::Bytes::from(request.encode_to_vec()),
-            items,
-            meta: (),
-        })
+        Ok(Encoded::protobuf(&request, items))
     }
 }

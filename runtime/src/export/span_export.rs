@@ -17,9 +17,10 @@
 
 use crate::config::{GuardPolicy, OtlpExporter};
 use crate::export::engine::driver;
-use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
+use crate::export::engine::params::{Params, Words};
 use crate::export::engine::state::{PipelineState, ProcessTally};
 use crate::export::figures::{DropReason, PipelineHealth};
+use crate::export::otlp_pipeline;
 use crate::export::otlp_spans::SpanEncoder;
 use crate::export::otlp_transport::{OtlpSignal, OtlpTransport};
 use crate::export::transition_log::TransitionLog;
@@ -32,9 +33,6 @@ use opentelemetry_sdk::Resource;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// How often the export thread looks at shutdown and flush requests when idle.
-const TICK: Duration = Duration::from_millis(20);
 
 /// Where and how spans are exported. Its `Debug` hides credentials.
 #[derive(Debug, Clone)]
@@ -63,28 +61,23 @@ impl SpanExportSettings {
 }
 
 /// The engine's parameters for OTLP spans: batches of up to `max_batch` spans or after
-/// `batch_delay`, kept in a ride-through buffer within the policy's byte budget, retried
-/// without a count limit, held for the probe while the breaker is open.
+/// `batch_delay`, kept in a ride-through buffer within the policy's byte budget.
 pub(crate) fn engine_params(
     policy: GuardPolicy,
     max_batch: usize,
     batch_delay: Duration,
 ) -> Params {
-    Params {
-        policy,
-        max_batch: max_batch.max(1),
+    let batching = otlp_pipeline::Batching {
+        max_batch,
         batch_delay,
-        ride_through_bytes: Some(policy.buffer_budget_bytes),
-        retries: Retries::Unlimited,
-        while_open: WhileOpen::Hold,
-        last_attempt_at_shutdown: false,
-        idle_poll: Some(TICK),
-        words: Words {
-            backend: "collector",
-            refused: "the collector refused a batch",
-            runner: "the OTLP exporter",
-        },
-    }
+        ride_through_bytes: policy.buffer_budget_bytes,
+    };
+    let words = Words {
+        backend: "collector",
+        refused: "the collector refused a batch",
+        runner: "the OTLP exporter",
+    };
+    otlp_pipeline::params(policy, batching, words)
 }
 
 /// The guarded span processor. Build it with [`GuardedSpanProcessor::start`].
@@ -193,25 +186,11 @@ impl SpanProcessor for GuardedSpanProcessor {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.state.hurry(true);
-        let flushed = self.state.wait_idle(Duration::from_secs(5));
-        self.state.hurry(false);
-        if flushed {
-            Ok(())
-        } else {
-            Err(opentelemetry_sdk::error::OTelSdkError::Timeout(
-                Duration::from_secs(5),
-            ))
-        }
+        otlp_pipeline::force_flush(&self.state)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.state.close(timeout);
-        if self.state.wait_idle(timeout) {
-            return Ok(());
-        }
-        self.state.abandon();
-        Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout))
+        otlp_pipeline::shutdown(&self.state, None, timeout)
     }
 
     fn set_resource(&mut self, resource: &Resource) {

@@ -6,7 +6,38 @@
 use crate::error::{Error, Result};
 use crate::export::engine::state::{PipelineState, ShutdownBy};
 use crate::identity::fork_generation;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The process-wide place of one kind of provider (a `static`).
+pub(crate) struct ProcessSlot<P>(Mutex<Option<Installed<P>>>);
+
+impl<P> ProcessSlot<P> {
+    pub(crate) const fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// The slot, emptied of an inherited provider and checked to hold none of this process's,
+    /// for installing one of `kind` (`"logger"`, `"meter"`).
+    pub(crate) fn for_install(&self, kind: &str) -> Result<MutexGuard<'_, Option<Installed<P>>>> {
+        let mut slot = self.lock();
+        make_room(&mut slot, kind)?;
+        Ok(slot)
+    }
+
+    /// The provider if this process built it.
+    pub(crate) fn current(&self) -> Option<Installed<P>>
+    where
+        P: Clone,
+    {
+        current(&self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Installed<P>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// A provider and its guarded pipeline, tagged with the process that built it.
 #[derive(Clone)]
@@ -33,7 +64,7 @@ impl<P> Installed<P> {
 
 /// Empties `slot` for this process's provider of `kind` (`"logger"`, `"meter"`): an inherited
 /// one is forgotten; one of this process stays, and installing another is an error.
-pub(crate) fn make_room<P>(slot: &mut Option<Installed<P>>, kind: &str) -> Result<()> {
+fn make_room<P>(slot: &mut Option<Installed<P>>, kind: &str) -> Result<()> {
     match slot.take() {
         None => Ok(()),
         Some(current) if current.is_this_process() => {
@@ -51,7 +82,7 @@ pub(crate) fn make_room<P>(slot: &mut Option<Installed<P>>, kind: &str) -> Resul
 }
 
 /// The provider in `slot` if this process built it.
-pub(crate) fn current<P: Clone>(slot: &Option<Installed<P>>) -> Option<Installed<P>> {
+fn current<P: Clone>(slot: &Option<Installed<P>>) -> Option<Installed<P>> {
     slot.as_ref().filter(|i| i.is_this_process()).cloned()
 }
 

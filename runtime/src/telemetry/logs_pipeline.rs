@@ -22,25 +22,17 @@ use opentelemetry_sdk::logs::{
 };
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// This process's logger provider, and its guarded pipeline when it exports OTLP.
 pub(crate) type Installed = installed::Installed<SdkLoggerProvider>;
 
-static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
-
-fn installed() -> MutexGuard<'static, Option<Installed>> {
-    INSTALLED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+static INSTALLED: installed::ProcessSlot<SdkLoggerProvider> = installed::ProcessSlot::new();
 
 /// Builds the logger provider from `telemetry` with `resource` and keeps it for this process.
 /// Nothing is installed when logs (or the SDK) are off.
 pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32) -> Result<()> {
-    let mut slot = installed();
-    installed::make_room(&mut slot, "logger")?;
+    let mut slot = INSTALLED.for_install("logger")?;
     let logs = &telemetry.logs;
     if !telemetry.otel.enabled {
         return Ok(());
@@ -95,7 +87,7 @@ pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32)
 
 /// The logger provider installed in this process (not an inherited one).
 pub(crate) fn current() -> Option<Installed> {
-    installed::current(&installed())
+    INSTALLED.current()
 }
 
 /// This worker's logger provider (`None` in the master, before `post_fork`, or with logs off):

@@ -16,12 +16,11 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 /// This process's meter provider, and its guarded pipeline when it exports OTLP.
 pub(crate) type Installed = installed::Installed<SdkMeterProvider>;
 
-static INSTALLED: Mutex<Option<Installed>> = Mutex::new(None);
+static INSTALLED: installed::ProcessSlot<SdkMeterProvider> = installed::ProcessSlot::new();
 
 pub(crate) use crate::metric_collection::DURATION_BOUNDARIES;
 
@@ -41,17 +40,10 @@ pub(crate) fn metrics_off() -> bool {
 /// integrations (the HTTP layer's) are made again from the new one.
 static METER_EPOCH: AtomicU64 = AtomicU64::new(1);
 
-fn installed() -> MutexGuard<'static, Option<Installed>> {
-    INSTALLED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Builds the meter provider from `telemetry` with `resource` and installs it globally. Nothing
 /// is installed when metrics (or the SDK) are off.
 pub(crate) fn install(telemetry: &TelemetryConfig, resource: Resource, pid: u32) -> Result<()> {
-    let mut slot = installed();
-    installed::make_room(&mut slot, "meter")?;
+    let mut slot = INSTALLED.for_install("meter")?;
     let metrics = &telemetry.metrics;
     // Off until a provider is installed below.
     METRICS_OFF.store(true, Ordering::Release);
@@ -120,7 +112,7 @@ fn build<E: PushMetricExporter>(
 
 /// The meter provider installed in this process (not an inherited one).
 pub(crate) fn current() -> Option<Installed> {
-    installed::current(&installed())
+    INSTALLED.current()
 }
 
 /// Changes whenever forkline installs a meter provider.

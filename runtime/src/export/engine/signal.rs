@@ -15,6 +15,17 @@ pub(crate) struct Encoded<M> {
     pub(crate) meta: M,
 }
 
+impl Encoded<()> {
+    /// An OTLP request (spans, metrics, logs) as its protobuf body, carrying `items`.
+    pub(crate) fn protobuf(request: &impl prost::Message, items: usize) -> Self {
+        Self {
+            body: bytes::Bytes::from(request.encode_to_vec()),
+            items,
+            meta: (),
+        }
+    }
+}
+
 /// One attempt's result: its classification, and the response's headers if there was one.
 #[derive(Debug)]
 pub(crate) struct Attempted {
