@@ -25,8 +25,8 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// Telemetry state was created where it cannot survive a `fork()`.
-    ForkSafety(String),
+    /// Telemetry state was created where it cannot survive a `fork()`: which, and what to do.
+    ForkSafety(ForkHazard),
     /// A worker could not boot; the master stopped instead of respawning it forever.
     WorkerBoot {
         /// The worker's slot number.
@@ -90,7 +90,7 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "invalid configuration: {source_name}: {message}"),
             Self::Hook { hook, message } => write!(f, "hook {hook}: {message}"),
-            Self::ForkSafety(message) => write!(f, "fork safety: {message}"),
+            Self::ForkSafety(hazard) => write!(f, "fork safety: {hazard}"),
             Self::WorkerBoot {
                 worker_id,
                 code,
@@ -119,6 +119,75 @@ impl fmt::Display for Error {
             ),
             Self::Io { context, source } => write!(f, "{context}: {source}"),
             Self::Telemetry(message) => write!(f, "telemetry setup failed: {message}"),
+        }
+    }
+}
+
+/// What the master found that would not survive `fork()` ([`Error::ForkSafety`]). Each one's
+/// `Display` says where the work belongs instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForkHazard {
+    /// `Server::serve` was called from inside an async runtime (`#[tokio::main]`).
+    ServeInRuntime,
+    /// `sentry::init` was called in the master.
+    SentryInMaster,
+    /// An OpenTelemetry tracer provider was installed in the master by hand.
+    TracerProviderInMaster,
+    /// An OpenTelemetry meter provider was installed in the master by hand.
+    MeterProviderInMaster,
+    /// Other threads ran in the master at fork time: each is named, with where its work belongs.
+    ThreadsAtFork {
+        /// How many.
+        count: usize,
+        /// Each thread and its advice.
+        threads: String,
+    },
+}
+
+/// Why a master thread at fork time is a hazard, for both the error and the warning.
+pub(crate) const THREADS_HAZARD: &str = "Only the forking thread exists in a worker: locks the \
+     others hold stay locked there forever, and the runtime state they share (signal pipes, \
+     connection pools) is shared by every worker";
+
+impl fmt::Display for ForkHazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ServeInRuntime => f.write_str(
+                "Server::serve was called from inside an async runtime (#[tokio::main], or \
+                 Runtime::block_on): each worker starts its own runtime after fork(), and the \
+                 master must not run one, since its threads and this thread's runtime context \
+                 would be copied into every worker (they would panic with \"Cannot start a \
+                 runtime from within a runtime\"). Write a plain `fn main() -> \
+                 forkline::Result<()>` without #[tokio::main]. Async work per worker goes in \
+                 #[forkline::worker_init]; async work before serving can run on a runtime that \
+                 you drop before serve: `tokio::runtime::Runtime::new()?.block_on(prepare())`",
+            ),
+            Self::SentryInMaster => f.write_str(
+                "sentry::init was called in the master process before fork(): its transport \
+                 thread does not survive fork(), so workers would lose every event and hang at \
+                 exit. Remove it and let #[forkline::worker_init(sentry(...))] initialise Sentry \
+                 in each worker",
+            ),
+            Self::TracerProviderInMaster => f.write_str(
+                "an OpenTelemetry tracer provider was installed in the master process before \
+                 fork() (opentelemetry::global::set_tracer_provider): its batch export thread \
+                 does not survive fork(), so workers would silently drop every span. Remove it \
+                 and let #[forkline::post_fork(...)] build the provider in each worker",
+            ),
+            Self::MeterProviderInMaster => f.write_str(
+                "an OpenTelemetry meter provider was installed in the master process before \
+                 fork() (opentelemetry::global::set_meter_provider): its periodic reader thread \
+                 does not survive fork(), so workers would silently lose every metric. Remove it \
+                 and let #[forkline::post_fork(...)] build the meter provider in each worker",
+            ),
+            Self::ThreadsAtFork { count, threads } => write!(
+                f,
+                "the master has {count} other thread(s) at fork(): {threads}. {THREADS_HAZARD}. \
+                 Move that work as said; a runtime or client that is dropped before serve leaves \
+                 nothing behind. If you know the risk, opt in with \
+                 Server::allow_threads_at_fork() or FORKLINE_ALLOW_THREADS_AT_FORK=1"
+            ),
         }
     }
 }

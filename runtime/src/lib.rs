@@ -53,7 +53,7 @@ compile_error!(
      prctl(PR_SET_PDEATHSIG) and /proc. Build on Linux (x86_64 or aarch64)."
 );
 
-mod config;
+pub mod config;
 mod diag;
 mod error;
 mod export;
@@ -64,12 +64,15 @@ mod health;
 pub mod http;
 mod identity;
 mod lifecycle;
+pub mod manual;
 mod metric_collection;
+pub mod net;
+pub mod report;
 mod server;
 mod sink;
 mod stats;
 mod sys;
-pub mod telemetry;
+mod telemetry;
 
 #[doc(hidden)]
 pub mod __private;
@@ -77,33 +80,21 @@ pub mod __private;
 #[doc(hidden)]
 pub mod bench_internals;
 
-pub use config::{
-    BatchSettings, Env, ExporterConfig, GuardPolicy, GuardSettings, LogFilter, LogLevel,
-    LogsConfig, MetricsConfig, MetricsTemporality, OtelConfig, OtlpExporter, OtlpProtocol, Profile,
-    PropagatorKind, SamplerConfig, SentryConfig, Telemetry, TelemetryConfig,
-    DEFAULT_EMBEDDED_BUDGET_BYTES, DEFAULT_EMBEDDED_TOTAL_BUDGET_WORKERS,
-    MIN_EMBEDDED_BUDGET_BYTES,
-};
-pub use error::{Error, Result};
+pub use config::{LogLevel, Profile, Telemetry};
+pub use error::{Error, ForkHazard, Result};
 pub use forkline_macros::{
     child_exit, handler, nworkers_changed, on_exit, on_reload, on_starting, post_fork, pre_fork,
     when_ready, worker_abort, worker_exit, worker_init, worker_int, SpanAttributes,
 };
-
-pub use export::sentry_transport::GuardedSentryTransport;
-pub use export::span_export::{GuardedSpanProcessor, SpanExportSettings};
 pub use handler::{SpanAttributes, SpanValue};
-pub use health::{health, BreakerState, ByItemKind, Dropped, Health, Pipeline};
+pub use health::{health, Health};
 pub use lifecycle::hooks::HookReturn;
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
-pub use server::master_report::{read_master_reports, Exits, MasterReport, SpanAccount};
-pub use server::worker_report::{read_reports, BootTimes, WorkerReport};
-pub use server::{
-    App, BalancedListener, BindAddress, ClientAddress, ConnectionDrain, CountedStream, Drain,
-    PeerAddr, Serve, Server, Serving, Shutdown, StopKind, ToBindAddress, SERVE_IN_RUNTIME,
-};
+pub use server::forwarded::ClientAddress;
+pub use server::master_report::{read_master_reports, MasterReport};
+pub use server::worker_report::{read_reports, WorkerReport};
+pub use server::{App, Serve, Server};
 pub use stats::{stats, Stats};
-pub use telemetry::fork_check::{METER_PROVIDER_IN_MASTER, PROVIDER_IN_MASTER, SENTRY_IN_MASTER};
 
 /// Re-exported so generated code and users agree on the versions.
 pub use opentelemetry;

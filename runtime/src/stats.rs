@@ -138,6 +138,7 @@ impl ProcessCounters {
 
 /// What this process's telemetry has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Spans started (sampled or not, on forkline's provider).
     pub spans_started: u64,

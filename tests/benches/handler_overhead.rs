@@ -215,7 +215,7 @@ fn main() {
         .build();
     global::set_tracer_provider(provider.clone());
     // What forkline's generated post_fork does for its own (parent-based) samplers.
-    forkline::handler::provider_installed(true);
+    forkline::manual::provider_installed(true);
     let tracer = global::tracer("bench");
     let unsampled = Context::new().with_remote_span_context(SpanContext::new(
         TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("id"),

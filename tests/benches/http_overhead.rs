@@ -127,7 +127,7 @@ fn serve(setup: &str) {
             install_forkline(setup == "forkline+metrics", &run_dir);
             // The same provider as the other setups, installed after forkline's base.
             global::set_tracer_provider(provider.clone());
-            forkline::handler::sdk_provider_installed(&provider, false);
+            forkline::manual::sdk_provider_installed(&provider, false);
             Router::new()
                 .route(
                     "/orders/{id}",

@@ -77,7 +77,7 @@ fn run(setup: &str) {
     });
     if setup == "layer+metrics" {
         // Every request is in the exported histogram, or the figure measures nothing.
-        forkline::telemetry::teardown::teardown(std::time::Duration::from_secs(5));
+        forkline::manual::teardown(std::time::Duration::from_secs(5));
         let requests = u64::from(PER_SAMPLE) * (SAMPLES as u64 + 1);
         let recorded = forkline_examples::DurationHistogram::read(&run_dir, std::process::id())
             .expect("the metrics file's request duration histogram")

@@ -9,7 +9,6 @@
 //!     cargo bench -p forkline-tests --bench log_pipeline [-- ROUNDS]
 
 use forkline::opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
-use forkline::telemetry::logs_pipeline;
 use forkline_tests::faults::{Behaviour, FaultServer};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -45,7 +44,7 @@ fn forkline(sink: &FaultServer) -> SdkLoggerProvider {
         ("SENTRY_DSN", ""),
         ("FORKLINE_PROFILE", "production"),
     ]);
-    logs_pipeline::logger_provider().expect("forkline's logger provider")
+    forkline::manual::logger_provider().expect("forkline's logger provider")
 }
 
 /// Runs one pipeline in this process; prints `ns=<median ns per record>`.

@@ -11,10 +11,9 @@
 //! too, from traces alone (what the plain stack sets up) to traces, metrics and logs.
 //! Nothing connects: the endpoints are never contacted during boot.
 
+use forkline::manual::{self, ProcessIdentity};
 use forkline::opentelemetry::global;
-use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
-use forkline::telemetry::{propagation, sentry_pipeline};
-use forkline::{Env, Telemetry, TelemetryConfig};
+use forkline::{config::Env, config::TelemetryConfig, Telemetry};
 use opentelemetry_otlp::WithExportConfig;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
@@ -53,19 +52,15 @@ fn forkline(config: &TelemetryConfig) -> Duration {
 
 /// `post_fork`'s generated part: the OTel base.
 fn forkline_post_fork(config: &TelemetryConfig) {
-    let who = ProcessIdentity {
-        worker_id: Some(0),
-        pid: std::process::id(),
-        instance_id: "bench".into(),
-    };
-    otel_pipeline::install(config, &who).expect("OTel base");
+    let who = ProcessIdentity::new(Some(0), "bench");
+    manual::install_otel(config, &who).expect("OTel base");
 }
 
 /// `worker_init`'s generated part: Sentry, its span processor, the propagators.
 fn forkline_worker_init(config: &TelemetryConfig) {
-    assert!(sentry_pipeline::init(config, std::process::id()).expect("sentry"));
-    sentry_pipeline::bind_span_processor().expect("bind");
-    propagation::install(&config.propagators);
+    assert!(manual::init_sentry(config, std::process::id()).expect("sentry"));
+    manual::bind_sentry_span_processor().expect("bind");
+    manual::install_propagators(&config.propagators);
 }
 
 /// Forks `n` children; each runs `setup` once and reports how long it took, and how long its

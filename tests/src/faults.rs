@@ -9,18 +9,18 @@ use std::time::{Duration, Instant};
 
 /// The guard settings of the fault tests: short enough that every fault plays out in a
 /// second or two, with the breaker opening after three failures.
-pub fn test_policy() -> forkline::GuardPolicy {
-    forkline::GuardPolicy {
-        connect_timeout: Duration::from_millis(200),
-        attempt_timeout: Duration::from_millis(300),
-        max_retries: 2,
-        backoff_base: Duration::from_millis(20),
-        backoff_cap: Duration::from_millis(400),
-        breaker_failures: 3,
-        breaker_cooldown: Duration::from_millis(300),
-        queue_capacity: 4096,
-        buffer_budget_bytes: 64 << 20,
-    }
+pub fn test_policy() -> forkline::config::GuardPolicy {
+    let mut policy = forkline::config::GuardPolicy::for_profile(forkline::Profile::Development);
+    policy.connect_timeout = Duration::from_millis(200);
+    policy.attempt_timeout = Duration::from_millis(300);
+    policy.max_retries = 2;
+    policy.backoff_base = Duration::from_millis(20);
+    policy.backoff_cap = Duration::from_millis(400);
+    policy.breaker_failures = 3;
+    policy.breaker_cooldown = Duration::from_millis(300);
+    policy.queue_capacity = 4096;
+    policy.buffer_budget_bytes = 64 << 20;
+    policy
 }
 
 /// How the server answers.
@@ -214,7 +214,9 @@ impl Drop for FaultServer {
 
 /// For a wait on workers' pipeline figures (each given with the worker's pid): true once
 /// `workers` distinct workers have been told to wait, a retry scheduled (counted in `retried`).
-pub fn until_each_retried(workers: usize) -> impl FnMut(u32, &forkline::Pipeline) -> bool {
+pub fn until_each_retried(
+    workers: usize,
+) -> impl FnMut(u32, &forkline::report::PipelineHealth) -> bool {
     let mut retried = std::collections::BTreeSet::new();
     move |pid, figures| {
         if figures.retried >= 1 {

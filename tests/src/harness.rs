@@ -343,7 +343,10 @@ pub use forkline_examples::http_get;
 
 /// The pid and the figures of pipeline `name` (`"metrics"`, `"logs"`, ...) of the worker that
 /// answered a fixture's `/health` (served outside its `TelemetryLayer`: not a request it counts).
-pub fn pipeline_health(addr: SocketAddr, name: &str) -> Option<(u32, forkline::Pipeline)> {
+pub fn pipeline_health(
+    addr: SocketAddr,
+    name: &str,
+) -> Option<(u32, forkline::report::PipelineHealth)> {
     let (_, body) = http_get(addr, "/health").ok()?;
     let health: Value = serde_json::from_str(&body).ok()?;
     let pid = u32::try_from(health["pid"].as_u64()?).ok()?;

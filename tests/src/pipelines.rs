@@ -3,8 +3,8 @@
 //! defaults a worker configured by `OTEL_EXPORTER_OTLP_ENDPOINT` alone gets. And forkline's whole
 //! worker pipeline installed in a bench's own process ([`install_as_worker`]).
 
-use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
-use forkline::{Env, GuardedSpanProcessor, Telemetry, TelemetryConfig};
+use forkline::manual::{self, ProcessIdentity};
+use forkline::{config::Env, config::TelemetryConfig, manual::GuardedSpanProcessor, Telemetry};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::net::SocketAddr;
@@ -27,7 +27,7 @@ pub fn forkline(addr: SocketAddr) -> SdkTracerProvider {
         ("FORKLINE_PROFILE", "production"),
     ]);
     let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let settings = otel_pipeline::otlp_settings(&config).expect("OTLP settings");
+    let settings = manual::otlp_settings(&config).expect("OTLP settings");
     let processor = GuardedSpanProcessor::start(settings).expect("start");
     SdkTracerProvider::builder()
         .with_span_processor(processor)
@@ -39,10 +39,6 @@ pub fn forkline(addr: SocketAddr) -> SdkTracerProvider {
 pub fn install_as_worker(pairs: &[(&str, &str)]) {
     let env = Env::from_pairs(pairs.iter().copied());
     let config = TelemetryConfig::from_env(&env, &Telemetry::new()).expect("config");
-    let who = ProcessIdentity {
-        worker_id: Some(0),
-        pid: std::process::id(),
-        instance_id: "bench".into(),
-    };
-    otel_pipeline::install(&config, &who).expect("OTel base");
+    let who = ProcessIdentity::new(Some(0), "bench");
+    manual::install_otel(&config, &who).expect("OTel base");
 }

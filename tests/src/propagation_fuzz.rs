@@ -12,10 +12,10 @@
 //! - baggage within the W3C limits (64 members, 8192 bytes) round-trips: what was extracted
 //!   re-injects to the same entries, and so does generated baggage of arbitrary values.
 
+use forkline::config::PropagatorKind;
 use forkline::opentelemetry::baggage::{Baggage, BaggageExt};
 use forkline::opentelemetry::trace::TraceContextExt;
 use forkline::opentelemetry::{global, Context, KeyValue};
-use forkline::PropagatorKind;
 use std::collections::BTreeMap;
 
 /// The W3C Baggage limits a propagator must support (<https://www.w3.org/TR/baggage/#limits>).
@@ -223,7 +223,7 @@ pub fn reference_sentry_trace(value: &str) -> Option<RefParent> {
 
 /// The global propagators a worker installs with every kind on.
 pub fn install() {
-    forkline::telemetry::propagation::install(&[
+    forkline::manual::install_propagators(&[
         PropagatorKind::TraceContext,
         PropagatorKind::Baggage,
         PropagatorKind::Sentry,

@@ -3,7 +3,7 @@
 //! pipeline's health.
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::{GuardedSpanProcessor, Pipeline, SpanExportSettings};
+use forkline::{manual::GuardedSpanProcessor, manual::SpanExportSettings, report::PipelineHealth};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// See the module documentation.
 pub struct SpanPipe {
     pub provider: SdkTracerProvider,
-    health: Arc<dyn Fn() -> Pipeline + Send + Sync>,
+    health: Arc<dyn Fn() -> PipelineHealth + Send + Sync>,
 }
 
 impl std::fmt::Debug for SpanPipe {
@@ -55,7 +55,7 @@ impl SpanPipe {
         t.elapsed()
     }
 
-    pub fn health(&self) -> Pipeline {
+    pub fn health(&self) -> PipelineHealth {
         (self.health)()
     }
 }

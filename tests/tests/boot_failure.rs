@@ -41,7 +41,10 @@ fn serve_inside_tokio_main_is_refused_before_any_fork() {
     let took = started.elapsed();
     let stderr = fx.stderr();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(forkline::SERVE_IN_RUNTIME), "{stderr}");
+    assert!(
+        stderr.contains(&forkline::ForkHazard::ServeInRuntime.to_string()),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("fn main() -> forkline::Result<()>"),
         "{stderr}"

@@ -142,7 +142,8 @@ fn export_rides_out_a_backend_restart_without_slowing_requests() {
 
     let ended: u64 = reports.iter().map(|r| r.stats.spans_ended).sum();
     let exported: u64 = reports.iter().map(|r| r.stats.spans_exported).sum();
-    let otlp: Vec<&forkline::Pipeline> = reports.iter().filter_map(|r| r.otlp.as_ref()).collect();
+    let otlp: Vec<&forkline::report::PipelineHealth> =
+        reports.iter().filter_map(|r| r.otlp.as_ref()).collect();
     assert_eq!(
         otlp.len(),
         2,

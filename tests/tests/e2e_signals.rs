@@ -128,10 +128,7 @@ fn metrics_and_logs_of_every_worker_reach_otelite_counted_and_linked_to_their_sp
         );
         let logs = r.logs.as_ref().expect("the guarded logs pipeline");
         assert_eq!(logs.dropped_total, 0, "{logs:?}");
-        assert_eq!(
-            r.shutdown.metrics,
-            forkline::telemetry::teardown::PartOutcome::Done
-        );
+        assert_eq!(r.shutdown.metrics, forkline::report::PartOutcome::Done);
     }
 
     // The request histogram: the last cumulative point of each series (method, route, status...)

@@ -15,7 +15,7 @@ fn quiet(extra: &[(&str, &str)]) -> Fixture {
     Fixture::start(BIN, &env)
 }
 
-fn exits(fx: &Fixture) -> forkline::Exits {
+fn exits(fx: &Fixture) -> forkline::report::Exits {
     let reports = forkline::read_master_reports(&fx.run_dir()).expect("the master's report");
     assert_eq!(reports.len(), 1, "{reports:?}");
     reports[0].exits

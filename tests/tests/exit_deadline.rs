@@ -3,7 +3,7 @@
 //! master's TERM to the master's exit, which waits for every worker. Each worker says what it
 //! left behind. (With the plain SDKs, dropping the Sentry guard never returns.)
 
-use forkline::telemetry::teardown::PartOutcome;
+use forkline::report::PartOutcome;
 use forkline_tests::faults::{Backends, Behaviour};
 use forkline_tests::harness::{http_get, Fixture};
 use std::time::Duration;

@@ -90,7 +90,10 @@ fn refused(mode: &str) -> (String, usize) {
 #[test]
 fn sentry_initialised_in_the_master_stops_start_up_naming_worker_init() {
     let (stderr, booted) = refused("raw_sentry");
-    assert!(stderr.contains(forkline::SENTRY_IN_MASTER), "{stderr}");
+    assert!(
+        stderr.contains(&forkline::ForkHazard::SentryInMaster.to_string()),
+        "{stderr}"
+    );
     assert!(stderr.contains("#[forkline::worker_init(sentry(...))]"));
     assert_eq!(booted, 0, "no worker may start with inherited Sentry state");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -99,7 +102,10 @@ fn sentry_initialised_in_the_master_stops_start_up_naming_worker_init() {
 #[test]
 fn a_tracer_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
     let (stderr, booted) = refused("raw_otel");
-    assert!(stderr.contains(forkline::PROVIDER_IN_MASTER), "{stderr}");
+    assert!(
+        stderr.contains(&forkline::ForkHazard::TracerProviderInMaster.to_string()),
+        "{stderr}"
+    );
     assert!(stderr.contains("#[forkline::post_fork(...)]"));
     assert_eq!(booted, 0);
 }
@@ -108,7 +114,7 @@ fn a_tracer_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
 fn a_meter_provider_installed_in_the_master_stops_start_up_naming_post_fork() {
     let (stderr, booted) = refused("raw_otel_metrics");
     assert!(
-        stderr.contains(forkline::METER_PROVIDER_IN_MASTER),
+        stderr.contains(&forkline::ForkHazard::MeterProviderInMaster.to_string()),
         "{stderr}"
     );
     assert!(stderr.contains("#[forkline::post_fork(...)]"));
@@ -122,7 +128,7 @@ fn a_logger_provider_built_in_the_master_stops_start_up_naming_its_thread_and_po
         stderr.contains("\"OpenTelemetry.L\" (tid")
             && stderr.contains("an OpenTelemetry batch log processor")
             && stderr.contains("#[forkline::post_fork(...)] build the logger provider")
-            && stderr.contains("logs_pipeline::logger_provider()"),
+            && stderr.contains("forkline::manual::logger_provider()"),
         "{stderr}"
     );
     assert_eq!(booted, 0);

@@ -13,8 +13,8 @@
 //!   count everything accepted as dropped, none delivered, with the failure named.
 #![cfg(all(feature = "grpc", feature = "tracing"))]
 
-use forkline::telemetry::teardown::PartOutcome::Done;
-use forkline::Pipeline;
+use forkline::report::PartOutcome::Done;
+use forkline::report::PipelineHealth;
 use forkline_tests::grpc_collector::{GrpcBehaviour, GrpcCollector, OtlpService};
 use forkline_tests::harness::{self, http_get, wait_until, Fixture};
 use forkline_tests::otlp_read::{duration_count, metrics_pid, resource_pid};
@@ -245,7 +245,7 @@ fn at_rust_log_trace_the_grpc_clients_own_spans_are_not_exported() {
 }
 
 /// The metrics and logs figures of the worker that answered `/health`.
-fn pipelines(addr: SocketAddr) -> Option<(u32, Pipeline, Pipeline)> {
+fn pipelines(addr: SocketAddr) -> Option<(u32, PipelineHealth, PipelineHealth)> {
     let (_, body) = http_get(addr, "/health").ok()?;
     let v: serde_json::Value = serde_json::from_str(&body).ok()?;
     let pid = u32::try_from(v["pid"].as_u64()?).ok()?;
@@ -275,7 +275,8 @@ fn assert_flat_on_time_and_counted(url: &str, error: &str) -> Vec<forkline::Work
     let mut failing = BTreeSet::new();
     wait_until(Duration::from_secs(30), || {
         let (pid, metrics, logs) = pipelines(addr)?;
-        let failed = |p: &Pipeline| p.last_error.as_deref().is_some_and(|e| e.contains(error));
+        let failed =
+            |p: &PipelineHealth| p.last_error.as_deref().is_some_and(|e| e.contains(error));
         if failed(&metrics) && failed(&logs) {
             failing.insert(pid);
         }

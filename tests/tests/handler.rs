@@ -458,7 +458,7 @@ fn an_unsampled_parent_makes_the_handler_record_nothing() {
     // parent-based sampler (no span at all): nothing is recorded either way, the body runs,
     // and an error still reaches Sentry.
     for parent_decides in [false, true] {
-        forkline::handler::provider_installed(parent_decides);
+        forkline::manual::provider_installed(parent_decides);
         let _active = cx.clone().attach();
         assert_eq!(explode(3), 3, "the body ran");
         assert!(reserve(4400 + u64::from(parent_decides)).is_err());

@@ -8,10 +8,10 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use forkline::config::PropagatorKind;
 use forkline::opentelemetry::baggage::BaggageExt;
 use forkline::opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use forkline::opentelemetry::{global, Context, Value};
-use forkline::PropagatorKind;
 use forkline_examples::http_get_with;
 use forkline_tests::sentry_capture::{trace_context, KeptEnvelopes};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
@@ -147,7 +147,7 @@ fn setup() -> &'static Setup {
             .with_periodic_exporter(metric_exporter.clone())
             .build();
         global::set_meter_provider(meter_provider.clone());
-        forkline::telemetry::propagation::install(&[
+        forkline::manual::install_propagators(&[
             PropagatorKind::TraceContext,
             PropagatorKind::Baggage,
             PropagatorKind::Sentry,

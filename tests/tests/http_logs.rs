@@ -142,7 +142,7 @@ fn each_workers_log_records_carry_its_pid_and_the_trace_of_the_request_they_were
         let pid = report.pid;
         assert_eq!(
             report.shutdown.logs,
-            forkline::telemetry::teardown::PartOutcome::Done,
+            forkline::report::PartOutcome::Done,
             "{report:?}"
         );
         let mine: BTreeSet<u64> = served
@@ -333,10 +333,7 @@ fn each_worker_exports_its_log_records_over_otlp_through_its_guarded_pipeline() 
             .expect("the guarded logs pipeline's figures");
         assert_eq!(logs.delivered, PER_REQUEST * mine.len() as u64, "{logs:?}");
         assert_eq!(logs.dropped_total, 0, "{logs:?}");
-        assert_eq!(
-            report.shutdown.logs,
-            forkline::telemetry::teardown::PartOutcome::Done
-        );
+        assert_eq!(report.shutdown.logs, forkline::report::PartOutcome::Done);
     }
     assert!(
         records.is_empty(),
@@ -359,7 +356,7 @@ struct FaultRun {
 /// TERM once `until` says so of the logs figures of a worker that answered `/health`.
 fn run_against(
     endpoint: &str,
-    mut until: impl FnMut(u32, &forkline::Pipeline) -> bool,
+    mut until: impl FnMut(u32, &forkline::report::PipelineHealth) -> bool,
 ) -> FaultRun {
     // One run at a time in this binary: another test's load would decide the timings checked.
     let _alone = alone();
@@ -463,7 +460,7 @@ fn a_black_holed_logs_collector_neither_slows_requests_nor_holds_a_worker_past_i
     for r in &run.reports {
         assert_ne!(
             r.shutdown.logs,
-            forkline::telemetry::teardown::PartOutcome::Done,
+            forkline::report::PartOutcome::Done,
             "the logs could not have been delivered: {r:?}"
         );
     }

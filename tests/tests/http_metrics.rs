@@ -65,10 +65,7 @@ fn each_worker_counts_the_requests_it_served_under_its_own_pid() {
 
     for report in &reports {
         let pid = report.pid;
-        assert_eq!(
-            report.shutdown.metrics,
-            forkline::telemetry::teardown::PartOutcome::Done
-        );
+        assert_eq!(report.shutdown.metrics, forkline::report::PartOutcome::Done);
         let (resource, points) = last_collection(&run_dir, pid, "http.server.request.duration");
         assert_eq!(
             resource["process.pid"],
@@ -227,10 +224,7 @@ fn each_worker_exports_its_metrics_over_otlp_through_its_guarded_pipeline() {
     for report in &reports {
         let pid = report.pid;
         assert!(report.serving.requests_served > 0, "{report:?}");
-        assert_eq!(
-            report.shutdown.metrics,
-            forkline::telemetry::teardown::PartOutcome::Done
-        );
+        assert_eq!(report.shutdown.metrics, forkline::report::PartOutcome::Done);
         let last = received
             .iter()
             .rfind(|r| pid_of(r) == Some(pid))

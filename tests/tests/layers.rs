@@ -21,7 +21,7 @@ const RUNTIME_LAYERS: &[&[&str]] = &[
     &["server"],
     &["handler"],
     &["http"],
-    &["__private", "bench_internals"],
+    &["__private", "bench_internals", "manual", "net", "report"],
 ];
 
 /// `macros/src`'s top-level modules, bottom layer first: shared pieces, then the one argument

@@ -12,7 +12,7 @@
 //!   made, and the collector saw each worker's exports, at least 900 ms apart (its
 //!   `Retry-After`).
 
-use forkline::Pipeline as PipelineHealth;
+use forkline::report::PipelineHealth;
 use forkline_tests::faults::{
     assert_retries_waited, refusing_addr, until_each_retried, Behaviour, FaultServer,
 };
@@ -196,7 +196,7 @@ fn a_black_holed_metrics_collector_neither_slows_requests_nor_holds_a_worker_pas
     for r in &run.reports {
         assert_ne!(
             r.shutdown.metrics,
-            forkline::telemetry::teardown::PartOutcome::Done,
+            forkline::report::PartOutcome::Done,
             "the metrics could not have been delivered: {r:?}"
         );
     }

@@ -5,7 +5,10 @@
 //! spec's: the collector is down for 10 s under 2k spans/s, and every span arrives exactly once.
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
-use forkline::{BreakerState, GuardPolicy, OtlpExporter, Pipeline, SpanExportSettings};
+use forkline::{
+    config::GuardPolicy, config::OtlpExporter, manual::SpanExportSettings, report::BreakerState,
+    report::PipelineHealth,
+};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use forkline_tests::span_pipe::SpanPipe;
 use std::collections::BTreeSet;
@@ -19,7 +22,7 @@ fn policy() -> GuardPolicy {
 fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> SpanPipe {
     let mut otlp = OtlpExporter::new(
         format!("http://{addr}/v1/traces"),
-        forkline::OtlpProtocol::HttpProtobuf,
+        forkline::config::OtlpProtocol::HttpProtobuf,
     );
     otlp.headers = vec![("authorization".into(), "Bearer not-logged".into())];
     let mut settings = SpanExportSettings::new(otlp, policy);
@@ -31,7 +34,7 @@ fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> SpanPipe {
 /// (300 ms here), so any wait on export would show; loose enough for a loaded 2-core machine.
 const SPAN_BOUND: Duration = Duration::from_millis(100);
 
-fn assert_accounted(h: &Pipeline, received: &[Vec<u8>]) {
+fn assert_accounted(h: &PipelineHealth, received: &[Vec<u8>]) {
     assert_eq!(
         h.accepted,
         h.delivered + h.dropped_total,
@@ -50,13 +53,11 @@ fn assert_accounted(h: &Pipeline, received: &[Vec<u8>]) {
 fn a_healthy_collector_receives_every_span_once() {
     let server = FaultServer::start(Behaviour::Healthy);
     // An unpaced burst: the queue holds it all (rates are for the benchmark).
-    let p = pipe_to(
-        server.addr,
-        GuardPolicy {
-            queue_capacity: 8192,
-            ..policy()
-        },
-    );
+    let p = pipe_to(server.addr, {
+        let mut p = policy();
+        p.queue_capacity = 8192;
+        p
+    });
     assert!(p.spans(5000) < SPAN_BOUND);
     // A generous deadline: this is about delivery, not speed (a loaded debug build is slow).
     assert!(
@@ -143,14 +144,12 @@ fn throttling_and_flapping_are_ridden_out_and_4xx_is_never_retried() {
         retry_after: Some(asked.as_secs().to_string()),
         sentry_limits: None,
     });
-    let p = pipe_to(
-        retry_after.addr,
-        GuardPolicy {
-            breaker_failures: 100,
-            backoff_cap: Duration::from_secs(2),
-            ..policy()
-        },
-    );
+    let p = pipe_to(retry_after.addr, {
+        let mut p = policy();
+        p.breaker_failures = 100;
+        p.backoff_cap = Duration::from_secs(2);
+        p
+    });
     p.spans(10);
     let first = forkline_tests::harness::wait_until(Duration::from_secs(5), || {
         (retry_after.requests() >= 1).then(Instant::now)
@@ -192,7 +191,7 @@ fn a_ten_second_collector_restart_at_2k_spans_per_second_loses_nothing() {
     let tracer = p.provider.tracer("restart");
     let mut slowest = Duration::ZERO;
     let (mut created, mut loaded_for) = (0u64, Duration::ZERO);
-    let mut outage_seen: Option<Pipeline> = None;
+    let mut outage_seen: Option<PipelineHealth> = None;
     // About 2 spans per millisecond, paced by the clock (this is the load, not synchronisation).
     // Health is sampled as the load runs: the outage must show while it lasts, whatever the
     // breaker's probe timing.
@@ -296,14 +295,12 @@ fn the_ride_through_buffer_stays_within_its_memory_budget() {
         10_000,
     );
     // The queue takes every span at once, so no pacing is needed for none to be dropped there.
-    let p = pipe_to(
-        refusing_addr(),
-        GuardPolicy {
-            buffer_budget_bytes: budget,
-            queue_capacity: total,
-            ..policy()
-        },
-    );
+    let p = pipe_to(refusing_addr(), {
+        let mut p = policy();
+        p.buffer_budget_bytes = budget;
+        p.queue_capacity = total;
+        p
+    });
     // Batches hold at most max_batch spans, and a smaller batch weighs more per span, so no
     // more than this many spans fit in the budget.
     let per_full_batch = encoded_batch_bytes(name, max_batch);
@@ -347,13 +344,11 @@ fn the_ride_through_buffer_stays_within_its_memory_budget() {
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_growing() {
     let hole = FaultServer::start(Behaviour::BlackHole);
-    let p = pipe_to(
-        hole.addr,
-        GuardPolicy {
-            queue_capacity: 100,
-            ..policy()
-        },
-    );
+    let p = pipe_to(hole.addr, {
+        let mut p = policy();
+        p.queue_capacity = 100;
+        p
+    });
     p.spans(1);
     // The export thread is now inside an attempt the black hole never answers (300 ms).
     let sent = forkline_tests::harness::wait_until(Duration::from_secs(5), || {

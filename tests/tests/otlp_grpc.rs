@@ -5,7 +5,9 @@
 //! exporting over gRPC to otelite.
 #![cfg(feature = "grpc")]
 
-use forkline::{BreakerState, GuardPolicy, OtlpProtocol, Pipeline};
+use forkline::{
+    config::GuardPolicy, config::OtlpProtocol, report::BreakerState, report::PipelineHealth,
+};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use forkline_tests::grpc_collector::{GrpcBehaviour, GrpcCollector};
 use forkline_tests::span_pipe::SpanPipe;
@@ -13,9 +15,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn pipe_to(url: String, policy: GuardPolicy) -> SpanPipe {
-    let mut otlp = forkline::OtlpExporter::new(url, OtlpProtocol::Grpc);
+    let mut otlp = forkline::config::OtlpExporter::new(url, OtlpProtocol::Grpc);
     otlp.headers = vec![("Authorization".into(), "Bearer grpc-secret".into())];
-    let mut settings = forkline::SpanExportSettings::new(otlp, policy);
+    let mut settings = forkline::manual::SpanExportSettings::new(otlp, policy);
     settings.max_batch = 256;
     settings.batch_delay = Duration::from_millis(20);
     SpanPipe::start(settings)
@@ -24,7 +26,7 @@ fn pipe_to(url: String, policy: GuardPolicy) -> SpanPipe {
 /// Far below one attempt (300 ms): a wait on export would show.
 const SPAN_BOUND: Duration = Duration::from_millis(100);
 
-fn assert_accounted(h: &Pipeline, received: &[Vec<u8>]) {
+fn assert_accounted(h: &PipelineHealth, received: &[Vec<u8>]) {
     assert_eq!(h.accepted, h.delivered + h.dropped_total, "{h:#?}");
     let distinct: BTreeSet<_> = received.iter().collect();
     assert_eq!(distinct.len(), received.len(), "no span arrived twice");

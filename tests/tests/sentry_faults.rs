@@ -3,16 +3,17 @@
 //! specified, every event is delivered or counted as dropped (checked against what the server
 //! answered), and close returns within its deadline.
 
-use forkline::{BreakerState, GuardPolicy, GuardedSentryTransport};
+use forkline::{config::GuardPolicy, manual::GuardedSentryTransport, report::BreakerState};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn policy() -> GuardPolicy {
-    GuardPolicy {
-        queue_capacity: 64,
-        ..test_policy()
+    {
+        let mut p = test_policy();
+        p.queue_capacity = 64;
+        p
     }
 }
 
@@ -71,7 +72,7 @@ impl Sentry {
 /// attempt (300 ms here), loose enough for a loaded 2-core machine.
 const CAPTURE_BOUND: Duration = Duration::from_millis(100);
 
-fn assert_accounted(s: &Sentry, server_delivered: usize) -> forkline::Pipeline {
+fn assert_accounted(s: &Sentry, server_delivered: usize) -> forkline::report::PipelineHealth {
     let h = s.transport.health();
     assert_eq!(
         h.accepted,
@@ -129,9 +130,10 @@ fn a_refusing_port_opens_the_breaker_and_drops_are_counted() {
 #[test]
 fn a_black_hole_cannot_hold_close_past_its_deadline() {
     // With the breaker out of the way, draining would take 20 events × 3 attempts × 300 ms.
-    let patient = GuardPolicy {
-        breaker_failures: 1000,
-        ..policy()
+    let patient = {
+        let mut p = policy();
+        p.breaker_failures = 1000;
+        p
     };
     let server = FaultServer::start(Behaviour::BlackHole);
     let s = sentry_at(server.addr, patient);
@@ -225,12 +227,10 @@ fn sentry_rate_limits_stop_sending_that_category() {
     assert!(s.flush(Duration::from_secs(2)));
     let h = assert_accounted(&s, 0);
     assert_eq!(h.dropped.rate_limited, 10, "{h:#?}");
+    let by_kind = h.rate_limited_by_kind;
     assert_eq!(
-        h.rate_limited_by_kind,
-        forkline::ByItemKind {
-            event: 10,
-            ..Default::default()
-        },
+        (by_kind.event, by_kind.total() - by_kind.event),
+        (10, 0),
         "by kind: error events {h:#?}"
     );
     assert_eq!(
@@ -261,12 +261,10 @@ fn a_host_that_refuses_transactions_counts_them_by_kind_and_delivers_errors() {
     s.capture(2);
     assert!(s.flush(Duration::from_secs(2)));
     let h = assert_accounted(&s, 3);
+    let by_kind = h.rate_limited_by_kind;
     assert_eq!(
-        h.rate_limited_by_kind,
-        forkline::ByItemKind {
-            transaction: 3,
-            ..Default::default()
-        },
+        (by_kind.transaction, by_kind.total() - by_kind.transaction),
+        (3, 0),
         "{h:#?}"
     );
     assert_eq!(h.dropped.rate_limited, 3, "{h:#?}");
@@ -326,13 +324,11 @@ fn a_restarted_server_closes_the_breaker_again() {
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_growing() {
     let hole = FaultServer::start(Behaviour::BlackHole);
-    let s = sentry_at(
-        hole.addr,
-        GuardPolicy {
-            queue_capacity: 10,
-            ..policy()
-        },
-    );
+    let s = sentry_at(hole.addr, {
+        let mut p = policy();
+        p.queue_capacity = 10;
+        p
+    });
     s.capture(1);
     // The delivery thread is now inside an attempt the black hole never answers (300 ms).
     let sent = forkline_tests::harness::wait_until(Duration::from_secs(5), || {

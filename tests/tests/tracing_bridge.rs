@@ -63,16 +63,16 @@ fn captured_with(
         Some(Arc::new(client)),
         Arc::new(sentry::Scope::default()),
     ));
-    let mut config = forkline::TelemetryConfig::from_env(
-        &forkline::Env::from_pairs::<&str, &str>([]),
+    let mut config = forkline::config::TelemetryConfig::from_env(
+        &forkline::config::Env::from_pairs::<&str, &str>([]),
         &forkline::Telemetry::new(),
     )
     .expect("config")
     .sentry;
     config.event_level = event_level;
     config.breadcrumb_level = breadcrumb_level;
-    let subscriber = tracing_subscriber::registry()
-        .with(forkline::telemetry::tracing_bridge::sentry_layer(&config));
+    let subscriber =
+        tracing_subscriber::registry().with(forkline::manual::tracing_sentry_layer(&config));
     sentry::Hub::run(hub, || tracing::subscriber::with_default(subscriber, emit));
     kept.events_mentioning("")
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 /// How an export path treats its backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GuardPolicy {
     /// Bound on establishing a connection.
     pub connect_timeout: Duration,

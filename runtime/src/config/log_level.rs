@@ -58,6 +58,7 @@ impl LogLevel {
 /// Which `tracing` events become log records, by target, as `RUST_LOG` says: a default level
 /// and `target=level` directives, the longest matching target prefix winning.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogFilter {
     /// The level for targets no directive names (`info` by default).
     pub default: LogLevel,

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 /// The resolved logs configuration of every worker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LogsConfig {
     /// Where log records go.
     pub exporter: ExporterConfig,

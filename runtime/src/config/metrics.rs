@@ -20,6 +20,7 @@ use std::time::Duration;
 
 /// The resolved metrics configuration of every worker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetricsConfig {
     /// Where metrics go.
     pub exporter: ExporterConfig,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 /// The resolved OTel configuration of every worker.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OtelConfig {
     /// `false` when `OTEL_SDK_DISABLED=true`: no provider is installed.
     pub enabled: bool,
@@ -34,6 +35,7 @@ pub struct OtelConfig {
 
 /// A sampler by its `OTEL_TRACES_SAMPLER` name.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum SamplerConfig {
     /// `always_on`
     AlwaysOn,

@@ -8,6 +8,7 @@ use std::time::Duration;
 /// development in a debug build, production in a release build, as sentry-rust chooses its
 /// default environment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Profile {
     /// Sample everything, talk about what happens, write telemetry locally by default.
     Development,

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 
 /// One propagator by its `OTEL_PROPAGATORS` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PropagatorKind {
     /// W3C `traceparent` / `tracestate`.
     TraceContext,

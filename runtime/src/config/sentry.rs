@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 /// The resolved Sentry configuration of every worker.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SentryConfig {
     /// Whether `worker_init` initialises Sentry at all.
     pub enabled: bool,

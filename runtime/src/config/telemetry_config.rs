@@ -22,6 +22,7 @@ use std::time::Duration;
 
 /// Everything a worker needs to set up its telemetry, resolved in the master.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TelemetryConfig {
     /// The profile in force.
     pub profile: Profile,

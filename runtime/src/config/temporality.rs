@@ -3,6 +3,7 @@
 
 /// The aggregation temporality forkline's exporter asks of the SDK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MetricsTemporality {
     /// `cumulative` (the default): every point counts from the worker's start.
     #[default]

@@ -113,6 +113,7 @@ impl KindCounts {
 
 /// Sentry items by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ByItemKind {
     /// Error events (and messages).
     #[serde(default)]
@@ -129,6 +130,13 @@ pub struct ByItemKind {
     /// Attachments, check-ins, client reports.
     #[serde(default)]
     pub other: u64,
+}
+
+impl ByItemKind {
+    /// Items of every kind.
+    pub fn total(&self) -> u64 {
+        self.event + self.transaction + self.session + self.log + self.other
+    }
 }
 
 #[derive(Debug, Default)]
@@ -213,6 +221,7 @@ impl PipelineCounters {
 
 /// Drops by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Dropped {
     /// The queue was full when the item was handed over.
     pub queue_full: u64,
@@ -260,6 +269,7 @@ impl Dropped {
 
 /// One pipeline's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PipelineHealth {
     /// The circuit breaker.
     pub breaker: BreakerState,

@@ -33,7 +33,6 @@ pub(crate) mod returns;
 pub(crate) mod span;
 pub(crate) mod unwind;
 
-pub use crate::telemetry::tracer_cache::{provider_installed, sdk_provider_installed};
 pub use attributes::{AttributeKey, SpanAttributes, SpanValue, MAX_VALUE_BYTES};
 pub use error_event::{capture_stacks, STACKTRACE_TAG};
 pub use returns::ReturnsResult;

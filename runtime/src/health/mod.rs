@@ -13,11 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use crate::export::breaker::BreakerState;
-pub use crate::export::figures::{ByItemKind, Dropped, PipelineHealth as Pipeline};
-
 /// The health of this process's telemetry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Health {
     /// The guarded OTLP span pipeline (counts are spans); `None` unless spans go to OTLP.
     pub otlp: Option<PipelineHealth>,

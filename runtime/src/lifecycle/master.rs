@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// receives (Gunicorn's `nworkers_changed(arbiter, new_value, old_value)`; the master is the hook's
 /// `&Master`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WorkersChanged {
     /// The new number of workers.
     pub new: usize,

@@ -73,6 +73,7 @@ impl Worker {
 
 /// How a worker process ended, as `child_exit` sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WorkerExit {
     /// The worker's id (`Worker::id`: 0 to `workers - 1`; a worker started by a HUP takes the id
     /// of the one it replaces).

@@ -44,7 +44,7 @@ pub struct Serve {
 impl Serve {
     /// How long this worker keeps idle keep-alive connections open for their next request once
     /// it is asked to stop ([`Server::drain_window`](crate::Server::drain_window), within the
-    /// graceful timeout): what to hand [`Drain::settled`](crate::Drain::settled).
+    /// graceful timeout): what to hand [`Drain::settled`](crate::net::Drain::settled).
     pub fn drain_window(&self) -> std::time::Duration {
         self.drain_window
     }
@@ -56,7 +56,7 @@ impl Serve {
 
     /// The listener that takes this worker's share of new connections, from every socket the
     /// server listens on (TCP and Unix), and counts them in its figures
-    /// ([`Serving`](crate::Serving)). It is an `axum::serve::Listener`; an app with its own
+    /// ([`Serving`](crate::report::Serving)). It is an `axum::serve::Listener`; an app with its own
     /// hyper server accepts from it (see the README). Clone `shutdown` first if the app needs
     /// it. Call it inside the worker's runtime (in the app's future).
     pub fn balanced_listener(self) -> std::io::Result<BalancedListener> {

@@ -13,6 +13,7 @@ const DEFAULT_PORT: u16 = 8000;
 
 /// One address the server listens on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BindAddress {
     /// A TCP address (`127.0.0.1:8000`, `[::1]:8000`, a host name resolved when parsed).
     Tcp(SocketAddr),

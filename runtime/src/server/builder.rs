@@ -353,7 +353,7 @@ impl Server {
     /// what is still idle when the window ends is closed without a last response, and
     /// `Duration::ZERO` closes idle connections at once. Served by
     /// [`serve_axum`](Server::serve_axum); an app with its own server does the same with
-    /// [`Drain`](crate::Drain) and [`ConnectionDrain`](crate::ConnectionDrain).
+    /// [`Drain`](crate::net::Drain) and [`ConnectionDrain`](crate::net::ConnectionDrain).
     pub fn drain_window(mut self, window: Duration) -> Self {
         self.settings.drain_window = window;
         self
@@ -541,7 +541,7 @@ impl Server {
             return Ok(());
         }
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::ForkSafety(SERVE_IN_RUNTIME.into()));
+            return Err(Error::ForkSafety(crate::error::ForkHazard::ServeInRuntime));
         }
         let plan = Plan::collect()?;
         let config = TelemetryConfig::resolve(&self.env, &plan.hook_args(), &self.telemetry)?;
@@ -583,15 +583,6 @@ impl Server {
         })
     }
 }
-
-/// The message for `serve` called from inside an async runtime.
-pub const SERVE_IN_RUNTIME: &str = "Server::serve was called from inside an async runtime \
-     (#[tokio::main], or Runtime::block_on): each worker starts its own runtime after fork(), and \
-     the master must not run one, since its threads and this thread's runtime context would be \
-     copied into every worker (they would panic with \"Cannot start a runtime from within a \
-     runtime\"). Write a plain `fn main() -> forkline::Result<()>` without #[tokio::main]. Async \
-     work per worker goes in #[forkline::worker_init]; async work before serving can run on a \
-     runtime that you drop before serve: `tokio::runtime::Runtime::new()?.block_on(prepare())`";
 
 /// A file mode in octal, as `chmod` takes it: `660`, `0660`, `0o660`.
 fn parse_mode(text: &str) -> std::result::Result<u32, String> {

@@ -75,7 +75,7 @@ mod tests {
     use super::*;
 
     fn settings(limit: u32) -> Settings {
-        let env = crate::Env::from_pairs([
+        let env = crate::config::Env::from_pairs([
             ("FORKLINE_CRASH_WINDOW_MS", "10000".to_string()),
             ("FORKLINE_CRASH_BACKOFF_CAP_MS", "500".to_string()),
             ("FORKLINE_CRASH_LOOP_LIMIT", limit.to_string()),

@@ -10,6 +10,7 @@ use std::path::Path;
 
 /// One master's run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MasterReport {
     /// The master's pid.
     pub pid: u32,
@@ -25,6 +26,7 @@ pub struct MasterReport {
 
 /// Worker exits by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Exits {
     /// Stopped with the server (TERM, INT, QUIT to the master), gracefully and in time.
     pub stopped: u64,
@@ -66,6 +68,7 @@ impl Exits {
 /// Where the spans of exited workers went: `created = delivered + dropped + lost_with_killed
 /// + unaccounted`, exactly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SpanAccount {
     /// Spans ended (recorded) in the workers.
     pub created: u64,

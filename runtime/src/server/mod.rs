@@ -41,10 +41,5 @@ pub(crate) mod worker_run;
 
 pub use crate::health::serving::Serving;
 pub use app::{App, Serve};
-pub use balanced_accept::{BalancedListener, ConnectionDrain, CountedStream, Drain};
-pub use bind_address::{BindAddress, ToBindAddress};
-pub use builder::{Server, SERVE_IN_RUNTIME};
-pub use forwarded::ClientAddress;
+pub use builder::Server;
 pub(crate) use settings::Settings;
-pub use shutdown_signal::{Shutdown, StopKind};
-pub use stream::PeerAddr;

@@ -4,6 +4,7 @@ use tokio::sync::watch;
 
 /// How the worker was asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopKind {
     /// TERM: finish in-flight requests, then exit.
     Graceful,

@@ -10,6 +10,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 /// Where a connection comes from (or, from `local_addr`, where a listener listens).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PeerAddr {
     /// A TCP peer.
     Tcp(SocketAddr),

@@ -7,6 +7,7 @@ use std::path::Path;
 
 /// One worker's account of its telemetry, written as `worker-<pid>.json` at exit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WorkerReport {
     /// The worker's slot.
     pub worker_id: usize,
@@ -55,6 +56,7 @@ impl WorkerReport {
 
 /// Time spent in the generated telemetry setup of a worker's boot (not in the user's hooks).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BootTimes {
     /// The OTel base in `post_fork`, in microseconds.
     pub post_fork_setup_us: u64,

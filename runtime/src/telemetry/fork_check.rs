@@ -12,7 +12,7 @@
 //!   warns. A thread count alone is not the whole hazard (see `server/signals.rs` for state a
 //!   runtime leaves behind with no thread), but a thread at fork is always one.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ForkHazard, Result, THREADS_HAZARD};
 use crate::sys::{other_threads, OtherThread};
 use opentelemetry::trace::{
     Span, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
@@ -25,28 +25,6 @@ use std::time::{Duration, Instant};
 static TOLD_ABOUT_REBUILD: AtomicBool = AtomicBool::new(false);
 static TOLD_ABOUT_THREADS: AtomicBool = AtomicBool::new(false);
 
-/// The message for a Sentry client initialised in the master.
-pub const SENTRY_IN_MASTER: &str = "sentry::init was called in the master process before fork(): \
-     its transport thread does not survive fork(), so workers would lose every event and hang at \
-     exit. Remove it and let #[forkline::worker_init(sentry(...))] initialise Sentry in each worker";
-
-/// The message for a tracer provider installed in the master by hand.
-pub const PROVIDER_IN_MASTER: &str = "an OpenTelemetry tracer provider was installed in the \
-     master process before fork() (opentelemetry::global::set_tracer_provider): its batch export \
-     thread does not survive fork(), so workers would silently drop every span. Remove it and let \
-     #[forkline::post_fork(...)] build the provider in each worker";
-
-/// The message for a meter provider installed in the master by hand.
-pub const METER_PROVIDER_IN_MASTER: &str = "an OpenTelemetry meter provider was installed in \
-     the master process before fork() (opentelemetry::global::set_meter_provider): its periodic \
-     reader thread does not survive fork(), so workers would silently lose every metric. Remove \
-     it and let #[forkline::post_fork(...)] build the meter provider in each worker";
-
-/// Why a master thread at fork time is a hazard, once, for both the error and the warning.
-const THREADS_HAZARD: &str = "Only the forking thread exists in a worker: locks the others hold \
-     stay locked there forever, and the runtime state they share (signal pipes, connection pools) \
-     is shared by every worker";
-
 /// How a thread that has been told to stop gets to finish exiting before it counts: a runtime
 /// dropped just before `serve` has joined its threads, but the kernel may list them a moment
 /// longer.
@@ -54,7 +32,7 @@ const EXITING_GRACE: Duration = Duration::from_millis(200);
 
 pub(crate) fn check_before_fork(allow_threads: bool) -> Result<()> {
     if sentry::Hub::main().client().is_some_and(|c| c.is_enabled()) {
-        return Err(Error::ForkSafety(SENTRY_IN_MASTER.into()));
+        return Err(Error::ForkSafety(ForkHazard::SentryInMaster));
     }
     if crate::telemetry::otel_pipeline::installed_here() {
         if !TOLD_ABOUT_REBUILD.swap(true, Ordering::Relaxed) {
@@ -64,9 +42,9 @@ pub(crate) fn check_before_fork(allow_threads: bool) -> Result<()> {
             );
         }
     } else if foreign_provider_installed() {
-        return Err(Error::ForkSafety(PROVIDER_IN_MASTER.into()));
+        return Err(Error::ForkSafety(ForkHazard::TracerProviderInMaster));
     } else if foreign_meter_provider_installed() {
-        return Err(Error::ForkSafety(METER_PROVIDER_IN_MASTER.into()));
+        return Err(Error::ForkSafety(ForkHazard::MeterProviderInMaster));
     }
     // Opted in, threads are expected to stay: no point waiting for them to go.
     let threads = if allow_threads {
@@ -79,13 +57,10 @@ pub(crate) fn check_before_fork(allow_threads: bool) -> Result<()> {
     }
     let listed = describe(&threads);
     if !allow_threads {
-        return Err(Error::ForkSafety(format!(
-            "the master has {} other thread(s) at fork(): {listed}. {THREADS_HAZARD}. Move that \
-             work as said; a runtime or client that is dropped before serve leaves nothing \
-             behind. If you know the risk, opt in with Server::allow_threads_at_fork() or \
-             FORKLINE_ALLOW_THREADS_AT_FORK=1",
-            threads.len()
-        )));
+        return Err(Error::ForkSafety(ForkHazard::ThreadsAtFork {
+            count: threads.len(),
+            threads: listed,
+        }));
     }
     if !TOLD_ABOUT_THREADS.swap(true, Ordering::Relaxed) {
         crate::diag::log_warn!(
@@ -142,7 +117,7 @@ fn advice(name: &str) -> &'static str {
             "OpenTelemetry.L",
             "an OpenTelemetry batch log processor (a logger provider built in the master); let \
              #[forkline::post_fork(...)] build the logger provider in each worker, and give \
-             forkline::telemetry::logs_pipeline::logger_provider() to your own appender",
+             forkline::manual::logger_provider() to your own appender",
         ),
         (
             "OpenTelemetry",

@@ -1,29 +1,26 @@
 //! The telemetry pipelines of a process and the steps that build and end them.
 
 pub(crate) mod deferred_stacks;
-pub mod fork_check;
+pub(crate) mod fork_check;
 pub(crate) mod fork_rng;
 /// The HTTP server metrics, recorded by `TelemetryLayer` and by `serve_axum` for the requests it
 /// refuses itself (over Gunicorn's request limits).
 #[cfg(feature = "tower")]
 pub(crate) mod http_server_metrics;
 pub(crate) mod installed;
-pub mod logs_pipeline;
+pub(crate) mod logs_pipeline;
 pub(crate) mod metrics_pipeline;
 pub(crate) mod operational_metrics;
-pub mod otel_pipeline;
+pub(crate) mod otel_pipeline;
 pub(crate) mod prepared;
-pub mod propagation;
+pub(crate) mod propagation;
 pub(crate) mod request_scope;
-pub mod sentry_pipeline;
+pub(crate) mod sentry_pipeline;
 pub(crate) mod slot;
 pub(crate) mod stack_trim;
 pub(crate) mod symbolizing_transport;
-pub mod teardown;
+pub(crate) mod teardown;
 pub(crate) mod tracer_cache;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
-pub mod tracing_bridge;
-
-pub use crate::stats::{stats, Stats};
-pub use slot::LateSlot;
+pub(crate) mod tracing_bridge;

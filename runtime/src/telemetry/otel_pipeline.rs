@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Who is emitting: goes into the resource.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProcessIdentity {
     /// The worker slot (`forkline.worker.id`); `None` for the master.
     pub worker_id: Option<usize>,
@@ -28,6 +29,18 @@ pub struct ProcessIdentity {
     pub pid: u32,
     /// `service.instance.id`.
     pub instance_id: String,
+}
+
+impl ProcessIdentity {
+    /// This process (`process.pid`), as worker `worker_id` (`None`: not a worker), known to
+    /// backends as `instance_id` (unique per process: a UUID, or the host and pid).
+    pub fn new(worker_id: Option<usize>, instance_id: impl Into<String>) -> Self {
+        Self {
+            worker_id,
+            pid: std::process::id(),
+            instance_id: instance_id.into(),
+        }
+    }
 }
 
 struct Installed {
@@ -48,6 +61,7 @@ fn installed() -> MutexGuard<'static, Option<Installed>> {
 
 /// What `install` found already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Previous {
     /// Nothing: a fresh installation.
     None,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 /// How one part of the telemetry ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PartOutcome {
     /// It was not set up in this process.
     #[default]
@@ -27,6 +28,7 @@ pub enum PartOutcome {
 
 /// The result of a worker's telemetry shutdown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TeardownReport {
     /// The deadline that applied.
     pub deadline_ms: u64,

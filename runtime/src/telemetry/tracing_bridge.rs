@@ -37,7 +37,7 @@ use tracing_subscriber::filter::{FilterFn, Targets};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
 /// The OpenTelemetry layer for `tracing`, exporting through `provider`; compose it into your own
-/// subscriber (`registry().with(forkline::telemetry::tracing_bridge::layer(&provider))`).
+/// subscriber (`registry().with(forkline::manual::tracing_layer(&provider))`).
 pub fn layer<S>(
     provider: &SdkTracerProvider,
 ) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
@@ -171,7 +171,7 @@ pub fn install(config: &TelemetryConfig) -> bool {
         Err(_) => {
             crate::diag::log_info!(
                 "a tracing subscriber is already set: forkline's tracing bridge was not installed; \
-                 add forkline::telemetry::tracing_bridge::layer, logs_layer and sentry_layer to it"
+                 add forkline::manual::tracing_layer, tracing_logs_layer and tracing_sentry_layer to it"
             );
             false
         }

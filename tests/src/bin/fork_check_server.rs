@@ -9,10 +9,10 @@
 //!   naming its thread and `post_fork`);
 //! - `thread`: a helper thread left running in the master (forking must warn about it).
 
+use forkline::manual::{self, ProcessIdentity};
 use forkline::opentelemetry::global::{self, BoxedTracer};
 use forkline::opentelemetry::trace::Tracer;
-use forkline::telemetry::otel_pipeline::{self, ProcessIdentity};
-use forkline::{Env, Master, Telemetry, TelemetryConfig, Worker};
+use forkline::{config::Env, config::TelemetryConfig, Master, Telemetry, Worker};
 use forkline_tests::fixture::{boot_span_with_event, publish_addr, record, router};
 use std::sync::OnceLock;
 
@@ -23,12 +23,8 @@ fn build_telemetry_in_the_master(_master: &Master) -> forkline::Result<()> {
     match std::env::var("FIXTURE_MODE").as_deref() {
         Ok("forkline") => {
             let config = TelemetryConfig::from_env(&Env::from_process(), &Telemetry::new())?;
-            let who = ProcessIdentity {
-                worker_id: None,
-                pid: std::process::id(),
-                instance_id: "master".into(),
-            };
-            otel_pipeline::install(&config, &who)?;
+            let who = ProcessIdentity::new(None, "master");
+            manual::install_otel(&config, &who)?;
             let _ = KEPT_FROM_MASTER.set(global::tracer("kept-from-master"));
         }
         Ok("raw_sentry") => std::mem::forget(sentry::init("http://key@127.0.0.1:9/1")),

@@ -27,15 +27,15 @@ fn main() {
     assert_eq!(config.metrics.interval, std::time::Duration::from_secs(10));
     assert_eq!(
         config.metrics.temporality,
-        forkline::MetricsTemporality::Delta
+        forkline::config::MetricsTemporality::Delta
     );
     assert!(matches!(
         config.metrics.exporter,
-        forkline::MetricsExporterConfig::Embedded
+        forkline::config::ExporterConfig::Embedded
     ));
     assert!(matches!(
         config.logs.exporter,
-        forkline::LogsExporterConfig::None
+        forkline::config::ExporterConfig::None
     ));
     assert_eq!(
         config.logs.batch.scheduled_delay,
