@@ -3,6 +3,7 @@
 use crate::health::serving::Record;
 use crate::lifecycle::Worker;
 use crate::server::balanced_accept::BalancedListener;
+use crate::server::request_policy::RequestPolicy;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::Shutdown;
 use std::future::Future;
@@ -20,10 +21,7 @@ pub struct Serve {
     pub shutdown: Shutdown,
     pub(crate) record: Option<(&'static Scoreboard, &'static Record)>,
     pub(crate) balance: bool,
-    // Only `serve_axum` can mark a response as a connection's last.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) max_requests_per_connection: Option<u64>,
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) rebalance_after: Option<std::time::Duration>,
     /// Gunicorn's access log, opened in this worker.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
@@ -36,8 +34,7 @@ pub struct Serve {
     pub(crate) limits: crate::server::request_limits::Limits,
     /// The drain window, within the graceful timeout.
     pub(crate) drain_window: std::time::Duration,
-    // Only `serve_axum` counts requests against `max_requests`.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    /// The worker's `max_requests` budget.
     pub(crate) recycle: Option<std::sync::Arc<crate::server::max_requests::Recycle>>,
 }
 
@@ -57,10 +54,28 @@ impl Serve {
     /// The listener that takes this worker's share of new connections, from every socket the
     /// server listens on (TCP and Unix), and counts them in its figures
     /// ([`Serving`](crate::report::Serving)). It is an `axum::serve::Listener`; an app with its own
-    /// hyper server accepts from it (see the README). Clone `shutdown` first if the app needs
-    /// it. Call it inside the worker's runtime (in the app's future).
+    /// hyper server accepts from it (see the README), and calls
+    /// [`ConnectionDrain::last_response`](crate::net::ConnectionDrain::last_response) once per
+    /// response so that its requests are counted and `max_requests`, the per-connection limit and
+    /// keep-alive rebalancing hold for it as for `serve_axum`. Clone `shutdown` first if the app
+    /// needs it. Call it inside the worker's runtime (in the app's future).
     pub fn balanced_listener(self) -> std::io::Result<BalancedListener> {
-        BalancedListener::new(self.listeners, self.record, self.balance, self.shutdown)
+        let policy = RequestPolicy {
+            max_per_connection: self.max_requests_per_connection,
+            rebalance: self
+                .rebalance_after
+                .filter(|_| self.balance)
+                .zip(self.record.map(|(board, _)| board)),
+            record: self.record.map(|(_, record)| record),
+            recycle: self.recycle,
+        };
+        BalancedListener::new(
+            self.listeners,
+            self.record,
+            self.balance,
+            self.shutdown,
+            std::sync::Arc::new(policy),
+        )
     }
 }
 

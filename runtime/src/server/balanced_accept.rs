@@ -22,6 +22,7 @@
 
 use crate::health::serving::Record;
 use crate::server::listeners::Socket;
+use crate::server::request_policy::{ConnectionRequests, RequestPolicy};
 use crate::server::scoreboard::Scoreboard;
 use crate::server::shutdown_signal::Shutdown;
 use crate::server::stream::{PeerAddr, Stream};
@@ -57,6 +58,8 @@ pub struct BalancedListener {
     balance: bool,
     stop: Shutdown,
     drain: Arc<Drain>,
+    /// Which responses close their connections, and how requests are counted.
+    policy: Arc<RequestPolicy>,
 }
 
 /// A worker's connections while it stops: how many are still open, and whether the listener
@@ -108,9 +111,10 @@ impl Drain {
     }
 }
 
-/// One connection's state as its server answers it: whether its response may be its last.
-/// `serve_axum` asks [`ConnectionDrain::may_close`] as each response is ready; an app served with
-/// its own hyper server gets it from [`CountedStream::connection`] and does the same.
+/// One connection's state as its server answers it: whether its response must be its last, and
+/// the count of its requests. An app served with its own hyper server gets it from
+/// [`CountedStream::connection`] and asks [`ConnectionDrain::last_response`] as each response is
+/// ready, as `serve_axum` does.
 #[derive(Debug, Clone)]
 pub struct ConnectionDrain(Arc<ConnectionState>);
 
@@ -125,6 +129,9 @@ struct ConnectionState {
     /// server reads ahead only when it has nothing buffered; a pipelined request it already
     /// read sits in its buffer, and this stays false.
     read_found_nothing: AtomicBool,
+    /// The client sent something on it (to tell an app that counts no request).
+    read_something: AtomicBool,
+    requests: ConnectionRequests,
 }
 
 impl ConnectionDrain {
@@ -137,7 +144,31 @@ impl ConnectionDrain {
             released: AtomicBool::new(false),
             fd: -1,
             read_found_nothing: AtomicBool::new(false),
+            read_something: AtomicBool::new(false),
+            requests: ConnectionRequests::new(Arc::default()),
         }))
+    }
+
+    /// Call once per request, as its response is ready: counts the request (the worker's
+    /// `requests_served` figure and [`Server::max_requests`](crate::Server::max_requests)) and
+    /// says whether this response must be the connection's last (`Connection: close`): the
+    /// worker reached its `max_requests`, the connection its
+    /// [`max_requests_per_connection`](crate::Server::max_requests_per_connection), its worker
+    /// holds more than its share of the open connections
+    /// ([`rebalance_after`](crate::Server::rebalance_after)), or the worker is stopping and
+    /// nothing more is pending on the connection ([`may_close`](Self::may_close)).
+    pub fn last_response(&self) -> bool {
+        let last = self.count_request();
+        if last {
+            self.release();
+        }
+        last || self.may_close()
+    }
+
+    /// Counts one request under the worker's rule; whether its response must close the
+    /// connection for that rule (not for a stop: see `may_close`).
+    pub(crate) fn count_request(&self) -> bool {
+        self.0.requests.request()
     }
 
     /// Whether the response ready now should be the connection's last (`Connection: close`):
@@ -171,6 +202,7 @@ impl BalancedListener {
         board: Option<(&'static Scoreboard, &'static Record)>,
         balance: bool,
         stop: Shutdown,
+        policy: Arc<RequestPolicy>,
     ) -> io::Result<Self> {
         if sockets.is_empty() {
             return Err(io::Error::new(
@@ -194,6 +226,7 @@ impl BalancedListener {
             balance,
             stop,
             drain: Arc::default(),
+            policy,
         })
     }
 
@@ -281,6 +314,8 @@ impl BalancedListener {
             released: AtomicBool::new(false),
             fd: stream.as_raw_fd(),
             read_found_nothing: AtomicBool::new(false),
+            read_something: AtomicBool::new(false),
+            requests: ConnectionRequests::new(self.policy.clone()),
         }));
         let stream = CountedStream { stream, connection };
         Ok((stream, peer))
@@ -376,10 +411,25 @@ impl CountedStream {
 
 impl Drop for CountedStream {
     fn drop(&mut self) {
+        let state = &self.connection.0;
         self.connection.release();
-        self.connection.0.drain.closed();
+        state.drain.closed();
+        let uncounted = state.requests.policy().needs_counting()
+            && state.requests.served() == 0
+            && state.read_something.load(Ordering::Relaxed);
+        if uncounted && !TOLD_UNCOUNTED.swap(true, Ordering::Relaxed) {
+            crate::diag::log_error!(
+                "a connection carried data but this worker's app counted no request on it: \
+                 max_requests and max_requests_per_connection have no effect. An app with its own \
+                 server calls ConnectionDrain::last_response() once per response (serve_axum \
+                 does it itself)"
+            );
+        }
     }
 }
+
+/// Whether this worker said that its app counts no request (once).
+static TOLD_UNCOUNTED: AtomicBool = AtomicBool::new(false);
 
 impl AsyncRead for CountedStream {
     fn poll_read(
@@ -387,11 +437,15 @@ impl AsyncRead for CountedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        self.connection
-            .0
+        let state = &self.connection.0;
+        state
             .read_found_nothing
             .store(polled.is_pending(), Ordering::Release);
+        if buf.filled().len() > before {
+            state.read_something.store(true, Ordering::Relaxed);
+        }
         polled
     }
 }

@@ -321,7 +321,9 @@ impl Server {
         self
     }
 
-    /// After this many requests on one connection, `serve_axum` answers `Connection: close`
+    /// After this many requests on one connection, the response says `Connection: close`
+    /// (`serve_axum`, or an app's own server through
+    /// [`ConnectionDrain::last_response`](crate::net::ConnectionDrain::last_response))
     /// (default: no limit; also `FORKLINE_MAX_REQUESTS_PER_CONNECTION`, 0 for no limit). A hard
     /// cap, for clients or proxies that want one; spreading long-lived connections over the
     /// workers is [`rebalance_after`](Server::rebalance_after)'s job, which closes far fewer.
@@ -337,7 +339,9 @@ impl Server {
     /// at or under their share are never closed for it, so evenly spread connections stay put,
     /// and a connection is looked at once per this age, not per request. Default 500 ms;
     /// `None` (or `FORKLINE_REBALANCE_AFTER_MS=0`) turns it off; also
-    /// `FORKLINE_REBALANCE_AFTER_MS`. Only with balanced accept.
+    /// `FORKLINE_REBALANCE_AFTER_MS`. Only with balanced accept; under `serve_axum`, or an
+    /// app's own server through
+    /// [`ConnectionDrain::last_response`](crate::net::ConnectionDrain::last_response).
     pub fn rebalance_after(mut self, age: Option<Duration>) -> Self {
         self.settings.rebalance_after = age.filter(|a| !a.is_zero());
         self
@@ -362,8 +366,11 @@ impl Server {
     /// Gunicorn's `max_requests`: a worker that has answered this many requests (plus up to
     /// [`max_requests_jitter`](Server::max_requests_jitter), drawn per worker) finishes those in
     /// flight, runs `worker_exit` and is replaced. 0 (the default) never recycles; also
-    /// `FORKLINE_MAX_REQUESTS`. Counted by [`serve_axum`](Server::serve_axum); not with
-    /// [`no_fork`](Server::no_fork), where no master would replace the worker.
+    /// `FORKLINE_MAX_REQUESTS`. Counted by [`serve_axum`](Server::serve_axum), and by an app's
+    /// own server that calls
+    /// [`ConnectionDrain::last_response`](crate::net::ConnectionDrain::last_response) per
+    /// response (a worker whose connections carry data but whose app counts nothing says so in
+    /// its log); not with [`no_fork`](Server::no_fork), where no master would replace the worker.
     pub fn max_requests(mut self, max: u64) -> Self {
         self.settings.max_requests = Some(max).filter(|&n| n > 0);
         self
@@ -565,11 +572,7 @@ impl Server {
         self.serve(move |serve: Serve| {
             let make = keep_alive::MakePerConnection {
                 router: router.clone(),
-                max_requests: serve.max_requests_per_connection,
-                rebalance_after: serve.rebalance_after.filter(|_| serve.balance),
-                board: serve.record.map(|(board, _)| board),
                 record: serve.record.map(|(_, record)| record),
-                recycle: serve.recycle.clone(),
                 trusted: std::sync::Arc::new(serve.trusted.clone()),
                 access_log: serve.access_log.clone(),
                 limits: serve.limits,

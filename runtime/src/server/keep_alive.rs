@@ -13,17 +13,14 @@ use crate::server::access_log::{self, AccessLog};
 use crate::server::balanced_accept::{ConnectionDrain, CountedStream};
 use crate::server::forwarded::{self, ClientAddress, TrustedProxies};
 use crate::server::in_flight::Slot;
-use crate::server::max_requests::Recycle;
 use crate::server::refused_request;
 use crate::server::request_limits::Limits;
-use crate::server::scoreboard::Scoreboard;
 use crate::server::stream::PeerAddr;
 use axum::extract::Request;
 use axum::response::Response;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower_service::Service;
@@ -32,14 +29,7 @@ use tower_service::Service;
 #[derive(Debug, Clone)]
 pub(crate) struct MakePerConnection {
     pub(crate) router: axum::Router,
-    /// `None`: no limit.
-    pub(crate) max_requests: Option<u64>,
-    /// `None`: connections are never closed to rebalance.
-    pub(crate) rebalance_after: Option<std::time::Duration>,
-    /// The workers' records, to tell whether this worker is crowded.
-    pub(crate) board: Option<&'static Scoreboard>,
     pub(crate) record: Option<&'static Record>,
-    pub(crate) recycle: Option<Arc<Recycle>>,
     /// The peers trusted to say who the client is.
     pub(crate) trusted: Arc<TrustedProxies>,
     pub(crate) access_log: Option<Arc<AccessLog>>,
@@ -52,14 +42,7 @@ impl MakePerConnection {
     pub(crate) fn for_connection(&self, stream: &CountedStream, peer: &PeerAddr) -> PerConnection {
         PerConnection {
             router: self.router.clone(),
-            max_requests: self.max_requests,
-            rebalance: self
-                .rebalance_after
-                .zip(self.board)
-                .map(|(every, board)| Rebalance::new(every, board)),
-            served: Arc::new(AtomicU64::new(0)),
             record: self.record,
-            recycle: self.recycle.clone(),
             connection: stream.connection(),
             in_flight: Slot::open(),
             peer: peer.ip(),
@@ -74,13 +57,8 @@ impl MakePerConnection {
 #[derive(Debug, Clone)]
 pub(crate) struct PerConnection {
     router: axum::Router,
-    max_requests: Option<u64>,
-    /// Whether and when to look at closing this connection to rebalance.
-    rebalance: Option<Rebalance>,
-    /// Requests on this connection (the service is cloned per request).
-    served: Arc<AtomicU64>,
     record: Option<&'static Record>,
-    recycle: Option<Arc<Recycle>>,
+    /// The connection's drain and its requests under the worker's rule (`request_policy`).
     connection: ConnectionDrain,
     in_flight: Arc<Slot>,
     /// The connection's peer (`None` over a Unix socket), and who may say it speaks for
@@ -97,11 +75,7 @@ impl PerConnection {
     pub(crate) fn detached(router: axum::Router, access_log: Option<Arc<AccessLog>>) -> Self {
         Self {
             router,
-            max_requests: None,
-            rebalance: None,
-            served: Arc::new(AtomicU64::new(0)),
             record: None,
-            recycle: None,
             connection: ConnectionDrain::detached(),
             in_flight: Slot::open(),
             peer: Some(std::net::IpAddr::from([127, 0, 0, 1])),
@@ -198,19 +172,8 @@ impl Service<Request> for PerConnection {
         request
             .extensions_mut()
             .insert(InFlight(self.in_flight.clone(), client));
-        let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(record) = self.record {
-            record.request_served();
-        }
-        // The worker's last requests (max_requests) close their connections too.
-        let recycling = self.recycle.as_ref().is_some_and(|r| r.request_served());
-        let last = recycling
-            || refused.is_some()
-            || self.max_requests.is_some_and(|max| served >= max)
-            || self
-                .rebalance
-                .as_ref()
-                .is_some_and(|r| r.close_now(self.record));
+        // Counted (the worker's figures, max_requests) whether or not it is refused.
+        let last = self.connection.count_request() || refused.is_some();
         if last {
             self.connection.release();
         }
@@ -271,47 +234,6 @@ fn client_of(
     }
     address
 }
-
-/// Keep-alive rebalancing of one connection: once per `every`, closes it if its worker holds
-/// more than its share of the open connections. Closing connections only where there are too
-/// many keeps what is already even in place: a fixed requests-per-connection limit closes every
-/// busy connection again and again (the default of 1000 cost 30–46 % of the throughput in
-/// `worker_balance`), and a plain age limit leaves 8 connections over 6 workers at a max/min of
-/// 1.9–3.2 over 8 s.
-#[derive(Debug, Clone)]
-struct Rebalance {
-    every_ms: u64,
-    board: &'static Scoreboard,
-    /// When to look next (`sys::monotonic_ms`), shared by the per-request clones of the service.
-    next_look_ms: Arc<AtomicU64>,
-}
-
-impl Rebalance {
-    fn new(every: std::time::Duration, board: &'static Scoreboard) -> Self {
-        let every_ms = (every.as_millis() as u64).max(1);
-        Self {
-            every_ms,
-            board,
-            next_look_ms: Arc::new(AtomicU64::new(crate::sys::monotonic_ms() + every_ms)),
-        }
-    }
-
-    /// Whether this request's response should close the connection.
-    fn close_now(&self, record: Option<&'static Record>) -> bool {
-        let Some(record) = record else {
-            return false;
-        };
-        let now = crate::sys::monotonic_ms();
-        if now < self.next_look_ms.load(Ordering::Relaxed) {
-            return false;
-        }
-        self.next_look_ms
-            .store(now + self.every_ms, Ordering::Relaxed);
-        let (open, live) = self.board.load();
-        live > 1 && record.open() > open / live
-    }
-}
-
 /// The router's answer to a request, or the one `serve_axum` gave itself to a request over a
 /// limit.
 #[derive(Debug)]

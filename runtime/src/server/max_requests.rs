@@ -2,7 +2,8 @@
 //! ones, finishes those in flight, runs `worker_exit` (the telemetry flush included) and exits
 //! with `RECYCLED`; the master starts its replacement. The share is drawn once per worker from
 //! `[max_requests, max_requests + jitter]`, so that workers started together do not all recycle
-//! at once. Requests are counted where forkline sees them: `serve_axum`.
+//! at once. Requests are counted by `request_policy`: `serve_axum`, or an app's own server through
+//! `ConnectionDrain::last_response`.
 
 use crate::server::shutdown_signal::{StopKind, StopSender};
 use rand::RngExt;
@@ -13,8 +14,6 @@ pub(crate) const RECYCLED: i32 = 4;
 
 /// One worker's request budget.
 #[derive(Debug)]
-// Only `serve_axum` counts requests (without the `axum` feature the limit is never reached).
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) struct Recycle {
     limit: u64,
     served: AtomicU64,
@@ -44,7 +43,6 @@ impl Recycle {
 
     /// Counts one request; true from the one that reaches the limit on, so that each of those
     /// responses closes its connection and the client moves to another worker.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn request_served(&self) -> bool {
         let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
         if served == self.limit {

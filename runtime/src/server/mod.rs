@@ -24,6 +24,7 @@ pub(crate) mod pidfile;
 #[cfg(feature = "axum")]
 pub(crate) mod refused_request;
 pub(crate) mod request_limits;
+pub(crate) mod request_policy;
 pub(crate) mod scoreboard;
 pub(crate) mod sd_notify;
 #[cfg(feature = "axum")]

@@ -1,7 +1,10 @@
 //! An app served by its own hyper server through `Server::serve`, doing what the README says
-//! such an app does for zero-loss stops: it takes connections from the balanced listener, marks
-//! a response `Connection: close` when `may_close` says so, and on the stop waits for the drain
-//! before hyper's graceful shutdown of what is left. Answers every request with `pid=<pid>`.
+//! such an app does: it takes connections from the balanced listener, marks a response
+//! `Connection: close` when `last_response` says so (which also counts the request for
+//! `max_requests` and the worker's figures), and on the stop waits for the drain before hyper's
+//! graceful shutdown of what is left. Answers every request with `pid=<pid>`. With
+//! `FIXTURE_COUNT_NOTHING=1` it asks only `may_close`, as an app written before
+//! `last_response` did, and counts nothing.
 
 use axum::body::Body;
 use forkline::Master;
@@ -22,6 +25,7 @@ fn init(worker: &forkline::Worker) {
 async fn serve(serve: forkline::Serve) -> std::io::Result<()> {
     let window = serve.drain_window();
     let shutdown = serve.shutdown.clone();
+    let count = std::env::var_os("FIXTURE_COUNT_NOTHING").is_none();
     let mut listener = serve.balanced_listener()?;
     let drain = listener.drain();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -40,7 +44,12 @@ async fn serve(serve: forkline::Serve) -> std::io::Result<()> {
                     async move {
                         let mut response =
                             hyper::Response::new(Body::from(format!("pid={}", std::process::id())));
-                        if connection.may_close() {
+                        let last = if count {
+                            connection.last_response()
+                        } else {
+                            connection.may_close()
+                        };
+                        if last {
                             response
                                 .headers_mut()
                                 .insert(CONNECTION, HeaderValue::from_static("close"));
