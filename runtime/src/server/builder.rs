@@ -1,5 +1,5 @@
 //! `Server`: the public builder of a pre-fork server (workers, address, timeouts, telemetry
-//! overrides), and `serve`, which resolves the configuration and hands over to the supervisor.
+//! overrides), and `serve`, which resolves the configuration and hands over to the master's boot.
 
 use crate::config::{Env, Telemetry, TelemetryConfig};
 use crate::error::{Error, Result};
@@ -13,9 +13,9 @@ use crate::server::check;
 use crate::server::forwarded::TrustedProxies;
 #[cfg(feature = "axum")]
 use crate::server::keep_alive;
+use crate::server::master_boot;
 use crate::server::request_limits;
 use crate::server::settings::Settings;
-use crate::server::supervisor;
 use crate::server::unix_socket;
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::time::Duration;
@@ -552,7 +552,7 @@ impl Server {
         }
         let plan = Plan::collect()?;
         let config = TelemetryConfig::resolve(&self.env, &plan.hook_args(), &self.telemetry)?;
-        supervisor::run(&plan, &config, &self.settings, &app)
+        master_boot::run(&plan, &config, &self.settings, &app)
     }
 
     /// Serves an axum `Router` in every worker, with graceful shutdown on TERM: connections

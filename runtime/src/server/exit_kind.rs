@@ -5,6 +5,49 @@ use crate::lifecycle::ExitStatus;
 use crate::server::max_requests::RECYCLED;
 use crate::server::worker_run::BOOT_ERROR;
 
+/// Why the master asked a worker to stop while the server runs on, so that its exit is logged
+/// and counted for what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retiring {
+    /// TTOU: one worker fewer.
+    Fewer,
+    /// HUP: replaced by a new worker.
+    Replaced,
+    /// Its runtime made no progress for the timeout: sent ABRT at `since`, KILL after the grace.
+    TimedOut {
+        since: std::time::Instant,
+        killed: bool,
+    },
+    /// WINCH during a binary upgrade: the new master's workers take over.
+    Winched,
+    /// Its resident memory passed `reload_on_rss`: replaced like a HUP replaces it.
+    Memory,
+}
+
+/// What the master had asked of a worker that exited with `status`: why it was retiring, if
+/// it was, and whether the server is stopping (`Some(killed)`: the stop's KILL was sent). A
+/// KILL at the end of the stop's timeout is that, even for a worker a HUP or TTOU had asked to
+/// stop before.
+pub(crate) fn asked(
+    retiring: Option<Retiring>,
+    stopping: Option<bool>,
+    status: ExitStatus,
+) -> Asked {
+    let killed_at_stop = stopping == Some(true) && status == ExitStatus::Signaled(libc::SIGKILL);
+    match retiring {
+        Some(Retiring::TimedOut { .. }) => Asked::Timeout,
+        _ if killed_at_stop => Asked::Stop { killed: true },
+        Some(Retiring::Replaced) => Asked::Hup,
+        Some(Retiring::Fewer) => Asked::Ttou,
+        Some(Retiring::Winched) => Asked::Winch,
+        Some(Retiring::Memory) => Asked::Memory,
+        None => match stopping {
+            Some(killed) => Asked::Stop { killed },
+            None => Asked::Nothing,
+        },
+    }
+}
+
 /// What the master had asked of a worker when it exited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Asked {
@@ -127,5 +170,49 @@ mod tests {
                 "{status:?} after {asked:?}"
             );
         }
+    }
+
+    #[test]
+    fn what_was_asked_follows_the_retiring_reason_and_the_stop() {
+        let kill = ExitStatus::Signaled(libc::SIGKILL);
+        let clean = ExitStatus::Exited(0);
+        let timed_out = Retiring::TimedOut {
+            since: std::time::Instant::now(),
+            killed: true,
+        };
+        // The timeout wins even over the stop's KILL: the worker was aborted for it.
+        assert_eq!(asked(Some(timed_out), Some(true), kill), Asked::Timeout);
+        // A HUP's or TTOU's worker still running at the stop's KILL was killed by the stop.
+        assert_eq!(
+            asked(Some(Retiring::Replaced), Some(true), kill),
+            Asked::Stop { killed: true }
+        );
+        assert_eq!(
+            asked(Some(Retiring::Fewer), Some(true), kill),
+            Asked::Stop { killed: true }
+        );
+        // ...but one that exited cleanly during the stop exits for what it was asked.
+        assert_eq!(
+            asked(Some(Retiring::Replaced), Some(true), clean),
+            Asked::Hup
+        );
+        assert_eq!(asked(Some(Retiring::Fewer), None, clean), Asked::Ttou);
+        assert_eq!(asked(Some(Retiring::Winched), None, clean), Asked::Winch);
+        assert_eq!(asked(Some(Retiring::Memory), None, clean), Asked::Memory);
+        assert_eq!(
+            asked(None, Some(false), clean),
+            Asked::Stop { killed: false }
+        );
+        assert_eq!(asked(None, None, kill), Asked::Nothing);
+        // And each goes through `classify` to one kind.
+        assert_eq!(classify(kill, asked(None, None, kill)), ExitKind::Crashed);
+        assert_eq!(
+            classify(kill, asked(None, Some(true), kill)),
+            ExitKind::Killed
+        );
+        assert_eq!(
+            classify(clean, asked(Some(Retiring::Replaced), None, clean)),
+            ExitKind::ReplacedByHup
+        );
     }
 }

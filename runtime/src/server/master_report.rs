@@ -4,6 +4,8 @@
 //! still held; the record, in memory the master shares, still has its counts, so what it had
 //! neither delivered nor dropped is counted as lost with it.
 
+use crate::lifecycle::ExitStatus;
+use crate::server::exit_kind::ExitKind;
 use crate::stats::Stats;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -101,6 +103,35 @@ impl SpanAccount {
 }
 
 impl MasterReport {
+    /// Counts a reaped worker's exit under its kind, the requests it served, and its spans
+    /// (what a worker ended by a signal held is lost with it).
+    pub(crate) fn count_exit(
+        &mut self,
+        kind: ExitKind,
+        status: ExitStatus,
+        requests: u64,
+        stats: Option<Stats>,
+    ) {
+        let exits = &mut self.exits;
+        let count = match kind {
+            ExitKind::Stopped => &mut exits.stopped,
+            ExitKind::Killed => &mut exits.killed,
+            ExitKind::TimedOut => &mut exits.timed_out,
+            ExitKind::Crashed => &mut exits.crashed,
+            ExitKind::Recycled => &mut exits.recycled,
+            ExitKind::ReplacedByHup => &mut exits.replaced_by_hup,
+            ExitKind::FewerByTtou => &mut exits.fewer_by_ttou,
+            ExitKind::Winched => &mut exits.winched,
+            ExitKind::BootFailed => &mut exits.boot_failed,
+        };
+        *count += 1;
+        self.requests_served += requests;
+        if let Some(stats) = stats {
+            let signaled = matches!(status, ExitStatus::Signaled(_));
+            self.spans.add(&stats, signaled);
+        }
+    }
+
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
         crate::server::worker_report::write_report(dir, "master", self.pid, self)
     }
@@ -183,5 +214,31 @@ mod tests {
             a.unaccounted, 10,
             "a clean exit that does not add up is visible"
         );
+    }
+
+    #[test]
+    fn each_exit_is_counted_once_under_its_kind_with_its_requests_and_spans() {
+        let mut report = MasterReport::default();
+        let stats = Stats {
+            spans_ended: 4,
+            spans_exported: 1,
+            spans_dropped_unexported: 3,
+            ..Stats::default()
+        };
+        report.count_exit(ExitKind::Recycled, ExitStatus::Exited(4), 150, Some(stats));
+        report.count_exit(
+            ExitKind::Crashed,
+            ExitStatus::Signaled(libc::SIGKILL),
+            9,
+            Some(stats),
+        );
+        report.count_exit(ExitKind::BootFailed, ExitStatus::Exited(3), 0, None);
+        assert_eq!((report.exits.recycled, report.exits.crashed), (1, 1));
+        assert_eq!(report.exits.boot_failed, 1);
+        assert_eq!(report.exits.total(), 3);
+        assert_eq!(report.requests_served, 159);
+        // The signaled worker's 3 held spans are lost with it; the recycled one's are not.
+        assert_eq!(report.spans.lost_with_killed_workers, 3);
+        assert_eq!(report.spans.unaccounted, 3);
     }
 }

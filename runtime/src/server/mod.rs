@@ -14,9 +14,11 @@ pub(crate) mod crash_loop;
 pub(crate) mod exit_kind;
 pub(crate) mod forwarded;
 pub(crate) mod in_flight;
+pub(crate) mod in_process;
 #[cfg(feature = "axum")]
 pub(crate) mod keep_alive;
 pub(crate) mod listeners;
+pub(crate) mod master_boot;
 pub(crate) mod master_report;
 pub(crate) mod max_requests;
 pub(crate) mod overdue;
@@ -37,6 +39,7 @@ pub(crate) mod stream;
 pub(crate) mod supervisor;
 pub(crate) mod timeout;
 pub(crate) mod unix_socket;
+pub(crate) mod upgrade;
 pub(crate) mod worker_report;
 pub(crate) mod worker_run;
 

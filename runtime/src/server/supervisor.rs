@@ -1,4 +1,5 @@
-//! The master: binds, forks, supervises. Single-threaded by design: no helper thread exists at
+//! The master's state machine: forks and supervises its workers (the boot before it is
+//! `master_boot`, an upgrade's part `upgrade`, the exit rules `exit_kind`). Single-threaded by design: no helper thread exists at
 //! fork time. Its signals arrive through its own inbox (`signals.rs`): they stay blocked on the
 //! master's thread except while it waits in `ppoll`, so a handler only ever sets a bit there, and
 //! a thread the user left running cannot take a signal and die of its default action.
@@ -20,21 +21,21 @@ use crate::health::serving::AbortReason;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
-use crate::server::binary_upgrade::{self, Origin};
+use crate::server::app::App;
 use crate::server::boot_failure;
 use crate::server::crash_loop::{CrashLoop, Death};
-use crate::server::exit_kind::{self, Asked, ExitKind};
-use crate::server::listeners::{BindOptions, Listeners};
+use crate::server::exit_kind::{self, ExitKind, Retiring};
+use crate::server::listeners::Listeners;
 use crate::server::master_report::MasterReport;
 use crate::server::overdue;
 use crate::server::pidfile::Pidfile;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::sd_notify::{self, Notifier};
+use crate::server::settings::Settings;
 use crate::server::settings::ABORT_GRACE;
-use crate::server::signals::{self, SignalInbox, SignalMask, Signals};
-use crate::server::socket_activation;
+use crate::server::signals::{SignalInbox, SignalMask, Signals};
+use crate::server::upgrade::Upgrade;
 use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
-use crate::server::{App, Settings};
 use crate::sys::{self, Forked, Reaped};
 use crate::telemetry::fork_check;
 use std::collections::BTreeMap;
@@ -45,20 +46,6 @@ const TICK: Duration = Duration::from_millis(100);
 /// How long after a refused fork the master tries again to fill a missing worker slot.
 const SPAWN_RETRY: Duration = Duration::from_secs(1);
 
-/// The signals the master takes.
-pub(crate) const MASTER_SIGNALS: [libc::c_int; 10] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGCHLD,
-    libc::SIGHUP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-];
-
 /// What systemd was told so far.
 #[derive(Debug, Default)]
 struct Told {
@@ -68,237 +55,6 @@ struct Told {
     reloading: bool,
     /// `STOPPING=1` (or `MAINPID=` of the new master).
     stopping: bool,
-}
-
-/// Why the master asked a worker to stop, so that its exit is logged for what it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retiring {
-    /// TTOU: one worker fewer.
-    Fewer,
-    /// HUP: replaced by a new worker.
-    Replaced,
-    /// Its runtime made no progress for the timeout: sent ABRT at `since`, KILL after the grace.
-    TimedOut { since: Instant, killed: bool },
-    /// WINCH during a binary upgrade: the new master's workers take over.
-    Winched,
-    /// Its resident memory passed `reload_on_rss`: replaced like a HUP replaces it.
-    Memory,
-}
-
-pub(crate) fn run<A: App>(
-    plan: &Plan,
-    config: &TelemetryConfig,
-    settings: &Settings,
-    app: &A,
-) -> Result<()> {
-    crate::diag::set_verbose(config.profile.verbose());
-    // Both before any hook can start a thread or change the folder (see `binary_upgrade`).
-    let inherited = binary_upgrade::take_inherited()?;
-    let activated = socket_activation::take().map_err(|e| Error::config("LISTEN_FDS", e))?;
-    let origin = Origin::capture()
-        .inspect_err(|e| {
-            crate::diag::log_warn!(
-                "this executable's path cannot be read ({e}): USR2 cannot upgrade"
-            )
-        })
-        .ok();
-    // Thread-free preparation shared by every worker through fork (HTTP clients, TLS roots).
-    let mut config = config.clone();
-    config.prepare()?;
-    let config = &config;
-    std::fs::create_dir_all(&config.run_dir).map_err(|e| {
-        Error::io(
-            format!("creating the run folder {}", config.run_dir.display()),
-            e,
-        )
-    })?;
-    let removed = crate::sink::old_runs::prune(
-        &std::env::temp_dir(),
-        crate::sink::old_runs::KEEP_OLD_RUNS,
-        &config.run_dir,
-        sys::is_alive,
-    );
-    if !removed.is_empty() {
-        crate::diag::log_info!(
-            "removed {} old run folders from {} (the newest {} finished runs are kept)",
-            removed.len(),
-            std::env::temp_dir().display(),
-            crate::sink::old_runs::KEEP_OLD_RUNS
-        );
-    }
-    crate::diag::emit("info", format_args!("telemetry: {}", config.destinations()));
-    if let Some(warning) = config.production_local_files_warning() {
-        crate::diag::log_warn!("{warning}");
-    }
-    // Blocked before any hook runs, so a TERM during start-up waits for the loop; the inbox is
-    // made now, before the user's hooks can start a thread.
-    let signals = if settings.no_fork {
-        None
-    } else {
-        let mask = signals::block(&MASTER_SIGNALS).map_err(|e| Error::io("blocking signals", e))?;
-        let inbox = SignalInbox::install(&MASTER_SIGNALS, &[])
-            .map_err(|e| Error::io("installing the master's signal handlers", e))?;
-        Some((inbox, mask))
-    };
-
-    // Before any fork, so that every worker shares it; room for TTIN well past the start size.
-    let board = Scoreboard::map(settings.workers.max(1) * 4 + 16)
-        .map_err(|e| Error::io("mapping the scoreboard", e))?;
-    let master = Master::new(settings.workers, config.run_dir.clone());
-    run::master_hooks("on_starting", plan.on_starting, &master)?;
-    // Sockets handed down by an old master or passed by systemd replace every configured one.
-    let replaced = inherited.is_some() || activated.is_some();
-    let (listeners, upgraded_from) = match inherited {
-        Some(inherited) => (inherited.listeners, inherited.from),
-        None => (
-            Listeners::open(
-                settings.binds(),
-                &BindOptions {
-                    unix_mode: settings.unix_socket_mode,
-                    backlog: settings.backlog,
-                },
-                activated,
-            )?,
-            None,
-        ),
-    };
-    close_unused(settings, replaced);
-    master.set_local_addr(listeners.first_tcp());
-    let local = listeners.describe();
-    if let Some(old) = upgraded_from {
-        crate::diag::log_notice!(
-            "binary upgrade: serving the sockets {local}, handed down by the master with pid {old}"
-        );
-    }
-    let pidfile = settings
-        .pidfile
-        .as_deref()
-        .map(|path| Pidfile::create(path, std::process::id()))
-        .transpose()?;
-    // Always shown, whatever the profile: what runs where, and where its files go.
-    crate::diag::emit(
-        "info",
-        format_args!("{}", start_line(&local, settings.workers, config)),
-    );
-    run::master_hooks("when_ready", plan.when_ready, &master)?;
-
-    let result = if let Some((inbox, mask)) = &signals {
-        let mut supervisor = Supervisor {
-            master: &master,
-            plan,
-            config,
-            settings,
-            listeners: &listeners,
-            app,
-            inbox,
-            mask,
-            board,
-            workers: BTreeMap::new(),
-            retiring: BTreeMap::new(),
-            target: settings.workers,
-            stopping: None,
-            halt: None,
-            crash_loop: CrashLoop::default(),
-            origin,
-            pidfile,
-            new_master: None,
-            old_master: upgraded_from,
-            winched_from: None,
-            spawn_retry_at: None,
-            ttin_unstarted: Default::default(),
-            notify: Notifier::from_env(),
-            told: Told::default(),
-            report: MasterReport {
-                pid: std::process::id(),
-                ..MasterReport::default()
-            },
-        };
-        supervisor.run()
-    } else {
-        let served = in_process(plan, config, settings, &listeners, app, &master, board);
-        listeners.remove_files();
-        served
-    };
-    let on_exit = run::master_hooks("on_exit", plan.on_exit, &master);
-    result.and(on_exit)
-}
-
-/// Closes the listening sockets given in code (`Server::listener`, `fd://`) that are not served
-/// because `FORKLINE_BIND`, systemd or a binary upgrade replaced them: a socket left open and
-/// never accepted on would take connections that nobody answers.
-fn close_unused(settings: &Settings, replaced: bool) {
-    let served = if replaced { &[][..] } else { settings.binds() };
-    for address in &settings.code_binds {
-        if let crate::server::bind_address::BindAddress::Fd(fd) = address {
-            if !served.contains(address) {
-                // SAFETY: `Server::listener` and `fd://` hand the descriptor's ownership to
-                // the server, and nothing else took it.
-                drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd) });
-            }
-        }
-    }
-}
-
-/// The master's start line: addresses, workers, profile, environment and run folder.
-fn start_line(local: &str, workers: usize, config: &TelemetryConfig) -> String {
-    let environment =
-        if config.sentry.enabled && config.sentry.environment != config.otel.environment {
-            format!(
-                "{} (Sentry: {})",
-                config.otel.environment, config.sentry.environment
-            )
-        } else {
-            config.otel.environment.clone()
-        };
-    format!(
-        "listening on {local} with {workers} workers; profile {}, environment {environment}; run folder {}",
-        config.profile.name(),
-        config.run_dir.display()
-    )
-}
-
-fn in_process<A: App>(
-    plan: &Plan,
-    config: &TelemetryConfig,
-    settings: &Settings,
-    listeners: &Listeners,
-    app: &A,
-    master: &Master,
-    board: &'static Scoreboard,
-) -> Result<()> {
-    master.set_forking_worker(Some(0));
-    run::master_hooks("pre_fork", plan.pre_fork, master)?;
-    master.set_forking_worker(None);
-    let code = WorkerRun {
-        id: 0,
-        slot: 0,
-        master_pid: master.pid(),
-        forked: false,
-        plan,
-        config,
-        settings,
-        listeners,
-        app,
-        mask: None,
-        board,
-    }
-    .run();
-    let exit = WorkerExit {
-        worker_id: 0,
-        pid: master.pid(),
-        status: ExitStatus::Exited(code),
-    };
-    run::child_exit_hooks(plan.child_exit, master, &exit)?;
-    match code {
-        0 => Ok(()),
-        BOOT_ERROR => Err(Error::WorkerBoot {
-            worker_id: 0,
-            code,
-            message: boot_failure::take(&config.run_dir, master.pid())
-                .unwrap_or_else(|| "its error is logged above".into()),
-        }),
-        code => Err(Error::WorkerFailed { worker_id: 0, code }),
-    }
 }
 
 /// A live worker, as the master tracks it.
@@ -317,6 +73,74 @@ struct Live {
     outgoing: bool,
     /// Marked `outgoing` for its memory (`reload_on_rss`), not by a HUP.
     for_memory: bool,
+}
+
+/// What the boot hands the supervisor (and the in-process mode): the master and everything it
+/// serves with.
+pub(crate) struct Booted<'a, A> {
+    pub(crate) master: &'a Master,
+    pub(crate) plan: &'a Plan,
+    pub(crate) config: &'a TelemetryConfig,
+    pub(crate) settings: &'a Settings,
+    pub(crate) listeners: &'a Listeners,
+    pub(crate) app: &'a A,
+    pub(crate) board: &'static Scoreboard,
+}
+
+impl<A> Clone for Booted<'_, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A> Copy for Booted<'_, A> {}
+
+/// Runs the master's state machine until the server has stopped: its signals, its workers'
+/// lives and exits, upgrades and systemd's protocol; then writes the run's report.
+pub(crate) fn supervise<A: App>(
+    booted: &Booted<'_, A>,
+    inbox: &SignalInbox,
+    mask: &SignalMask,
+    upgrade: Upgrade,
+    pidfile: Option<Pidfile>,
+) -> Result<()> {
+    let Booted {
+        master,
+        plan,
+        config,
+        settings,
+        listeners,
+        app,
+        board,
+    } = *booted;
+    Supervisor {
+        master,
+        plan,
+        config,
+        settings,
+        listeners,
+        app,
+        inbox,
+        mask,
+        board,
+        workers: BTreeMap::new(),
+        retiring: BTreeMap::new(),
+        target: settings.workers,
+        stopping: None,
+        halt: None,
+        crash_loop: CrashLoop::default(),
+        upgrade,
+        pidfile,
+        spawn_retry_at: None,
+        ttin_unstarted: Default::default(),
+        notify: Notifier::from_env(),
+        told: Told::default(),
+        report: MasterReport {
+            pid: std::process::id(),
+            ..MasterReport::default()
+        },
+    }
+    .run()
 }
 
 struct Stopping {
@@ -345,15 +169,9 @@ struct Supervisor<'a, A> {
     halt: Option<Error>,
     /// Early deaths in a row, and when the next replacement may be forked.
     crash_loop: CrashLoop,
-    /// What a USR2 starts; `None` if it could not be read at start.
-    origin: Option<Origin>,
+    /// This master's part in binary upgrades.
+    upgrade: Upgrade,
     pidfile: Option<Pidfile>,
-    /// The master a USR2 started, while it runs.
-    new_master: Option<libc::pid_t>,
-    /// The master that started this one (USR2), while it runs.
-    old_master: Option<u32>,
-    /// The worker count before WINCH stopped them all.
-    winched_from: Option<usize>,
     /// After a fork refused while other workers serve: no new try before this.
     spawn_retry_at: Option<Instant>,
     /// Worker ids that TTIN added and that have not been forked yet.
@@ -384,7 +202,7 @@ impl<A: App> Supervisor<'_, A> {
             // Workers that became ready are counted before any exit is logged with the count.
             self.note_ready();
             self.reap();
-            self.note_old_master_gone();
+            self.upgrade.note_old_master_gone();
             self.note_ready();
             self.tell_systemd();
             self.check_timeouts();
@@ -404,7 +222,7 @@ impl<A: App> Supervisor<'_, A> {
         }
         // A socket file goes with the last master serving on it: not while the master this one
         // started on USR2, or the one that started it, still does.
-        if self.new_master.is_none() && self.old_master.is_none() {
+        if self.upgrade.alone() {
             self.listeners.remove_files();
         }
         crate::diag::log_notice!("{}", self.report.summary());
@@ -426,7 +244,7 @@ impl<A: App> Supervisor<'_, A> {
             self.stop(libc::SIGQUIT, self.settings.quick_timeout);
         }
         if received.contains(libc::SIGHUP) && self.stopping.is_none() {
-            if let Some(workers) = self.winched_from.take() {
+            if let Some(workers) = self.upgrade.take_winched() {
                 self.set_target(workers);
             }
             crate::diag::log_notice!(
@@ -489,134 +307,15 @@ impl<A: App> Supervisor<'_, A> {
             }
         }
         if received.contains(libc::SIGUSR2) {
-            self.upgrade();
+            self.upgrade.start(
+                self.stopping.is_some(),
+                &mut self.pidfile,
+                self.listeners,
+                self.mask,
+            );
         }
         if received.contains(libc::SIGWINCH) {
             self.winch();
-        }
-    }
-
-    /// USR2: starts a new master from this executable's path, on the same sockets; this master's
-    /// pid file moves to `.oldbin`.
-    fn upgrade(&mut self) {
-        let refused = if self.stopping.is_some() {
-            Some("this master is stopping".to_string())
-        } else if let Some(pid) = self.new_master {
-            Some(format!("the new master it started (pid {pid}) still runs"))
-        } else if let Some(old) = self.old_master {
-            Some(format!(
-                "the master this one replaces (pid {old}) still runs: retire it first (WINCH, \
-                 then TERM)"
-            ))
-        } else if self.origin.is_none() {
-            Some("this executable's path could not be read at start".to_string())
-        } else {
-            None
-        };
-        if let Some(why) = refused {
-            crate::diag::log_warn!("USR2 ignored: {why}");
-            return;
-        }
-        let Some(origin) = &self.origin else { return };
-        if let Some(pidfile) = &mut self.pidfile {
-            if let Err(e) = pidfile.move_to_oldbin() {
-                crate::diag::log_error!(
-                    "USR2 ignored: the pid file cannot move to {}: {e}",
-                    pidfile.oldbin().display()
-                );
-                return;
-            }
-        }
-        match binary_upgrade::start_new_master(origin, self.listeners, self.mask) {
-            Ok(pid) => {
-                self.new_master = Some(pid);
-                crate::diag::log_notice!(
-                    "USR2: started a new master (pid {pid}) from {} on the same sockets; once it \
-                     serves, WINCH stops this master's workers and TERM this master",
-                    origin.exe().display()
-                );
-            }
-            Err(e) => {
-                crate::diag::log_error!(
-                    "USR2: cannot start a new master from {}: {e}; this master serves on",
-                    origin.exe().display()
-                );
-                self.pid_file_back();
-            }
-        }
-    }
-
-    /// WINCH: during an upgrade, this master's workers stop gracefully and are not replaced
-    /// (HUP brings them back). Otherwise ignored: a terminal resize sends WINCH to a master
-    /// started in the foreground, and must not stop its workers.
-    fn winch(&mut self) {
-        let Some(new) = self.new_master else {
-            crate::diag::log_notice!(
-                "WINCH ignored: it stops this master's workers only during a binary upgrade \
-                 (after USR2); a terminal resize sends it too"
-            );
-            return;
-        };
-        if self.target == 0 || self.stopping.is_some() {
-            return;
-        }
-        crate::diag::log_notice!(
-            "WINCH: stopping this master's {} workers gracefully; the new master (pid {new}) \
-             serves; TERM stops this master, HUP starts its workers again",
-            self.target
-        );
-        self.winched_from = Some(self.target);
-        self.set_target(0);
-        let serving: Vec<libc::pid_t> = self
-            .workers
-            .keys()
-            .filter(|pid| !self.retiring.contains_key(pid))
-            .copied()
-            .collect();
-        for pid in serving {
-            self.retire(pid, Retiring::Winched);
-        }
-    }
-
-    /// The new master died before this one was retired: the upgrade failed, this master serves
-    /// on, its pid file goes back, and workers that WINCH stopped are started again.
-    fn new_master_exited(&mut self, pid: libc::pid_t, status: ExitStatus) {
-        self.new_master = None;
-        crate::diag::log_warn!(
-            "the new master (pid {pid}) exited ({status:?}) while this one runs: the binary \
-             upgrade did not complete; this master serves on"
-        );
-        self.pid_file_back();
-        if self.stopping.is_none() {
-            if let Some(workers) = self.winched_from.take() {
-                crate::diag::log_notice!("starting this master's {workers} workers again");
-                self.set_target(workers);
-            }
-        }
-    }
-
-    fn pid_file_back(&mut self) {
-        if let Some(pidfile) = &mut self.pidfile {
-            match pidfile.move_back() {
-                Ok(()) => {}
-                Err(e) => crate::diag::log_warn!(
-                    "the pid file stays at {}: {e}",
-                    pidfile.location().display()
-                ),
-            }
-        }
-    }
-
-    /// Gunicorn's promotion: once the master that started this one has exited, this one is the
-    /// only master, and may itself be upgraded.
-    fn note_old_master_gone(&mut self) {
-        if let Some(old) = self.old_master {
-            if sys::parent_pid() != old {
-                crate::diag::log_notice!(
-                    "the old master (pid {old}) has exited: this master is the only one"
-                );
-                self.old_master = None;
-            }
         }
     }
 
@@ -835,6 +534,23 @@ impl<A: App> Supervisor<'_, A> {
         }
     }
 
+    /// WINCH: during an upgrade, this master's workers stop gracefully and are not replaced.
+    fn winch(&mut self) {
+        if !self.upgrade.winch(self.target, self.stopping.is_some()) {
+            return;
+        }
+        self.set_target(0);
+        let serving: Vec<libc::pid_t> = self
+            .workers
+            .keys()
+            .filter(|pid| !self.retiring.contains_key(pid))
+            .copied()
+            .collect();
+        for pid in serving {
+            self.retire(pid, Retiring::Winched);
+        }
+    }
+
     fn retire(&mut self, pid: libc::pid_t, why: Retiring) {
         self.retiring.insert(pid, why);
         sys::kill(pid, libc::SIGTERM);
@@ -844,7 +560,7 @@ impl<A: App> Supervisor<'_, A> {
         let quick = signal != libc::SIGTERM;
         if let (Some(notify), false) = (&mut self.notify, self.told.stopping) {
             self.told.stopping = true;
-            match self.new_master {
+            match self.upgrade.new_master() {
                 // A binary upgrade hands over: the new master is the service from here on.
                 Some(new) => notify.send(&format!(
                     "MAINPID={new}\nSTATUS=handed over to the new master (pid {new})"
@@ -888,8 +604,14 @@ impl<A: App> Supervisor<'_, A> {
                 Reaped::Exited(pid, code) => (pid, ExitStatus::Exited(code)),
                 Reaped::Signaled(pid, sig) => (pid, ExitStatus::Signaled(sig)),
             };
-            if self.new_master == Some(pid) {
-                self.new_master_exited(pid, status);
+            if self.upgrade.new_master() == Some(pid) {
+                let stopping = self.stopping.is_some();
+                let restart =
+                    self.upgrade
+                        .new_master_exited(pid, status, stopping, &mut self.pidfile);
+                if let Some(workers) = restart {
+                    self.set_target(workers);
+                }
                 continue;
             }
             let Some(live) = self.workers.remove(&pid) else {
@@ -911,8 +633,9 @@ impl<A: App> Supervisor<'_, A> {
             };
             let born = Some(live.born);
             let retiring = self.retiring.remove(&pid);
-            let kind = exit_kind::classify(status, self.asked(retiring, status));
-            self.count_exit(kind, status, requests, stats);
+            let stopping = self.stopping.as_ref().map(|s| s.killed);
+            let kind = exit_kind::classify(status, exit_kind::asked(retiring, stopping, status));
+            self.report.count_exit(kind, status, requests, stats);
             let ready = self.ready_count();
             let serving = self.stopping.is_none();
             match kind {
@@ -979,55 +702,6 @@ impl<A: App> Supervisor<'_, A> {
             if pruned.files > 0 {
                 crate::diag::log_info!("{pruned}");
             }
-        }
-    }
-
-    /// What the master had asked of a worker that exited with `status`. A KILL at the end of
-    /// the stop's timeout is that, even for a worker a HUP or TTOU had asked to stop before.
-    fn asked(&self, retiring: Option<Retiring>, status: ExitStatus) -> Asked {
-        let killed_at_stop = self.stopping.as_ref().is_some_and(|s| s.killed)
-            && status == ExitStatus::Signaled(libc::SIGKILL);
-        match retiring {
-            Some(Retiring::TimedOut { .. }) => Asked::Timeout,
-            _ if killed_at_stop => Asked::Stop { killed: true },
-            Some(Retiring::Replaced) => Asked::Hup,
-            Some(Retiring::Fewer) => Asked::Ttou,
-            Some(Retiring::Winched) => Asked::Winch,
-            Some(Retiring::Memory) => Asked::Memory,
-            None => match &self.stopping {
-                Some(stopping) => Asked::Stop {
-                    killed: stopping.killed,
-                },
-                None => Asked::Nothing,
-            },
-        }
-    }
-
-    /// Counts a reaped worker's exit and spans in the run's report.
-    fn count_exit(
-        &mut self,
-        kind: ExitKind,
-        status: ExitStatus,
-        requests: u64,
-        stats: Option<crate::stats::Stats>,
-    ) {
-        let exits = &mut self.report.exits;
-        let count = match kind {
-            ExitKind::Stopped => &mut exits.stopped,
-            ExitKind::Killed => &mut exits.killed,
-            ExitKind::TimedOut => &mut exits.timed_out,
-            ExitKind::Crashed => &mut exits.crashed,
-            ExitKind::Recycled => &mut exits.recycled,
-            ExitKind::ReplacedByHup => &mut exits.replaced_by_hup,
-            ExitKind::FewerByTtou => &mut exits.fewer_by_ttou,
-            ExitKind::Winched => &mut exits.winched,
-            ExitKind::BootFailed => &mut exits.boot_failed,
-        };
-        *count += 1;
-        self.report.requests_served += requests;
-        if let Some(stats) = stats {
-            let signaled = matches!(status, ExitStatus::Signaled(_));
-            self.report.spans.add(&stats, signaled);
         }
     }
 
