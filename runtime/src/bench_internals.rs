@@ -8,25 +8,27 @@ use std::time::{Duration, Instant};
 /// each request, in process.
 #[cfg(feature = "axum")]
 #[derive(Debug, Clone)]
-pub struct PerConnection(crate::server::keep_alive::PerConnection);
+pub struct PerConnection(crate::server::worker::keep_alive::PerConnection);
 
 #[cfg(feature = "axum")]
 impl PerConnection {
     /// One connection's service around `router`.
     pub fn new(router: axum::Router) -> Self {
-        Self(crate::server::keep_alive::PerConnection::detached(
+        Self(crate::server::worker::keep_alive::PerConnection::detached(
             router, None,
         ))
     }
 
     /// The same, writing Gunicorn's default access log line of each request to `path`.
     pub fn logging(router: axum::Router, path: &std::path::Path) -> std::io::Result<Self> {
-        use crate::server::access_log::{AccessLog, Format, Target};
+        use crate::server::worker::access_log::{AccessLog, Format, Target};
         let log = AccessLog::new(Target::File(path.to_path_buf()), Format::default())?;
-        Ok(Self(crate::server::keep_alive::PerConnection::detached(
-            router,
-            Some(std::sync::Arc::new(log)),
-        )))
+        Ok(Self(
+            crate::server::worker::keep_alive::PerConnection::detached(
+                router,
+                Some(std::sync::Arc::new(log)),
+            ),
+        ))
     }
 }
 
@@ -55,7 +57,7 @@ impl tower_service::Service<axum::extract::Request> for PerConnection {
 /// the router's call and one poll, the span kept); without it, only the request line, as
 /// before. The time taken.
 pub fn in_flight_requests(n: u64, tracking: bool) -> Duration {
-    use crate::server::in_flight::{keep_span, Slot};
+    use crate::server::worker::in_flight::{keep_span, Slot};
     let slot = Slot::open();
     let cx = opentelemetry::Context::new();
     let started = Instant::now();

@@ -90,9 +90,9 @@ pub use handler::{SpanAttributes, SpanValue};
 pub use health::{health, Health};
 pub use lifecycle::hooks::HookReturn;
 pub use lifecycle::{ExitStatus, Master, Worker, WorkerExit, WorkersChanged};
-pub use server::forwarded::ClientAddress;
-pub use server::master_report::{read_master_reports, MasterReport};
-pub use server::worker_report::{read_reports, WorkerReport};
+pub use server::master::master_report::{read_master_reports, MasterReport};
+pub use server::worker::forwarded::ClientAddress;
+pub use server::worker::worker_report::{read_reports, WorkerReport};
 pub use server::{App, Serve, Server};
 pub use stats::{stats, Stats};
 

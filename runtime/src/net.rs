@@ -5,7 +5,9 @@
 //! is asked to stop, and [`Drain`] tells when its connections are settled. `serve_axum` does all
 //! of it itself.
 
-pub use crate::server::balanced_accept::{BalancedListener, ConnectionDrain, CountedStream, Drain};
-pub use crate::server::bind_address::{BindAddress, ToBindAddress};
-pub use crate::server::shutdown_signal::{Shutdown, StopKind};
-pub use crate::server::stream::PeerAddr;
+pub use crate::server::accept::balanced_accept::{
+    BalancedListener, ConnectionDrain, CountedStream, Drain,
+};
+pub use crate::server::accept::bind_address::{BindAddress, ToBindAddress};
+pub use crate::server::accept::stream::PeerAddr;
+pub use crate::server::worker::shutdown_signal::{Shutdown, StopKind};

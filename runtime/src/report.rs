@@ -6,6 +6,6 @@
 pub use crate::export::breaker::BreakerState;
 pub use crate::export::figures::{ByItemKind, Dropped, PipelineHealth};
 pub use crate::health::serving::Serving;
-pub use crate::server::master_report::{Exits, SpanAccount};
-pub use crate::server::worker_report::BootTimes;
+pub use crate::server::master::master_report::{Exits, SpanAccount};
+pub use crate::server::worker::worker_report::BootTimes;
 pub use crate::telemetry::teardown::{PartOutcome, TeardownReport};

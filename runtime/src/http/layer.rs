@@ -160,7 +160,7 @@ where
         };
         let mut cx = crate::telemetry::tracer_cache::start_span(builder, &parent);
         // Under `serve_axum`, an aborted worker ends and exports it (the master's timeout).
-        crate::server::in_flight::keep_span(&cx);
+        crate::server::worker::in_flight::keep_span(&cx);
         // Only when an event could be sent: the request's parts are kept (not converted) for
         // the Sentry events captured inside it, with the route as their transaction.
         let (sentry_on, hub) = request_session();

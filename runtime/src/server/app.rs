@@ -2,10 +2,10 @@
 
 use crate::health::serving::Record;
 use crate::lifecycle::Worker;
-use crate::server::balanced_accept::BalancedListener;
-use crate::server::request_policy::RequestPolicy;
+use crate::server::accept::balanced_accept::BalancedListener;
 use crate::server::scoreboard::Scoreboard;
-use crate::server::shutdown_signal::Shutdown;
+use crate::server::worker::request_policy::RequestPolicy;
+use crate::server::worker::shutdown_signal::Shutdown;
 use std::future::Future;
 
 /// What a worker's app is handed: the worker, its copies of the shared listening sockets (take
@@ -16,7 +16,7 @@ pub struct Serve {
     /// The worker this app runs in.
     pub worker: Worker,
     /// The sockets the master listens on, this worker's descriptors, non-blocking.
-    pub(crate) listeners: Vec<crate::server::listeners::Socket>,
+    pub(crate) listeners: Vec<crate::server::accept::listeners::Socket>,
     /// Resolves when the worker is asked to stop.
     pub shutdown: Shutdown,
     pub(crate) record: Option<(&'static Scoreboard, &'static Record)>,
@@ -25,17 +25,17 @@ pub struct Serve {
     pub(crate) rebalance_after: Option<std::time::Duration>,
     /// Gunicorn's access log, opened in this worker.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) access_log: Option<std::sync::Arc<crate::server::access_log::AccessLog>>,
+    pub(crate) access_log: Option<std::sync::Arc<crate::server::worker::access_log::AccessLog>>,
     /// The peers trusted to say who the client is (`forwarded_allow_ips`).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) trusted: crate::server::forwarded::TrustedProxies,
+    pub(crate) trusted: crate::server::worker::forwarded::TrustedProxies,
     /// Gunicorn's request limits (`serve_axum` enforces them).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) limits: crate::server::request_limits::Limits,
+    pub(crate) limits: crate::server::worker::request_limits::Limits,
     /// The drain window, within the graceful timeout.
     pub(crate) drain_window: std::time::Duration,
     /// The worker's `max_requests` budget.
-    pub(crate) recycle: Option<std::sync::Arc<crate::server::max_requests::Recycle>>,
+    pub(crate) recycle: Option<std::sync::Arc<crate::server::worker::max_requests::Recycle>>,
 }
 
 impl Serve {

@@ -4,19 +4,19 @@
 use crate::config::{Env, Telemetry, TelemetryConfig};
 use crate::error::{Error, Result};
 use crate::lifecycle::plan::Plan;
-use crate::server::access_log;
+use crate::server::accept::bind_address::{self, BindAddress, ToBindAddress};
+use crate::server::accept::unix_socket;
 use crate::server::app::App;
 #[cfg(feature = "axum")]
 use crate::server::app::Serve;
-use crate::server::bind_address::{self, BindAddress, ToBindAddress};
 use crate::server::check;
-use crate::server::forwarded::TrustedProxies;
-#[cfg(feature = "axum")]
-use crate::server::keep_alive;
-use crate::server::master_boot;
-use crate::server::request_limits;
+use crate::server::master::master_boot;
 use crate::server::settings::Settings;
-use crate::server::unix_socket;
+use crate::server::worker::access_log;
+use crate::server::worker::forwarded::TrustedProxies;
+#[cfg(feature = "axum")]
+use crate::server::worker::keep_alive;
+use crate::server::worker::request_limits;
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -524,7 +524,8 @@ impl Server {
     /// pipeline can run the service's own binary: exit status 0, or 1 with the error.
     pub fn check(&self) -> Result<String> {
         let config = self.resolve()?;
-        let inherited = std::env::var_os(crate::server::binary_upgrade::LISTEN_FD).is_some()
+        let inherited = std::env::var_os(crate::server::master::binary_upgrade::LISTEN_FD)
+            .is_some()
             || std::env::var_os("LISTEN_FDS").is_some();
         if self.settings.binds().is_empty() && !inherited {
             return Err(Error::config(
@@ -581,7 +582,7 @@ impl Server {
             let window = serve.drain_window;
             async move {
                 let listener = serve.balanced_listener()?;
-                crate::server::serve_router::serve(listener, make, shutdown, window).await
+                crate::server::worker::serve_router::serve(listener, make, shutdown, window).await
             }
         })
     }

@@ -2,7 +2,7 @@
 //! every worker.
 
 use crate::export::backoff::Backoff;
-use crate::server::bind_address::BindAddress;
+use crate::server::accept::bind_address::BindAddress;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,16 +49,16 @@ pub(crate) struct Settings {
     /// replaced, whatever the request is doing (`None`: never).
     pub(crate) harakiri: Option<Duration>,
     /// Gunicorn's `forwarded_allow_ips`: the peers whose forwarding headers are believed.
-    pub(crate) forwarded_allow_ips: crate::server::forwarded::TrustedProxies,
+    pub(crate) forwarded_allow_ips: crate::server::worker::forwarded::TrustedProxies,
     /// Gunicorn's `accesslog` (`None`: off) and its format, parsed.
-    pub(crate) access_log: Option<crate::server::access_log::Target>,
-    pub(crate) access_log_format: crate::server::access_log::Format,
+    pub(crate) access_log: Option<crate::server::worker::access_log::Target>,
+    pub(crate) access_log_format: crate::server::worker::access_log::Format,
     /// uWSGI's `reload-on-rss`, in bytes: a worker past it is replaced gracefully.
     pub(crate) reload_on_rss: Option<u64>,
     /// uWSGI's `evil-reload-on-rss`, in bytes: a worker past it is aborted.
     pub(crate) evil_reload_on_rss: Option<u64>,
     /// Gunicorn's `limit_request_line`, `limit_request_fields`, `limit_request_field_size`.
-    pub(crate) limits: crate::server::request_limits::Limits,
+    pub(crate) limits: crate::server::worker::request_limits::Limits,
     /// Gunicorn's `pidfile`: the master's pid, moved to `<path>.oldbin` during a binary upgrade.
     pub(crate) pidfile: Option<PathBuf>,
 }

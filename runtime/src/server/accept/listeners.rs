@@ -4,9 +4,9 @@
 //! Unix socket file this server made, removed when the last master using it stops.
 
 use crate::error::{Error, Result};
-use crate::server::bind_address::BindAddress;
-use crate::server::socket_activation::Activated;
-use crate::server::unix_socket;
+use crate::server::accept::bind_address::BindAddress;
+use crate::server::accept::socket_activation::Activated;
+use crate::server::accept::unix_socket;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};

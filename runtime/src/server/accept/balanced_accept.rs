@@ -21,11 +21,11 @@
 //! connection lost one request per HUP that way.
 
 use crate::health::serving::Record;
-use crate::server::listeners::Socket;
-use crate::server::request_policy::{ConnectionRequests, RequestPolicy};
+use crate::server::accept::listeners::Socket;
+use crate::server::accept::stream::{PeerAddr, Stream};
 use crate::server::scoreboard::Scoreboard;
-use crate::server::shutdown_signal::Shutdown;
-use crate::server::stream::{PeerAddr, Stream};
+use crate::server::worker::request_policy::{ConnectionRequests, RequestPolicy};
+use crate::server::worker::shutdown_signal::Shutdown;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;

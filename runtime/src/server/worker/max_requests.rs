@@ -5,7 +5,7 @@
 //! at once. Requests are counted by `request_policy`: `serve_axum`, or an app's own server through
 //! `ConnectionDrain::last_response`.
 
-use crate::server::shutdown_signal::{StopKind, StopSender};
+use crate::server::worker::shutdown_signal::{StopKind, StopSender};
 use rand::RngExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -66,7 +66,7 @@ impl Recycle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::shutdown_signal::Shutdown;
+    use crate::server::worker::shutdown_signal::Shutdown;
 
     #[test]
     fn the_request_that_reaches_the_limit_stops_the_worker_gracefully() {

@@ -6,9 +6,9 @@
 //! its old master until that one exits, and refuses to be upgraded before.
 
 use crate::lifecycle::ExitStatus;
-use crate::server::binary_upgrade::{self, Origin};
-use crate::server::listeners::Listeners;
-use crate::server::pidfile::Pidfile;
+use crate::server::accept::listeners::Listeners;
+use crate::server::master::binary_upgrade::{self, Origin};
+use crate::server::master::pidfile::Pidfile;
 use crate::server::signals::SignalMask;
 use crate::sys;
 

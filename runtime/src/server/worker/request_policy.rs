@@ -6,8 +6,8 @@
 //! the open connections is closed after a response, at most once per `rebalance_after`).
 
 use crate::health::serving::Record;
-use crate::server::max_requests::Recycle;
 use crate::server::scoreboard::Scoreboard;
+use crate::server::worker::max_requests::Recycle;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,7 @@ fn millis(every: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::shutdown_signal::{Shutdown, StopKind};
+    use crate::server::worker::shutdown_signal::{Shutdown, StopKind};
 
     #[test]
     fn the_connection_limit_and_the_workers_budget_each_close_a_connection() {

@@ -21,21 +21,21 @@ use crate::health::serving::AbortReason;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, Master, WorkerExit, WorkersChanged};
+use crate::server::accept::listeners::Listeners;
 use crate::server::app::App;
-use crate::server::boot_failure;
-use crate::server::crash_loop::{CrashLoop, Death};
-use crate::server::exit_kind::{self, ExitKind, Retiring};
-use crate::server::listeners::Listeners;
-use crate::server::master_report::MasterReport;
-use crate::server::overdue;
-use crate::server::pidfile::Pidfile;
+use crate::server::master::boot_failure;
+use crate::server::master::crash_loop::{CrashLoop, Death};
+use crate::server::master::exit_kind::{self, ExitKind, Retiring};
+use crate::server::master::master_report::MasterReport;
+use crate::server::master::overdue;
+use crate::server::master::pidfile::Pidfile;
+use crate::server::master::sd_notify::{self, Notifier};
+use crate::server::master::upgrade::Upgrade;
 use crate::server::scoreboard::Scoreboard;
-use crate::server::sd_notify::{self, Notifier};
 use crate::server::settings::Settings;
 use crate::server::settings::ABORT_GRACE;
 use crate::server::signals::{SignalInbox, SignalMask, Signals};
-use crate::server::upgrade::Upgrade;
-use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
+use crate::server::worker::worker_run::{WorkerRun, BOOT_ERROR};
 use crate::sys::{self, Forked, Reaped};
 use crate::telemetry::fork_check;
 use std::collections::BTreeMap;
@@ -868,7 +868,7 @@ impl<A: App> Supervisor<'_, A> {
                             "worker {id} panicked: {}",
                             crate::diag::panic_message(&*panic)
                         );
-                        crate::server::worker_run::SERVE_ERROR
+                        crate::server::worker::worker_run::SERVE_ERROR
                     });
                 sys::exit_now(code)
             }

@@ -10,17 +10,17 @@ use crate::error::{Error, Result};
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::Master;
+use crate::server::accept::listeners::{BindOptions, Listeners};
+use crate::server::accept::socket_activation;
 use crate::server::app::App;
-use crate::server::binary_upgrade::{self, Origin};
-use crate::server::in_process;
-use crate::server::listeners::{BindOptions, Listeners};
-use crate::server::pidfile::Pidfile;
+use crate::server::master::binary_upgrade::{self, Origin};
+use crate::server::master::in_process;
+use crate::server::master::pidfile::Pidfile;
+use crate::server::master::supervisor::{self, Booted};
+use crate::server::master::upgrade::Upgrade;
 use crate::server::scoreboard::Scoreboard;
 use crate::server::settings::Settings;
 use crate::server::signals::{self, SignalInbox};
-use crate::server::socket_activation;
-use crate::server::supervisor::{self, Booted};
-use crate::server::upgrade::Upgrade;
 use crate::sys;
 
 /// The signals the master takes.
@@ -161,7 +161,7 @@ pub(crate) fn run<A: App>(
 fn close_unused(settings: &Settings, replaced: bool) {
     let served = if replaced { &[][..] } else { settings.binds() };
     for address in &settings.code_binds {
-        if let crate::server::bind_address::BindAddress::Fd(fd) = address {
+        if let crate::server::accept::bind_address::BindAddress::Fd(fd) = address {
             if !served.contains(address) {
                 // SAFETY: `Server::listener` and `fd://` hand the descriptor's ownership to
                 // the server, and nothing else took it.

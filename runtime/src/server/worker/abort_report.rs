@@ -6,7 +6,7 @@
 //! never reaches the OTLP backend.
 
 use crate::health::serving::AbortReason;
-use crate::server::in_flight::InFlight;
+use crate::server::worker::in_flight::InFlight;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::KeyValue;
 use std::time::Duration;

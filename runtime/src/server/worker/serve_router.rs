@@ -5,11 +5,11 @@
 //! fields, a head too large, not HTTP), which are recorded like any refused request
 //! (`refused_request`) instead of vanishing with their connection.
 
-use crate::server::balanced_accept::BalancedListener;
-use crate::server::keep_alive::MakePerConnection;
-use crate::server::refused_request;
-use crate::server::request_limits::{Refused, DEFAULT_FIELDS};
-use crate::server::shutdown_signal::Shutdown;
+use crate::server::accept::balanced_accept::BalancedListener;
+use crate::server::worker::keep_alive::MakePerConnection;
+use crate::server::worker::refused_request;
+use crate::server::worker::request_limits::{Refused, DEFAULT_FIELDS};
+use crate::server::worker::shutdown_signal::Shutdown;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::pin::pin;

@@ -9,16 +9,16 @@ use crate::lifecycle::hooks::WorkerHook;
 use crate::lifecycle::plan::Plan;
 use crate::lifecycle::run;
 use crate::lifecycle::Worker;
-use crate::server::abort_report;
-use crate::server::access_log::AccessLog;
-use crate::server::boot_failure;
-use crate::server::listeners::Listeners;
-use crate::server::max_requests::{Recycle, RECYCLED};
+use crate::server::accept::listeners::Listeners;
+use crate::server::master::boot_failure;
 use crate::server::scoreboard::Scoreboard;
-use crate::server::shutdown_signal::{Shutdown, StopKind, StopSender};
 use crate::server::signals::{self, SignalInbox};
-use crate::server::timeout;
-use crate::server::worker_report::{BootTimes, WorkerReport};
+use crate::server::worker::abort_report;
+use crate::server::worker::access_log::AccessLog;
+use crate::server::worker::max_requests::{Recycle, RECYCLED};
+use crate::server::worker::shutdown_signal::{Shutdown, StopKind, StopSender};
+use crate::server::worker::timeout;
+use crate::server::worker::worker_report::{BootTimes, WorkerReport};
 use crate::server::{App, Serve, Settings};
 use crate::stats::counters;
 use crate::sys;
@@ -496,7 +496,7 @@ impl Leaving {
         said: Option<AbortReason>,
         hooks: &[WorkerHook],
     ) -> ! {
-        let requests = crate::server::in_flight::in_flight(Duration::from_millis(50));
+        let requests = crate::server::worker::in_flight::in_flight(Duration::from_millis(50));
         let message = abort_report::message(self.id, self.worker.pid(), timeout, said, &requests);
         crate::diag::log_error!("{message}; flushing its telemetry");
         run::worker_hooks("worker_abort", hooks, &self.worker);

@@ -5,9 +5,9 @@ use crate::error::{Error, Result};
 use crate::lifecycle::run;
 use crate::lifecycle::{ExitStatus, WorkerExit};
 use crate::server::app::App;
-use crate::server::boot_failure;
-use crate::server::supervisor::Booted;
-use crate::server::worker_run::{WorkerRun, BOOT_ERROR};
+use crate::server::master::boot_failure;
+use crate::server::master::supervisor::Booted;
+use crate::server::worker::worker_run::{WorkerRun, BOOT_ERROR};
 
 /// Runs the one worker in this process (`Server::no_fork`) and its hooks, and gives its exit as
 /// the server's result.

@@ -35,7 +35,7 @@ pub(crate) fn start_heartbeat(record: &'static Record, every: Duration) {
         loop {
             ticks.tick().await;
             record.beat(crate::sys::monotonic_ms());
-            crate::server::in_flight::publish(record);
+            crate::server::worker::in_flight::publish(record);
         }
     });
 }

@@ -9,13 +9,13 @@
 //! in its `in_flight` slot (named in the timeout's Sentry event).
 
 use crate::health::serving::Record;
-use crate::server::access_log::{self, AccessLog};
-use crate::server::balanced_accept::{ConnectionDrain, CountedStream};
-use crate::server::forwarded::{self, ClientAddress, TrustedProxies};
-use crate::server::in_flight::Slot;
-use crate::server::refused_request;
-use crate::server::request_limits::Limits;
-use crate::server::stream::PeerAddr;
+use crate::server::accept::balanced_accept::{ConnectionDrain, CountedStream};
+use crate::server::accept::stream::PeerAddr;
+use crate::server::worker::access_log::{self, AccessLog};
+use crate::server::worker::forwarded::{self, ClientAddress, TrustedProxies};
+use crate::server::worker::in_flight::Slot;
+use crate::server::worker::refused_request;
+use crate::server::worker::request_limits::Limits;
 use axum::extract::Request;
 use axum::response::Response;
 use std::convert::Infallible;

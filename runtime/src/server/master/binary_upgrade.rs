@@ -14,7 +14,7 @@
 //! master's thread blocks for its own signal handling; a launcher's deliberate mask is kept).
 
 use crate::error::{Error, Result};
-use crate::server::listeners::{set_cloexec, Listeners};
+use crate::server::accept::listeners::{set_cloexec, Listeners};
 use crate::server::signals::SignalMask;
 use std::ffi::OsString;
 use std::io;

@@ -5,7 +5,7 @@
 //! neither delivered nor dropped is counted as lost with it.
 
 use crate::lifecycle::ExitStatus;
-use crate::server::exit_kind::ExitKind;
+use crate::server::master::exit_kind::ExitKind;
 use crate::stats::Stats;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -133,7 +133,7 @@ impl MasterReport {
     }
 
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
-        crate::server::worker_report::write_report(dir, "master", self.pid, self)
+        crate::server::worker::worker_report::write_report(dir, "master", self.pid, self)
     }
 
     /// One line for the master's log at exit.
@@ -167,7 +167,7 @@ impl MasterReport {
 /// Every master report in `dir` (one per master: more than one after a binary upgrade), by pid.
 pub fn read_master_reports(dir: &Path) -> std::io::Result<Vec<MasterReport>> {
     let mut reports: Vec<MasterReport> =
-        crate::server::worker_report::read_report_files(dir, "master")?;
+        crate::server::worker::worker_report::read_report_files(dir, "master")?;
     reports.sort_by_key(|r| r.pid);
     Ok(reports)
 }

@@ -6,7 +6,7 @@
 //! hostile, and its size is the reason it was refused.
 
 use crate::health::serving::Record;
-use crate::server::request_limits::Refused;
+use crate::server::worker::request_limits::Refused;
 use crate::telemetry::http_server_metrics::{method_index, RequestMetrics, METHODS};
 use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue};

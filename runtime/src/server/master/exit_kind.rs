@@ -2,8 +2,8 @@
 //! exit is counted once, under what happened, in the master's report and its log line.
 
 use crate::lifecycle::ExitStatus;
-use crate::server::max_requests::RECYCLED;
-use crate::server::worker_run::BOOT_ERROR;
+use crate::server::worker::max_requests::RECYCLED;
+use crate::server::worker::worker_run::BOOT_ERROR;
 
 /// Why the master asked a worker to stop while the server runs on, so that its exit is logged
 /// and counted for what it is.
@@ -115,8 +115,8 @@ pub(crate) fn classify(status: ExitStatus, asked: Asked) -> ExitKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::timeout::TIMED_OUT;
-    use crate::server::worker_run::SERVE_ERROR;
+    use crate::server::worker::timeout::TIMED_OUT;
+    use crate::server::worker::worker_run::SERVE_ERROR;
     use Asked::*;
     use ExitKind::*;
     use ExitStatus::{Exited, Signaled};
