@@ -213,7 +213,7 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
         );
     }
     for r in &reports {
-        for (name, health) in [("otlp", &r.otlp), ("sentry", &r.sentry)] {
+        for (name, health) in [("traces", &r.traces), ("sentry", &r.sentry)] {
             if let Some(h) = health {
                 let reasons: Vec<String> = serde_json::to_value(h.dropped)
                     .ok()

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 /// The guard settings of the fault tests: short enough that every fault plays out in a
 /// second or two, with the breaker opening after three failures.
-pub fn test_policy() -> forkline::config::GuardPolicy {
-    let mut policy = forkline::config::GuardPolicy::for_profile(forkline::Profile::Development);
+pub fn test_policy() -> forkline::config::GuardConfig {
+    let mut policy = forkline::config::GuardConfig::for_profile(forkline::Profile::Development);
     policy.connect_timeout = Duration::from_millis(200);
     policy.attempt_timeout = Duration::from_millis(300);
     policy.max_retries = 2;

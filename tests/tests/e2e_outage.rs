@@ -87,7 +87,7 @@ fn export_rides_out_a_backend_restart_without_slowing_requests() {
         for _ in 0..40 {
             let health = http_get(addr, "/health").ok()?.1;
             let health: serde_json::Value = serde_json::from_str(&health).ok()?;
-            let pending = health["health"]["otlp"]["pending"].as_u64()?;
+            let pending = health["health"]["traces"]["pending"].as_u64()?;
             seen.insert(health["pid"].as_u64()?, pending);
         }
         (seen.len() == 2 && seen.values().all(|p| *p == 0)).then_some(seen)
@@ -143,7 +143,7 @@ fn export_rides_out_a_backend_restart_without_slowing_requests() {
     let ended: u64 = reports.iter().map(|r| r.stats.spans_ended).sum();
     let exported: u64 = reports.iter().map(|r| r.stats.spans_exported).sum();
     let otlp: Vec<&forkline::report::PipelineHealth> =
-        reports.iter().filter_map(|r| r.otlp.as_ref()).collect();
+        reports.iter().filter_map(|r| r.traces.as_ref()).collect();
     assert_eq!(
         otlp.len(),
         2,

@@ -38,13 +38,13 @@ fn hook_guard_arguments_set_the_breakers_of_both_paths() {
         let v: serde_json::Value = serde_json::from_str(&body).ok()?;
         let h = &v["health"];
         let open = |p: &str| h[p]["breaker"] == "open";
-        let settled = h["otlp"]["accepted"] == REQUESTS
+        let settled = h["traces"]["accepted"] == REQUESTS
             && h["sentry"]["accepted"] == REQUESTS
             && h["sentry"]["pending"] == 0;
-        (open("otlp") && open("sentry") && settled).then_some(v)
+        (open("traces") && open("sentry") && settled).then_some(v)
     })
     .expect("both breakers open after refused connections");
-    for path in ["otlp", "sentry"] {
+    for path in ["traces", "sentry"] {
         let p = &health["health"][path];
         assert_eq!(
             p["consecutive_failures"], BREAKER_FAILURES,
@@ -64,7 +64,7 @@ fn hook_guard_arguments_set_the_breakers_of_both_paths() {
         "Sentry: the event whose delivery opened the breaker failed, the rest met it open: {sentry}"
     );
     assert_eq!(sentry["retried"], 0, "max_retries = 0: {sentry}");
-    let otlp = &health["health"]["otlp"];
+    let otlp = &health["health"]["traces"];
     assert_eq!(
         (&otlp["dropped_total"], &otlp["pending"]),
         (&0.into(), &REQUESTS.into()),
@@ -73,13 +73,13 @@ fn hook_guard_arguments_set_the_breakers_of_both_paths() {
 
     let reports = forkline_tests::peers::stop(fx);
     assert_eq!(reports.len(), 1);
-    for pipeline in [reports[0].otlp.as_ref(), reports[0].sentry.as_ref()] {
+    for pipeline in [reports[0].traces.as_ref(), reports[0].sentry.as_ref()] {
         let p = pipeline.expect("both pipelines report");
         assert_eq!(p.accepted, p.delivered + p.dropped_total, "{p:#?}");
         assert_eq!(p.delivered, 0, "nothing reached a refusing port");
     }
     let (otlp, sentry) = (
-        reports[0].otlp.as_ref().expect("OTLP"),
+        reports[0].traces.as_ref().expect("OTLP"),
         reports[0].sentry.as_ref().expect("Sentry"),
     );
     // The probe would come ten minutes after the failure, past the 2 s exit deadline: shutdown

@@ -6,7 +6,7 @@
 
 use forkline::opentelemetry::trace::{Span as _, Tracer, TracerProvider};
 use forkline::{
-    config::GuardPolicy, config::OtlpExporter, manual::SpanExportSettings, report::BreakerState,
+    config::GuardConfig, config::OtlpExporter, manual::SpanExportSettings, report::BreakerState,
     report::PipelineHealth,
 };
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
@@ -15,11 +15,11 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-fn policy() -> GuardPolicy {
+fn policy() -> GuardConfig {
     test_policy()
 }
 
-fn pipe_to(addr: SocketAddr, policy: GuardPolicy) -> SpanPipe {
+fn pipe_to(addr: SocketAddr, policy: GuardConfig) -> SpanPipe {
     let mut otlp = OtlpExporter::new(
         format!("http://{addr}/v1/traces"),
         forkline::config::OtlpProtocol::HttpProtobuf,

@@ -6,7 +6,7 @@
 #![cfg(feature = "grpc")]
 
 use forkline::{
-    config::GuardPolicy, config::OtlpProtocol, report::BreakerState, report::PipelineHealth,
+    config::GuardConfig, config::OtlpProtocol, report::BreakerState, report::PipelineHealth,
 };
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use forkline_tests::grpc_collector::{GrpcBehaviour, GrpcCollector};
@@ -14,7 +14,7 @@ use forkline_tests::span_pipe::SpanPipe;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-fn pipe_to(url: String, policy: GuardPolicy) -> SpanPipe {
+fn pipe_to(url: String, policy: GuardConfig) -> SpanPipe {
     let mut otlp = forkline::config::OtlpExporter::new(url, OtlpProtocol::Grpc);
     otlp.headers = vec![("Authorization".into(), "Bearer grpc-secret".into())];
     let mut settings = forkline::manual::SpanExportSettings::new(otlp, policy);

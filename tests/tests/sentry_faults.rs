@@ -3,13 +3,13 @@
 //! specified, every event is delivered or counted as dropped (checked against what the server
 //! answered), and close returns within its deadline.
 
-use forkline::{config::GuardPolicy, manual::GuardedSentryTransport, report::BreakerState};
+use forkline::{config::GuardConfig, manual::GuardedSentryTransport, report::BreakerState};
 use forkline_tests::faults::{refusing_addr, test_policy, Behaviour, FaultServer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn policy() -> GuardPolicy {
+fn policy() -> GuardConfig {
     {
         let mut p = test_policy();
         p.queue_capacity = 64;
@@ -23,7 +23,7 @@ struct Sentry {
     hub: sentry::Hub,
 }
 
-fn sentry_at(addr: SocketAddr, policy: GuardPolicy) -> Sentry {
+fn sentry_at(addr: SocketAddr, policy: GuardConfig) -> Sentry {
     let dsn = format!("http://publickey@{addr}/1");
     let transport = Arc::new(
         GuardedSentryTransport::new(&dsn.parse().expect("dsn"), policy).expect("transport"),

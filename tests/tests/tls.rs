@@ -85,7 +85,7 @@ fn spans_and_events_reach_the_backends_over_https_trusting_the_test_ca() {
         )) && log.contains(&format!("Sentry → https://{}/", front.sentry)),
         "the start line names each destination and the TLS in use: {log}"
     );
-    let spans = reports[0].otlp.as_ref().expect("an OTLP pipeline");
+    let spans = reports[0].traces.as_ref().expect("an OTLP pipeline");
     let sentry = reports[0].sentry.as_ref().expect("a Sentry pipeline");
     assert!(
         spans.delivered > 0 && spans.dropped_total == 0,
@@ -128,7 +128,7 @@ fn spans_and_events_reach_the_backends_over_https_trusting_the_test_ca() {
 fn spans_delivered(reports: &[forkline::WorkerReport]) -> u64 {
     reports
         .iter()
-        .filter_map(|r| r.otlp.as_ref())
+        .filter_map(|r| r.traces.as_ref())
         .map(|p| p.delivered)
         .sum()
 }
@@ -138,7 +138,7 @@ fn an_untrusted_certificate_sends_nothing_and_every_drop_is_counted() {
     let peers = Peers::from_env();
     let front = front(&peers);
     let (service, _log, reports) = run(&peers, &front, "tls-untrusted", false);
-    let spans = reports[0].otlp.as_ref().expect("an OTLP pipeline");
+    let spans = reports[0].traces.as_ref().expect("an OTLP pipeline");
     let sentry = reports[0].sentry.as_ref().expect("a Sentry pipeline");
     assert_eq!(spans.delivered, 0, "{spans:#?}");
     assert!(

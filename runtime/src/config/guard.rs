@@ -3,7 +3,7 @@
 
 use crate::config::env::Env;
 use crate::config::profile::Profile;
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::error::{Error, Result};
 use std::time::Duration;
 
@@ -90,7 +90,7 @@ impl GuardSettings {
         self
     }
 
-    fn apply(&self, mut policy: GuardPolicy) -> GuardPolicy {
+    fn apply(&self, mut policy: GuardConfig) -> GuardConfig {
         let p = &mut policy;
         p.connect_timeout = self.connect_timeout.unwrap_or(p.connect_timeout);
         p.attempt_timeout = self.attempt_timeout.unwrap_or(p.attempt_timeout);
@@ -116,11 +116,11 @@ pub(crate) fn resolve_otlp(
     args: &GuardSettings,
     code: &GuardSettings,
     profile: Profile,
-) -> Result<GuardPolicy> {
-    let defaults = GuardPolicy {
+) -> Result<GuardConfig> {
+    let defaults = GuardConfig {
         attempt_timeout: OTLP_TIMEOUT,
         queue_capacity: OTLP_QUEUE,
-        ..GuardPolicy::for_profile(profile)
+        ..GuardConfig::for_profile(profile)
     };
     let mut policy = args.apply(defaults);
     // OTEL_EXPORTER_OTLP_*TIMEOUT bounds a request (it replaces the default or the hook's value);
@@ -150,15 +150,15 @@ pub(crate) fn resolve_sentry(
     args: &GuardSettings,
     code: &GuardSettings,
     profile: Profile,
-) -> Result<GuardPolicy> {
-    let policy = code.apply(args.apply(GuardPolicy::for_profile(profile)));
+) -> Result<GuardConfig> {
+    let policy = code.apply(args.apply(GuardConfig::for_profile(profile)));
     validate(
         policy,
         "the Sentry guard (#[worker_init(sentry(guard(...)))] or Telemetry::sentry_guard)",
     )
 }
 
-fn validate(mut policy: GuardPolicy, source: &str) -> Result<GuardPolicy> {
+fn validate(mut policy: GuardConfig, source: &str) -> Result<GuardConfig> {
     let fail = |message: String| Err(Error::config(source, message));
     if policy.attempt_timeout.is_zero() {
         return fail("the attempt timeout must be above zero".into());
@@ -184,7 +184,7 @@ fn validate(mut policy: GuardPolicy, source: &str) -> Result<GuardPolicy> {
 mod tests {
     use super::*;
 
-    fn otlp(pairs: &[(&str, &str)], args: GuardSettings, code: GuardSettings) -> GuardPolicy {
+    fn otlp(pairs: &[(&str, &str)], args: GuardSettings, code: GuardSettings) -> GuardConfig {
         resolve_otlp(
             &Env::from_pairs(pairs.iter().copied()),
             &args,

@@ -9,7 +9,7 @@
 use crate::config::batch::BatchSettings;
 use crate::config::env::Env;
 use crate::config::exporter::ExporterConfig;
-use crate::config::guard_policy::GuardPolicy;
+use crate::config::guard_config::GuardConfig;
 use crate::config::hook_args::OtelArgs;
 use crate::config::log_level::LogFilter;
 #[cfg(test)]
@@ -31,7 +31,7 @@ pub struct LogsConfig {
     pub filter: LogFilter,
     /// The guard of the OTLP logs path (the OTLP span guard, its queue
     /// `OTEL_BLRP_MAX_QUEUE_SIZE`, its attempt bounded by `OTEL_BLRP_EXPORT_TIMEOUT`).
-    pub guard: GuardPolicy,
+    pub guard: GuardConfig,
 }
 
 impl LogsConfig {
@@ -39,7 +39,7 @@ impl LogsConfig {
         env: &Env,
         args: &OtelArgs,
         code: &Telemetry,
-        otlp_guard: GuardPolicy,
+        otlp_guard: GuardConfig,
     ) -> Result<Self> {
         let hook_delay = args.logs.schedule_delay_ms.map(Duration::from_millis);
         let batch = BatchSettings::resolve(env, "OTEL_BLRP", Duration::from_secs(1), hook_delay)?;
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn code_turns_logs_off_and_sets_the_filter_over_the_variable() -> Result<()> {
         let env = Env::from_pairs([("RUST_LOG", "debug"), ("OTEL_LOGS_EXPORTER", "embedded")]);
-        let policy = GuardPolicy::for_profile(crate::config::profile::Profile::Development);
+        let policy = GuardConfig::for_profile(crate::config::profile::Profile::Development);
         let filter = LogFilter::parse("warn,shop=trace").expect("a filter");
         let code = Telemetry::new().logs(false).logs_filter(filter.clone());
         let c = LogsConfig::resolve(&env, &OtelArgs::default(), &code, policy)?;
@@ -120,7 +120,7 @@ mod tests {
             &Env::from_pairs(pairs.iter().copied()),
             &OtelArgs::default(),
             &Telemetry::default(),
-            GuardPolicy::for_profile(Profile::Development),
+            GuardConfig::for_profile(Profile::Development),
         )
     }
 

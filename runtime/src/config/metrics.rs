@@ -10,7 +10,7 @@
 
 use crate::config::env::Env;
 use crate::config::exporter::ExporterConfig;
-use crate::config::guard_policy::GuardPolicy;
+use crate::config::guard_config::GuardConfig;
 use crate::config::hook_args::OtelArgs;
 use crate::config::otlp_signal;
 use crate::config::overrides::Telemetry;
@@ -33,7 +33,7 @@ pub struct MetricsConfig {
     pub temporality: MetricsTemporality,
     /// The guard of the OTLP metrics path (the OTLP span guard, its attempt bounded by
     /// `export_timeout`, a queue of a few collections).
-    pub guard: GuardPolicy,
+    pub guard: GuardConfig,
 }
 
 /// Collections waiting for delivery at most (one collection is one request).
@@ -44,7 +44,7 @@ impl MetricsConfig {
         env: &Env,
         args: &OtelArgs,
         code: &Telemetry,
-        otlp_guard: GuardPolicy,
+        otlp_guard: GuardConfig,
     ) -> Result<Self> {
         // The variables win over `post_fork(metrics(...))`, checked at compile time.
         let hook = &args.metrics;
@@ -131,7 +131,7 @@ mod tests {
                 &Env::from_pairs(pairs.iter().copied()),
                 &args,
                 &Telemetry::default(),
-                GuardPolicy::for_profile(Profile::Development),
+                GuardConfig::for_profile(Profile::Development),
             )
         };
         let hook = with(&[])?;
@@ -160,7 +160,7 @@ mod tests {
             ("OTEL_METRICS_EXPORTER", "otlp"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
         ]);
-        let policy = GuardPolicy::for_profile(Profile::Development);
+        let policy = GuardConfig::for_profile(Profile::Development);
         let coded = MetricsConfig::resolve(&pairs, &args, &code, policy)?;
         assert_eq!(coded.interval, Duration::from_millis(750));
         assert_eq!(coded.temporality, MetricsTemporality::LowMemory);
@@ -175,7 +175,7 @@ mod tests {
             &Env::from_pairs(pairs.iter().copied()),
             &OtelArgs::default(),
             &Telemetry::default(),
-            GuardPolicy::for_profile(Profile::Development),
+            GuardConfig::for_profile(Profile::Development),
         )
     }
 

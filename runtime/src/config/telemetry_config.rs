@@ -6,7 +6,7 @@ use crate::config::embedded;
 use crate::config::env::Env;
 use crate::config::exporter::ExporterConfig;
 use crate::config::guard;
-use crate::config::guard_policy::GuardPolicy;
+use crate::config::guard_config::GuardConfig;
 use crate::config::hook_args::HookArgs;
 use crate::config::logs::LogsConfig;
 use crate::config::metrics::MetricsConfig;
@@ -37,9 +37,9 @@ pub struct TelemetryConfig {
     /// The propagators installed in `worker_init`.
     pub propagators: Vec<PropagatorKind>,
     /// The guard of the OTLP span path.
-    pub otlp_guard: GuardPolicy,
+    pub otlp_guard: GuardConfig,
     /// The guard of the Sentry transport.
-    pub sentry_guard: GuardPolicy,
+    pub sentry_guard: GuardConfig,
     /// One total deadline for a worker's telemetry flush and shutdown.
     pub worker_exit_deadline: Duration,
     /// Where telemetry files and worker reports go.

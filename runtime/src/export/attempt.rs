@@ -2,7 +2,7 @@
 //! backend's `Retry-After` and the response's headers; plus the words and the drop counter for
 //! a failure.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::engine::signal::Attempted;
 use crate::export::figures::DropReason;
 use crate::export::outcome::{self, FailureKind, Outcome};
@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 /// Sends `request` within the policy's attempt timeout. Returns the outcome, and the response's
 /// headers when there was a response (Sentry reads its rate limits from them).
-pub(crate) async fn send(request: reqwest::RequestBuilder, policy: &GuardPolicy) -> Attempted {
+pub(crate) async fn send(request: reqwest::RequestBuilder, policy: &GuardConfig) -> Attempted {
     let retryable = |reason| Outcome::Retryable {
         reason,
         after: None,
@@ -35,7 +35,7 @@ pub(crate) async fn send(request: reqwest::RequestBuilder, policy: &GuardPolicy)
 }
 
 /// A failure in words, for `last_error` (never contains secrets: no URL, no header).
-pub(crate) fn describe(reason: FailureKind, backend: &str, policy: &GuardPolicy) -> String {
+pub(crate) fn describe(reason: FailureKind, backend: &str, policy: &GuardConfig) -> String {
     match reason {
         FailureKind::Network => format!("could not connect to the {backend}"),
         FailureKind::Timeout => {

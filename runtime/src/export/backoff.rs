@@ -2,7 +2,7 @@
 //! `[0, min(cap, base * 2^n)]`, which spreads the retries of many workers instead of having them
 //! hit a recovering backend in lockstep.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use rand::RngExt;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ impl Backoff {
     }
 }
 
-impl GuardPolicy {
+impl GuardConfig {
     /// The backoff this policy retries with.
     pub(crate) fn backoff(&self) -> Backoff {
         Backoff {

@@ -1,12 +1,12 @@
 //! The HTTP client of a guarded path (OTLP/HTTP spans, metrics and logs; Sentry envelopes).
 
-use crate::config::{GuardPolicy, OtlpExporter};
+use crate::config::{GuardConfig, OtlpExporter};
 use std::path::Path;
 
 /// The client of one OTLP/HTTP destination: its headers, and its extra trust roots if any.
 pub(crate) fn for_otlp(
     otlp: &OtlpExporter,
-    policy: &GuardPolicy,
+    policy: &GuardConfig,
 ) -> std::io::Result<reqwest::Client> {
     build(policy, &otlp.headers, otlp.certificate.as_deref())
 }
@@ -17,7 +17,7 @@ pub(crate) fn for_otlp(
 /// used, so the master can build it once before forking and every worker reuses it: building one
 /// loads the TLS trust store, the bulk of a worker's telemetry boot otherwise.
 pub(crate) fn build(
-    policy: &GuardPolicy,
+    policy: &GuardConfig,
     headers: &[(String, String)],
     roots: Option<&Path>,
 ) -> std::io::Result<reqwest::Client> {

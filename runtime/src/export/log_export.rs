@@ -10,7 +10,7 @@
 //! blocks its thread for the whole export, has no breaker, and reports what it drops only in the
 //! SDK's own internal log; the engine already batches. Counts here are log records.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Words};
 use crate::export::engine::state::PipelineState;
@@ -42,7 +42,7 @@ pub(crate) struct LogBatching {
 
 /// The engine's parameters for OTLP logs: those of spans (batches, ride-through buffer within
 /// the policy's byte budget).
-fn engine_params(policy: GuardPolicy, batching: LogBatching) -> Params {
+fn engine_params(policy: GuardConfig, batching: LogBatching) -> Params {
     let batching = otlp_pipeline::Batching {
         max_batch: batching.max_batch,
         batch_delay: batching.batch_delay,
@@ -75,7 +75,7 @@ impl GuardedLogProcessor {
     /// the same `policy`).
     pub(crate) fn start(
         transport: OtlpTransport,
-        policy: GuardPolicy,
+        policy: GuardConfig,
         batching: LogBatching,
     ) -> std::io::Result<Self> {
         let resource = Arc::new(Mutex::new(ResourceAttributesWithSchema::default()));
@@ -168,14 +168,14 @@ mod tests {
         crate::export::otlp_transport::one_request_receiver("/v1/logs")
     }
 
-    fn policy(queue: usize) -> GuardPolicy {
-        GuardPolicy {
+    fn policy(queue: usize) -> GuardConfig {
+        GuardConfig {
             queue_capacity: queue,
-            ..GuardPolicy::for_profile(Profile::Development)
+            ..GuardConfig::for_profile(Profile::Development)
         }
     }
 
-    fn http(url: &str, policy: GuardPolicy) -> OtlpTransport {
+    fn http(url: &str, policy: GuardConfig) -> OtlpTransport {
         let otlp = crate::config::OtlpExporter::new(url, crate::config::OtlpProtocol::HttpProtobuf);
         OtlpTransport::new(OtlpSignal::Logs, &otlp, policy, None).expect("transport")
     }

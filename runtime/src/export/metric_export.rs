@@ -9,7 +9,7 @@
 //! attempt, has no breaker, and counts nothing it loses. Counts here are collections (one per
 //! export interval, and one at shutdown), not data points.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Words};
 use crate::export::engine::state::PipelineState;
@@ -34,7 +34,7 @@ use crate::export::engine::state::ShutdownBy;
 
 /// The engine's parameters for OTLP metrics: one collection per request (several after an
 /// outage), at most 8 MiB of them kept.
-fn engine_params(policy: GuardPolicy) -> Params {
+fn engine_params(policy: GuardConfig) -> Params {
     let batching = otlp_pipeline::Batching {
         max_batch: 1,
         batch_delay: Duration::ZERO,
@@ -62,7 +62,7 @@ impl GuardedMetricExporter {
     /// the same `policy`).
     pub(crate) fn start(
         transport: OtlpTransport,
-        policy: GuardPolicy,
+        policy: GuardConfig,
         temporality: Temporality,
     ) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
@@ -159,9 +159,9 @@ mod tests {
     fn a_collection_reaches_the_collector_and_is_counted_delivered() {
         use prost::Message;
         let (url, got) = receiver();
-        let policy = GuardPolicy {
+        let policy = GuardConfig {
             queue_capacity: 4,
-            ..GuardPolicy::for_profile(Profile::Development)
+            ..GuardConfig::for_profile(Profile::Development)
         };
         let otlp =
             crate::config::OtlpExporter::new(&url, crate::config::OtlpProtocol::HttpProtobuf);

@@ -11,7 +11,7 @@
 
 use crate::config::endpoint::grpc_metadata;
 use crate::config::otlp_signal::OtlpSignal;
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::outcome::{Answer, FailureKind, Outcome};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -55,7 +55,7 @@ impl GrpcSender {
         signal: OtlpSignal,
         url: &str,
         headers: &[(String, String)],
-        policy: &GuardPolicy,
+        policy: &GuardConfig,
     ) -> std::io::Result<Self> {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|_| std::io::Error::other("the OTLP gRPC endpoint is not a valid URI"))?
@@ -69,7 +69,7 @@ impl GrpcSender {
     }
 
     /// One export call within the policy's attempt timeout. Runs on the export thread's runtime.
-    pub(crate) async fn send(&mut self, body: &[u8], policy: &GuardPolicy) -> Outcome {
+    pub(crate) async fn send(&mut self, body: &[u8], policy: &GuardConfig) -> Outcome {
         let (signal, endpoint, metadata) = (self.signal, &self.endpoint, &self.metadata);
         let client = self.client.get_or_insert_with(|| {
             let channel = endpoint.connect_lazy();

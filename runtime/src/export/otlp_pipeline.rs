@@ -2,7 +2,7 @@
 //! and the SDK's `force_flush` and `shutdown`. One definition, so the signals batch, retry, hold
 //! through an outage, flush and stop alike, and a change to one is a change to all.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::{PipelineState, ShutdownBy};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -28,7 +28,7 @@ pub(crate) struct Batching {
 
 /// The engine's parameters for an OTLP signal: `batching`, retried without a count limit and
 /// held while the breaker is open; `words` name the signal in its log lines.
-pub(crate) fn params(policy: GuardPolicy, batching: Batching, words: Words) -> Params {
+pub(crate) fn params(policy: GuardConfig, batching: Batching, words: Words) -> Params {
     Params {
         policy,
         max_batch: batching.max_batch.max(1),

@@ -4,7 +4,7 @@
 //! is the signal's own (`OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else the base one).
 
 pub(crate) use crate::config::otlp_signal::OtlpSignal;
-use crate::config::{GuardPolicy, OtlpExporter, OtlpProtocol};
+use crate::config::{GuardConfig, OtlpExporter, OtlpProtocol};
 use crate::export::attempt;
 use crate::export::engine::signal::{Attempted, Transport};
 
@@ -15,13 +15,13 @@ pub(crate) enum OtlpTransport {
     Http {
         client: reqwest::Client,
         url: String,
-        policy: GuardPolicy,
+        policy: GuardConfig,
     },
     /// A unary OTLP/gRPC `Export` call.
     #[cfg(feature = "grpc")]
     Grpc {
         sender: Box<crate::export::otlp_grpc::GrpcSender>,
-        policy: GuardPolicy,
+        policy: GuardConfig,
     },
 }
 
@@ -32,7 +32,7 @@ impl OtlpTransport {
     pub(crate) fn new(
         signal: OtlpSignal,
         otlp: &OtlpExporter,
-        policy: GuardPolicy,
+        policy: GuardConfig,
         prepared: Option<&reqwest::Client>,
     ) -> std::io::Result<Self> {
         match otlp.protocol {

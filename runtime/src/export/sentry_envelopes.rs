@@ -2,7 +2,7 @@
 //! Sentry's rate limits (item by item, as the server's `x-sentry-rate-limits` ask) and
 //! serializes it, and a transport that posts it to the DSN's envelope endpoint.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::attempt;
 use crate::export::engine::signal::{Attempted, Encode, Encoded, Transport};
 use crate::export::figures::{DropReason, ItemKind, KindCounts};
@@ -115,7 +115,7 @@ pub(crate) struct EnvelopeTransport {
     pub(crate) url: String,
     /// Carries the DSN's public key: sent as a header, never logged.
     pub(crate) auth: String,
-    pub(crate) policy: GuardPolicy,
+    pub(crate) policy: GuardConfig,
 }
 
 impl Transport for EnvelopeTransport {

@@ -6,7 +6,7 @@
 //! own reqwest transport has no request timeout, blocks `flush` on a full queue, and its guard
 //! joins a stuck thread with no deadline.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::PipelineState;
@@ -29,7 +29,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// The engine's parameters for Sentry envelopes: one per attempt, sent as soon as queued, no
 /// ride-through buffer (the queue waits behind the envelope being delivered), at most
 /// `max_retries` retries, dropped while the breaker is open, one last attempt at shutdown.
-pub(crate) fn engine_params(policy: GuardPolicy) -> Params {
+pub(crate) fn engine_params(policy: GuardConfig) -> Params {
     Params {
         policy,
         max_batch: 1,
@@ -66,7 +66,7 @@ impl std::fmt::Debug for GuardedSentryTransport {
 impl GuardedSentryTransport {
     /// Starts the delivery thread for `dsn`. `client` carries the connect and total timeouts
     /// (it holds no thread or socket, so it may be built before `fork()` and shared).
-    pub fn start(dsn: &Dsn, client: reqwest::Client, policy: GuardPolicy) -> std::io::Result<Self> {
+    pub fn start(dsn: &Dsn, client: reqwest::Client, policy: GuardConfig) -> std::io::Result<Self> {
         let params = engine_params(policy);
         let transport = EnvelopeTransport {
             client,
@@ -95,7 +95,7 @@ impl GuardedSentryTransport {
     }
 
     /// Starts it with its own HTTP client, bounded by `policy`'s connect and attempt timeouts.
-    pub fn new(dsn: &Dsn, policy: GuardPolicy) -> std::io::Result<Self> {
+    pub fn new(dsn: &Dsn, policy: GuardConfig) -> std::io::Result<Self> {
         Self::start(
             dsn,
             crate::export::http_client::build(&policy, &[], None)?,

@@ -15,7 +15,7 @@
 //! headers the guard needs, the SDK's retry support panics with the thread-based processor, and
 //! neither counts what they drop.
 
-use crate::config::{GuardPolicy, OtlpExporter};
+use crate::config::{GuardConfig, OtlpExporter};
 use crate::export::engine::driver;
 use crate::export::engine::params::{Params, Words};
 use crate::export::engine::state::{PipelineState, ProcessTally};
@@ -45,12 +45,12 @@ pub struct SpanExportSettings {
     /// How long a partial batch may wait (5 s by default).
     pub batch_delay: Duration,
     /// The guard.
-    pub policy: GuardPolicy,
+    pub policy: GuardConfig,
 }
 
 impl SpanExportSettings {
     /// Spans to `otlp` under `policy`, in batches of the specification's defaults.
-    pub fn new(otlp: OtlpExporter, policy: GuardPolicy) -> Self {
+    pub fn new(otlp: OtlpExporter, policy: GuardConfig) -> Self {
         Self {
             otlp,
             max_batch: 512,
@@ -63,7 +63,7 @@ impl SpanExportSettings {
 /// The engine's parameters for OTLP spans: batches of up to `max_batch` spans or after
 /// `batch_delay`, kept in a ride-through buffer within the policy's byte budget.
 pub(crate) fn engine_params(
-    policy: GuardPolicy,
+    policy: GuardConfig,
     max_batch: usize,
     batch_delay: Duration,
 ) -> Params {
@@ -214,7 +214,7 @@ mod tests {
         otlp.headers = vec![("authorization".into(), "Bearer hunter2".into())];
         let settings = SpanExportSettings::new(
             otlp,
-            GuardPolicy::for_profile(crate::config::Profile::Production),
+            GuardConfig::for_profile(crate::config::Profile::Production),
         );
         let shown = format!("{settings:?}");
         assert!(

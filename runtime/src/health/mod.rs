@@ -17,8 +17,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Health {
-    /// The guarded OTLP span pipeline (counts are spans); `None` unless spans go to OTLP.
-    pub otlp: Option<PipelineHealth>,
+    /// The guarded OTLP traces pipeline (counts are spans); `None` unless spans go to OTLP.
+    /// Named like the other signals' (`metrics`, `logs`); reports written as `otlp` still read.
+    #[serde(alias = "otlp")]
+    pub traces: Option<PipelineHealth>,
     /// The guarded OTLP metrics pipeline (counts are collections, one per export interval);
     /// `None` unless metrics go to OTLP.
     #[serde(default)]
@@ -95,7 +97,7 @@ pub(crate) fn register_logs(shared: Arc<PipelineState>) {
 /// The health of this process's telemetry pipelines.
 pub fn health() -> Health {
     Health {
-        otlp: current(&SPANS, PipelineState::health),
+        traces: current(&SPANS, PipelineState::health),
         metrics: current(&METRICS, PipelineState::health),
         logs: current(&LOGS, PipelineState::health),
         sentry: current(&SENTRY, PipelineState::health),

@@ -65,7 +65,7 @@ fn process(meter: &Meter) {
 fn each_pipeline(mut f: impl FnMut(&'static str, &PipelineHealth)) {
     let health = crate::health::health();
     for (name, pipeline) in [
-        ("spans", &health.otlp),
+        ("spans", &health.traces),
         ("metrics", &health.metrics),
         ("logs", &health.logs),
         ("sentry", &health.sentry),

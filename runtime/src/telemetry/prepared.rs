@@ -2,7 +2,7 @@
 //! `config::prepared`): the HTTP clients of the guarded paths.
 
 use crate::config::prepared::Prepared;
-use crate::config::{ExporterConfig, GuardPolicy, OtlpProtocol, TelemetryConfig};
+use crate::config::{ExporterConfig, GuardConfig, OtlpProtocol, TelemetryConfig};
 use crate::error::{Error, Result};
 
 impl TelemetryConfig {
@@ -19,7 +19,7 @@ impl Prepared {
     /// Builds what `config` will need in the workers.
     pub(crate) fn build(config: &TelemetryConfig) -> Result<Self> {
         let enabled = config.otel.enabled;
-        let otlp = |exporter: &ExporterConfig, policy: &GuardPolicy, what: &str| match exporter {
+        let otlp = |exporter: &ExporterConfig, policy: &GuardConfig, what: &str| match exporter {
             ExporterConfig::Otlp(otlp)
                 if enabled && otlp.protocol == OtlpProtocol::HttpProtobuf =>
             {

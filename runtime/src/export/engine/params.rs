@@ -2,7 +2,7 @@
 //! buffer, how many retries, what an open breaker does with data, what shutdown does to retries,
 //! and the words of their errors. Each is a value here, not a variant of the delivery loop.
 
-use crate::config::GuardPolicy;
+use crate::config::GuardConfig;
 use std::time::Duration;
 
 /// What the engine does with data that reaches an open breaker.
@@ -41,7 +41,7 @@ pub(crate) struct Words {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Params {
     /// Timeouts, backoff, breaker.
-    pub(crate) policy: GuardPolicy,
+    pub(crate) policy: GuardConfig,
     /// Items per batch at most.
     pub(crate) max_batch: usize,
     /// How long a partial batch may wait.

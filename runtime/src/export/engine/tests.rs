@@ -1,7 +1,7 @@
 //! Deterministic tests of the engine: a fake clock that moves only when told, and a scripted
 //! transport that answers with a given sequence of outcomes and records what it was sent.
 
-use crate::config::{GuardPolicy, Profile};
+use crate::config::{GuardConfig, Profile};
 use crate::export::breaker::BreakerState;
 use crate::export::engine::clock::{Clock, FakeClock};
 use crate::export::engine::driver::Driver;
@@ -94,8 +94,8 @@ fn failed(reason: FailureKind) -> Outcome {
     }
 }
 
-fn policy() -> GuardPolicy {
-    let mut policy = GuardPolicy::for_profile(Profile::Production);
+fn policy() -> GuardConfig {
+    let mut policy = GuardConfig::for_profile(Profile::Production);
     policy.backoff_base = Duration::from_millis(100);
     policy.backoff_cap = Duration::from_secs(2);
     policy.breaker_failures = 1000;
@@ -106,12 +106,12 @@ fn policy() -> GuardPolicy {
 }
 
 /// The OTLP span pipeline's parameters.
-fn otlp(policy: GuardPolicy, max_batch: usize) -> Params {
+fn otlp(policy: GuardConfig, max_batch: usize) -> Params {
     crate::export::span_export::engine_params(policy, max_batch, Duration::from_millis(200))
 }
 
 /// The Sentry transport's parameters.
-fn sentry(policy: GuardPolicy) -> Params {
+fn sentry(policy: GuardConfig) -> Params {
     crate::export::sentry_transport::engine_params(policy)
 }
 

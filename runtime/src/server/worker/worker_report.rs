@@ -22,9 +22,10 @@ pub struct WorkerReport {
     pub stats: Stats,
     /// How its telemetry shut down.
     pub shutdown: TeardownReport,
-    /// The guarded OTLP pipeline's figures at exit, in spans (`None` unless exporting OTLP).
-    #[serde(default)]
-    pub otlp: Option<crate::export::figures::PipelineHealth>,
+    /// The guarded OTLP traces pipeline's figures at exit, in spans (`None` unless spans go to
+    /// OTLP).
+    #[serde(default, alias = "otlp")]
+    pub traces: Option<crate::export::figures::PipelineHealth>,
     /// The guarded Sentry transport's figures at exit, in envelopes (`None` without a DSN).
     #[serde(default)]
     pub sentry: Option<crate::export::figures::PipelineHealth>,

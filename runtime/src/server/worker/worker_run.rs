@@ -461,7 +461,7 @@ impl Leaving {
             boot: self.boot,
             shutdown,
             stats: crate::stats(),
-            otlp: health.otlp,
+            traces: health.traces,
             sentry: health.sentry,
             metrics: health.metrics,
             logs: health.logs,

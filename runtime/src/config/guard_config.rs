@@ -7,7 +7,7 @@ use std::time::Duration;
 /// How an export path treats its backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct GuardPolicy {
+pub struct GuardConfig {
     /// Bound on establishing a connection.
     pub connect_timeout: Duration,
     /// Bound on one whole attempt (connect, send, answer).
@@ -31,7 +31,7 @@ pub struct GuardPolicy {
     pub buffer_budget_bytes: usize,
 }
 
-impl GuardPolicy {
+impl GuardConfig {
     /// The defaults of a profile.
     pub fn for_profile(profile: Profile) -> Self {
         let base = Self {
