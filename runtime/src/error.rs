@@ -82,6 +82,12 @@ impl Error {
     }
 }
 
+/// A result's error message, or nothing: what configuration tests compare.
+#[cfg(test)]
+pub(crate) fn message_of<T>(result: Result<T>) -> String {
+    result.err().map(|e| e.to_string()).unwrap_or_default()
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -208,10 +208,7 @@ mod tests {
     }
 
     fn error_of(pairs: &[(&str, &str)]) -> String {
-        resolve(pairs)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        crate::error::message_of(resolve(pairs))
     }
 
     #[test]

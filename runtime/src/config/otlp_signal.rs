@@ -174,10 +174,7 @@ mod tests {
     }
 
     fn error_of(pairs: &[(&str, &str)]) -> String {
-        destination(pairs)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        crate::error::message_of(destination(pairs))
     }
 
     /// The URL and protocol of an OTLP destination.

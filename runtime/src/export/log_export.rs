@@ -12,7 +12,7 @@
 
 use crate::config::GuardConfig;
 use crate::export::engine::driver;
-use crate::export::engine::params::{Params, Words};
+use crate::export::engine::params::Params;
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
 use crate::export::otlp_logs::{LogEncoder, Record};
@@ -25,7 +25,7 @@ use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,11 +48,7 @@ fn engine_params(policy: GuardConfig, batching: LogBatching) -> Params {
         batch_delay: batching.batch_delay,
         ride_through_bytes: policy.buffer_budget_bytes,
     };
-    let words = Words {
-        backend: "collector",
-        refused: "the collector refused logs",
-        runner: "the OTLP logs exporter",
-    };
+    let words = otlp_pipeline::words("the collector refused logs", "the OTLP logs exporter");
     otlp_pipeline::params(policy, batching, words)
 }
 
@@ -129,11 +125,7 @@ impl LogProcessor for GuardedLogProcessor {
         // Taken, not cloned: a clone reads and writes every field, and the logger then drops
         // the original field by field; this way the logger drops a blank record.
         let record = std::mem::replace(record, self.blank.clone());
-        match self.queue.try_send((record, scope.clone())) {
-            Ok(()) => state.sent_to_channel(),
-            Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
-            Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
-        }
+        otlp_pipeline::queued(state, self.queue.try_send((record, scope.clone())));
     }
 
     fn force_flush(&self) -> OTelSdkResult {

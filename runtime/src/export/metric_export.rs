@@ -11,7 +11,7 @@
 
 use crate::config::GuardConfig;
 use crate::export::engine::driver;
-use crate::export::engine::params::{Params, Words};
+use crate::export::engine::params::Params;
 use crate::export::engine::state::PipelineState;
 use crate::export::figures::DropReason;
 use crate::export::otlp_metrics::{to_request, MetricsEncoder};
@@ -40,11 +40,7 @@ fn engine_params(policy: GuardConfig) -> Params {
         batch_delay: Duration::ZERO,
         ride_through_bytes: RIDE_THROUGH_BYTES,
     };
-    let words = Words {
-        backend: "collector",
-        refused: "the collector refused metrics",
-        runner: "the OTLP metrics exporter",
-    };
+    let words = otlp_pipeline::words("the collector refused metrics", "the OTLP metrics exporter");
     otlp_pipeline::params(policy, batching, words)
 }
 

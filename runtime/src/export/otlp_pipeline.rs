@@ -5,7 +5,9 @@
 use crate::config::GuardConfig;
 use crate::export::engine::params::{Params, Retries, WhileOpen, Words};
 use crate::export::engine::state::{PipelineState, ShutdownBy};
+use crate::export::figures::DropReason;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use std::sync::mpsc::TrySendError;
 use std::time::{Duration, Instant};
 
 /// How often an export thread looks at shutdown and flush requests when idle.
@@ -26,6 +28,15 @@ pub(crate) struct Batching {
     pub(crate) ride_through_bytes: usize,
 }
 
+/// How a signal's pipeline names itself and its refusals in its log lines.
+pub(crate) fn words(refused: &'static str, runner: &'static str) -> Words {
+    Words {
+        backend: "collector",
+        refused,
+        runner,
+    }
+}
+
 /// The engine's parameters for an OTLP signal: `batching`, retried without a count limit and
 /// held while the breaker is open; `words` name the signal in its log lines.
 pub(crate) fn params(policy: GuardConfig, batching: Batching, words: Words) -> Params {
@@ -39,6 +50,17 @@ pub(crate) fn params(policy: GuardConfig, batching: Batching, words: Words) -> P
         last_attempt_at_shutdown: false,
         idle_poll: Some(TICK),
         words,
+    }
+}
+
+/// An item handed to the pipeline's queue: on its way, or dropped and counted (a full queue, a
+/// pipeline shut down).
+#[inline]
+pub(crate) fn queued<T>(state: &PipelineState, sent: Result<(), TrySendError<T>>) {
+    match sent {
+        Ok(()) => state.sent_to_channel(),
+        Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
+        Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
     }
 }
 

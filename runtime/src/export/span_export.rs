@@ -17,7 +17,7 @@
 
 use crate::config::{GuardConfig, OtlpExporter};
 use crate::export::engine::driver;
-use crate::export::engine::params::{Params, Words};
+use crate::export::engine::params::Params;
 use crate::export::engine::state::{PipelineState, ProcessTally};
 use crate::export::figures::{DropReason, PipelineHealth};
 use crate::export::otlp_pipeline;
@@ -30,7 +30,7 @@ use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,11 +72,7 @@ pub(crate) fn engine_params(
         batch_delay,
         ride_through_bytes: policy.buffer_budget_bytes,
     };
-    let words = Words {
-        backend: "collector",
-        refused: "the collector refused a batch",
-        runner: "the OTLP exporter",
-    };
+    let words = otlp_pipeline::words("the collector refused a batch", "the OTLP exporter");
     otlp_pipeline::params(policy, batching, words)
 }
 
@@ -178,11 +174,7 @@ impl SpanProcessor for GuardedSpanProcessor {
             return;
         }
         state.add_pending();
-        match self.queue.try_send(span) {
-            Ok(()) => state.sent_to_channel(),
-            Err(TrySendError::Full(_)) => state.finish(1, Some(DropReason::QueueFull)),
-            Err(TrySendError::Disconnected(_)) => state.finish(1, Some(DropReason::Shutdown)),
-        }
+        otlp_pipeline::queued(state, self.queue.try_send(span));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
