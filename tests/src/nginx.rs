@@ -61,22 +61,7 @@ impl Nginx {
             config(&dir, addr, &upstream, keepalive),
         )
         .expect("nginx.conf");
-        let child = Command::new(binary())
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.log")).expect("stderr.log"))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start nginx ({}): {e}; install it (Debian: apt-get install \
-                     nginx-light) or point FORKLINE_NGINX at it",
-                    binary().display()
-                )
-            });
+        let child = spawn(&dir);
         let nginx = Self { addr, dir, child };
         wait_until(Duration::from_secs(20), || {
             std::net::TcpStream::connect(addr).ok()
@@ -130,36 +115,49 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGQUIT) };
-        let stopped = wait_until(Duration::from_secs(5), || {
-            self.child.try_wait().ok().flatten()
-        });
-        if stopped.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        stop(&mut self.child, &self.dir);
     }
+}
+
+/// Starts nginx on `dir/nginx.conf`, everything in `dir` (its error output in `stderr.log`).
+pub fn spawn(dir: &Path) -> Child {
+    Command::new(binary())
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("stderr.log"))
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start nginx ({}): {e}; install it (Debian: apt-get install \
+                 nginx-light) or point FORKLINE_NGINX at it",
+                binary().display()
+            )
+        })
+}
+
+/// Stops an nginx gracefully (QUIT), or with KILL after 5 s, and removes its folder.
+pub fn stop(child: &mut Child, dir: &Path) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGQUIT) };
+    if wait_until(Duration::from_secs(5), || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The loopback address nginx connects to the upstream from (trust it with
 /// `FORKLINE_FORWARDED_ALLOW_IPS`).
 pub const PROXY_SOURCE: &str = "127.0.0.2";
 
-/// One nginx worker (the machine has two cores, one of which runs the upstream), in the
-/// foreground, everything in `dir`; the settings that matter are the upstream's `keepalive`
-/// and HTTP/1.1 with the `Connection` header cleared, without which nginx closes every
-/// upstream connection after one request; it forwards the client's address, scheme and host as
-/// deployments do (`X-Forwarded-For`, `X-Forwarded-Proto`, `Host`).
-fn config(dir: &Path, listen: SocketAddr, upstream: &Target, keepalive: u32) -> String {
+/// The start of an nginx.conf: one worker in the foreground, everything in `dir`, the access
+/// log's lines in `log_format`; the `http` block is left open for the servers.
+pub fn head(dir: &Path, log_format: &str) -> String {
     let d = dir.display();
-    // From an address of its own, so a test can trust nginx and not its clients, which are on
-    // loopback too; a Unix socket peer is trusted as such.
-    let (upstream, bind) = match upstream {
-        Target::Tcp(addr) => (addr.to_string(), format!("proxy_bind {PROXY_SOURCE};")),
-        Target::Unix(path) => (format!("unix:{}", path.display()), String::new()),
-    };
     // As root, nginx's worker would switch to `nobody`, who cannot write in the test's folder.
     // SAFETY: geteuid has no preconditions.
     let user = if unsafe { libc::geteuid() } == 0 {
@@ -176,13 +174,31 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    log_format status '$status $upstream_status';
-    access_log {d}/access.log status;
+    log_format line '{log_format}';
+    access_log {d}/access.log line;
     client_body_temp_path {d}/client_body;
     proxy_temp_path {d}/proxy;
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
+    scgi_temp_path {d}/scgi;"#
+    )
+}
+
+/// One nginx worker (the machine has two cores, one of which runs the upstream), in the
+/// foreground, everything in `dir`; the settings that matter are the upstream's `keepalive`
+/// and HTTP/1.1 with the `Connection` header cleared, without which nginx closes every
+/// upstream connection after one request; it forwards the client's address, scheme and host as
+/// deployments do (`X-Forwarded-For`, `X-Forwarded-Proto`, `Host`).
+fn config(dir: &Path, listen: SocketAddr, upstream: &Target, keepalive: u32) -> String {
+    // From an address of its own, so a test can trust nginx and not its clients, which are on
+    // loopback too; a Unix socket peer is trusted as such.
+    let (upstream, bind) = match upstream {
+        Target::Tcp(addr) => (addr.to_string(), format!("proxy_bind {PROXY_SOURCE};")),
+        Target::Unix(path) => (format!("unix:{}", path.display()), String::new()),
+    };
+    let head = head(dir, "$status $upstream_status");
+    format!(
+        r#"{head}
     upstream app {{
         server {upstream};
         keepalive {keepalive};

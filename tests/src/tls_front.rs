@@ -6,7 +6,7 @@
 use crate::harness::{scratch_dir, wait_until};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -115,13 +115,6 @@ impl TlsFront {
         certificates(&dir);
         let (otlp, sentry) = (free_port(), free_port());
         let d = dir.display();
-        // As root, nginx's worker would switch to `nobody`, who cannot read the test's folder.
-        // SAFETY: geteuid has no preconditions.
-        let user = if unsafe { libc::geteuid() } == 0 {
-            "user root;"
-        } else {
-            ""
-        };
         let server = |listen: SocketAddr, backend: SocketAddr| {
             format!(
                 r#"    server {{
@@ -140,37 +133,13 @@ impl TlsFront {
             )
         };
         let config = format!(
-            r#"{user}
-daemon off;
-master_process on;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    log_format front '$server_port $status';
-    access_log {d}/access.log front;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-{}{}}}
-"#,
+            "{}\n{}{}}}\n",
+            crate::nginx::head(&dir, "$server_port $status"),
             server(otlp, otlp_backend),
             server(sentry, sentry_backend)
         );
         std::fs::write(dir.join("nginx.conf"), config).expect("nginx.conf");
-        let child = Command::new(crate::nginx::binary())
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.log")).expect("stderr.log"))
-            .spawn()
-            .expect("start nginx (Debian: apt-get install nginx-light)");
+        let child = crate::nginx::spawn(&dir);
         let front = Self {
             otlp,
             sentry,
@@ -208,16 +177,6 @@ http {{
 
 impl Drop for TlsFront {
     fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGQUIT) };
-        if wait_until(Duration::from_secs(5), || {
-            self.child.try_wait().ok().flatten()
-        })
-        .is_none()
-        {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        crate::nginx::stop(&mut self.child, &self.dir);
     }
 }

@@ -10,10 +10,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_master_state_server");
 const BOOT: Duration = Duration::from_secs(30);
 const TIMEOUT_MS: u64 = 1500;
 
-#[test]
-fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
+type Blocked = std::thread::JoinHandle<std::io::Result<(u16, String)>>;
+
+/// One worker on one runtime thread with the timeout, its runtime blocked by a request to
+/// `path` (its route has started): the server, the worker's pid and the blocked client.
+fn one_worker_blocked_by(path: &'static str) -> (Fixture, u32, Blocked) {
     let timeout = TIMEOUT_MS.to_string();
-    let mut fx = Fixture::start(
+    let fx = Fixture::start(
         BIN,
         &[
             ("FORKLINE_WORKERS", "1"),
@@ -23,8 +26,14 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
     );
     let addr = fx.addr(BOOT);
     let first = fx.wait_for_workers(1, BOOT)[0];
-    let blocked = std::thread::spawn(move || http_get(addr, "/block/db-lock"));
+    let blocked = std::thread::spawn(move || http_get(addr, path));
     fx.wait_for_hook("block_started", 1, BOOT);
+    (fx, first, blocked)
+}
+
+#[test]
+fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
+    let (mut fx, first, blocked) = one_worker_blocked_by("/block/db-lock");
     let log = fx.dir.join("hooks.log");
     let blocked_at = Instant::now();
     let all = fx.wait_for_workers(2, BOOT);
@@ -43,7 +52,7 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
         blocked.join().expect("client").is_err(),
         "the blocked request died with its worker"
     );
-    let (status, body) = http_get(addr, "/work").expect("the replacement answers");
+    let (status, body) = http_get(fx.addr(BOOT), "/work").expect("the replacement answers");
     assert_eq!(status, 200);
     assert!(body.contains(&format!("pid={replacement}")), "{body}");
 
@@ -97,19 +106,7 @@ fn a_worker_with_a_blocked_runtime_is_aborted_flushed_and_replaced() {
 /// 2 s later (`Signaled(9)` in its line, and the report's exit would not be its own).
 #[test]
 fn an_aborted_worker_exits_by_itself_while_a_stuck_request_holds_stdout() {
-    let timeout = TIMEOUT_MS.to_string();
-    let mut fx = Fixture::start(
-        BIN,
-        &[
-            ("FORKLINE_WORKERS", "1"),
-            ("FORKLINE_WORKER_THREADS", "1"),
-            ("FORKLINE_TIMEOUT_MS", &timeout),
-        ],
-    );
-    let addr = fx.addr(BOOT);
-    let first = fx.wait_for_workers(1, BOOT)[0];
-    let blocked = std::thread::spawn(move || http_get(addr, "/block-stdout"));
-    fx.wait_for_hook("block_started", 1, BOOT);
+    let (mut fx, first, blocked) = one_worker_blocked_by("/block-stdout");
     fx.wait_for_workers(2, BOOT);
     assert!(blocked.join().expect("client").is_err());
     let stopped = format!("(pid {first}) stopped after its timeout (Exited(5))");
