@@ -77,6 +77,8 @@ impl IntoResponse for OrderError {
 #[forkline::handler(err)]
 async fn load_order(lookup: OrderLookup) -> Result<String, OrderError> {
     let _ = &lookup.customer_email; // Only its redacted form is recorded.
+                                    // A log record of the worker's logs pipeline, carrying this span's trace and span ids.
+    tracing::info!(order.id = lookup.id, "order looked up");
     if lookup.id.is_multiple_of(20) {
         return Err(OrderError::Unavailable(lookup.id));
     }
@@ -259,6 +261,9 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
         .collect();
     files.sort();
     println!("{}", files.join("\n"));
+    if show_logs(run_dir) == 0 {
+        return Err("expected log records from the handlers in logs-<pid>.jsonl".into());
+    }
     let created: u64 = reports.iter().map(|r| r.stats.spans_ended).sum();
     if reports.is_empty() || created < REQUESTS - 1 {
         return Err(format!(
@@ -270,6 +275,58 @@ fn summarise(run_dir: &std::path::Path) -> Result<(), String> {
         println!("note: {dropped_total} spans were dropped (counted above)");
     }
     Ok(())
+}
+
+/// A few of the log records the handlers wrote (`tracing::info!` in `load_order`), each with the
+/// trace and span of the request it was written in.
+fn show_logs(run_dir: &std::path::Path) -> usize {
+    let mut shown = 0;
+    println!();
+    println!("log records (OTLP JSON in logs-<pid>.jsonl), the first 3:");
+    let mut files: Vec<_> = std::fs::read_dir(run_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("logs-"))
+        })
+        .collect();
+    files.sort();
+    for line in files.iter().flat_map(|f| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    }) {
+        let Ok(batch) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let records = batch["resourceLogs"][0]["scopeLogs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|scope| scope["logRecords"].as_array().cloned().unwrap_or_default());
+        for record in records {
+            if shown == 3 {
+                return shown;
+            }
+            println!(
+                "  {} {:?} trace {} span {}",
+                record["severityText"].as_str().unwrap_or("?"),
+                record["body"]["stringValue"].as_str().unwrap_or("?"),
+                record["traceId"].as_str().unwrap_or("-"),
+                record["spanId"].as_str().unwrap_or("-"),
+            );
+            shown += 1;
+        }
+    }
+    if shown == 0 {
+        println!("  (none)");
+    }
+    shown
 }
 
 /// Each worker's requests and p50 / p99 duration, read back from the last collection of

@@ -57,6 +57,9 @@ pub mod config;
 mod diag;
 mod error;
 mod export;
+// Rendered by rustdoc; its examples are compiled as forkline-tests' doc tests instead.
+#[cfg(not(doctest))]
+pub mod guide;
 pub mod handler;
 mod health;
 #[cfg(feature = "tower")]

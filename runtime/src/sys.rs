@@ -9,7 +9,7 @@ pub(crate) enum Forked {
 
 pub(crate) fn fork() -> io::Result<Forked> {
     // SAFETY: the master calls this from its single control thread; the child only runs the
-    // worker code path and never returns into the master's loop (see `master::spawn`).
+    // worker code path and never returns into the master's loop (see `Supervisor::spawn`).
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),

@@ -1,6 +1,6 @@
 //! The propagation fuzz target (`forkline_tests::propagation_fuzz`) for a bounded number of
 //! cases, 10 million by default: every case checks the same properties as the suite's
-//! time-bounded run (`tests/propagation_fuzz.rs`), and the run prints its throughput.
+//! time-bounded run (`tests/tests/propagation_fuzz.rs`), and the run prints its throughput.
 //!
 //!     cargo bench -p forkline-tests --bench propagation_fuzz [-- CASES [SEED]]
 //!

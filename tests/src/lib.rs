@@ -30,3 +30,24 @@ pub mod tls_front;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct Readme;
+
+/// The guides in `docs/`, whose Rust code blocks are compiled as the README's are.
+#[cfg(doctest)]
+pub mod guides {
+    #[doc = include_str!("../../docs/gunicorn.md")]
+    pub struct Gunicorn;
+    #[doc = include_str!("../../docs/fork-safety.md")]
+    pub struct ForkSafety;
+    #[doc = include_str!("../../docs/configuration.md")]
+    pub struct Configuration;
+    #[doc = include_str!("../../docs/dead-backends.md")]
+    pub struct DeadBackends;
+    #[doc = include_str!("../../docs/handlers.md")]
+    pub struct Handlers;
+    #[doc = include_str!("../../docs/operations.md")]
+    pub struct Operations;
+    #[doc = include_str!("../../docs/architecture.md")]
+    pub struct Architecture;
+    #[doc = include_str!("../../docs/testing.md")]
+    pub struct Testing;
+}

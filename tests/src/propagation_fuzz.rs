@@ -1,4 +1,4 @@
-//! The propagation fuzz target shared by `tests/propagation_fuzz.rs` (bounded in time, in the
+//! The propagation fuzz target shared by `tests/tests/propagation_fuzz.rs` (bounded in time, in the
 //! suite) and `benches/propagation_fuzz.rs` (bounded in cases, ≥ 10 million): header sets
 //! mutated from valid `traceparent`, `tracestate`, `baggage` and `sentry-trace` values go through
 //! the global propagators the way the HTTP layer feeds them, and generated baggage goes out and

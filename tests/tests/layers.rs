@@ -21,7 +21,14 @@ const RUNTIME_LAYERS: &[&[&str]] = &[
     &["server"],
     &["handler"],
     &["http"],
-    &["__private", "bench_internals", "manual", "net", "report"],
+    &[
+        "__private",
+        "bench_internals",
+        "guide",
+        "manual",
+        "net",
+        "report",
+    ],
 ];
 
 /// `macros/src`'s top-level modules, bottom layer first: shared pieces, then the one argument

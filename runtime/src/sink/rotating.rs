@@ -58,7 +58,8 @@ struct State<T> {
     current: PathBuf,
     rotated: PathBuf,
     limit: u64,
-    /// `None` after a rotation could not open the new file: the next append tries again.
+    /// `None` until the first line (a signal with nothing to write leaves no empty file), or
+    /// after a rotation could not open the new file: the next append opens it.
     file: Option<File>,
     size: u64,
     in_current: T,
@@ -66,19 +67,28 @@ struct State<T> {
 }
 
 impl<T: Copy + Default + Add<Output = T>> RotatingFile<T> {
-    /// Opens (or continues) `<stem>.jsonl` in `dir`; no file will exceed `limit` bytes.
+    /// `<stem>.jsonl` in `dir`, made at the first line (or continued, if an earlier process
+    /// with this pid left one); no file will exceed `limit` bytes. The folder must be writable.
     pub(crate) fn open(dir: &Path, stem: &str, limit: u64) -> std::io::Result<Self> {
         let (current, rotated) = paths(dir, stem);
-        let file = open_append(&current)?;
         // A file left by an earlier process with this pid counts towards the limit; its records
         // are not this process's, so they are not counted when it is discarded.
-        let size = file.metadata()?.len();
+        let file = if current.exists() {
+            Some(open_append(&current)?)
+        } else {
+            check_writable(dir)?;
+            None
+        };
+        let size = match &file {
+            Some(file) => file.metadata()?.len(),
+            None => 0,
+        };
         Ok(Self {
             state: Mutex::new(State {
                 current,
                 rotated,
                 limit,
-                file: Some(file),
+                file,
                 size,
                 in_current: T::default(),
                 in_rotated: T::default(),
@@ -159,13 +169,33 @@ impl<T: Copy + Default> State<T> {
         }
         match open_append(&self.current) {
             Ok(file) => {
+                // 0 but for a file someone else made in the meantime.
+                self.size = file.metadata().map_or(0, |m| m.len());
                 self.file = Some(file);
-                self.size = 0;
                 (discarded, Ok(()))
             }
             Err(e) => (discarded, Err(e)),
         }
     }
+}
+
+/// A folder the sink cannot write in is an error at start, as it was when the file was made at
+/// once, not a silent loss at the first line.
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a folder",
+            dir.display()
+        )));
+    }
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(std::io::Error::other)?;
+    // SAFETY: `path` is a valid NUL-terminated string for the duration of the call.
+    if unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -218,6 +248,25 @@ mod tests {
             too_large.written,
             Err(NotWritten::TooLarge { len: 101, .. })
         ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nothing_written_leaves_no_file_and_the_first_line_makes_it() {
+        let dir = temp_dir("lazy");
+        let file = RotatingFile::<u64>::open(&dir, "logs-1", 1024).expect("open");
+        let (current, _) = paths(&dir, "logs-1");
+        assert!(
+            !current.exists(),
+            "no empty file for a signal that writes nothing"
+        );
+        assert!(file.append(b"{}\n", 1).written.is_ok());
+        assert_eq!(lines(&current), vec!["{}".to_string()]);
+        let missing = dir.join("no-such-folder");
+        assert!(
+            RotatingFile::<u64>::open(&missing, "logs-1", 1024).is_err(),
+            "checked at start"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,5 +1,5 @@
 //! A pre-fork server whose export guards are set by the hooks' `guard(...)` arguments; driven
-//! by `tests/guard_args.rs` against a port that refuses connections.
+//! by `tests/tests/guard_args.rs` against a port that refuses connections.
 
 use forkline_tests::fixture::{publish_addr, record, router};
 

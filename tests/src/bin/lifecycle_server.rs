@@ -1,4 +1,4 @@
-//! A pre-fork server with every hook, each recording itself; driven by `tests/lifecycle.rs`.
+//! A pre-fork server with every hook, each recording itself; driven by `tests/tests/lifecycle.rs`.
 
 use forkline::{Master, Worker, WorkerExit};
 use forkline_tests::fixture::{boot_span_with_event, publish_addr, record, router};
