@@ -39,6 +39,24 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Waits (30 s at most) until the worker behind `addr` (one worker) has taken at least
+/// `at_least` stacks and resolved, or given up, every one: a stack is resolved on a thread of
+/// its own after the answer, and an event waits for it, so a test that stops the worker sooner
+/// races the resolution (the first one loads the debug info: ~300 ms in a debug build, longer on
+/// a loaded machine) against the stop's deadline.
+pub fn stacks_settled(addr: SocketAddr, at_least: u64) {
+    wait_until(Duration::from_secs(30), || {
+        let (_, body) = http_get(addr, "/health").ok()?;
+        let health: Value = serde_json::from_str(&body).ok()?;
+        let stats = &health["health"]["spans"];
+        let count = |name: &str| stats[name].as_u64().unwrap_or(0);
+        let taken = count("stacks_taken");
+        (taken >= at_least && count("stacks_resolved") + count("stacks_dropped") >= taken)
+            .then_some(())
+    })
+    .expect("the worker's stacks are resolved");
+}
+
 /// The first descriptor number [`Fixture::handing`] gives the sockets it hands over.
 pub const HANDED_FROM: std::os::fd::RawFd = 10;
 

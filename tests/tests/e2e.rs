@@ -248,6 +248,9 @@ fn error_events_in_bugsink_have_the_handlers_stack_each_cause_and_the_mechanism(
     fx.wait_for_workers(1, BOOT);
     assert_eq!(http_get(addr, "/err").map(|(s, _)| s).ok(), Some(500));
     assert!(http_get(addr, "/panic").is_err());
+    // Both events wait for their stacks; stopping sooner would race the resolution against the
+    // stop's deadline (an event past it goes out without its stack, counted).
+    forkline_tests::harness::stacks_settled(addr, 2);
     stop(fx);
 
     let events = eventually(ARRIVAL, || {

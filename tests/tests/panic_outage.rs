@@ -5,7 +5,7 @@
 //! transport each panic held its runtime thread for 2.0 s.
 
 use forkline_tests::faults::{Behaviour, FaultServer};
-use forkline_tests::harness::{http_get, Fixture};
+use forkline_tests::harness::{http_get, stacks_settled, Fixture};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,19 +19,6 @@ fn timed(addr: SocketAddr, path: &str) -> (u16, Duration) {
     let started = Instant::now();
     let (status, _) = http_get(addr, path).unwrap_or_else(|e| panic!("{path}: {e}"));
     (status, started.elapsed())
-}
-
-/// Waits (30 s at most) until the worker has resolved, or given up, every stack it took.
-fn stacks_settled(addr: SocketAddr) {
-    forkline_tests::harness::wait_until(BOOT, || {
-        let (_, body) = http_get(addr, "/health").ok()?;
-        let health: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let stats = &health["health"]["spans"];
-        let count = |name: &str| stats[name].as_u64().unwrap_or(0);
-        let taken = count("stacks_taken");
-        (taken > 0 && count("stacks_resolved") + count("stacks_dropped") >= taken).then_some(())
-    })
-    .expect("the warm-up panic's stack is resolved");
 }
 
 /// Latencies on a one-worker server, measured after one warm-up panic.
@@ -66,7 +53,7 @@ fn panic_burst(dsn: Option<&str>, outage: impl FnOnce()) -> Burst {
     // meanwhile waits for that lock to take its own stack. So the warm-up is over once every
     // stack taken is resolved.
     assert_eq!(timed(addr, "/panic").0, 500);
-    stacks_settled(addr);
+    stacks_settled(addr, 1);
     outage();
 
     let mut sequential: Vec<Duration> = (0..=PANICS)
