@@ -51,13 +51,31 @@ pub fn on_starting(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::OnStarting, args.into(), item.into()).into()
 }
 
-/// Master, after the listening socket is bound and before the first fork.
+/// Master, after the listening socket is bound and before the first fork. Takes
+/// `&forkline::Master` or nothing; its only argument is `crate = path` (see `on_starting`).
+///
+/// ```no_run
+/// #[forkline::when_ready]
+/// fn ready(master: &forkline::Master) {
+///     eprintln!("serving on {:?}", master.local_addr());
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn when_ready(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::WhenReady, args.into(), item.into()).into()
 }
 
-/// Master, right before each fork (`Master::forking_worker` tells which worker).
+/// Master, right before each fork (`Master::forking_worker` tells which worker). Takes
+/// `&forkline::Master` or nothing; its only argument is `crate = path`.
+///
+/// ```no_run
+/// #[forkline::pre_fork]
+/// fn before(master: &forkline::Master) {
+///     eprintln!("forking worker {:?}", master.forking_worker());
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn pre_fork(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::PreFork, args.into(), item.into()).into()
@@ -162,14 +180,33 @@ pub fn worker_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::WorkerExit, args.into(), item.into()).into()
 }
 
-/// Master, after a worker has been reaped.
+/// Master, after a worker has been reaped. Takes `&forkline::Master` and
+/// `&forkline::WorkerExit` (worker id, pid, exit status), each optional; its only argument is
+/// `crate = path`.
+///
+/// ```no_run
+/// #[forkline::child_exit]
+/// fn gone(_master: &forkline::Master, exit: &forkline::WorkerExit) {
+///     eprintln!("worker {} (pid {}) exited: {:?}", exit.worker_id, exit.pid, exit.status);
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn child_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::ChildExit, args.into(), item.into()).into()
 }
 
 /// Master, on HUP, before the new workers are forked (Gunicorn's `on_reload`). Each old worker is
-/// then asked to stop once its replacement is ready.
+/// then asked to stop once its replacement is ready. Takes `&forkline::Master` or nothing; its only
+/// argument is `crate = path`.
+///
+/// ```no_run
+/// #[forkline::on_reload]
+/// fn reloading() -> Result<(), std::io::Error> {
+///     std::fs::metadata("/etc/hosts").map(drop) // an `Err` is logged; the HUP goes on
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn on_reload(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::OnReload, args.into(), item.into()).into()
@@ -177,27 +214,63 @@ pub fn on_reload(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Master, after TTIN or TTOU changed the number of workers (Gunicorn's
 /// `nworkers_changed(arbiter, new_value, old_value)`): takes `&forkline::Master` and
-/// `&forkline::WorkersChanged` (`new`, `old`), each optional.
+/// `&forkline::WorkersChanged` (`new`, `old`), each optional; its only argument is `crate = path`.
+///
+/// ```no_run
+/// #[forkline::nworkers_changed]
+/// fn resized(changed: &forkline::WorkersChanged) {
+///     eprintln!("{} workers, was {}", changed.new, changed.old);
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn nworkers_changed(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::NWorkersChanged, args.into(), item.into()).into()
 }
 
 /// Worker, when it receives INT or QUIT (a quick stop), on its main thread once it stopped
-/// serving, before `worker_exit` (Gunicorn's `worker_int`).
+/// serving, before `worker_exit` (Gunicorn's `worker_int`). Takes `&forkline::Worker` or
+/// nothing; its only argument is `crate = path`.
+///
+/// ```no_run
+/// #[forkline::worker_int]
+/// fn interrupted(worker: &forkline::Worker) {
+///     eprintln!("worker {} interrupted", worker.id());
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn worker_int(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::WorkerInt, args.into(), item.into()).into()
 }
 
 /// Worker, when the master aborts it for its `timeout` (ABRT), on the worker's abort thread while
-/// its runtime is stuck, before the telemetry flush (Gunicorn's `worker_abort`).
+/// its runtime is stuck, before the telemetry flush (Gunicorn's `worker_abort`). Takes
+/// `&forkline::Worker` or nothing; keep it short and lock-free: the stuck runtime may hold any
+/// lock. Its only argument is `crate = path`.
+///
+/// ```no_run
+/// #[forkline::worker_abort]
+/// fn aborted(worker: &forkline::Worker) {
+///     eprintln!("worker {} timed out", worker.id());
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn worker_abort(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::WorkerAbort, args.into(), item.into()).into()
 }
 
-/// Master, just before it exits.
+/// Master, just before it exits. Takes `&forkline::Master` or nothing; its only argument is
+/// `crate = path`.
+///
+/// ```no_run
+/// #[forkline::on_exit]
+/// fn goodbye(master: &forkline::Master) {
+///     eprintln!("master {} exits", master.pid());
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn on_exit(args: TokenStream, item: TokenStream) -> TokenStream {
     hook::hook(HookKind::OnExit, args.into(), item.into()).into()
