@@ -36,6 +36,9 @@ pub struct Serve {
     pub(crate) drain_window: std::time::Duration,
     /// The worker's `max_requests` budget.
     pub(crate) recycle: Option<std::sync::Arc<crate::server::worker::max_requests::Recycle>>,
+    /// `serve_axum` counts every request it parses itself; a connection that carried bytes but
+    /// no whole request (a client gone mid-request) is no sign of an app that counts nothing.
+    pub(crate) server_counts_requests: bool,
 }
 
 impl Serve {
@@ -68,6 +71,7 @@ impl Serve {
                 .zip(self.record.map(|(board, _)| board)),
             record: self.record.map(|(_, record)| record),
             recycle: self.recycle,
+            warn_if_uncounted: !self.server_counts_requests,
         };
         BalancedListener::new(
             self.listeners,

@@ -581,6 +581,8 @@ impl Server {
             let shutdown = serve.shutdown.clone();
             let window = serve.drain_window;
             async move {
+                let mut serve = serve;
+                serve.server_counts_requests = true;
                 let listener = serve.balanced_listener()?;
                 crate::server::worker::serve_router::serve(listener, make, shutdown, window).await
             }

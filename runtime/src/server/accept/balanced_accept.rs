@@ -2,8 +2,8 @@
 //!
 //! Every worker's runtime waits on the same sockets, and whichever wakes first takes each new
 //! connection. A busy worker tends to be awake, so it wins again, and a keep-alive connection
-//! then stays where it landed (measured under `wrk -c8`: 69,589 / 1,080,307 / 1 requests over
-//! three workers). So before taking a connection, a worker that already holds its share of the
+//! then stays where it landed (`worker_balance`: 8 kept-alive connections left one of 3 workers
+//! idle, and 2 to 4 of 6). So before taking a connection, a worker that already holds its share of the
 //! open connections (read from the scoreboard) steps back, looking again every [`DEFER_STEP`],
 //! while a worker under its share takes it; if nobody has after [`MAX_DEFER`], it takes it
 //! itself, so a connection never waits longer than that. Each socket stays one, shared: a worker

@@ -21,13 +21,16 @@ pub(crate) struct RequestPolicy {
     pub(crate) rebalance: Option<(Duration, &'static Scoreboard)>,
     pub(crate) record: Option<&'static Record>,
     pub(crate) recycle: Option<Arc<Recycle>>,
+    /// Whether a connection that carried data with no request counted means an app that counts
+    /// nothing (an app's own server), rather than a client gone mid-request (`serve_axum`).
+    pub(crate) warn_if_uncounted: bool,
 }
 
 impl RequestPolicy {
     /// Whether a request not counted leaves a setting without effect: `max_requests` or the
     /// per-connection limit.
     pub(crate) fn needs_counting(&self) -> bool {
-        self.recycle.is_some() || self.max_per_connection.is_some()
+        self.warn_if_uncounted && (self.recycle.is_some() || self.max_per_connection.is_some())
     }
 }
 
@@ -120,6 +123,7 @@ mod tests {
         let (stop, shutdown) = Shutdown::channel();
         let budget = Arc::new(RequestPolicy {
             recycle: Some(Arc::new(Recycle::with_limit(3, stop))),
+            warn_if_uncounted: true,
             ..RequestPolicy::default()
         });
         let (a, b) = (
@@ -134,5 +138,14 @@ mod tests {
         assert_eq!(shutdown.requested(), Some(StopKind::Graceful));
         assert!(budget.needs_counting());
         assert!(!RequestPolicy::default().needs_counting());
+        let by_the_server = RequestPolicy {
+            warn_if_uncounted: false,
+            recycle: budget.recycle.clone(),
+            ..RequestPolicy::default()
+        };
+        assert!(
+            !by_the_server.needs_counting(),
+            "serve_axum counts for itself"
+        );
     }
 }

@@ -235,6 +235,7 @@ impl<A: App> WorkerRun<'_, A> {
                 .drain_window
                 .min(self.settings.graceful_timeout),
             recycle: recycle.clone(),
+            server_counts_requests: false,
         };
         let mut app = {
             let _context = rt.enter();
