@@ -129,7 +129,10 @@ struct ConnectionState {
     /// server reads ahead only when it has nothing buffered; a pipelined request it already
     /// read sits in its buffer, and this stays false.
     read_found_nothing: AtomicBool,
-    /// The client sent something on it (to tell an app that counts no request).
+    /// Whether to watch for an app that counts no request: only an app's own server under a
+    /// setting that needs the count (decided once, so `serve_axum`'s reads do nothing more).
+    watch_reads: bool,
+    /// The client sent something on it (watched only under `watch_reads`).
     read_something: AtomicBool,
     requests: ConnectionRequests,
 }
@@ -144,6 +147,7 @@ impl ConnectionDrain {
             released: AtomicBool::new(false),
             fd: -1,
             read_found_nothing: AtomicBool::new(false),
+            watch_reads: false,
             read_something: AtomicBool::new(false),
             requests: ConnectionRequests::new(Arc::default()),
         }))
@@ -314,6 +318,7 @@ impl BalancedListener {
             released: AtomicBool::new(false),
             fd: stream.as_raw_fd(),
             read_found_nothing: AtomicBool::new(false),
+            watch_reads: self.policy.needs_counting(),
             read_something: AtomicBool::new(false),
             requests: ConnectionRequests::new(self.policy.clone()),
         }));
@@ -414,7 +419,7 @@ impl Drop for CountedStream {
         let state = &self.connection.0;
         self.connection.release();
         state.drain.closed();
-        let uncounted = state.requests.policy().needs_counting()
+        let uncounted = state.watch_reads
             && state.requests.served() == 0
             && state.read_something.load(Ordering::Relaxed);
         if uncounted && !TOLD_UNCOUNTED.swap(true, Ordering::Relaxed) {
@@ -443,7 +448,7 @@ impl AsyncRead for CountedStream {
         state
             .read_found_nothing
             .store(polled.is_pending(), Ordering::Release);
-        if buf.filled().len() > before {
+        if state.watch_reads && buf.filled().len() > before {
             state.read_something.store(true, Ordering::Relaxed);
         }
         polled

@@ -75,10 +75,6 @@ impl ConnectionRequests {
         self.served.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn policy(&self) -> &RequestPolicy {
-        &self.policy
-    }
-
     /// Whether to close this connection to rebalance: looked at once per `rebalance_after`.
     fn over_share_now(&self) -> bool {
         let (Some((every, board)), Some(record)) = (self.policy.rebalance, self.policy.record)
