@@ -1,8 +1,9 @@
 //! HTTPS to an OTLP collector and to a Sentry DSN, against the real backends behind a TLS front
-//! (nginx, a certificate signed by a test CA): with the CA trusted (`OTEL_EXPORTER_OTLP_CERTIFICATE`
-//! for OTLP, `SSL_CERT_FILE` for Sentry) everything arrives; without it, nothing is sent to a
-//! server the system does not trust, the app is unaffected, and every drop is counted. Built with
-//! the default `rustls` feature, and by `./scripts/test` once more with only `native-tls`.
+//! (nginx, a certificate signed by a test CA): with the CA trusted (`SSL_CERT_FILE` for every
+//! client; `OTEL_EXPORTER_OTLP_CERTIFICATE` for OTLP alone) what trusts it arrives; without it,
+//! nothing is sent to a server the system does not trust, the app is unaffected, and every drop
+//! is counted. Built with the default `rustls` feature, and by `./scripts/test` once more with
+//! only `native-tls`.
 #![cfg(all(feature = "e2e", feature = "proxy"))]
 
 use forkline_tests::harness::http_get;
@@ -40,13 +41,24 @@ fn https_dsn(peers: &Peers, front: &TlsFront) -> String {
     format!("https://{key}@{}/{project}", front.sentry)
 }
 
-/// A server with one worker sending everything over HTTPS through `front`; `trust` adds the
-/// test CA as a root. Serves 10 requests, one of which fails (an error event), then stops.
+/// Where the server is told to find the test CA.
+#[derive(Clone, Copy, PartialEq)]
+enum Trust {
+    /// Nowhere: only the system's roots.
+    Nothing,
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`: the OTLP path's own extra roots, and nothing else's.
+    OtlpCertificate,
+    /// `SSL_CERT_FILE`: the roots every client of the process reads (both TLS features do).
+    CertFile,
+}
+
+/// A server with one worker sending everything over HTTPS through `front`, trusting the test CA
+/// as `trust` says. Serves 10 requests, one of which fails (an error event), then stops.
 fn run(
     peers: &Peers,
     front: &TlsFront,
     prefix: &str,
-    trust: bool,
+    trust: Trust,
 ) -> (String, String, Vec<forkline::WorkerReport>) {
     let ca = front.ca.to_str().expect("utf-8 path").to_string();
     let endpoint = format!("https://{}", front.otlp);
@@ -57,9 +69,10 @@ fn run(
         ("OTEL_METRICS_EXPORTER", "none"),
         ("OTEL_LOGS_EXPORTER", "none"),
     ];
-    if trust {
-        extra.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_str()));
-        extra.push(("SSL_CERT_FILE", ca.as_str()));
+    match trust {
+        Trust::Nothing => {}
+        Trust::OtlpCertificate => extra.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_str())),
+        Trust::CertFile => extra.push(("SSL_CERT_FILE", ca.as_str())),
     }
     let (fx, service) = start_against(BIN, peers, prefix, "1", &extra);
     let addr = fx.addr(BOOT);
@@ -77,7 +90,7 @@ fn run(
 fn spans_and_events_reach_the_backends_over_https_trusting_the_test_ca() {
     let peers = Peers::from_env();
     let front = front(&peers);
-    let (service, log, reports) = run(&peers, &front, "tls-trusted", true);
+    let (service, log, reports) = run(&peers, &front, "tls-trusted", Trust::CertFile);
     assert!(
         log.contains(&format!(
             "spans → https://{}/v1/traces (http/protobuf, {IMPLEMENTATION})",
@@ -125,6 +138,30 @@ fn spans_and_events_reach_the_backends_over_https_trusting_the_test_ca() {
     assert!(!front.answered(front.sentry.port()).is_empty());
 }
 
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE` trusts the CA for OTLP alone: the spans arrive, while the
+/// Sentry transport, which does not read it, sends nothing to the same CA's host and counts it.
+#[test]
+fn the_otlp_certificate_variable_trusts_the_ca_for_otlp_only() {
+    let peers = Peers::from_env();
+    let front = front(&peers);
+    let (service, _log, reports) = run(&peers, &front, "tls-otlp-ca", Trust::OtlpCertificate);
+    let spans = reports[0].traces.as_ref().expect("an OTLP pipeline");
+    let sentry = reports[0].sentry.as_ref().expect("a Sentry pipeline");
+    assert!(
+        spans.delivered > 0 && spans.dropped_total == 0,
+        "{spans:#?}"
+    );
+    assert_eq!(sentry.delivered, 0, "{sentry:#?}");
+    assert!(sentry.dropped_total > 0, "{sentry:#?}");
+    eventually(ARRIVAL, || {
+        let spans = peers.spans_of(&service);
+        (spans.len() as u64 >= spans_delivered(&reports)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("otelite did not receive the spans of {service}"));
+    assert!(!front.answered(front.otlp.port()).is_empty());
+    assert!(front.answered(front.sentry.port()).is_empty());
+}
+
 fn spans_delivered(reports: &[forkline::WorkerReport]) -> u64 {
     reports
         .iter()
@@ -137,7 +174,7 @@ fn spans_delivered(reports: &[forkline::WorkerReport]) -> u64 {
 fn an_untrusted_certificate_sends_nothing_and_every_drop_is_counted() {
     let peers = Peers::from_env();
     let front = front(&peers);
-    let (service, _log, reports) = run(&peers, &front, "tls-untrusted", false);
+    let (service, _log, reports) = run(&peers, &front, "tls-untrusted", Trust::Nothing);
     let spans = reports[0].traces.as_ref().expect("an OTLP pipeline");
     let sentry = reports[0].sentry.as_ref().expect("a Sentry pipeline");
     assert_eq!(spans.delivered, 0, "{spans:#?}");
